@@ -1,0 +1,163 @@
+//! Field parsers shared by every importer. Each error names the column, the value and what
+//! was expected, so the importer only has to prefix `file:line:`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use std::fmt;
+
+/// One bad value: `end_date "2020-13-01" is not a date (YYYY-MM-DD)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub column: String,
+    pub value: String,
+    pub problem: String,
+}
+
+impl FieldError {
+    pub fn new(column: &str, value: &str, problem: &str) -> Self {
+        FieldError { column: column.to_string(), value: value.to_string(), problem: problem.to_string() }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?} {}", self.column, self.value, self.problem)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// `YYYY-MM-DD`, nothing else: ambiguous forms like `1/2/2024` are refused.
+pub fn parse_date(column: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    let s = raw.trim();
+    let shaped = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(d) if shaped => Ok(d),
+        _ => Err(FieldError::new(column, raw, "is not a date (YYYY-MM-DD)")),
+    }
+}
+
+/// RFC 3339 (`2024-04-01T09:30:00+09:00`), `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC).
+pub fn parse_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
+    let s = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S") {
+        return Ok(t.and_utc());
+    }
+    if s.len() == 10 {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        }
+    }
+    Err(FieldError::new(column, raw, "is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)"))
+}
+
+pub fn parse_positive_int(column: &str, raw: &str) -> Result<i32, FieldError> {
+    match raw.trim().parse::<i32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(FieldError::new(column, raw, "is not a whole number >= 1")),
+    }
+}
+
+pub fn parse_quantity(column: &str, raw: &str) -> Result<f64, FieldError> {
+    match raw.trim().replace(',', "").parse::<f64>() {
+        Ok(q) if q.is_finite() && q >= 0.0 => Ok(q),
+        _ => Err(FieldError::new(column, raw, "is not a number >= 0")),
+    }
+}
+
+/// A discount as a fraction (`0.1`) or a percentage (`10%`); stored as the fraction.
+pub fn parse_discount(column: &str, raw: &str) -> Result<f64, FieldError> {
+    let s = raw.trim();
+    let value = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => s.parse::<f64>(),
+    };
+    match value {
+        Ok(d) if (0.0..=1.0).contains(&d) => Ok(d),
+        _ => Err(FieldError::new(column, raw, "is not a discount between 0 and 1 (or 0% to 100%)")),
+    }
+}
+
+/// ISO 4217 code, three letters; stored upper case.
+pub fn parse_currency(column: &str, raw: &str) -> Result<String, FieldError> {
+    let s = raw.trim().to_ascii_uppercase();
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(s)
+    } else {
+        Err(FieldError::new(column, raw, "is not a currency code (ISO 4217, e.g. JPY)"))
+    }
+}
+
+pub fn parse_bool(column: &str, raw: &str) -> Result<bool, FieldError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "t" => Ok(true),
+        "false" | "no" | "n" | "0" | "f" => Ok(false),
+        _ => Err(FieldError::new(column, raw, "is not true or false")),
+    }
+}
+
+/// A light email check: one `@`, something on each side, a dot in the domain. Stored lower case.
+pub fn parse_email(column: &str, raw: &str) -> Result<String, FieldError> {
+    let s = raw.trim().to_ascii_lowercase();
+    let ok = match s.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
+        None => false,
+    };
+    if ok && !s.contains(char::is_whitespace) {
+        Ok(s)
+    } else {
+        Err(FieldError::new(column, raw, "is not an email address"))
+    }
+}
+
+/// Identifiers (account ids, product codes): non-empty, no control characters, at most 200 chars.
+pub fn parse_id(column: &str, raw: &str) -> Result<String, FieldError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(FieldError::new(column, raw, "is empty (a value is required)"));
+    }
+    if s.chars().count() > 200 || s.chars().any(char::is_control) {
+        return Err(FieldError::new(column, raw, "is not an identifier (at most 200 printable characters)"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_must_be_iso() {
+        assert_eq!(parse_date("d", "2024-02-29").unwrap(), NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+        let e = parse_date("end_date", "2020-13-01").unwrap_err();
+        assert_eq!(e.to_string(), r#"end_date "2020-13-01" is not a date (YYYY-MM-DD)"#);
+        assert!(parse_date("d", "2023-02-29").is_err());
+        assert!(parse_date("d", "2024/01/01").is_err());
+        assert!(parse_date("d", "2024-1-1").is_err());
+    }
+
+    #[test]
+    fn timestamps_accept_three_forms() {
+        let t = parse_timestamp("t", "2024-04-01T09:00:00+09:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-04-01T00:00:00+00:00");
+        assert_eq!(parse_timestamp("t", "2024-04-01 00:00:00").unwrap(), t);
+        assert_eq!(parse_timestamp("t", "2024-04-01").unwrap(), t);
+        assert!(parse_timestamp("t", "yesterday").is_err());
+    }
+
+    #[test]
+    fn small_parsers() {
+        assert_eq!(parse_discount("discount", "10%").unwrap(), 0.1);
+        assert_eq!(parse_discount("discount", "0.25").unwrap(), 0.25);
+        assert!(parse_discount("discount", "1.5").is_err());
+        assert_eq!(parse_currency("currency", "jpy").unwrap(), "JPY");
+        assert!(parse_currency("currency", "円").is_err());
+        assert_eq!(parse_email("e", " Sato@Example.co.jp ").unwrap(), "sato@example.co.jp");
+        assert!(parse_email("e", "sato").is_err());
+        assert!(parse_positive_int("n", "0").is_err());
+        assert!(parse_bool("b", "maybe").is_err());
+        assert!(parse_id("account_id", "  ").is_err());
+    }
+}

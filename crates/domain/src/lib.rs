@@ -1,0 +1,10 @@
+//! Kizuna's pure domain logic: the data model, field validation and the revenue metrics.
+//! Nothing here does IO, so every rule can be unit-tested with hand-computed figures.
+
+pub mod fields;
+pub mod model;
+pub mod money;
+
+pub use fields::FieldError;
+pub use model::*;
+pub use money::Cents;

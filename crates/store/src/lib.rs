@@ -1,0 +1,216 @@
+//! Kizuna's storage: one [`Store`] API, implemented once for embedded SQLite (the default)
+//! and once for PostgreSQL, each with its own migrations. Pick one with [`open`].
+
+mod error;
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use kizuna_domain::*;
+use serde::Serialize;
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the data lives when nothing else is said: one file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://kizuna.db";
+
+/// Open (creating if needed) and migrate the database at `url`: `sqlite://PATH` or `postgres://...`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(url.to_string()))
+    }
+}
+
+/// Filters, sort and page for the account list.
+#[derive(Debug, Clone)]
+pub struct AccountQuery {
+    pub segment: Option<String>,
+    pub touch_model: Option<TouchModel>,
+    pub owner_email: Option<String>,
+    pub partner_id: Option<String>,
+    /// Case-insensitive substring of the account id or name.
+    pub search: Option<String>,
+    pub sort: AccountSort,
+    pub descending: bool,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+    /// The day whose MRR is shown.
+    pub on: NaiveDate,
+}
+
+impl AccountQuery {
+    pub fn new(on: NaiveDate) -> Self {
+        AccountQuery {
+            segment: None,
+            touch_model: None,
+            owner_email: None,
+            partner_id: None,
+            search: None,
+            sort: AccountSort::AccountId,
+            descending: false,
+            page: 1,
+            per_page: 50,
+            on,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSort {
+    AccountId,
+    Name,
+    Segment,
+    TouchModel,
+    Owner,
+    Mrr,
+}
+
+impl AccountSort {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "account_id" => AccountSort::AccountId,
+            "name" => AccountSort::Name,
+            "segment" => AccountSort::Segment,
+            "touch_model" => AccountSort::TouchModel,
+            "owner" | "owner_email" => AccountSort::Owner,
+            "mrr" => AccountSort::Mrr,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            AccountSort::AccountId => "a.account_id",
+            AccountSort::Name => "COALESCE(a.name, a.account_id)",
+            AccountSort::Segment => "a.segment",
+            AccountSort::TouchModel => "a.touch_model",
+            AccountSort::Owner => "a.owner_email",
+            AccountSort::Mrr => "mrr_cents",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountPage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub accounts: Vec<Account>,
+}
+
+/// Row counts per table: what an import changed, and proof that a failed one changed nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub accounts: u64,
+    pub subscriptions: u64,
+    pub contacts: u64,
+    pub activities: u64,
+    pub churn_records: u64,
+    pub partners: u64,
+    pub staff_users: u64,
+    pub teams: u64,
+    pub products: u64,
+}
+
+/// A net MRR change of one account's product on one day (from the derived `mrr_changes` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MrrChange {
+    pub account_id: String,
+    pub product: String,
+    pub day: NaiveDate,
+    pub delta_cents: Cents,
+}
+
+/// A staff user as stored (without the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaffUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub team_id: Option<String>,
+    pub partner_id: Option<String>,
+}
+
+/// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
+/// import is one transaction: all of it lands or none of it does.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn engine(&self) -> &'static str;
+    /// Start a write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage>;
+    async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>>;
+    async fn subscriptions(&self, account_id: &str) -> Result<Vec<Subscription>>;
+    async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>>;
+    /// Newest first.
+    async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>>;
+    async fn churn_records(&self, account_id: &str) -> Result<Vec<ChurnRecord>>;
+    async fn counts(&self) -> Result<Counts>;
+    async fn staff_users(&self) -> Result<Vec<StaffUser>>;
+
+    /// Segment, touch model, partner and owner of every account, for breakdowns.
+    async fn account_dims(&self) -> Result<Vec<AccountDims>>;
+    /// Every MRR change, ordered by account, product, day.
+    async fn mrr_changes(&self) -> Result<Vec<MrrChange>>;
+    /// Every churn record with its account id, ordered by account and date.
+    async fn all_churn_records(&self) -> Result<Vec<(String, ChurnRecord)>>;
+}
+
+/// One write transaction. Each `upsert_*` is idempotent (re-importing a file changes nothing) and
+/// returns how many accounts it had to create because they were not known yet.
+#[async_trait]
+pub trait Tx: Send {
+    async fn upsert_accounts(&mut self, rows: &[AccountRow]) -> Result<u64>;
+    async fn upsert_subscriptions(&mut self, rows: &[SubscriptionRow]) -> Result<u64>;
+    async fn upsert_contacts(&mut self, rows: &[ContactRow]) -> Result<u64>;
+    async fn upsert_activities(&mut self, rows: &[ActivityRow]) -> Result<u64>;
+    async fn upsert_churn_records(&mut self, rows: &[ChurnRow]) -> Result<u64>;
+    async fn upsert_partners(&mut self, rows: &[PartnerRow]) -> Result<()>;
+    async fn upsert_teams(&mut self, rows: &[TeamRow]) -> Result<()>;
+    async fn upsert_staff(&mut self, rows: &[StaffRow]) -> Result<()>;
+    async fn upsert_products(&mut self, rows: &[ProductRow]) -> Result<()>;
+    /// Refresh derived tables (MRR changes) and make everything durable.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Keep the last row for each key, in first-seen order. PostgreSQL refuses an upsert that
+/// touches the same row twice, and "last row wins" is what a re-import expects.
+pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(rows: &'a [T], key: impl Fn(&T) -> K) -> Vec<&'a T> {
+    let mut index = std::collections::HashMap::with_capacity(rows.len());
+    let mut out: Vec<&T> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match index.entry(key(row)) {
+            std::collections::hash_map::Entry::Occupied(e) => out[*e.get()] = row,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn last_per_key_keeps_order_and_last_value() {
+        let rows = [("a", 1), ("b", 2), ("a", 3)];
+        let kept = super::last_per_key(&rows, |r| r.0);
+        assert_eq!(kept, vec![&("a", 3), &("b", 2)]);
+    }
+}

@@ -1,0 +1,36 @@
+//! PostgreSQL, for teams that outgrow one machine (and later Citus, distributed by account).
+
+use crate::sql::{store_impl, Dialect};
+use crate::StoreError;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+const DIALECT: Dialect = Dialect {
+    create_touched: "CREATE TEMP TABLE touched (account_id TEXT PRIMARY KEY) ON COMMIT DROP",
+    drop_touched: None,
+    merge_attributes: "accounts.attributes || excluded.attributes",
+};
+
+impl PgStore {
+    const ENGINE: &'static str = "postgres";
+
+    pub async fn open(url: &str) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);

@@ -1,0 +1,44 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use crate::sql::{store_impl, Dialect};
+use crate::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const DIALECT: Dialect = Dialect {
+    create_touched: "CREATE TEMP TABLE IF NOT EXISTS touched (account_id TEXT PRIMARY KEY)",
+    drop_touched: Some("DROP TABLE temp.touched"),
+    merge_attributes: "json_patch(accounts.attributes, excluded.attributes)",
+};
+
+impl SqliteStore {
+    const ENGINE: &'static str = "sqlite";
+
+    pub async fn open(url: &str) -> crate::Result<Self> {
+        let connect = |source| StoreError::Connect { url: url.to_string(), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable across process crashes; only a power cut can lose the last commit.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(connect)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);

@@ -1,0 +1,141 @@
+//! The store conformance suite: the same cases on SQLite and PostgreSQL.
+
+use chrono::NaiveDate;
+use kizuna_domain::*;
+use kizuna_store::testing::TestDb;
+use kizuna_store::{both_engines, AccountQuery, AccountSort};
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn sub(account: &str, product: &str, start: &str, end: Option<&str>, mrr: i64) -> SubscriptionRow {
+    SubscriptionRow {
+        account_id: account.into(),
+        product: product.into(),
+        start_date: d(start),
+        end_date: end.map(d),
+        mrr_cents: mrr * 100,
+        quantity: None,
+        units: None,
+        bill_period_months: Some(1),
+        discount: None,
+        currency: "JPY".into(),
+    }
+}
+
+fn account(id: &str, name: &str, segment: &str, touch: TouchModel) -> AccountRow {
+    AccountRow {
+        account_id: id.into(),
+        name: Some(name.into()),
+        segment: Some(segment.into()),
+        touch_model: Some(touch),
+        owner_email: Some("sato@kizuna.example".into()),
+        ..Default::default()
+    }
+}
+
+async fn upsert_keeps_unsent_fields_and_merges_attributes(db: TestDb) {
+    let mut a = account("A1", "株式会社テスト", "enterprise", TouchModel::High);
+    a.attributes.insert("plan".into(), "gold".into());
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.upsert_accounts(&[a]).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+
+    let mut update = AccountRow { account_id: "A1".into(), ..Default::default() };
+    update.attributes.insert("region".into(), "関東".into());
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.upsert_accounts(&[update]).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+
+    let got = db.store.get_account("A1", d("2024-01-01")).await.unwrap().unwrap();
+    assert_eq!(got.name, "株式会社テスト");
+    assert_eq!(got.touch_model, Some(TouchModel::High));
+    assert_eq!(got.attributes, serde_json::json!({"plan": "gold", "region": "関東"}));
+}
+
+async fn abutting_periods_collapse_into_one_change(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    let created = tx
+        .upsert_subscriptions(&[
+            sub("A1", "core", "2024-01-01", Some("2024-02-01"), 1000),
+            sub("A1", "core", "2024-02-01", Some("2024-03-01"), 1000),
+            sub("A1", "core", "2024-03-01", Some("2024-04-01"), 1500),
+            sub("A1", "free", "2024-01-01", None, 0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(created, 1);
+    tx.commit().await.unwrap();
+
+    let changes: Vec<(String, i64)> =
+        db.store.mrr_changes().await.unwrap().into_iter().map(|c| (c.day.to_string(), c.delta_cents)).collect();
+    assert_eq!(
+        changes,
+        vec![("2024-01-01".into(), 100_000), ("2024-03-01".into(), 50_000), ("2024-04-01".into(), -150_000)]
+    );
+    assert_eq!(db.store.get_account("A1", d("2024-03-15")).await.unwrap().unwrap().mrr, 1500.0);
+    assert_eq!(db.store.get_account("A1", d("2024-04-01")).await.unwrap().unwrap().mrr, 0.0);
+}
+
+async fn dropped_transaction_leaves_nothing(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[sub("A1", "core", "2024-01-01", None, 1000)]).await.unwrap();
+    drop(tx);
+    assert_eq!(db.store.counts().await.unwrap(), Default::default());
+}
+
+async fn reimport_is_idempotent(db: TestDb) {
+    let rows = [sub("A1", "core", "2024-01-01", None, 1000), sub("A2", "core", "2024-01-01", None, 2000)];
+    for _ in 0..2 {
+        let mut tx = db.store.begin().await.unwrap();
+        tx.upsert_subscriptions(&rows).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let c = db.store.counts().await.unwrap();
+    assert_eq!((c.accounts, c.subscriptions, c.products), (2, 2, 1));
+    assert_eq!(db.store.mrr_changes().await.unwrap().len(), 2);
+}
+
+async fn list_filters_sorts_and_pages(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[
+        account("A1", "Alpha", "enterprise", TouchModel::High),
+        account("A2", "Beta 株式会社", "smb", TouchModel::Tech),
+        account("A3", "Gamma", "smb", TouchModel::Tech),
+    ])
+    .await
+    .unwrap();
+    tx.upsert_subscriptions(&[sub("A2", "core", "2024-01-01", None, 500), sub("A3", "core", "2024-01-01", None, 900)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut q = AccountQuery::new(d("2024-06-01"));
+    q.segment = Some("smb".into());
+    q.sort = AccountSort::Mrr;
+    q.descending = true;
+    let page = db.store.list_accounts(&q).await.unwrap();
+    assert_eq!(page.total, 2);
+    let ids: Vec<_> = page.accounts.iter().map(|a| (a.account_id.as_str(), a.mrr)).collect();
+    assert_eq!(ids, vec![("A3", 900.0), ("A2", 500.0)]);
+
+    let mut q = AccountQuery::new(d("2024-06-01"));
+    q.search = Some("株式".into());
+    assert_eq!(db.store.list_accounts(&q).await.unwrap().accounts[0].account_id, "A2");
+
+    let mut q = AccountQuery::new(d("2024-06-01"));
+    q.per_page = 2;
+    q.page = 2;
+    let page = db.store.list_accounts(&q).await.unwrap();
+    assert_eq!((page.total, page.accounts.len()), (3, 1));
+    assert_eq!(page.accounts[0].account_id, "A3");
+}
+
+both_engines!(
+    upsert_keeps_unsent_fields_and_merges_attributes,
+    abutting_periods_collapse_into_one_change,
+    dropped_transaction_leaves_nothing,
+    reimport_is_idempotent,
+    list_filters_sorts_and_pages,
+);
