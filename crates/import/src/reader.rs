@@ -1,0 +1,202 @@
+//! The generic part of every importer: header checks, UTF-8 checks, batching, error collection.
+
+use crate::error::{ImportError, ImportFailure, MAX_REPORTED};
+use crate::{Progress, TxBox};
+use kizuna_domain::FieldError;
+use kizuna_store::Tx;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+
+/// Rows written per batch: large enough for fast multi-row inserts, small enough to keep memory flat.
+const BATCH_ROWS: usize = 2000;
+
+pub(crate) type WriteFuture<'a> = Pin<Box<dyn Future<Output = kizuna_store::Result<u64>> + Send + 'a>>;
+
+/// One importable row type: its columns, how to parse a record, and how to write a batch.
+pub(crate) trait RowSpec: Sized + Send + Sync + 'static {
+    const KNOWN: &'static [&'static str];
+    const REQUIRED: &'static [&'static str];
+    /// Accounts keep unknown columns as custom attributes; other kinds refuse them (typos).
+    const EXTRA_COLUMNS: bool = false;
+    fn parse(rec: &Rec<'_>) -> Result<Self, Vec<FieldError>>;
+    fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a>;
+}
+
+pub(crate) struct Header {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+/// A record with access by column name.
+pub(crate) struct Rec<'a> {
+    header: &'a Header,
+    record: &'a csv::StringRecord,
+}
+
+impl Rec<'_> {
+    /// The trimmed cell, `None` when the column is absent or the cell is empty.
+    pub fn get(&self, column: &str) -> Option<&str> {
+        let i = *self.header.index.get(column)?;
+        self.record.get(i).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn required(&self, column: &str) -> Result<&str, FieldError> {
+        self.get(column).ok_or_else(|| FieldError::new(column, "", "is empty (a value is required)"))
+    }
+
+    /// Cells of columns the importer does not know, by header name.
+    pub fn extras(&self, known: &[&str]) -> Vec<(&str, &str)> {
+        self.header
+            .names
+            .iter()
+            .zip(self.record.iter())
+            .filter(|(name, value)| !known.contains(&name.as_str()) && !value.trim().is_empty())
+            .map(|(name, value)| (name.as_str(), value.trim()))
+            .collect()
+    }
+}
+
+/// Collects errors, keeping the first [`MAX_REPORTED`] and counting the rest.
+struct Errors {
+    file: String,
+    list: Vec<ImportError>,
+    total: u64,
+}
+
+impl Errors {
+    fn push(&mut self, e: ImportError) {
+        self.total += 1;
+        if self.list.len() < MAX_REPORTED {
+            self.list.push(e);
+        }
+    }
+
+    fn failure(self) -> ImportFailure {
+        ImportFailure { errors: self.list, total_errors: self.total }
+    }
+
+    fn at(&mut self, line: u64, message: impl Into<String>) {
+        let e = ImportError::at(&self.file, line, message);
+        self.push(e);
+    }
+}
+
+fn check_header<R: RowSpec>(raw: &csv::ByteRecord, file: &str) -> Result<Header, ImportFailure> {
+    let mut errors = Errors { file: file.to_string(), list: vec![], total: 0 };
+    let mut names = Vec::with_capacity(raw.len());
+    let mut index = HashMap::new();
+    for (i, bytes) in raw.iter().enumerate() {
+        let bytes = if i == 0 { bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes) } else { bytes };
+        let Ok(name) = std::str::from_utf8(bytes) else {
+            errors.at(1, format!("header column {} is not valid UTF-8; save the file as UTF-8 (Excel: \"CSV UTF-8\")", i + 1));
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty() {
+            errors.at(1, format!("header column {} has no name", i + 1));
+        } else if let Some(first) = index.get(&name) {
+            errors.at(1, format!("column {name:?} appears twice in the header (columns {} and {})", first + 1, i + 1));
+        } else if !R::EXTRA_COLUMNS && !R::KNOWN.contains(&name.as_str()) {
+            errors.at(1, format!("unknown column {name:?}; expected columns: {}", R::KNOWN.join(",")));
+        } else {
+            index.insert(name.clone(), i);
+        }
+        names.push(name);
+    }
+    for required in R::REQUIRED {
+        if !index.contains_key(*required) && !names.iter().any(|n| n == required) {
+            errors.at(1, format!("missing required column {required:?} (the header has: {})", names.join(",")));
+        }
+    }
+    if errors.total > 0 {
+        return Err(errors.failure());
+    }
+    Ok(Header { names, index })
+}
+
+/// Read `input` as CSV of `R` rows and write them through `tx` in batches.
+/// Returns (rows, accounts created, tx) or every problem found; on problems `tx` is dropped,
+/// which rolls back whatever was written.
+pub(crate) async fn run<R: RowSpec>(
+    mut tx: TxBox,
+    file: &str,
+    input: impl Read + Send,
+    progress: &dyn Progress,
+) -> Result<(u64, u64, TxBox), ImportFailure> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
+    let mut raw = csv::ByteRecord::new();
+    let csv_error = |e: csv::Error| {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        ImportFailure::single(ImportError::at(file, line, format!("is not valid CSV: {e}")))
+    };
+    if !reader.read_byte_record(&mut raw).map_err(csv_error)? {
+        let expected = R::KNOWN.join(",");
+        return Err(ImportFailure::single(ImportError::file(
+            file,
+            format!("the file is empty; expected a header row such as: {expected}"),
+        )));
+    }
+    let header = check_header::<R>(&raw, file)?;
+
+    let mut errors = Errors { file: file.to_string(), list: vec![], total: 0 };
+    let mut batch: Vec<R> = Vec::with_capacity(BATCH_ROWS);
+    let (mut rows, mut created) = (0u64, 0u64);
+    while reader.read_byte_record(&mut raw).map_err(csv_error)? {
+        let line = raw.position().map(|p| p.line()).unwrap_or(0);
+        if raw.len() == 1 && raw.get(0).is_some_and(|f| f.is_empty()) {
+            continue; // a blank line
+        }
+        if raw.len() != header.names.len() {
+            errors.at(line, format!("has {} fields, expected {} (as in the header)", raw.len(), header.names.len()));
+            continue;
+        }
+        let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
+            Ok(r) => r,
+            Err(e) => {
+                let (field, offset) = (e.utf8_error().field(), e.utf8_error().valid_up_to());
+                let record = e.into_byte_record();
+                let column = header.names.get(field).map(String::as_str).unwrap_or("?");
+                let value = String::from_utf8_lossy(record.get(field).unwrap_or_default());
+                errors.at(
+                    line,
+                    format!(
+                        "{column} {value:?} is not valid UTF-8 (bad byte at offset {offset}); save the file as UTF-8 \
+                         (Excel: \"CSV UTF-8\"), not Shift_JIS"
+                    ),
+                );
+                raw = record;
+                continue;
+            }
+        };
+        match R::parse(&Rec { header: &header, record: &record }) {
+            Ok(row) if errors.total == 0 => batch.push(row),
+            Ok(_) => {}
+            Err(field_errors) => field_errors.into_iter().for_each(|e| errors.at(line, e.to_string())),
+        }
+        raw = record.into_byte_record();
+        rows += 1;
+        if batch.len() >= BATCH_ROWS {
+            created += write_batch(&mut *tx, &mut batch, file, line).await?;
+            progress.update(reader.position().byte());
+        }
+    }
+    if errors.total > 0 {
+        return Err(errors.failure());
+    }
+    let last_line = reader.position().line();
+    created += write_batch(&mut *tx, &mut batch, file, last_line).await?;
+    Ok((rows, created, tx))
+}
+
+async fn write_batch<R: RowSpec>(tx: &mut dyn Tx, batch: &mut Vec<R>, file: &str, line: u64) -> Result<u64, ImportFailure> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let created = R::write(tx, batch)
+        .await
+        .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the rows up to here: {e}"))))?;
+    batch.clear();
+    Ok(created)
+}

@@ -1,0 +1,219 @@
+//! Every importer on both engines: good files land and re-import is idempotent; each kind of bad
+//! input fails with `file:line: column "value" problem` and leaves the database exactly as before.
+
+use kizuna_import::{import_file, ImportKind, NoProgress};
+use kizuna_store::testing::TestDb;
+use kizuna_store::{both_engines, AccountQuery, Counts, Store};
+use std::path::PathBuf;
+
+struct Files(tempfile::TempDir);
+
+impl Files {
+    fn new() -> Self {
+        Files(tempfile::tempdir().unwrap())
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+/// Everything a failed import could have touched.
+async fn snapshot(store: &dyn Store) -> (Counts, Vec<(String, String, i64)>, Vec<String>) {
+    let counts = store.counts().await.unwrap();
+    let changes = store
+        .mrr_changes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.account_id, c.day.to_string(), c.delta_cents))
+        .collect();
+    let mut q = AccountQuery::new(chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap());
+    q.per_page = 1000;
+    let accounts = store
+        .list_accounts(&q)
+        .await
+        .unwrap()
+        .accounts
+        .into_iter()
+        .map(|a| format!("{}|{}|{:?}|{:?}|{}", a.account_id, a.name, a.segment, a.touch_model, a.attributes))
+        .collect();
+    (counts, accounts_sorted(changes), accounts)
+}
+
+fn accounts_sorted(mut v: Vec<(String, String, i64)>) -> Vec<(String, String, i64)> {
+    v.sort();
+    v
+}
+
+const GOOD_ACCOUNTS: &str = "account_id,name,segment,touch_model,owner_email,partner_id,created_at,industry\n\
+A1,株式会社さくら,enterprise,high,sato@kizuna.example,P1,2023-04-01,製造\n\
+A2,Blue Sky Inc.,smb,tech,,,,IT\n";
+const GOOD_SUBS: &str = "account_id,product,start_date,end_date,mrr,quantity,units,bill_period_months,discount,currency\n\
+A1,core,2024-01-01,2024-02-01,100000,10,seats,1,,JPY\n\
+A1,core,2024-02-01,,120000,12,seats,1,0.1,JPY\n\
+A3,analytics,2024-03-01,,\"30,000\",,,,,\n";
+const GOOD_CONTACTS: &str = "account_id,email,name,role,title,phone\n\
+A1,tanaka@sakura.example,田中 太郎,decision_maker,部長,03-0000-0000\n\
+A1,suzuki@sakura.example,鈴木 花子,champion,,\n";
+const GOOD_ACTIVITIES: &str = "account_id,activity_id,type,occurred_at,author_email,subject,body\n\
+A1,act-1,meeting,2024-04-01T10:00:00+09:00,sato@kizuna.example,キックオフ,導入計画を確認\n\
+A1,,note,2024-04-02 09:00:00,,メモ,\n";
+const GOOD_CHURN: &str = "account_id,churned_on,reason,avoidable,mrr_lost,note\n\
+A2,2024-05-01,acquired,,50000,買収\n\
+A4,2024-06-01,price,true,,\n";
+
+async fn import(db: &TestDb, kind: ImportKind, path: &PathBuf) -> Result<kizuna_import::ImportSummary, String> {
+    import_file(db.store.as_ref(), kind, path, &NoProgress).await.map_err(|e| e.to_string())
+}
+
+async fn load_good(db: &TestDb, files: &Files) {
+    for (kind, name, body) in [
+        (ImportKind::Accounts, "accounts.csv", GOOD_ACCOUNTS),
+        (ImportKind::Subscriptions, "subscriptions.csv", GOOD_SUBS),
+        (ImportKind::Contacts, "contacts.csv", GOOD_CONTACTS),
+        (ImportKind::Activities, "activities.csv", GOOD_ACTIVITIES),
+        (ImportKind::ChurnReasons, "churn.csv", GOOD_CHURN),
+    ] {
+        let path = files.write(name, body.as_bytes());
+        import(db, kind, &path).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+async fn good_files_land_and_reimport_changes_nothing(db: TestDb) {
+    let files = Files::new();
+    load_good(&db, &files).await;
+    let first = snapshot(db.store.as_ref()).await;
+    assert_eq!(
+        first.0,
+        Counts {
+            accounts: 4,
+            subscriptions: 3,
+            contacts: 2,
+            activities: 2,
+            churn_records: 2,
+            partners: 0,
+            staff_users: 0,
+            teams: 0,
+            products: 2
+        }
+    );
+    let a1 = db.store.get_account("A1", chrono::NaiveDate::from_ymd_opt(2024, 2, 15).unwrap()).await.unwrap().unwrap();
+    assert_eq!(a1.mrr, 120000.0);
+    assert_eq!(a1.attributes, serde_json::json!({"industry": "製造"}));
+    let churn = db.store.churn_records("A2").await.unwrap();
+    assert!(!churn[0].avoidable, "acquired is unavoidable by default");
+    assert_eq!(db.store.subscriptions("A3").await.unwrap()[0].mrr, 30000.0);
+
+    load_good(&db, &files).await;
+    assert_eq!(snapshot(db.store.as_ref()).await, first);
+}
+
+/// (file name, kind, content, expected message)
+fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
+    use ImportKind::*;
+    let subs_head = "account_id,product,start_date,end_date,mrr\n";
+    let subs = |rows: &str| format!("{subs_head}A9,core,2024-01-01,,1000\n{rows}").into_bytes();
+    let mut long = String::from(subs_head);
+    for i in 0..2500 {
+        long.push_str(&format!("B{i},core,2024-01-01,,1000\n"));
+    }
+    long.push_str("B9999,core,2024-01-01,,-1\n");
+    vec![
+        ("subscriptions.csv", Subscriptions, subs("A9,core,2024-01-01,2020-13-01,1000\n"),
+         r#"subscriptions.csv:3: end_date "2020-13-01" is not a date (YYYY-MM-DD)"#),
+        ("subscriptions.csv", Subscriptions, subs("A9,core,01/02/2024,,1000\n"),
+         r#"subscriptions.csv:3: start_date "01/02/2024" is not a date (YYYY-MM-DD)"#),
+        ("subscriptions.csv", Subscriptions, subs("A9,core,2024-02-01,,-500\n"),
+         r#"subscriptions.csv:3: mrr "-500" is negative (expected an amount >= 0)"#),
+        ("subscriptions.csv", Subscriptions, subs("A9,core,2024-02-01,,abc\n"),
+         r#"subscriptions.csv:3: mrr "abc" is not a number (expected an amount such as 12000 or 99.50)"#),
+        ("subscriptions.csv", Subscriptions, subs("A9,core,2024-02-01,2024-01-01,1000\n"),
+         r#"subscriptions.csv:3: end_date "2024-01-01" is not after start_date "2024-02-01""#),
+        ("subscriptions.csv", Subscriptions, long.into_bytes(),
+         r#"subscriptions.csv:2502: mrr "-1" is negative"#),
+        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date\nA1,core,2024-01-01\n".to_vec(),
+         r#"subscriptions.csv:1: missing required column "mrr" (the header has: account_id,product,start_date)"#),
+        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr,mrr\n".to_vec(),
+         r#"subscriptions.csv:1: column "mrr" appears twice in the header (columns 4 and 5)"#),
+        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr,end_dat\n".to_vec(),
+         r#"subscriptions.csv:1: unknown column "end_dat""#),
+        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr\nA9,\x83R\x83A,2024-01-01,10\n".to_vec(),
+         r#"subscriptions.csv:2: product "�R�A" is not valid UTF-8"#),
+        ("subscriptions.csv", Subscriptions, vec![], "subscriptions.csv: the file is empty"),
+        ("subscriptions.csv", Subscriptions, subs("A9,core,2024-02-01\n"),
+         "subscriptions.csv:3: has 3 fields, expected 5 (as in the header)"),
+        ("accounts.csv", Accounts, b"account_id,name,touch_model\nA9,x,high\nA10,y,medium\n".to_vec(),
+         r#"accounts.csv:3: touch_model "medium" is not a known value: expected a touch model (high, hybrid, tech)"#),
+        ("accounts.csv", Accounts, b"account_id,name,created_at\nA9,x,2023-02-30\n".to_vec(),
+         r#"accounts.csv:2: created_at "2023-02-30" is not a timestamp"#),
+        ("accounts.csv", Accounts, b"name,segment\nx,smb\n".to_vec(),
+         r#"accounts.csv:1: missing required column "account_id""#),
+        ("accounts.csv", Accounts, b"account_id,name,name\n".to_vec(),
+         r#"accounts.csv:1: column "name" appears twice in the header (columns 2 and 3)"#),
+        ("accounts.csv", Accounts, b"account_id,name\nA9,\x8a\x94\x8e\xae\x89\xef\x8e\xd0\n".to_vec(),
+         r#"accounts.csv:2: name "#),
+        ("accounts.csv", Accounts, vec![], "accounts.csv: the file is empty"),
+        ("contacts.csv", Contacts, b"account_id,email,role\nA9,x@example.com,user\nA9,not-an-email,user\n".to_vec(),
+         r#"contacts.csv:3: email "not-an-email" is not an email address"#),
+        ("contacts.csv", Contacts, b"account_id,email,role\nA9,x@example.com,boss\n".to_vec(),
+         r#"contacts.csv:2: role "boss" is not a known value"#),
+        ("contacts.csv", Contacts, b"account_id,name\nA9,x\n".to_vec(), r#"contacts.csv:1: missing required column "email""#),
+        ("contacts.csv", Contacts, b"account_id,email,email\n".to_vec(), r#"contacts.csv:1: column "email" appears twice"#),
+        ("contacts.csv", Contacts, b"account_id,email,name\nA9,x@example.com,\xff\n".to_vec(),
+         r#"contacts.csv:2: name "�" is not valid UTF-8"#),
+        ("contacts.csv", Contacts, vec![], "contacts.csv: the file is empty"),
+        ("activities.csv", Activities, b"account_id,type,occurred_at\nA9,meeting,2024-13-01\n".to_vec(),
+         r#"activities.csv:2: occurred_at "2024-13-01" is not a timestamp"#),
+        ("activities.csv", Activities, b"account_id,type,occurred_at\nA9,lunch,2024-01-01\n".to_vec(),
+         r#"activities.csv:2: type "lunch" is not a known value"#),
+        ("activities.csv", Activities, b"account_id,occurred_at\nA9,2024-01-01\n".to_vec(),
+         r#"activities.csv:1: missing required column "type""#),
+        ("activities.csv", Activities, b"account_id,type,type,occurred_at\n".to_vec(), r#"activities.csv:1: column "type" appears twice"#),
+        ("activities.csv", Activities, b"account_id,type,occurred_at,subject\nA9,note,2024-01-01,\xe3\x81\n".to_vec(),
+         r#"activities.csv:2: subject "#),
+        ("activities.csv", Activities, vec![], "activities.csv: the file is empty"),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason\nA9,2024-02-30,price\n".to_vec(),
+         r#"churn.csv:2: churned_on "2024-02-30" is not a date (YYYY-MM-DD)"#),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason,mrr_lost\nA9,2024-02-01,price,-3\n".to_vec(),
+         r#"churn.csv:2: mrr_lost "-3" is negative"#),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason\nA9,2024-02-01,weather\n".to_vec(),
+         r#"churn.csv:2: reason "weather" is not a known value"#),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on\nA9,2024-02-01\n".to_vec(),
+         r#"churn.csv:1: missing required column "reason""#),
+        ("churn.csv", ChurnReasons, b"account_id,reason,churned_on,reason\n".to_vec(), r#"churn.csv:1: column "reason" appears twice"#),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason,note\nA9,2024-02-01,price,\xc0\n".to_vec(),
+         r#"churn.csv:2: note "#),
+        ("churn.csv", ChurnReasons, vec![], "churn.csv: the file is empty"),
+    ]
+}
+
+async fn bad_input_fails_clearly_and_changes_nothing(db: TestDb) {
+    let files = Files::new();
+    load_good(&db, &files).await;
+    let before = snapshot(db.store.as_ref()).await;
+    for (name, kind, body, expected) in bad_inputs() {
+        let path = files.write(name, &body);
+        let err = import(&db, kind, &path).await.expect_err(expected);
+        let shown = err.replace(&format!("{}/", files.0.path().display()), "");
+        assert!(shown.contains(expected), "expected {expected:?}\n      got {shown:?}");
+        assert!(shown.ends_with("nothing was written"), "{shown}");
+        assert_eq!(snapshot(db.store.as_ref()).await, before, "after {expected}");
+    }
+}
+
+async fn every_bad_row_is_reported(db: TestDb) {
+    let files = Files::new();
+    let path = files.write(
+        "subscriptions.csv",
+        b"account_id,product,start_date,end_date,mrr\nA1,core,2024-13-01,,x\nA2,core,2024-01-01,,5\nA3,,2024-01-01,,5\n",
+    );
+    let err = import(&db, ImportKind::Subscriptions, &path).await.unwrap_err();
+    assert!(err.contains(":2: start_date \"2024-13-01\""), "{err}");
+    assert!(err.contains(":2: mrr \"x\""), "{err}");
+    assert!(err.contains(":4: product \"\" is empty (a value is required)"), "{err}");
+    assert!(err.ends_with("import failed with 3 error(s); nothing was written"), "{err}");
+}
+
+both_engines!(good_files_land_and_reimport_changes_nothing, bad_input_fails_clearly_and_changes_nothing, every_bad_row_is_reported);
