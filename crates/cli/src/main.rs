@@ -1,1 +1,72 @@
-fn main() {}
+//! `kizuna`: the one binary. Each subcommand lives in `commands/`.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kizuna",
+    version,
+    about = "Kizuna (絆): self-hosted customer success platform",
+    long_about = "Kizuna (絆): a self-hosted customer success platform for B2B SaaS.\n\n\
+        Everything lives in one database: an embedded SQLite file by default (sqlite://kizuna.db in \
+        the working directory), or PostgreSQL (postgres://USER@HOST:PORT/DB). Migrations run \
+        automatically when the database is opened."
+)]
+struct Cli {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
+    #[arg(long, global = true, env = "KIZUNA_DATABASE_URL", default_value = kizuna_store::DEFAULT_DATABASE_URL)]
+    database: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server (web pages and the JSON API under /api/v1).
+    Serve(commands::serve::Args),
+    /// Import a CSV file (streamed; all-or-nothing; safe to re-run).
+    #[command(subcommand)]
+    Import(commands::import::Kind),
+    /// Write a realistic demo company (Japanese B2B SaaS, ~2,000 accounts over 3 years).
+    Demo(commands::demo::Args),
+    /// Revenue and retention figures: retention, MRR movements, cohorts, LTV, ARR.
+    #[command(subcommand)]
+    Metrics(commands::metrics::Metric),
+    /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.database;
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(&db, args).await,
+        Command::Import(kind) => commands::import::run(&db, kind).await,
+        Command::Demo(args) => commands::demo::run(&db, args).await,
+        Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
+        Command::Bench(bench) => commands::bench::run(&db, bench).await,
+    }
+}

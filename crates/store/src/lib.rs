@@ -150,6 +150,8 @@ pub struct StaffUser {
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
     /// Start a write transaction. Dropping it without [`Tx::commit`] rolls everything back.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
 

@@ -101,6 +101,11 @@ macro_rules! store_impl {
                 Self::ENGINE
             }
 
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn begin(&self) -> Result<Box<dyn Tx>> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;

@@ -1,0 +1,46 @@
+use chrono::{NaiveDate, Utc};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Random seed: the same seed and --until always give the same company.
+    #[arg(long, default_value_t = kizuna_demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Last day of the simulated history (YYYY-MM-DD); default today.
+    #[arg(long)]
+    pub until: Option<NaiveDate>,
+    /// Number of accounts.
+    #[arg(long, default_value_t = 2000)]
+    pub accounts: usize,
+    /// Start the server when the demo is written.
+    #[arg(long)]
+    pub serve: bool,
+    /// Address for --serve.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "KIZUNA_LISTEN")]
+    pub listen: String,
+}
+
+pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::open(db).await?;
+    let until = args.until.unwrap_or_else(|| Utc::now().date_naive());
+    let mut opts = kizuna_demo::Options::new(args.seed, until);
+    opts.accounts = args.accounts;
+    let data = kizuna_demo::generate(&opts);
+    kizuna_demo::write(store.as_ref(), &data).await?;
+    println!(
+        "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
+         {} activities, {} churn records, {} staff users",
+        args.seed,
+        data.accounts.len(),
+        data.subscriptions.len(),
+        data.contacts.len(),
+        data.activities.len(),
+        data.churn.len(),
+        data.staff.len()
+    );
+    if args.serve {
+        eprintln!("Kizuna on http://{}", args.listen);
+        kizuna_server::serve(store, &args.listen).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

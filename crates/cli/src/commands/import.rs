@@ -1,0 +1,73 @@
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kizuna_import::{import_file, ImportKind, Progress};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Kind {
+    /// Accounts. Columns: account_id (required), name, segment, touch_model (high|hybrid|tech),
+    /// owner_email, partner_id, lifecycle_stage, created_at; any other column becomes a custom attribute.
+    Accounts { file: PathBuf },
+    /// Subscription periods. Columns: account_id, product, start_date, mrr (required), end_date
+    /// (empty = still active; the period covers start_date <= day < end_date), quantity, units,
+    /// bill_period_months, discount (0.1 or 10%), currency (default JPY). Dates are YYYY-MM-DD.
+    /// Unknown accounts are created.
+    Subscriptions { file: PathBuf },
+    /// Contacts. Columns: account_id, email (required), name, role
+    /// (champion|decision_maker|admin|user), title, phone.
+    Contacts { file: PathBuf },
+    /// Timeline activities. Columns: account_id, type (meeting|call|email|qbr|note|support_ticket),
+    /// occurred_at (required; RFC 3339, YYYY-MM-DD HH:MM:SS UTC or YYYY-MM-DD), activity_id,
+    /// author_email, subject, body.
+    Activities { file: PathBuf },
+    /// Churn records. Columns: account_id, churned_on, reason (required), avoidable (true|false;
+    /// default from the reason), mrr_lost, note.
+    ChurnReasons { file: PathBuf },
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn update(&self, bytes: u64) {
+        self.0.set_position(bytes);
+    }
+}
+
+pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
+    let (kind, file) = match kind {
+        Kind::Accounts { file } => (ImportKind::Accounts, file),
+        Kind::Subscriptions { file } => (ImportKind::Subscriptions, file),
+        Kind::Contacts { file } => (ImportKind::Contacts, file),
+        Kind::Activities { file } => (ImportKind::Activities, file),
+        Kind::ChurnReasons { file } => (ImportKind::ChurnReasons, file),
+    };
+    let store = super::open(db).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("importing {}", file.display()));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let result = import_file(store.as_ref(), kind, &file, &Bar(bar.clone())).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            eprintln!("{failure}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

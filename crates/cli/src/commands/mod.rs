@@ -1,0 +1,13 @@
+pub mod bench;
+pub mod demo;
+pub mod import;
+pub mod metrics;
+pub mod serve;
+
+use anyhow::Context;
+use std::sync::Arc;
+
+/// Open (and migrate) the database, naming it in any error.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
+    kizuna_store::open(url).await.with_context(|| format!("opening database {url}"))
+}
