@@ -2,6 +2,7 @@
 //! Nothing here does IO, so every rule can be unit-tested with hand-computed figures.
 
 pub mod fields;
+pub mod metrics;
 pub mod model;
 pub mod money;
 

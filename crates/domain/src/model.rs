@@ -269,6 +269,16 @@ pub struct ChurnRecord {
     pub note: Option<String>,
 }
 
+/// A net MRR change of one account's product on one day (the derived `mrr_changes` table:
+/// +mrr on a period's start, −mrr on its end, summed per day so abutting periods cancel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MrrChange {
+    pub account_id: String,
+    pub product: String,
+    pub day: NaiveDate,
+    pub delta_cents: Cents,
+}
+
 /// The dimensions every metric can be broken down by (SPEC §2: "every figure by ...").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountDims {

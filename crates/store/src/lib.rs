@@ -125,15 +125,6 @@ pub struct Counts {
     pub products: u64,
 }
 
-/// A net MRR change of one account's product on one day (from the derived `mrr_changes` table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MrrChange {
-    pub account_id: String,
-    pub product: String,
-    pub day: NaiveDate,
-    pub delta_cents: Cents,
-}
-
 /// A staff user as stored (without the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StaffUser {

@@ -93,7 +93,7 @@ macro_rules! store_impl {
         use sqlx::types::Json;
         use sqlx::QueryBuilder;
         use $crate::sql::*;
-        use $crate::{last_per_key, AccountPage, AccountQuery, Counts, MrrChange, Result, StaffUser, Store, Tx};
+        use $crate::{last_per_key, AccountPage, AccountQuery, Counts, Result, StaffUser, Store, Tx};
 
         #[async_trait]
         impl Store for $Store {
