@@ -225,11 +225,15 @@ impl Gen<'_> {
         };
         let period = if annual { 12 } else { 1 };
         // Monthly churn hazard and seat price by segment.
-        let (hazard, seats, price) = match segment {
+        let (mean_hazard, seats, price) = match segment {
             "enterprise" => (0.006_f64, self.rng.gen_range(200..1500), 800),
             "mid" => (0.012, self.rng.gen_range(40..200), 900),
             _ => (0.025, self.rng.gen_range(5..40), 1000),
         };
+        // Customers differ: a quarter are poor fits that churn at 3× the segment's mean hazard,
+        // the rest at a third of it. The risky ones leave early, so survivors' retention rises
+        // with tenure, as in real cohorts (and as the sBG model assumes).
+        let hazard = mean_hazard * if self.rng.gen_bool(0.25) { 3.0 } else { 1.0 / 3.0 };
         let first = if self.rng.gen_bool(0.7) { 0 } else { 1 };
         let mut lines: Vec<(usize, i64)> = vec![(first, seats)];
         let mut at = start;

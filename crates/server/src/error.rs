@@ -12,6 +12,8 @@ pub enum ApiError {
     NotFound(String),
     #[error(transparent)]
     Store(#[from] kizuna_store::StoreError),
+    #[error(transparent)]
+    Report(#[from] kizuna_analytics::ReportError),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
 }
@@ -21,6 +23,8 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Report(kizuna_analytics::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Store(_) | ApiError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {

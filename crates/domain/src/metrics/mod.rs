@@ -4,6 +4,7 @@
 
 pub mod arr;
 pub mod cohorts;
+pub mod ltv;
 pub mod movements;
 pub mod retention;
 pub mod sbg;

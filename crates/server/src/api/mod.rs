@@ -1,6 +1,7 @@
 //! JSON API, version 1.
 
 mod accounts;
+mod metrics;
 
 use crate::AppState;
 use axum::extract::State;
@@ -13,6 +14,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/accounts", get(accounts::list))
         .route("/api/v1/accounts/{id}", get(accounts::show))
+        .route("/api/v1/metrics/{report}", get(metrics::report))
 }
 
 /// `GET /healthz`: 200 when the database answers.

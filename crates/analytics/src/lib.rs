@@ -1,0 +1,164 @@
+//! Revenue and retention reports (issue: revenue analytics). Each report takes parameters
+//! (validated here, so CLI and HTTP give the same errors), loads what it needs from the store and
+//! computes with `kizuna_domain::metrics`. The JSON shape is the contract for CLI and API alike.
+
+mod format;
+mod params;
+
+pub use format::{render, Format};
+pub use params::{ParamError, Params};
+
+use chrono::NaiveDate;
+use kizuna_domain::metrics::{arr, cohorts, ltv, movements, retention, GroupBy, Units};
+use kizuna_store::{Store, StoreError};
+use serde_json::Value;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn load(store: &dyn Store, by: Option<GroupBy>) -> Result<Units, StoreError> {
+    let (changes, dims) = (store.mrr_changes().await?, store.account_dims().await?);
+    Ok(Units::build(&changes, &dims, by))
+}
+
+fn to_json<T: serde::Serialize>(v: T) -> Value {
+    serde_json::to_value(v).expect("reports serialise")
+}
+
+/// `metrics retention`: one object, or with `by` an array with `group: "all"` first.
+pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let (from, to) = p.date_range("from", "to")?;
+    let by = p.group_by()?;
+    let units = load(store, by).await?;
+    let mut rows: Vec<Value> = units
+        .groups()
+        .into_iter()
+        .map(|(group, members)| {
+            let mut r = retention::retention(members, from, to);
+            r.group = by.map(|_| group);
+            to_json(r)
+        })
+        .collect();
+    Ok(if by.is_some() { Value::Array(rows) } else { rows.remove(0) })
+}
+
+/// `metrics mrr`: one row per month (with `by`: per group and month, "all" first).
+pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let (from, to) = p.month_range("from", "to")?;
+    let by = p.group_by()?;
+    let units = load(store, by).await?;
+    let rows: Vec<Value> = units
+        .groups()
+        .into_iter()
+        .flat_map(|(group, members)| {
+            movements::movements(members, from, to).into_iter().map(move |mut m| {
+                m.group = by.map(|_| group.clone());
+                to_json(m)
+            })
+        })
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// `metrics cohorts`: the retention triangle.
+pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let period = p.period("period", cohorts::PeriodKind::Month)?;
+    let measure = p.measure()?;
+    let as_of = p.date_or_today("at")?;
+    let units = load(store, None).await?;
+    Ok(to_json(cohorts::cohorts(&units.accounts, period, measure, as_of)))
+}
+
+/// `metrics ltv`: sBG fit, projection, DEL / DERL and LTV, per group ("all" first).
+pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let params = ltv::LtvParams {
+        period: p.period("period", cohorts::PeriodKind::Month)?,
+        as_of: p.date_or_today("at")?,
+        annual_discount_rate: p.fraction("discount_rate", 0.1, 0.0, 10.0)?,
+        margin: p.fraction("margin", 1.0, 0.0, 1.0)?,
+        renewals: p.whole("renewals", 1)?,
+    };
+    let by = p.group_by()?;
+    let units = load(store, by).await?;
+    let rows: Vec<Value> =
+        units.groups().into_iter().map(|(group, members)| to_json(ltv::ltv(&group, &members, params))).collect();
+    Ok(Value::Array(rows))
+}
+
+/// `metrics arr`: ARR, active accounts and ARPA at a date, per group ("all" first).
+pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let at = p.date_or_today("at")?;
+    let by = p.group_by()?.or(Some(GroupBy::Segment));
+    let units = load(store, by).await?;
+    Ok(to_json(arr::arr(&units.groups(), at)))
+}
+
+/// `metrics churn`: churned accounts and MRR lost, avoidable vs unavoidable, per group.
+pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let (from, to) = p.date_range("from", "to")?;
+    let by = p.group_by()?.unwrap_or(GroupBy::Segment);
+    if by == GroupBy::Product {
+        return Err(ParamError::new("by", "product", "churn records belong to accounts: use segment, touch_model, partner or owner").into());
+    }
+    let units = load(store, None).await?;
+    let timelines: HashMap<&str, &kizuna_domain::metrics::Unit> =
+        units.accounts.iter().map(|u| (u.account_id.as_str(), u)).collect();
+    let records = store.all_churn_records().await?;
+    let dims = store.account_dims().await?;
+    let group_of = move |d: &kizuna_domain::AccountDims| match by {
+        GroupBy::Segment => d.segment.clone(),
+        GroupBy::TouchModel => d.touch_model.map(|t| t.to_string()),
+        GroupBy::Partner => d.partner_id.clone(),
+        GroupBy::Owner => d.owner_email.clone(),
+        GroupBy::Product => None,
+    };
+    Ok(to_json(arr::churn_split(&records, &timelines, &dims, group_of, from, to)))
+}
+
+/// Today's date in Japan, where Kizuna's users mostly are, unless told otherwise.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+
+/// The reports by name, as in `kizuna metrics NAME` and `/api/v1/metrics/NAME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    Retention,
+    Mrr,
+    Cohorts,
+    Ltv,
+    Arr,
+    Churn,
+}
+
+impl Report {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "retention" => Report::Retention,
+            "mrr" => Report::Mrr,
+            "cohorts" => Report::Cohorts,
+            "ltv" => Report::Ltv,
+            "arr" => Report::Arr,
+            "churn" => Report::Churn,
+            _ => return None,
+        })
+    }
+
+    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+        match self {
+            Report::Retention => retention_report(store, p).await,
+            Report::Mrr => mrr_report(store, p).await,
+            Report::Cohorts => cohort_report(store, p).await,
+            Report::Ltv => ltv_report(store, p).await,
+            Report::Arr => arr_report(store, p).await,
+            Report::Churn => churn_report(store, p).await,
+        }
+    }
+}

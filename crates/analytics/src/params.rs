@@ -1,0 +1,106 @@
+//! Report parameters from a name → value map (CLI flags and HTTP query strings alike), with errors
+//! that name the parameter, the value and what was expected.
+
+use chrono::NaiveDate;
+use kizuna_domain::metrics::cohorts::{Measure, PeriodKind};
+use kizuna_domain::metrics::{GroupBy, Month};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{name} {value:?} {problem}")]
+pub struct ParamError {
+    pub name: String,
+    pub value: String,
+    pub problem: String,
+}
+
+impl ParamError {
+    pub fn new(name: &str, value: &str, problem: &str) -> Self {
+        ParamError { name: name.into(), value: value.into(), problem: problem.into() }
+    }
+}
+
+pub struct Params<'a>(pub &'a HashMap<String, String>);
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, ParamError> {
+        self.get(name).ok_or_else(|| ParamError::new(name, "", "is required"))
+    }
+
+    fn date(&self, name: &str) -> Result<Option<NaiveDate>, ParamError> {
+        self.get(name)
+            .map(|v| kizuna_domain::fields::parse_date(name, v).map_err(|e| ParamError::new(name, v, &e.problem)))
+            .transpose()
+    }
+
+    pub fn date_or_today(&self, name: &str) -> Result<NaiveDate, ParamError> {
+        Ok(self.date(name)?.unwrap_or_else(crate::today))
+    }
+
+    pub fn date_range(&self, from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), ParamError> {
+        self.required(from)?;
+        self.required(to)?;
+        let (f, t) = (self.date(from)?.expect("required"), self.date(to)?.expect("required"));
+        if t < f {
+            return Err(ParamError::new(to, &t.to_string(), &format!("is before {from} {f}")));
+        }
+        Ok((f, t))
+    }
+
+    pub fn month_range(&self, from: &str, to: &str) -> Result<(Month, Month), ParamError> {
+        let month = |name: &str| -> Result<Month, ParamError> {
+            let v = self.required(name)?;
+            Month::parse(v).ok_or_else(|| ParamError::new(name, v, "is not a month (YYYY-MM)"))
+        };
+        let (f, t) = (month(from)?, month(to)?);
+        if t < f {
+            return Err(ParamError::new(to, &t.to_string(), &format!("is before {from} {f}")));
+        }
+        if f.until(t) >= 1200 {
+            return Err(ParamError::new(to, &t.to_string(), "is more than 100 years after from"));
+        }
+        Ok((f, t))
+    }
+
+    pub fn group_by(&self) -> Result<Option<GroupBy>, ParamError> {
+        self.get("by")
+            .map(|v| GroupBy::parse(v).ok_or_else(|| ParamError::new("by", v, &format!("is not one of: {}", GroupBy::NAMES))))
+            .transpose()
+    }
+
+    pub fn period(&self, name: &str, default: PeriodKind) -> Result<PeriodKind, ParamError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => PeriodKind::parse(v).ok_or_else(|| ParamError::new(name, v, "is not one of: month, quarter, year")),
+        }
+    }
+
+    pub fn measure(&self) -> Result<Measure, ParamError> {
+        match self.get("measure") {
+            None | Some("logos") => Ok(Measure::Logos),
+            Some("mrr") => Ok(Measure::Mrr),
+            Some(v) => Err(ParamError::new("measure", v, "is not one of: logos, mrr")),
+        }
+    }
+
+    pub fn fraction(&self, name: &str, default: f64, min: f64, max: f64) -> Result<f64, ParamError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+                _ => Err(ParamError::new(name, v, &format!("is not a number from {min} to {max}"))),
+            },
+        }
+    }
+
+    pub fn whole(&self, name: &str, default: u32) -> Result<u32, ParamError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ParamError::new(name, v, "is not a whole number >= 0")),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Every report on both engines, from CSV imports to JSON, against figures computed by hand
+//! (the derivations are in the comments and in docs/metrics.md).
+
+use kizuna_analytics::{Params, Report};
+use kizuna_import::{import_file, ImportKind, NoProgress};
+use kizuna_store::both_engines;
+use kizuna_store::testing::TestDb;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const ACCOUNTS: &str = "account_id,name,segment\nN1,New,enterprise\nE1,Expand,enterprise\nC1,Contract,mid\nX1,Churn,mid\nR1,React,smb\nZ1,Zero,smb\nS1,Short,smb\n";
+
+/// N1 new in Jan; E1 expands in Feb (abutting rows); C1 cancels one of two products in Mar;
+/// X1 renews monthly then ends 2024-03-01 (churn in Mar); R1 churned in Dec 2023 and returns
+/// 2024-04-15 (reactivation); Z1 has a zero-MRR plan, then pays from Mar (new); S1 starts and
+/// churns inside Feb.
+const SUBSCRIPTIONS: &str = "account_id,product,start_date,end_date,mrr
+N1,core,2024-01-10,,100
+E1,core,2023-11-01,2024-02-01,200
+E1,core,2024-02-01,,300
+C1,core,2023-12-01,,100
+C1,addon,2023-12-01,2024-03-01,50
+X1,core,2023-12-01,2024-01-01,80
+X1,core,2024-01-01,2024-02-01,80
+X1,core,2024-02-01,2024-03-01,80
+R1,core,2023-10-01,2023-12-01,60
+R1,core,2024-04-15,,70
+Z1,free,2024-01-01,,0
+Z1,core,2024-03-01,,40
+S1,core,2024-02-05,2024-02-20,30
+";
+
+const CHURN: &str = "account_id,churned_on,reason,mrr_lost\nX1,2024-03-01,price,\nR1,2023-12-01,bankrupt,\n";
+
+async fn load(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, name, body) in [
+        (ImportKind::Accounts, "a.csv", ACCOUNTS),
+        (ImportKind::Subscriptions, "s.csv", SUBSCRIPTIONS),
+        (ImportKind::ChurnReasons, "c.csv", CHURN),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        import_file(db.store.as_ref(), kind, &path, &NoProgress).await.unwrap();
+    }
+}
+
+async fn run(db: &TestDb, report: &str, params: &[(&str, &str)]) -> Value {
+    let map: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Report::parse(report).unwrap().run(db.store.as_ref(), &Params(&map)).await.unwrap()
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    (v.as_f64().unwrap() - expected).abs() < 1e-9
+}
+
+async fn mrr_movements_by_hand(db: TestDb) {
+    load(&db).await;
+    let rows = run(&db, "mrr", &[("from", "2024-01"), ("to", "2024-04")]).await;
+    let pick = |r: &Value| {
+        ["starting_mrr", "new", "expansion", "contraction", "churn", "reactivation", "ending_mrr"].map(|k| r[k].as_f64().unwrap())
+    };
+    // Start of Jan = MRR on 2023-12-31: E1 200 + C1 150 + X1 80 = 430 (R1 ended 12-01).
+    assert_eq!(pick(&rows[0]), [430.0, 100.0, 0.0, 0.0, 0.0, 0.0, 530.0]);
+    // Feb: E1 +100, S1 new 30 and churn 30.
+    assert_eq!(pick(&rows[1]), [530.0, 30.0, 100.0, 0.0, 30.0, 0.0, 630.0]);
+    // Mar: C1 addon −50 (contraction), X1 −80 (churn), Z1 first paid 40 (new).
+    assert_eq!(pick(&rows[2]), [630.0, 40.0, 0.0, 50.0, 80.0, 0.0, 540.0]);
+    // Apr: R1 back at 70.
+    assert_eq!(pick(&rows[3]), [540.0, 0.0, 0.0, 0.0, 0.0, 70.0, 610.0]);
+    assert_eq!(rows[0]["quick_ratio"], Value::Null);
+    assert!(close(&rows[1]["quick_ratio"], 130.0 / 30.0));
+    assert!(close(&rows[2]["quick_ratio"], 40.0 / 130.0));
+    let customers: Vec<(u64, u64)> =
+        rows.as_array().unwrap().iter().map(|r| (r["customers_start"].as_u64().unwrap(), r["customers_end"].as_u64().unwrap())).collect();
+    assert_eq!(customers, vec![(3, 4), (4, 4), (4, 4), (4, 5)]);
+    assert_eq!(rows[1]["net_change"], json!(100.0));
+}
+
+async fn retention_by_hand(db: TestDb) {
+    load(&db).await;
+    let r = run(&db, "retention", &[("from", "2024-01-01"), ("to", "2024-03-01")]).await;
+    // Active at from: E1 200, C1 150, X1 80. At to: E1 300, C1 100, X1 0 (its period ends on `to`).
+    assert_eq!((r["days"].as_i64(), r["accounts_start"].as_u64(), r["accounts_churned"].as_u64()), (Some(60), Some(3), Some(1)));
+    assert_eq!((r["mrr_start"].as_f64(), r["mrr_retained"].as_f64()), (Some(430.0), Some(400.0)));
+    assert!(close(&r["nrr"], 400.0 / 430.0));
+    assert!(close(&r["grr"], 300.0 / 430.0));
+    assert_eq!((r["churned_mrr"].as_f64(), r["downsell_mrr"].as_f64()), (Some(80.0), Some(50.0)));
+    assert!(close(&r["mrr_churn_rate"], 130.0 / 430.0));
+    assert!(close(&r["monthly_logo_churn_rate"], 1.0 - (2.0f64 / 3.0).powf((365.0 / 12.0) / 60.0)));
+    assert!(r.get("group").is_none());
+
+    let by = run(&db, "retention", &[("from", "2024-01-01"), ("to", "2024-03-01"), ("by", "product")]).await;
+    let groups: Vec<&str> = by.as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
+    assert_eq!(groups, vec!["all", "addon", "core"]);
+    // addon: C1's 50 ended on `to` — churned within the product, though C1 stayed.
+    assert_eq!((by[1]["accounts_start"].as_u64(), by[1]["accounts_churned"].as_u64()), (Some(1), Some(1)));
+    assert_eq!((by[2]["mrr_start"].as_f64(), by[2]["mrr_retained"].as_f64()), (Some(380.0), Some(400.0)));
+    let seg = run(&db, "retention", &[("from", "2024-01-01"), ("to", "2024-03-01"), ("by", "segment")]).await;
+    assert_eq!(seg[1]["group"], "enterprise");
+    assert_eq!(seg[1]["nrr"], json!(1.5));
+}
+
+async fn cohorts_arr_and_churn_by_hand(db: TestDb) {
+    load(&db).await;
+    let t = run(&db, "cohorts", &[("period", "month"), ("measure", "logos"), ("at", "2024-04-30")]).await;
+    let cohort = |name: &str| t["cohorts"].as_array().unwrap().iter().find(|c| c["cohort"] == name).unwrap().clone();
+    assert_eq!(cohort("2023-10")["values"], json!([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]));
+    assert_eq!(cohort("2023-12")["values"], json!([2.0, 2.0, 2.0, 1.0, 1.0]));
+    assert_eq!(cohort("2024-02")["values"], json!([0.0, 0.0, 0.0]));
+    let m = run(&db, "cohorts", &[("period", "month"), ("measure", "mrr"), ("at", "2024-04-30")]).await;
+    let c = m["cohorts"].as_array().unwrap().iter().find(|c| c["cohort"] == "2023-12").unwrap().clone();
+    assert_eq!((c["base"].as_f64(), c["values"][3].as_f64()), (Some(230.0), Some(100.0)));
+
+    let arr = run(&db, "arr", &[("at", "2024-04-30")]).await;
+    assert_eq!((arr[0]["mrr"].as_f64(), arr[0]["arr"].as_f64(), arr[0]["accounts_active"].as_u64()), (Some(610.0), Some(7320.0), Some(5)));
+    assert_eq!((arr[1]["group"].as_str(), arr[1]["arpa"].as_f64()), (Some("enterprise"), Some(200.0)));
+
+    let churn = run(&db, "churn", &[("from", "2023-12-01"), ("to", "2024-03-31")]).await;
+    // X1: price (avoidable), 80 lost from its timeline; R1: bankrupt (unavoidable), 60.
+    assert_eq!(churn[0]["avoidable"], json!({"accounts": 1, "mrr_lost": 80.0}));
+    assert_eq!(churn[0]["unavoidable"], json!({"accounts": 1, "mrr_lost": 60.0}));
+    assert_eq!(churn[0]["avoidable_share"], json!(0.5));
+}
+
+async fn bad_parameters_name_the_parameter(db: TestDb) {
+    let map: HashMap<String, String> = [("from", "2024-03-01"), ("to", "2024-01-01")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let err = Report::Retention.run(db.store.as_ref(), &Params(&map)).await.unwrap_err();
+    assert_eq!(err.to_string(), r#"to "2024-01-01" is before from 2024-03-01"#);
+    let map: HashMap<String, String> = [("from", "2024-01"), ("to", "2024-02"), ("by", "region")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let err = Report::Mrr.run(db.store.as_ref(), &Params(&map)).await.unwrap_err();
+    assert!(err.to_string().starts_with(r#"by "region" is not one of: segment"#), "{err}");
+}
+
+both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter);
