@@ -133,3 +133,58 @@ async fn bad_parameters_name_the_parameter(db: TestDb) {
 }
 
 both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter);
+
+/// The database computes retention and movements in SQL; the domain computes them from each
+/// account's timeline. On the demo company both must agree exactly, for every breakdown.
+async fn sql_and_timeline_paths_agree(db: TestDb) {
+    use kizuna_domain::metrics::{movements, retention, GroupBy, Month, Units};
+    let mut opts = kizuna_demo::Options::new(3, chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap());
+    opts.accounts = 400;
+    kizuna_demo::write(db.store.as_ref(), &kizuna_demo::generate(&opts)).await.unwrap();
+    let changes = db.store.mrr_changes().await.unwrap();
+    let dims = db.store.account_dims().await.unwrap();
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    for by in [None, Some("segment"), Some("touch_model"), Some("product"), Some("partner"), Some("owner")] {
+        let units = Units::build(&changes, &dims, by.and_then(GroupBy::parse));
+        for (from, to) in [("2024-01-01", "2025-01-01"), ("2025-06-15", "2026-06-30"), ("2023-01-01", "2026-06-30")] {
+            let mut params = vec![("from", from), ("to", to)];
+            params.extend(by.map(|b| ("by", b)));
+            let sql = run(&db, "retention", &params).await;
+            let expected: Vec<Value> = units
+                .groups()
+                .into_iter()
+                .map(|(g, members)| {
+                    let mut r = retention::retention(members, d(from), d(to));
+                    r.group = by.map(|_| g);
+                    serde_json::to_value(r).unwrap()
+                })
+                .collect();
+            let sql_rows = if by.is_some() { sql.as_array().unwrap().clone() } else { vec![sql] };
+            let sql_rows: Vec<Value> = sql_rows.into_iter().filter(|r| r["accounts_start"] != 0 || r["group"] == "all").collect();
+            let expected: Vec<Value> = expected.into_iter().filter(|r| r["accounts_start"] != 0 || r["group"] == "all").collect();
+            assert_eq!(sql_rows, expected, "retention {from}..{to} by {by:?}");
+        }
+        let mut params = vec![("from", "2023-06"), ("to", "2026-06")];
+        params.extend(by.map(|b| ("by", b)));
+        let sql = run(&db, "mrr", &params).await;
+        let (f, t) = (Month::parse("2023-06").unwrap(), Month::parse("2026-06").unwrap());
+        let expected: Vec<Value> = units
+            .groups()
+            .into_iter()
+            .filter(|(g, members)| g == "all" || members.iter().any(|u| u.timeline.points.iter().any(|p| p.0 < t.next().first_day())))
+            .flat_map(|(g, members)| {
+                movements::movements(members, f, t).into_iter().map(move |mut m| {
+                    m.group = by.map(|_| g.clone());
+                    serde_json::to_value(m).unwrap()
+                })
+            })
+            .collect();
+        assert_eq!(sql.as_array().unwrap().len(), expected.len(), "mrr rows by {by:?}");
+        assert_eq!(sql, Value::Array(expected), "mrr by {by:?}");
+    }
+}
+
+mod agree {
+    use super::*;
+    kizuna_store::both_engines!(sql_and_timeline_paths_agree);
+}

@@ -9,6 +9,9 @@ pub mod testing;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use kizuna_domain::metrics::movements::GroupMovements;
+use kizuna_domain::metrics::retention::RetentionSums;
+use kizuna_domain::metrics::{GroupBy, Month};
 use kizuna_domain::*;
 use serde::Serialize;
 use std::sync::Arc;
@@ -162,6 +165,13 @@ pub trait Store: Send + Sync + 'static {
     async fn mrr_changes(&self) -> Result<Vec<MrrChange>>;
     /// Every churn record with its account id, ordered by account and date.
     async fn all_churn_records(&self) -> Result<Vec<(String, ChurnRecord)>>;
+
+    /// Retention sums per group over [from, to], computed in the database (one row per group).
+    /// Units are accounts, or account × product when `by` is product. Groups with no account
+    /// active at `from` are absent.
+    async fn retention_sums(&self, from: NaiveDate, to: NaiveDate, by: Option<GroupBy>) -> Result<Vec<RetentionSums>>;
+    /// MRR movement sums per group and month for `from..=to`, computed in the database.
+    async fn movement_sums(&self, from: Month, to: Month, by: Option<GroupBy>) -> Result<Vec<(String, GroupMovements)>>;
 }
 
 /// One write transaction. Each `upsert_*` is idempotent (re-importing a file changes nothing) and

@@ -12,6 +12,7 @@ pub struct PgStore {
 const DIALECT: Dialect = Dialect {
     create_touched: "CREATE TEMP TABLE touched (account_id TEXT PRIMARY KEY) ON COMMIT DROP",
     drop_touched: None,
+    month_of_day: "to_char(m.day, 'YYYY-MM')",
     merge_attributes: "accounts.attributes || excluded.attributes",
 };
 

@@ -10,6 +10,75 @@ pub(crate) struct Dialect {
     pub drop_touched: Option<&'static str>,
     /// Merge of the stored custom attributes with the imported ones.
     pub merge_attributes: &'static str,
+    /// `YYYY-MM` of the date column `m.day`.
+    pub month_of_day: &'static str,
+}
+
+/// How metric units and groups are formed for a breakdown: (product column, unit key,
+/// group expression, join). Units are accounts, or account × product for the product breakdown.
+pub(crate) fn unit_sql(by: Option<kizuna_domain::metrics::GroupBy>) -> (&'static str, &'static str, &'static str, &'static str) {
+    use kizuna_domain::metrics::GroupBy::*;
+    const JOIN: &str = "LEFT JOIN accounts acc ON acc.account_id = m.account_id";
+    match by {
+        None => ("''", "c.account_id", "'all'", ""),
+        Some(Product) => ("c.product", "c.account_id, c.product", "m.product", ""),
+        Some(Segment) => ("''", "c.account_id", "COALESCE(acc.segment, '(none)')", JOIN),
+        Some(TouchModel) => ("''", "c.account_id", "COALESCE(acc.touch_model, '(none)')", JOIN),
+        Some(Partner) => ("''", "c.account_id", "COALESCE(acc.partner_id, '(none)')", JOIN),
+        Some(Owner) => ("''", "c.account_id", "COALESCE(acc.owner_email, '(none)')", JOIN),
+    }
+}
+
+/// Per unit: MRR at `from` (a) and at `to` (b); then the retention sums per group.
+pub(crate) fn retention_sql(by: Option<kizuna_domain::metrics::GroupBy>) -> String {
+    let (product, unit, group, join) = unit_sql(by);
+    format!(
+        "WITH m AS (
+            SELECT c.account_id, {product} AS product,
+                   SUM(CASE WHEN c.day <= $1 THEN c.delta_cents ELSE 0 END) AS a,
+                   SUM(c.delta_cents) AS b
+            FROM mrr_changes c WHERE c.day <= $2
+            GROUP BY {unit})
+        SELECT {group} AS grp, COUNT(*),
+               CAST(SUM(CASE WHEN m.b <= 0 THEN 1 ELSE 0 END) AS BIGINT),
+               CAST(SUM(m.a) AS BIGINT), CAST(SUM(m.b) AS BIGINT),
+               CAST(SUM(CASE WHEN m.a < m.b THEN m.a ELSE m.b END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.b <= 0 THEN m.a ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.b > 0 AND m.a > m.b THEN m.a - m.b ELSE 0 END) AS BIGINT)
+        FROM m {join} WHERE m.a > 0 GROUP BY 1 ORDER BY 1"
+    )
+}
+
+/// Each MRR event classified as in `MonthSums::add`, summed per group and month.
+/// $1 = the day after the last month, $2 = the first day of the first month.
+pub(crate) fn movements_sql(by: Option<kizuna_domain::metrics::GroupBy>, month_of_day: &str) -> String {
+    let (product, _, group, join) = unit_sql(by);
+    let units = if product == "''" { "m.product = ''" } else { "m.product <> ''" };
+    format!(
+        "SELECT {group} AS grp, {month_of_day} AS month,
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND NOT m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents > m.prev_cents THEN m.mrr_cents - m.prev_cents ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.mrr_cents > 0 AND m.mrr_cents < m.prev_cents THEN m.prev_cents - m.mrr_cents ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN m.prev_cents ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 THEN 1 ELSE 0 END) AS BIGINT),
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN 1 ELSE 0 END) AS BIGINT)
+        FROM mrr_events m {join}
+        WHERE {units} AND m.day < $1 AND m.day >= $2
+        GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+}
+
+/// MRR and paying units per group just before $1.
+pub(crate) fn before_sql(by: Option<kizuna_domain::metrics::GroupBy>) -> String {
+    let (product, unit, group, join) = unit_sql(by);
+    format!(
+        "WITH m AS (
+            SELECT c.account_id, {product} AS product, SUM(c.delta_cents) AS mrr
+            FROM mrr_changes c WHERE c.day < $1 GROUP BY {unit})
+        SELECT {group} AS grp, CAST(SUM(m.mrr) AS BIGINT), COUNT(*)
+        FROM m {join} WHERE m.mrr > 0 GROUP BY 1 ORDER BY 1"
+    )
 }
 
 /// Rows per multi-row INSERT: 10 columns × 1,000 rows stays under both engines' bind limits.
@@ -33,6 +102,31 @@ FROM (
 ) changes
 GROUP BY account_id, product, day
 HAVING SUM(delta) <> 0";
+
+pub(crate) const EVENTS_DELETE: &str =
+    "DELETE FROM mrr_events WHERE account_id IN (SELECT account_id FROM touched)";
+
+/// Running MRR per unit from the (just recomputed) changes of touched accounts: units are each
+/// account (product '') and each account × product.
+pub(crate) const EVENTS_INSERT: &str = "
+INSERT INTO mrr_events (account_id, product, day, prev_cents, mrr_cents, paid_before)
+WITH d AS (
+    SELECT c.account_id, '' AS product, c.day, SUM(c.delta_cents) AS delta
+    FROM mrr_changes c JOIN touched t ON t.account_id = c.account_id
+    GROUP BY c.account_id, c.day HAVING SUM(c.delta_cents) <> 0
+    UNION ALL
+    SELECT c.account_id, c.product, c.day, c.delta_cents
+    FROM mrr_changes c JOIN touched t ON t.account_id = c.account_id
+), r AS (
+    SELECT account_id, product, day,
+           SUM(delta) OVER (PARTITION BY account_id, product ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS mrr
+    FROM d
+)
+SELECT account_id, product, day,
+       COALESCE(LAG(mrr) OVER (PARTITION BY account_id, product ORDER BY day), 0),
+       mrr,
+       COALESCE(MAX(mrr) OVER (PARTITION BY account_id, product ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
+FROM r";
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.account_id, COALESCE(a.name, a.account_id), a.segment, a.touch_model, \
      a.owner_email, a.partner_id, a.lifecycle_stage, a.attributes, a.created_at, a.updated_at, \
@@ -274,16 +368,88 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn retention_sums(
+                &self,
+                from: NaiveDate,
+                to: NaiveDate,
+                by: Option<kizuna_domain::metrics::GroupBy>,
+            ) -> Result<Vec<kizuna_domain::metrics::retention::RetentionSums>> {
+                let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> =
+                    sqlx::query_as(&retention_sql(by)).bind(from).bind(to).fetch_all(&self.pool).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| kizuna_domain::metrics::retention::RetentionSums {
+                        group: r.0,
+                        accounts_start: r.1 as u64,
+                        accounts_churned: r.2 as u64,
+                        mrr_start: r.3,
+                        mrr_retained: r.4,
+                        mrr_kept: r.5,
+                        churned_mrr: r.6,
+                        downsell_mrr: r.7,
+                    })
+                    .collect())
+            }
+
+            async fn movement_sums(
+                &self,
+                from: kizuna_domain::metrics::Month,
+                to: kizuna_domain::metrics::Month,
+                by: Option<kizuna_domain::metrics::GroupBy>,
+            ) -> Result<Vec<(String, kizuna_domain::metrics::movements::GroupMovements)>> {
+                use kizuna_domain::metrics::movements::{GroupMovements, MonthSums};
+                let mut groups: std::collections::BTreeMap<String, GroupMovements> = Default::default();
+                let before: Vec<(String, i64, i64)> =
+                    sqlx::query_as(&before_sql(by)).bind(from.first_day()).fetch_all(&self.pool).await?;
+                for (g, mrr, n) in before {
+                    let e = groups.entry(g).or_default();
+                    e.mrr_before = mrr;
+                    e.customers_before = n as u64;
+                }
+                let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64)> =
+                    sqlx::query_as(&movements_sql(by, $dialect.month_of_day))
+                        .bind(to.next().first_day())
+                        .bind(from.first_day())
+                        .fetch_all(&self.pool)
+                        .await?;
+                for r in rows {
+                    let month = kizuna_domain::metrics::Month::parse(&r.1).ok_or_else(|| $crate::StoreError::BadStoredValue {
+                        column: "mrr_changes.day",
+                        value: r.1.clone(),
+                        expected: "a date (YYYY-MM-DD)".into(),
+                    })?;
+                    let sums = MonthSums {
+                        new: r.2,
+                        expansion: r.3,
+                        contraction: r.4,
+                        churn: r.5,
+                        reactivation: r.6,
+                        gained: r.7 as u64,
+                        lost: r.8 as u64,
+                    };
+                    groups.entry(r.0).or_default().months.push((from.until(month) as usize, sums));
+                }
+                Ok(groups.into_iter().collect())
+            }
+
             async fn mrr_changes(&self) -> Result<Vec<MrrChange>> {
-                let rows: Vec<(String, String, NaiveDate, i64)> = sqlx::query_as(
-                    "SELECT account_id, product, day, delta_cents FROM mrr_changes ORDER BY account_id, product, day",
+                // The day as text and a fixed-width parse: chrono's decoder dominated this query.
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT account_id, product, CAST(day AS TEXT), delta_cents FROM mrr_changes \
+                     ORDER BY account_id, product, day",
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| MrrChange { account_id: r.0, product: r.1, day: r.2, delta_cents: r.3 })
-                    .collect())
+                rows.into_iter()
+                    .map(|r| {
+                        let day = fields::parse_stored_date(&r.2).ok_or_else(|| $crate::StoreError::BadStoredValue {
+                            column: "mrr_changes.day",
+                            value: r.2.clone(),
+                            expected: "a date (YYYY-MM-DD)".into(),
+                        })?;
+                        Ok(MrrChange { account_id: r.0, product: r.1, day, delta_cents: r.3 })
+                    })
+                    .collect()
             }
         }
 
@@ -566,6 +732,8 @@ macro_rules! store_impl {
             async fn commit(mut self: Box<Self>) -> Result<()> {
                 sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
                 sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
+                sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;
+                sqlx::query(EVENTS_INSERT).execute(&mut *self.tx).await?;
                 if let Some(drop) = $dialect.drop_touched {
                     sqlx::query(drop).execute(&mut *self.tx).await?;
                 }

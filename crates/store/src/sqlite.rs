@@ -14,6 +14,7 @@ pub struct SqliteStore {
 const DIALECT: Dialect = Dialect {
     create_touched: "CREATE TEMP TABLE IF NOT EXISTS touched (account_id TEXT PRIMARY KEY)",
     drop_touched: Some("DROP TABLE temp.touched"),
+    month_of_day: "substr(m.day, 1, 7)",
     merge_attributes: "json_patch(accounts.attributes, excluded.attributes)",
 };
 
@@ -29,8 +30,9 @@ impl SqliteStore {
             // WAL + NORMAL is durable across process crashes; only a power cut can lose the last commit.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            // 64 MiB page cache per connection; temporary sorts spill to files, so a large
+            // import's memory stays flat.
+            .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })

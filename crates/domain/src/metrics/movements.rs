@@ -33,76 +33,100 @@ pub struct MonthMovements {
     pub customers_end: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Bucket {
-    start: Cents,
-    new: Cents,
-    expansion: Cents,
-    contraction: Cents,
-    churn: Cents,
-    reactivation: Cents,
-    end: Cents,
-    customers_start: u64,
-    customers_end: u64,
+/// One month's movements of one group, before starting and ending MRR are filled in.
+/// `gained` / `lost` count customers crossing from 0 to > 0 and back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthSums {
+    pub new: Cents,
+    pub expansion: Cents,
+    pub contraction: Cents,
+    pub churn: Cents,
+    pub reactivation: Cents,
+    pub gained: u64,
+    pub lost: u64,
 }
 
-/// Movements for each month `from..=to`.
+impl MonthSums {
+    /// Classify one change from `prev` to `mrr`; `ever` = the unit had MRR > 0 before.
+    pub fn add(&mut self, prev: Cents, mrr: Cents, ever: bool) {
+        match (prev, mrr) {
+            (0, m) if m > 0 && ever => self.reactivation += m,
+            (0, m) if m > 0 => self.new += m,
+            (p, m) if p > 0 && m <= 0 => self.churn += p,
+            (p, m) if m > p => self.expansion += m - p,
+            (p, m) => self.contraction += p - m,
+        }
+        self.gained += (prev <= 0 && mrr > 0) as u64;
+        self.lost += (prev > 0 && mrr <= 0) as u64;
+    }
+}
+
+/// What the store (or [`movements`]) computes for one group: the state before the first month
+/// and the sums per month index (0 = `from`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupMovements {
+    pub mrr_before: Cents,
+    pub customers_before: u64,
+    pub months: Vec<(usize, MonthSums)>,
+}
+
+/// Movements for each month `from..=to`, from each unit's timeline.
 pub fn movements<'a>(units: impl IntoIterator<Item = &'a Unit>, from: Month, to: Month) -> Vec<MonthMovements> {
     let n = (from.until(to) + 1).max(0) as usize;
-    let mut buckets = vec![Bucket::default(); n];
+    let mut g = GroupMovements { months: (0..n).map(|i| (i, MonthSums::default())).collect(), ..Default::default() };
     let first_day = from.first_day();
     for u in units {
-        let mut prev: Cents = 0;
-        let mut ever = false;
+        let (mut prev, mut ever) = (0, false);
         for &(day, mrr) in &u.timeline.points {
             let idx = from.until(Month::of(day));
             if idx >= 0 && (idx as usize) < n {
-                let b = &mut buckets[idx as usize];
-                match (prev, mrr) {
-                    (0, m) if m > 0 && ever => b.reactivation += m,
-                    (0, m) if m > 0 => b.new += m,
-                    (p, 0) if p > 0 => b.churn += p,
-                    (p, m) if m > p => b.expansion += m - p,
-                    (p, m) => b.contraction += p - m,
-                }
+                g.months[idx as usize].1.add(prev, mrr, ever);
             }
             ever |= mrr > 0;
             prev = mrr;
         }
-        // Starting and ending MRR and customers per month, from the timeline directly.
-        let mut at_start = u.timeline.mrr_before(first_day);
-        for (i, b) in buckets.iter_mut().enumerate() {
-            let month = from.plus(i as u32);
-            let at_end = u.timeline.mrr_at(month.last_day());
-            b.start += at_start;
-            b.end += at_end;
-            b.customers_start += (at_start > 0) as u64;
-            b.customers_end += (at_end > 0) as u64;
-            at_start = at_end;
+        let before = u.timeline.mrr_before(first_day);
+        g.mrr_before += before;
+        g.customers_before += (before > 0) as u64;
+    }
+    build(&g, from, to)
+}
+
+/// The report rows: starting MRR carried from month to month, so
+/// `starting + new + expansion + reactivation − contraction − churn = ending` holds by construction.
+pub fn build(g: &GroupMovements, from: Month, to: Month) -> Vec<MonthMovements> {
+    let n = (from.until(to) + 1).max(0) as usize;
+    let mut sums = vec![MonthSums::default(); n];
+    for (i, s) in &g.months {
+        if *i < n {
+            sums[*i] = s.clone();
         }
     }
-    buckets
-        .iter()
+    let (mut start, mut customers) = (g.mrr_before, g.customers_before);
+    sums.iter()
         .enumerate()
         .map(|(i, b)| {
-            debug_assert_eq!(b.start + b.new + b.expansion + b.reactivation - b.contraction - b.churn, b.end);
             let gained = b.new + b.expansion + b.reactivation;
             let lost = b.contraction + b.churn;
-            MonthMovements {
+            let end = start + gained - lost;
+            let customers_end = customers + b.gained - b.lost;
+            let row = MonthMovements {
                 group: None,
                 month: from.plus(i as u32).to_string(),
-                starting_mrr: to_units(b.start),
+                starting_mrr: to_units(start),
                 new: to_units(b.new),
                 expansion: to_units(b.expansion),
                 contraction: to_units(b.contraction),
                 churn: to_units(b.churn),
                 reactivation: to_units(b.reactivation),
-                ending_mrr: to_units(b.end),
-                net_change: to_units(b.end - b.start),
+                ending_mrr: to_units(end),
+                net_change: to_units(end - start),
                 quick_ratio: ratio(gained as f64, lost as f64),
-                customers_start: b.customers_start,
-                customers_end: b.customers_end,
-            }
+                customers_start: customers,
+                customers_end,
+            };
+            (start, customers) = (end, customers_end);
+            row
         })
         .collect()
 }

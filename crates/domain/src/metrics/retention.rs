@@ -40,46 +40,69 @@ pub struct Retention {
     pub annual_logo_churn_rate: Option<f64>,
 }
 
-pub fn retention<'a>(units: impl IntoIterator<Item = &'a Unit>, from: NaiveDate, to: NaiveDate) -> Retention {
-    let (mut start, mut churned) = (0u64, 0u64);
-    let (mut mrr_start, mut retained, mut kept, mut churned_mrr, mut downsell): (Cents, Cents, Cents, Cents, Cents) =
-        (0, 0, 0, 0, 0);
-    for u in units {
-        let a = u.timeline.mrr_at(from);
+/// The sums retention is computed from; the store can compute them in SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionSums {
+    pub group: String,
+    pub accounts_start: u64,
+    pub accounts_churned: u64,
+    pub mrr_start: Cents,
+    pub mrr_retained: Cents,
+    /// Σ min(MRR at from, MRR at to).
+    pub mrr_kept: Cents,
+    pub churned_mrr: Cents,
+    pub downsell_mrr: Cents,
+}
+
+impl RetentionSums {
+    /// Add one unit with MRR `a` at `from` and `b` at `to`.
+    pub fn add(&mut self, a: Cents, b: Cents) {
         if a <= 0 {
-            continue;
+            return;
         }
-        let b = u.timeline.mrr_at(to);
-        start += 1;
-        mrr_start += a;
-        retained += b;
-        kept += a.min(b);
+        self.accounts_start += 1;
+        self.mrr_start += a;
+        self.mrr_retained += b;
+        self.mrr_kept += a.min(b);
         if b <= 0 {
-            churned += 1;
-            churned_mrr += a;
+            self.accounts_churned += 1;
+            self.churned_mrr += a;
         } else {
-            downsell += (a - b).max(0);
+            self.downsell_mrr += (a - b).max(0);
         }
     }
+}
+
+/// Retention of `units` over [from, to], from their timelines.
+pub fn retention<'a>(units: impl IntoIterator<Item = &'a Unit>, from: NaiveDate, to: NaiveDate) -> Retention {
+    let mut sums = RetentionSums::default();
+    for u in units {
+        sums.add(u.timeline.mrr_at(from), u.timeline.mrr_at(to));
+    }
+    from_sums(&sums, from, to)
+}
+
+/// The rates of a retention report from its sums.
+pub fn from_sums(s: &RetentionSums, from: NaiveDate, to: NaiveDate) -> Retention {
     let days = (to - from).num_days();
-    let logo_churn = ratio(churned as f64, start as f64);
-    let mrr_churn = ratio((churned_mrr + downsell) as f64, mrr_start as f64);
+    let logo_churn = ratio(s.accounts_churned as f64, s.accounts_start as f64);
+    let mrr_churn = ratio((s.churned_mrr + s.downsell_mrr) as f64, s.mrr_start as f64);
     let month = 365.0 / 12.0;
     Retention {
         group: None,
         from,
         to,
         days,
-        accounts_start: start,
-        accounts_churned: churned,
+        accounts_start: s.accounts_start,
+        accounts_churned: s.accounts_churned,
         logo_churn_rate: logo_churn,
         logo_retention_rate: logo_churn.map(|r| 1.0 - r),
-        mrr_start: to_units(mrr_start),
-        mrr_retained: to_units(retained),
-        nrr: ratio(retained as f64, mrr_start as f64),
-        grr: ratio(kept as f64, mrr_start as f64),
-        churned_mrr: to_units(churned_mrr),
-        downsell_mrr: to_units(downsell),
+        mrr_start: to_units(s.mrr_start),
+        mrr_retained: to_units(s.mrr_retained),
+        nrr: ratio(s.mrr_retained as f64, s.mrr_start as f64),
+        grr: ratio(s.mrr_kept as f64, s.mrr_start as f64),
+        churned_mrr: to_units(s.churned_mrr),
+        downsell_mrr: to_units(s.downsell_mrr),
         mrr_churn_rate: mrr_churn,
         monthly_logo_churn_rate: logo_churn.and_then(|r| scale_rate(r, days, month)),
         monthly_mrr_churn_rate: mrr_churn.and_then(|r| scale_rate(r, days, month)),
