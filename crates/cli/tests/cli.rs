@@ -1,0 +1,106 @@
+//! The `kizuna` binary itself: help texts, exit codes and messages, on both engines.
+
+use kizuna_store::both_engines;
+use kizuna_store::testing::TestDb;
+use std::process::{Command, Output};
+
+fn kizuna(db: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kizuna"));
+    cmd.env_remove("KIZUNA_DATABASE_URL").env("RUST_LOG", "error");
+    if let Some(db) = db {
+        cmd.arg("--database").arg(db);
+    }
+    cmd.args(args).output().expect("run kizuna")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["demo"],
+        &["import"],
+        &["import", "accounts"],
+        &["import", "subscriptions"],
+        &["import", "contacts"],
+        &["import", "activities"],
+        &["import", "churn-reasons"],
+        &["metrics"],
+        &["metrics", "retention"],
+        &["metrics", "mrr"],
+        &["metrics", "cohorts"],
+        &["metrics", "ltv"],
+        &["metrics", "arr"],
+        &["metrics", "churn"],
+        &["bench"],
+        &["bench", "import"],
+        &["bench", "metrics"],
+    ];
+    for c in commands {
+        let mut args = c.to_vec();
+        args.push("--help");
+        let out = kizuna(None, &args);
+        assert!(out.status.success(), "{c:?}");
+        let help = text(&out.stdout);
+        assert!(help.contains("Usage: kizuna"), "{c:?}: {help}");
+        assert!(help.contains("--database"), "{c:?} lists the global --database flag");
+    }
+    let out = kizuna(None, &["import", "subscriptions", "--help"]);
+    assert!(text(&out.stdout).contains("start_date <= day < end_date"));
+}
+
+async fn bad_import_exits_non_zero_and_writes_nothing(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("accounts.csv");
+    std::fs::write(&good, "account_id,name,touch_model\nA1,株式会社さくら,high\n").unwrap();
+    let out = kizuna(Some(&db.url), &["import", "accounts", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 account rows (1 new accounts)"), "{}", text(&out.stdout));
+
+    let bad = dir.path().join("subscriptions.csv");
+    std::fs::write(&bad, "account_id,product,start_date,end_date,mrr\nA2,core,2024-01-01,,100\nA2,core,2024-02-01,2020-13-01,100\n").unwrap();
+    let out = kizuna(Some(&db.url), &["import", "subscriptions", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("subscriptions.csv:3: end_date \"2020-13-01\" is not a date (YYYY-MM-DD)"), "{err}");
+    let c = db.store.counts().await.unwrap();
+    assert_eq!((c.accounts, c.subscriptions), (1, 0));
+
+    let out = kizuna(Some(&db.url), &["import", "contacts", dir.path().join("missing.csv").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing.csv: cannot open"), "{}", text(&out.stderr));
+}
+
+async fn demo_is_deterministic_and_metrics_run(db: TestDb) {
+    let args = ["demo", "--seed", "5", "--until", "2026-01-31", "--accounts", "150"];
+    assert!(kizuna(Some(&db.url), &args).status.success());
+    let first = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2023-02", "--to", "2026-01", "--format", "csv"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // Writing the same demo again changes nothing.
+    assert!(kizuna(Some(&db.url), &args).status.success());
+    let second = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2023-02", "--to", "2026-01", "--format", "csv"]);
+    assert_eq!(text(&first.stdout), text(&second.stdout));
+    assert_eq!(db.store.counts().await.unwrap().accounts, 150);
+    let csv = text(&first.stdout);
+    assert!(csv.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end\n"));
+    assert_eq!(csv.lines().count(), 37);
+
+    let out = kizuna(Some(&db.url), &["metrics", "retention", "--from", "2025-01-01", "--to", "2025-13-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr).trim(), r#"error: --to "2025-13-01" is not a date (YYYY-MM-DD)"#);
+    let out = kizuna(Some(&db.url), &["metrics", "retention", "--from", "2025-01-01", "--to", "2026-01-01", "--by", "segment", "--format", "table"]);
+    assert!(text(&out.stdout).lines().next().unwrap().trim_start().starts_with("group"));
+}
+
+#[test]
+fn unsupported_database_url_is_explained() {
+    let out = kizuna(Some("mysql://localhost/x"), &["metrics", "arr"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unsupported database URL \"mysql://localhost/x\""), "{}", text(&out.stderr));
+}
+
+both_engines!(bad_import_exits_non_zero_and_writes_nothing, demo_is_deterministic_and_metrics_run);
