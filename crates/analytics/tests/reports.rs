@@ -75,6 +75,13 @@ async fn mrr_movements_by_hand(db: TestDb) {
         rows.as_array().unwrap().iter().map(|r| (r["customers_start"].as_u64().unwrap(), r["customers_end"].as_u64().unwrap())).collect();
     assert_eq!(customers, vec![(3, 4), (4, 4), (4, 4), (4, 5)]);
     assert_eq!(rows[1]["net_change"], json!(100.0));
+
+    // Quiet months carry MRR forward unchanged.
+    let quiet = run(&db, "mrr", &[("from", "2024-05"), ("to", "2024-06")]).await;
+    for r in quiet.as_array().unwrap() {
+        assert_eq!(pick(r), [610.0, 0.0, 0.0, 0.0, 0.0, 0.0, 610.0], "{}", r["month"]);
+        assert_eq!((r["customers_start"].as_u64(), r["customers_end"].as_u64()), (Some(5), Some(5)));
+    }
 }
 
 async fn retention_by_hand(db: TestDb) {
@@ -89,6 +96,10 @@ async fn retention_by_hand(db: TestDb) {
     assert!(close(&r["mrr_churn_rate"], 130.0 / 430.0));
     assert!(close(&r["monthly_logo_churn_rate"], 1.0 - (2.0f64 / 3.0).powf((365.0 / 12.0) / 60.0)));
     assert!(r.get("group").is_none());
+
+    // R1's period ends exactly on `from` (2023-12-01): not active there.
+    let r = run(&db, "retention", &[("from", "2023-12-01"), ("to", "2024-01-01")]).await;
+    assert_eq!((r["accounts_start"].as_u64(), r["mrr_start"].as_f64()), (Some(3), Some(430.0)));
 
     let by = run(&db, "retention", &[("from", "2024-01-01"), ("to", "2024-03-01"), ("by", "product")]).await;
     let groups: Vec<&str> = by.as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
