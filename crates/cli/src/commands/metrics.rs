@@ -1,4 +1,5 @@
-//! `kizuna metrics ...`: the same reports and JSON as `GET /api/v1/metrics/...`.
+//! `kizuna metrics ...`: the same reports and JSON as `GET /api/v1/metrics/...`. Each subcommand
+//! turns its flags into the parameter map the analytics crate validates for CLI and HTTP alike.
 
 use kizuna_analytics::{render, Format, Params, Report, ReportError};
 use std::collections::HashMap;
@@ -11,19 +12,39 @@ pub struct Output {
     format: String,
 }
 
+#[derive(clap::Args)]
+pub struct Breakdown {
+    /// Break down by segment, touch_model, product, partner or owner (adds a "group" key;
+    /// the whole company comes first as group "all").
+    #[arg(long)]
+    by: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DateRange {
+    /// First day of the range (YYYY-MM-DD).
+    #[arg(long)]
+    from: String,
+    /// Last day of the range (YYYY-MM-DD).
+    #[arg(long)]
+    to: String,
+}
+
+#[derive(clap::Args)]
+pub struct At {
+    /// Observation date (YYYY-MM-DD); default today.
+    #[arg(long)]
+    at: Option<String>,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Metric {
     /// Logo and MRR retention over a date range: churn rates, NRR, GRR, monthly and annual rates.
     Retention {
-        /// First day of the range (YYYY-MM-DD).
-        #[arg(long)]
-        from: String,
-        /// Last day of the range (YYYY-MM-DD).
-        #[arg(long)]
-        to: String,
-        /// Break down by segment, touch_model, product, partner or owner (adds a "group" key).
-        #[arg(long)]
-        by: Option<String>,
+        #[command(flatten)]
+        range: DateRange,
+        #[command(flatten)]
+        by: Breakdown,
         #[command(flatten)]
         output: Output,
     },
@@ -35,9 +56,8 @@ pub enum Metric {
         /// Last month (YYYY-MM).
         #[arg(long)]
         to: String,
-        /// Break down by segment, touch_model, product, partner or owner.
-        #[arg(long)]
-        by: Option<String>,
+        #[command(flatten)]
+        by: Breakdown,
         #[command(flatten)]
         output: Output,
     },
@@ -49,9 +69,8 @@ pub enum Metric {
         /// What to count: logos (accounts) or mrr.
         #[arg(long, default_value = "logos")]
         measure: String,
-        /// Measure up to this date (YYYY-MM-DD); default today.
-        #[arg(long)]
-        at: Option<String>,
+        #[command(flatten)]
+        at: At,
         #[command(flatten)]
         output: Output,
     },
@@ -60,9 +79,6 @@ pub enum Metric {
         /// Period of the model: month, quarter or year.
         #[arg(long, default_value = "month")]
         period: String,
-        /// Break down by segment, touch_model, product, partner or owner.
-        #[arg(long)]
-        by: Option<String>,
         /// Annual discount rate (converted to the period).
         #[arg(long, default_value = "0.1")]
         discount_rate: String,
@@ -72,88 +88,70 @@ pub enum Metric {
         /// Renewals already made by the customer whose residual lifetime (DERL) is reported.
         #[arg(long, default_value = "1")]
         renewals: String,
-        /// Observation date (YYYY-MM-DD); default today.
-        #[arg(long)]
-        at: Option<String>,
+        #[command(flatten)]
+        by: Breakdown,
+        #[command(flatten)]
+        at: At,
         #[command(flatten)]
         output: Output,
     },
     /// ARR, active accounts and ARPA at a date, by segment (or another breakdown).
     Arr {
-        /// Date (YYYY-MM-DD); default today.
-        #[arg(long)]
-        at: Option<String>,
-        /// Breakdown (default segment).
-        #[arg(long)]
-        by: Option<String>,
+        #[command(flatten)]
+        at: At,
+        #[command(flatten)]
+        by: Breakdown,
         #[command(flatten)]
         output: Output,
     },
-    /// Churned accounts and MRR lost, avoidable vs unavoidable and per reason, by segment.
+    /// Churned accounts and MRR lost, avoidable vs unavoidable and per reason, by segment
+    /// (or touch_model, partner, owner).
     Churn {
-        /// First day (YYYY-MM-DD).
-        #[arg(long)]
-        from: String,
-        /// Last day (YYYY-MM-DD).
-        #[arg(long)]
-        to: String,
-        /// Breakdown: segment (default), touch_model, partner or owner.
-        #[arg(long)]
-        by: Option<String>,
+        #[command(flatten)]
+        range: DateRange,
+        #[command(flatten)]
+        by: Breakdown,
         #[command(flatten)]
         output: Output,
     },
 }
 
+impl Metric {
+    /// The report, its parameters by API name, and the output format.
+    fn into_parts(self) -> (Report, Vec<(&'static str, Option<String>)>, Output) {
+        match self {
+            Metric::Retention { range, by, output } => {
+                (Report::Retention, vec![("from", Some(range.from)), ("to", Some(range.to)), ("by", by.by)], output)
+            }
+            Metric::Mrr { from, to, by, output } => (Report::Mrr, vec![("from", Some(from)), ("to", Some(to)), ("by", by.by)], output),
+            Metric::Cohorts { period, measure, at, output } => {
+                (Report::Cohorts, vec![("period", Some(period)), ("measure", Some(measure)), ("at", at.at)], output)
+            }
+            Metric::Ltv { period, discount_rate, margin, renewals, by, at, output } => (
+                Report::Ltv,
+                vec![
+                    ("period", Some(period)),
+                    ("discount_rate", Some(discount_rate)),
+                    ("margin", Some(margin)),
+                    ("renewals", Some(renewals)),
+                    ("by", by.by),
+                    ("at", at.at),
+                ],
+                output,
+            ),
+            Metric::Arr { at, by, output } => (Report::Arr, vec![("at", at.at), ("by", by.by)], output),
+            Metric::Churn { range, by, output } => {
+                (Report::Churn, vec![("from", Some(range.from)), ("to", Some(range.to)), ("by", by.by)], output)
+            }
+        }
+    }
+}
+
 pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
-    let mut p: HashMap<String, String> = HashMap::new();
-    let mut set = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            p.insert(k.to_string(), v);
-        }
-    };
-    let (report, output) = match metric {
-        Metric::Retention { from, to, by, output } => {
-            set("from", Some(from));
-            set("to", Some(to));
-            set("by", by);
-            (Report::Retention, output)
-        }
-        Metric::Mrr { from, to, by, output } => {
-            set("from", Some(from));
-            set("to", Some(to));
-            set("by", by);
-            (Report::Mrr, output)
-        }
-        Metric::Cohorts { period, measure, at, output } => {
-            set("period", Some(period));
-            set("measure", Some(measure));
-            set("at", at);
-            (Report::Cohorts, output)
-        }
-        Metric::Ltv { period, by, discount_rate, margin, renewals, at, output } => {
-            set("period", Some(period));
-            set("by", by);
-            set("discount_rate", Some(discount_rate));
-            set("margin", Some(margin));
-            set("renewals", Some(renewals));
-            set("at", at);
-            (Report::Ltv, output)
-        }
-        Metric::Arr { at, by, output } => {
-            set("at", at);
-            set("by", by);
-            (Report::Arr, output)
-        }
-        Metric::Churn { from, to, by, output } => {
-            set("from", Some(from));
-            set("to", Some(to));
-            set("by", by);
-            (Report::Churn, output)
-        }
-    };
+    let (report, params, output) = metric.into_parts();
+    let params: HashMap<String, String> = params.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
     let store = super::open(db).await?;
-    match report.run(store.as_ref(), &Params(&p)).await {
+    match report.run(store.as_ref(), &Params(&params)).await {
         Ok(v) => {
             let format = Format::parse(&output.format).expect("clap checked the format");
             print!("{}", render(&v, format));
