@@ -4,6 +4,7 @@
 pub mod fields;
 pub mod metrics;
 pub mod model;
+pub mod planning;
 pub mod money;
 
 pub use fields::FieldError;

@@ -1,0 +1,102 @@
+//! A planning scenario: one TOML document with `[capacity]`, `[budget]` and `[maturity]` tables.
+//! Unknown or missing keys are errors that name the key and the line.
+
+use super::budget::BudgetInputs;
+use super::capacity::CapacityInputs;
+use super::maturity::{MaturityInputs, QUESTIONS};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: Option<String>,
+    pub capacity: Option<CapacityInputs>,
+    pub budget: Option<BudgetInputs>,
+    pub maturity: Option<MaturityInputs>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+impl Scenario {
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Toml(e.to_string().trim_end().to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        let bad = |key: &str, problem: String| Err(ScenarioError::Invalid { key: key.into(), problem });
+        if let Some(c) = &self.capacity {
+            if c.productive_hours_per_csm <= 0.0 {
+                return bad("capacity.productive_hours_per_csm", format!("{} must be > 0", c.productive_hours_per_csm));
+            }
+            if !(0.0..1.0).contains(&c.automation_factor) {
+                return bad("capacity.automation_factor", format!("{} must be from 0 to below 1", c.automation_factor));
+            }
+            for (key, v) in [("capacity.arr_per_csm", c.arr_per_csm), ("capacity.accounts_per_csm", c.accounts_per_csm)] {
+                if v.is_some_and(|v| v <= 0.0) {
+                    return bad(key, format!("{} must be > 0", v.unwrap()));
+                }
+            }
+            if c.csms_per_ops <= 0.0 {
+                return bad("capacity.csms_per_ops", format!("{} must be > 0", c.csms_per_ops));
+            }
+        }
+        if let Some(b) = &self.budget {
+            let total = b.time_share.total();
+            if (total - 1.0).abs() > 0.001 {
+                return bad("budget.time_share", format!("the shares add up to {total:.3}; they must add up to 1"));
+            }
+            if let Some(r) = &b.roi {
+                if !(0.0..=1.0).contains(&r.expansion_attribution) {
+                    return bad("budget.roi.expansion_attribution", format!("{} must be from 0 to 1", r.expansion_attribution));
+                }
+            }
+        }
+        if let Some(m) = &self.maturity {
+            if let Some(unknown) = m.answers.keys().find(|k| !QUESTIONS.iter().any(|q| q.0 == k.as_str())) {
+                let known: Vec<&str> = QUESTIONS.iter().map(|q| q.0).collect();
+                return bad(&format!("maturity.answers.{unknown}"), format!("is not a question; expected one of: {}", known.join(", ")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A complete example scenario (the worked example), also shipped as docs/scenario.example.toml.
+pub const EXAMPLE: &str = include_str!("../../../../docs/scenario.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_gives_the_worked_example() {
+        let s = Scenario::parse(EXAMPLE).unwrap();
+        let p = crate::planning::capacity::plan(s.capacity.as_ref().unwrap());
+        assert_eq!((p.bottom_up_csms, p.top_down_csms, p.cs_ops), (17, Some(15), 4));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Scenario::parse("[capacity]\nproductive_hours = 120\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `productive_hours`"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = Scenario::parse("[capacity]\nproductive_hours_per_csm = 120\n").unwrap_err().to_string();
+        assert!(e.contains("missing field `hours_per_account`"), "{e}");
+        let e = Scenario::parse(&EXAMPLE.replace("automation_factor = 0.0", "automation_factor = 1.5")).unwrap_err();
+        assert_eq!(e.to_string(), "capacity.automation_factor: 1.5 must be from 0 to below 1");
+        let e = Scenario::parse(&EXAMPLE.replace("support = 0.2", "support = 0.3")).unwrap_err();
+        assert_eq!(e.to_string(), "budget.time_share: the shares add up to 1.100; they must add up to 1");
+        let e = Scenario::parse(&EXAMPLE.replace("health_score = false", "health = false")).unwrap_err();
+        assert!(e.to_string().starts_with("maturity.answers.health: is not a question"), "{e}");
+        let e = Scenario::parse("[capacity]\nproductive_hours_per_csm = \"lots\"\n").unwrap_err().to_string();
+        assert!(e.contains("productive_hours_per_csm") || e.contains("invalid type"), "{e}");
+    }
+}
