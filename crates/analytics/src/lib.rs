@@ -4,6 +4,7 @@
 
 mod format;
 mod params;
+pub mod planning;
 
 pub use format::{render, Format};
 pub use params::{ParamError, Params};
@@ -135,6 +136,12 @@ pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Re
         GroupBy::Product => None,
     };
     Ok(to_json(arr::churn_split(&records, &timelines, &dims, group_of, from, to)))
+}
+
+/// ARR (12 × MRR) on `at`, in currency units.
+pub(crate) async fn to_units_arr(store: &dyn Store, at: NaiveDate) -> Result<f64, StoreError> {
+    let units = load(store, None).await?;
+    Ok(kizuna_domain::money::to_units(12 * units.accounts.iter().map(|u| u.timeline.mrr_at(at)).sum::<i64>()))
 }
 
 /// Today's date in Japan, where Kizuna's users mostly are, unless told otherwise.

@@ -36,6 +36,9 @@ enum Command {
     /// Revenue and retention figures: retention, MRR movements, cohorts, LTV, ARR.
     #[command(subcommand)]
     Metrics(commands::metrics::Metric),
+    /// Planning: team capacity, budget, maturity, from a scenario and live data.
+    #[command(subcommand)]
+    Plan(commands::plan::Plan),
     /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -67,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(kind) => commands::import::run(&db, kind).await,
         Command::Demo(args) => commands::demo::run(&db, args).await,
         Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
+        Command::Plan(plan) => commands::plan::run(&db, plan).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,
     }
 }

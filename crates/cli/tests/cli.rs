@@ -36,6 +36,13 @@ fn every_command_has_help() {
         &["metrics", "ltv"],
         &["metrics", "arr"],
         &["metrics", "churn"],
+        &["plan"],
+        &["plan", "capacity"],
+        &["plan", "budget"],
+        &["plan", "maturity"],
+        &["plan", "save"],
+        &["plan", "list"],
+        &["plan", "example"],
         &["bench"],
         &["bench", "import"],
         &["bench", "metrics"],
@@ -103,4 +110,31 @@ fn unsupported_database_url_is_explained() {
     assert!(text(&out.stderr).contains("unsupported database URL \"mysql://localhost/x\""), "{}", text(&out.stderr));
 }
 
-both_engines!(bad_import_exits_non_zero_and_writes_nothing, demo_is_deterministic_and_metrics_run);
+async fn plan_from_scenario_file_and_xlsx(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scenario.example.toml");
+    let xlsx = dir.path().join("capacity.xlsx");
+    let out = kizuna(Some(&db.url), &["plan", "capacity", "--scenario", example, "--xlsx", xlsx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["result"]["bottom_up_csms"].as_u64(), v["result"]["gap"].as_i64()), (Some(17), Some(2)));
+    let bytes = std::fs::read(&xlsx).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04") && bytes.len() > 3000, "an xlsx is a zip");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[capacity]\nproductive_hours_per_csm = 120\nhours_per_acount = 1\n").unwrap();
+    let out = kizuna(Some(&db.url), &["plan", "capacity", "--scenario", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("line 3") && err.contains("unknown field `hours_per_acount`"), "{err}");
+
+    assert!(kizuna(Some(&db.url), &["plan", "save", "fy", "--scenario", example]).status.success());
+    let list = text(&kizuna(Some(&db.url), &["plan", "list"]).stdout);
+    assert!(list.starts_with("fy\t"), "{list}");
+    let out = kizuna(Some(&db.url), &["plan", "budget", "--name", "fy", "--format", "csv"]);
+    assert!(text(&out.stdout).starts_with("strategy,sales_marketing,cogs\n"), "{}", text(&out.stdout));
+    let ex = kizuna(None, &["plan", "example"]);
+    assert_eq!(text(&ex.stdout), std::fs::read_to_string(example).unwrap());
+}
+
+both_engines!(bad_import_exits_non_zero_and_writes_nothing, demo_is_deterministic_and_metrics_run, plan_from_scenario_file_and_xlsx);

@@ -171,7 +171,52 @@ async fn account_page_in_both_languages(db: TestDb) {
     assert_eq!(root.status, StatusCode::SEE_OTHER);
 }
 
+async fn put(db: &TestDb, uri: &str, body: &str) -> Reply {
+    let req = Request::put(uri).body(Body::from(body.to_string())).unwrap();
+    let resp = router(AppState::new(db.store.clone())).oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
+    Reply { status, headers, body }
+}
+
+async fn planning_api_and_page(db: TestDb) {
+    seed(&db).await;
+    let example = kizuna_domain::planning::scenario::EXAMPLE;
+    let r = put(&db, "/api/v1/plan/scenarios/fy2027", example).await;
+    assert_eq!((r.status, r.json()["saved"].as_str()), (StatusCode::OK, Some("fy2027")));
+    let bad = put(&db, "/api/v1/plan/scenarios/bad", &example.replace("support = 0.2", "support = 0.5")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["error"], "scenario: budget.time_share: the shares add up to 1.300; they must add up to 1");
+    let list = get(&db, "/api/v1/plan/scenarios", None).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(get(&db, "/api/v1/plan/scenarios/fy2027", None).await.body, example);
+    assert_eq!(get(&db, "/api/v1/plan/scenarios/none", None).await.status, StatusCode::NOT_FOUND);
+
+    let cap = get(&db, "/api/v1/plan/capacity?scenario=fy2027&at=2024-03-01", None).await.json();
+    assert_eq!((cap["result"]["bottom_up_csms"].as_u64(), cap["result"]["top_down_csms"].as_u64()), (Some(17), Some(15)));
+    let live = get(&db, "/api/v1/plan/capacity?at=2024-03-01", None).await.json();
+    assert_eq!(live["result"]["book_source"], "live");
+    assert_eq!(live["result"]["accounts"], 3);
+    let csv = get(&db, "/api/v1/plan/budget?scenario=fy2027&format=csv", None).await;
+    assert!(csv.body.starts_with("strategy,sales_marketing,cogs
+all_sales_marketing,219000000.0,0.0
+"), "{}", csv.body);
+    assert_eq!(get(&db, "/api/v1/plan/hiring", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&db, "/api/v1/plan/capacity?scenario=nope", None).await.status, StatusCode::NOT_FOUND);
+
+    let ja = get(&db, "/plan?scenario=fy2027&compare=default&at=2024-03-01", Some("ja")).await;
+    assert_eq!(ja.status, StatusCode::OK);
+    assert_eq!(ja.body.matches("<section class=\"column\">").count(), 2, "side by side");
+    assert_eq!(ja.body.matches("<svg").count(), 4);
+    assert!(ja.body.contains("必要CSM数（ボトムアップ）</th><td class=\"num\">17</td>"), "{}", ja.body);
+    assert!(ja.body.contains("戦略4：業務内容で区分") && ja.body.contains("¥219,000,000"));
+    let en = get(&db, "/plan?at=2024-03-01", Some("en")).await;
+    assert!(en.body.contains("CSMs needed, bottom-up") && en.body.contains("Proactive (growing)"));
+    assert!(!en.body.contains("必要CSM数"), "no Japanese on the English page");
+}
+
 both_engines!(
+    planning_api_and_page,
     health_reports_engine,
     accounts_api_filters_sorts_pages,
     account_detail_and_404,

@@ -170,6 +170,12 @@ pub trait Store: Send + Sync + 'static {
     /// Units are accounts, or account × product when `by` is product. Groups with no account
     /// active at `from` are absent.
     async fn retention_sums(&self, from: NaiveDate, to: NaiveDate, by: Option<GroupBy>) -> Result<Vec<RetentionSums>>;
+    /// Save (or replace) a planning scenario's TOML text under `name`.
+    async fn save_scenario(&self, name: &str, body: &str) -> Result<()>;
+    async fn scenario(&self, name: &str) -> Result<Option<String>>;
+    /// (name, last saved), by name.
+    async fn scenarios(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>>;
+
     /// MRR movement sums per group and month for `from..=to`, computed in the database.
     async fn movement_sums(&self, from: Month, to: Month, by: Option<GroupBy>) -> Result<Vec<(String, GroupMovements)>>;
 }

@@ -432,6 +432,30 @@ macro_rules! store_impl {
                 Ok(groups.into_iter().collect())
             }
 
+            async fn save_scenario(&self, name: &str, body: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO plan_scenarios (name, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(body)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn scenario(&self, name: &str) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT body FROM plan_scenarios WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn scenarios(&self) -> Result<Vec<(String, chrono::DateTime<Utc>)>> {
+                Ok(sqlx::query_as("SELECT name, updated_at FROM plan_scenarios ORDER BY name").fetch_all(&self.pool).await?)
+            }
+
             async fn mrr_changes(&self) -> Result<Vec<MrrChange>> {
                 // The day as text and a fixed-width parse: chrono's decoder dominated this query.
                 let rows: Vec<(String, String, String, i64)> = sqlx::query_as(

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod demo;
 pub mod import;
 pub mod metrics;
+pub mod plan;
 pub mod serve;
 
 use anyhow::Context;

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod metrics;
+mod plan;
 
 use crate::AppState;
 use axum::extract::State;
@@ -15,6 +16,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts", get(accounts::list))
         .route("/api/v1/accounts/{id}", get(accounts::show))
         .route("/api/v1/metrics/{report}", get(metrics::report))
+        .route("/api/v1/plan/scenarios", get(plan::list))
+        .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
+        .route("/api/v1/plan/{kind}", get(plan::report))
 }
 
 /// `GET /healthz`: 200 when the database answers.

@@ -1,6 +1,8 @@
 //! Server-rendered pages. Templates are compiled into the binary; no CDN, no build step.
 
 mod accounts;
+mod charts;
+mod plan;
 
 use crate::AppState;
 use axum::response::Redirect;
@@ -12,12 +14,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .route("/accounts", get(accounts::page))
+        .route("/plan", get(plan::page))
 }
 
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
     env.add_template("layout.html", include_str!("../../templates/layout.html")).expect("layout.html");
     env.add_template("accounts.html", include_str!("../../templates/accounts.html")).expect("accounts.html");
+    env.add_template("plan.html", include_str!("../../templates/plan.html")).expect("plan.html");
     env.add_function("t", translate);
     env
 }

@@ -1,0 +1,158 @@
+//! `kizuna plan ...`: team capacity, budget and maturity from a scenario (TOML) and live data;
+//! scenarios saved in the database; export to an .xlsx workbook for the executives.
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use kizuna_analytics::planning::{self, PlanKind};
+use kizuna_analytics::{render, Format};
+use kizuna_domain::planning::Scenario;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML; see `kizuna plan example`). Default: the saved scenario --name, or
+    /// the example's assumptions with the live book of accounts.
+    #[arg(long, conflicts_with = "name")]
+    scenario: Option<PathBuf>,
+    /// A scenario saved with `kizuna plan save`.
+    #[arg(long)]
+    name: Option<String>,
+    /// Date of the live data (YYYY-MM-DD); default today.
+    #[arg(long)]
+    at: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, default_value = "json", value_parser = ["json", "csv", "table"])]
+    format: String,
+    /// Also write the plan to this .xlsx workbook.
+    #[arg(long)]
+    xlsx: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Plan {
+    /// CSMs needed top-down (ARR or accounts per CSM) against bottom-up (hours per account by
+    /// touch model ÷ productive hours), the gap and what closes it, CS Ops and team leads.
+    Capacity(PlanArgs),
+    /// CS cost, its split under the four funding strategies, the S&M split against 65/15/20
+    /// (CAC/CEC/CRC), and the ROI of CS spend from retained and expanded ARR.
+    Budget(PlanArgs),
+    /// Maturity stage (reactive, proactive, predictive) from the questionnaire, with the stage's
+    /// goals and their KPIs' current values.
+    Maturity(PlanArgs),
+    /// Check a scenario file and save it in the database under NAME.
+    Save {
+        name: String,
+        #[arg(long)]
+        scenario: PathBuf,
+    },
+    /// List saved scenarios.
+    List,
+    /// Print a complete example scenario (TOML) to start from.
+    Example,
+}
+
+fn read_scenario(path: &Path) -> anyhow::Result<Scenario> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
+    let (kind, args) = match plan {
+        Plan::Capacity(a) => (PlanKind::Capacity, a),
+        Plan::Budget(a) => (PlanKind::Budget, a),
+        Plan::Maturity(a) => (PlanKind::Maturity, a),
+        Plan::Example => {
+            print!("{}", kizuna_domain::planning::scenario::EXAMPLE);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Plan::Save { name, scenario } => {
+            let text = std::fs::read_to_string(&scenario).with_context(|| format!("reading {}", scenario.display()))?;
+            Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
+            super::open(db).await?.save_scenario(&name, &text).await?;
+            println!("saved scenario {name:?} from {}", scenario.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Plan::List => {
+            for (name, at) in super::open(db).await?.scenarios().await? {
+                println!("{name}\t{}", at.format("%Y-%m-%d %H:%M"));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let store = super::open(db).await?;
+    let scenario = match &args.scenario {
+        Some(path) => read_scenario(path)?,
+        None => planning::saved_or_default(store.as_ref(), args.name.as_deref()).await?,
+    };
+    let at = args.at.unwrap_or_else(kizuna_analytics::today);
+    let value = planning::run(store.as_ref(), kind, &scenario, at).await?;
+    let format = Format::parse(&args.format).expect("clap checked the format");
+    match format {
+        Format::Json => print!("{}", render(&value, format)),
+        _ => print!("{}", render(&planning::rows(kind, &value), format)),
+    }
+    if let Some(path) = &args.xlsx {
+        write_xlsx(path, kind, &value).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A workbook with the plan's rows on the first sheet and every figure (flattened key → value)
+/// on a second, so nothing in the JSON is lost.
+fn write_xlsx(path: &Path, kind: PlanKind, value: &Value) -> anyhow::Result<()> {
+    use rust_xlsxwriter::{Format as XFormat, Workbook};
+    let mut wb = Workbook::new();
+    let bold = XFormat::new().set_bold();
+    let rows = planning::rows(kind, value);
+    let sheet = wb.add_worksheet();
+    sheet.set_name(kind.name())?;
+    if let Some(first) = rows.as_array().and_then(|r| r.first()).and_then(Value::as_object) {
+        let keys: Vec<&String> = first.keys().collect();
+        for (c, k) in keys.iter().enumerate() {
+            sheet.write_with_format(0, c as u16, k.as_str(), &bold)?;
+        }
+        for (r, row) in rows.as_array().into_iter().flatten().enumerate() {
+            for (c, k) in keys.iter().enumerate() {
+                write_cell(sheet, r as u32 + 1, c as u16, &row[k.as_str()])?;
+            }
+        }
+    }
+    let detail = wb.add_worksheet();
+    detail.set_name("detail")?;
+    detail.write_with_format(0, 0, "key", &bold)?;
+    detail.write_with_format(0, 1, "value", &bold)?;
+    let mut flat = vec![];
+    flatten("", value, &mut flat);
+    for (i, (k, v)) in flat.iter().enumerate() {
+        detail.write(i as u32 + 1, 0, k.as_str())?;
+        write_cell(detail, i as u32 + 1, 1, v)?;
+    }
+    detail.set_column_width(0, 48)?;
+    wb.save(path)?;
+    Ok(())
+}
+
+fn write_cell(sheet: &mut rust_xlsxwriter::Worksheet, r: u32, c: u16, v: &Value) -> Result<(), rust_xlsxwriter::XlsxError> {
+    match v {
+        Value::Number(n) => sheet.write(r, c, n.as_f64().unwrap_or(0.0)).map(|_| ()),
+        Value::Bool(b) => sheet.write(r, c, *b).map(|_| ()),
+        Value::Null => Ok(()),
+        Value::String(s) => sheet.write(r, c, s.as_str()).map(|_| ()),
+        other => sheet.write(r, c, other.to_string()).map(|_| ()),
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(o) => o.iter().for_each(|(k, v)| flatten(&join(prefix, k), v, out)),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| flatten(&join(prefix, &i.to_string()), v, out)),
+        leaf => out.push((prefix.to_string(), leaf.clone())),
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+}

@@ -1,0 +1,66 @@
+//! Planning over HTTP: `GET /api/v1/plan/{capacity|budget|maturity}?scenario=NAME&at=DATE`
+//! (same JSON as `kizuna plan ...`; `format=csv` for the rows), and saved scenarios:
+//! `GET /api/v1/plan/scenarios`, `GET|PUT /api/v1/plan/scenarios/{name}` (TOML text).
+
+use crate::params::Params;
+use crate::{ApiError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kizuna_analytics::planning::{self, PlanError, PlanKind};
+use kizuna_analytics::{render, Format};
+use kizuna_domain::planning::Scenario;
+use std::collections::HashMap;
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::NotFound(name) => ApiError::NotFound(format!("scenario {name:?}")),
+            PlanError::Store(s) => ApiError::Store(s),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let kind = PlanKind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("plan {kind:?}")))?;
+    let p = Params(&q);
+    let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let scenario = planning::saved_or_default(state.store.as_ref(), p.text("scenario").as_deref()).await?;
+    let value = planning::run(state.store.as_ref(), kind, &scenario, at).await?;
+    Ok(match q.get("format").map(String::as_str) {
+        None | Some("json") => Json(value).into_response(),
+        Some("csv") => {
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&planning::rows(kind, &value), Format::Csv)).into_response()
+        }
+        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?} is not one of: json, csv"))),
+    })
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = state.store.scenarios().await?;
+    Ok(Json(serde_json::json!(rows
+        .into_iter()
+        .map(|(name, at)| serde_json::json!({"name": name, "updated_at": at}))
+        .collect::<Vec<_>>())))
+}
+
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let body = state.store.scenario(&name).await?.ok_or_else(|| ApiError::NotFound(format!("scenario {name:?}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], body).into_response())
+}
+
+/// Validate and save; a scenario that does not parse is refused with the key and line named.
+pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(ApiError::BadRequest(format!("scenario name {name:?} must be 1 to 100 characters")));
+    }
+    Scenario::parse(&body).map_err(|e| ApiError::BadRequest(format!("scenario: {e}")))?;
+    state.store.save_scenario(&name, &body).await?;
+    Ok(Json(serde_json::json!({ "saved": name })))
+}
