@@ -4,7 +4,8 @@
 use crate::{load, to_json};
 use chrono::{Duration, NaiveDate};
 use kizuna_domain::metrics::retention;
-use kizuna_domain::planning::{budget, capacity, maturity, Scenario, ScenarioError};
+use kizuna_domain::metrics::Month;
+use kizuna_domain::planning::{budget, capacity, hiring, maturity, Scenario, ScenarioError};
 use kizuna_domain::TouchModel;
 use kizuna_store::{Store, StoreError};
 use serde_json::{json, Value};
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanKind {
     Capacity,
+    Hiring,
     Budget,
     Maturity,
 }
@@ -21,6 +23,7 @@ impl PlanKind {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "capacity" => PlanKind::Capacity,
+            "hiring" => PlanKind::Hiring,
             "budget" => PlanKind::Budget,
             "maturity" => PlanKind::Maturity,
             _ => return None,
@@ -30,6 +33,7 @@ impl PlanKind {
     pub fn name(self) -> &'static str {
         match self {
             PlanKind::Capacity => "capacity",
+            PlanKind::Hiring => "hiring",
             PlanKind::Budget => "budget",
             PlanKind::Maturity => "maturity",
         }
@@ -141,6 +145,7 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
             v["inputs"] = to_json(&inputs);
             v
         }
+        PlanKind::Hiring => hiring_plan(store, scenario, at).await?,
         PlanKind::Budget => {
             let inputs = scenario.budget.clone().ok_or(PlanError::MissingSection("budget"))?;
             let r = live_revenue(store, at).await?;
@@ -164,6 +169,47 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
     Ok(json!({ "plan": kind.name(), "scenario": name, "at": at, "result": result }))
 }
 
+async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> Result<Value, PlanError> {
+    let h = scenario.hiring.clone().ok_or(PlanError::MissingSection("hiring"))?;
+    let c = scenario.capacity.clone().ok_or(PlanError::MissingSection("capacity"))?;
+    let needs_book = h.starting_accounts.is_none() || h.mix_path.is_empty();
+    let (book, _) = if needs_book { live_book(store, at).await? } else { (vec![], 0) };
+    let live_accounts: f64 = book.iter().map(|b| b.accounts as f64).sum();
+    let start = h.starting_accounts.unwrap_or(live_accounts);
+    let churn = match h.monthly_churn_rate {
+        Some(c) => c,
+        None => live_revenue(store, at).await?.monthly_logo_churn_rate.unwrap_or(0.0),
+    };
+    let path = if h.mix_path.is_empty() {
+        let share = |t: TouchModel| {
+            let n: f64 = book.iter().filter(|b| b.touch_model == t).map(|b| b.accounts as f64).sum();
+            if live_accounts > 0.0 { n / live_accounts } else { 0.0 }
+        };
+        let hybrid = if live_accounts > 0.0 { share(TouchModel::Hybrid) } else { 1.0 };
+        vec![hiring::MixStep { from_month: 0, high: share(TouchModel::High), hybrid, tech: share(TouchModel::Tech) }]
+    } else {
+        h.mix_path.clone()
+    };
+    let first = h.start_month.as_deref().and_then(Month::parse).unwrap_or_else(|| Month::of(at).next());
+    let label = |t: i64| if t >= 0 { first.plus(t as u32).to_string() } else { format!("{} (before the plan)", first.plus(0)) };
+    let mut v = to_json(hiring::plan(&h, &c, start, churn, &path));
+    for m in v["months"].as_array_mut().into_iter().flatten() {
+        m["label"] = json!(label(m["month"].as_i64().unwrap_or(0)));
+    }
+    for x in v["hires"].as_array_mut().into_iter().flatten() {
+        x["start_label"] = json!(label(x["start_month"].as_i64().unwrap_or(0)));
+        let req = x["requisition_month"].as_i64().unwrap_or(0);
+        x["requisition_label"] = json!(if req >= 0 { first.plus(req as u32).to_string() } else { format!("{} months before {}", -req, first) });
+    }
+    for key in ["first_month_current_team_short", "first_month_high_touch_only_short"] {
+        if let Some(t) = v[key].as_i64() {
+            v[format!("{key}_label")] = json!(label(t));
+        }
+    }
+    v["resolved"] = json!({ "start_month": first.to_string(), "starting_accounts": start, "monthly_churn_rate": churn, "mix_path": path });
+    Ok(v)
+}
+
 /// Rows for CSV and table output: the part of each plan a spreadsheet would list.
 pub fn rows(kind: PlanKind, v: &Value) -> Value {
     let r = &v["result"];
@@ -182,6 +228,19 @@ pub fn rows(kind: PlanKind, v: &Value) -> Value {
             }));
             Value::Array(rows)
         }
+        PlanKind::Hiring => Value::Array(
+            r["months"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| json!({
+                    "month": m["label"], "accounts": m["accounts"], "high": m["mix"]["high"], "hybrid": m["mix"]["hybrid"],
+                    "tech": m["mix"]["tech"], "required_fte": m["required_fte"], "required_csms": m["required_csms"],
+                    "headcount": m["headcount"], "capacity_fte": m["capacity_fte"], "shortfall_fte": m["shortfall_fte"], "hires_starting": m["hires_starting"],
+                    "requisitions_opening": m["requisitions_opening"], "cs_ops": m["cs_ops"], "leads": m["leads"],
+                }))
+                .collect(),
+        ),
         PlanKind::Budget => r["strategies"].clone(),
         PlanKind::Maturity => Value::Array(
             r["goals"]

@@ -38,6 +38,7 @@ fn every_command_has_help() {
         &["metrics", "churn"],
         &["plan"],
         &["plan", "capacity"],
+        &["plan", "hiring"],
         &["plan", "budget"],
         &["plan", "maturity"],
         &["plan", "save"],

@@ -201,13 +201,17 @@ async fn planning_api_and_page(db: TestDb) {
     assert!(csv.body.starts_with("strategy,sales_marketing,cogs
 all_sales_marketing,219000000.0,0.0
 "), "{}", csv.body);
-    assert_eq!(get(&db, "/api/v1/plan/hiring", None).await.status, StatusCode::NOT_FOUND);
+    let hiring = get(&db, "/api/v1/plan/hiring?scenario=fy2027", None).await.json();
+    assert_eq!(hiring["result"]["months"].as_array().unwrap().len(), 24);
+    assert_eq!(hiring["result"]["months"][0]["label"], "2027-04");
+    assert_eq!(get(&db, "/api/v1/plan/funnel-x", None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&db, "/api/v1/plan/capacity?scenario=nope", None).await.status, StatusCode::NOT_FOUND);
 
     let ja = get(&db, "/plan?scenario=fy2027&compare=default&at=2024-03-01", Some("ja")).await;
     assert_eq!(ja.status, StatusCode::OK);
     assert_eq!(ja.body.matches("<section class=\"column\">").count(), 2, "side by side");
-    assert_eq!(ja.body.matches("<svg").count(), 4);
+    assert_eq!(ja.body.matches("<svg").count(), 6, "capacity, hiring and budget charts per scenario");
+    assert!(ja.body.contains("採用計画") && ja.body.contains("ハイタッチのみでは足りなくなる最初の月"));
     assert!(ja.body.contains("必要CSM数（ボトムアップ）</th><td class=\"num\">17</td>"), "{}", ja.body);
     assert!(ja.body.contains("戦略4：業務内容で区分") && ja.body.contains("¥219,000,000"));
     let en = get(&db, "/plan?at=2024-03-01", Some("en")).await;

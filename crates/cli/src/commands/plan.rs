@@ -35,6 +35,10 @@ pub enum Plan {
     /// CSMs needed top-down (ARR or accounts per CSM) against bottom-up (hours per account by
     /// touch model ÷ productive hours), the gap and what closes it, CS Ops and team leads.
     Capacity(PlanArgs),
+    /// Month by month: accounts from the business plan and churn, CSMs needed for the touch mix,
+    /// when each hire must start (with ramp-up) and its requisition open, CS Ops and leads; the
+    /// first month the current team and a high-touch-only model fall short; the seed's mix paths.
+    Hiring(PlanArgs),
     /// CS cost, its split under the four funding strategies, the S&M split against 65/15/20
     /// (CAC/CEC/CRC), and the ROI of CS spend from retained and expanded ARR.
     Budget(PlanArgs),
@@ -61,6 +65,7 @@ fn read_scenario(path: &Path) -> anyhow::Result<Scenario> {
 pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
     let (kind, args) = match plan {
         Plan::Capacity(a) => (PlanKind::Capacity, a),
+        Plan::Hiring(a) => (PlanKind::Hiring, a),
         Plan::Budget(a) => (PlanKind::Budget, a),
         Plan::Maturity(a) => (PlanKind::Maturity, a),
         Plan::Example => {

@@ -3,6 +3,7 @@
 
 use super::budget::BudgetInputs;
 use super::capacity::CapacityInputs;
+use super::hiring::HiringInputs;
 use super::maturity::{MaturityInputs, QUESTIONS};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct Scenario {
     pub name: Option<String>,
     pub capacity: Option<CapacityInputs>,
+    pub hiring: Option<HiringInputs>,
     pub budget: Option<BudgetInputs>,
     pub maturity: Option<MaturityInputs>,
 }
@@ -46,6 +48,28 @@ impl Scenario {
             }
             if c.csms_per_ops <= 0.0 {
                 return bad("capacity.csms_per_ops", format!("{} must be > 0", c.csms_per_ops));
+            }
+        }
+        if let Some(h) = &self.hiring {
+            if !(1..=120).contains(&h.months) {
+                return bad("hiring.months", format!("{} must be from 1 to 120", h.months));
+            }
+            if let Some(m) = &h.start_month {
+                if crate::metrics::Month::parse(m).is_none() {
+                    return bad("hiring.start_month", format!("{m:?} is not a month (YYYY-MM)"));
+                }
+            }
+            if h.monthly_churn_rate.is_some_and(|c| !(0.0..1.0).contains(&c)) {
+                return bad("hiring.monthly_churn_rate", format!("{} must be from 0 to below 1", h.monthly_churn_rate.unwrap()));
+            }
+            if h.new_accounts_per_month < 0.0 || h.new_accounts_growth_rate <= -1.0 {
+                return bad("hiring.new_accounts_per_month", "new accounts must be >= 0 and growth > -1".into());
+            }
+            for (i, step) in h.mix_path.iter().enumerate() {
+                let total = step.high + step.hybrid + step.tech;
+                if (total - 1.0).abs() > 0.001 || step.high < 0.0 || step.hybrid < 0.0 || step.tech < 0.0 {
+                    return bad(&format!("hiring.mix_path[{i}]"), format!("high + hybrid + tech = {total:.3}; the shares must add up to 1"));
+                }
             }
         }
         if let Some(b) = &self.budget {
@@ -94,6 +118,10 @@ mod tests {
         assert_eq!(e.to_string(), "capacity.automation_factor: 1.5 must be from 0 to below 1");
         let e = Scenario::parse(&EXAMPLE.replace("support = 0.2", "support = 0.3")).unwrap_err();
         assert_eq!(e.to_string(), "budget.time_share: the shares add up to 1.100; they must add up to 1");
+        let e = Scenario::parse(&EXAMPLE.replace("tech = 0.1\n", "tech = 0.2\n")).unwrap_err();
+        assert_eq!(e.to_string(), "hiring.mix_path[1]: high + hybrid + tech = 1.100; the shares must add up to 1");
+        let e = Scenario::parse(&EXAMPLE.replace("months = 24", "months = 0")).unwrap_err();
+        assert_eq!(e.to_string(), "hiring.months: 0 must be from 1 to 120");
         let e = Scenario::parse(&EXAMPLE.replace("health_score = false", "health = false")).unwrap_err();
         assert!(e.to_string().starts_with("maturity.answers.health: is not a question"), "{e}");
         let e = Scenario::parse("[capacity]\nproductive_hours_per_csm = \"lots\"\n").unwrap_err().to_string();

@@ -86,6 +86,48 @@ fn capacity_view(r: &Value, lang: &str) -> Value {
     })
 }
 
+fn hiring_view(r: &Value, lang: &str) -> Value {
+    let months = r["months"].as_array().cloned().unwrap_or_default();
+    let chart = grouped_bars(
+        &t("hire.chart", lang),
+        &[t("hire.required", lang), t("hire.headcount", lang)],
+        &months
+            .iter()
+            .map(|m| (m["label"].as_str().unwrap_or("").to_string(), vec![m["required_fte"].as_f64().unwrap_or(0.0), m["headcount"].as_f64().unwrap_or(0.0)]))
+            .collect::<Vec<_>>(),
+        &|v| format!("{v:.1}"),
+    );
+    let when = |key: &str| r[format!("{key}_label")].as_str().map(str::to_string).unwrap_or_else(|| t("hire.never", lang));
+    let hires: Vec<String> = r["hires"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            let line = t("hire.line", lang)
+                .replace("%{count}", &h["count"].to_string())
+                .replace("%{start}", h["start_label"].as_str().unwrap_or(""))
+                .replace("%{req}", h["requisition_label"].as_str().unwrap_or(""));
+            if h["late"] == true { format!("{line} — {}", t("hire.late", lang)) } else { line }
+        })
+        .collect();
+    json!({
+        "figures": [
+            [t("hire.total", lang), num(&r["total_hires"], 0)],
+            [t("hire.current_short", lang), when("first_month_current_team_short")],
+            [t("hire.high_only_short", lang), when("first_month_high_touch_only_short")],
+        ],
+        "chart": chart,
+        "hires": hires,
+        "paths": r["mix_paths"].as_array().into_iter().flatten().map(|p| json!({
+            "mix": format!("{} / {} / {}", pct(&p["mix"]["high"]), pct(&p["mix"]["hybrid"]), pct(&p["mix"]["tech"])),
+            "needed": num(&p["csms_needed_at_end"], 0),
+            "short": p["first_month_current_team_short"].as_u64().map(|m| {
+                months.get(m as usize).and_then(|x| x["label"].as_str()).unwrap_or("").to_string()
+            }).unwrap_or_else(|| t("hire.never", lang)),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn budget_view(r: &Value, lang: &str) -> Value {
     let strategies = r["strategies"].as_array().cloned().unwrap_or_default();
     let chart = grouped_bars(
@@ -161,10 +203,11 @@ fn maturity_view(r: &Value, lang: &str) -> Value {
 async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Value, ApiError> {
     let scenario = planning::saved_or_default(state.store.as_ref(), name).await?;
     let mut col = json!({ "name": name.map(str::to_string).unwrap_or_else(|| t("plan.default", lang)) });
-    for kind in [PlanKind::Capacity, PlanKind::Budget, PlanKind::Maturity] {
+    for kind in [PlanKind::Capacity, PlanKind::Hiring, PlanKind::Budget, PlanKind::Maturity] {
         let view = match planning::run(state.store.as_ref(), kind, &scenario, at).await {
             Ok(v) => match kind {
                 PlanKind::Capacity => capacity_view(&v["result"], lang),
+                PlanKind::Hiring => hiring_view(&v["result"], lang),
                 PlanKind::Budget => budget_view(&v["result"], lang),
                 PlanKind::Maturity => maturity_view(&v["result"], lang),
             },
