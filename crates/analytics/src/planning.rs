@@ -17,6 +17,7 @@ pub enum PlanKind {
     Hiring,
     Budget,
     Maturity,
+    Funnel,
 }
 
 impl PlanKind {
@@ -26,6 +27,7 @@ impl PlanKind {
             "hiring" => PlanKind::Hiring,
             "budget" => PlanKind::Budget,
             "maturity" => PlanKind::Maturity,
+            "funnel" => PlanKind::Funnel,
             _ => return None,
         })
     }
@@ -36,6 +38,7 @@ impl PlanKind {
             PlanKind::Hiring => "hiring",
             PlanKind::Budget => "budget",
             PlanKind::Maturity => "maturity",
+            PlanKind::Funnel => "funnel",
         }
     }
 }
@@ -146,6 +149,7 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
             v
         }
         PlanKind::Hiring => hiring_plan(store, scenario, at).await?,
+        PlanKind::Funnel => funnel_report(store, at).await?,
         PlanKind::Budget => {
             let inputs = scenario.budget.clone().ok_or(PlanError::MissingSection("budget"))?;
             let r = live_revenue(store, at).await?;
@@ -167,6 +171,35 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
         }
     };
     Ok(json!({ "plan": kind.name(), "scenario": name, "at": at, "result": result }))
+}
+
+/// Funnel conversion and lag (records if any were imported, else counts) and, per touch tier,
+/// the sBG LTV of the accounts the funnel feeds (seed 004: LTV differs by tier).
+async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<Value, PlanError> {
+    use kizuna_domain::planning::funnel;
+    let leads = store.funnel_leads().await?;
+    let report = if leads.is_empty() { funnel::from_counts(&store.funnel_counts().await?) } else { funnel::from_records(&leads) };
+    let units = load(store, Some(kizuna_domain::metrics::GroupBy::TouchModel)).await?;
+    let params = kizuna_domain::metrics::ltv::LtvParams {
+        period: kizuna_domain::metrics::cohorts::PeriodKind::Month,
+        as_of: at,
+        annual_discount_rate: 0.1,
+        margin: 1.0,
+        renewals: 1,
+    };
+    let ltv: Vec<Value> = units
+        .groups()
+        .into_iter()
+        .map(|(g, members)| {
+            let r = kizuna_domain::metrics::ltv::ltv(&g, &members, params);
+            json!({"touch_model": g, "accounts_active": members.iter().filter(|u| u.timeline.mrr_at(at) > 0).count(),
+                   "arpa_per_month": r.arpa_per_period, "del_months": r.del, "ltv": r.ltv})
+        })
+        .collect();
+    let mut v = to_json(report);
+    v["ltv_by_touch_model"] = json!(ltv);
+    v["ltv_assumptions"] = json!({"period": "month", "annual_discount_rate": 0.1, "margin": 1.0});
+    Ok(v)
 }
 
 async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> Result<Value, PlanError> {
@@ -239,6 +272,26 @@ pub fn rows(kind: PlanKind, v: &Value) -> Value {
                     "headcount": m["headcount"], "capacity_fte": m["capacity_fte"], "shortfall_fte": m["shortfall_fte"], "hires_starting": m["hires_starting"],
                     "requisitions_opening": m["requisitions_opening"], "cs_ops": m["cs_ops"], "leads": m["leads"],
                 }))
+                .collect(),
+        ),
+        PlanKind::Funnel => Value::Array(
+            r["months"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&r["total"]))
+                .map(|m| {
+                    let mut row = serde_json::Map::new();
+                    row.insert("month".into(), m["month"].clone());
+                    for (k, v) in m["reached"].as_object().into_iter().flatten() {
+                        row.insert(k.clone(), v.clone());
+                    }
+                    for (k, v) in m["conversion"].as_object().into_iter().flatten() {
+                        row.insert(k.clone(), v.clone());
+                    }
+                    row.insert("lead_to_won".into(), m["lead_to_won"].clone());
+                    Value::Object(row)
+                })
                 .collect(),
         ),
         PlanKind::Budget => r["strategies"].clone(),

@@ -115,4 +115,26 @@ async fn scenarios_are_saved_listed_and_replaced(db: TestDb) {
     assert_eq!(err.to_string(), r#"no saved scenario named "nope" (kizuna plan list shows them)"#);
 }
 
-both_engines!(capacity_budget_and_maturity_from_live_data, scenarios_are_saved_listed_and_replaced);
+/// The funnel worked example of `kizuna_domain::planning::funnel`, through the importer.
+async fn funnel_from_imported_records(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leads.csv");
+    std::fs::write(
+        &path,
+        "lead_id,lead_on,meeting_on,opportunity_on,won_on\nL1,2024-04-01,2024-04-11,2024-04-21,2024-05-21\n\
+         L2,2024-04-05,2024-04-25,,\nL3,2024-04-10,,,\nL4,,,2024-04-15,2024-05-15\n",
+    )
+    .unwrap();
+    kizuna_import::import_file(db.store.as_ref(), kizuna_import::ImportKind::FunnelLeads, &path, &kizuna_import::NoProgress).await.unwrap();
+    let s = planning::default_scenario();
+    let v = planning::run(db.store.as_ref(), PlanKind::Funnel, &s, d("2024-06-30")).await.unwrap();
+    let r = &v["result"];
+    assert_eq!(r["source"], "records");
+    assert_eq!(r["months"][0]["month"], "2024-04");
+    assert_eq!(r["months"][0]["reached"], serde_json::json!({"lead": 4, "meeting": 3, "opportunity": 2, "won": 2, "onboarded": 0, "renewed": 0}));
+    assert_eq!(r["months"][0]["conversion"]["lead_to_meeting"], 0.75);
+    assert_eq!((r["lags"][0]["median_days"].as_f64(), r["lags"][2]["mean_days"].as_f64()), (Some(15.0), Some(30.0)));
+    assert_eq!(r["ltv_by_touch_model"][0]["touch_model"], "all");
+}
+
+both_engines!(capacity_budget_and_maturity_from_live_data, scenarios_are_saved_listed_and_replaced, funnel_from_imported_records);

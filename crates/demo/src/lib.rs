@@ -27,6 +27,7 @@ pub struct DemoData {
     pub contacts: Vec<ContactRow>,
     pub activities: Vec<ActivityRow>,
     pub churn: Vec<ChurnRow>,
+    pub funnel: Vec<kizuna_domain::planning::funnel::FunnelLead>,
 }
 
 pub struct Options {
@@ -200,6 +201,7 @@ impl Gen<'_> {
         attributes.insert("employees".into(), employees.into());
 
         let stage = self.subscriptions(&id, segment, start);
+        self.funnel(&id, segment, start, stage);
         self.contacts(&id);
         self.activities(&id, touch, owner.as_deref(), start);
         self.data.accounts.push(AccountRow {
@@ -293,6 +295,48 @@ impl Gen<'_> {
                 expanded = true;
             } else if lines.len() > 1 && self.rng.gen_bool((0.005 * scale).min(0.1)) {
                 lines.pop();
+            }
+        }
+    }
+
+    /// The won lead behind this account (lead → meeting → opportunity → won at its first
+    /// subscription → onboarded → renewed after a year if still a customer), and about two lost
+    /// leads for every won one, dropping out at each stage.
+    fn funnel(&mut self, id: &str, segment: &str, won: NaiveDate, stage: &str) {
+        use kizuna_domain::planning::funnel::FunnelLead;
+        let until = self.opts.until;
+        let opportunity = won - Duration::days(self.rng.gen_range(14..75));
+        let meeting = opportunity - Duration::days(self.rng.gen_range(5..30));
+        let lead = meeting - Duration::days(self.rng.gen_range(2..21));
+        let onboarded = won + Duration::days(self.rng.gen_range(20..75));
+        let renewal = won + Months::new(12);
+        let renewed = stage != "churned" && renewal <= until;
+        self.data.funnel.push(FunnelLead {
+            lead_id: format!("LD-{id}"),
+            account_id: Some(id.to_string()),
+            segment: Some(segment.to_string()),
+            dates: [
+                Some(lead),
+                Some(meeting),
+                Some(opportunity),
+                Some(won),
+                (onboarded <= until).then_some(onboarded),
+                renewed.then_some(renewal),
+            ],
+        });
+        for k in 0..self.rng.gen_range(1..=3) {
+            let lost_lead = lead + Duration::days(self.rng.gen_range(-20..20));
+            let reached = *[1, 1, 1, 2, 2, 3].choose(&mut self.rng).unwrap();
+            let mut dates = [None; 6];
+            dates[0] = Some(lost_lead);
+            if reached >= 2 {
+                dates[1] = Some(lost_lead + Duration::days(self.rng.gen_range(3..20)));
+            }
+            if reached >= 3 {
+                dates[2] = Some(lost_lead + Duration::days(self.rng.gen_range(25..60)));
+            }
+            if dates.iter().flatten().all(|d| *d <= until) {
+                self.data.funnel.push(FunnelLead { lead_id: format!("LD-{id}-{k}"), account_id: None, segment: Some(segment.to_string()), dates });
             }
         }
     }
@@ -410,6 +454,7 @@ pub async fn write(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_s
     tx.upsert_contacts(&data.contacts).await?;
     tx.upsert_activities(&data.activities).await?;
     tx.upsert_churn_records(&data.churn).await?;
+    tx.upsert_funnel_leads(&data.funnel).await?;
     tx.commit().await
 }
 

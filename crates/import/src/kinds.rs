@@ -5,6 +5,8 @@ use crate::reader::{run, Rec, RowSpec, WriteFuture};
 use crate::{Progress, TxBox};
 use kizuna_domain::fields::*;
 use kizuna_domain::money::parse_amount;
+use kizuna_domain::metrics::Month;
+use kizuna_domain::planning::funnel::{FunnelCount, FunnelLead, Stage};
 use kizuna_domain::*;
 use kizuna_store::Tx;
 use std::io::Read;
@@ -16,6 +18,8 @@ pub enum ImportKind {
     Contacts,
     Activities,
     ChurnReasons,
+    FunnelLeads,
+    FunnelCounts,
 }
 
 impl ImportKind {
@@ -26,6 +30,8 @@ impl ImportKind {
             ImportKind::Contacts => "contact",
             ImportKind::Activities => "activity",
             ImportKind::ChurnReasons => "churn-reason",
+            ImportKind::FunnelLeads => "funnel-lead",
+            ImportKind::FunnelCounts => "funnel-count",
         }
     }
 
@@ -37,6 +43,8 @@ impl ImportKind {
             ImportKind::Contacts => (ContactRow::KNOWN, ContactRow::REQUIRED),
             ImportKind::Activities => (ActivityRow::KNOWN, ActivityRow::REQUIRED),
             ImportKind::ChurnReasons => (ChurnRow::KNOWN, ChurnRow::REQUIRED),
+            ImportKind::FunnelLeads => (FunnelLead::KNOWN, FunnelLead::REQUIRED),
+            ImportKind::FunnelCounts => (FunnelCount::KNOWN, FunnelCount::REQUIRED),
         }
     }
 
@@ -53,6 +61,8 @@ impl ImportKind {
             ImportKind::Contacts => run::<ContactRow>(tx, file, input, progress).await,
             ImportKind::Activities => run::<ActivityRow>(tx, file, input, progress).await,
             ImportKind::ChurnReasons => run::<ChurnRow>(tx, file, input, progress).await,
+            ImportKind::FunnelLeads => run::<FunnelLead>(tx, file, input, progress).await,
+            ImportKind::FunnelCounts => run::<FunnelCount>(tx, file, input, progress).await,
         }
     }
 }
@@ -259,6 +269,66 @@ impl RowSpec for ChurnRow {
 
     fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
         tx.upsert_churn_records(rows)
+    }
+}
+
+impl RowSpec for FunnelLead {
+    const KNOWN: &'static [&'static str] = &[
+        "lead_id", "account_id", "segment", "lead_on", "meeting_on", "opportunity_on", "won_on", "onboarded_on", "renewed_on",
+    ];
+    const REQUIRED: &'static [&'static str] = &["lead_id"];
+
+    fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = vec![];
+        let lead_id = r.required("lead_id").and_then(|v| parse_id("lead_id", v)).map_err(|e| errors.push(e)).ok();
+        let mut dates = [None; 6];
+        for (i, stage) in Stage::ALL.iter().enumerate() {
+            match opt(r.get(stage.column()), |v| parse_date(stage.column(), v)) {
+                Ok(d) => dates[i] = d,
+                Err(e) => errors.push(e),
+            }
+        }
+        let lead = FunnelLead {
+            lead_id: lead_id.unwrap_or_default(),
+            account_id: text(r.get("account_id")),
+            segment: r.get("segment").map(|s| s.to_lowercase()),
+            dates,
+        };
+        if errors.is_empty() {
+            lead.check_order().map_err(|e| errors.push(e)).ok();
+        }
+        if errors.is_empty() { Ok(lead) } else { Err(errors) }
+    }
+
+    fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
+        tx.upsert_funnel_leads(rows)
+    }
+}
+
+impl RowSpec for FunnelCount {
+    const KNOWN: &'static [&'static str] = &["month", "stage", "count", "segment"];
+    const REQUIRED: &'static [&'static str] = &["month", "stage", "count"];
+
+    fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = vec![];
+        fields! { errors;
+            month = r.required("month").and_then(|v| Month::parse(v).ok_or_else(|| FieldError::new("month", v, "is not a month (YYYY-MM)")));
+            stage = r.required("stage").and_then(|v| Stage::parse(v).ok_or_else(|| FieldError::new("stage", v, "is not a known value: expected a stage (lead, meeting, opportunity, won, onboarded, renewed)")));
+            count = r.required("count").and_then(|v| v.parse::<u64>().map_err(|_| FieldError::new("count", v, "is not a whole number >= 0")));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(FunnelCount {
+            month: month.unwrap(),
+            stage: stage.unwrap(),
+            segment: r.get("segment").map(|s| s.to_lowercase()).unwrap_or_default(),
+            count: count.unwrap(),
+        })
+    }
+
+    fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
+        tx.upsert_funnel_counts(rows)
     }
 }
 

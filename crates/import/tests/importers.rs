@@ -60,6 +60,11 @@ A1,suzuki@sakura.example,鈴木 花子,champion,,\n";
 const GOOD_ACTIVITIES: &str = "account_id,activity_id,type,occurred_at,author_email,subject,body\n\
 A1,act-1,meeting,2024-04-01T10:00:00+09:00,sato@kizuna.example,キックオフ,導入計画を確認\n\
 A1,,note,2024-04-02 09:00:00,,メモ,\n";
+const GOOD_FUNNEL_LEADS: &str = "lead_id,account_id,segment,lead_on,meeting_on,opportunity_on,won_on,onboarded_on,renewed_on\n\
+L1,A1,enterprise,2024-04-01,2024-04-11,2024-04-21,2024-05-21,,\n\
+L2,,smb,2024-04-05,2024-04-25,,,,\n\
+L4,,,,,2024-04-15,2024-05-15,,\n";
+const GOOD_FUNNEL_COUNTS: &str = "month,stage,count,segment\n2024-04,lead,200,smb\n2024-04,meeting,50,smb\n";
 const GOOD_CHURN: &str = "account_id,churned_on,reason,avoidable,mrr_lost,note\n\
 A2,2024-05-01,acquired,,50000,買収\n\
 A4,2024-06-01,price,true,,\n";
@@ -75,6 +80,8 @@ async fn load_good(db: &TestDb, files: &Files) {
         (ImportKind::Contacts, "contacts.csv", GOOD_CONTACTS),
         (ImportKind::Activities, "activities.csv", GOOD_ACTIVITIES),
         (ImportKind::ChurnReasons, "churn.csv", GOOD_CHURN),
+        (ImportKind::FunnelLeads, "funnel-leads.csv", GOOD_FUNNEL_LEADS),
+        (ImportKind::FunnelCounts, "funnel-counts.csv", GOOD_FUNNEL_COUNTS),
     ] {
         let path = files.write(name, body.as_bytes());
         import(db, kind, &path).await.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -96,7 +103,9 @@ async fn good_files_land_and_reimport_changes_nothing(db: TestDb) {
             partners: 0,
             staff_users: 0,
             teams: 0,
-            products: 2
+            products: 2,
+            funnel_leads: 3,
+            funnel_counts: 2,
         }
     );
     let a1 = db.store.get_account("A1", chrono::NaiveDate::from_ymd_opt(2024, 2, 15).unwrap()).await.unwrap().unwrap();
@@ -186,6 +195,25 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
         ("churn.csv", ChurnReasons, b"account_id,churned_on,reason,note\nA9,2024-02-01,price,\xc0\n".to_vec(),
          r#"churn.csv:2: note "#),
         ("churn.csv", ChurnReasons, vec![], "churn.csv: the file is empty"),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,lead_on,meeting_on\nL9,2024-04-01,2024-04-31\n".to_vec(),
+         r#"funnel-leads.csv:2: meeting_on "2024-04-31" is not a date (YYYY-MM-DD)"#),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,lead_on,meeting_on\nL8,2024-04-01,\nL9,2024-04-10,2024-04-01\n".to_vec(),
+         r#"funnel-leads.csv:3: meeting_on "2024-04-01" is before lead_on "2024-04-10" (stage dates must not go backwards)"#),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,lead_on\nL9,\n".to_vec(),
+         r#"funnel-leads.csv:2: lead_on "" is empty, as is every stage date"#),
+        ("funnel-leads.csv", FunnelLeads, b"lead_on,won_on\n2024-01-01,\n".to_vec(), r#"funnel-leads.csv:1: missing required column "lead_id""#),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,won_on,won_on\n".to_vec(), r#"funnel-leads.csv:1: column "won_on" appears twice"#),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,segment,lead_on\nL9,\x93\xfa\x96\x7b,2024-01-01\n".to_vec(),
+         r#"funnel-leads.csv:2: segment "#),
+        ("funnel-leads.csv", FunnelLeads, vec![], "funnel-leads.csv: the file is empty"),
+        ("funnel-counts.csv", FunnelCounts, b"month,stage,count\n2024-04,lead,10\n2024-04,demo,5\n".to_vec(),
+         r#"funnel-counts.csv:3: stage "demo" is not a known value"#),
+        ("funnel-counts.csv", FunnelCounts, b"month,stage,count\n2024-4,lead,10\n".to_vec(),
+         r#"funnel-counts.csv:2: month "2024-4" is not a month (YYYY-MM)"#),
+        ("funnel-counts.csv", FunnelCounts, b"month,stage,count\n2024-04,lead,-10\n".to_vec(),
+         r#"funnel-counts.csv:2: count "-10" is not a whole number >= 0"#),
+        ("funnel-counts.csv", FunnelCounts, b"month,stage\n2024-04,lead\n".to_vec(), r#"funnel-counts.csv:1: missing required column "count""#),
+        ("funnel-counts.csv", FunnelCounts, vec![], "funnel-counts.csv: the file is empty"),
     ]
 }
 

@@ -205,6 +205,8 @@ all_sales_marketing,219000000.0,0.0
     assert_eq!(hiring["result"]["months"].as_array().unwrap().len(), 24);
     assert_eq!(hiring["result"]["months"][0]["label"], "2027-04");
     assert_eq!(get(&db, "/api/v1/plan/funnel-x", None).await.status, StatusCode::NOT_FOUND);
+    let funnel = get(&db, "/api/v1/plan/funnel", None).await.json();
+    assert_eq!(funnel["result"]["source"], "counts");
     assert_eq!(get(&db, "/api/v1/plan/capacity?scenario=nope", None).await.status, StatusCode::NOT_FOUND);
 
     let ja = get(&db, "/plan?scenario=fy2027&compare=default&at=2024-03-01", Some("ja")).await;
@@ -212,6 +214,7 @@ all_sales_marketing,219000000.0,0.0
     assert_eq!(ja.body.matches("<section class=\"column\">").count(), 2, "side by side");
     assert_eq!(ja.body.matches("<svg").count(), 6, "capacity, hiring and budget charts per scenario");
     assert!(ja.body.contains("採用計画") && ja.body.contains("ハイタッチのみでは足りなくなる最初の月"));
+    assert!(ja.body.contains("マーケティングから更新までのファネル") && ja.body.contains("kizuna import funnel-leads"), "empty funnel explains how to fill it");
     assert!(ja.body.contains("必要CSM数（ボトムアップ）</th><td class=\"num\">17</td>"), "{}", ja.body);
     assert!(ja.body.contains("戦略4：業務内容で区分") && ja.body.contains("¥219,000,000"));
     let en = get(&db, "/plan?at=2024-03-01", Some("en")).await;

@@ -126,6 +126,8 @@ pub struct Counts {
     pub staff_users: u64,
     pub teams: u64,
     pub products: u64,
+    pub funnel_leads: u64,
+    pub funnel_counts: u64,
 }
 
 /// A staff user as stored (without the password hash).
@@ -170,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
     /// Units are accounts, or account × product when `by` is product. Groups with no account
     /// active at `from` are absent.
     async fn retention_sums(&self, from: NaiveDate, to: NaiveDate, by: Option<GroupBy>) -> Result<Vec<RetentionSums>>;
+    async fn funnel_leads(&self) -> Result<Vec<planning::funnel::FunnelLead>>;
+    async fn funnel_counts(&self) -> Result<Vec<planning::funnel::FunnelCount>>;
+
     /// Save (or replace) a planning scenario's TOML text under `name`.
     async fn save_scenario(&self, name: &str, body: &str) -> Result<()>;
     async fn scenario(&self, name: &str) -> Result<Option<String>>;
@@ -193,6 +198,8 @@ pub trait Tx: Send {
     async fn upsert_teams(&mut self, rows: &[TeamRow]) -> Result<()>;
     async fn upsert_staff(&mut self, rows: &[StaffRow]) -> Result<()>;
     async fn upsert_products(&mut self, rows: &[ProductRow]) -> Result<()>;
+    async fn upsert_funnel_leads(&mut self, rows: &[planning::funnel::FunnelLead]) -> Result<u64>;
+    async fn upsert_funnel_counts(&mut self, rows: &[planning::funnel::FunnelCount]) -> Result<u64>;
     /// Refresh derived tables (MRR changes) and make everything durable.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

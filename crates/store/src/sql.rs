@@ -316,10 +316,10 @@ macro_rules! store_impl {
             }
 
             async fn counts(&self) -> Result<Counts> {
-                let mut n = [0u64; 9];
+                let mut n = [0u64; 11];
                 let tables = [
                     "accounts", "subscriptions", "contacts", "activities", "churn_records", "partners", "staff_users",
-                    "teams", "products",
+                    "teams", "products", "funnel_leads", "funnel_counts",
                 ];
                 for (slot, table) in n.iter_mut().zip(tables) {
                     let c: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.pool).await?;
@@ -335,6 +335,8 @@ macro_rules! store_impl {
                     staff_users: n[6],
                     teams: n[7],
                     products: n[8],
+                    funnel_leads: n[9],
+                    funnel_counts: n[10],
                 })
             }
 
@@ -430,6 +432,47 @@ macro_rules! store_impl {
                     groups.entry(r.0).or_default().months.push((from.until(month) as usize, sums));
                 }
                 Ok(groups.into_iter().collect())
+            }
+
+            async fn funnel_leads(&self) -> Result<Vec<planning::funnel::FunnelLead>> {
+                type Row = (String, Option<String>, Option<String>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT lead_id, account_id, segment, lead_on, meeting_on, opportunity_on, won_on, onboarded_on, renewed_on \
+                     FROM funnel_leads ORDER BY lead_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| planning::funnel::FunnelLead {
+                        lead_id: r.0,
+                        account_id: r.1,
+                        segment: r.2,
+                        dates: [r.3, r.4, r.5, r.6, r.7, r.8],
+                    })
+                    .collect())
+            }
+
+            async fn funnel_counts(&self) -> Result<Vec<planning::funnel::FunnelCount>> {
+                let rows: Vec<(String, String, String, i64)> =
+                    sqlx::query_as("SELECT month, stage, segment, count FROM funnel_counts ORDER BY month, stage, segment")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        let bad = |column: &'static str, value: &str| $crate::StoreError::BadStoredValue {
+                            column,
+                            value: value.to_string(),
+                            expected: "a value Kizuna wrote".into(),
+                        };
+                        Ok(planning::funnel::FunnelCount {
+                            month: kizuna_domain::metrics::Month::parse(&r.0).ok_or_else(|| bad("funnel_counts.month", &r.0))?,
+                            stage: planning::funnel::Stage::parse(&r.1).ok_or_else(|| bad("funnel_counts.stage", &r.1))?,
+                            segment: r.2,
+                            count: r.3 as u64,
+                        })
+                    })
+                    .collect()
             }
 
             async fn save_scenario(&self, name: &str, body: &str) -> Result<()> {
@@ -747,6 +790,42 @@ macro_rules! store_impl {
                     qb.build().execute(&mut *self.tx).await?;
                 }
                 Ok(())
+            }
+
+            async fn upsert_funnel_leads(&mut self, rows: &[planning::funnel::FunnelLead]) -> Result<u64> {
+                for chunk in rows.chunks(BATCH) {
+                    let chunk = last_per_key(chunk, |r| r.lead_id.clone());
+                    let mut qb = QueryBuilder::<$Db>::new(
+                        "INSERT INTO funnel_leads (lead_id, account_id, segment, lead_on, meeting_on, opportunity_on, \
+                         won_on, onboarded_on, renewed_on) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.lead_id).push_bind(&r.account_id).push_bind(&r.segment);
+                        for d in r.dates {
+                            b.push_bind(d);
+                        }
+                    });
+                    qb.push(
+                        " ON CONFLICT (lead_id) DO UPDATE SET account_id = excluded.account_id, segment = excluded.segment, \
+                         lead_on = excluded.lead_on, meeting_on = excluded.meeting_on, opportunity_on = excluded.opportunity_on, \
+                         won_on = excluded.won_on, onboarded_on = excluded.onboarded_on, renewed_on = excluded.renewed_on",
+                    );
+                    qb.build().execute(&mut *self.tx).await?;
+                }
+                Ok(0)
+            }
+
+            async fn upsert_funnel_counts(&mut self, rows: &[planning::funnel::FunnelCount]) -> Result<u64> {
+                for chunk in rows.chunks(BATCH) {
+                    let chunk = last_per_key(chunk, |r| (r.month, r.stage, r.segment.clone()));
+                    let mut qb = QueryBuilder::<$Db>::new("INSERT INTO funnel_counts (month, stage, segment, count) ");
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.month.to_string()).push_bind(r.stage.as_str()).push_bind(&r.segment).push_bind(r.count as i64);
+                    });
+                    qb.push(" ON CONFLICT (month, stage, segment) DO UPDATE SET count = excluded.count");
+                    qb.build().execute(&mut *self.tx).await?;
+                }
+                Ok(0)
             }
 
             async fn upsert_products(&mut self, rows: &[ProductRow]) -> Result<()> {

@@ -29,13 +29,14 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
     kizuna_demo::write(store.as_ref(), &data).await?;
     println!(
         "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
-         {} activities, {} churn records, {} staff users",
+         {} activities, {} churn records, {} funnel leads, {} staff users",
         args.seed,
         data.accounts.len(),
         data.subscriptions.len(),
         data.contacts.len(),
         data.activities.len(),
         data.churn.len(),
+        data.funnel.len(),
         data.staff.len()
     );
     if args.serve {

@@ -24,6 +24,13 @@ pub enum Kind {
     /// Churn records. Columns: account_id, churned_on, reason (required), avoidable (true|false;
     /// default from the reason), mrr_lost, note.
     ChurnReasons { file: PathBuf },
+    /// Funnel records, one row per lead with the date it reached each stage. Columns: lead_id
+    /// (required), account_id, segment, lead_on, meeting_on, opportunity_on, won_on, onboarded_on,
+    /// renewed_on (YYYY-MM-DD; at least one; dates must not go backwards).
+    FunnelLeads { file: PathBuf },
+    /// Funnel counts per month. Columns: month (YYYY-MM), stage (lead|meeting|opportunity|won|
+    /// onboarded|renewed), count (required), segment.
+    FunnelCounts { file: PathBuf },
 }
 
 struct Bar(ProgressBar);
@@ -44,6 +51,8 @@ pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
         Kind::Contacts { file } => (ImportKind::Contacts, file),
         Kind::Activities { file } => (ImportKind::Activities, file),
         Kind::ChurnReasons { file } => (ImportKind::ChurnReasons, file),
+        Kind::FunnelLeads { file } => (ImportKind::FunnelLeads, file),
+        Kind::FunnelCounts { file } => (ImportKind::FunnelCounts, file),
     };
     let store = super::open(db).await?;
     let bar = if std::io::stderr().is_terminal() {

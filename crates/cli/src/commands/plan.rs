@@ -45,6 +45,10 @@ pub enum Plan {
     /// Maturity stage (reactive, proactive, predictive) from the questionnaire, with the stage's
     /// goals and their KPIs' current values.
     Maturity(PlanArgs),
+    /// Funnel (marketing lead → meeting → opportunity → won → onboarded → renewed): conversion
+    /// and lag between stages by month, from `import funnel-leads` or `import funnel-counts`, and
+    /// LTV by touch tier.
+    Funnel(PlanArgs),
     /// Check a scenario file and save it in the database under NAME.
     Save {
         name: String,
@@ -68,6 +72,7 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         Plan::Hiring(a) => (PlanKind::Hiring, a),
         Plan::Budget(a) => (PlanKind::Budget, a),
         Plan::Maturity(a) => (PlanKind::Maturity, a),
+        Plan::Funnel(a) => (PlanKind::Funnel, a),
         Plan::Example => {
             print!("{}", kizuna_domain::planning::scenario::EXAMPLE);
             return Ok(ExitCode::SUCCESS);

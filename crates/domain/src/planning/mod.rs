@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod capacity;
+pub mod funnel;
 pub mod hiring;
 pub mod maturity;
 pub mod scenario;

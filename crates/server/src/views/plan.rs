@@ -200,6 +200,47 @@ fn maturity_view(r: &Value, lang: &str) -> Value {
     })
 }
 
+const STAGES: [&str; 6] = ["lead", "meeting", "opportunity", "won", "onboarded", "renewed"];
+
+fn funnel_view(r: &Value, lang: &str) -> Value {
+    let total = &r["total"];
+    let ltv: Vec<Value> = r["ltv_by_touch_model"].as_array().into_iter().flatten().map(|l| {
+        let tier = l["touch_model"].as_str().unwrap_or("");
+        json!({
+            "tier": if tier == "all" { t("accounts.any", lang) } else { t(&format!("touch.{tier}"), lang) },
+            "accounts": num(&l["accounts_active"], 0), "arpa": yen(&l["arpa_per_month"]),
+            "del": num(&l["del_months"], 1), "ltv": yen(&l["ltv"]),
+        })
+    }).collect();
+    if total["reached"]["lead"].as_u64().unwrap_or(0) == 0 && total["reached"]["won"].as_u64().unwrap_or(0) == 0 {
+        return json!({ "empty": true, "ltv": ltv });
+    }
+    let stage_name = |s: &str| t(&format!("stage.{s}"), lang);
+    let chart = grouped_bars(
+        &t("funnel.chart", lang),
+        &[t("funnel.reached", lang)],
+        &STAGES.iter().map(|s| (stage_name(s), vec![total["reached"][*s].as_f64().unwrap_or(0.0)])).collect::<Vec<_>>(),
+        &|v| group_thousands(v as u64),
+    );
+    let months: Vec<Value> = r["months"].as_array().cloned().unwrap_or_default();
+    let shown = months.iter().rev().take(12).rev().chain(std::iter::once(total));
+    json!({
+        "source": t("funnel.source", lang).replace("%{source}", &t(&format!("funnel.{}", r["source"].as_str().unwrap_or("records")), lang)),
+        "chart": chart,
+        "stages": STAGES.iter().map(|s| stage_name(s)).collect::<Vec<_>>(),
+        "months": shown.map(|m| json!({
+            "month": m["month"],
+            "reached": STAGES.iter().map(|s| num(&m["reached"][*s], 0)).collect::<Vec<_>>(),
+            "conversion": (1..6).map(|i| pct(&m["conversion"][format!("{}_to_{}", STAGES[i - 1], STAGES[i])])).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "lags": r["lags"].as_array().into_iter().flatten().map(|l| json!({
+            "step": format!("{} → {}", stage_name(l["from"].as_str().unwrap_or("")), stage_name(l["to"].as_str().unwrap_or(""))),
+            "median": num(&l["median_days"], 1), "mean": num(&l["mean_days"], 1), "leads": num(&l["leads"], 0),
+        })).collect::<Vec<_>>(),
+        "ltv": ltv,
+    })
+}
+
 async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Value, ApiError> {
     let scenario = planning::saved_or_default(state.store.as_ref(), name).await?;
     let mut col = json!({ "name": name.map(str::to_string).unwrap_or_else(|| t("plan.default", lang)) });
@@ -210,6 +251,7 @@ async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lan
                 PlanKind::Hiring => hiring_view(&v["result"], lang),
                 PlanKind::Budget => budget_view(&v["result"], lang),
                 PlanKind::Maturity => maturity_view(&v["result"], lang),
+                PlanKind::Funnel => funnel_view(&v["result"], lang),
             },
             Err(planning::PlanError::MissingSection(_)) => Value::Null,
             Err(e) => return Err(e.into()),
@@ -234,10 +276,14 @@ pub async fn page(
         columns.push(column(&state, c, at, lang).await?);
     }
     let saved: Vec<String> = state.store.scenarios().await?.into_iter().map(|s| s.0).collect();
+    let scenario = planning::default_scenario();
+    let funnel = planning::run(state.store.as_ref(), PlanKind::Funnel, &scenario, at).await?;
+    let funnel = funnel_view(&funnel["result"], lang);
     let html = state.templates.get_template("plan.html")?.render(minijinja::context! {
         lang,
         other_lang => if lang == "ja" { "en" } else { "ja" },
         columns,
+        funnel,
         saved,
         f_scenario => name.unwrap_or_default(),
         f_compare => compare.unwrap_or_default(),
