@@ -222,7 +222,59 @@ all_sales_marketing,219000000.0,0.0
     assert!(!en.body.contains("必要CSM数"), "no Japanese on the English page");
 }
 
+async fn post_form(db: &TestDb, uri: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.bytes().map(|b| format!("%{b:02X}")).collect::<String>()))
+        .collect();
+    let mut req = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router(AppState::new(db.store.clone())).oneshot(req.body(Body::from(body.join("&"))).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
+    Reply { status, headers, body }
+}
+
+async fn scenario_editor_checks_csrf_and_input(db: TestDb) {
+    let form = get(&db, "/plan/edit", Some("ja")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("<textarea") && form.body.contains("productive_hours_per_csm = 120"));
+    let cookie = form.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    assert!(form.body.contains(&format!("value=\"{token}\"")), "the form carries the token");
+    let example = kizuna_domain::planning::scenario::EXAMPLE;
+
+    let no_token = post_form(&db, "/plan/edit", &[("name", "x"), ("body", example)], &[]).await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let other_site = post_form(
+        &db,
+        "/plan/edit",
+        &[("name", "x"), ("body", example), ("csrf_token", &token)],
+        &[("cookie", &cookie), ("host", "127.0.0.1:8080"), ("origin", "http://evil.example")],
+    )
+    .await;
+    assert_eq!(other_site.status, StatusCode::FORBIDDEN);
+    assert!(db.store.scenarios().await.unwrap().is_empty(), "nothing saved by refused posts");
+
+    let ok_headers = [("cookie", cookie.as_str()), ("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")];
+    let bad_body = example.replace("span_new_lead = 6", "span_new_leader = 6");
+    let bad = post_form(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", &bad_body), ("csrf_token", &token)], &ok_headers).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("Not saved") && bad.body.contains("span_new_leader"), "{}", bad.body);
+    assert!(bad.body.contains("span_new_leader = 6"), "the text is kept for fixing");
+
+    let good = post_form(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", example), ("csrf_token", &token)], &ok_headers).await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.body);
+    assert!(good.body.contains("Saved scenario fy."));
+    assert_eq!(db.store.scenario("fy").await.unwrap().as_deref(), Some(example));
+    let edit = get(&db, "/plan/edit?name=fy", Some("en")).await;
+    assert!(edit.body.contains("value=\"fy\""));
+}
+
 both_engines!(
+    scenario_editor_checks_csrf_and_input,
     planning_api_and_page,
     health_reports_engine,
     accounts_api_filters_sorts_pages,

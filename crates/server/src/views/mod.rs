@@ -2,7 +2,9 @@
 
 mod accounts;
 mod charts;
+mod csrf;
 mod plan;
+mod plan_edit;
 
 use crate::AppState;
 use axum::response::Redirect;
@@ -15,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .route("/accounts", get(accounts::page))
         .route("/plan", get(plan::page))
+        .route("/plan/edit", get(plan_edit::form).post(plan_edit::save))
 }
 
 pub fn templates() -> Environment<'static> {
@@ -22,6 +25,7 @@ pub fn templates() -> Environment<'static> {
     env.add_template("layout.html", include_str!("../../templates/layout.html")).expect("layout.html");
     env.add_template("accounts.html", include_str!("../../templates/accounts.html")).expect("accounts.html");
     env.add_template("plan.html", include_str!("../../templates/plan.html")).expect("plan.html");
+    env.add_template("plan_edit.html", include_str!("../../templates/plan_edit.html")).expect("plan_edit.html");
     env.add_function("t", translate);
     env
 }
