@@ -28,6 +28,9 @@ pub struct PlanArgs {
     /// Also write the plan to this .xlsx workbook.
     #[arg(long)]
     xlsx: Option<PathBuf>,
+    /// Language of the workbook's sheet and column names.
+    #[arg(long, default_value = "ja", value_parser = ["ja", "en"])]
+    lang: String,
 }
 
 #[derive(clap::Subcommand)]
@@ -104,7 +107,7 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         _ => print!("{}", render(&planning::rows(kind, &value), format)),
     }
     if let Some(path) = &args.xlsx {
-        write_xlsx(path, kind, &value).with_context(|| format!("writing {}", path.display()))?;
+        write_xlsx(path, kind, &value, &args.lang).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -112,17 +115,17 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
 
 /// A workbook with the plan's rows on the first sheet and every figure (flattened key → value)
 /// on a second, so nothing in the JSON is lost.
-fn write_xlsx(path: &Path, kind: PlanKind, value: &Value) -> anyhow::Result<()> {
+fn write_xlsx(path: &Path, kind: PlanKind, value: &Value, lang: &str) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format as XFormat, Workbook};
     let mut wb = Workbook::new();
     let bold = XFormat::new().set_bold();
     let rows = planning::rows(kind, value);
     let sheet = wb.add_worksheet();
-    sheet.set_name(kind.name())?;
+    sheet.set_name(label(kind.name(), lang))?;
     if let Some(first) = rows.as_array().and_then(|r| r.first()).and_then(Value::as_object) {
         let keys: Vec<&String> = first.keys().collect();
         for (c, k) in keys.iter().enumerate() {
-            sheet.write_with_format(0, c as u16, k.as_str(), &bold)?;
+            sheet.write_with_format(0, c as u16, label(k, lang), &bold)?;
         }
         for (r, row) in rows.as_array().into_iter().flatten().enumerate() {
             for (c, k) in keys.iter().enumerate() {
@@ -131,9 +134,9 @@ fn write_xlsx(path: &Path, kind: PlanKind, value: &Value) -> anyhow::Result<()> 
         }
     }
     let detail = wb.add_worksheet();
-    detail.set_name("detail")?;
-    detail.write_with_format(0, 0, "key", &bold)?;
-    detail.write_with_format(0, 1, "value", &bold)?;
+    detail.set_name(label("detail", lang))?;
+    detail.write_with_format(0, 0, label("key", lang), &bold)?;
+    detail.write_with_format(0, 1, label("value", lang), &bold)?;
     let mut flat = vec![];
     flatten("", value, &mut flat);
     for (i, (k, v)) in flat.iter().enumerate() {
@@ -165,4 +168,85 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
 
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+}
+
+/// Sheet and column names for the workbook: (key, English, Japanese).
+const LABELS: &[(&str, &str, &str)] = &[
+    ("capacity", "Capacity", "必要人数"),
+    ("hiring", "Hiring plan", "採用計画"),
+    ("budget", "Budget", "予算"),
+    ("maturity", "Maturity", "成熟度"),
+    ("funnel", "Funnel", "ファネル"),
+    ("detail", "All figures", "全項目"),
+    ("key", "Item", "項目"),
+    ("value", "Value", "値"),
+    ("segment", "Segment", "セグメント"),
+    ("touch_model", "Touch model", "タッチモデル"),
+    ("accounts", "Accounts", "顧客数"),
+    ("arr", "ARR", "ARR"),
+    ("hours_per_month", "CSM hours per month", "月間必要工数（時間）"),
+    ("bottom_up_fte", "Bottom-up FTE", "ボトムアップ必要人数"),
+    ("top_down_fte_by_arr", "Top-down FTE (ARR)", "トップダウン人数（ARR基準）"),
+    ("top_down_fte_by_accounts", "Top-down FTE (accounts)", "トップダウン人数（顧客数基準）"),
+    ("month", "Month", "月"),
+    ("high", "High touch share", "ハイタッチ比率"),
+    ("hybrid", "Hybrid share", "ハイブリッド比率"),
+    ("tech", "Tech touch share", "テックタッチ比率"),
+    ("required_fte", "FTE needed", "必要人数（FTE）"),
+    ("required_csms", "CSMs needed", "必要CSM数"),
+    ("headcount", "CSMs on the team", "在籍CSM数"),
+    ("capacity_fte", "Capacity (FTE)", "稼働能力（FTE）"),
+    ("shortfall_fte", "Shortfall (FTE)", "不足（FTE）"),
+    ("hires_starting", "Hires starting", "入社人数"),
+    ("requisitions_opening", "Requisitions opening", "採用開始人数"),
+    ("cs_ops", "CS Ops", "CSオペレーション"),
+    ("leads", "Team leads", "チームリーダー"),
+    ("strategy", "Funding strategy", "予算戦略"),
+    ("sales_marketing", "Sales & marketing", "販売・マーケティング費"),
+    ("cogs", "Cost of goods sold", "売上原価"),
+    ("stage", "Stage", "段階"),
+    ("goal", "Goal", "目標"),
+    ("kpi", "KPI", "評価指標"),
+    ("lead", "Marketing leads", "マーケティングリード"),
+    ("meeting", "Inside-sales meetings", "インサイドセールス商談"),
+    ("opportunity", "Field-sales opportunities", "フィールドセールス案件"),
+    ("won", "Won", "受注"),
+    ("onboarded", "Onboarded", "オンボーディング完了"),
+    ("renewed", "Renewed", "更新"),
+    ("lead_to_meeting", "Lead → meeting", "リード→商談"),
+    ("meeting_to_opportunity", "Meeting → opportunity", "商談→案件"),
+    ("opportunity_to_won", "Opportunity → won", "案件→受注"),
+    ("won_to_onboarded", "Won → onboarded", "受注→オンボーディング完了"),
+    ("onboarded_to_renewed", "Onboarded → renewed", "オンボーディング完了→更新"),
+    ("lead_to_won", "Lead → won", "リード→受注"),
+];
+
+fn label<'a>(key: &'a str, lang: &str) -> &'a str {
+    match LABELS.iter().find(|l| l.0 == key) {
+        Some(l) if lang == "ja" => l.2,
+        Some(l) => l.1,
+        None => key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_column_has_both_labels() {
+        let keys = [
+            "segment", "touch_model", "accounts", "arr", "hours_per_month", "bottom_up_fte", "top_down_fte_by_arr",
+            "top_down_fte_by_accounts", "month", "high", "hybrid", "tech", "required_fte", "required_csms", "headcount",
+            "capacity_fte", "shortfall_fte", "hires_starting", "requisitions_opening", "cs_ops", "leads", "strategy",
+            "sales_marketing", "cogs", "stage", "goal", "kpi", "value", "lead", "meeting", "opportunity", "won", "onboarded",
+            "renewed", "lead_to_meeting", "meeting_to_opportunity", "opportunity_to_won", "won_to_onboarded",
+            "onboarded_to_renewed", "lead_to_won",
+        ];
+        for k in keys {
+            assert!(LABELS.iter().any(|l| l.0 == k), "{k} has no label");
+        }
+        assert_eq!(label("required_csms", "ja"), "必要CSM数");
+        assert_eq!(label("required_csms", "en"), "CSMs needed");
+    }
 }
