@@ -232,7 +232,9 @@ async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> R
     for x in v["hires"].as_array_mut().into_iter().flatten() {
         x["start_label"] = json!(label(x["start_month"].as_i64().unwrap_or(0)));
         let req = x["requisition_month"].as_i64().unwrap_or(0);
-        x["requisition_label"] = json!(if req >= 0 { first.plus(req as u32).to_string() } else { format!("{} months before {}", -req, first) });
+        // Before the plan starts: the label is null and the page says how many months before.
+        x["requisition_label"] = if req >= 0 { json!(first.plus(req as u32).to_string()) } else { Value::Null };
+        x["requisition_months_before_start"] = json!((-req).max(0));
     }
     for key in ["first_month_current_team_short", "first_month_high_touch_only_short"] {
         if let Some(t) = v[key].as_i64() {

@@ -184,6 +184,8 @@ pub fn plan(inputs: &CapacityInputs) -> CapacityPlan {
             });
         }
     }
+    // An assumption already at the value that would close the gap is no lever.
+    gap_closers.retain(|g| (g.required - g.current).abs() > 1e-9);
     CapacityPlan {
         slices,
         accounts,

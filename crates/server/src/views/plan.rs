@@ -34,8 +34,15 @@ fn num(v: &Value, decimals: usize) -> String {
     }
 }
 
+/// A known segment's name in the page language; a user-defined one as it is.
+fn segment_name(segment: &str, lang: &str) -> String {
+    let key = format!("segment.{segment}");
+    let text = t(&key, lang);
+    if text.ends_with(&key) { segment.to_string() } else { text }
+}
+
 fn capacity_view(r: &Value, lang: &str) -> Value {
-    let label = |s: &Value| format!("{} / {}", s["segment"].as_str().unwrap_or(""), t(&format!("touch.{}", s["touch_model"].as_str().unwrap_or("")), lang));
+    let label = |s: &Value| format!("{} / {}", segment_name(s["segment"].as_str().unwrap_or(""), lang), t(&format!("touch.{}", s["touch_model"].as_str().unwrap_or("")), lang));
     let slices = r["slices"].as_array().cloned().unwrap_or_default();
     let chart = grouped_bars(
         &t("cap.chart", lang),
@@ -106,7 +113,12 @@ fn hiring_view(r: &Value, lang: &str) -> Value {
             let line = t("hire.line", lang)
                 .replace("%{count}", &h["count"].to_string())
                 .replace("%{start}", h["start_label"].as_str().unwrap_or(""))
-                .replace("%{req}", h["requisition_label"].as_str().unwrap_or(""));
+                .replace("%{req}", &match h["requisition_label"].as_str() {
+                    Some(l) => l.to_string(),
+                    None => t("hire.before_start", lang)
+                        .replace("%{n}", &h["requisition_months_before_start"].to_string())
+                        .replace("%{start}", r["resolved"]["start_month"].as_str().unwrap_or("")),
+                });
             if h["late"] == true { format!("{line} — {}", t("hire.late", lang)) } else { line }
         })
         .collect();
@@ -176,7 +188,7 @@ fn budget_view(r: &Value, lang: &str) -> Value {
 fn kpi_value(kpi: &str, v: &Value, lang: &str) -> String {
     match (kpi, v) {
         (_, Value::Null) => t("mat.not_measured", lang),
-        ("arr_by_segment", Value::Object(o)) => o.iter().map(|(k, v)| format!("{k}: {}", yen(v))).collect::<Vec<_>>().join(", "),
+        ("arr_by_segment", Value::Object(o)) => o.iter().map(|(k, v)| format!("{}: {}", segment_name(k, lang), yen(v))).collect::<Vec<_>>().join(", "),
         ("team_performance", v) => format!("{} / {}", num(&v["accounts_per_csm"], 1), yen(&v["arr_per_csm"])),
         ("nrr", v) | (_, v) if v.is_number() => pct(v),
         (_, v) => v.to_string(),
