@@ -45,6 +45,11 @@ pub struct BookSlice {
     pub accounts: u64,
     /// ARR in currency units (JPY: yen).
     pub arr: f64,
+    /// This slice's own top-down benchmarks (e.g. enterprise CSMs carry more ARR); default the global ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arr_per_csm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts_per_csm: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,8 +146,8 @@ pub fn plan(inputs: &CapacityInputs) -> CapacityPlan {
                 arr: s.arr,
                 hours_per_month: hours,
                 bottom_up_fte: hours / inputs.productive_hours_per_csm,
-                top_down_fte_by_arr: inputs.arr_per_csm.map(|b| s.arr / b),
-                top_down_fte_by_accounts: inputs.accounts_per_csm.map(|b| s.accounts as f64 / b),
+                top_down_fte_by_arr: s.arr_per_csm.or(inputs.arr_per_csm).map(|b| s.arr / b),
+                top_down_fte_by_accounts: s.accounts_per_csm.or(inputs.accounts_per_csm).map(|b| s.accounts as f64 / b),
             }
         })
         .collect();
@@ -151,8 +156,13 @@ pub fn plan(inputs: &CapacityInputs) -> CapacityPlan {
     let hours: f64 = slices.iter().map(|s| s.hours_per_month).sum();
     let fte = hours / inputs.productive_hours_per_csm;
     let bottom_up = headcount(fte);
-    let by_arr = inputs.arr_per_csm.map(|b| headcount(arr / b));
-    let by_accounts = inputs.accounts_per_csm.map(|b| headcount(accounts as f64 / b));
+    // Σ of the slices' top-down FTE (= ARR ÷ benchmark when no slice has its own), rounded up.
+    let sum = |f: fn(&SliceResult) -> Option<f64>| -> Option<u32> {
+        let parts: Vec<f64> = slices.iter().filter_map(f).collect();
+        (!parts.is_empty()).then(|| headcount(parts.iter().sum()))
+    };
+    let by_arr = sum(|s| s.top_down_fte_by_arr);
+    let by_accounts = sum(|s| s.top_down_fte_by_accounts);
     // With both benchmarks, the larger need is the honest top-down figure.
     let top_down = match (by_arr, by_accounts) {
         (Some(a), Some(b)) => Some(a.max(b)),
@@ -216,6 +226,8 @@ pub fn book_from_live(rows: &[(String, TouchModel, u64, Cents)]) -> Vec<BookSlic
             touch_model: *touch_model,
             accounts: *accounts,
             arr: to_units(mrr * 12),
+            arr_per_csm: None,
+            accounts_per_csm: None,
         })
         .collect()
 }
@@ -225,7 +237,7 @@ mod tests {
     use super::*;
 
     pub fn worked_example() -> CapacityInputs {
-        let slice = |t, n, arr| BookSlice { segment: "all".into(), touch_model: t, accounts: n, arr };
+        let slice = |t, n, arr| BookSlice { segment: "all".into(), touch_model: t, accounts: n, arr, arr_per_csm: None, accounts_per_csm: None };
         CapacityInputs {
             book: vec![
                 slice(TouchModel::High, 120, 540_000_000.0),
@@ -268,6 +280,16 @@ mod tests {
         assert_eq!(need("productive_hours_per_csm"), 130.0);
         assert!((need("automation_factor") - (1.0 - 1800.0 / 1950.0)).abs() < 1e-12);
         assert!((need("arr_per_csm") - 900_000_000.0 / 17.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_slice_can_have_its_own_benchmark() {
+        let mut i = worked_example();
+        // Enterprise CSMs carry ¥90M: 540/90 = 6, + 300/60 = 5, + 60/60 = 1 → 12 top-down.
+        i.book[0].arr_per_csm = Some(90_000_000.0);
+        let p = plan(&i);
+        assert_eq!(p.slices[0].top_down_fte_by_arr, Some(6.0));
+        assert_eq!((p.top_down_csms, p.gap), (Some(12), Some(5)));
     }
 
     #[test]
