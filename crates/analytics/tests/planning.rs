@@ -1,13 +1,11 @@
 //! Planning with live data on both engines, against hand-computed figures.
 
 use kizuna_analytics::planning::{self, PlanKind};
-use kizuna_domain::{AccountRow, SubscriptionRow, TouchModel};
+use kizuna_domain::{AccountRow, TouchModel};
 use kizuna_store::both_engines;
 use kizuna_store::testing::TestDb;
 
-fn d(s: &str) -> chrono::NaiveDate {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
+use kizuna_store::testing::{date as d, subscription};
 
 /// A1 enterprise/high, 800k → 1,000k MRR on 2024-01-01; A2 mid/hybrid 200k; A3 mid/hybrid 100k
 /// from 2024-02-01; A4 smb/tech 50k ended 2024-03-01; A5 smb without touch model 30k from 2024-03-01.
@@ -19,18 +17,7 @@ async fn seed(db: &TestDb) {
         owner_email: owner.map(str::to_string),
         ..Default::default()
     };
-    let sub = |id: &str, start: &str, end: Option<&str>, mrr: i64| SubscriptionRow {
-        account_id: id.into(),
-        product: "core".into(),
-        start_date: d(start),
-        end_date: end.map(d),
-        mrr_cents: mrr * 100,
-        quantity: None,
-        units: None,
-        bill_period_months: None,
-        discount: None,
-        currency: "JPY".into(),
-    };
+    let sub = |id: &str, start: &str, end: Option<&str>, mrr: i64| subscription(id, "core", start, end, mrr);
     let mut tx = db.store.begin().await.unwrap();
     tx.upsert_accounts(&[
         acc("A1", "enterprise", Some(TouchModel::High), Some("sato@x.jp")),

@@ -3,10 +3,10 @@
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
-use kizuna_domain::{AccountRow, SubscriptionRow, TouchModel};
+use kizuna_domain::{AccountRow, TouchModel};
 use kizuna_server::{router, AppState};
 use kizuna_store::both_engines;
-use kizuna_store::testing::TestDb;
+use kizuna_store::testing::{subscription, TestDb};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -33,10 +33,6 @@ async fn get(db: &TestDb, uri: &str, lang: Option<&str>) -> Reply {
     Reply { status, headers, body }
 }
 
-fn d(s: &str) -> chrono::NaiveDate {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
 async fn seed(db: &TestDb) {
     let account = |id: &str, name: &str, seg: &str, touch: TouchModel, owner: &str| AccountRow {
         account_id: id.into(),
@@ -46,18 +42,7 @@ async fn seed(db: &TestDb) {
         owner_email: Some(owner.into()),
         ..Default::default()
     };
-    let sub = |id: &str, start: &str, end: Option<&str>, mrr: i64| SubscriptionRow {
-        account_id: id.into(),
-        product: "core".into(),
-        start_date: d(start),
-        end_date: end.map(d),
-        mrr_cents: mrr * 100,
-        quantity: None,
-        units: None,
-        bill_period_months: Some(1),
-        discount: None,
-        currency: "JPY".into(),
-    };
+    let sub = |id: &str, start: &str, end: Option<&str>, mrr: i64| subscription(id, "core", start, end, mrr);
     let mut tx = db.store.begin().await.unwrap();
     tx.upsert_accounts(&[
         account("A1", "株式会社さくら", "enterprise", TouchModel::High, "sato@example.jp"),

@@ -9,6 +9,27 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+/// `YYYY-MM-DD` → date, for fixtures.
+pub fn date(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date is YYYY-MM-DD")
+}
+
+/// A JPY subscription period for fixtures; `mrr` in yen.
+pub fn subscription(account: &str, product: &str, start: &str, end: Option<&str>, mrr: i64) -> kizuna_domain::SubscriptionRow {
+    kizuna_domain::SubscriptionRow {
+        account_id: account.into(),
+        product: product.into(),
+        start_date: date(start),
+        end_date: end.map(date),
+        mrr_cents: mrr * 100,
+        quantity: None,
+        units: None,
+        bill_period_months: Some(1),
+        discount: None,
+        currency: "JPY".into(),
+    }
+}
+
 /// A fresh, migrated database. Cheap to clone; the files or database go away after the test.
 #[derive(Clone)]
 pub struct TestDb {

@@ -1,27 +1,13 @@
 //! The store conformance suite: the same cases on SQLite and PostgreSQL.
 
-use chrono::NaiveDate;
 use kizuna_domain::*;
 use kizuna_store::testing::TestDb;
 use kizuna_store::{both_engines, AccountQuery, AccountSort};
 
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
+use kizuna_store::testing::{date as d, subscription};
 
 fn sub(account: &str, product: &str, start: &str, end: Option<&str>, mrr: i64) -> SubscriptionRow {
-    SubscriptionRow {
-        account_id: account.into(),
-        product: product.into(),
-        start_date: d(start),
-        end_date: end.map(d),
-        mrr_cents: mrr * 100,
-        quantity: None,
-        units: None,
-        bill_period_months: Some(1),
-        discount: None,
-        currency: "JPY".into(),
-    }
+    subscription(account, product, start, end, mrr)
 }
 
 fn account(id: &str, name: &str, segment: &str, touch: TouchModel) -> AccountRow {
