@@ -283,15 +283,21 @@ pub fn rows(kind: PlanKind, v: &Value) -> Value {
                 .flatten()
                 .chain(std::iter::once(&r["total"]))
                 .map(|m| {
+                    // Columns in funnel order, not the maps' alphabetical order.
+                    const STAGES: [&str; 6] = ["lead", "meeting", "opportunity", "won", "onboarded", "renewed"];
+                    let steps: Vec<String> = (1..6).map(|i| format!("{}_to_{}", STAGES[i - 1], STAGES[i])).collect();
                     let mut row = serde_json::Map::new();
                     row.insert("month".into(), m["month"].clone());
-                    for (k, v) in m["reached"].as_object().into_iter().flatten() {
-                        row.insert(k.clone(), v.clone());
+                    for st in STAGES {
+                        row.insert(st.into(), m["reached"][st].clone());
                     }
-                    for (k, v) in m["conversion"].as_object().into_iter().flatten() {
-                        row.insert(k.clone(), v.clone());
+                    for k in &steps {
+                        row.insert(k.clone(), m["conversion"][k].clone());
                     }
                     row.insert("lead_to_won".into(), m["lead_to_won"].clone());
+                    for k in &steps {
+                        row.insert(format!("median_days_{k}"), m["median_lag_days"][k].clone());
+                    }
                     Value::Object(row)
                 })
                 .collect(),

@@ -219,6 +219,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("won_to_onboarded", "Won → onboarded", "受注→オンボーディング完了"),
     ("onboarded_to_renewed", "Onboarded → renewed", "オンボーディング完了→更新"),
     ("lead_to_won", "Lead → won", "リード→受注"),
+    ("median_days_lead_to_meeting", "Median days lead → meeting", "リード→商談（日数中央値）"),
+    ("median_days_meeting_to_opportunity", "Median days meeting → opportunity", "商談→案件（日数中央値）"),
+    ("median_days_opportunity_to_won", "Median days opportunity → won", "案件→受注（日数中央値）"),
+    ("median_days_won_to_onboarded", "Median days won → onboarded", "受注→オンボーディング完了（日数中央値）"),
+    ("median_days_onboarded_to_renewed", "Median days onboarded → renewed", "オンボーディング完了→更新（日数中央値）"),
 ];
 
 fn label<'a>(key: &'a str, lang: &str) -> &'a str {
@@ -241,7 +246,8 @@ mod tests {
             "capacity_fte", "shortfall_fte", "hires_starting", "requisitions_opening", "cs_ops", "leads", "strategy",
             "sales_marketing", "cogs", "stage", "goal", "kpi", "value", "lead", "meeting", "opportunity", "won", "onboarded",
             "renewed", "lead_to_meeting", "meeting_to_opportunity", "opportunity_to_won", "won_to_onboarded",
-            "onboarded_to_renewed", "lead_to_won",
+            "onboarded_to_renewed", "lead_to_won", "median_days_lead_to_meeting", "median_days_meeting_to_opportunity",
+            "median_days_opportunity_to_won", "median_days_won_to_onboarded", "median_days_onboarded_to_renewed",
         ];
         for k in keys {
             assert!(LABELS.iter().any(|l| l.0 == k), "{k} has no label");

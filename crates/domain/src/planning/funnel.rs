@@ -107,6 +107,8 @@ pub struct MonthFunnel {
     /// "lead_to_meeting" etc.; null when the earlier stage has 0.
     pub conversion: BTreeMap<String, Option<f64>>,
     pub lead_to_won: Option<f64>,
+    /// Median days per step ("lead_to_meeting" …) for this month's leads (records only).
+    pub median_lag_days: BTreeMap<String, Option<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,7 +137,23 @@ fn month_row(label: String, reached: [u64; 6]) -> MonthFunnel {
             .map(|i| (format!("{}_to_{}", Stage::ALL[i - 1].as_str(), Stage::ALL[i].as_str()), ratio(reached[i], reached[i - 1])))
             .collect(),
         lead_to_won: ratio(reached[Stage::Won as usize], reached[0]),
+        median_lag_days: BTreeMap::new(),
     }
+}
+
+fn step(i: usize) -> String {
+    format!("{}_to_{}", Stage::ALL[i - 1].as_str(), Stage::ALL[i].as_str())
+}
+
+fn median(mut days: Vec<f64>) -> Option<f64> {
+    days.sort_by(f64::total_cmp);
+    let n = days.len();
+    (n > 0).then(|| if n % 2 == 1 { days[n / 2] } else { (days[n / 2 - 1] + days[n / 2]) / 2.0 })
+}
+
+/// Days from stage i − 1 to stage i, for leads with both dates.
+fn lag_days<'a>(leads: impl Iterator<Item = &'a FunnelLead>, i: usize) -> Vec<f64> {
+    leads.filter_map(|l| Some((l.dates[i]? - l.dates[i - 1]?).num_days() as f64)).collect()
 }
 
 pub fn from_records(leads: &[FunnelLead]) -> FunnelReport {
@@ -153,25 +171,29 @@ pub fn from_records(leads: &[FunnelLead]) -> FunnelReport {
     }
     let lags = (1..6)
         .map(|i| {
-            let mut days: Vec<f64> = leads
-                .iter()
-                .filter_map(|l| Some((l.dates[i]? - l.dates[i - 1]?).num_days() as f64))
-                .collect();
-            days.sort_by(f64::total_cmp);
+            let days = lag_days(leads.iter(), i);
             let n = days.len();
-            let median = (n > 0).then(|| if n % 2 == 1 { days[n / 2] } else { (days[n / 2 - 1] + days[n / 2]) / 2.0 });
             Lag {
                 from: Stage::ALL[i - 1],
                 to: Stage::ALL[i],
                 leads: n as u64,
-                median_days: median,
                 mean_days: (n > 0).then(|| days.iter().sum::<f64>() / n as f64),
+                median_days: median(days),
             }
+        })
+        .collect();
+    let months = by_month
+        .into_iter()
+        .map(|(m, r)| {
+            let mut row = month_row(m.to_string(), r);
+            let cohort = || leads.iter().filter(move |l| l.first().map(Month::of) == Some(m));
+            row.median_lag_days = (1..6).map(|i| (step(i), median(lag_days(cohort(), i)))).collect();
+            row
         })
         .collect();
     FunnelReport {
         source: "records",
-        months: by_month.into_iter().map(|(m, r)| month_row(m.to_string(), r)).collect(),
+        months,
         total: month_row("total".into(), total),
         lags,
     }
@@ -225,6 +247,9 @@ mod tests {
         assert_eq!((r.lags[0].leads, r.lags[0].median_days, r.lags[0].mean_days), (2, Some(15.0), Some(15.0)));
         assert_eq!(r.lags[2].median_days, Some(30.0));
         assert_eq!(r.lags[4].median_days, None);
+        assert_eq!(m.median_lag_days["lead_to_meeting"], Some(15.0));
+        assert_eq!(m.median_lag_days["opportunity_to_won"], Some(30.0));
+        assert_eq!(m.median_lag_days["won_to_onboarded"], None);
     }
 
     #[test]

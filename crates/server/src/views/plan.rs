@@ -244,6 +244,7 @@ fn funnel_view(r: &Value, lang: &str) -> Value {
             "month": m["month"],
             "reached": STAGES.iter().map(|s| num(&m["reached"][*s], 0)).collect::<Vec<_>>(),
             "conversion": (1..6).map(|i| pct(&m["conversion"][format!("{}_to_{}", STAGES[i - 1], STAGES[i])])).collect::<Vec<_>>(),
+            "lags": (1..6).map(|i| num(&m["median_lag_days"][format!("{}_to_{}", STAGES[i - 1], STAGES[i])], 1)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "lags": r["lags"].as_array().into_iter().flatten().map(|l| json!({
             "step": format!("{} → {}", stage_name(l["from"].as_str().unwrap_or("")), stage_name(l["to"].as_str().unwrap_or(""))),
