@@ -45,7 +45,7 @@ async fn seed(db: &TestDb) {
     let sub = |id: &str, start: &str, end: Option<&str>, mrr: i64| subscription(id, "core", start, end, mrr);
     let mut tx = db.store.begin().await.unwrap();
     tx.upsert_accounts(&[
-        account("A1", "株式会社さくら", "enterprise", TouchModel::High, "sato@example.jp"),
+        AccountRow { lifecycle_stage: Some("expansion".into()), ..account("A1", "株式会社さくら", "enterprise", TouchModel::High, "sato@example.jp") },
         account("A2", "<script>alert(1)</script>", "smb", TouchModel::Tech, "ito@example.jp"),
         account("A3", "青葉商事", "smb", TouchModel::Hybrid, "sato@example.jp"),
     ])
@@ -141,13 +141,14 @@ async fn account_page_in_both_languages(db: TestDb) {
     let ja = get(&db, "/accounts", Some("ja,en;q=0.5")).await;
     assert_eq!(ja.status, StatusCode::OK);
     assert!(ja.body.contains("<html lang=\"ja\">") && ja.body.contains("顧客一覧") && ja.body.contains("3 社"), "{}", ja.body);
-    assert!(ja.body.contains("ハイタッチ") && ja.body.contains("¥500,000"));
+    assert!(ja.body.contains("ハイタッチ") && ja.body.contains("¥500,000") && ja.body.contains(">拡大<"));
     assert!(ja.body.contains("&lt;script&gt;") && !ja.body.contains("<script>alert"), "names are escaped");
     assert!(ja.headers["set-cookie"].to_str().unwrap().starts_with("kizuna_lang=ja"));
 
     let en = get(&db, "/accounts?segment=smb", Some("en-US,en;q=0.9")).await;
     assert!(en.body.contains("<html lang=\"en\">") && en.body.contains("Accounts") && en.body.contains("2 accounts"));
     assert!(en.body.contains("Tech touch") && !en.body.contains("株式会社さくら"));
+    assert!(!ja.body.contains(">expansion<") && !ja.body.contains(">churned<"), "no stage codes on the Japanese page");
     let switched = get(&db, "/accounts?lang=en", Some("ja")).await;
     assert!(switched.body.contains("<html lang=\"en\">"));
     let empty = get(&db, "/accounts?q=nothing-matches", Some("en")).await;

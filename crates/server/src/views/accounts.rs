@@ -48,7 +48,7 @@ pub async fn page(
             touch_model: label("touch", &a.touch_model.map(|t| t.as_str().to_string())),
             owner: a.owner_email.clone().unwrap_or_default(),
             partner: a.partner_id.clone().unwrap_or_default(),
-            stage: a.lifecycle_stage.clone().unwrap_or_default(),
+            stage: label("lifecycle", &a.lifecycle_stage),
             mrr: format_money((a.mrr * 100.0).round() as i64, "JPY"),
         })
         .collect();
