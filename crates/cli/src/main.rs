@@ -31,7 +31,8 @@ enum Command {
     /// Import a CSV file (streamed; all-or-nothing; safe to re-run).
     #[command(subcommand)]
     Import(commands::import::Kind),
-    /// Write a realistic demo company (Japanese B2B SaaS, ~2,000 accounts over 3 years).
+    /// Write a realistic demo company (Japanese B2B SaaS, ~2,000 accounts over 3 years) into an
+    /// empty database; with --serve, then start the server (also when the demo is already there).
     Demo(commands::demo::Args),
     /// Revenue and retention figures: retention, MRR movements, cohorts, LTV, ARR.
     #[command(subcommand)]

@@ -91,8 +91,10 @@ async fn demo_is_deterministic_and_metrics_run(db: TestDb) {
     assert!(kizuna(Some(&db.url), &args).status.success());
     let first = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2023-02", "--to", "2026-01", "--format", "csv"]);
     assert!(first.status.success(), "{}", text(&first.stderr));
-    // Writing the same demo again changes nothing.
-    assert!(kizuna(Some(&db.url), &args).status.success());
+    // A second demo (even for another date) is not written over the first.
+    let again = kizuna(Some(&db.url), &["demo", "--seed", "5", "--until", "2026-03-31", "--accounts", "150"]);
+    assert!(again.status.success());
+    assert!(text(&again.stderr).contains("already holds 150 accounts") && text(&again.stderr).contains("nothing was written"));
     let second = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2023-02", "--to", "2026-01", "--format", "csv"]);
     assert_eq!(text(&first.stdout), text(&second.stdout));
     assert_eq!(db.store.counts().await.unwrap().accounts, 150);

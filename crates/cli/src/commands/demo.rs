@@ -22,23 +22,33 @@ pub struct Args {
 
 pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
-    let until = args.until.unwrap_or_else(|| Utc::now().date_naive());
-    let mut opts = kizuna_demo::Options::new(args.seed, until);
-    opts.accounts = args.accounts;
-    let data = kizuna_demo::generate(&opts);
-    kizuna_demo::write(store.as_ref(), &data).await?;
-    println!(
-        "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
-         {} activities, {} churn records, {} funnel leads, {} staff users",
-        args.seed,
-        data.accounts.len(),
-        data.subscriptions.len(),
-        data.contacts.len(),
-        data.activities.len(),
-        data.churn.len(),
-        data.funnel.len(),
-        data.staff.len()
-    );
+    // Written only into an empty database: another --until shifts every date, and writing a
+    // second company over the first would mix the two.
+    let existing = store.counts().await?.accounts;
+    if existing > 0 {
+        eprintln!(
+            "{db} already holds {existing} accounts: the demo company is only written into an empty database \
+             (choose another with --database sqlite://demo.db); nothing was written"
+        );
+    } else {
+        let until = args.until.unwrap_or_else(|| Utc::now().date_naive());
+        let mut opts = kizuna_demo::Options::new(args.seed, until);
+        opts.accounts = args.accounts;
+        let data = kizuna_demo::generate(&opts);
+        kizuna_demo::write(store.as_ref(), &data).await?;
+        println!(
+            "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
+             {} activities, {} churn records, {} funnel leads, {} staff users",
+            args.seed,
+            data.accounts.len(),
+            data.subscriptions.len(),
+            data.contacts.len(),
+            data.activities.len(),
+            data.churn.len(),
+            data.funnel.len(),
+            data.staff.len()
+        );
+    }
     if args.serve {
         eprintln!("Kizuna on http://{}", args.listen);
         kizuna_server::serve(store, &args.listen).await?;
