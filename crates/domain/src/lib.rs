@@ -1,11 +1,13 @@
 //! Kizuna's pure domain logic: the data model, field validation and the revenue metrics.
 //! Nothing here does IO, so every rule can be unit-tested with hand-computed figures.
 
+pub mod access;
 pub mod fields;
 pub mod metrics;
 pub mod model;
 pub mod planning;
 pub mod money;
+pub mod portfolio;
 
 pub use fields::FieldError;
 pub use model::*;

@@ -1,6 +1,7 @@
 //! Kizuna's storage: one [`Store`] API, implemented once for embedded SQLite (the default)
 //! and once for PostgreSQL, each with its own migrations. Pick one with [`open`].
 
+pub mod access;
 mod error;
 mod postgres;
 mod sql;
@@ -16,6 +17,7 @@ use kizuna_domain::*;
 use serde::Serialize;
 use std::sync::Arc;
 
+pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -43,6 +45,7 @@ pub struct AccountQuery {
     pub touch_model: Option<TouchModel>,
     pub owner_email: Option<String>,
     pub partner_id: Option<String>,
+    pub lifecycle_stage: Option<String>,
     /// Case-insensitive substring of the account id or name.
     pub search: Option<String>,
     pub sort: AccountSort,
@@ -61,6 +64,7 @@ impl AccountQuery {
             touch_model: None,
             owner_email: None,
             partner_id: None,
+            lifecycle_stage: None,
             search: None,
             sort: AccountSort::AccountId,
             descending: false,
@@ -78,10 +82,14 @@ pub enum AccountSort {
     Segment,
     TouchModel,
     Owner,
+    Partner,
+    Stage,
     Mrr,
 }
 
 impl AccountSort {
+    pub const NAMES: &'static str = "account_id, name, segment, touch_model, owner, partner, stage, mrr";
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "account_id" => AccountSort::AccountId,
@@ -89,6 +97,8 @@ impl AccountSort {
             "segment" => AccountSort::Segment,
             "touch_model" => AccountSort::TouchModel,
             "owner" | "owner_email" => AccountSort::Owner,
+            "partner" | "partner_id" => AccountSort::Partner,
+            "stage" | "lifecycle_stage" => AccountSort::Stage,
             "mrr" => AccountSort::Mrr,
             _ => return None,
         })
@@ -101,6 +111,8 @@ impl AccountSort {
             AccountSort::Segment => "a.segment",
             AccountSort::TouchModel => "a.touch_model",
             AccountSort::Owner => "a.owner_email",
+            AccountSort::Partner => "a.partner_id",
+            AccountSort::Stage => "a.lifecycle_stage",
             AccountSort::Mrr => "mrr_cents",
         }
     }
@@ -143,7 +155,7 @@ pub struct StaffUser {
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
 /// import is one transaction: all of it lands or none of it does.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Access + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.

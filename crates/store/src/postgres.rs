@@ -1,5 +1,6 @@
 //! PostgreSQL, for teams that outgrow one machine (and later Citus, distributed by account).
 
+use crate::access::access_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::StoreError;
 use sqlx::postgres::PgPoolOptions;
@@ -35,3 +36,4 @@ impl PgStore {
 }
 
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
+access_impl!(PgStore, sqlx::Postgres);

@@ -546,6 +546,9 @@ macro_rules! store_impl {
             if let Some(p) = &q.partner_id {
                 qb.push(" AND a.partner_id = ").push_bind(p);
             }
+            if let Some(s) = &q.lifecycle_stage {
+                qb.push(" AND a.lifecycle_stage = ").push_bind(s);
+            }
             if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
                 let pattern = format!("%{}%", s.trim().to_lowercase().replace('%', "\\%").replace('_', "\\_"));
                 qb.push(" AND (LOWER(a.account_id) LIKE ").push_bind(pattern.clone());

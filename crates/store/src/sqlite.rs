@@ -1,5 +1,6 @@
 //! The embedded default: one SQLite file in WAL mode.
 
+use crate::access::access_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -44,3 +45,4 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
+access_impl!(SqliteStore, sqlx::Sqlite);

@@ -118,7 +118,85 @@ async fn list_filters_sorts_and_pages(db: TestDb) {
     assert_eq!(page.accounts[0].account_id, "A3");
 }
 
+
+async fn users_sessions_keys_and_audit(db: TestDb) {
+    use kizuna_store::{ApiKey, AuditEntry};
+    let s = &db.store;
+    let user = StaffRow { email: "sato@kizuna.example".into(), name: "佐藤".into(), role: Role::Csm, team_id: None, partner_id: None };
+    assert!(s.create_user(&user, "hash-1").await.unwrap());
+    assert!(!s.create_user(&user, "hash-2").await.unwrap(), "an existing e-mail is not overwritten");
+    let (u, hash) = s.user_with_hash("  SATO@kizuna.example ").await.unwrap().unwrap();
+    assert_eq!((u.role.as_str(), hash.as_deref()), ("csm", Some("hash-1")));
+    assert!(s.set_password("sato@kizuna.example", "hash-3").await.unwrap());
+    assert!(s.set_role("sato@kizuna.example", Role::Partner, Some("P-1")).await.unwrap());
+    assert!(!s.set_role("nobody@kizuna.example", Role::Admin, None).await.unwrap());
+    let (u, hash) = s.user_with_hash("sato@kizuna.example").await.unwrap().unwrap();
+    assert_eq!((u.role.as_str(), u.partner_id.as_deref(), hash.as_deref()), ("partner", Some("P-1"), Some("hash-3")));
+
+    assert!(s.session_insert("s1", "{}", 100).await.unwrap());
+    assert!(!s.session_insert("s1", "{\"x\":1}", 100).await.unwrap(), "ids never collide");
+    s.session_save("s1", "{\"y\":2}", 200).await.unwrap();
+    assert_eq!(s.session_load("s1", 150).await.unwrap().as_deref(), Some("{\"y\":2}"));
+    assert_eq!(s.session_load("s1", 200).await.unwrap(), None, "expired");
+    assert!(s.session_insert("s2", "{}", 50).await.unwrap());
+    assert_eq!(s.sessions_delete_expired(60).await.unwrap(), 1);
+    s.session_delete("s1").await.unwrap();
+    assert_eq!(s.session_load("s1", 0).await.unwrap(), None);
+
+    let now = chrono::Utc::now();
+    let key = ApiKey {
+        key_id: "ab12cd34".into(),
+        kind: "read".into(),
+        label: "BI".into(),
+        partner_id: Some("P-1".into()),
+        created_by: "admin@kizuna.example".into(),
+        created_at: now,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    s.create_api_key(&key, "h-secret").await.unwrap();
+    let got = s.api_key_by_hash("h-secret").await.unwrap().unwrap();
+    assert_eq!((got.key_id.as_str(), got.partner_id.as_deref(), got.revoked_at), ("ab12cd34", Some("P-1"), None));
+    assert!(s.api_key_by_hash("other").await.unwrap().is_none());
+    s.touch_api_key("ab12cd34", now).await.unwrap();
+    assert!(s.revoke_api_key("ab12cd34", now).await.unwrap());
+    assert!(!s.revoke_api_key("ab12cd34", now).await.unwrap(), "already revoked");
+    let keys = s.api_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].revoked_at.is_some() && keys[0].last_used_at.is_some());
+
+    for i in 0..3 {
+        let actor = if i == 1 { "b@x" } else { "a@x" };
+        s.audit(AuditEntry { actor, action: "note.create", target: Some("A1"), detail: serde_json::json!({ "i": i }) }).await.unwrap();
+    }
+    let (total, page) = s.audit_log(None, 1, 2).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.iter().map(|e| e.detail["i"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1], "newest first");
+    let (total, page) = s.audit_log(Some("a@x"), 2, 1).await.unwrap();
+    assert_eq!((total, page[0].detail["i"].as_i64()), (2, Some(0)));
+}
+
+async fn list_filters_by_stage(db: TestDb) {
+    let mut a = account("A1", "一", "smb", TouchModel::Tech);
+    a.lifecycle_stage = Some("onboarding".into());
+    let mut b = account("A2", "二", "smb", TouchModel::Tech);
+    b.lifecycle_stage = Some("adoption".into());
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[a, b]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut q = AccountQuery::new(d("2024-01-01"));
+    q.lifecycle_stage = Some("adoption".into());
+    let page = db.store.list_accounts(&q).await.unwrap();
+    assert_eq!((page.total, page.accounts[0].account_id.as_str()), (1, "A2"));
+    let mut q = AccountQuery::new(d("2024-01-01"));
+    q.sort = AccountSort::Stage;
+    let page = db.store.list_accounts(&q).await.unwrap();
+    assert_eq!(page.accounts[0].account_id, "A2", "adoption sorts before onboarding");
+}
+
 both_engines!(
+    users_sessions_keys_and_audit,
+    list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,
     abutting_periods_collapse_into_one_change,
     dropped_transaction_leaves_nothing,
