@@ -2,6 +2,7 @@
 //! (validated here, so CLI and HTTP give the same errors), loads what it needs from the store and
 //! computes with `kizuna_domain::metrics`. The JSON shape is the contract for CLI and API alike.
 
+pub mod dashboard;
 mod format;
 mod params;
 pub mod planning;

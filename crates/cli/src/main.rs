@@ -40,6 +40,13 @@ enum Command {
     /// Planning: team capacity, budget, maturity, from a scenario and live data.
     #[command(subcommand)]
     Plan(commands::plan::Plan),
+    /// Staff users who sign in to the web application (roles: admin, cs_ops, manager, csm,
+    /// viewer, partner).
+    #[command(subcommand)]
+    Users(commands::users::Users),
+    /// API keys for the REST API (read) and for sending usage events (write).
+    #[command(subcommand)]
+    Keys(commands::keys::Keys),
     /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -72,6 +79,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(&db, args).await,
         Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
         Command::Plan(plan) => commands::plan::run(&db, plan).await,
+        Command::Users(c) => commands::users::run(&db, c).await,
+        Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,
     }
 }

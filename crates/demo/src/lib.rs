@@ -442,6 +442,32 @@ fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
+/// The password of every demo user who can sign in. A demo is for trying Kizuna out: never put
+/// real data into a demo database.
+pub const DEMO_PASSWORD: &str = "kizuna-demo";
+
+/// The demo users who can sign in: one per role (the first CSM), and every partner's user so
+/// that partner isolation can be tried. (email, role), in role order.
+pub fn sign_ins(data: &DemoData) -> Vec<(String, Role)> {
+    let mut out: Vec<(String, Role)> = Vec::new();
+    for role in Role::ALL {
+        let users = data.staff.iter().filter(|s| s.role == *role);
+        let users: Vec<&StaffRow> = if *role == Role::Partner { users.collect() } else { users.take(1).collect() };
+        out.extend(users.into_iter().map(|u| (u.email.clone(), *role)));
+    }
+    out
+}
+
+/// Give the [`sign_ins`] users the [`DEMO_PASSWORD`].
+pub async fn write_sign_ins(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_store::Result<Vec<(String, Role)>> {
+    let users = sign_ins(data);
+    let hash = kizuna_domain::access::hash_password(DEMO_PASSWORD).expect("the demo password is long enough");
+    for (email, _) in &users {
+        store.set_password(email, &hash).await?;
+    }
+    Ok(users)
+}
+
 /// Write the demo company in one transaction. Returns rows written per kind.
 pub async fn write(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_store::Result<()> {
     let mut tx = store.begin().await?;
@@ -464,6 +490,16 @@ mod tests {
 
     fn demo(seed: u64) -> DemoData {
         generate(&Options::new(seed, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))
+    }
+
+    #[test]
+    fn one_sign_in_per_role_and_every_partner() {
+        let users = sign_ins(&demo(1));
+        for role in Role::ALL {
+            assert!(users.iter().any(|u| u.1 == *role), "{role} missing");
+        }
+        assert_eq!(users.iter().filter(|u| u.1 == Role::Partner).count(), crate::names::PARTNERS.len());
+        assert_eq!(users[0].0, format!("admin@{STAFF_DOMAIN}"));
     }
 
     #[test]

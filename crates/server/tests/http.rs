@@ -1,14 +1,19 @@
-//! The HTTP server on both engines: health, the accounts API, the metrics API (same JSON as the
-//! analytics reports), errors that name the parameter, and the bilingual account list page.
+//! The HTTP server on both engines: sign-in and roles, partner isolation, API keys, the accounts
+//! API, the metrics API (same JSON as the analytics reports), errors that name the parameter,
+//! the bilingual pages, CSRF on every form, and the audit log.
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
-use kizuna_domain::{AccountRow, TouchModel};
+use kizuna_domain::{AccountRow, Role, StaffRow, TouchModel};
 use kizuna_server::{router, AppState};
 use kizuna_store::both_engines;
 use kizuna_store::testing::{subscription, TestDb};
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
 
 struct Reply {
     status: StatusCode,
@@ -20,17 +25,103 @@ impl Reply {
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
+
+    fn location(&self) -> &str {
+        self.headers["location"].to_str().unwrap()
+    }
 }
 
-async fn get(db: &TestDb, uri: &str, lang: Option<&str>) -> Reply {
+/// A browser: a cookie jar over the real router, on a fresh database.
+struct Client {
+    db: TestDb,
+    cookies: Mutex<BTreeMap<String, String>>,
+    bearer: Option<String>,
+}
+
+impl std::ops::Deref for Client {
+    type Target = TestDb;
+    fn deref(&self) -> &TestDb {
+        &self.db
+    }
+}
+
+impl Client {
+    fn anonymous(db: TestDb) -> Self {
+        Client { db, cookies: Mutex::new(BTreeMap::new()), bearer: None }
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies.lock().unwrap().get("kizuna_csrf").cloned().expect("a page was loaded first")
+    }
+
+    async fn send(&self, mut req: axum::http::request::Builder, body: Body) -> Reply {
+        let jar: Vec<String> = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !jar.is_empty() {
+            req = req.header("cookie", jar.join("; "));
+        }
+        if let Some(key) = &self.bearer {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        let resp = router(AppState::new(self.db.store.clone())).oneshot(req.body(body).unwrap()).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        for c in headers.get_all("set-cookie") {
+            let pair = c.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.lock().unwrap().insert(k.to_string(), v.to_string());
+        }
+        let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
+        Reply { status, headers, body }
+    }
+}
+
+async fn get(c: &Client, uri: &str, lang: Option<&str>) -> Reply {
     let mut req = Request::get(uri);
     if let Some(l) = lang {
         req = req.header("accept-language", l);
     }
-    let resp = router(AppState::new(db.store.clone())).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
-    Reply { status, headers, body }
+    c.send(req, Body::empty()).await
+}
+
+async fn post_form(c: &Client, uri: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.bytes().map(|b| format!("%{b:02X}")).collect::<String>()))
+        .collect();
+    let mut req = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    c.send(req, Body::from(body.join("&"))).await
+}
+
+/// A form post from this site, with the page's CSRF token.
+async fn submit(c: &Client, uri: &str, form: &[(&str, &str)]) -> Reply {
+    let token = c.csrf();
+    let mut form = form.to_vec();
+    form.push(("csrf_token", &token));
+    post_form(c, uri, &form, &[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]).await
+}
+
+async fn add_user(db: &TestDb, email: &str, role: Role, partner: Option<&str>) {
+    let hash = kizuna_domain::access::hash_password(PASSWORD).unwrap();
+    let row = StaffRow { email: email.into(), name: format!("{role} user"), role, team_id: None, partner_id: partner.map(str::to_string) };
+    assert!(db.store.create_user(&row, &hash).await.unwrap());
+}
+
+/// Signs in through the login form, as a browser would.
+async fn sign_in(c: &Client, email: &str) {
+    get(c, "/login", None).await;
+    let r = submit(c, "/login", &[("email", email), ("password", PASSWORD), ("next", "/")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(c.cookies.lock().unwrap().contains_key("kizuna_session"));
+}
+
+/// A fresh database with an admin signed in.
+async fn admin(db: TestDb) -> Client {
+    add_user(&db, "admin@kizuna.example", Role::Admin, None).await;
+    let c = Client::anonymous(db);
+    sign_in(&c, "admin@kizuna.example").await;
+    c
 }
 
 async fn seed(db: &TestDb) {
@@ -62,12 +153,14 @@ async fn seed(db: &TestDb) {
 }
 
 async fn health_reports_engine(db: TestDb) {
+    let db = admin(db).await;
     let r = get(&db, "/healthz", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["engine"], db.store.engine());
 }
 
 async fn accounts_api_filters_sorts_pages(db: TestDb) {
+    let db = admin(db).await;
     seed(&db).await;
     let r = get(&db, "/api/v1/accounts?segment=smb&sort=mrr&order=desc&on=2024-03-01", None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -93,6 +186,7 @@ async fn accounts_api_filters_sorts_pages(db: TestDb) {
 }
 
 async fn account_detail_and_404(db: TestDb) {
+    let db = admin(db).await;
     seed(&db).await;
     let j = get(&db, "/api/v1/accounts/A2?on=2024-02-01", None).await.json();
     assert_eq!(j["account"]["mrr"], 12000.0);
@@ -103,6 +197,7 @@ async fn account_detail_and_404(db: TestDb) {
 }
 
 async fn metrics_api_matches_reports(db: TestDb) {
+    let db = admin(db).await;
     seed(&db).await;
     for (name, query) in [
         ("retention", "from=2024-03-01&to=2024-07-01&by=segment"),
@@ -137,13 +232,13 @@ async fn metrics_api_matches_reports(db: TestDb) {
 }
 
 async fn account_page_in_both_languages(db: TestDb) {
+    let db = admin(db).await;
     seed(&db).await;
     let ja = get(&db, "/accounts", Some("ja,en;q=0.5")).await;
     assert_eq!(ja.status, StatusCode::OK);
     assert!(ja.body.contains("<html lang=\"ja\">") && ja.body.contains("顧客一覧") && ja.body.contains("3 社"), "{}", ja.body);
     assert!(ja.body.contains("ハイタッチ") && ja.body.contains("¥500,000") && ja.body.contains(">拡大<"));
     assert!(ja.body.contains("&lt;script&gt;") && !ja.body.contains("<script>alert"), "names are escaped");
-    assert!(ja.headers["set-cookie"].to_str().unwrap().starts_with("kizuna_lang=ja"));
 
     let en = get(&db, "/accounts?segment=smb", Some("en-US,en;q=0.9")).await;
     assert!(en.body.contains("<html lang=\"en\">") && en.body.contains("Accounts") && en.body.contains("2 accounts"));
@@ -151,21 +246,20 @@ async fn account_page_in_both_languages(db: TestDb) {
     assert!(!ja.body.contains(">expansion<") && !ja.body.contains(">churned<"), "no stage codes on the Japanese page");
     let switched = get(&db, "/accounts?lang=en", Some("ja")).await;
     assert!(switched.body.contains("<html lang=\"en\">"));
+    let remembered = get(&db, "/accounts", Some("ja")).await;
+    assert!(remembered.body.contains("<html lang=\"en\">"), "the choice is kept in a cookie");
     let empty = get(&db, "/accounts?q=nothing-matches", Some("en")).await;
     assert!(empty.body.contains("No accounts match"));
     let root = get(&db, "/", None).await;
-    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!((root.status, root.location()), (StatusCode::SEE_OTHER, "/dashboard"), "an admin lands on the dashboard");
 }
 
-async fn put(db: &TestDb, uri: &str, body: &str) -> Reply {
-    let req = Request::put(uri).body(Body::from(body.to_string())).unwrap();
-    let resp = router(AppState::new(db.store.clone())).oneshot(req).await.unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
-    Reply { status, headers, body }
+async fn put(c: &Client, uri: &str, body: &str) -> Reply {
+    c.send(Request::put(uri), Body::from(body.to_string())).await
 }
 
 async fn planning_api_and_page(db: TestDb) {
+    let db = admin(db).await;
     seed(&db).await;
     let example = kizuna_domain::planning::scenario::EXAMPLE;
     let r = put(&db, "/api/v1/plan/scenarios/fy2027", example).await;
@@ -208,27 +302,12 @@ all_sales_marketing,219000000.0,0.0
     assert!(!en.body.contains("必要CSM数"), "no Japanese on the English page");
 }
 
-async fn post_form(db: &TestDb, uri: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
-    let body: Vec<String> = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.bytes().map(|b| format!("%{b:02X}")).collect::<String>()))
-        .collect();
-    let mut req = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = router(AppState::new(db.store.clone())).oneshot(req.body(Body::from(body.join("&"))).unwrap()).await.unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
-    Reply { status, headers, body }
-}
-
 async fn scenario_editor_checks_csrf_and_input(db: TestDb) {
+    let db = admin(db).await;
     let form = get(&db, "/plan/edit", Some("ja")).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("<textarea") && form.body.contains("productive_hours_per_csm = 120"));
-    let cookie = form.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
+    let token = db.csrf();
     assert!(form.body.contains(&format!("value=\"{token}\"")), "the form carries the token");
     let example = kizuna_domain::planning::scenario::EXAMPLE;
 
@@ -238,28 +317,241 @@ async fn scenario_editor_checks_csrf_and_input(db: TestDb) {
         &db,
         "/plan/edit",
         &[("name", "x"), ("body", example), ("csrf_token", &token)],
-        &[("cookie", &cookie), ("host", "127.0.0.1:8080"), ("origin", "http://evil.example")],
+        &[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")],
     )
     .await;
     assert_eq!(other_site.status, StatusCode::FORBIDDEN);
     assert!(db.store.scenarios().await.unwrap().is_empty(), "nothing saved by refused posts");
 
-    let ok_headers = [("cookie", cookie.as_str()), ("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")];
     let bad_body = example.replace("span_new_lead = 6", "span_new_leader = 6");
-    let bad = post_form(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", &bad_body), ("csrf_token", &token)], &ok_headers).await;
+    let bad = submit(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", &bad_body)]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("Not saved") && bad.body.contains("span_new_leader"), "{}", bad.body);
     assert!(bad.body.contains("span_new_leader = 6"), "the text is kept for fixing");
 
-    let good = post_form(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", example), ("csrf_token", &token)], &ok_headers).await;
+    let good = submit(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", example)]).await;
     assert_eq!(good.status, StatusCode::OK, "{}", good.body);
     assert!(good.body.contains("Saved scenario fy."));
     assert_eq!(db.store.scenario("fy").await.unwrap().as_deref(), Some(example));
     let edit = get(&db, "/plan/edit?name=fy", Some("en")).await;
     assert!(edit.body.contains("value=\"fy\""));
+    let (_, log) = db.store.audit_log(None, 1, 10).await.unwrap();
+    assert_eq!((log[0].action.as_str(), log[0].target.as_deref(), log[0].actor.as_str()), ("scenario.save", Some("fy"), "admin@kizuna.example"));
+}
+
+
+async fn sign_in_out_and_what_anonymous_gets(db: TestDb) {
+    add_user(&db, "sato@kizuna.example", Role::Csm, None).await;
+    let c = Client::anonymous(db);
+    let page = get(&c, "/accounts?segment=smb", None).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/login?next=/accounts%3Fsegment%3Dsmb"));
+    let api = get(&c, "/api/v1/accounts", None).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    assert!(api.json()["error"].as_str().unwrap().contains("API key"));
+    assert_eq!(get(&c, "/healthz", None).await.status, StatusCode::OK, "health needs no sign-in");
+
+    let form = get(&c, "/login?next=/accounts", Some("ja")).await;
+    assert!(form.body.contains("ログイン") && form.body.contains("name=\"next\" value=\"&#x2f;accounts\""), "{}", form.body);
+    let wrong = submit(&c, "/login?lang=en", &[("email", "sato@kizuna.example"), ("password", "wrong password!")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The e-mail address or password is not correct."));
+    let no_token = post_form(&c, "/login", &[("email", "sato@kizuna.example"), ("password", PASSWORD)], &[]).await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "the sign-in form is CSRF-protected too");
+    let away = submit(&c, "/login", &[("email", "SATO@kizuna.example"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
+    assert_eq!((away.status, away.location()), (StatusCode::SEE_OTHER, "/"), "never redirected off-site");
+    let land = get(&c, "/", None).await;
+    assert_eq!(land.location(), "/accounts?owner=sato%40kizuna.example", "a CSM lands on their own book");
+    assert_eq!(get(&c, "/api/v1/me", None).await.json()["role"], "csm");
+
+    let out = submit(&c, "/logout", &[]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!(get(&c, "/api/v1/me", None).await.status, StatusCode::UNAUTHORIZED, "signed out");
+    let (_, log) = c.store.audit_log(None, 1, 10).await.unwrap();
+    let actions: Vec<&str> = log.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["sign_in.failed", "sign_in", "sign_out"]);
+}
+
+async fn roles_decide_what_is_allowed(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "viewer@kizuna.example", Role::Viewer, None).await;
+    add_user(&db, "ops@kizuna.example", Role::CsOps, None).await;
+    let viewer = Client::anonymous(db);
+    sign_in(&viewer, "viewer@kizuna.example").await;
+    assert_eq!(get(&viewer, "/dashboard", Some("en")).await.status, StatusCode::OK);
+    let page = get(&viewer, "/accounts/A1", Some("en")).await;
+    assert!(!page.body.contains("id=\"add-note\""), "no note form for a viewer");
+    let note = submit(&viewer, "/accounts/A1/activities", &[("kind", "note"), ("body", "x")]).await;
+    assert_eq!(note.status, StatusCode::FORBIDDEN);
+    assert!(note.body.contains("<html lang=\"ja\">") && note.body.contains("この操作の権限がありません"), "errors on pages are pages: {}", note.body);
+    assert_eq!(get(&viewer, "/admin/users", None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&viewer, "/admin/audit", None).await.status, StatusCode::FORBIDDEN);
+    let save = submit(&viewer, "/plan/edit", &[("name", "x"), ("body", kizuna_domain::planning::scenario::EXAMPLE)]).await;
+    assert_eq!(save.status, StatusCode::FORBIDDEN);
+
+    let ops = Client::anonymous(viewer.db.clone());
+    sign_in(&ops, "ops@kizuna.example").await;
+    assert_eq!(get(&ops, "/admin/audit", Some("en")).await.status, StatusCode::OK);
+    assert_eq!(get(&ops, "/admin/users", None).await.status, StatusCode::FORBIDDEN, "only admins manage users");
+}
+
+async fn partners_see_only_their_accounts(db: TestDb) {
+    seed(&db).await;
+    let mut tx = db.store.begin().await.unwrap();
+    let mine = AccountRow { account_id: "P1".into(), name: Some("北斗商会".into()), partner_id: Some("P-ALPHA".into()), ..Default::default() };
+    let theirs = AccountRow { account_id: "P2".into(), name: Some("南風物産".into()), partner_id: Some("P-BETA".into()), ..Default::default() };
+    tx.upsert_accounts(&[mine, theirs]).await.unwrap();
+    tx.commit().await.unwrap();
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let c = Client::anonymous(db);
+    sign_in(&c, "alpha@partner.example").await;
+    assert_eq!(get(&c, "/", None).await.location(), "/accounts");
+
+    let list = get(&c, "/api/v1/accounts", None).await.json();
+    assert_eq!((list["total"].as_u64(), list["accounts"][0]["account_id"].as_str()), (Some(1), Some("P1")));
+    let forced = get(&c, "/api/v1/accounts?partner=P-BETA", None).await.json();
+    assert_eq!(forced["accounts"][0]["account_id"], "P1", "the partner filter cannot be widened");
+    let search = get(&c, "/api/v1/accounts?q=%E5%8D%97%E9%A2%A8", None).await.json(); // 南風
+    assert_eq!(search["total"], 0, "search does not find another partner's account");
+    for uri in ["/api/v1/accounts/P2", "/accounts/P2", "/api/v1/accounts/A1", "/accounts/NOPE"] {
+        assert_eq!(get(&c, uri, Some("en")).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    assert_eq!(get(&c, "/accounts/P1", Some("en")).await.status, StatusCode::OK);
+    let page = get(&c, "/accounts?q=%E5%8D%97%E9%A2%A8", Some("ja")).await;
+    assert!(!page.body.contains("南風物産"));
+    let export = get(&c, "/accounts.csv", None).await;
+    assert_eq!(export.body.lines().count(), 2, "header and P1 only: {}", export.body);
+    assert!(export.body.contains("P1,北斗商会"));
+    let note = c.send(Request::post("/api/v1/accounts/P2/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
+    assert_eq!(note.status, StatusCode::NOT_FOUND, "cannot write to another partner's account");
+    for uri in ["/dashboard", "/api/v1/dashboard", "/api/v1/metrics/arr", "/reports/arr"] {
+        assert_eq!(get(&c, uri, None).await.status, StatusCode::FORBIDDEN, "{uri}: portfolio figures are not for partners");
+    }
+}
+
+async fn api_keys_read_scope_and_revoke(db: TestDb) {
+    seed(&db).await;
+    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
+    let (partner, pk) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, Some("BI".into()), Some("P-NONE".into())).await.unwrap();
+    let mut c = Client::anonymous(db);
+    c.bearer = Some(read.clone());
+    let j = get(&c, "/api/v1/accounts", None).await.json();
+    assert_eq!(j["total"], 3);
+    assert_eq!(get(&c, "/api/v1/metrics/arr?at=2024-03-01", None).await.status, StatusCode::OK);
+    c.bearer = Some(write);
+    let w = get(&c, "/api/v1/accounts", None).await;
+    assert_eq!(w.status, StatusCode::FORBIDDEN);
+    assert!(w.json()["error"].as_str().unwrap().contains("only send usage events"));
+    c.bearer = Some(partner);
+    assert_eq!(get(&c, "/api/v1/accounts", None).await.json()["total"], 0, "a partner key sees its partner's accounts only");
+    assert_eq!(get(&c, "/api/v1/accounts/A1", None).await.status, StatusCode::NOT_FOUND);
+    assert!(c.store.revoke_api_key(&pk.key_id, chrono::Utc::now()).await.unwrap());
+    assert_eq!(get(&c, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED);
+    c.bearer = Some(format!("{read}x"));
+    assert_eq!(get(&c, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED);
+    let keys = c.store.api_keys().await.unwrap();
+    assert!(keys.iter().any(|k| k.last_used_at.is_some()), "use is recorded");
+}
+
+async fn notes_and_meetings_from_page_and_api(db: TestDb) {
+    seed(&db).await;
+    let c = admin(db).await;
+    let page = get(&c, "/accounts/A1", Some("ja")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("株式会社さくら") && page.body.contains("活動履歴") && page.body.contains("id=\"add-note\""));
+    assert!(page.body.contains("<svg") && page.body.contains("¥500,000"), "MRR chart and figures");
+    let saved = submit(&c, "/accounts/A1/activities", &[("kind", "note"), ("subject", "更新の相談"), ("body", "来期は席数を増やしたい")]).await;
+    assert_eq!((saved.status, saved.location()), (StatusCode::SEE_OTHER, "/accounts/A1#timeline"));
+    let meeting = submit(&c, "/accounts/A1/activities", &[("kind", "meeting"), ("occurred_on", "2024-05-10"), ("subject", "QBR準備")]).await;
+    assert_eq!(meeting.status, StatusCode::SEE_OTHER);
+    let empty = submit(&c, "/accounts/A1/activities?lang=en", &[("kind", "note"), ("subject", " "), ("body", "")]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(empty.body.contains("subject and body are both empty"), "{}", empty.body);
+    let bad_date = submit(&c, "/accounts/A1/activities", &[("kind", "meeting"), ("occurred_on", "2024-13-01"), ("subject", "x")]).await;
+    assert!(bad_date.body.contains("occurred_at &quot;2024-13-01&quot; is not a timestamp"), "{}", bad_date.body);
+
+    let api = c.send(Request::post("/api/v1/accounts/A1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"call","subject":"電話で確認"}"#)).await;
+    assert_eq!(api.status, StatusCode::CREATED, "{}", api.body);
+    let detail = get(&c, "/api/v1/accounts/A1", None).await.json();
+    let acts = detail["activities"].as_array().unwrap();
+    assert_eq!(acts.len(), 3);
+    assert!(acts.iter().any(|a| a["subject"] == "更新の相談" && a["author_email"] == "admin@kizuna.example" && a["kind"] == "note"));
+    assert!(acts.iter().any(|a| a["kind"] == "meeting" && a["occurred_at"].as_str().unwrap().starts_with("2024-05-10")));
+    let page = get(&c, "/accounts/A1?lang=ja", None).await;
+    assert!(page.body.contains("来期は席数を増やしたい") && page.body.contains("打ち合わせ"));
+    let (total, log) = c.store.audit_log(None, 1, 100).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "activity.create" && e.target.as_deref() == Some("A1")).count(), 3, "{total}");
+}
+
+async fn dashboard_page_matches_api(db: TestDb) {
+    seed(&db).await;
+    let c = admin(db).await;
+    let api = get(&c, "/api/v1/dashboard?from=2024-01&to=2024-06", None).await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    let j = api.json();
+    // Active on 2024-01-01: A1 (500,000), A2 (12,000). By 2024-07-01 A2 has churned; A3 is new.
+    assert_eq!((j["accounts_start"].as_u64(), j["accounts_churned"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(j["logo_churn_rate"], 0.5);
+    assert_eq!(j["nrr"].as_f64().unwrap(), 500000.0 / 512000.0);
+    assert_eq!((j["mrr"].as_f64(), j["arr"].as_f64(), j["active_accounts"].as_u64()), (Some(530000.0), Some(6360000.0), Some(2)));
+    assert_eq!(j["months"].as_array().unwrap().len(), 6);
+    assert_eq!(j["touch_mix"][0]["touch_model"], "high");
+    assert_eq!(j["touch_mix"][0]["account_share"], 0.5);
+    let page = get(&c, "/dashboard?from=2024-01&to=2024-06", Some("en")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<div class=\"value\">¥6,360,000</div>") && page.body.contains("<div class=\"value\">97.7%</div>"), "{}", page.body);
+    assert!(page.body.contains("<div class=\"value\">50.0%</div>"), "logo churn");
+    assert!(page.body.contains("MRR movements by month") && page.body.contains("Touch-model mix"));
+    let ja = get(&c, "/dashboard?from=2024-01&to=2024-06", Some("ja")).await;
+    assert!(ja.body.contains("ポートフォリオ") && ja.body.contains("2024年1月1日"));
+    let bad = get(&c, "/api/v1/dashboard?from=2024-13", None).await;
+    assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("from \"2024-13\" is not a month (YYYY-MM)")));
+}
+
+async fn reports_and_admin_pages(db: TestDb) {
+    seed(&db).await;
+    let c = admin(db).await;
+    for lang in ["ja", "en"] {
+        for uri in ["/reports/retention?from=2024-03-01&to=2024-07-01", "/reports/mrr?from=2024-01&to=2024-06", "/reports/cohorts?at=2024-06-30", "/reports/arr?at=2024-03-01", "/admin/users", "/admin/keys", "/admin/audit"] {
+            let r = get(&c, &format!("{uri}{}lang={lang}", if uri.contains('?') { "&" } else { "?" }), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri} {lang}: {}", r.body);
+            assert!(r.body.contains(&format!("<html lang=\"{lang}\">")));
+        }
+    }
+    let cohorts = get(&c, "/reports/cohorts?at=2024-06-30&lang=en", None).await;
+    assert!(cohorts.body.contains("table class=\"heat\"") && cohorts.body.contains(">100%<"));
+    let ret = get(&c, "/reports/retention?from=2024-03-01&to=2024-07-01&by=segment&lang=ja", None).await;
+    assert!(ret.body.contains("エンタープライズ") && ret.body.contains("<svg"));
+    assert_eq!(get(&c, "/reports/nps", None).await.status, StatusCode::NOT_FOUND);
+
+    get(&c, "/admin/users", None).await;
+    let made = submit(&c, "/admin/users?lang=en", &[("email", "New@Kizuna.example"), ("name", "新人"), ("role", "partner"), ("partner_id", "P-ALPHA"), ("password", PASSWORD)]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert!(made.body.contains("Saved: new@kizuna.example"));
+    let short = submit(&c, "/admin/users?lang=en", &[("email", "x@kizuna.example"), ("role", "csm"), ("password", "short")]).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(short.body.contains("at least 10"));
+    let demote = submit(&c, "/admin/users/update?lang=en", &[("email", "admin@kizuna.example"), ("role", "viewer")]).await;
+    assert!(demote.body.contains("cannot take the admin role from yourself"));
+    let key = submit(&c, "/admin/keys?lang=en", &[("kind", "read"), ("label", "BI tool")]).await;
+    let secret = key.body.split("id=\"new-key\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(secret.starts_with("kz_read_"));
+    let listed = get(&c, "/admin/keys", None).await;
+    assert!(!listed.body.contains(&secret), "the secret is shown once");
+    let (_, log) = c.store.audit_log(None, 1, 100).await.unwrap();
+    for action in ["user.create", "key.create"] {
+        assert!(log.iter().any(|e| e.action == action && e.actor == "admin@kizuna.example"), "{action}");
+    }
 }
 
 both_engines!(
+    sign_in_out_and_what_anonymous_gets,
+    roles_decide_what_is_allowed,
+    partners_see_only_their_accounts,
+    api_keys_read_scope_and_revoke,
+    notes_and_meetings_from_page_and_api,
+    dashboard_page_matches_api,
+    reports_and_admin_pages,
     scenario_editor_checks_csrf_and_input,
     planning_api_and_page,
     health_reports_engine,

@@ -172,6 +172,8 @@ pub trait Store: Access + Send + Sync + 'static {
     async fn churn_records(&self, account_id: &str) -> Result<Vec<ChurnRecord>>;
     async fn counts(&self) -> Result<Counts>;
     async fn staff_users(&self) -> Result<Vec<StaffUser>>;
+    /// (partner_id, name), by id.
+    async fn partners(&self) -> Result<Vec<(String, String)>>;
 
     /// Segment, touch model, partner and owner of every account, for breakdowns.
     async fn account_dims(&self) -> Result<Vec<AccountDims>>;

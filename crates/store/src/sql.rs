@@ -351,6 +351,10 @@ macro_rules! store_impl {
                     .collect())
             }
 
+            async fn partners(&self) -> Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as("SELECT partner_id, name FROM partners ORDER BY partner_id").fetch_all(&self.pool).await?)
+            }
+
             async fn account_dims(&self) -> Result<Vec<AccountDims>> {
                 let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
                     "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",

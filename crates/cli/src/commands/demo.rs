@@ -36,6 +36,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
         opts.accounts = args.accounts;
         let data = kizuna_demo::generate(&opts);
         kizuna_demo::write(store.as_ref(), &data).await?;
+        let users = kizuna_demo::write_sign_ins(store.as_ref(), &data).await?;
         println!(
             "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
              {} activities, {} churn records, {} funnel leads, {} staff users",
@@ -48,6 +49,10 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
             data.funnel.len(),
             data.staff.len()
         );
+        println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
+        for (email, role) in users {
+            println!("  {role:<8} {email}");
+        }
     }
     if args.serve {
         eprintln!("Kizuna on http://{}", args.listen);

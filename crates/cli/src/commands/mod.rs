@@ -1,9 +1,11 @@
 pub mod bench;
 pub mod demo;
 pub mod import;
+pub mod keys;
 pub mod metrics;
 pub mod plan;
 pub mod serve;
+pub mod users;
 
 use anyhow::Context;
 use std::sync::Arc;

@@ -1,16 +1,22 @@
-//! `GET /api/v1/accounts` (paged, filtered, sorted) and `GET /api/v1/accounts/{id}`.
+//! `GET /api/v1/accounts` (paged, filtered, sorted), `GET /api/v1/accounts/{id}`, and
+//! `POST /api/v1/accounts/{id}/activities`. A partner's principal only ever sees its partner's
+//! accounts: others answer 404, exactly as if they did not exist.
 
+use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{NaiveDate, Utc};
-use kizuna_domain::TouchModel;
-use kizuna_store::{AccountPage, AccountQuery, AccountSort};
+use kizuna_domain::access::Permission;
+use kizuna_domain::{Account, ActivityKind, ActivityRow, TouchModel};
+use kizuna_store::{AccountPage, AccountQuery, AccountSort, Store};
+use serde::Deserialize;
 use std::collections::HashMap;
 
-/// Parameters: `page`, `per_page` (1–1000), `segment`, `touch_model`, `owner`, `partner`, `q`,
-/// `sort` (account_id, name, segment, touch_model, owner, mrr), `order` (asc, desc), `on` (date of MRR).
+/// Parameters: `page`, `per_page` (1–1000), `segment`, `touch_model`, `owner`, `partner`, `stage`,
+/// `q`, `sort` (account_id, name, segment, touch_model, owner, partner, stage, mrr), `order`
+/// (asc, desc), `on` (date of MRR).
 pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiError> {
     let p = Params(q);
     let on = p.date("on")?.unwrap_or_else(|| Utc::now().date_naive());
@@ -19,10 +25,9 @@ pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiErr
     query.touch_model = p.choice("touch_model", |s| s.parse::<TouchModel>().ok(), "high, hybrid, tech")?;
     query.owner_email = p.text("owner").map(|s| s.to_lowercase());
     query.partner_id = p.text("partner");
+    query.lifecycle_stage = p.text("stage").map(|s| s.to_lowercase());
     query.search = p.text("q");
-    query.sort = p
-        .choice("sort", AccountSort::parse, "account_id, name, segment, touch_model, owner, mrr")?
-        .unwrap_or(AccountSort::AccountId);
+    query.sort = p.choice("sort", AccountSort::parse, AccountSort::NAMES)?.unwrap_or(AccountSort::AccountId);
     query.descending = p.choice("order", |s| match s { "asc" => Some(false), "desc" => Some(true), _ => None }, "asc, desc")?
         .unwrap_or(false);
     query.page = p.number("page", 1, u32::MAX)?.unwrap_or(1);
@@ -30,20 +35,42 @@ pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiErr
     Ok(query)
 }
 
-pub async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<AccountPage>, ApiError> {
-    let query = account_query(&q)?;
+/// The query with the principal's scope forced on it.
+pub fn scoped_query(q: &HashMap<String, String>, me: &Principal) -> Result<AccountQuery, ApiError> {
+    let mut query = account_query(q)?;
+    if let Some(partner) = me.scope() {
+        query.partner_id = Some(partner);
+    }
+    Ok(query)
+}
+
+/// The account if it exists and the principal may see it; otherwise 404 either way.
+pub async fn visible_account(store: &dyn Store, me: &Principal, id: &str, on: NaiveDate) -> Result<Account, ApiError> {
+    let not_found = || ApiError::NotFound(format!("account {id:?}"));
+    let account = store.get_account(id, on).await?.ok_or_else(not_found)?;
+    match me.scope() {
+        Some(p) if account.partner_id.as_deref() != Some(p.as_str()) => Err(not_found()),
+        _ => Ok(account),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<AccountPage>, ApiError> {
+    me.require(Permission::ReadAccounts)?;
+    let query = scoped_query(&q, &me)?;
     Ok(Json(state.store.list_accounts(&query).await?))
 }
 
 /// The account with its subscriptions, contacts, latest 50 activities and churn records.
 pub async fn show(
     State(state): State<AppState>,
+    me: Principal,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::ReadAccounts)?;
     let on: NaiveDate = Params(&q).date("on")?.unwrap_or_else(|| Utc::now().date_naive());
-    let store = &state.store;
-    let account = store.get_account(&id, on).await?.ok_or_else(|| ApiError::NotFound(format!("account {id:?}")))?;
+    let store = state.store.as_ref();
+    let account = visible_account(store, &me, &id, on).await?;
     Ok(Json(serde_json::json!({
         "account": account,
         "subscriptions": store.subscriptions(&id).await?,
@@ -51,4 +78,64 @@ pub async fn show(
         "activities": store.activities(&id, 50).await?,
         "churn_records": store.churn_records(&id).await?,
     })))
+}
+
+/// A note, meeting, call, e-mail or QBR to add to an account's timeline.
+#[derive(Debug, Deserialize)]
+pub struct NewActivity {
+    pub kind: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// RFC 3339 or YYYY-MM-DD; now when absent.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+}
+
+/// Checks and writes a new activity by `me`; shared by the API and the account page.
+pub async fn add_activity(store: &dyn Store, me: &Principal, id: &str, a: NewActivity) -> Result<ActivityRow, ApiError> {
+    me.require(Permission::WriteActivities)?;
+    visible_account(store, me, id, Utc::now().date_naive()).await?;
+    let kind: ActivityKind = a.kind.parse().map_err(|_| ApiError::BadRequest(format!("kind {:?} is not one of: note, meeting, call, email, qbr", a.kind)))?;
+    if kind == ActivityKind::SupportTicket {
+        return Err(ApiError::BadRequest("kind \"support_ticket\" comes from the support import, not by hand".into()));
+    }
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (subject, body) = (clean(a.subject), clean(a.body));
+    if subject.is_none() && body.is_none() {
+        return Err(ApiError::BadRequest("subject and body are both empty: write at least one".into()));
+    }
+    if subject.as_ref().is_some_and(|s| s.chars().count() > 200) || body.as_ref().is_some_and(|b| b.chars().count() > 20_000) {
+        return Err(ApiError::BadRequest("subject is limited to 200 characters and body to 20,000".into()));
+    }
+    let occurred_at = match clean(a.occurred_at) {
+        None => Utc::now(),
+        Some(v) => kizuna_domain::fields::parse_timestamp("occurred_at", &v).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+    };
+    let row = ActivityRow {
+        account_id: id.to_string(),
+        activity_id: format!("web-{}-{:08x}", Utc::now().format("%Y%m%d%H%M%S%3f"), rand::random::<u32>()),
+        kind,
+        occurred_at,
+        author_email: (!me.via_key).then(|| me.actor.clone()),
+        subject,
+        body,
+    };
+    let mut tx = store.begin().await?;
+    tx.upsert_activities(std::slice::from_ref(&row)).await?;
+    tx.commit().await?;
+    let detail = serde_json::json!({ "activity_id": row.activity_id, "kind": kind.as_str() });
+    me.audit(store, "activity.create", Some(id), detail).await?;
+    Ok(row)
+}
+
+pub async fn create_activity(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(id): Path<String>,
+    Json(a): Json<NewActivity>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+    let row = add_activity(state.store.as_ref(), &me, &id, a).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!({ "activity_id": row.activity_id, "account_id": row.account_id }))))
 }

@@ -1,7 +1,9 @@
 //! `GET /api/v1/metrics/{retention|mrr|cohorts|ltv|arr|churn}`: the same parameters (query string)
 //! and JSON as `kizuna metrics ...`. `format=csv` returns CSV instead.
 
+use crate::auth::Principal;
 use crate::{ApiError, AppState};
+use kizuna_domain::access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -11,9 +13,11 @@ use std::collections::HashMap;
 
 pub async fn report(
     State(state): State<AppState>,
+    me: Principal,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
     let report = Report::parse(&name).ok_or_else(|| ApiError::NotFound(format!("report {name:?}")))?;
     let value = report.run(state.store.as_ref(), &Params(&q)).await?;
     Ok(match q.get("format").map(String::as_str) {

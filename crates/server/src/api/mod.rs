@@ -1,28 +1,60 @@
-//! JSON API, version 1.
+//! JSON API, version 1. Every route needs a signed-in session or an API key
+//! (`Authorization: Bearer KEY`); what it may see follows the role, as in the pages.
 
 mod accounts;
 mod metrics;
 mod plan;
 
-use crate::AppState;
-use axum::extract::State;
-use axum::routing::get;
+use crate::auth::Principal;
+use crate::{ApiError, AppState};
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use kizuna_domain::access::Permission;
+use std::collections::HashMap;
 
-pub use accounts::account_query;
+pub use accounts::{add_activity, scoped_query, visible_account, NewActivity};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/accounts", get(accounts::list))
         .route("/api/v1/accounts/{id}", get(accounts::show))
+        .route("/api/v1/accounts/{id}/activities", post(accounts::create_activity))
         .route("/api/v1/metrics/{report}", get(metrics::report))
         .route("/api/v1/plan/scenarios", get(plan::list))
         .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
         .route("/api/v1/plan/{kind}", get(plan::report))
+        .route("/api/v1/audit", get(audit))
 }
 
-/// `GET /healthz`: 200 when the database answers.
-pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, crate::ApiError> {
+/// `GET /healthz`: 200 when the database answers. Needs no sign-in.
+pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await?;
     Ok(Json(serde_json::json!({ "status": "ok", "engine": state.store.engine() })))
+}
+
+/// `GET /api/v1/me`: who the request is made as.
+async fn me(me: Principal) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "actor": me.actor, "name": me.name, "role": me.role.as_str(), "partner_id": me.partner_id, "via_key": me.via_key,
+    }))
+}
+
+/// `GET /api/v1/dashboard?from=YYYY-MM&to=YYYY-MM`: the portfolio dashboard's figures.
+async fn dashboard(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
+    let p = kizuna_analytics::Params(&q);
+    Ok(Json(kizuna_analytics::dashboard::dashboard(state.store.as_ref(), &p, kizuna_analytics::today()).await?))
+}
+
+/// `GET /api/v1/audit?page=&per_page=&actor=`: the audit log, newest first.
+async fn audit(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::ReadAudit)?;
+    let p = crate::params::Params(&q);
+    let page = p.number("page", 1, u32::MAX)?.unwrap_or(1);
+    let per_page = p.number("per_page", 1, 1000)?.unwrap_or(100);
+    let (total, entries) = state.store.audit_log(p.text("actor").as_deref(), page, per_page).await?;
+    Ok(Json(serde_json::json!({ "total": total, "page": page, "per_page": per_page, "entries": entries })))
 }

@@ -2,7 +2,9 @@
 //! (same JSON as `kizuna plan ...`; `format=csv` for the rows), and saved scenarios:
 //! `GET /api/v1/plan/scenarios`, `GET|PUT /api/v1/plan/scenarios/{name}` (TOML text).
 
+use crate::auth::Principal;
 use crate::params::Params;
+use kizuna_domain::access::Permission;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -25,9 +27,11 @@ impl From<PlanError> for ApiError {
 
 pub async fn report(
     State(state): State<AppState>,
+    me: Principal,
     Path(kind): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
     let kind = PlanKind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("plan {kind:?}")))?;
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
@@ -42,7 +46,8 @@ pub async fn report(
     })
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
     let rows = state.store.scenarios().await?;
     Ok(Json(serde_json::json!(rows
         .into_iter()
@@ -50,17 +55,20 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Valu
         .collect::<Vec<_>>())))
 }
 
-pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<String>) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
     let body = state.store.scenario(&name).await?.ok_or_else(|| ApiError::NotFound(format!("scenario {name:?}")))?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], body).into_response())
 }
 
 /// Validate and save; a scenario that does not parse is refused with the key and line named.
-pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<String>, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::EditPlans)?;
     if name.trim().is_empty() || name.len() > 100 {
         return Err(ApiError::BadRequest(format!("scenario name {name:?} must be 1 to 100 characters")));
     }
     Scenario::parse(&body).map_err(|e| ApiError::BadRequest(format!("scenario: {e}")))?;
     state.store.save_scenario(&name, &body).await?;
+    me.audit(state.store.as_ref(), "scenario.save", Some(&name), serde_json::json!({ "bytes": body.len() })).await?;
     Ok(Json(serde_json::json!({ "saved": name })))
 }

@@ -1,18 +1,23 @@
-//! The account list page (the full web UI is built on this layout).
+//! The account list: search, filters, sortable columns, paging, and CSV export of the view.
+//! A partner user's list (and export) holds only its partner's accounts, whatever the URL says.
 
-use crate::api::account_query;
-use crate::i18n::locale;
+use super::format::yen;
+use super::{label, urlencode, Page};
+use crate::api::scoped_query;
+use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
-use axum::response::{Html, IntoResponse};
-use kizuna_domain::money::{format_money, group_thousands};
+use axum::response::{IntoResponse, Response};
+use kizuna_domain::access::Permission;
+use kizuna_domain::money::group_thousands;
 use serde::Serialize;
 use std::collections::HashMap;
 
 #[derive(Serialize)]
 struct Row {
     account_id: String,
+    href: String,
     name: String,
     segment: String,
     touch_model: String,
@@ -22,68 +27,122 @@ struct Row {
     mrr: String,
 }
 
+const SORTABLE: &[&str] = &["account_id", "name", "segment", "touch_model", "owner", "partner", "stage", "mrr"];
+pub const STAGES: &[&str] = &["onboarding", "adoption", "expansion", "renewal", "churned"];
+
+/// This page's URL with some parameters replaced (and the page reset unless given).
+fn link(q: &HashMap<String, String>, set: &[(&str, String)]) -> String {
+    let mut params: Vec<(String, String)> = q
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && *k != "page" && *k != "lang" && !set.iter().any(|(s, _)| s == k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    params.extend(set.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    params.sort();
+    let encoded: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
+    format!("/accounts?{}", encoded.join("&"))
+}
+
 pub async fn page(
     State(state): State<AppState>,
+    me: Principal,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<impl IntoResponse, ApiError> {
-    let lang = locale(&headers, &q);
-    let query = account_query(&q)?;
-    let page = state.store.list_accounts(&query).await?;
-    let label = |prefix: &str, v: &Option<String>| match v {
-        Some(v) => {
-            let key = format!("{prefix}.{v}");
-            let text = crate::i18n::t(&key, lang);
-            if text == key || text.ends_with(&key) { v.clone() } else { text }
-        }
-        None => String::new(),
-    };
-    let rows: Vec<Row> = page
+) -> Result<Response, ApiError> {
+    me.require(Permission::ReadAccounts)?;
+    let page = Page::new(&headers, &q, Some(me.clone()));
+    let lang = page.lang;
+    let query = scoped_query(&q, &me)?;
+    let result = state.store.list_accounts(&query).await?;
+    let rows: Vec<Row> = result
         .accounts
         .iter()
         .map(|a| Row {
             account_id: a.account_id.clone(),
+            href: format!("/accounts/{}", urlencode(&a.account_id)),
             name: a.name.clone(),
-            segment: label("segment", &a.segment),
-            touch_model: label("touch", &a.touch_model.map(|t| t.as_str().to_string())),
+            segment: a.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default(),
+            touch_model: a.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default(),
             owner: a.owner_email.clone().unwrap_or_default(),
             partner: a.partner_id.clone().unwrap_or_default(),
-            stage: label("lifecycle", &a.lifecycle_stage),
-            mrr: format_money((a.mrr * 100.0).round() as i64, "JPY"),
+            stage: a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default(),
+            mrr: yen(a.mrr),
         })
         .collect();
-    let pages = page.total.div_ceil(page.per_page as u64).max(1);
-    let link = |to: u64| {
-        let mut params: Vec<(String, String)> = q.iter().filter(|(k, _)| *k != "page").map(|(k, v)| (k.clone(), v.clone())).collect();
-        params.sort();
-        params.push(("page".into(), to.to_string()));
-        let encoded: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
-        format!("/accounts?{}", encoded.join("&"))
-    };
-    let other = if lang == "ja" { "en" } else { "ja" };
-    let html = state.templates.get_template("accounts.html")?.render(minijinja::context! {
-        lang,
-        other_lang => other,
-        rows,
-        total => group_thousands(page.total),
-        page => page.page,
-        pages,
-        prev => (page.page > 1).then(|| link(page.page as u64 - 1)),
-        next => ((page.page as u64) < pages).then(|| link(page.page as u64 + 1)),
-        f_q => q.get("q").cloned().unwrap_or_default(),
-        f_segment => q.get("segment").cloned().unwrap_or_default(),
-        f_touch => q.get("touch_model").cloned().unwrap_or_default(),
-        f_owner => q.get("owner").cloned().unwrap_or_default(),
-    })?;
-    let cookie = format!("kizuna_lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax");
-    Ok(([(header::SET_COOKIE, cookie)], Html(html)))
+    let pages = result.total.div_ceil(result.per_page as u64).max(1);
+    let (sort, order) = (q.get("sort").cloned().unwrap_or_else(|| "account_id".into()), q.get("order").cloned().unwrap_or_default());
+    let columns: Vec<minijinja::Value> = SORTABLE
+        .iter()
+        .map(|c| {
+            let active = sort == *c;
+            let next_order = if active && order != "desc" { "desc" } else { "asc" };
+            minijinja::context! {
+                name => *c, title => page.t(&format!("col.{c}")), href => link(&q, &[("sort", c.to_string()), ("order", next_order.to_string())]),
+                sorted => active.then(|| if order == "desc" { "descending" } else { "ascending" }), num => *c == "mrr",
+            }
+        })
+        .collect();
+    let mut export_params = q.clone();
+    export_params.remove("page");
+    let export = link(&export_params, &[]).replacen("/accounts?", "/accounts.csv?", 1);
+    let owners: Vec<String> = state.store.staff_users().await?.into_iter().filter(|u| u.role == "csm" || u.role == "manager").map(|u| u.email).collect();
+    let partners = if me.scope().is_some() { vec![] } else { state.store.partners().await? };
+    let f = |k: &str| q.get(k).cloned().unwrap_or_default();
+    page.render(
+        &state,
+        "accounts.html",
+        minijinja::context! {
+            rows, columns, owners, partners, stages => STAGES, export,
+            total => group_thousands(result.total),
+            page => result.page,
+            pages,
+            prev => (result.page > 1).then(|| link(&q, &[("page", (result.page - 1).to_string())])),
+            next => ((result.page as u64) < pages).then(|| link(&q, &[("page", (result.page + 1).to_string())])),
+            f_q => f("q"), f_segment => f("segment"), f_touch => f("touch_model"), f_owner => f("owner"),
+            f_partner => f("partner"), f_stage => f("stage"), f_sort => sort, f_order => order,
+        },
+    )
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `GET /accounts.csv?...`: every account of the current view (all pages), as CSV.
+pub async fn export(
+    State(state): State<AppState>,
+    me: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    me.require(Permission::ReadAccounts)?;
+    let mut query = scoped_query(&q, &me)?;
+    query.per_page = 1000;
+    query.page = 1;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::BadRequest(format!("CSV: {e}"));
+    out.write_record(["account_id", "name", "segment", "touch_model", "owner_email", "partner_id", "lifecycle_stage", "mrr"]).map_err(csv_err)?;
+    loop {
+        let chunk = state.store.list_accounts(&query).await?;
+        for a in &chunk.accounts {
+            out.write_record([
+                a.account_id.as_str(),
+                a.name.as_str(),
+                a.segment.as_deref().unwrap_or(""),
+                a.touch_model.map(|t| t.as_str()).unwrap_or(""),
+                a.owner_email.as_deref().unwrap_or(""),
+                a.partner_id.as_deref().unwrap_or(""),
+                a.lifecycle_stage.as_deref().unwrap_or(""),
+                &a.mrr.to_string(),
+            ])
+            .map_err(csv_err)?;
+        }
+        if (query.page as u64) * (query.per_page as u64) >= chunk.total {
+            break;
+        }
+        query.page += 1;
+    }
+    let detail = serde_json::json!({ "filters": q });
+    me.audit(state.store.as_ref(), "accounts.export", None, detail).await?;
+    let body = out.into_inner().map_err(|e| ApiError::BadRequest(format!("CSV: {e}")))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"accounts.csv\"")],
+        body,
+    )
+        .into_response())
 }

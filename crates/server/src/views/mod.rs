@@ -1,44 +1,131 @@
 //! Server-rendered pages. Templates are compiled into the binary; no CDN, no build step.
+//! Every page but sign-in needs a signed-in user ([`Principal`](crate::auth::Principal)).
 
+mod account;
 mod accounts;
+mod admin;
 mod charts;
-mod csrf;
+pub(crate) mod csrf;
+mod dashboard;
+pub(crate) mod format;
+mod login;
+mod page;
 mod plan;
 mod plan_edit;
+mod reports;
 
+use crate::error::ErrorMessage;
+use crate::i18n::{locale, t};
 use crate::AppState;
-use axum::response::Redirect;
-use axum::routing::get;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
-use minijinja::{Environment, State};
+use minijinja::Environment;
+use std::collections::HashMap;
 
-pub fn routes() -> Router<AppState> {
+pub use page::Page;
+
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/accounts") }))
+        .route("/", get(login::landing))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/dashboard", get(dashboard::page))
         .route("/accounts", get(accounts::page))
+        .route("/accounts.csv", get(accounts::export))
+        .route("/accounts/{id}", get(account::page))
+        .route("/accounts/{id}/activities", post(account::add_activity_form))
+        .route("/reports", get(reports::index))
+        .route("/reports/{name}", get(reports::page))
         .route("/plan", get(plan::page))
         .route("/plan/edit", get(plan_edit::form).post(plan_edit::save))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/update", post(admin::update_user))
+        .route("/admin/keys", get(admin::keys).post(admin::create_key))
+        .route("/admin/keys/revoke", post(admin::revoke_key))
+        .route("/admin/audit", get(admin::audit))
+        .layer(middleware::from_fn_with_state(state, html_errors))
 }
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("dashboard.html", include_str!("../../templates/dashboard.html")),
+    ("accounts.html", include_str!("../../templates/accounts.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    ("reports.html", include_str!("../../templates/reports.html")),
+    ("plan.html", include_str!("../../templates/plan.html")),
+    ("plan_edit.html", include_str!("../../templates/plan_edit.html")),
+    ("admin_users.html", include_str!("../../templates/admin_users.html")),
+    ("admin_keys.html", include_str!("../../templates/admin_keys.html")),
+    ("admin_audit.html", include_str!("../../templates/admin_audit.html")),
+];
 
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
-    env.add_template("layout.html", include_str!("../../templates/layout.html")).expect("layout.html");
-    env.add_template("accounts.html", include_str!("../../templates/accounts.html")).expect("accounts.html");
-    env.add_template("plan.html", include_str!("../../templates/plan.html")).expect("plan.html");
-    env.add_template("plan_edit.html", include_str!("../../templates/plan_edit.html")).expect("plan_edit.html");
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
     env.add_function("t", translate);
     env
 }
 
-/// `{{ t("key") }}` in templates, in the page's `lang`; `count`, `page`, `pages` fill `%{...}`.
-fn translate(state: &State, key: &str, kwargs: minijinja::value::Kwargs) -> Result<String, minijinja::Error> {
+/// `{{ t("key") }}` in templates, in the page's `lang`; keyword arguments fill `%{name}`.
+fn translate(state: &minijinja::State, key: &str, kwargs: minijinja::value::Kwargs) -> Result<String, minijinja::Error> {
     let lang = state.lookup("lang").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "ja".into());
-    let mut text = crate::i18n::t(key, &lang);
-    for name in ["count", "page", "pages"] {
-        if let Some(v) = kwargs.get::<Option<minijinja::Value>>(name)? {
-            text = text.replace(&format!("%{{{name}}}"), &v.to_string());
-        }
+    let mut text = t(key, &lang);
+    for name in kwargs.args() {
+        let v: minijinja::Value = kwargs.get(name)?;
+        text = text.replace(&format!("%{{{name}}}"), &v.to_string());
     }
     kwargs.assert_all_used()?;
     Ok(text)
+}
+
+/// Errors from page handlers (JSON from [`ApiError`](crate::ApiError)) become an HTML page in
+/// the reader's language, with the same status.
+async fn html_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let query: HashMap<String, String> =
+        req.uri().query().map(|q| url_pairs(q).collect()).unwrap_or_default();
+    let lang = locale(req.headers(), &query);
+    let resp = next.run(req).await;
+    let Some(ErrorMessage(message)) = resp.extensions().get::<ErrorMessage>().cloned() else { return resp };
+    let status = resp.status();
+    let title = t(&format!("error.{}", status.as_u16()), lang);
+    let html = state.templates.get_template("error.html").and_then(|tpl| {
+        tpl.render(minijinja::context! { lang, other_lang => if lang == "ja" { "en" } else { "ja" }, title, message, status => status.as_u16() })
+    });
+    match html {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("error page: {e}");
+            resp
+        }
+    }
+}
+
+fn url_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    q.split('&').map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (k.to_string(), v.to_string())
+    })
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A label in the page language for a known value (`segment.smb`), else the value as it is.
+pub fn label(prefix: &str, value: &str, lang: &str) -> String {
+    let key = format!("{prefix}.{value}");
+    let text = t(&key, lang);
+    if text == key || text.ends_with(&key) { value.to_string() } else { text }
 }

@@ -1,14 +1,15 @@
 //! The planning page: a scenario's capacity, budget and maturity, optionally side by side with a
-//! second scenario. Read-only; scenarios are edited as TOML (CLI or API) until the web
-//! application has sign-in and CSRF protection for forms that write.
+//! second scenario. Scenarios are edited on `/plan/edit` (TOML), the CLI or the API.
 
 use super::charts::grouped_bars;
-use crate::i18n::{locale, t};
+use crate::auth::Principal;
+use crate::i18n::t;
+use kizuna_domain::access::Permission;
 use crate::params::Params;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{Html, IntoResponse};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use kizuna_analytics::planning::{self, PlanKind};
 use kizuna_domain::money::{format_money, group_thousands};
 use serde_json::{json, Value};
@@ -276,10 +277,13 @@ async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lan
 
 pub async fn page(
     State(state): State<AppState>,
+    me: Principal,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<impl IntoResponse, ApiError> {
-    let lang = locale(&headers, &q);
+) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
+    let page = super::Page::new(&headers, &q, Some(me));
+    let lang = page.lang;
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
     let (name, compare) = (p.text("scenario"), p.text("compare"));
@@ -292,16 +296,16 @@ pub async fn page(
     let scenario = planning::default_scenario();
     let funnel = planning::run(state.store.as_ref(), PlanKind::Funnel, &scenario, at).await?;
     let funnel = funnel_view(&funnel["result"], lang);
-    let html = state.templates.get_template("plan.html")?.render(minijinja::context! {
-        lang,
-        other_lang => if lang == "ja" { "en" } else { "ja" },
-        columns,
-        funnel,
-        saved,
-        f_scenario => name.unwrap_or_default(),
-        f_compare => compare.unwrap_or_default(),
-        f_at => at.to_string(),
-    })?;
-    let cookie = format!("kizuna_lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax");
-    Ok(([(header::SET_COOKIE, cookie)], Html(html)))
+    page.render(
+        &state,
+        "plan.html",
+        minijinja::context! {
+            columns,
+            funnel,
+            saved,
+            f_scenario => name.unwrap_or_default(),
+            f_compare => compare.unwrap_or_default(),
+            f_at => at.to_string(),
+        },
+    )
 }

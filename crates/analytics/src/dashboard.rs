@@ -1,0 +1,85 @@
+//! The portfolio dashboard's figures for a period of months: one function, so the page and
+//! `GET /api/v1/dashboard` can never disagree.
+
+use crate::{ParamError, Params, ReportError};
+use chrono::NaiveDate;
+use kizuna_domain::metrics::retention::{from_sums, RetentionSums};
+use kizuna_domain::metrics::{movements, GroupBy, Month};
+use kizuna_domain::money::to_units;
+use kizuna_domain::portfolio::touch_mix;
+use kizuna_store::Store;
+use serde_json::{json, Value};
+
+/// The period: `from`..=`to` (YYYY-MM); by default the twelve months up to the current one.
+/// Retention runs from the first day of `from` to the day after `to` (or `today` if sooner).
+pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<(Month, Month, NaiveDate, NaiveDate), ParamError> {
+    let month = |name: &str, default: Month| -> Result<Month, ParamError> {
+        match p.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(v) => Month::parse(v).ok_or_else(|| ParamError::new(name, v, "is not a month (YYYY-MM)")),
+        }
+    };
+    let to = month("to", Month::of(today))?;
+    let from = month("from", Month::of(to.first_day() - chrono::Months::new(11)))?;
+    if to < from {
+        return Err(ParamError::new("to", &to.to_string(), &format!("is before from {from}")));
+    }
+    let end = to.next().first_day().min(today).max(from.first_day());
+    Ok((from, to, from.first_day(), end))
+}
+
+fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate, end: NaiveDate) -> Vec<Value> {
+    let mut names: Vec<&str> = period.iter().chain(now).map(|s| s.group.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|g| {
+            let r = period.iter().find(|s| s.group == g).map(|s| from_sums(s, start, end));
+            let (accounts, mrr) = now.iter().find(|s| s.group == g).map(|s| (s.accounts_start, s.mrr_start)).unwrap_or((0, 0));
+            json!({
+                "group": g,
+                "accounts": accounts,
+                "mrr": to_units(mrr),
+                "arr": to_units(12 * mrr),
+                "nrr": r.as_ref().and_then(|r| r.nrr),
+                "grr": r.as_ref().and_then(|r| r.grr),
+                "logo_churn_rate": r.as_ref().and_then(|r| r.logo_churn_rate),
+            })
+        })
+        .collect()
+}
+
+pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Value, ReportError> {
+    let (from, to, start, end) = period(p, today)?;
+    let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
+    let retention = from_sums(&all, start, end);
+    let now = store.retention_sums(end, end, None).await?.into_iter().next().unwrap_or_default();
+    let moves = store.movement_sums(from, to, None).await?.into_iter().next().map(|g| g.1).unwrap_or_default();
+    let months = movements::build(&moves, from, to);
+    let mut breakdown = serde_json::Map::new();
+    for (key, by) in [("by_segment", GroupBy::Segment), ("by_touch_model", GroupBy::TouchModel)] {
+        let period = store.retention_sums(start, end, Some(by)).await?;
+        let now = store.retention_sums(end, end, Some(by)).await?;
+        breakdown.insert(key.into(), Value::Array(group_rows(&period, &now, start, end)));
+    }
+    let mix = touch_mix(&store.retention_sums(end, end, Some(GroupBy::TouchModel)).await?);
+    Ok(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "start": start,
+        "end": end,
+        "mrr": to_units(now.mrr_start),
+        "arr": to_units(12 * now.mrr_start),
+        "active_accounts": now.accounts_start,
+        "nrr": retention.nrr,
+        "grr": retention.grr,
+        "logo_churn_rate": retention.logo_churn_rate,
+        "accounts_start": retention.accounts_start,
+        "accounts_churned": retention.accounts_churned,
+        "months": months,
+        "by_segment": breakdown["by_segment"],
+        "by_touch_model": breakdown["by_touch_model"],
+        "touch_mix": mix,
+    }))
+}

@@ -1,0 +1,92 @@
+//! `kizuna users ...`: staff users who sign in to the web application.
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, Subcommand};
+use kizuna_domain::access::hash_password;
+use kizuna_domain::{Role, StaffRow};
+use kizuna_store::AuditEntry;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum Users {
+    /// Add a user who can sign in. The password is read from standard input (one line) unless
+    /// --password is given.
+    Create(Create),
+    /// Set a user's password (read from standard input, one line); signs out their sessions.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// List users with their roles.
+    List,
+}
+
+#[derive(ClapArgs)]
+pub struct Create {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// admin, cs_ops, manager, csm, viewer or partner.
+    #[arg(long)]
+    role: String,
+    /// Required for --role partner: the partner whose accounts the user sees (and nothing else).
+    #[arg(long)]
+    partner: Option<String>,
+    #[arg(long)]
+    team: Option<String>,
+    /// The password (at least 10 characters). Prefer standard input: arguments show in `ps`.
+    #[arg(long)]
+    password: Option<String>,
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
+    let store = super::open(db).await?;
+    match cmd {
+        Users::Create(c) => {
+            let Ok(role) = c.role.parse::<Role>() else { bail!("--role {:?}: {}", c.role, Role::expected()) };
+            if role == Role::Partner && c.partner.is_none() {
+                bail!("--role partner needs --partner PARTNER_ID: a partner user sees only that partner's accounts");
+            }
+            let email = c.email.trim().to_lowercase();
+            if !email.contains('@') {
+                bail!("--email {:?} is not an e-mail address", c.email);
+            }
+            let password = match c.password {
+                Some(p) => p,
+                None => read_password()?,
+            };
+            let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let partner_id = if role == Role::Partner { c.partner } else { None };
+            let row = StaffRow { name: c.name.unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: c.team, partner_id };
+            if !store.create_user(&row, &hash).await? {
+                bail!("a user with e-mail {email:?} already exists (use `kizuna users set-password` or the admin page)");
+            }
+            let detail = serde_json::json!({ "role": role.as_str(), "partner_id": row.partner_id });
+            store.audit(AuditEntry { actor: "cli", action: "user.create", target: Some(&email), detail }).await?;
+            println!("created {email} ({role})");
+        }
+        Users::SetPassword { email } => {
+            let hash = hash_password(&read_password()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = email.trim().to_lowercase();
+            if !store.set_password(&email, &hash).await? {
+                bail!("no user with e-mail {email:?}");
+            }
+            store.audit(AuditEntry { actor: "cli", action: "user.update", target: Some(&email), detail: serde_json::json!({ "password_reset": true }) }).await?;
+            println!("password set for {email}");
+        }
+        Users::List => {
+            for u in store.staff_users().await? {
+                println!("{}\t{}\t{}\t{}", u.email, u.role, u.partner_id.unwrap_or_default(), u.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,286 @@
+//! Who is asking. Staff sign in with a password (axum-login, sessions kept in our own store
+//! through tower-sessions); programs send an API key. Both become a [`Principal`], whose role
+//! decides what it may do and whose scope (a partner's) decides which accounts it may see.
+
+use crate::{ApiError, AppState};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder, AuthUser, AuthnBackend};
+use base64::Engine;
+use kizuna_domain::access::{hash_key, new_key, verify_password, KeyKind, Permission};
+use kizuna_domain::Role;
+use kizuna_store::{ApiKey, AuditEntry, Store, StoreError};
+use std::sync::Arc;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::{session_store, Expiry, SessionManagerLayer, SessionStore};
+
+/// A signed-in staff user. The session is bound to the password hash: changing the password
+/// signs out every other session.
+#[derive(Clone)]
+pub struct User {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub partner_id: Option<String>,
+    hash: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User").field("email", &self.email).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+impl AuthUser for User {
+    type Id = String;
+    fn id(&self) -> String {
+        self.email.clone()
+    }
+    fn session_auth_hash(&self) -> &[u8] {
+        self.hash.as_bytes()
+    }
+}
+
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password check failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+#[derive(Clone)]
+pub struct Backend {
+    store: Arc<dyn Store>,
+}
+
+impl Backend {
+    async fn user(&self, email: &str) -> Result<Option<User>, AuthError> {
+        let Some((u, Some(hash))) = self.store.user_with_hash(email).await? else { return Ok(None) };
+        // A role the code does not know cannot sign in (the database was edited by hand).
+        let Ok(role) = u.role.parse::<Role>() else { return Ok(None) };
+        Ok(Some(User { email: u.email, name: u.name, role, partner_id: u.partner_id, hash }))
+    }
+}
+
+/// Verifies against this when the user does not exist, so a wrong e-mail takes as long as a
+/// wrong password.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jd4b3Ag3k8hSKp5d3JQSmJTbNSfL8cnvEUbXGrNEmOY";
+
+impl AuthnBackend for Backend {
+    type User = User;
+    type Credentials = Credentials;
+    type Error = AuthError;
+
+    async fn authenticate(&self, c: Credentials) -> Result<Option<User>, AuthError> {
+        let user = self.user(&c.email).await?;
+        let hash = user.as_ref().map(|u| u.hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+        // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || verify_password(&c.password, &hash)).await?;
+        Ok(user.filter(|_| ok))
+    }
+
+    async fn get_user(&self, email: &String) -> Result<Option<User>, AuthError> {
+        self.user(email).await
+    }
+}
+
+pub type AuthSession = axum_login::AuthSession<Backend>;
+
+/// Sessions live in Kizuna's own database (either engine), as JSON records.
+#[derive(Clone)]
+pub struct DbSessions(pub Arc<dyn Store>);
+
+impl std::fmt::Debug for DbSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbSessions")
+    }
+}
+
+fn backend_error(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl SessionStore for DbSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        loop {
+            let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+            let id = record.id.to_string();
+            if self.0.session_insert(&id, &data, record.expiry_date.unix_timestamp()).await.map_err(backend_error)? {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        self.0.session_save(&record.id.to_string(), &data, record.expiry_date.unix_timestamp()).await.map_err(backend_error)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match self.0.session_load(&id.to_string(), now).await.map_err(backend_error)? {
+            Some(data) => serde_json::from_str(&data).map(Some).map_err(|e| session_store::Error::Decode(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.0.session_delete(&id.to_string()).await.map_err(backend_error)
+    }
+}
+
+/// Session cookie `kizuna_session`: HttpOnly, SameSite=Lax, Secure when served over HTTPS
+/// (`secure`); a session ends after 12 hours without sign-in activity.
+pub fn layer(store: Arc<dyn Store>, secure: bool) -> AuthManagerLayer<Backend, DbSessions> {
+    let sessions = SessionManagerLayer::new(DbSessions(store.clone()))
+        .with_name("kizuna_session")
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+    AuthManagerLayerBuilder::new(Backend { store }, sessions).build()
+}
+
+/// The signed-in user or the API key behind a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user's e-mail, or `key:<id>` for an API key; what the audit log records.
+    pub actor: String,
+    pub name: String,
+    pub role: Role,
+    pub partner_id: Option<String>,
+    pub via_key: bool,
+}
+
+impl Principal {
+    /// The partner this principal is confined to, if any.
+    pub fn scope(&self) -> Option<String> {
+        self.role.scope(self.partner_id.as_deref())
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.can(p)
+    }
+
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.can(p) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("the {} role may not do this ({p:?})", self.role)))
+        }
+    }
+
+    /// Writes an audit entry by this principal.
+    pub async fn audit(&self, store: &dyn Store, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), ApiError> {
+        store.audit(AuditEntry { actor: &self.actor, action, target, detail }).await?;
+        Ok(())
+    }
+}
+
+impl From<User> for Principal {
+    fn from(u: User) -> Self {
+        Principal { actor: u.email, name: u.name, role: u.role, partner_id: u.partner_id, via_key: false }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+            return key_principal(h, state).await.map_err(IntoResponse::into_response);
+        }
+        let session = parts.extensions.get::<AuthSession>().cloned();
+        match session.and_then(|s| s.user) {
+            Some(u) => Ok(u.into()),
+            None if parts.uri.path().starts_with("/api/") => Err(ApiError::Unauthorized(
+                "sign in, or send an API key as Authorization: Bearer KEY (kizuna keys create --kind read)".into(),
+            )
+            .into_response()),
+            None => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                Err(Redirect::to(&format!("/login?next={}", crate::views::urlencode(next))).into_response())
+            }
+        }
+    }
+}
+
+/// The key from `Authorization: Bearer KEY`, or Basic with the key as user name (as Segment
+/// clients send it).
+pub fn key_from_header(h: &HeaderValue) -> Option<String> {
+    let v = h.to_str().ok()?.trim();
+    let (scheme, rest) = v.split_once(' ')?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Some(rest.trim().to_string()),
+        "basic" => {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            Some(text.split_once(':').map(|(u, _)| u).unwrap_or(&text).to_string())
+        }
+        _ => None,
+    }
+}
+
+async fn key_principal(h: &HeaderValue, state: &AppState) -> Result<Principal, ApiError> {
+    let bad = || ApiError::Unauthorized("the API key is not valid (unknown, revoked or malformed)".into());
+    let secret = key_from_header(h).ok_or_else(bad)?;
+    let key = state.store.api_key_by_hash(&hash_key(&secret)).await?.filter(|k| k.revoked_at.is_none()).ok_or_else(bad)?;
+    if key.kind != "read" {
+        return Err(ApiError::Forbidden(format!("key {} is a {} key: it may only send usage events", key.key_id, key.kind)));
+    }
+    let now = chrono::Utc::now();
+    // Record use at most once a minute, not on every request.
+    if key.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
+        state.store.touch_api_key(&key.key_id, now).await?;
+    }
+    let role = if key.partner_id.is_some() { Role::Partner } else { Role::Viewer };
+    Ok(Principal { actor: format!("key:{}", key.key_id), name: key.label, role, partner_id: key.partner_id, via_key: true })
+}
+
+/// Creates and stores a key; returns the secret (to show once) and what was stored.
+pub async fn create_api_key(store: &dyn Store, by: &str, kind: KeyKind, label: Option<String>, partner_id: Option<String>) -> Result<(String, ApiKey), StoreError> {
+    let k = new_key(kind);
+    let key = ApiKey {
+        key_id: k.key_id,
+        kind: kind.as_str().into(),
+        label: label.unwrap_or_else(|| format!("{} key", kind.as_str())),
+        partner_id,
+        created_by: by.into(),
+        created_at: chrono::Utc::now(),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store.create_api_key(&key, &k.hash).await?;
+    Ok((k.secret, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_from_bearer_and_basic() {
+        let h = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(key_from_header(&h("Bearer kz_read_x")).as_deref(), Some("kz_read_x"));
+        // base64("kz_write_y:") — Segment sends the write key as user name with an empty password.
+        assert_eq!(key_from_header(&h("Basic a3pfd3JpdGVfeTo=")).as_deref(), Some("kz_write_y"));
+        assert_eq!(key_from_header(&h("Digest abc")), None);
+        assert_eq!(key_from_header(&h("Basic !!!")), None);
+    }
+
+    #[test]
+    fn dummy_hash_is_well_formed() {
+        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_password("anything", DUMMY_HASH));
+    }
+}

@@ -1,0 +1,148 @@
+//! Account 360: profile and custom attributes, subscriptions and MRR by month, contacts, the
+//! activity timeline (add a note, log a meeting) and churn records.
+
+use super::charts::columns;
+use super::format::{date, datetime, money, month, yen};
+use super::{csrf, label, urlencode, Page};
+use crate::api::{add_activity, visible_account, NewActivity};
+use crate::auth::Principal;
+use crate::{ApiError, AppState};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use kizuna_domain::access::Permission;
+use kizuna_domain::metrics::Month;
+use kizuna_domain::portfolio::monthly_mrr;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub async fn page(
+    State(state): State<AppState>,
+    me: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    render(&state, me, &headers, &id, &q, None, StatusCode::OK).await
+}
+
+async fn render(
+    state: &AppState,
+    me: Principal,
+    headers: &HeaderMap,
+    id: &str,
+    q: &HashMap<String, String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    me.require(Permission::ReadAccounts)?;
+    let store = state.store.as_ref();
+    let today = Utc::now().date_naive();
+    let account = visible_account(store, &me, id, today).await?;
+    let page = Page::new(headers, q, Some(me));
+    let lang = page.lang;
+    let subs = store.subscriptions(id).await?;
+    let currency = subs.first().map(|s| s.currency.clone()).unwrap_or_else(|| "JPY".into());
+    let now = Month::of(today);
+    let history = monthly_mrr(&subs, Month::of(now.first_day() - chrono::Months::new(23)), now);
+    let chart = columns(
+        &page.t("account.mrr_chart"),
+        &history.iter().map(|(m, v)| (month(m.first_day(), lang), *v)).collect::<Vec<_>>(),
+        &|v| money(v, &currency),
+    );
+    let attributes: Vec<(String, String)> = account
+        .attributes
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .collect();
+    let subscriptions: Vec<Value> = subs
+        .iter()
+        .map(|s| {
+            json!({
+                "product": s.product, "start": date(s.start_date, lang), "end": s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
+                "mrr": money(s.mrr, &s.currency), "quantity": s.quantity, "units": s.units, "active": s.start_date <= today && s.end_date.is_none_or(|e| today < e),
+            })
+        })
+        .collect();
+    let contacts: Vec<Value> = store
+        .contacts(id)
+        .await?
+        .into_iter()
+        .map(|c| json!({ "email": c.email, "name": c.name, "role": c.role.map(|r| label("contact_role", r.as_str(), lang)), "title": c.title, "phone": c.phone }))
+        .collect();
+    let activities: Vec<Value> = store
+        .activities(id, 100)
+        .await?
+        .into_iter()
+        .map(|a| {
+            json!({
+                "kind": label("activity", a.kind.as_str(), lang), "kind_id": a.kind.as_str(), "at": datetime(a.occurred_at, lang),
+                "author": a.author_email, "subject": a.subject, "body": a.body,
+            })
+        })
+        .collect();
+    let churn: Vec<Value> = store
+        .churn_records(id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "on": date(c.churned_on, lang), "reason": label("reason", c.reason.as_str(), lang),
+                "avoidable": page.t(if c.avoidable { "account.avoidable" } else { "account.unavoidable" }),
+                "mrr_lost": c.mrr_lost.map(|m| money(m, &currency)), "note": c.note,
+            })
+        })
+        .collect();
+    let profile = json!([
+        [page.t("col.account_id"), account.account_id],
+        [page.t("col.segment"), account.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default()],
+        [page.t("col.touch_model"), account.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default()],
+        [page.t("col.owner"), account.owner_email.clone().unwrap_or_default()],
+        [page.t("col.partner"), account.partner_id.clone().unwrap_or_default()],
+        [page.t("col.stage"), account.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()],
+        [page.t("col.mrr"), money(account.mrr, &currency)],
+        [page.t("col.arr"), money(account.mrr * 12.0, &currency)],
+        [page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()],
+    ]);
+    let history_rows: Vec<Value> = history.iter().rev().take(12).map(|(m, v)| json!([month(m.first_day(), lang), yen(*v)])).collect();
+    page.render_status(
+        state,
+        "account.html",
+        minijinja::context! {
+            account => json!({ "id": account.account_id, "name": account.name }),
+            action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
+            profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn, error,
+            today => today.to_string(),
+        },
+        status,
+    )
+}
+
+/// The note / meeting form. On success, back to the account (post/redirect/get); on a mistake,
+/// the page again with the message and a 400.
+pub async fn add_activity_form(
+    State(state): State<AppState>,
+    me: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
+        return Err(ApiError::Forbidden("the form's security token did not match; reload the page and try again".into()));
+    }
+    let a = NewActivity {
+        kind: f.get("kind").cloned().unwrap_or_default(),
+        subject: f.get("subject").cloned(),
+        body: f.get("body").cloned(),
+        occurred_at: f.get("occurred_on").cloned(),
+    };
+    match add_activity(state.store.as_ref(), &me, &id, a).await {
+        Ok(_) => Ok(Redirect::to(&format!("/accounts/{}#timeline", urlencode(&id))).into_response()),
+        Err(ApiError::BadRequest(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
+    }
+}

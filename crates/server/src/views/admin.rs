@@ -1,0 +1,187 @@
+//! Administration: users and roles, API keys, and the audit log. Every change is audited.
+
+use super::format::datetime;
+use super::{csrf, Page};
+use crate::auth::Principal;
+use crate::{ApiError, AppState};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use kizuna_domain::access::{hash_password, KeyKind, Permission};
+use kizuna_domain::{Role, StaffRow};
+use serde_json::json;
+use std::collections::HashMap;
+
+type FormData = HashMap<String, String>;
+
+fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
+    if csrf::verify(headers, f.get(csrf::FIELD).map(String::as_str)) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the form's security token did not match; reload the page and try again".into()))
+    }
+}
+
+fn field(f: &FormData, name: &str) -> Option<String> {
+    f.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn role_field(f: &FormData) -> Result<Role, ApiError> {
+    let raw = field(f, "role").unwrap_or_default();
+    raw.parse().map_err(|_| ApiError::BadRequest(format!("role {raw:?} is not one of: admin, cs_ops, manager, csm, viewer, partner")))
+}
+
+/// A partner user must name its partner; other roles must not.
+fn partner_field(f: &FormData, role: Role) -> Result<Option<String>, ApiError> {
+    match (role, field(f, "partner_id")) {
+        (Role::Partner, None) => Err(ApiError::BadRequest("partner_id is required for the partner role".into())),
+        (Role::Partner, p) => Ok(p),
+        (_, _) => Ok(None),
+    }
+}
+
+async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, notice: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
+    let page = Page::new(headers, q, Some(me));
+    let users: Vec<serde_json::Value> = state
+        .store
+        .staff_users()
+        .await?
+        .into_iter()
+        .map(|u| json!({ "email": u.email, "name": u.name, "role": u.role, "role_label": page.t(&format!("role.{}", u.role)), "team": u.team_id, "partner": u.partner_id }))
+        .collect();
+    let roles: Vec<(String, String)> = Role::ALL.iter().map(|r| (r.as_str().to_string(), page.t(&format!("role.{r}")))).collect();
+    let partners = state.store.partners().await?;
+    page.render_status(state, "admin_users.html", minijinja::context! { users, roles, partners, notice, error }, status)
+}
+
+pub async fn users(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    users_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
+}
+
+pub async fn create_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    check_csrf(&headers, &f)?;
+    let result = async {
+        let email = field(&f, "email").map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::BadRequest("email must be an e-mail address".into()))?;
+        let role = role_field(&f)?;
+        let partner_id = partner_field(&f, role)?;
+        let hash = hash_password(f.get("password").map(String::as_str).unwrap_or("")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let row = StaffRow { name: field(&f, "name").unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: field(&f, "team_id"), partner_id };
+        if !state.store.create_user(&row, &hash).await? {
+            return Err(ApiError::BadRequest(format!("a user with e-mail {email:?} already exists")));
+        }
+        me.audit(state.store.as_ref(), "user.create", Some(&email), json!({ "role": role.as_str(), "partner_id": row.partner_id })).await?;
+        Ok(email)
+    }
+    .await;
+    match result {
+        Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
+        Err(ApiError::BadRequest(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Change a user's role (and partner) and, when given, reset the password.
+pub async fn update_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    check_csrf(&headers, &f)?;
+    let result = async {
+        let email = field(&f, "email").unwrap_or_default();
+        let role = role_field(&f)?;
+        let partner_id = partner_field(&f, role)?;
+        if email == me.actor && role != Role::Admin {
+            return Err(ApiError::BadRequest("you cannot take the admin role from yourself".into()));
+        }
+        if !state.store.set_role(&email, role, partner_id.as_deref()).await? {
+            return Err(ApiError::BadRequest(format!("no user with e-mail {email:?}")));
+        }
+        let password = f.get("password").filter(|p| !p.is_empty());
+        if let Some(p) = password {
+            let hash = hash_password(p).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            state.store.set_password(&email, &hash).await?;
+        }
+        let detail = json!({ "role": role.as_str(), "partner_id": partner_id, "password_reset": password.is_some() });
+        me.audit(state.store.as_ref(), "user.update", Some(&email), detail).await?;
+        Ok(email)
+    }
+    .await;
+    match result {
+        Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
+        Err(ApiError::BadRequest(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
+    }
+}
+
+async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
+    let page = Page::new(headers, q, Some(me));
+    let keys: Vec<serde_json::Value> = state
+        .store
+        .api_keys()
+        .await?
+        .into_iter()
+        .map(|k| {
+            json!({
+                "key_id": k.key_id, "kind": k.kind, "label": k.label, "partner": k.partner_id, "created_by": k.created_by,
+                "created_at": datetime(k.created_at, page.lang), "revoked": k.revoked_at.map(|t| datetime(t, page.lang)),
+                "last_used": k.last_used_at.map(|t| datetime(t, page.lang)),
+            })
+        })
+        .collect();
+    let partners = state.store.partners().await?;
+    page.render_status(state, "admin_keys.html", minijinja::context! { keys, partners, secret, error }, status)
+}
+
+pub async fn keys(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    keys_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
+}
+
+/// Create a key; its secret is shown this once and never again.
+pub async fn create_key(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    check_csrf(&headers, &f)?;
+    let kind_raw = field(&f, "kind").unwrap_or_default();
+    let Some(kind) = KeyKind::parse(&kind_raw) else {
+        let e = format!("kind {kind_raw:?} is not one of: read, write");
+        return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
+    };
+    let key = crate::auth::create_api_key(state.store.as_ref(), &me.actor, kind, field(&f, "label"), field(&f, "partner_id")).await?;
+    me.audit(state.store.as_ref(), "key.create", Some(&key.1.key_id), json!({ "kind": kind.as_str(), "partner_id": key.1.partner_id })).await?;
+    keys_page(&state, me, &headers, &q, Some(key.0), None, StatusCode::OK).await
+}
+
+pub async fn revoke_key(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    check_csrf(&headers, &f)?;
+    let id = field(&f, "key_id").unwrap_or_default();
+    if !state.store.revoke_api_key(&id, chrono::Utc::now()).await? {
+        let e = format!("no active key {id:?}");
+        return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
+    }
+    me.audit(state.store.as_ref(), "key.revoke", Some(&id), json!({})).await?;
+    keys_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
+}
+
+pub async fn audit(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::ReadAudit)?;
+    let p = crate::params::Params(&q);
+    let page_no = p.number("page", 1, u32::MAX)?.unwrap_or(1);
+    let actor = p.text("actor");
+    let (total, entries) = state.store.audit_log(actor.as_deref(), page_no, 100).await?;
+    let page = Page::new(&headers, &q, Some(me));
+    let entries: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|e| json!({ "at": datetime(e.at, page.lang), "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail.to_string() }))
+        .collect();
+    let pages = total.div_ceil(100).max(1);
+    let link = |n: u64| format!("/admin/audit?page={n}{}", actor.as_ref().map(|a| format!("&actor={}", super::urlencode(a))).unwrap_or_default());
+    page.render(
+        &state,
+        "admin_audit.html",
+        minijinja::context! {
+            entries, total, page => page_no, pages, f_actor => actor.clone().unwrap_or_default(),
+            prev => (page_no > 1).then(|| link(page_no as u64 - 1)), next => ((page_no as u64) < pages).then(|| link(page_no as u64 + 1)),
+        },
+    )
+}
