@@ -1,5 +1,6 @@
-// Browser tests: the real server in Debian's headless Chromium (playwright-core, no browser
-// download). Each page is walked in Japanese and English and saved as a full-page screenshot.
+// Browser tests: the real server on a demo database in Debian's headless Chromium
+// (playwright-core, no browser download). Every page is walked in Japanese and English, signed in
+// per role, and saved as a full-page screenshot in target/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -32,66 +33,212 @@ async function shot(p, name) {
   await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
 
-test('account list: Japanese by default, filter and search, language switch is remembered', async () => {
-  const p = await page('ja-JP');
-  await p.goto(`${server.base}/accounts`);
-  assert.equal(await p.locator('html').getAttribute('lang'), 'ja');
-  assert.match(await p.locator('h1').innerText(), /顧客一覧.*300 社/);
-  await shot(p, 'accounts-ja');
+const user = (role, i = 0) => server.users[role][i];
 
+/// Signs in through the form and returns the page where the role lands.
+async function signIn(p, email) {
+  await p.goto(`${server.base}/login`);
+  await p.fill('input[name=email]', email);
+  await p.fill('input[name=password]', server.password);
+  await Promise.all([p.waitForURL((u) => !u.pathname.startsWith('/login')), p.click('form.stack button[type=submit]')]);
+}
+
+async function as(role, locale = 'ja-JP', i = 0) {
+  const p = await page(locale);
+  await signIn(p, user(role, i));
+  return p;
+}
+
+/// No text on the page is an i18n key left untranslated.
+async function assertTranslated(p, what) {
+  const text = await p.locator('body').innerText();
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch)\.[a-z_]+\b/);
+  assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
+}
+
+test('sign in per role: each lands where it works and sees only its menus', async () => {
+  const expect = {
+    admin: { landing: '/dashboard', menus: ['ダッシュボード', '顧客一覧', 'レポート', '管理'] },
+    cs_ops: { landing: '/dashboard', menus: ['ダッシュボード', '監査ログ'] },
+    manager: { landing: '/dashboard', menus: ['ダッシュボード', 'レポート'] },
+    csm: { landing: '/accounts', menus: ['顧客一覧'] },
+    viewer: { landing: '/dashboard', menus: ['ダッシュボード'] },
+    partner: { landing: '/accounts', menus: ['顧客一覧'] },
+  };
+  for (const [role, e] of Object.entries(expect)) {
+    const p = await as(role);
+    assert.equal(new URL(p.url()).pathname, e.landing, role);
+    const nav = await p.locator('header nav.main').innerText();
+    for (const m of e.menus) assert.ok(nav.includes(m), `${role} sees ${m}`);
+    if (role === 'partner') assert.ok(!nav.includes('ダッシュボード'), 'a partner has no portfolio dashboard');
+    if (role !== 'admin') assert.ok(!nav.includes('管理'), `${role} has no admin menu`);
+    if (role === 'csm') {
+      const owners = await p.locator('tbody tr td:nth-child(5)').allInnerTexts();
+      assert.ok(owners.length > 0 && owners.every((o) => o === user('csm')), 'a CSM lands on their own book');
+    }
+    await shot(p, `landing-${role}-ja`);
+    await p.click('header form button');
+    assert.equal(new URL(p.url()).pathname, '/login');
+    await p.goto(`${server.base}/accounts`);
+    assert.equal(new URL(p.url()).pathname, '/login', `${role} is signed out`);
+    await p.context().close();
+  }
+  const p = await page('en-US');
+  await p.goto(`${server.base}/login`);
+  await p.fill('input[name=email]', user('admin'));
+  await p.fill('input[name=password]', 'not the password');
+  await p.click('form.stack button[type=submit]');
+  assert.match(await p.locator('.error').innerText(), /e-mail address or password is not correct/);
+  await shot(p, 'login-failed-en');
+});
+
+test('every page in both languages, translated, with a screenshot', async () => {
+  const first = await (await (await as('admin')).request.get(`${server.base}/api/v1/accounts?per_page=1`)).json();
+  const id = first.accounts[0].account_id;
+  const pages = {
+    dashboard: '/dashboard', accounts: '/accounts', account: `/accounts/${id}`, 'report-retention': '/reports/retention',
+    'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
+    'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
+  };
+  for (const locale of ['ja-JP', 'en-US']) {
+    const lang = locale.slice(0, 2);
+    const p = await as('admin', locale);
+    for (const [name, path] of Object.entries(pages)) {
+      const resp = await p.goto(`${server.base}${path}`);
+      assert.equal(resp.status(), 200, `${path} ${lang}`);
+      assert.equal(await p.locator('html').getAttribute('lang'), lang);
+      await assertTranslated(p, `${path} ${lang}`);
+      await shot(p, `${name}-${lang}`);
+    }
+    await p.context().close();
+  }
+});
+
+test('dashboard figures equal the API', async () => {
+  const p = await as('manager', 'en-US');
+  await p.goto(`${server.base}/dashboard?from=2025-12&to=2026-11`);
+  const api = await (await p.request.get(`${server.base}/api/v1/dashboard?from=2025-12&to=2026-11`)).json();
+  const yen = (v) => `¥${Math.round(v).toLocaleString('en-US')}`;
+  const pct = (v) => `${(v * 100).toFixed(1)}%`;
+  const expected = {
+    arr: yen(api.arr), mrr: yen(api.mrr), nrr: pct(api.nrr), grr: pct(api.grr),
+    logo_churn: pct(api.logo_churn_rate), accounts: api.active_accounts.toLocaleString('en-US'),
+  };
+  for (const [kpi, value] of Object.entries(expected)) {
+    assert.equal((await p.locator(`.kpi[data-kpi=${kpi}] .value`).innerText()).trim(), value, kpi);
+  }
+  assert.ok(api.arr > 0 && api.nrr > 0.5, 'the demo has revenue');
+  assert.equal(await p.locator('section table').first().locator('tbody tr').count(), 12, 'twelve months of movements');
+  const bar = p.locator('svg.chart rect title').first();
+  assert.ok((await bar.textContent()).includes('¥'), 'chart bars carry their value for hover');
+  await shot(p, 'dashboard-period-en');
+});
+
+test('account list: filter, search, sort by MRR, page, export, language remembered', async () => {
+  const p = await as('admin');
+  await p.goto(`${server.base}/accounts`);
+  assert.match(await p.locator('h1').innerText(), /顧客一覧.*300 社/);
   await p.selectOption('select[name=segment]', 'enterprise');
-  await p.click('button[type=submit]');
+  await p.click('form.filters button[type=submit]');
   const segments = await p.locator('tbody tr td:nth-child(3)').allInnerTexts();
   assert.ok(segments.length > 0 && segments.every((s) => s === 'エンタープライズ'), segments.join(','));
 
-  const name = (await p.locator('tbody tr td:nth-child(2)').first().innerText()).trim();
   await p.goto(`${server.base}/accounts`);
+  const name = (await p.locator('tbody tr td:nth-child(2)').first().innerText()).trim();
   await p.fill('input[name=q]', name);
-  await p.click('button[type=submit]');
+  await p.click('form.filters button[type=submit]');
   assert.deepEqual(await p.locator('tbody tr td:nth-child(2)').allInnerTexts(), [name]);
+
+  await p.goto(`${server.base}/accounts`);
+  await p.click('th a[data-sort=mrr]');
+  await p.click('th a[data-sort=mrr]');
+  assert.equal(await p.locator('th[aria-sort]').getAttribute('aria-sort'), 'descending');
+  const mrr = (await p.locator('tbody tr td:nth-child(8)').allInnerTexts()).map((t) => Number(t.replace(/[¥,]/g, '')));
+  assert.ok(mrr.length === 50 && mrr.every((v, i) => i === 0 || mrr[i - 1] >= v), `sorted by MRR, highest first: ${mrr}`);
+
+  await p.selectOption('select[name=stage]', 'onboarding');
+  await p.click('form.filters button[type=submit]');
+  const stages = await p.locator('tbody tr td:nth-child(7)').allInnerTexts();
+  assert.ok(stages.length > 0 && stages.every((s) => s === 'オンボーディング'), stages.join(','));
+  const csv = await (await p.request.get(server.base + await p.locator('a[download]').getAttribute('href'))).text();
+  const total = Number((await p.locator('h1 small').innerText()).replace(/[^0-9]/g, ''));
+  assert.equal(csv.trim().split('\n').length, total + 1, 'the export holds the whole filtered view');
 
   await p.click('a.lang');
   assert.equal(await p.locator('html').getAttribute('lang'), 'en');
   await p.goto(`${server.base}/accounts`);
   assert.equal(await p.locator('html').getAttribute('lang'), 'en', 'the cookie remembers English');
-  assert.match(await p.locator('h1').innerText(), /Accounts/);
-  await shot(p, 'accounts-en');
   await p.click('a[rel=next]');
   assert.match(await p.locator('nav.pager').innerText(), /Page 2 of 6/);
 });
 
+test('account 360: add a note and log a meeting', async () => {
+  const p = await as('csm', 'en-US');
+  const href = await p.locator('tbody tr td:nth-child(1) a').first().getAttribute('href');
+  await p.goto(`${server.base}${href}`);
+  assert.ok((await p.locator('svg.chart').count()) >= 1, 'MRR history chart');
+  await p.fill('#add-note input[name=subject]', 'Renewal risk');
+  await p.fill('#add-note textarea[name=body]', '先方の推進者が来月退職予定。後任の確認を。');
+  await p.click('#add-note button');
+  const first = p.locator('.timeline li').first();
+  assert.match(await first.innerText(), /Renewal risk[\s\S]*後任の確認を/);
+  assert.match(await first.innerText(), new RegExp(user('csm').replace('.', '\\.')));
+  await p.fill('#log-meeting input[name=occurred_on]', '2026-11-20');
+  await p.fill('#log-meeting input[name=subject]', 'Onboarding review');
+  await p.click('#log-meeting button');
+  assert.match(await p.locator('.timeline').innerText(), /Nov 20, 2026 00:00 UTC · Meeting[\s\S]*Onboarding review/);
+  await shot(p, 'account-after-note-en');
+});
+
+test('a partner cannot see another partner\'s account, by URL, API or search', async () => {
+  const admin = await as('admin');
+  const other = (await (await admin.request.get(`${server.base}/api/v1/accounts?partner=P-NISHI&per_page=1`)).json()).accounts[0];
+  assert.ok(other, 'the demo has accounts of P-NISHI');
+  const alpha = server.users.partner.find((e) => e.startsWith('p-alpha@'));
+  const p = await page('ja-JP');
+  await signIn(p, alpha);
+  const partners = await p.locator('tbody tr td:nth-child(6)').allInnerTexts();
+  assert.ok(partners.length > 0 && partners.every((x) => x === 'P-ALPHA'), partners.join(','));
+  assert.equal((await p.goto(`${server.base}/accounts/${other.account_id}`)).status(), 404);
+  assert.equal((await p.request.get(`${server.base}/api/v1/accounts/${other.account_id}`)).status(), 404);
+  await p.goto(`${server.base}/accounts?q=${encodeURIComponent(other.name)}&partner=P-NISHI`);
+  assert.equal(await p.locator('tbody tr').count(), 0, 'search finds nothing of another partner');
+  const csv = await (await p.request.get(`${server.base}/accounts.csv?partner=P-NISHI`)).text();
+  assert.ok(!csv.includes('P-NISHI'), 'exports are scoped too');
+  assert.equal((await p.goto(`${server.base}/dashboard`)).status(), 403);
+  await shot(p, 'partner-forbidden-ja');
+});
+
 test('planning page: two scenarios side by side with charts, in both languages', async () => {
   for (const [locale, bottomUp] of [['ja-JP', '必要CSM数（ボトムアップ）'], ['en-US', 'CSMs needed, bottom-up']]) {
-    const p = await page(locale);
+    const p = await as('manager', locale);
     await p.goto(`${server.base}/plan`);
     await p.selectOption('select[name=scenario]', 'fy2027');
     await p.selectOption('select[name=compare]', 'default');
     await p.fill('input[name=at]', '2026-11-24');
-    await p.click('button[type=submit]');
+    await p.click('form.filters button[type=submit]');
     assert.equal(await p.locator('section.column').count(), 2);
     assert.ok((await p.locator('svg.chart').count()) >= 7, 'capacity, hiring, budget charts per column and the funnel');
     const row = p.locator('section.column').first().locator('tr', { hasText: bottomUp });
     assert.equal((await row.locator('td').innerText()).trim(), '17', 'the worked example');
-    const bar = p.locator('svg.chart rect title').first();
-    assert.ok((await bar.textContent()).length > 0, 'bars carry their value for hover');
     await shot(p, `plan-${locale.slice(0, 2)}`);
   }
 });
 
 test('scenario editor: a bad key is shown and nothing is saved; a fix saves', async () => {
-  const p = await page('en-US');
+  const p = await as('manager', 'en-US');
   await p.goto(`${server.base}/plan/edit?name=fy2027`);
   const text = await p.locator('textarea').inputValue();
   await p.fill('textarea', text.replace('span_new_lead = 6', 'span_new_leader = 6'));
   await p.fill('input[name=name]', 'browser-test');
-  await p.click('button[type=submit]');
+  await p.click('main form button[type=submit]');
   assert.match(await p.locator('pre.error').innerText(), /span_new_leader/);
   await shot(p, 'plan-edit-error-en');
-  const list = await (await fetch(`${server.base}/api/v1/plan/scenarios`)).json();
+  const list = await (await p.request.get(`${server.base}/api/v1/plan/scenarios`)).json();
   assert.ok(!list.some((s) => s.name === 'browser-test'), 'a refused scenario is not saved');
 
   await p.fill('textarea', text.replace('productive_hours_per_csm = 120', 'productive_hours_per_csm = 130'));
-  await p.click('button[type=submit]');
+  await p.click('main form button[type=submit]');
   assert.match(await p.locator('.notice').innerText(), /Saved scenario browser-test/);
   await p.click('.notice a');
   const row = p.locator('section.column').first().locator('tr', { hasText: 'CSMs needed, bottom-up' });
@@ -99,12 +246,12 @@ test('scenario editor: a bad key is shown and nothing is saved; a fix saves', as
 });
 
 test('a form posted from another site is refused, even with a valid token', async () => {
-  const p = await page('en-US');
+  const p = await as('admin', 'en-US');
   await p.goto(`${server.base}/plan/edit`);
-  const token = await p.locator('input[name=csrf_token]').inputValue();
-  // localhost and 127.0.0.1 are different sites: the SameSite=Strict cookie stays home and the
-  // Origin header names the other site.
-  await p.goto(`${server.base.replace('127.0.0.1', 'localhost')}/accounts`);
+  const token = await p.locator('main input[name=csrf_token]').inputValue();
+  // An attacker's page (a blank document of another origin): the SameSite session cookie stays
+  // home and the Origin header is not this site's.
+  await p.goto('about:blank');
   const [response] = await Promise.all([
     p.waitForNavigation(),
     p.evaluate(({ target, token }) => {
@@ -121,7 +268,8 @@ test('a form posted from another site is refused, even with a valid token', asyn
       form.submit();
     }, { target: `${server.base}/plan/edit`, token }),
   ]);
-  assert.equal(response.status(), 403);
-  const list = await (await fetch(`${server.base}/api/v1/plan/scenarios`)).json();
+  const refused = response.status() === 403 || new URL(response.url()).pathname === '/login';
+  assert.ok(refused, `refused (${response.status()} ${response.url()})`);
+  const list = await (await p.request.get(`${server.base}/api/v1/plan/scenarios`)).json();
   assert.ok(!list.some((s) => s.name === 'evil'));
 });

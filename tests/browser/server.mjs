@@ -23,7 +23,14 @@ export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'kizuna-browser-'));
   const db = `sqlite://${join(dir, 'kizuna.db')}`;
   const run = (...args) => execFileSync(BIN, ['--database', db, ...args], { stdio: 'pipe' });
-  run('demo', '--seed', '7', '--until', '2026-11-24', '--accounts', '300');
+  const demo = run('demo', '--seed', '7', '--until', '2026-11-24', '--accounts', '300').toString();
+  // "  admin    admin@kizuna-demo.example": one sign-in per role (every partner's user).
+  const users = {};
+  for (const line of demo.split('\n')) {
+    const m = line.match(/^\s+(\w+)\s+(\S+@\S+)$/);
+    if (m) (users[m[1]] ??= []).push(m[2]);
+  }
+  const password = demo.match(/with password "([^"]+)"/)[1];
   run('plan', 'save', 'fy2027', '--scenario', new URL('../../docs/scenario.example.toml', import.meta.url).pathname);
   const port = await freePort();
   const child = spawn(BIN, ['--database', db, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
@@ -36,6 +43,8 @@ export async function startServer() {
   }
   return {
     base,
+    users,
+    password,
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
