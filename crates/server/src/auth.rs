@@ -176,7 +176,7 @@ impl Principal {
         if self.can(p) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("the {} role may not do this ({p:?})", self.role)))
+            Err(ApiError::Denied(crate::Msg::new("err.forbidden").arg_key("role", format!("role.{}", self.role))))
         }
     }
 

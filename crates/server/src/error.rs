@@ -2,6 +2,55 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// A message people read, by i18n key: the API answers in English, pages in the reader's
+/// language. Arguments fill `%{name}`; a [`Arg::Key`] argument is itself translated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msg {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Key(String),
+}
+
+impl Msg {
+    pub fn new(key: &'static str) -> Self {
+        Msg { key, args: Vec::new() }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, Arg::Text(value.to_string())));
+        self
+    }
+
+    /// An argument shown by its translation (`role.csm` → CSM).
+    pub fn arg_key(mut self, name: &'static str, key: impl ToString) -> Self {
+        self.args.push((name, Arg::Key(key.to_string())));
+        self
+    }
+
+    pub fn render(&self, lang: &str) -> String {
+        let mut text = crate::i18n::t(self.key, lang);
+        for (name, value) in &self.args {
+            let v = match value {
+                Arg::Text(t) => t.clone(),
+                Arg::Key(k) => crate::i18n::t(k, lang),
+            };
+            text = text.replace(&format!("%{{{name}}}"), &v);
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render("en"))
+    }
+}
+
 /// The one error type handlers return; it becomes the HTTP response (JSON for the API; pages
 /// turn it into an HTML page in the reader's language, see `views::html_errors`).
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +58,15 @@ pub enum ApiError {
     /// A query parameter or body field is wrong; the message names it and what was expected.
     #[error("{0}")]
     BadRequest(String),
+    /// Bad input described for people (400).
+    #[error("{0}")]
+    Invalid(Msg),
+    /// Not allowed (403).
+    #[error("{0}")]
+    Denied(Msg),
+    /// Not there, or not visible to this principal (404).
+    #[error("{0}")]
+    Missing(Msg),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -21,6 +79,9 @@ pub enum ApiError {
     Report(#[from] kizuna_analytics::ReportError),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
+    /// A failure that is not the caller's (500); logged, not shown.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Put on error responses so the page layer can show the message in HTML.
@@ -30,13 +91,15 @@ pub struct ErrorMessage(pub String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Report(kizuna_analytics::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
             ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Store(_) | ApiError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Template(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // Internal details go to the log, not to the browser.
         let message = if status.is_server_error() {
@@ -45,7 +108,14 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
+        let msg = match &self {
+            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) => Some(m.clone()),
+            _ => None,
+        };
         let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if let Some(m) = msg {
+            resp.extensions_mut().insert(m);
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }

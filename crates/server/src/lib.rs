@@ -20,7 +20,7 @@ use axum::Router;
 use kizuna_store::Store;
 use std::sync::Arc;
 
-pub use error::ApiError;
+pub use error::{ApiError, Msg};
 
 #[derive(Clone)]
 pub struct AppState {

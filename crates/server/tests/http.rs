@@ -467,6 +467,8 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     let empty = submit(&c, "/accounts/A1/activities?lang=en", &[("kind", "note"), ("subject", " "), ("body", "")]).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     assert!(empty.body.contains("subject and body are both empty"), "{}", empty.body);
+    let empty_ja = submit(&c, "/accounts/A1/activities?lang=ja", &[("kind", "note")]).await;
+    assert!(empty_ja.body.contains("件名と内容が両方とも空です"), "errors are in the page's language");
     let bad_date = submit(&c, "/accounts/A1/activities", &[("kind", "meeting"), ("occurred_on", "2024-13-01"), ("subject", "x")]).await;
     assert!(bad_date.body.contains("occurred_at &quot;2024-13-01&quot; is not a timestamp"), "{}", bad_date.body);
 

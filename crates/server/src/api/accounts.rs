@@ -4,7 +4,7 @@
 
 use crate::auth::Principal;
 use crate::params::Params;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Msg};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{NaiveDate, Utc};
@@ -46,7 +46,7 @@ pub fn scoped_query(q: &HashMap<String, String>, me: &Principal) -> Result<Accou
 
 /// The account if it exists and the principal may see it; otherwise 404 either way.
 pub async fn visible_account(store: &dyn Store, me: &Principal, id: &str, on: NaiveDate) -> Result<Account, ApiError> {
-    let not_found = || ApiError::NotFound(format!("account {id:?}"));
+    let not_found = || ApiError::Missing(Msg::new("err.account_not_found").arg("id", id));
     let account = store.get_account(id, on).await?.ok_or_else(not_found)?;
     match me.scope() {
         Some(p) if account.partner_id.as_deref() != Some(p.as_str()) => Err(not_found()),
@@ -97,21 +97,23 @@ pub struct NewActivity {
 pub async fn add_activity(store: &dyn Store, me: &Principal, id: &str, a: NewActivity) -> Result<ActivityRow, ApiError> {
     me.require(Permission::WriteActivities)?;
     visible_account(store, me, id, Utc::now().date_naive()).await?;
-    let kind: ActivityKind = a.kind.parse().map_err(|_| ApiError::BadRequest(format!("kind {:?} is not one of: note, meeting, call, email, qbr", a.kind)))?;
+    let bad_kind = || ApiError::Invalid(Msg::new("err.activity_kind").arg("value", &a.kind));
+    let kind: ActivityKind = a.kind.parse().map_err(|_| bad_kind())?;
     if kind == ActivityKind::SupportTicket {
-        return Err(ApiError::BadRequest("kind \"support_ticket\" comes from the support import, not by hand".into()));
+        return Err(bad_kind());
     }
     let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (subject, body) = (clean(a.subject), clean(a.body));
     if subject.is_none() && body.is_none() {
-        return Err(ApiError::BadRequest("subject and body are both empty: write at least one".into()));
+        return Err(ApiError::Invalid(Msg::new("err.activity_empty")));
     }
     if subject.as_ref().is_some_and(|s| s.chars().count() > 200) || body.as_ref().is_some_and(|b| b.chars().count() > 20_000) {
-        return Err(ApiError::BadRequest("subject is limited to 200 characters and body to 20,000".into()));
+        return Err(ApiError::Invalid(Msg::new("err.activity_long")));
     }
     let occurred_at = match clean(a.occurred_at) {
         None => Utc::now(),
-        Some(v) => kizuna_domain::fields::parse_timestamp("occurred_at", &v).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        Some(v) => kizuna_domain::fields::parse_timestamp("occurred_at", &v)
+            .map_err(|_| ApiError::Invalid(Msg::new("err.timestamp").arg("field", "occurred_at").arg("value", &v)))?,
     };
     let row = ActivityRow {
         account_id: id.to_string(),

@@ -33,7 +33,7 @@ async fn render(
     headers: &HeaderMap,
     id: &str,
     q: &HashMap<String, String>,
-    error: Option<String>,
+    error: Option<crate::Msg>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     me.require(Permission::ReadAccounts)?;
@@ -63,7 +63,7 @@ async fn render(
         .map(|s| {
             json!({
                 "product": s.product, "start": date(s.start_date, lang), "end": s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
-                "mrr": money(s.mrr, &s.currency), "quantity": s.quantity, "units": s.units, "active": s.start_date <= today && s.end_date.is_none_or(|e| today < e),
+                "mrr": money(s.mrr, &s.currency), "quantity": s.quantity.map(quantity), "units": s.units, "active": s.start_date <= today && s.end_date.is_none_or(|e| today < e),
             })
         })
         .collect();
@@ -114,11 +114,17 @@ async fn render(
         minijinja::context! {
             account => json!({ "id": account.account_id, "name": account.name }),
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
-            profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn, error,
+            profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
+            error => error.map(|m| m.render(lang)),
             today => today.to_string(),
         },
         status,
     )
+}
+
+/// `1,291` for whole quantities, `12.5` otherwise.
+fn quantity(q: f64) -> String {
+    if q.fract() == 0.0 && q >= 0.0 { super::format::count(q as u64) } else { format!("{q}") }
 }
 
 /// The note / meeting form. On success, back to the account (post/redirect/get); on a mistake,
@@ -132,7 +138,7 @@ pub async fn add_activity_form(
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
-        return Err(ApiError::Forbidden("the form's security token did not match; reload the page and try again".into()));
+        return Err(ApiError::Denied(crate::Msg::new("edit.csrf")));
     }
     let a = NewActivity {
         kind: f.get("kind").cloned().unwrap_or_default(),
@@ -142,7 +148,7 @@ pub async fn add_activity_form(
     };
     match add_activity(state.store.as_ref(), &me, &id, a).await {
         Ok(_) => Ok(Redirect::to(&format!("/accounts/{}#timeline", urlencode(&id))).into_response()),
-        Err(ApiError::BadRequest(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
+        Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),
     }
 }

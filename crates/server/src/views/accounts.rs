@@ -115,7 +115,7 @@ pub async fn export(
     query.per_page = 1000;
     query.page = 1;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ApiError::BadRequest(format!("CSV: {e}"));
+    let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
     out.write_record(["account_id", "name", "segment", "touch_model", "owner_email", "partner_id", "lifecycle_stage", "mrr"]).map_err(csv_err)?;
     loop {
         let chunk = state.store.list_accounts(&query).await?;
@@ -139,7 +139,7 @@ pub async fn export(
     }
     let detail = serde_json::json!({ "filters": q });
     me.audit(state.store.as_ref(), "accounts.export", None, detail).await?;
-    let body = out.into_inner().map_err(|e| ApiError::BadRequest(format!("CSV: {e}")))?;
+    let body = out.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"accounts.csv\"")],
         body,

@@ -3,11 +3,11 @@
 use super::format::datetime;
 use super::{csrf, Page};
 use crate::auth::Principal;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Msg};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kizuna_domain::access::{hash_password, KeyKind, Permission};
+use kizuna_domain::access::{hash_password, KeyKind, PasswordError, Permission, MIN_PASSWORD_CHARS};
 use kizuna_domain::{Role, StaffRow};
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,8 +18,15 @@ fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
     if csrf::verify(headers, f.get(csrf::FIELD).map(String::as_str)) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("the form's security token did not match; reload the page and try again".into()))
+        Err(ApiError::Denied(crate::Msg::new("edit.csrf")))
     }
+}
+
+fn password_hash(password: &str) -> Result<String, ApiError> {
+    hash_password(password).map_err(|e| match e {
+        PasswordError::TooShort(n) => ApiError::Invalid(Msg::new("err.password_short").arg("count", n).arg("min", MIN_PASSWORD_CHARS)),
+        other => ApiError::Internal(other.to_string()),
+    })
 }
 
 fn field(f: &FormData, name: &str) -> Option<String> {
@@ -28,20 +35,21 @@ fn field(f: &FormData, name: &str) -> Option<String> {
 
 fn role_field(f: &FormData) -> Result<Role, ApiError> {
     let raw = field(f, "role").unwrap_or_default();
-    raw.parse().map_err(|_| ApiError::BadRequest(format!("role {raw:?} is not one of: admin, cs_ops, manager, csm, viewer, partner")))
+    raw.parse().map_err(|_| ApiError::Invalid(Msg::new("err.role").arg("value", &raw)))
 }
 
 /// A partner user must name its partner; other roles must not.
 fn partner_field(f: &FormData, role: Role) -> Result<Option<String>, ApiError> {
     match (role, field(f, "partner_id")) {
-        (Role::Partner, None) => Err(ApiError::BadRequest("partner_id is required for the partner role".into())),
+        (Role::Partner, None) => Err(ApiError::Invalid(Msg::new("err.partner_required"))),
         (Role::Partner, p) => Ok(p),
         (_, _) => Ok(None),
     }
 }
 
-async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, notice: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
+async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, notice: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
     let page = Page::new(headers, q, Some(me));
+    let error = error.map(|m| m.render(page.lang));
     let users: Vec<serde_json::Value> = state
         .store
         .staff_users()
@@ -63,13 +71,13 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
     me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
-        let email = field(&f, "email").map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::BadRequest("email must be an e-mail address".into()))?;
+        let email = field(&f, "email").map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::Invalid(Msg::new("err.email")))?;
         let role = role_field(&f)?;
         let partner_id = partner_field(&f, role)?;
-        let hash = hash_password(f.get("password").map(String::as_str).unwrap_or("")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""))?;
         let row = StaffRow { name: field(&f, "name").unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: field(&f, "team_id"), partner_id };
         if !state.store.create_user(&row, &hash).await? {
-            return Err(ApiError::BadRequest(format!("a user with e-mail {email:?} already exists")));
+            return Err(ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)));
         }
         me.audit(state.store.as_ref(), "user.create", Some(&email), json!({ "role": role.as_str(), "partner_id": row.partner_id })).await?;
         Ok(email)
@@ -77,7 +85,7 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
     .await;
     match result {
         Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
-        Err(ApiError::BadRequest(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(ApiError::Invalid(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),
     }
 }
@@ -91,14 +99,14 @@ pub async fn update_user(State(state): State<AppState>, me: Principal, headers: 
         let role = role_field(&f)?;
         let partner_id = partner_field(&f, role)?;
         if email == me.actor && role != Role::Admin {
-            return Err(ApiError::BadRequest("you cannot take the admin role from yourself".into()));
+            return Err(ApiError::Invalid(Msg::new("err.self_demote")));
         }
         if !state.store.set_role(&email, role, partner_id.as_deref()).await? {
-            return Err(ApiError::BadRequest(format!("no user with e-mail {email:?}")));
+            return Err(ApiError::Invalid(Msg::new("err.no_user").arg("email", &email)));
         }
         let password = f.get("password").filter(|p| !p.is_empty());
         if let Some(p) = password {
-            let hash = hash_password(p).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let hash = password_hash(p)?;
             state.store.set_password(&email, &hash).await?;
         }
         let detail = json!({ "role": role.as_str(), "partner_id": partner_id, "password_reset": password.is_some() });
@@ -108,13 +116,14 @@ pub async fn update_user(State(state): State<AppState>, me: Principal, headers: 
     .await;
     match result {
         Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
-        Err(ApiError::BadRequest(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(ApiError::Invalid(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),
     }
 }
 
-async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
+async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
     let page = Page::new(headers, q, Some(me));
+    let error = error.map(|m| m.render(page.lang));
     let keys: Vec<serde_json::Value> = state
         .store
         .api_keys()
@@ -143,7 +152,7 @@ pub async fn create_key(State(state): State<AppState>, me: Principal, headers: H
     check_csrf(&headers, &f)?;
     let kind_raw = field(&f, "kind").unwrap_or_default();
     let Some(kind) = KeyKind::parse(&kind_raw) else {
-        let e = format!("kind {kind_raw:?} is not one of: read, write");
+        let e = Msg::new("err.key_kind").arg("value", &kind_raw);
         return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
     };
     let key = crate::auth::create_api_key(state.store.as_ref(), &me.actor, kind, field(&f, "label"), field(&f, "partner_id")).await?;
@@ -156,7 +165,7 @@ pub async fn revoke_key(State(state): State<AppState>, me: Principal, headers: H
     check_csrf(&headers, &f)?;
     let id = field(&f, "key_id").unwrap_or_default();
     if !state.store.revoke_api_key(&id, chrono::Utc::now()).await? {
-        let e = format!("no active key {id:?}");
+        let e = Msg::new("err.no_key").arg("id", &id);
         return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
     }
     me.audit(state.store.as_ref(), "key.revoke", Some(&id), json!({})).await?;

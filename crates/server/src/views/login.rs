@@ -50,12 +50,12 @@ pub async fn submit(
         return render(&state, &page, &next, &email, Some(page.t("edit.csrf")), StatusCode::FORBIDDEN);
     }
     let creds = Credentials { email: email.clone(), password: f.get("password").cloned().unwrap_or_default() };
-    let user = auth.authenticate(creds).await.map_err(|e| ApiError::BadRequest(format!("sign-in failed: {e}")))?;
+    let user = auth.authenticate(creds).await.map_err(|e| ApiError::Internal(format!("sign-in failed: {e}")))?;
     let Some(user) = user else {
         state.store.audit(AuditEntry { actor: &email, action: "sign_in.failed", target: None, detail: serde_json::json!({}) }).await?;
         return render(&state, &page, &next, &email, Some(page.t("login.failed")), StatusCode::UNAUTHORIZED);
     };
-    auth.login(&user).await.map_err(|e| ApiError::BadRequest(format!("sign-in failed: {e}")))?;
+    auth.login(&user).await.map_err(|e| ApiError::Internal(format!("sign-in failed: {e}")))?;
     state.store.audit(AuditEntry { actor: &user.email, action: "sign_in", target: None, detail: serde_json::json!({}) }).await?;
     Ok(Redirect::to(&next).into_response())
 }
@@ -67,9 +67,9 @@ pub async fn logout(
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
-        return Err(ApiError::Forbidden("the form's security token did not match; reload the page and try again".into()));
+        return Err(ApiError::Denied(crate::Msg::new("edit.csrf")));
     }
-    if let Some(user) = auth.logout().await.map_err(|e| ApiError::BadRequest(format!("sign-out failed: {e}")))? {
+    if let Some(user) = auth.logout().await.map_err(|e| ApiError::Internal(format!("sign-out failed: {e}")))? {
         state.store.audit(AuditEntry { actor: &user.email, action: "sign_out", target: None, detail: serde_json::json!({}) }).await?;
     }
     Ok(Redirect::to("/login").into_response())

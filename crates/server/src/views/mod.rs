@@ -92,7 +92,8 @@ async fn html_errors(State(state): State<AppState>, req: Request, next: Next) ->
         req.uri().query().map(|q| url_pairs(q).collect()).unwrap_or_default();
     let lang = locale(req.headers(), &query);
     let resp = next.run(req).await;
-    let Some(ErrorMessage(message)) = resp.extensions().get::<ErrorMessage>().cloned() else { return resp };
+    let Some(ErrorMessage(english)) = resp.extensions().get::<ErrorMessage>().cloned() else { return resp };
+    let message = resp.extensions().get::<crate::Msg>().map(|m| m.render(lang)).unwrap_or(english);
     let status = resp.status();
     let title = t(&format!("error.{}", status.as_u16()), lang);
     let html = state.templates.get_template("error.html").and_then(|tpl| {
