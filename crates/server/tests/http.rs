@@ -469,7 +469,7 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     assert!(empty.body.contains("subject and body are both empty"), "{}", empty.body);
     let empty_ja = submit(&c, "/accounts/A1/activities?lang=ja", &[("kind", "note")]).await;
     assert!(empty_ja.body.contains("件名と内容が両方とも空です"), "errors are in the page's language");
-    let bad_date = submit(&c, "/accounts/A1/activities", &[("kind", "meeting"), ("occurred_on", "2024-13-01"), ("subject", "x")]).await;
+    let bad_date = submit(&c, "/accounts/A1/activities?lang=en", &[("kind", "meeting"), ("occurred_on", "2024-13-01"), ("subject", "x")]).await;
     assert!(bad_date.body.contains("occurred_at &quot;2024-13-01&quot; is not a timestamp"), "{}", bad_date.body);
 
     let api = c.send(Request::post("/api/v1/accounts/A1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"call","subject":"電話で確認"}"#)).await;
