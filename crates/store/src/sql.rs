@@ -211,14 +211,27 @@ macro_rules! store_impl {
                 push_filters(&mut count, q);
                 let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
 
-                let mut qb = QueryBuilder::<$Db>::new(format!("SELECT {ACCOUNT_COLUMNS}"));
-                qb.push_bind(q.on).push(") AS mrr_cents FROM accounts a WHERE 1 = 1");
-                push_filters(&mut qb, q);
                 let dir = if q.descending { "DESC" } else { "ASC" };
-                qb.push(format!(" ORDER BY {} {dir}, a.account_id {dir} LIMIT ", q.sort.column()));
+                let order = format!(" ORDER BY {} {dir}, a.account_id {dir}", q.sort.column());
                 let per_page = q.per_page.clamp(1, 1000);
-                qb.push_bind(per_page as i64).push(" OFFSET ");
-                qb.push_bind((q.page.max(1) as i64 - 1) * per_page as i64);
+                let offset = (q.page.max(1) as i64 - 1) * per_page as i64;
+                let mut qb = QueryBuilder::<$Db>::new(format!("SELECT {ACCOUNT_COLUMNS}"));
+                qb.push_bind(q.on).push(") AS mrr_cents FROM accounts a");
+                if q.sort == $crate::AccountSort::Mrr {
+                    // Sorting by MRR needs every filtered account's MRR.
+                    qb.push(" WHERE 1 = 1");
+                    push_filters(&mut qb, q);
+                    qb.push(&order);
+                } else {
+                    // Pick the page's ids first, so MRR is computed for those rows only.
+                    qb.push(" JOIN (SELECT a.account_id FROM accounts a WHERE 1 = 1");
+                    push_filters(&mut qb, q);
+                    qb.push(&order).push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ").push_bind(offset);
+                    qb.push(") page ON page.account_id = a.account_id");
+                    qb.push(&order);
+                }
+                qb.push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ");
+                qb.push_bind(if q.sort == $crate::AccountSort::Mrr { offset } else { 0 });
                 let rows: Vec<AccountTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
                 let accounts = rows.into_iter().map(account_from).collect::<Result<_>>()?;
                 Ok(AccountPage { total: total as u64, page: q.page.max(1), per_page, accounts })
