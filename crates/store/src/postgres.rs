@@ -15,6 +15,7 @@ const DIALECT: Dialect = Dialect {
     drop_touched: None,
     month_of_day: "to_char(m.day, 'YYYY-MM')",
     merge_attributes: "accounts.attributes || excluded.attributes",
+    analyze_accounts: &["ANALYZE accounts"],
 };
 
 impl PgStore {

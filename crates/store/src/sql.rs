@@ -12,7 +12,12 @@ pub(crate) struct Dialect {
     pub merge_attributes: &'static str,
     /// `YYYY-MM` of the date column `m.day`.
     pub month_of_day: &'static str,
+    /// Refreshes the planner's statistics on accounts (inside the transaction).
+    pub analyze_accounts: &'static [&'static str],
 }
+
+/// Accounts written in one transaction from which statistics are refreshed at commit.
+pub(crate) const ANALYZE_AFTER: usize = 1000;
 
 /// How metric units and groups are formed for a breakdown: (product column, unit key,
 /// group expression, join). Units are accounts, or account × product for the product breakdown.
@@ -203,7 +208,7 @@ macro_rules! store_impl {
             async fn begin(&self) -> Result<Box<dyn Tx>> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx }))
+                Ok(Box::new($Tx { tx, accounts_written: 0 }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
@@ -575,6 +580,8 @@ macro_rules! store_impl {
 
         pub struct $Tx {
             tx: sqlx::Transaction<'static, $Db>,
+            /// Accounts written; a large batch refreshes the planner's statistics at commit.
+            accounts_written: usize,
         }
 
         impl $Tx {
@@ -615,6 +622,7 @@ macro_rules! store_impl {
         #[async_trait]
         impl Tx for $Tx {
             async fn upsert_accounts(&mut self, rows: &[AccountRow]) -> Result<u64> {
+                self.accounts_written += rows.len();
                 let created = self.ensure_accounts(rows.iter().map(|r| r.account_id.as_str())).await?;
                 let now = Utc::now();
                 for chunk in rows.chunks(BATCH) {
@@ -859,6 +867,13 @@ macro_rules! store_impl {
                 sqlx::query(EVENTS_INSERT).execute(&mut *self.tx).await?;
                 if let Some(drop) = $dialect.drop_touched {
                     sqlx::query(drop).execute(&mut *self.tx).await?;
+                }
+                // Without statistics the planner sorts every filtered account for one page of the
+                // list instead of reading an index in order (45 ms against 6 ms at 100,000).
+                if self.accounts_written >= ANALYZE_AFTER {
+                    for sql in $dialect.analyze_accounts {
+                        sqlx::query(sql).execute(&mut *self.tx).await?;
+                    }
                 }
                 self.tx.commit().await?;
                 Ok(())
