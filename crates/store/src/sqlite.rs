@@ -17,8 +17,9 @@ const DIALECT: Dialect = Dialect {
     drop_touched: Some("DROP TABLE temp.touched"),
     month_of_day: "substr(m.day, 1, 7)",
     merge_attributes: "json_patch(accounts.attributes, excluded.attributes)",
-    // An approximate ANALYZE (about 1,000 rows per index) takes milliseconds.
-    analyze_accounts: &["PRAGMA analysis_limit = 1000", "ANALYZE accounts"],
+    // A full ANALYZE of accounts: 0.1 s at 100,000 accounts. (An approximate one, with
+    // analysis_limit, misjudged how selective a segment is and kept the slow plan.)
+    analyze_accounts: &["ANALYZE accounts"],
 };
 
 impl SqliteStore {
