@@ -62,6 +62,15 @@ async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &Fo
     page.render_status(state, "admin_users.html", minijinja::context! { users, roles, partners, notice, error }, status)
 }
 
+/// The users page after a change: the notice, or the mistake with a 400.
+async fn users_outcome(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, result: Result<String, ApiError>) -> Result<Response, ApiError> {
+    match result {
+        Ok(email) => users_page(state, me, headers, q, Some(email), None, StatusCode::OK).await,
+        Err(ApiError::Invalid(e)) => users_page(state, me, headers, q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn users(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
     me.require(Permission::Admin)?;
     users_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
@@ -83,11 +92,7 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
         Ok(email)
     }
     .await;
-    match result {
-        Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
-        Err(ApiError::Invalid(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
-        Err(e) => Err(e),
-    }
+    users_outcome(&state, me, &headers, &q, result).await
 }
 
 /// Change a user's role (and partner) and, when given, reset the password.
@@ -114,11 +119,7 @@ pub async fn update_user(State(state): State<AppState>, me: Principal, headers: 
         Ok(email)
     }
     .await;
-    match result {
-        Ok(email) => users_page(&state, me, &headers, &q, Some(email), None, StatusCode::OK).await,
-        Err(ApiError::Invalid(e)) => users_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
-        Err(e) => Err(e),
-    }
+    users_outcome(&state, me, &headers, &q, result).await
 }
 
 async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
