@@ -8,6 +8,7 @@ pub mod model;
 pub mod planning;
 pub mod money;
 pub mod portfolio;
+pub mod usage;
 
 pub use fields::FieldError;
 pub use model::*;

@@ -6,6 +6,7 @@ mod error;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod usage;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
+pub use usage::{DailyUsage, Usage};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -155,7 +157,7 @@ pub struct StaffUser {
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
 /// import is one transaction: all of it lands or none of it does.
 #[async_trait]
-pub trait Store: Access + Send + Sync + 'static {
+pub trait Store: Access + Usage + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.

@@ -194,7 +194,58 @@ async fn list_filters_by_stage(db: TestDb) {
     assert_eq!(page.accounts[0].account_id, "A2", "adoption sorts before onboarding");
 }
 
+async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
+    use kizuna_domain::usage::{UsageEvent, UsageMessage};
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let event = |id: &str, user: &str, account: Option<&str>, kind: &str, t: &str, value: Option<f64>| {
+        UsageMessage::Event(UsageEvent {
+            message_id: id.into(),
+            user_id: Some(user.into()),
+            account_id: account.map(str::to_string),
+            event_type: kind.into(),
+            at: at(t),
+            value,
+            properties: serde_json::json!({}),
+        })
+    };
+    let batch = vec![
+        UsageMessage::Identify { user_id: "u1".into(), traits: serde_json::json!({"name": "佐藤"}), at: at("2026-11-01T00:00:00Z") },
+        event("e1", "u1", None, "login", "2026-11-01T09:00:00Z", None),
+        event("e2", "u2", None, "login", "2026-11-01T09:30:00Z", None),
+        UsageMessage::Group { user_id: "u1".into(), account_id: "C1".into(), traits: serde_json::json!({}), at: at("2026-11-01T10:00:00Z") },
+        event("e3", "u1", None, "report_created", "2026-11-01T11:00:00Z", Some(2.5)),
+        event("e4", "u3", Some("C1"), "login", "2026-11-01T12:00:00Z", None),
+        event("e5", "u3", Some("C1"), "report_created", "2026-11-02T12:00:00Z", Some(1.0)),
+        event("e3", "u1", None, "report_created", "2026-11-01T11:00:00Z", Some(2.5)),
+    ];
+    let s = db.store.ingest(&batch).await.unwrap();
+    assert_eq!((s.events, s.duplicates, s.unattributed, s.attributed, s.identifies, s.groups), (5, 1, 2, 1, 1, 1));
+    let day = |d: &str| kizuna_store::testing::date(d);
+    let rows = db.store.usage_daily("C1", day("2026-11-01"), day("2026-11-30")).await.unwrap();
+    let got: Vec<(String, &str, u64, f64, u64)> = rows.iter().map(|r| (r.day.to_string(), r.event_type.as_str(), r.events, r.value_sum, r.users)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2026-11-01".into(), "login", 2, 0.0, 2),
+            ("2026-11-01".into(), "report_created", 1, 2.5, 1),
+            ("2026-11-02".into(), "report_created", 1, 1.0, 1),
+        ],
+        "e1 attributed by the group, e2 waits for u2's group"
+    );
+    // A retried batch changes nothing; u2's group later attributes e2.
+    let again = db.store.ingest(&batch).await.unwrap();
+    assert_eq!((again.events, again.duplicates), (0, 6));
+    let later = db.store.ingest(&[UsageMessage::Group { user_id: "u2".into(), account_id: "C1".into(), traits: serde_json::json!({}), at: at("2026-11-03T00:00:00Z") }]).await.unwrap();
+    assert_eq!(later.attributed, 1);
+    let rows = db.store.usage_daily("C1", day("2026-11-01"), day("2026-11-01")).await.unwrap();
+    assert_eq!((rows[0].events, rows[0].users), (3, 3));
+    assert!(db.store.usage_message_counts().await.unwrap().iter().all(|(_, n)| *n == 1));
+    assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 5);
+    assert!(db.store.get_account("C1", day("2026-11-01")).await.unwrap().is_some(), "accounts named by usage exist");
+}
+
 both_engines!(
+    usage_is_attributed_deduplicated_and_rolled_up,
     users_sessions_keys_and_audit,
     list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,

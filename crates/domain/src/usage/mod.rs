@@ -1,0 +1,55 @@
+//! Product usage (SPEC §3): events from Segment-compatible clients and bulk files, attributed to
+//! accounts (B2B: a `group` call links a user to an account).
+
+pub mod segment;
+
+use chrono::{DateTime, Utc};
+
+/// One message, validated, as the store takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UsageMessage {
+    /// Traits of a user.
+    Identify { user_id: String, traits: serde_json::Value, at: DateTime<Utc> },
+    /// The user belongs to this account (the `groupId` is the account's id). The latest group wins.
+    Group { user_id: String, account_id: String, traits: serde_json::Value, at: DateTime<Utc> },
+    /// Something a user did: a `track` (its event name) or a `page` (`page`).
+    Event(UsageEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEvent {
+    /// De-duplicates: the same id is stored once, however often it is sent.
+    pub message_id: String,
+    pub user_id: Option<String>,
+    /// The account named by the message itself (`context.groupId`), if any; otherwise the
+    /// user's latest group, or none yet (then it is attributed when the user is grouped).
+    pub account_id: Option<String>,
+    pub event_type: String,
+    pub at: DateTime<Utc>,
+    pub value: Option<f64>,
+    pub properties: serde_json::Value,
+}
+
+impl UsageMessage {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } => *at,
+            UsageMessage::Event(e) => e.at,
+        }
+    }
+}
+
+/// What an ingestion wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestSummary {
+    /// Events stored now.
+    pub events: u64,
+    /// Events whose message id was already stored (a retry): not counted again.
+    pub duplicates: u64,
+    /// Events stored without an account because their user is not grouped yet.
+    pub unattributed: u64,
+    /// Earlier unattributed events attributed by a `group` in this request.
+    pub attributed: u64,
+    pub identifies: u64,
+    pub groups: u64,
+}

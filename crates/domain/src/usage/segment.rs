@@ -1,0 +1,215 @@
+//! Segment's HTTP tracking API payloads (`/v1/track`, `/v1/identify`, `/v1/group`, `/v1/page`,
+//! `/v1/batch`) into [`UsageMessage`]s, with Segment's limits: 32 KB per message, 500 KB per
+//! batch. Every error names the message (its position in a batch) and what was wrong.
+
+use super::{UsageEvent, UsageMessage};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+pub const MAX_BATCH_BYTES: usize = 500 * 1024;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SegmentError {
+    #[error("the request body is {0} bytes; Segment's limit for a batch is 500 KB ({MAX_BATCH_BYTES} bytes)")]
+    BatchTooLarge(usize),
+    #[error("{at}: the message is {size} bytes; the limit is 32 KB ({MAX_MESSAGE_BYTES} bytes)")]
+    MessageTooLarge { at: String, size: usize },
+    #[error("{at}: {problem}")]
+    Invalid { at: String, problem: String },
+}
+
+/// The kinds of call, by path (`/v1/{kind}`) or a batch item's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Track,
+    Identify,
+    Group,
+    Page,
+    Screen,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "track" => Kind::Track,
+            "identify" => Kind::Identify,
+            "group" => Kind::Group,
+            "page" => Kind::Page,
+            "screen" => Kind::Screen,
+            _ => return None,
+        })
+    }
+}
+
+/// One call's body (`/v1/track` and the like).
+pub fn parse_single(kind: Kind, body: &[u8], now: DateTime<Utc>) -> Result<UsageMessage, SegmentError> {
+    let at = "message".to_string();
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(SegmentError::MessageTooLarge { at, size: body.len() });
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| SegmentError::Invalid { at: at.clone(), problem: format!("is not JSON: {e}") })?;
+    message(kind, &v, &at, now)
+}
+
+/// `/v1/batch`: `{"batch": [...], "context": {...}}`; a batch-level `context` applies to every
+/// message that has none of its own.
+pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<UsageMessage>, SegmentError> {
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(SegmentError::BatchTooLarge(body.len()));
+    }
+    #[derive(serde::Deserialize)]
+    struct Batch<'a> {
+        #[serde(borrow)]
+        batch: Vec<&'a serde_json::value::RawValue>,
+        #[serde(default)]
+        context: Option<Value>,
+    }
+    let b: Batch = serde_json::from_slice(body)
+        .map_err(|e| SegmentError::Invalid { at: "batch".into(), problem: format!("is not a batch ({{\"batch\": [...]}}): {e}") })?;
+    b.batch
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let at = format!("batch[{i}]");
+            if raw.get().len() > MAX_MESSAGE_BYTES {
+                return Err(SegmentError::MessageTooLarge { at, size: raw.get().len() });
+            }
+            let mut v: Value = serde_json::from_str(raw.get()).map_err(|e| SegmentError::Invalid { at: at.clone(), problem: e.to_string() })?;
+            if let (Some(ctx), Some(obj)) = (&b.context, v.as_object_mut()) {
+                obj.entry("context").or_insert_with(|| ctx.clone());
+            }
+            let kind = v["type"].as_str().and_then(Kind::parse).ok_or_else(|| SegmentError::Invalid {
+                at: at.clone(),
+                problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
+            })?;
+            message(kind, &v, &at, now)
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageMessage, SegmentError> {
+    let bad = |problem: String| SegmentError::Invalid { at: at.to_string(), problem };
+    if !v.is_object() {
+        return Err(bad("is not a JSON object".into()));
+    }
+    let user = text(&v["userId"]).or_else(|| text(&v["anonymousId"]));
+    // Segment's own order: the client's timestamp, else when it was sent, else now.
+    let time = match ["timestamp", "originalTimestamp", "sentAt"].iter().find_map(|k| v[*k].as_str().map(|s| (*k, s))) {
+        Some((k, s)) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| bad(format!("{k} {s:?} is not an ISO 8601 time")))?,
+        None => now,
+    };
+    let object = |k: &str| match &v[k] {
+        Value::Null => Ok(Value::Object(Default::default())),
+        o @ Value::Object(_) => Ok(o.clone()),
+        other => Err(bad(format!("{k} must be an object, not {other}"))),
+    };
+    let need_user = || user.clone().ok_or_else(|| bad("needs a userId or an anonymousId".into()));
+    match kind {
+        Kind::Identify => Ok(UsageMessage::Identify { user_id: need_user()?, traits: object("traits")?, at: time }),
+        Kind::Group => {
+            let account_id = text(&v["groupId"]).ok_or_else(|| bad("group needs a groupId (the account's id)".into()))?;
+            Ok(UsageMessage::Group { user_id: need_user()?, account_id, traits: object("traits")?, at: time })
+        }
+        Kind::Track | Kind::Page | Kind::Screen => {
+            let user_id = need_user()?;
+            let message_id = text(&v["messageId"]).ok_or_else(|| bad("needs a messageId (it de-duplicates retries)".into()))?;
+            let event_type = match kind {
+                Kind::Track => text(&v["event"]).ok_or_else(|| bad("track needs an event name".into()))?,
+                Kind::Page => "page".to_string(),
+                _ => "screen".to_string(),
+            };
+            let mut properties = object("properties")?;
+            if kind != Kind::Track {
+                if let (Some(name), Some(p)) = (text(&v["name"]), properties.as_object_mut()) {
+                    p.entry("name").or_insert(Value::String(name));
+                }
+            }
+            let value = properties["value"].as_f64().or_else(|| properties["revenue"].as_f64());
+            let account_id = text(&v["context"]["groupId"]);
+            Ok(UsageMessage::Event(UsageEvent { message_id, user_id: Some(user_id), account_id, event_type, at: time, value, properties }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    // From Segment's HTTP API documentation (Track, Group and Batch examples).
+    const TRACK: &str = r#"{
+  "userId": "019mr8mf4r",
+  "event": "Item Purchased",
+  "properties": { "name": "Leap to Conclusions Mat", "revenue": 14.99 },
+  "context": { "ip": "24.5.68.47" },
+  "timestamp": "2012-12-02T00:30:12.984Z"
+}"#;
+
+    const BATCH: &str = r#"{
+  "batch": [
+    { "type": "identify", "userId": "019mr8mf4r", "traits": { "email": "jake@yahoo.com", "name": "Jake Peterson", "age": 26 }, "timestamp": "2012-12-02T00:30:08.276Z" },
+    { "type": "track", "userId": "019mr8mf4r", "event": "Song Played", "properties": { "name": "Fallin for You", "artist": "Dierks Bentley" }, "timestamp": "2012-12-02T00:30:12.984Z", "messageId": "m-1" },
+    { "type": "identify", "userId": "971mj8mk7p", "traits": { "email": "cindy@example.com", "name": "Cindy Gonzalez", "age": 23 }, "timestamp": "2012-12-02T00:30:08.276Z" },
+    { "type": "track", "userId": "971mj8mk7p", "event": "Song Played", "properties": { "name": "Get Right", "artist": "Jennifer Lopez" }, "timestamp": "2012-12-02T00:30:12.984Z", "messageId": "m-2" }
+  ],
+  "context": { "device": { "type": "phone", "name": "Apple iPhone 6" } }
+}"#;
+
+    #[test]
+    fn track_from_the_spec_needs_its_message_id() {
+        let err = parse_single(Kind::Track, TRACK.as_bytes(), now()).unwrap_err();
+        assert_eq!(err.to_string(), "message: needs a messageId (it de-duplicates retries)");
+        let with_id = TRACK.replace("\"userId\"", "\"messageId\": \"abc\", \"userId\"");
+        let UsageMessage::Event(e) = parse_single(Kind::Track, with_id.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!((e.event_type.as_str(), e.value, e.user_id.as_deref()), ("Item Purchased", Some(14.99), Some("019mr8mf4r")));
+        assert_eq!(e.at.to_rfc3339(), "2012-12-02T00:30:12.984+00:00");
+        assert_eq!(e.account_id, None);
+    }
+
+    #[test]
+    fn batch_from_the_spec() {
+        let msgs = parse_batch(BATCH.as_bytes(), now()).unwrap();
+        assert_eq!(msgs.len(), 4);
+        assert!(matches!(&msgs[0], UsageMessage::Identify { user_id, .. } if user_id == "019mr8mf4r"));
+        let UsageMessage::Event(e) = &msgs[3] else { panic!() };
+        assert_eq!((e.message_id.as_str(), e.event_type.as_str()), ("m-2", "Song Played"));
+    }
+
+    #[test]
+    fn group_and_context_group_attribute_to_accounts() {
+        let g = r#"{"userId": "u1", "groupId": "C00042", "traits": {"name": "Initech"}, "messageId": "g1"}"#;
+        assert!(matches!(parse_single(Kind::Group, g.as_bytes(), now()).unwrap(), UsageMessage::Group { account_id, .. } if account_id == "C00042"));
+        let t = r#"{"anonymousId": "a1", "event": "login", "messageId": "t1", "context": {"groupId": "C00007"}}"#;
+        let UsageMessage::Event(e) = parse_single(Kind::Track, t.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!((e.account_id.as_deref(), e.user_id.as_deref(), e.at), (Some("C00007"), Some("a1"), now()));
+        let p = r#"{"userId": "u1", "name": "Dashboard", "messageId": "p1"}"#;
+        let UsageMessage::Event(e) = parse_single(Kind::Page, p.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!((e.event_type.as_str(), e.properties["name"].as_str()), ("page", Some("Dashboard")));
+    }
+
+    #[test]
+    fn errors_name_the_message_and_the_problem() {
+        let e = |body: &str| parse_batch(body.as_bytes(), now()).unwrap_err().to_string();
+        assert_eq!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "1"}, {"type": "alias"}]}"#), "batch[1]: type \"alias\" is not one of: track, identify, group, page, screen");
+        assert_eq!(e(r#"{"batch": [{"type": "group", "userId": "u"}]}"#), "batch[0]: group needs a groupId (the account's id)");
+        assert_eq!(e(r#"{"batch": [{"type": "track", "event": "x", "messageId": "1"}]}"#), "batch[0]: needs a userId or an anonymousId");
+        assert_eq!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "1", "timestamp": "yesterday"}]}"#), "batch[0]: timestamp \"yesterday\" is not an ISO 8601 time");
+        assert!(e("[1,2]").starts_with("batch: is not a batch"));
+        let big = format!(r#"{{"batch": [{{"type": "track", "userId": "u", "event": "x", "messageId": "1", "properties": {{"p": "{}"}}}}]}}"#, "x".repeat(33 * 1024));
+        assert!(e(&big).starts_with("batch[0]: the message is 33"), "{}", e(&big));
+        let huge = vec![b' '; MAX_BATCH_BYTES + 1];
+        assert!(matches!(parse_batch(&huge, now()), Err(SegmentError::BatchTooLarge(_))));
+    }
+}

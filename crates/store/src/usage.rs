@@ -1,0 +1,204 @@
+//! Product usage: Segment-style messages in, events attributed to accounts, and the daily
+//! rollup kept up to date in the same transaction. Written once for both engines by
+//! `usage_impl!`.
+
+use crate::Result;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use kizuna_domain::usage::{IngestSummary, UsageMessage};
+use serde::Serialize;
+
+/// One row of the daily rollup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyUsage {
+    pub account_id: String,
+    pub day: NaiveDate,
+    pub event_type: String,
+    pub events: u64,
+    pub value_sum: f64,
+    pub users: u64,
+}
+
+#[async_trait]
+pub trait Usage: Send + Sync {
+    /// Store the messages in order, in one transaction: when this returns Ok they are durable.
+    /// Identify and group update users (the latest by time wins); a group also attributes that
+    /// user's earlier unattributed events. Events whose message id is known are skipped.
+    async fn ingest(&self, messages: &[UsageMessage]) -> Result<IngestSummary>;
+    /// The daily rollup of one account over `from..=to`, by day and event type.
+    async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
+    /// How often each stored message id occurs among events (exactly once, unless broken).
+    async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
+}
+
+macro_rules! usage_impl {
+    ($Store:ident, $Db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::usage::Usage for $Store {
+            async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
+                use kizuna_domain::usage::UsageMessage;
+                let mut tx = self.pool.begin().await?;
+                let mut summary = kizuna_domain::usage::IngestSummary::default();
+                let mut touched: std::collections::BTreeSet<(String, chrono::NaiveDate)> = Default::default();
+                // Users' accounts as known in this request (a group earlier in a batch counts).
+                let mut groups: std::collections::HashMap<String, String> = Default::default();
+                let mut known_accounts: std::collections::HashSet<String> = Default::default();
+                for m in messages {
+                    match m {
+                        UsageMessage::Identify { user_id, traits, at } => {
+                            sqlx::query(
+                                "INSERT INTO usage_users (user_id, traits, seen_at) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (user_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at \
+                                 WHERE excluded.seen_at >= usage_users.seen_at",
+                            )
+                            .bind(user_id)
+                            .bind(traits.to_string())
+                            .bind(*at)
+                            .execute(&mut *tx)
+                            .await?;
+                            summary.identifies += 1;
+                        }
+                        UsageMessage::Group { user_id, account_id, at, .. } => {
+                            ensure_account(&mut tx, &mut known_accounts, account_id).await?;
+                            sqlx::query(
+                                "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
+                                 WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
+                            )
+                            .bind(user_id)
+                            .bind(account_id)
+                            .bind(*at)
+                            .execute(&mut *tx)
+                            .await?;
+                            let days: Vec<(chrono::NaiveDate,)> = sqlx::query_as(
+                                "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day",
+                            )
+                            .bind(account_id)
+                            .bind(user_id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                            summary.attributed += days.len() as u64;
+                            touched.extend(days.into_iter().map(|d| (account_id.clone(), d.0)));
+                            groups.insert(user_id.clone(), account_id.clone());
+                            summary.groups += 1;
+                        }
+                        UsageMessage::Event(e) => {
+                            let new = sqlx::query("INSERT INTO usage_message_ids (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
+                                .bind(&e.message_id)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected();
+                            if new == 0 {
+                                summary.duplicates += 1;
+                                continue;
+                            }
+                            let account = match (&e.account_id, &e.user_id) {
+                                (Some(a), _) => a.clone(),
+                                (None, Some(u)) => match groups.get(u) {
+                                    Some(a) => a.clone(),
+                                    None => {
+                                        let a: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1")
+                                            .bind(u)
+                                            .fetch_optional(&mut *tx)
+                                            .await?;
+                                        let a = a.flatten().unwrap_or_default();
+                                        groups.insert(u.clone(), a.clone());
+                                        a
+                                    }
+                                },
+                                (None, None) => String::new(),
+                            };
+                            if account.is_empty() {
+                                summary.unattributed += 1;
+                            } else {
+                                ensure_account(&mut tx, &mut known_accounts, &account).await?;
+                            }
+                            let day = e.at.date_naive();
+                            sqlx::query(
+                                "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            )
+                            .bind(&account)
+                            .bind(&e.message_id)
+                            .bind(&e.user_id)
+                            .bind(&e.event_type)
+                            .bind(e.at)
+                            .bind(day)
+                            .bind(e.value)
+                            .bind(e.properties.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                            if !account.is_empty() {
+                                touched.insert((account, day));
+                            }
+                            summary.events += 1;
+                        }
+                    }
+                }
+                let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
+                for chunk in touched.chunks(400) {
+                    let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
+                    del.push_values(chunk, |mut b, (a, d)| {
+                        b.push_bind(a).push_bind(*d);
+                    });
+                    del.push(")");
+                    del.build().execute(&mut *tx).await?;
+                    let mut ins = sqlx::QueryBuilder::<$Db>::new(
+                        "INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) \
+                         SELECT account_id, day, event_type, COUNT(*), COALESCE(SUM(value), 0), COUNT(DISTINCT user_id) \
+                         FROM usage_events WHERE (account_id, day) IN (",
+                    );
+                    ins.push_values(chunk, |mut b, (a, d)| {
+                        b.push_bind(a).push_bind(*d);
+                    });
+                    ins.push(") GROUP BY account_id, day, event_type");
+                    ins.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(summary)
+            }
+
+            async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
+                let rows: Vec<(String, chrono::NaiveDate, String, i64, f64, i64)> = sqlx::query_as(
+                    "SELECT account_id, day, event_type, events, value_sum, users FROM usage_daily \
+                     WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, event_type",
+                )
+                .bind(account_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::usage::DailyUsage { account_id: r.0, day: r.1, event_type: r.2, events: r.3 as u64, value_sum: r.4, users: r.5 as u64 })
+                    .collect())
+            }
+
+            async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT message_id, COUNT(*) FROM usage_events GROUP BY message_id ORDER BY message_id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(m, n)| (m, n as u64)).collect())
+            }
+        }
+
+        /// Accounts named by usage are created when not known yet, as imports do.
+        async fn ensure_account(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            known: &mut std::collections::HashSet<String>,
+            account_id: &str,
+        ) -> $crate::Result<()> {
+            if known.insert(account_id.to_string()) {
+                sqlx::query("INSERT INTO accounts (account_id, updated_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING")
+                    .bind(account_id)
+                    .bind(chrono::Utc::now())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use usage_impl;
