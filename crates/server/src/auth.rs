@@ -231,6 +231,22 @@ pub fn key_from_header(h: &HeaderValue) -> Option<String> {
     }
 }
 
+/// The write key of a usage request: the Basic user name, as Segment clients send it, or a
+/// `writeKey` in the body.
+pub async fn write_key(headers: &axum::http::HeaderMap, body_key: Option<String>, state: &AppState) -> Result<ApiKey, ApiError> {
+    let bad = || ApiError::Unauthorized("send a write key as the Basic user name (kizuna keys create --kind write)".into());
+    let secret = headers.get(header::AUTHORIZATION).and_then(key_from_header).or(body_key).ok_or_else(bad)?;
+    let key = state.store.api_key_by_hash(&hash_key(&secret)).await?.filter(|k| k.revoked_at.is_none()).ok_or_else(bad)?;
+    if key.kind != "write" {
+        return Err(ApiError::Forbidden(format!("key {} is a {} key: usage events need a write key", key.key_id, key.kind)));
+    }
+    let now = chrono::Utc::now();
+    if key.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
+        state.store.touch_api_key(&key.key_id, now).await?;
+    }
+    Ok(key)
+}
+
 async fn key_principal(h: &HeaderValue, state: &AppState) -> Result<Principal, ApiError> {
     let bad = || ApiError::Unauthorized("the API key is not valid (unknown, revoked or malformed)".into());
     let secret = key_from_header(h).ok_or_else(bad)?;

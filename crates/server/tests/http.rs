@@ -546,7 +546,65 @@ async fn reports_and_admin_pages(db: TestDb) {
     }
 }
 
+async fn post_json(c: &Client, uri: &str, auth: Option<&str>, body: &str) -> Reply {
+    let mut req = Request::post(uri).header("content-type", "application/json");
+    if let Some(key) = auth {
+        use base64::Engine;
+        req = req.header("authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))));
+    }
+    c.send(req, Body::from(body.to_string())).await
+}
+
+/// Segment's documented batch example, as a Segment client sends it.
+const SEGMENT_BATCH: &str = r#"{
+  "batch": [
+    { "type": "identify", "userId": "019mr8mf4r", "traits": { "email": "jake@yahoo.com", "name": "Jake Peterson", "age": 26 }, "timestamp": "2012-12-02T00:30:08.276Z" },
+    { "type": "track", "userId": "019mr8mf4r", "event": "Song Played", "properties": { "name": "Fallin for You", "artist": "Dierks Bentley" }, "timestamp": "2012-12-02T00:30:12.984Z" },
+    { "type": "identify", "userId": "971mj8mk7p", "traits": { "email": "cindy@example.com", "name": "Cindy Gonzalez", "age": 23 }, "timestamp": "2012-12-02T00:30:08.276Z" },
+    { "type": "track", "userId": "971mj8mk7p", "event": "Song Played", "properties": { "name": "Get Right", "artist": "Jennifer Lopez" }, "timestamp": "2012-12-02T00:30:12.984Z" }
+  ],
+  "context": { "device": { "type": "phone", "name": "Apple iPhone 6" } }
+}"#;
+
+async fn usage_ingestion_like_segment(db: TestDb) {
+    use kizuna_domain::access::KeyKind;
+    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Write, None, None).await.unwrap();
+    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Read, None, None).await.unwrap();
+    let c = Client::anonymous(db);
+    assert_eq!(post_json(&c, "/v1/batch", None, SEGMENT_BATCH).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(post_json(&c, "/v1/batch", Some(&read), SEGMENT_BATCH).await.status, StatusCode::FORBIDDEN);
+    let ok = post_json(&c, "/v1/batch", Some(&write), SEGMENT_BATCH).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let j = ok.json();
+    assert_eq!((j["success"].as_bool(), j["summary"]["events"].as_u64(), j["summary"]["unattributed"].as_u64()), (Some(true), Some(2), Some(2)));
+    let retry = post_json(&c, "/v1/batch", Some(&write), SEGMENT_BATCH).await.json();
+    assert_eq!((retry["summary"]["events"].as_u64(), retry["summary"]["duplicates"].as_u64()), (Some(0), Some(2)), "a retried batch never double-counts");
+
+    let group = r#"{"userId": "019mr8mf4r", "groupId": "C-1", "traits": {"name": "Initech"}, "timestamp": "2012-12-02T00:31:00Z"}"#;
+    let g = post_json(&c, "/v1/group", Some(&write), group).await.json();
+    assert_eq!(g["summary"]["attributed"], 1, "the user's earlier event joins the account");
+    let track = format!(r#"{{"writeKey": "{write}", "userId": "019mr8mf4r", "event": "login", "messageId": "m-9", "timestamp": "2012-12-03T08:00:00Z"}}"#);
+    assert_eq!(post_json(&c, "/v1/track", None, &track).await.status, StatusCode::OK, "the key may come in the body");
+    let d = kizuna_store::testing::date;
+    let rows = c.store.usage_daily("C-1", d("2012-12-01"), d("2012-12-31")).await.unwrap();
+    let got: Vec<(String, &str, u64)> = rows.iter().map(|r| (r.day.to_string(), r.event_type.as_str(), r.events)).collect();
+    assert_eq!(got, vec![("2012-12-02".to_string(), "Song Played", 1), ("2012-12-03".to_string(), "login", 1)]);
+
+    let bad = post_json(&c, "/v1/batch", Some(&write), r#"{"batch": [{"type": "track", "userId": "u", "event": "x"}, {"type": "alias", "userId": "u"}]}"#).await;
+    assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("batch[1]: type \"alias\" is not one of: track, identify, group, page, screen")));
+    let big = format!(r#"{{"userId": "u", "event": "x", "properties": {{"blob": "{}"}}}}"#, "x".repeat(40 * 1024));
+    let r = post_json(&c, "/v1/track", Some(&write), &big).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("the limit is 32 KB"));
+    let many = format!(r#"{{"batch": [{}]}}"#, vec![format!(r#"{{"type": "track", "userId": "u", "event": "x", "properties": {{"p": "{}"}}}}"#, "y".repeat(20 * 1024)); 30].join(","));
+    let r = post_json(&c, "/v1/batch", Some(&write), &many).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("limit for a batch is 500 KB"), "{}", r.body);
+    assert_eq!(c.store.usage_message_counts().await.unwrap().len(), 3, "nothing of a refused request is stored");
+}
+
 both_engines!(
+    usage_ingestion_like_segment,
     sign_in_out_and_what_anonymous_gets,
     roles_decide_what_is_allowed,
     partners_see_only_their_accounts,

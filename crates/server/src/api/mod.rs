@@ -2,6 +2,7 @@
 //! (`Authorization: Bearer KEY`); what it may see follows the role, as in the pages.
 
 mod accounts;
+mod ingest;
 mod metrics;
 mod plan;
 
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
         .route("/api/v1/plan/{kind}", get(plan::report))
         .route("/api/v1/audit", get(audit))
+        .merge(ingest::routes())
 }
 
 /// `GET /healthz`: 200 when the database answers. Needs no sign-in.
