@@ -51,7 +51,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
         );
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
         for (email, role) in users {
-            println!("  {role:<8} {email}");
+            println!("  {:<8} {email}", role.as_str());
         }
     }
     if args.serve {
