@@ -7,6 +7,7 @@ use kizuna_domain::fields::*;
 use kizuna_domain::money::parse_amount;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::planning::funnel::{FunnelCount, FunnelLead, Stage};
+use kizuna_domain::usage::UsageEvent;
 use kizuna_domain::*;
 use kizuna_store::Tx;
 use std::io::Read;
@@ -20,6 +21,8 @@ pub enum ImportKind {
     ChurnReasons,
     FunnelLeads,
     FunnelCounts,
+    /// Usage events: CSV, or NDJSON in the Segment message shape (`.ndjson`, `.jsonl`).
+    Events,
 }
 
 impl ImportKind {
@@ -32,6 +35,7 @@ impl ImportKind {
             ImportKind::ChurnReasons => "churn-reason",
             ImportKind::FunnelLeads => "funnel-lead",
             ImportKind::FunnelCounts => "funnel-count",
+            ImportKind::Events => "event",
         }
     }
 
@@ -45,6 +49,7 @@ impl ImportKind {
             ImportKind::ChurnReasons => (ChurnRow::KNOWN, ChurnRow::REQUIRED),
             ImportKind::FunnelLeads => (FunnelLead::KNOWN, FunnelLead::REQUIRED),
             ImportKind::FunnelCounts => (FunnelCount::KNOWN, FunnelCount::REQUIRED),
+            ImportKind::Events => (UsageEvent::KNOWN, UsageEvent::REQUIRED),
         }
     }
 
@@ -63,6 +68,8 @@ impl ImportKind {
             ImportKind::ChurnReasons => run::<ChurnRow>(tx, file, input, progress).await,
             ImportKind::FunnelLeads => run::<FunnelLead>(tx, file, input, progress).await,
             ImportKind::FunnelCounts => run::<FunnelCount>(tx, file, input, progress).await,
+            ImportKind::Events if crate::events::is_ndjson(file) => crate::events::run_ndjson(tx, file, input, progress).await,
+            ImportKind::Events => run::<UsageEvent>(tx, file, input, progress).await,
         }
     }
 }

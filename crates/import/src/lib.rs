@@ -5,6 +5,7 @@
 //! the file, the line, the column, the value and what was expected.
 
 mod error;
+mod events;
 mod kinds;
 mod reader;
 

@@ -244,4 +244,48 @@ async fn every_bad_row_is_reported(db: TestDb) {
     assert!(err.ends_with("import failed with 3 error(s); nothing was written"), "{err}");
 }
 
-both_engines!(good_files_land_and_reimport_changes_nothing, bad_input_fails_clearly_and_changes_nothing, every_bad_row_is_reported);
+
+async fn usage_events_from_csv_and_ndjson(db: TestDb) {
+    let files = Files::new();
+    let csv = "account_id,user_id,event_time,event_type,value,properties\n\
+C1,u1,2026-11-01T09:00:00+09:00,login,,\n\
+C1,u2,2026-11-01 03:00:00,report_created,2.5,\"{\"\"format\"\": \"\"pdf\"\"}\"\n\
+C2,u3,2026-11-02 10:00:00,login,,{}\n";
+    let path = files.write("events.csv", csv.as_bytes());
+    let summary = import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!((summary.rows, summary.accounts_created), (3, 0));
+    import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 3, "re-importing the same rows adds nothing");
+    let d = kizuna_store::testing::date;
+    let day = db.store.usage_daily("C1", d("2026-11-01"), d("2026-11-01")).await.unwrap();
+    let got: Vec<(&str, u64, f64, u64)> = day.iter().map(|r| (r.event_type.as_str(), r.events, r.value_sum, r.users)).collect();
+    assert_eq!(got, vec![("login", 1, 0.0, 1), ("report_created", 1, 2.5, 1)], "09:00 JST is 00:00 UTC on Nov 1");
+
+    let bad = "account_id,user_id,event_time,event_type,value,properties\n\
+C1,u1,2026-11-31 09:00:00,login,,\n\
+C1,u1,2026-11-01 09:00:00,login,ten,[1]\n";
+    let path = files.write("bad-events.csv", bad.as_bytes());
+    let err = import(&db, ImportKind::Events, &path).await.unwrap_err();
+    assert!(err.contains("bad-events.csv:2: event_time \"2026-11-31 09:00:00\" is not a timestamp"), "{err}");
+    assert!(err.contains("bad-events.csv:3: value \"ten\" is not a number"), "{err}");
+    assert!(err.contains("bad-events.csv:3: properties \"[1]\" is not a JSON object"), "{err}");
+
+    let ndjson = r#"{"type": "identify", "userId": "u9", "traits": {"name": "山田"}, "timestamp": "2026-11-03T00:00:00Z"}
+{"type": "track", "userId": "u9", "event": "login", "messageId": "n1", "timestamp": "2026-11-03T01:00:00Z"}
+
+{"type": "group", "userId": "u9", "groupId": "C3", "timestamp": "2026-11-03T02:00:00Z"}
+"#;
+    let path = files.write("events.ndjson", ndjson.as_bytes());
+    let summary = import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!(summary.rows, 3);
+    let c3 = db.store.usage_daily("C3", d("2026-11-03"), d("2026-11-03")).await.unwrap();
+    assert_eq!((c3[0].event_type.as_str(), c3[0].events), ("login", 1), "attributed by the later group line");
+    let broken = "{\"type\": \"track\", \"userId\": \"u\", \"event\": \"x\", \"messageId\": \"z1\"}\n{\"type\": \"alias\"}\nnot json\n";
+    let path = files.write("broken.jsonl", broken.as_bytes());
+    let err = import(&db, ImportKind::Events, &path).await.unwrap_err();
+    assert!(err.contains("broken.jsonl:2: message: type \"alias\" is not one of"), "{err}");
+    assert!(err.contains("broken.jsonl:3: message: is not JSON"), "{err}");
+    assert!(!db.store.usage_message_counts().await.unwrap().iter().any(|(m, _)| m == "z1"), "nothing of a bad file is written");
+}
+
+both_engines!(usage_events_from_csv_and_ndjson, good_files_land_and_reimport_changes_nothing, bad_input_fails_clearly_and_changes_nothing, every_bad_row_is_reported);

@@ -216,6 +216,8 @@ pub trait Tx: Send {
     async fn upsert_products(&mut self, rows: &[ProductRow]) -> Result<()>;
     async fn upsert_funnel_leads(&mut self, rows: &[planning::funnel::FunnelLead]) -> Result<u64>;
     async fn upsert_funnel_counts(&mut self, rows: &[planning::funnel::FunnelCount]) -> Result<u64>;
+    /// Usage messages (as [`Usage::ingest`], inside this transaction).
+    async fn ingest_usage(&mut self, messages: &[kizuna_domain::usage::UsageMessage]) -> Result<kizuna_domain::usage::IngestSummary>;
     /// Refresh derived tables (MRR changes) and make everything durable.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

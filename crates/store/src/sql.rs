@@ -860,6 +860,10 @@ macro_rules! store_impl {
                 insert_products(&mut self.tx, rows, true).await
             }
 
+            async fn ingest_usage(&mut self, messages: &[kizuna_domain::usage::UsageMessage]) -> Result<kizuna_domain::usage::IngestSummary> {
+                ingest_in(&mut self.tx, messages).await
+            }
+
             async fn commit(mut self: Box<Self>) -> Result<()> {
                 sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
                 sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;

@@ -36,124 +36,8 @@ macro_rules! usage_impl {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                use kizuna_domain::usage::UsageMessage;
                 let mut tx = self.pool.begin().await?;
-                let mut summary = kizuna_domain::usage::IngestSummary::default();
-                let mut touched: std::collections::BTreeSet<(String, chrono::NaiveDate)> = Default::default();
-                // Users' accounts as known in this request (a group earlier in a batch counts).
-                let mut groups: std::collections::HashMap<String, String> = Default::default();
-                let mut known_accounts: std::collections::HashSet<String> = Default::default();
-                for m in messages {
-                    match m {
-                        UsageMessage::Identify { user_id, traits, at } => {
-                            sqlx::query(
-                                "INSERT INTO usage_users (user_id, traits, seen_at) VALUES ($1, $2, $3) \
-                                 ON CONFLICT (user_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at \
-                                 WHERE excluded.seen_at >= usage_users.seen_at",
-                            )
-                            .bind(user_id)
-                            .bind(traits.to_string())
-                            .bind(*at)
-                            .execute(&mut *tx)
-                            .await?;
-                            summary.identifies += 1;
-                        }
-                        UsageMessage::Group { user_id, account_id, at, .. } => {
-                            ensure_account(&mut tx, &mut known_accounts, account_id).await?;
-                            sqlx::query(
-                                "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
-                                 ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
-                                 WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
-                            )
-                            .bind(user_id)
-                            .bind(account_id)
-                            .bind(*at)
-                            .execute(&mut *tx)
-                            .await?;
-                            let days: Vec<(chrono::NaiveDate,)> = sqlx::query_as(
-                                "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day",
-                            )
-                            .bind(account_id)
-                            .bind(user_id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                            summary.attributed += days.len() as u64;
-                            touched.extend(days.into_iter().map(|d| (account_id.clone(), d.0)));
-                            groups.insert(user_id.clone(), account_id.clone());
-                            summary.groups += 1;
-                        }
-                        UsageMessage::Event(e) => {
-                            let new = sqlx::query("INSERT INTO usage_message_ids (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
-                                .bind(&e.message_id)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                            if new == 0 {
-                                summary.duplicates += 1;
-                                continue;
-                            }
-                            let account = match (&e.account_id, &e.user_id) {
-                                (Some(a), _) => a.clone(),
-                                (None, Some(u)) => match groups.get(u) {
-                                    Some(a) => a.clone(),
-                                    None => {
-                                        let a: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1")
-                                            .bind(u)
-                                            .fetch_optional(&mut *tx)
-                                            .await?;
-                                        let a = a.flatten().unwrap_or_default();
-                                        groups.insert(u.clone(), a.clone());
-                                        a
-                                    }
-                                },
-                                (None, None) => String::new(),
-                            };
-                            if account.is_empty() {
-                                summary.unattributed += 1;
-                            } else {
-                                ensure_account(&mut tx, &mut known_accounts, &account).await?;
-                            }
-                            let day = e.at.date_naive();
-                            sqlx::query(
-                                "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                            )
-                            .bind(&account)
-                            .bind(&e.message_id)
-                            .bind(&e.user_id)
-                            .bind(&e.event_type)
-                            .bind(e.at)
-                            .bind(day)
-                            .bind(e.value)
-                            .bind(e.properties.to_string())
-                            .execute(&mut *tx)
-                            .await?;
-                            if !account.is_empty() {
-                                touched.insert((account, day));
-                            }
-                            summary.events += 1;
-                        }
-                    }
-                }
-                let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
-                for chunk in touched.chunks(400) {
-                    let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
-                    del.push_values(chunk, |mut b, (a, d)| {
-                        b.push_bind(a).push_bind(*d);
-                    });
-                    del.push(")");
-                    del.build().execute(&mut *tx).await?;
-                    let mut ins = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) \
-                         SELECT account_id, day, event_type, COUNT(*), COALESCE(SUM(value), 0), COUNT(DISTINCT user_id) \
-                         FROM usage_events WHERE (account_id, day) IN (",
-                    );
-                    ins.push_values(chunk, |mut b, (a, d)| {
-                        b.push_bind(a).push_bind(*d);
-                    });
-                    ins.push(") GROUP BY account_id, day, event_type");
-                    ins.build().execute(&mut *tx).await?;
-                }
+                let summary = ingest_in(&mut tx, messages).await?;
                 tx.commit().await?;
                 Ok(summary)
             }
@@ -181,6 +65,132 @@ macro_rules! usage_impl {
                         .await?;
                 Ok(rows.into_iter().map(|(m, n)| (m, n as u64)).collect())
             }
+        }
+
+
+        /// Store messages inside a transaction (the HTTP request's, or an import's).
+        async fn ingest_in(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            messages: &[kizuna_domain::usage::UsageMessage],
+        ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
+            use kizuna_domain::usage::UsageMessage;
+            let mut summary = kizuna_domain::usage::IngestSummary::default();
+            let mut touched: std::collections::BTreeSet<(String, chrono::NaiveDate)> = Default::default();
+            // Users' accounts as known in this request (a group earlier in a batch counts).
+            let mut groups: std::collections::HashMap<String, String> = Default::default();
+            let mut known_accounts: std::collections::HashSet<String> = Default::default();
+            for m in messages {
+                match m {
+                    UsageMessage::Identify { user_id, traits, at } => {
+                        sqlx::query(
+                            "INSERT INTO usage_users (user_id, traits, seen_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (user_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at \
+                             WHERE excluded.seen_at >= usage_users.seen_at",
+                        )
+                        .bind(user_id)
+                        .bind(traits.to_string())
+                        .bind(*at)
+                        .execute(&mut **tx)
+                        .await?;
+                        summary.identifies += 1;
+                    }
+                    UsageMessage::Group { user_id, account_id, at, .. } => {
+                        ensure_account(tx, &mut known_accounts, account_id).await?;
+                        sqlx::query(
+                            "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
+                             WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
+                        )
+                        .bind(user_id)
+                        .bind(account_id)
+                        .bind(*at)
+                        .execute(&mut **tx)
+                        .await?;
+                        let days: Vec<(chrono::NaiveDate,)> = sqlx::query_as(
+                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day",
+                        )
+                        .bind(account_id)
+                        .bind(user_id)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                        summary.attributed += days.len() as u64;
+                        touched.extend(days.into_iter().map(|d| (account_id.clone(), d.0)));
+                        groups.insert(user_id.clone(), account_id.clone());
+                        summary.groups += 1;
+                    }
+                    UsageMessage::Event(e) => {
+                        let new = sqlx::query("INSERT INTO usage_message_ids (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
+                            .bind(&e.message_id)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                        if new == 0 {
+                            summary.duplicates += 1;
+                            continue;
+                        }
+                        let account = match (&e.account_id, &e.user_id) {
+                            (Some(a), _) => a.clone(),
+                            (None, Some(u)) => match groups.get(u) {
+                                Some(a) => a.clone(),
+                                None => {
+                                    let a: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1")
+                                        .bind(u)
+                                        .fetch_optional(&mut **tx)
+                                        .await?;
+                                    let a = a.flatten().unwrap_or_default();
+                                    groups.insert(u.clone(), a.clone());
+                                    a
+                                }
+                            },
+                            (None, None) => String::new(),
+                        };
+                        if account.is_empty() {
+                            summary.unattributed += 1;
+                        } else {
+                            ensure_account(tx, &mut known_accounts, &account).await?;
+                        }
+                        let day = e.at.date_naive();
+                        sqlx::query(
+                            "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(&account)
+                        .bind(&e.message_id)
+                        .bind(&e.user_id)
+                        .bind(&e.event_type)
+                        .bind(e.at)
+                        .bind(day)
+                        .bind(e.value)
+                        .bind(e.properties.to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                        if !account.is_empty() {
+                            touched.insert((account, day));
+                        }
+                        summary.events += 1;
+                    }
+                }
+            }
+            let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
+            for chunk in touched.chunks(400) {
+                let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
+                del.push_values(chunk, |mut b, (a, d)| {
+                    b.push_bind(a).push_bind(*d);
+                });
+                del.push(")");
+                del.build().execute(&mut **tx).await?;
+                let mut ins = sqlx::QueryBuilder::<$Db>::new(
+                    "INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) \
+                     SELECT account_id, day, event_type, COUNT(*), COALESCE(SUM(value), 0), COUNT(DISTINCT user_id) \
+                     FROM usage_events WHERE (account_id, day) IN (",
+                );
+                ins.push_values(chunk, |mut b, (a, d)| {
+                    b.push_bind(a).push_bind(*d);
+                });
+                ins.push(") GROUP BY account_id, day, event_type");
+                ins.build().execute(&mut **tx).await?;
+            }
+            Ok(summary)
         }
 
         /// Accounts named by usage are created when not known yet, as imports do.

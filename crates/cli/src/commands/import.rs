@@ -31,6 +31,11 @@ pub enum Kind {
     /// Funnel counts per month. Columns: month (YYYY-MM), stage (lead|meeting|opportunity|won|
     /// onboarded|renewed), count (required), segment.
     FunnelCounts { file: PathBuf },
+    /// Usage events. CSV columns: account_id, event_time (RFC 3339 or YYYY-MM-DD HH:MM:SS UTC),
+    /// event_type (required), user_id, value, properties (a JSON object), message_id (optional;
+    /// de-duplicates). A file ending in .ndjson or .jsonl holds one Segment message per line
+    /// (track, identify, group, page, screen).
+    Events { file: PathBuf },
 }
 
 struct Bar(ProgressBar);
@@ -53,6 +58,7 @@ pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
         Kind::ChurnReasons { file } => (ImportKind::ChurnReasons, file),
         Kind::FunnelLeads { file } => (ImportKind::FunnelLeads, file),
         Kind::FunnelCounts { file } => (ImportKind::FunnelCounts, file),
+        Kind::Events { file } => (ImportKind::Events, file),
     };
     let store = super::open(db).await?;
     let bar = if std::io::stderr().is_terminal() {

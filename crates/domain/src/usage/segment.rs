@@ -98,6 +98,20 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<UsageMessage>,
         .collect()
 }
 
+/// One message whose kind is its `type` (a line of an NDJSON file).
+pub fn parse_typed(body: &[u8], now: DateTime<Utc>) -> Result<UsageMessage, SegmentError> {
+    let at = "message";
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(SegmentError::MessageTooLarge { at: at.into(), size: body.len() });
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| SegmentError::Invalid { at: at.into(), problem: format!("is not JSON: {e}") })?;
+    let kind = v["type"].as_str().and_then(Kind::parse).ok_or_else(|| SegmentError::Invalid {
+        at: at.into(),
+        problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
+    })?;
+    message(kind, &v, at, now)
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),

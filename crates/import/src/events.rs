@@ -1,0 +1,127 @@
+//! `kizuna import events FILE`: usage events from a CSV
+//! (`account_id,user_id,event_time,event_type,value,properties`, plus an optional `message_id`)
+//! or from NDJSON, one Segment message per line. Streamed and all-or-nothing like every import;
+//! message ids (given, or derived from the row) make a re-import change nothing.
+
+use crate::error::{ImportError, ImportFailure};
+use crate::reader::{Rec, RowSpec, WriteFuture};
+use crate::{Progress, TxBox};
+use kizuna_domain::fields::{parse_id, parse_timestamp, FieldError};
+use kizuna_domain::usage::segment;
+use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use kizuna_store::Tx;
+use std::io::{BufRead, BufReader, Read};
+
+const BATCH: usize = 2000;
+
+/// The value, or the error kept for the row's report.
+fn keep<T>(errors: &mut Vec<FieldError>, res: Result<T, FieldError>) -> Option<T> {
+    res.map_err(|e| errors.push(e)).ok()
+}
+
+impl RowSpec for UsageEvent {
+    const KNOWN: &'static [&'static str] = &["account_id", "user_id", "event_time", "event_type", "value", "properties", "message_id"];
+    const REQUIRED: &'static [&'static str] = &["account_id", "event_time", "event_type"];
+
+    fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = vec![];
+        let account_id = keep(&mut errors, r.required("account_id").and_then(|v| parse_id("account_id", v)));
+        let at = keep(&mut errors, r.required("event_time").and_then(|v| parse_timestamp("event_time", v)));
+        let event_type = keep(&mut errors, r.required("event_type").map(str::to_string));
+        let value = keep(&mut errors, 
+            r.get("value")
+                .map(|v| v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| FieldError::new("value", v, "is not a number")))
+                .transpose(),
+        );
+        let properties = keep(&mut errors, match r.get("properties") {
+            None => Ok(serde_json::json!({})),
+            Some(v) => match serde_json::from_str::<serde_json::Value>(v) {
+                Ok(o @ serde_json::Value::Object(_)) => Ok(o),
+                _ => Err(FieldError::new("properties", v, "is not a JSON object ({\"key\": \"value\"})")),
+            },
+        });
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (account_id, at, event_type, value, properties) =
+            (account_id.unwrap(), at.unwrap(), event_type.unwrap(), value.unwrap(), properties.unwrap());
+        let user_id = r.get("user_id").map(str::to_string);
+        // Without a message id the row names itself, so importing the file again adds nothing.
+        let message_id = r.get("message_id").map(str::to_string).unwrap_or_else(|| {
+            let key = format!("{account_id}\u{1f}{}\u{1f}{}\u{1f}{event_type}\u{1f}{value:?}\u{1f}{properties}", user_id.as_deref().unwrap_or(""), at.to_rfc3339());
+            format!("csv-{}", &kizuna_domain::access::hash_key(&key)[..32])
+        });
+        Ok(UsageEvent { message_id, user_id, account_id: Some(account_id), event_type, at, value, properties })
+    }
+
+    fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
+        Box::pin(async move {
+            let messages: Vec<UsageMessage> = rows.iter().cloned().map(UsageMessage::Event).collect();
+            tx.ingest_usage(&messages).await.map(|_| 0)
+        })
+    }
+}
+
+pub(crate) fn is_ndjson(file: &str) -> bool {
+    let f = file.to_ascii_lowercase();
+    f.ends_with(".ndjson") || f.ends_with(".jsonl")
+}
+
+/// One Segment message (track, identify, group, page, screen) per line; blank lines are skipped.
+pub(crate) async fn run_ndjson(
+    mut tx: TxBox,
+    file: &str,
+    input: impl Read + Send,
+    progress: &dyn Progress,
+) -> Result<(u64, u64, TxBox), ImportFailure> {
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut line = Vec::new();
+    let (mut number, mut rows, mut read) = (0u64, 0u64, 0u64);
+    let mut batch: Vec<UsageMessage> = Vec::with_capacity(BATCH);
+    let mut errors: Vec<ImportError> = Vec::new();
+    let mut total_errors = 0u64;
+    let now = chrono::Utc::now();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| ImportFailure::single(ImportError::file(file, format!("cannot read: {e}"))))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        read += n as u64;
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        match segment::parse_typed(text, now) {
+            Ok(m) if total_errors == 0 => batch.push(m),
+            Ok(_) => {}
+            Err(e) => {
+                total_errors += 1;
+                if errors.len() < crate::error::MAX_REPORTED {
+                    errors.push(ImportError::at(file, number, e.to_string()));
+                }
+            }
+        }
+        rows += 1;
+        if batch.len() >= BATCH {
+            write(&mut *tx, &mut batch, file, number).await?;
+            progress.update(read);
+        }
+    }
+    if total_errors > 0 {
+        return Err(ImportFailure { errors, total_errors });
+    }
+    write(&mut *tx, &mut batch, file, number).await?;
+    Ok((rows, 0, tx))
+}
+
+async fn write(tx: &mut dyn Tx, batch: &mut Vec<UsageMessage>, file: &str, line: u64) -> Result<(), ImportFailure> {
+    if !batch.is_empty() {
+        tx.ingest_usage(batch)
+            .await
+            .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the events up to here: {e}"))))?;
+        batch.clear();
+    }
+    Ok(())
+}
