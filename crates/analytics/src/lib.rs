@@ -6,6 +6,7 @@ pub mod dashboard;
 mod format;
 mod params;
 pub mod planning;
+pub mod usage;
 
 pub use format::{render, Format};
 pub use params::{ParamError, Params};

@@ -34,9 +34,13 @@ enum Command {
     /// Write a realistic demo company (Japanese B2B SaaS, ~2,000 accounts over 3 years) into an
     /// empty database; with --serve, then start the server (also when the demo is already there).
     Demo(commands::demo::Args),
-    /// Revenue and retention figures: retention, MRR movements, cohorts, LTV, ARR.
+    /// Revenue and retention figures (retention, MRR movements, cohorts, LTV, ARR, churn) and
+    /// usage metrics.
     #[command(subcommand)]
     Metrics(commands::metrics::Metric),
+    /// Alerts: usage anomalies.
+    #[command(subcommand)]
+    Alerts(commands::alerts::Alerts),
     /// Planning: team capacity, budget, maturity, from a scenario and live data.
     #[command(subcommand)]
     Plan(commands::plan::Plan),
@@ -79,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(&db, args).await,
         Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
         Command::Plan(plan) => commands::plan::run(&db, plan).await,
+        Command::Alerts(c) => commands::alerts::run(&db, c).await,
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
-pub use usage::{DailyUsage, Usage};
+pub use usage::{DailyUsage, Usage, UsageTotals};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

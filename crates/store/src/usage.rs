@@ -19,6 +19,14 @@ pub struct DailyUsage {
     pub users: u64,
 }
 
+/// One account's usage over a window of days.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageTotals {
+    pub events: u64,
+    pub value_sum: f64,
+    pub active_days: u64,
+}
+
 #[async_trait]
 pub trait Usage: Send + Sync {
     /// Store the messages in order, in one transaction: when this returns Ok they are durable.
@@ -29,6 +37,20 @@ pub trait Usage: Send + Sync {
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
     async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// Per account: events, sum of values and days with events of `event` (any when None)
+    /// on days `from..=to`.
+    async fn usage_totals(&self, event: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, UsageTotals)>>;
+    /// Per account: distinct users with events of `event` (any when None) on days `from..=to`.
+    async fn usage_active_users(&self, event: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, u64)>>;
+    /// Per account: the last day up to `to` with an event of `event`.
+    async fn usage_last_day(&self, event: &str, to: NaiveDate) -> Result<Vec<(String, NaiveDate)>>;
+    /// Per account and day: events of `event` on days `from..=to` (days without any are absent).
+    async fn usage_day_counts(&self, event: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, NaiveDate, u64)>>;
+    /// Accounts paying on `at` (MRR > 0), with the first day they paid.
+    async fn active_accounts(&self, at: NaiveDate) -> Result<Vec<(String, NaiveDate)>>;
+    /// A named configuration text (`usage_metrics`: the metric definitions).
+    async fn setting(&self, name: &str) -> Result<Option<String>>;
+    async fn save_setting(&self, name: &str, body: &str) -> Result<()>;
 }
 
 macro_rules! usage_impl {
@@ -56,6 +78,82 @@ macro_rules! usage_impl {
                     .into_iter()
                     .map(|r| $crate::usage::DailyUsage { account_id: r.0, day: r.1, event_type: r.2, events: r.3 as u64, value_sum: r.4, users: r.5 as u64 })
                     .collect())
+            }
+
+            async fn usage_totals(&self, event: Option<&str>, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, $crate::usage::UsageTotals)>> {
+                let rows: Vec<(String, i64, f64, i64)> = sqlx::query_as(
+                    "SELECT account_id, CAST(SUM(events) AS BIGINT), CAST(SUM(value_sum) AS DOUBLE PRECISION), COUNT(DISTINCT day) FROM usage_daily \
+                     WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $3 GROUP BY account_id",
+                )
+                .bind(event)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (r.0, $crate::usage::UsageTotals { events: r.1 as u64, value_sum: r.2, active_days: r.3 as u64 }))
+                    .collect())
+            }
+
+            async fn usage_active_users(&self, event: Option<&str>, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT account_id, COUNT(DISTINCT user_id) FROM usage_events \
+                     WHERE account_id <> '' AND ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $3 GROUP BY account_id",
+                )
+                .bind(event)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(a, n)| (a, n as u64)).collect())
+            }
+
+            async fn usage_last_day(&self, event: &str, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
+                Ok(sqlx::query_as("SELECT account_id, MAX(day) FROM usage_daily WHERE event_type = $1 AND day <= $2 GROUP BY account_id")
+                    .bind(event)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn usage_day_counts(&self, event: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate, u64)>> {
+                let rows: Vec<(String, chrono::NaiveDate, i64)> = sqlx::query_as(
+                    "SELECT account_id, day, events FROM usage_daily WHERE event_type = $1 AND day >= $2 AND day <= $3 ORDER BY account_id, day",
+                )
+                .bind(event)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(a, d, n)| (a, d, n as u64)).collect())
+            }
+
+            async fn active_accounts(&self, at: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
+                Ok(sqlx::query_as(
+                    "SELECT account_id, MIN(day) FROM mrr_changes WHERE day <= $1 GROUP BY account_id \
+                     HAVING SUM(delta_cents) > 0 ORDER BY account_id",
+                )
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn setting(&self, name: &str) -> $crate::Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT body FROM settings WHERE name = $1").bind(name).fetch_optional(&self.pool).await?)
+            }
+
+            async fn save_setting(&self, name: &str, body: &str) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO settings (name, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(body)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {

@@ -2,6 +2,7 @@
 //! turns its flags into the parameter map the analytics crate validates for CLI and HTTP alike.
 
 use kizuna_analytics::{render, Format, Params, Report, ReportError};
+use kizuna_domain::usage::metrics::Definitions;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -104,6 +105,26 @@ pub enum Metric {
         #[command(flatten)]
         output: Output,
     },
+    /// Every usage metric for every account paying on --at (or one --account): the observation
+    /// table. Definitions: --definitions FILE, else the saved ones, else the defaults
+    /// (`kizuna metrics usage-definitions` prints them).
+    Usage {
+        /// Observation date (YYYY-MM-DD); default today.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        /// A TOML file of metric definitions, for this run only.
+        #[arg(long)]
+        definitions: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Print the usage metric definitions in force (TOML); with --save FILE, check and save new ones.
+    UsageDefinitions {
+        #[arg(long)]
+        save: Option<std::path::PathBuf>,
+    },
     /// Churned accounts and MRR lost, avoidable vs unavoidable and per reason, by segment
     /// (or touch_model, partner, owner).
     Churn {
@@ -143,11 +164,54 @@ impl Metric {
             Metric::Churn { range, by, output } => {
                 (Report::Churn, vec![("from", Some(range.from)), ("to", Some(range.to)), ("by", by.by)], output)
             }
+            Metric::Usage { .. } | Metric::UsageDefinitions { .. } => unreachable!("handled by run"),
         }
     }
 }
 
+/// `--at`, or today.
+pub fn at_or_today(at: Option<String>) -> anyhow::Result<chrono::NaiveDate> {
+    match at {
+        None => Ok(kizuna_analytics::today()),
+        Some(v) => kizuna_domain::fields::parse_date("at", &v).map_err(|e| anyhow::anyhow!("--{e}")),
+    }
+}
+
+/// Definitions from a file, else saved, else the defaults.
+pub async fn usage_definitions(store: &dyn kizuna_store::Store, file: Option<std::path::PathBuf>) -> anyhow::Result<Definitions> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Definitions::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        None => Ok(kizuna_analytics::usage::definitions(store).await?),
+    }
+}
+
 pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
+    match metric {
+        Metric::Usage { at, account, definitions, output } => {
+            let store = super::open(db).await?;
+            let defs = usage_definitions(store.as_ref(), definitions).await?;
+            let v = kizuna_analytics::usage::usage_metrics(store.as_ref(), &defs, at_or_today(at)?, account.as_deref()).await?;
+            print!("{}", render(&v, Format::parse(&output.format).expect("clap checked the format")));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Metric::UsageDefinitions { save } => {
+            let store = super::open(db).await?;
+            if let Some(path) = save {
+                let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Definitions::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                store.save_setting(kizuna_analytics::usage::SETTING, &text).await?;
+                eprintln!("saved the usage metric definitions from {}", path.display());
+            } else {
+                let text = store.setting(kizuna_analytics::usage::SETTING).await?;
+                print!("{}", text.as_deref().unwrap_or(kizuna_domain::usage::metrics::DEFAULT));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let (report, params, output) = metric.into_parts();
     let params: HashMap<String, String> = params.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
     let store = super::open(db).await?;

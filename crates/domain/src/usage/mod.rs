@@ -1,6 +1,8 @@
 //! Product usage (SPEC §3): events from Segment-compatible clients and bulk files, attributed to
 //! accounts (B2B: a `group` call links a user to an account).
 
+pub mod alerts;
+pub mod metrics;
 pub mod segment;
 
 use chrono::{DateTime, Utc};

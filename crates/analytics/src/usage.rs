@@ -1,0 +1,114 @@
+//! Usage metrics for every active account at a date (the observation table later features
+//! train on), and usage anomaly alerts. Shared by `kizuna metrics usage`, `kizuna alerts usage`
+//! and the API.
+
+use crate::ReportError;
+use chrono::{Duration, NaiveDate};
+use kizuna_domain::usage::alerts::{weekly_drop, BASELINE_WEEKS};
+use kizuna_domain::usage::metrics::{evaluate, AccountInputs, Definitions, Kind, WindowFigures};
+use kizuna_store::{Store, StoreError, UsageTotals};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The setting under which definitions saved through the CLI or API are kept.
+pub const SETTING: &str = "usage_metrics";
+
+/// Saved definitions, or the default set.
+pub async fn definitions(store: &dyn Store) -> Result<Definitions, ReportError> {
+    match store.setting(SETTING).await? {
+        Some(text) => Definitions::parse(&text).map_err(|e| crate::ParamError::new("definitions", SETTING, &e.to_string()).into()),
+        None => Ok(Definitions::default_set()),
+    }
+}
+
+type Figures = HashMap<String, WindowFigures>;
+
+async fn window(store: &dyn Store, kind: &Kind, from: NaiveDate, to: NaiveDate) -> Result<Figures, StoreError> {
+    let (event, _) = kind.window().expect("windowed");
+    if let Kind::ActiveUsers { .. } = kind {
+        let rows = store.usage_active_users(event, from, to).await?;
+        return Ok(rows.into_iter().map(|(a, n)| (a, WindowFigures { active_users: n as f64, ..Default::default() })).collect());
+    }
+    let rows = store.usage_totals(event, from, to).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, t): (String, UsageTotals)| {
+            (a, WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 })
+        })
+        .collect())
+}
+
+/// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
+/// then every metric by name (null where it has no value).
+pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Value, ReportError> {
+    let mut accounts = store.active_accounts(at).await?;
+    if let Some(a) = account {
+        accounts.retain(|(id, _)| id == a);
+    }
+    let mut inputs: BTreeMap<String, AccountInputs> = accounts
+        .iter()
+        .map(|(id, first)| (id.clone(), AccountInputs { tenure_days: (at - *first).num_days() + 1, ..Default::default() }))
+        .collect();
+    for m in &defs.metrics {
+        if let Some((_, days)) = m.kind.window() {
+            let d = Duration::days(days as i64);
+            let now = window(store, &m.kind, at - d + Duration::days(1), at).await?;
+            let before = window(store, &m.kind, at - d - d + Duration::days(1), at - d).await?;
+            for (id, input) in inputs.iter_mut() {
+                let pair = (now.get(id).copied().unwrap_or_default(), before.get(id).copied().unwrap_or_default());
+                input.windows.insert(m.name.clone(), pair);
+            }
+        } else if let Kind::DaysSince { event } = &m.kind {
+            let last: HashMap<String, NaiveDate> = store.usage_last_day(event, at).await?.into_iter().collect();
+            for (id, input) in inputs.iter_mut() {
+                input.days_since.insert(m.name.clone(), last.get(id).map(|d| (at - *d).num_days()));
+            }
+        }
+    }
+    let rows: Vec<Value> = inputs
+        .iter()
+        .map(|(id, input)| {
+            let mut row = Map::new();
+            row.insert("account_id".into(), json!(id));
+            row.insert("at".into(), json!(at));
+            row.insert("tenure_days".into(), json!(input.tenure_days));
+            for (name, v) in evaluate(defs, input) {
+                row.insert(name, json!(v));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// Accounts whose weekly count of an event (each `count` metric's event) fell far below their
+/// own previous 8 weeks (see `kizuna_domain::usage::alerts`), worst first.
+pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) -> Result<Value, ReportError> {
+    let mut events: Vec<&str> = defs.metrics.iter().filter_map(|m| match &m.kind { Kind::Count { event, .. } => Some(event.as_str()), _ => None }).collect();
+    events.sort_unstable();
+    events.dedup();
+    let active: std::collections::HashSet<String> = store.active_accounts(at).await?.into_iter().map(|a| a.0).collect();
+    let weeks = BASELINE_WEEKS + 1;
+    let from = at - Duration::days(7 * weeks as i64 - 1);
+    let mut alerts = Vec::new();
+    for event in events {
+        let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for (account, day, n) in store.usage_day_counts(event, from, at).await? {
+            let week = ((day - from).num_days() / 7) as usize;
+            series.entry(account).or_insert_with(|| vec![0.0; weeks])[week] += n as f64;
+        }
+        for (account, counts) in series {
+            if !active.contains(&account) {
+                continue;
+            }
+            if let Some(d) = weekly_drop(&counts) {
+                alerts.push(json!({
+                    "account_id": account, "event": event, "at": at, "last_week": d.last_week,
+                    "baseline_median": d.baseline_median, "baseline_mad": d.baseline_mad, "drop": d.drop, "robust_z": d.robust_z,
+                }));
+            }
+        }
+    }
+    alerts.sort_by(|a, b| b["drop"].as_f64().unwrap_or(0.0).total_cmp(&a["drop"].as_f64().unwrap_or(0.0)));
+    Ok(Value::Array(alerts))
+}

@@ -1,0 +1,85 @@
+//! Usage metrics and alerts end to end on both engines, against hand-computed figures.
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use kizuna_analytics::usage::{usage_alerts, usage_metrics};
+use kizuna_domain::usage::metrics::Definitions;
+use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use kizuna_store::both_engines;
+use kizuna_store::testing::{date, subscription, TestDb};
+use serde_json::Value;
+
+fn event(id: String, account: &str, user: &str, kind: &str, day: NaiveDate) -> UsageMessage {
+    UsageMessage::Event(UsageEvent {
+        message_id: id,
+        user_id: Some(user.into()),
+        account_id: Some(account.into()),
+        event_type: kind.into(),
+        at: Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()),
+        value: None,
+        properties: serde_json::json!({}),
+    })
+}
+
+async fn seed(db: &TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[subscription("A", "core", "2026-01-01", None, 100000), subscription("B", "core", "2026-11-10", None, 50000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let at = date("2026-11-24");
+    let mut m = Vec::new();
+    for i in 0..28 {
+        m.push(event(format!("a-login-{i}"), "A", "a1", "login", at - Duration::days(i)));
+    }
+    for i in (28..56).step_by(2) {
+        m.push(event(format!("a-login-{i}"), "A", "a1", "login", at - Duration::days(i)));
+    }
+    for (i, (user, back)) in [("a1", 1), ("a1", 1), ("a2", 5), ("a2", 5), ("a1", 9), ("a2", 9)].iter().enumerate() {
+        m.push(event(format!("a-report-{i}"), "A", user, "report_created", at - Duration::days(*back)));
+    }
+    for i in 0..5 {
+        m.push(event(format!("b-report-{i}"), "B", "b1", "report_created", date("2026-11-20")));
+    }
+    m.push(event("b-login".into(), "B", "b1", "login", date("2026-11-21")));
+    m.push(event("c-login".into(), "C", "c1", "login", date("2026-11-21")));
+    db.store.ingest(&m).await.unwrap();
+}
+
+async fn metrics_for_every_paying_account(db: TestDb) {
+    seed(&db).await;
+    let v = usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), None).await.unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["account_id"].as_str().unwrap()).collect::<Vec<_>>(), ["A", "B"], "C pays nothing");
+    let a = &rows[0];
+    assert_eq!((a["logins_28d"].as_f64(), a["logins_change"].as_f64()), (Some(28.0), Some(1.0)), "28 against 14");
+    assert_eq!((a["core_actions_28d"].as_f64(), a["active_users_28d"].as_f64(), a["active_days_28d"].as_f64()), (Some(6.0), Some(2.0), Some(28.0)));
+    assert_eq!((a["core_actions_per_user"].as_f64(), a["days_since_login"].as_f64(), a["core_actions_28d_scaled"].as_f64()), (Some(3.0), Some(0.0), Some(6.0)));
+    let b = &rows[1];
+    assert_eq!(b["tenure_days"], 15, "paying since Nov 10");
+    assert_eq!((b["logins_28d"].as_f64(), b["logins_change"].clone(), b["days_since_login"].as_f64()), (Some(1.0), Value::Null, Some(3.0)));
+    assert!((b["core_actions_28d_scaled"].as_f64().unwrap() - 5.0 * 28.0 / 15.0).abs() < 1e-9);
+    let one = usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), Some("B")).await.unwrap();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+}
+
+async fn alerts_find_a_collapse(db: TestDb) {
+    seed(&db).await;
+    let at = date("2026-11-24");
+    let mut m = Vec::new();
+    for week in 0..8 {
+        for k in 0..10 {
+            m.push(event(format!("a-exp-{week}-{k}"), "A", "a1", "export", at - Duration::days(7 + week * 7 + k % 7)));
+        }
+    }
+    m.push(event("a-exp-last".into(), "A", "a1", "export", at - Duration::days(2)));
+    for k in 0..12 {
+        m.push(event(format!("b-exp-{k}"), "B", "b1", "export", at - Duration::days(k % 7)));
+    }
+    db.store.ingest(&m).await.unwrap();
+    let defs = Definitions::parse("[[metric]]\nname = \"exports_7d\"\nkind = \"count\"\nevent = \"export\"\ndays = 7\n").unwrap();
+    let v = usage_alerts(db.store.as_ref(), &defs, at).await.unwrap();
+    let alerts = v.as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{v}");
+    assert_eq!((alerts[0]["account_id"].as_str(), alerts[0]["event"].as_str()), (Some("A"), Some("export")));
+    assert_eq!((alerts[0]["baseline_median"].as_f64(), alerts[0]["last_week"].as_f64(), alerts[0]["drop"].as_f64()), (Some(10.0), Some(1.0), Some(0.9)));
+}
+
+both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse);

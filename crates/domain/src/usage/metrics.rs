@@ -1,0 +1,255 @@
+//! Usage metrics as configuration (TOML), not code. Windowed metrics look at the `days` days up
+//! to and including the observation date (`at − days + 1 ..= at`).
+//!
+//! | kind | value |
+//! |---|---|
+//! | `count` | events of `event` in the window |
+//! | `sum` | sum of the events' `value` |
+//! | `active_users` | distinct users with an event (of `event`, or any) |
+//! | `active_days` | days with an event (of `event`, or any) |
+//! | `days_since` | days from the last `event` to `at` (null if never) |
+//! | `ratio` | `numerator` ÷ `denominator` (two other metrics; null when dividing by 0) |
+//! | `change` | (window − the window before) ÷ the window before, of metric `of` (null when before is 0) |
+//! | `tenure_scaled` | metric `of` × days ÷ min(days, tenure in days): a young account's count as if it had been a customer for the whole window |
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Windows a metric may use.
+pub const WINDOWS: [u32; 3] = [7, 28, 90];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Kind {
+    Count { event: String, days: u32 },
+    Sum { event: String, days: u32 },
+    ActiveUsers { event: Option<String>, days: u32 },
+    ActiveDays { event: Option<String>, days: u32 },
+    DaysSince { event: String },
+    Ratio { numerator: String, denominator: String },
+    Change { of: String },
+    TenureScaled { of: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricDef {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Definitions {
+    #[serde(rename = "metric")]
+    pub metrics: Vec<MetricDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("usage metrics: {0}")]
+    Toml(String),
+    #[error("usage metric {name:?}: days = {days} is not one of 7, 28, 90")]
+    Window { name: String, days: u32 },
+    #[error("usage metric {name:?}: {what} {other:?} is not a metric defined before it")]
+    Unknown { name: String, what: &'static str, other: String },
+    #[error("usage metric {name:?}: {what} {other:?} is not a count, sum, active_users or active_days metric")]
+    NotWindowed { name: String, what: &'static str, other: String },
+    #[error("usage metric {0:?} is defined twice")]
+    Duplicate(String),
+}
+
+/// The metrics used when none are configured: the signals seed 003 §9 and §15 watch.
+pub const DEFAULT: &str = r#"# Usage metrics (kizuna metrics usage). Kinds: count, sum, active_users, active_days,
+# days_since, ratio, change, tenure_scaled. Windows: 7, 28 or 90 days.
+[[metric]]
+name = "logins_28d"
+kind = "count"
+event = "login"
+days = 28
+
+[[metric]]
+name = "core_actions_28d"
+kind = "count"
+event = "report_created"
+days = 28
+
+[[metric]]
+name = "active_users_28d"
+kind = "active_users"
+days = 28
+
+[[metric]]
+name = "active_days_28d"
+kind = "active_days"
+days = 28
+
+[[metric]]
+name = "days_since_login"
+kind = "days_since"
+event = "login"
+
+[[metric]]
+name = "core_actions_per_user"
+kind = "ratio"
+numerator = "core_actions_28d"
+denominator = "active_users_28d"
+
+[[metric]]
+name = "logins_change"
+kind = "change"
+of = "logins_28d"
+
+[[metric]]
+name = "core_actions_28d_scaled"
+kind = "tenure_scaled"
+of = "core_actions_28d"
+"#;
+
+impl Kind {
+    /// (event filter, days, reads raw users) of a windowed metric.
+    pub fn window(&self) -> Option<(Option<&str>, u32)> {
+        match self {
+            Kind::Count { event, days } | Kind::Sum { event, days } => Some((Some(event.as_str()), *days)),
+            Kind::ActiveUsers { event, days } | Kind::ActiveDays { event, days } => Some((event.as_deref(), *days)),
+            _ => None,
+        }
+    }
+}
+
+impl Definitions {
+    /// Parse and check: windows are 7, 28 or 90; references name metrics defined earlier
+    /// (`change` and `tenure_scaled` a windowed one).
+    pub fn parse(text: &str) -> Result<Self, DefinitionError> {
+        let defs: Definitions = toml::from_str(text).map_err(|e| DefinitionError::Toml(e.to_string()))?;
+        let mut seen: HashMap<&str, &Kind> = HashMap::new();
+        for m in &defs.metrics {
+            if let Some((_, days)) = m.kind.window() {
+                if !WINDOWS.contains(&days) {
+                    return Err(DefinitionError::Window { name: m.name.clone(), days });
+                }
+            }
+            let refs: Vec<(&'static str, &String, bool)> = match &m.kind {
+                Kind::Ratio { numerator, denominator } => vec![("numerator", numerator, false), ("denominator", denominator, false)],
+                Kind::Change { of } | Kind::TenureScaled { of } => vec![("of", of, true)],
+                _ => vec![],
+            };
+            for (what, other, windowed) in refs {
+                let Some(k) = seen.get(other.as_str()) else {
+                    return Err(DefinitionError::Unknown { name: m.name.clone(), what, other: other.clone() });
+                };
+                if windowed && k.window().is_none() {
+                    return Err(DefinitionError::NotWindowed { name: m.name.clone(), what, other: other.clone() });
+                }
+            }
+            if seen.insert(m.name.as_str(), &m.kind).is_some() {
+                return Err(DefinitionError::Duplicate(m.name.clone()));
+            }
+        }
+        Ok(defs)
+    }
+
+    pub fn default_set() -> Self {
+        Definitions::parse(DEFAULT).expect("the default usage metrics parse")
+    }
+}
+
+/// What a windowed metric reads for one account and one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WindowFigures {
+    pub events: f64,
+    pub value_sum: f64,
+    pub active_days: f64,
+    pub active_users: f64,
+}
+
+/// Everything the metrics of one account need: per windowed metric its figures in the window
+/// and in the window before; per `days_since` metric the last day seen (as days before `at`).
+#[derive(Debug, Clone, Default)]
+pub struct AccountInputs {
+    pub windows: HashMap<String, (WindowFigures, WindowFigures)>,
+    pub days_since: HashMap<String, Option<i64>>,
+    /// Days as a paying customer up to `at` (1 on the first day).
+    pub tenure_days: i64,
+}
+
+/// Every metric for one account, in definition order.
+pub fn evaluate(defs: &Definitions, input: &AccountInputs) -> Vec<(String, Option<f64>)> {
+    let mut out: Vec<(String, Option<f64>)> = Vec::with_capacity(defs.metrics.len());
+    let value = |kind: &Kind, f: &WindowFigures| match kind {
+        Kind::Count { .. } => f.events,
+        Kind::Sum { .. } => f.value_sum,
+        Kind::ActiveUsers { .. } => f.active_users,
+        _ => f.active_days,
+    };
+    let kinds: HashMap<&str, &Kind> = defs.metrics.iter().map(|m| (m.name.as_str(), &m.kind)).collect();
+    for m in &defs.metrics {
+        let got = |name: &str, out: &[(String, Option<f64>)]| out.iter().find(|(n, _)| n == name).and_then(|(_, v)| *v);
+        let v = match &m.kind {
+            k if k.window().is_some() => input.windows.get(&m.name).map(|(now, _)| value(k, now)).or(Some(0.0)),
+            Kind::DaysSince { .. } => input.days_since.get(&m.name).copied().flatten().map(|d| d as f64),
+            Kind::Ratio { numerator, denominator } => match (got(numerator, &out), got(denominator, &out)) {
+                (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                _ => None,
+            },
+            Kind::Change { of } => {
+                let k = kinds[of.as_str()];
+                input.windows.get(of).and_then(|(now, before)| {
+                    let (a, b) = (value(k, now), value(k, before));
+                    (b != 0.0).then(|| (a - b) / b)
+                })
+            }
+            Kind::TenureScaled { of } => {
+                let days = kinds[of.as_str()].window().map(|w| w.1).unwrap_or(28) as f64;
+                let covered = (input.tenure_days.max(1) as f64).min(days);
+                got(of, &out).map(|v| v * days / covered)
+            }
+            _ => None,
+        };
+        out.push((m.name.clone(), v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set_parses_and_bad_ones_are_named() {
+        assert_eq!(Definitions::default_set().metrics.len(), 8);
+        let bad = |t: &str| Definitions::parse(t).unwrap_err().to_string();
+        assert_eq!(bad("[[metric]]\nname = \"a\"\nkind = \"count\"\nevent = \"x\"\ndays = 30\n"), "usage metric \"a\": days = 30 is not one of 7, 28, 90");
+        assert_eq!(
+            bad("[[metric]]\nname = \"r\"\nkind = \"ratio\"\nnumerator = \"a\"\ndenominator = \"b\"\n"),
+            "usage metric \"r\": numerator \"a\" is not a metric defined before it"
+        );
+        assert_eq!(
+            bad("[[metric]]\nname = \"d\"\nkind = \"days_since\"\nevent = \"x\"\n[[metric]]\nname = \"c\"\nkind = \"change\"\nof = \"d\"\n"),
+            "usage metric \"c\": of \"d\" is not a count, sum, active_users or active_days metric"
+        );
+        assert!(bad("[[metric]]\nname = \"a\"\nkind = \"median\"\n").starts_with("usage metrics: "));
+    }
+
+    #[test]
+    fn every_kind_by_hand() {
+        let defs = Definitions::default_set();
+        let mut input = AccountInputs { tenure_days: 14, ..Default::default() };
+        let w = |events: f64, users: f64, days: f64| WindowFigures { events, value_sum: 0.0, active_days: days, active_users: users };
+        input.windows.insert("logins_28d".into(), (w(30.0, 0.0, 0.0), w(40.0, 0.0, 0.0)));
+        input.windows.insert("core_actions_28d".into(), (w(12.0, 0.0, 0.0), w(0.0, 0.0, 0.0)));
+        input.windows.insert("active_users_28d".into(), (w(0.0, 4.0, 0.0), w(0.0, 5.0, 0.0)));
+        input.windows.insert("active_days_28d".into(), (w(0.0, 0.0, 9.0), w(0.0, 0.0, 0.0)));
+        input.days_since.insert("days_since_login".into(), Some(3));
+        let got: HashMap<String, Option<f64>> = evaluate(&defs, &input).into_iter().collect();
+        assert_eq!(got["logins_28d"], Some(30.0));
+        assert_eq!(got["active_users_28d"], Some(4.0));
+        assert_eq!(got["active_days_28d"], Some(9.0));
+        assert_eq!(got["days_since_login"], Some(3.0));
+        assert_eq!(got["core_actions_per_user"], Some(3.0), "12 / 4");
+        assert_eq!(got["logins_change"], Some(-0.25), "(30 − 40) / 40");
+        assert_eq!(got["core_actions_28d_scaled"], Some(24.0), "12 × 28 / 14: two weeks a customer");
+        let empty = evaluate(&defs, &AccountInputs { tenure_days: 400, ..Default::default() });
+        let empty: HashMap<String, Option<f64>> = empty.into_iter().collect();
+        assert_eq!((empty["logins_28d"], empty["days_since_login"], empty["core_actions_per_user"], empty["logins_change"]), (Some(0.0), None, None, None));
+    }
+}
