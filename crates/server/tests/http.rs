@@ -601,6 +601,18 @@ async fn usage_ingestion_like_segment(db: TestDb) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()["error"].as_str().unwrap().contains("limit for a batch is 500 KB"), "{}", r.body);
     assert_eq!(c.store.usage_message_counts().await.unwrap().len(), 3, "nothing of a refused request is stored");
+
+    // Definitions through the API: checked, saved, used.
+    add_user(&c, "ops@kizuna.example", Role::CsOps, None).await;
+    sign_in(&c, "ops@kizuna.example").await;
+    let bad = put(&c, "/api/v1/usage/definitions", "[[metric]]\nname = \"x\"\nkind = \"count\"\nevent = \"login\"\ndays = 30\n").await;
+    assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("usage metric \"x\": days = 30 is not one of 7, 28, 90")));
+    let ok = put(&c, "/api/v1/usage/definitions", "[[metric]]\nname = \"logins_7d\"\nkind = \"count\"\nevent = \"login\"\ndays = 7\n").await;
+    assert_eq!(ok.json()["saved"][0], "logins_7d");
+    assert!(get(&c, "/api/v1/usage/definitions", None).await.body.contains("logins_7d"));
+    assert_eq!(get(&c, "/api/v1/usage/metrics?at=2012-12-03", None).await.json(), serde_json::json!([]), "no account pays yet");
+    let csv = get(&c, "/api/v1/alerts/usage?at=2012-12-03&format=csv", None).await;
+    assert_eq!(csv.status, StatusCode::OK);
 }
 
 both_engines!(

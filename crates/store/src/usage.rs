@@ -177,6 +177,7 @@ macro_rules! usage_impl {
             // Users' accounts as known in this request (a group earlier in a batch counts).
             let mut groups: std::collections::HashMap<String, String> = Default::default();
             let mut known_accounts: std::collections::HashSet<String> = Default::default();
+            let mut pending: Vec<(&kizuna_domain::usage::UsageEvent, String)> = Vec::with_capacity(EVENT_ROWS);
             for m in messages {
                 match m {
                     UsageMessage::Identify { user_id, traits, at } => {
@@ -193,6 +194,8 @@ macro_rules! usage_impl {
                         summary.identifies += 1;
                     }
                     UsageMessage::Group { user_id, account_id, at, .. } => {
+                        // Events before this group are stored first, so it attributes them too.
+                        flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
                         ensure_account(tx, &mut known_accounts, account_id).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
@@ -217,15 +220,6 @@ macro_rules! usage_impl {
                         summary.groups += 1;
                     }
                     UsageMessage::Event(e) => {
-                        let new = sqlx::query("INSERT INTO usage_message_ids (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
-                            .bind(&e.message_id)
-                            .execute(&mut **tx)
-                            .await?
-                            .rows_affected();
-                        if new == 0 {
-                            summary.duplicates += 1;
-                            continue;
-                        }
                         let account = match (&e.account_id, &e.user_id) {
                             (Some(a), _) => a.clone(),
                             (None, Some(u)) => match groups.get(u) {
@@ -242,33 +236,14 @@ macro_rules! usage_impl {
                             },
                             (None, None) => String::new(),
                         };
-                        if account.is_empty() {
-                            summary.unattributed += 1;
-                        } else {
-                            ensure_account(tx, &mut known_accounts, &account).await?;
+                        pending.push((e, account));
+                        if pending.len() >= EVENT_ROWS {
+                            flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
                         }
-                        let day = e.at.date_naive();
-                        sqlx::query(
-                            "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        )
-                        .bind(&account)
-                        .bind(&e.message_id)
-                        .bind(&e.user_id)
-                        .bind(&e.event_type)
-                        .bind(e.at)
-                        .bind(day)
-                        .bind(e.value)
-                        .bind(e.properties.to_string())
-                        .execute(&mut **tx)
-                        .await?;
-                        if !account.is_empty() {
-                            touched.insert((account, day));
-                        }
-                        summary.events += 1;
                     }
                 }
             }
+            flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
             let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
             for chunk in touched.chunks(400) {
                 let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
@@ -289,6 +264,59 @@ macro_rules! usage_impl {
                 ins.build().execute(&mut **tx).await?;
             }
             Ok(summary)
+        }
+
+        /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
+        const EVENT_ROWS: usize = 500;
+
+        /// Writes buffered events: their message ids first (the ones already known are
+        /// duplicates and skipped), then the new events, in two multi-row statements per chunk.
+        async fn flush_events(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            pending: &mut Vec<(&kizuna_domain::usage::UsageEvent, String)>,
+            summary: &mut kizuna_domain::usage::IngestSummary,
+            touched: &mut std::collections::BTreeSet<(String, chrono::NaiveDate)>,
+            known_accounts: &mut std::collections::HashSet<String>,
+        ) -> $crate::Result<()> {
+            for chunk in pending.chunks(EVENT_ROWS) {
+                let mut ids = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_message_ids (message_id) ");
+                ids.push_values(chunk, |mut b, (e, _)| {
+                    b.push_bind(&e.message_id);
+                });
+                ids.push(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id");
+                let mut new: std::collections::HashSet<String> = ids.build_query_scalar().fetch_all(&mut **tx).await?.into_iter().collect();
+                // The first of repeated ids in one request is the one stored.
+                let fresh: Vec<&(&kizuna_domain::usage::UsageEvent, String)> = chunk.iter().filter(|(e, _)| new.remove(&e.message_id)).collect();
+                summary.duplicates += (chunk.len() - fresh.len()) as u64;
+                if fresh.is_empty() {
+                    continue;
+                }
+                for (e, account) in &fresh {
+                    if account.is_empty() {
+                        summary.unattributed += 1;
+                    } else {
+                        ensure_account(tx, known_accounts, account).await?;
+                        touched.insert((account.clone(), e.at.date_naive()));
+                    }
+                }
+                let mut ins = sqlx::QueryBuilder::<$Db>::new(
+                    "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) ",
+                );
+                ins.push_values(&fresh, |mut b, (e, account)| {
+                    b.push_bind(account.as_str())
+                        .push_bind(&e.message_id)
+                        .push_bind(&e.user_id)
+                        .push_bind(&e.event_type)
+                        .push_bind(e.at)
+                        .push_bind(e.at.date_naive())
+                        .push_bind(e.value)
+                        .push_bind(e.properties.to_string());
+                });
+                ins.build().execute(&mut **tx).await?;
+                summary.events += fresh.len() as u64;
+            }
+            pending.clear();
+            Ok(())
         }
 
         /// Accounts named by usage are created when not known yet, as imports do.

@@ -5,6 +5,7 @@ mod accounts;
 mod ingest;
 mod metrics;
 mod plan;
+mod usage;
 
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
@@ -28,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
         .route("/api/v1/plan/{kind}", get(plan::report))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/usage/metrics", get(usage::metrics))
+        .route("/api/v1/usage/definitions", get(usage::get_definitions).put(usage::put_definitions))
+        .route("/api/v1/alerts/usage", get(usage::alerts))
         .merge(ingest::routes())
 }
 

@@ -1,0 +1,62 @@
+//! Usage over HTTP: `GET /api/v1/usage/metrics?at=&account=&format=csv` (the observation table),
+//! `GET|PUT /api/v1/usage/definitions` (TOML), `GET /api/v1/alerts/usage?at=`.
+
+use super::visible_account;
+use crate::auth::Principal;
+use crate::params::Params;
+use crate::{ApiError, AppState};
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kizuna_analytics::usage::{definitions, usage_alerts, usage_metrics, SETTING};
+use kizuna_analytics::{render, Format};
+use kizuna_domain::access::Permission;
+use kizuna_domain::usage::metrics::Definitions;
+use std::collections::HashMap;
+
+fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    Ok(match q.get("format").map(String::as_str) {
+        None | Some("json") => Json(v).into_response(),
+        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&v, Format::Csv)).into_response(),
+        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?} is not one of: json, csv"))),
+    })
+}
+
+/// Every metric for every paying account; a partner may ask for one of its own accounts only.
+pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let p = Params(&q);
+    let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let account = p.text("account");
+    match &account {
+        Some(id) => {
+            me.require(Permission::ReadAccounts)?;
+            visible_account(state.store.as_ref(), &me, id, at).await?;
+        }
+        None => me.require(Permission::ReadPortfolio)?,
+    }
+    let defs = definitions(state.store.as_ref()).await?;
+    respond(usage_metrics(state.store.as_ref(), &defs, at, account.as_deref()).await?, &q)
+}
+
+pub async fn alerts(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
+    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let defs = definitions(state.store.as_ref()).await?;
+    respond(usage_alerts(state.store.as_ref(), &defs, at).await?, &q)
+}
+
+pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Result<Response, ApiError> {
+    me.require(Permission::ReadPortfolio)?;
+    let text = state.store.setting(SETTING).await?.unwrap_or_else(|| kizuna_domain::usage::metrics::DEFAULT.to_string());
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+}
+
+/// Checked before it is saved: a bad definition is refused with the metric named.
+pub async fn put_definitions(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require(Permission::EditPlans)?;
+    let defs = Definitions::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.store.save_setting(SETTING, &body).await?;
+    me.audit(state.store.as_ref(), "usage_definitions.save", None, serde_json::json!({ "metrics": defs.metrics.len() })).await?;
+    Ok(Json(serde_json::json!({ "saved": defs.metrics.iter().map(|m| &m.name).collect::<Vec<_>>() })))
+}
