@@ -6,6 +6,7 @@
 //! reactivation, so every MRR movement of the revenue reports appears.
 
 mod names;
+pub mod usage;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use kizuna_domain::*;
@@ -28,6 +29,8 @@ pub struct DemoData {
     pub activities: Vec<ActivityRow>,
     pub churn: Vec<ChurnRow>,
     pub funnel: Vec<kizuna_domain::planning::funnel::FunnelLead>,
+    /// Product usage of the last [`usage::DAYS`] days (groups first, then events by account).
+    pub usage: Vec<kizuna_domain::usage::UsageMessage>,
 }
 
 pub struct Options {
@@ -50,6 +53,7 @@ pub fn generate(opts: &Options) -> DemoData {
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(opts.seed), data: DemoData::default(), opts };
     g.staff_and_catalogue();
     g.accounts();
+    g.data.usage = usage::generate(&g.data, opts.seed, opts.until);
     g.data
 }
 
@@ -481,7 +485,12 @@ pub async fn write(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_s
     tx.upsert_activities(&data.activities).await?;
     tx.upsert_churn_records(&data.churn).await?;
     tx.upsert_funnel_leads(&data.funnel).await?;
-    tx.commit().await
+    tx.commit().await?;
+    // Usage in slices, each one transaction, so memory stays small.
+    for chunk in data.usage.chunks(50_000) {
+        store.ingest(chunk).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -500,6 +509,30 @@ mod tests {
         }
         assert_eq!(users.iter().filter(|u| u.1 == Role::Partner).count(), crate::names::PARTNERS.len());
         assert_eq!(users[0].0, format!("admin@{STAFF_DOMAIN}"));
+    }
+
+    #[test]
+    fn usage_fades_before_churn() {
+        use kizuna_domain::usage::UsageMessage;
+        let d = demo(42);
+        let until = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let logins = |id: &str, from: i64, to: i64| {
+            d.usage
+                .iter()
+                .filter(|m| matches!(m, UsageMessage::Event(e) if e.account_id.as_deref() == Some(id) && e.event_type == "login"
+                    && e.at.date_naive() >= until - Duration::days(from) && e.at.date_naive() < until - Duration::days(to)))
+                .count()
+        };
+        // Accounts that churned in the last 10 days, against accounts still paying: logins in the
+        // last 20 days before the end, per account.
+        let recent: Vec<&str> = d.churn.iter().filter(|c| c.churned_on > until - Duration::days(10)).map(|c| c.account_id.as_str()).collect();
+        assert!(recent.len() >= 5, "{} recent churns", recent.len());
+        let churned = recent.iter().map(|id| logins(id, 30, 10)).sum::<usize>() as f64 / recent.len() as f64;
+        let paying: Vec<&str> = d.accounts.iter().map(|a| a.account_id.as_str()).filter(|id| !d.churn.iter().any(|c| c.account_id == *id)).take(300).collect();
+        let steady = paying.iter().map(|id| logins(id, 30, 10)).sum::<usize>() as f64 / paying.len() as f64;
+        assert!(churned < steady * 0.5, "churned {churned:.1} against paying {steady:.1} logins");
+        assert!(d.usage.iter().any(|m| matches!(m, UsageMessage::Event(e) if e.event_type == "setup_step")));
+        assert!(d.usage.len() > 100_000, "{} usage messages", d.usage.len());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod api;
 pub mod auth;
 mod error;
 mod i18n;
+mod ingestor;
 mod params;
 mod views;
 
@@ -28,11 +29,14 @@ pub struct AppState {
     pub templates: Arc<minijinja::Environment<'static>>,
     /// Mark cookies Secure (serve behind HTTPS).
     pub secure_cookies: bool,
+    /// The usage writer (group commit).
+    pub ingestor: ingestor::Ingestor,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, templates: Arc::new(views::templates()), secure_cookies: false }
+        let ingestor = ingestor::Ingestor::start(store.clone());
+        AppState { store, templates: Arc::new(views::templates()), secure_cookies: false, ingestor }
     }
 }
 

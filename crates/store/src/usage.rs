@@ -33,6 +33,9 @@ pub trait Usage: Send + Sync {
     /// Identify and group update users (the latest by time wins); a group also attributes that
     /// user's earlier unattributed events. Events whose message id is known are skipped.
     async fn ingest(&self, messages: &[UsageMessage]) -> Result<IngestSummary>;
+    /// Several requests' messages in one transaction (group commit): one summary per request,
+    /// and all of them durable when this returns Ok.
+    async fn ingest_many(&self, requests: &[Vec<UsageMessage>]) -> Result<Vec<IngestSummary>>;
     /// The daily rollup of one account over `from..=to`, by day and event type.
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
@@ -62,6 +65,18 @@ macro_rules! usage_impl {
                 let summary = ingest_in(&mut tx, messages).await?;
                 tx.commit().await?;
                 Ok(summary)
+            }
+
+            async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
+                let mut tx = self.pool.begin().await?;
+                let mut touched = Default::default();
+                let mut out = Vec::with_capacity(requests.len());
+                for r in requests {
+                    out.push(ingest_messages(&mut tx, r, &mut touched).await?);
+                }
+                refresh_daily(&mut tx, touched).await?;
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
@@ -171,9 +186,20 @@ macro_rules! usage_impl {
             tx: &mut sqlx::Transaction<'static, $Db>,
             messages: &[kizuna_domain::usage::UsageMessage],
         ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
+            let mut touched = Default::default();
+            let summary = ingest_messages(tx, messages, &mut touched).await?;
+            refresh_daily(tx, touched).await?;
+            Ok(summary)
+        }
+
+        /// Stores messages; the (account, day) pairs whose rollup must be refreshed are added to `touched`.
+        async fn ingest_messages(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            messages: &[kizuna_domain::usage::UsageMessage],
+            touched: &mut std::collections::BTreeSet<(String, chrono::NaiveDate)>,
+        ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
             use kizuna_domain::usage::UsageMessage;
             let mut summary = kizuna_domain::usage::IngestSummary::default();
-            let mut touched: std::collections::BTreeSet<(String, chrono::NaiveDate)> = Default::default();
             // Users' accounts as known in this request (a group earlier in a batch counts).
             let mut groups: std::collections::HashMap<String, String> = Default::default();
             let mut known_accounts: std::collections::HashSet<String> = Default::default();
@@ -195,7 +221,7 @@ macro_rules! usage_impl {
                     }
                     UsageMessage::Group { user_id, account_id, at, .. } => {
                         // Events before this group are stored first, so it attributes them too.
-                        flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
+                        flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
                         ensure_account(tx, &mut known_accounts, account_id).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
@@ -238,12 +264,20 @@ macro_rules! usage_impl {
                         };
                         pending.push((e, account));
                         if pending.len() >= EVENT_ROWS {
-                            flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
+                            flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
                         }
                     }
                 }
             }
-            flush_events(tx, &mut pending, &mut summary, &mut touched, &mut known_accounts).await?;
+            flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
+            Ok(summary)
+        }
+
+        /// Recomputes the daily rollup of the touched (account, day) pairs from the events.
+        async fn refresh_daily(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            touched: std::collections::BTreeSet<(String, chrono::NaiveDate)>,
+        ) -> $crate::Result<()> {
             let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
             for chunk in touched.chunks(400) {
                 let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
@@ -263,7 +297,7 @@ macro_rules! usage_impl {
                 ins.push(") GROUP BY account_id, day, event_type");
                 ins.build().execute(&mut **tx).await?;
             }
-            Ok(summary)
+            Ok(())
         }
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.

@@ -25,6 +25,6 @@ pub async fn run(db: &str, cmd: Alerts) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     let defs = super::metrics::usage_definitions(store.as_ref(), definitions).await?;
     let v = kizuna_analytics::usage::usage_alerts(store.as_ref(), &defs, super::metrics::at_or_today(at)?).await?;
-    print!("{}", render(&v, Format::parse(&format).expect("clap checked the format")));
+    super::emit(&render(&v, Format::parse(&format).expect("clap checked the format")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,28 @@ pub enum Bench {
         #[arg(long, default_value_t = 5)]
         repeat: usize,
     },
+    /// Usage ingestion over HTTP: the server in this process, a load generator posting Segment
+    /// batches over CONNECTIONS connections for SECONDS; events/s and batch latency.
+    Ingest {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Load ACCOUNTS paying accounts with PER_ACCOUNT usage events each, then time computing
+    /// every default usage metric for all of them at one date.
+    UsageMetrics {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: u64,
+        #[arg(long, default_value_t = 20)]
+        per_account: u64,
+        #[arg(long)]
+        no_load: bool,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
 }
 
 /// First month of the generated history.
@@ -90,6 +112,10 @@ pub async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Import { rows, csv } => import(db, rows, csv).await,
         Bench::Metrics { accounts, months, no_load, repeat } => metrics(db, accounts, months, no_load, repeat).await,
+        Bench::Ingest { seconds, connections, batch } => super::bench_usage::ingest(db, seconds, connections, batch).await,
+        Bench::UsageMetrics { accounts, per_account, no_load, repeat } => {
+            super::bench_usage::usage_metrics(db, accounts, per_account, no_load, repeat).await
+        }
     }
 }
 

@@ -39,7 +39,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
         let users = kizuna_demo::write_sign_ins(store.as_ref(), &data).await?;
         println!(
             "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
-             {} activities, {} churn records, {} funnel leads, {} staff users",
+             {} activities, {} churn records, {} funnel leads, {} staff users, {} usage messages",
             args.seed,
             data.accounts.len(),
             data.subscriptions.len(),
@@ -47,7 +47,8 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
             data.activities.len(),
             data.churn.len(),
             data.funnel.len(),
-            data.staff.len()
+            data.staff.len(),
+            data.usage.len()
         );
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
         for (email, role) in users {

@@ -194,7 +194,7 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
             let store = super::open(db).await?;
             let defs = usage_definitions(store.as_ref(), definitions).await?;
             let v = kizuna_analytics::usage::usage_metrics(store.as_ref(), &defs, at_or_today(at)?, account.as_deref()).await?;
-            print!("{}", render(&v, Format::parse(&output.format).expect("clap checked the format")));
+            super::emit(&render(&v, Format::parse(&output.format).expect("clap checked the format")))?;
             return Ok(ExitCode::SUCCESS);
         }
         Metric::UsageDefinitions { save } => {
@@ -218,7 +218,7 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
     match report.run(store.as_ref(), &Params(&params)).await {
         Ok(v) => {
             let format = Format::parse(&output.format).expect("clap checked the format");
-            print!("{}", render(&v, format));
+            super::emit(&render(&v, format))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(ReportError::Param(e)) => {

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod bench;
+pub mod bench_usage;
 pub mod demo;
 pub mod import;
 pub mod keys;
@@ -14,4 +15,13 @@ use std::sync::Arc;
 /// Open (and migrate) the database, naming it in any error.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
     kizuna_store::open(url).await.with_context(|| format!("opening database {url}"))
+}
+
+/// Write a command's output; a reader that went away (`| head`) is not an error.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

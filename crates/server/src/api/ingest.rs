@@ -1,7 +1,7 @@
 //! Usage ingestion compatible with Segment's HTTP tracking API: `POST /v1/track`, `/v1/identify`,
 //! `/v1/group`, `/v1/page`, `/v1/screen`, `/v1/batch` (and `/v1/import`, its alias), with a write
 //! key as the Basic user name. Existing Segment or RudderStack pipelines point here unchanged.
-//! A request is answered 200 only after its events are committed.
+//! A request is answered 200 only after its events are committed (group commit: `ingestor.rs`).
 
 use crate::auth::write_key;
 use crate::{ApiError, AppState};
@@ -31,13 +31,13 @@ async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): P
     write_key(&headers, segment::body_write_key(&body), &state).await?;
     let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen or batch")))?;
     let message = segment::parse_single(kind, &body, chrono::Utc::now())?;
-    let summary = state.store.ingest(std::slice::from_ref(&message)).await?;
+    let summary = state.ingestor.ingest(vec![message]).await?;
     Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
 }
 
 async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     write_key(&headers, segment::body_write_key(&body), &state).await?;
     let messages = segment::parse_batch(&body, chrono::Utc::now())?;
-    let summary = state.store.ingest(&messages).await?;
+    let summary = state.ingestor.ingest(messages).await?;
     Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
 }

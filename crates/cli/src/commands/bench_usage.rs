@@ -1,0 +1,126 @@
+//! `kizuna bench ingest` and `kizuna bench usage-metrics`: usage ingestion over HTTP with a load
+//! generator on the same machine, and recomputing every usage metric for many accounts.
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use kizuna_domain::access::KeyKind;
+use kizuna_domain::usage::metrics::Definitions;
+use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as Wait, Instant};
+
+/// Starts the server in this process on a free port, then `connections` senders post Segment
+/// batches of `batch` track events for `seconds`; prints events/s and batch latency percentiles.
+pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize) -> anyhow::Result<ExitCode> {
+    let store = super::open(db).await?;
+    let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "bench", KeyKind::Write, Some("bench ingest".into()), None).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/batch", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, kizuna_server::router(kizuna_server::AppState::new(store))).await });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let events = Arc::new(AtomicU64::new(0));
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (client, key, url, stop, events, latencies) = (client.clone(), key.clone(), url.clone(), stop.clone(), events.clone(), latencies.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let items: Vec<serde_json::Value> = (0..batch)
+                    .map(|i| {
+                        serde_json::json!({
+                            "type": "track", "userId": format!("u{}", (n as usize * batch + i) % 5000), "event": "report_viewed",
+                            "messageId": format!("bench-{c}-{n}-{i}"), "timestamp": "2026-11-20T09:00:00Z",
+                            "context": { "groupId": format!("B{:05}", (n as usize * 7 + i) % 10000) },
+                        })
+                    })
+                    .collect();
+                let body = serde_json::json!({ "batch": items }).to_string();
+                let t = Instant::now();
+                let ok = client.post(&url).basic_auth(&key, Some("")).header("content-type", "application/json").body(body).send().await;
+                match ok {
+                    Ok(r) if r.status().is_success() => {
+                        latencies.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
+                        events.fetch_add(batch as u64, Ordering::Relaxed);
+                    }
+                    Ok(r) => eprintln!("batch refused: {}", r.status()),
+                    Err(e) => eprintln!("batch failed: {e}"),
+                }
+                n += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Wait::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let total = events.load(Ordering::Relaxed);
+    println!(
+        "{total} events in {elapsed:.1} s: {:.0} events/s; {} batches of {batch} over {connections} connections; \
+         batch latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        total as f64 / elapsed,
+        lat.len(),
+        pct(0.50),
+        pct(0.99),
+        lat.last().copied().unwrap_or(0.0)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads `accounts` paying accounts with `per_account` events each over the last 60 days
+/// (unless `no_load`), then times computing every default usage metric at one date.
+pub async fn usage_metrics(db: &str, accounts: u64, per_account: u64, no_load: bool, repeat: usize) -> anyhow::Result<ExitCode> {
+    let store = super::open(db).await?;
+    let at = NaiveDate::from_ymd_opt(2026, 11, 24).expect("valid date");
+    if !no_load {
+        let started = Instant::now();
+        let subs: Vec<_> = (0..accounts)
+            .map(|a| kizuna_store::testing::subscription(&format!("U{a:06}"), "core", "2025-01-01", None, 100_000))
+            .collect();
+        let mut tx = store.begin().await?;
+        tx.upsert_subscriptions(&subs).await?;
+        tx.commit().await?;
+        let kinds = ["login", "report_created", "login", "export"];
+        let mut messages = Vec::with_capacity(50_000);
+        for a in 0..accounts {
+            for e in 0..per_account {
+                let day = at - Duration::days(((a * 31 + e * 7) % 60) as i64);
+                messages.push(UsageMessage::Event(UsageEvent {
+                    message_id: format!("m-{a}-{e}"),
+                    user_id: Some(format!("U{a:06}-{}", e % 4)),
+                    account_id: Some(format!("U{a:06}")),
+                    event_type: kinds[(e % 4) as usize].into(),
+                    at: Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).expect("valid time")),
+                    value: None,
+                    properties: serde_json::json!({}),
+                }));
+                if messages.len() == 50_000 {
+                    store.ingest(&messages).await?;
+                    messages.clear();
+                }
+            }
+        }
+        store.ingest(&messages).await?;
+        eprintln!("loaded {accounts} accounts × {per_account} events in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let defs = Definitions::default_set();
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let v = kizuna_analytics::usage::usage_metrics(store.as_ref(), &defs, at, None).await?;
+        times.push(t.elapsed().as_secs_f64());
+        rows = v.as_array().map_or(0, Vec::len);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!("usage metrics ({} metrics) for {rows} accounts at {at}: median {:.3} s over {repeat} runs", defs.metrics.len(), times[times.len() / 2]);
+    Ok(ExitCode::SUCCESS)
+}
