@@ -69,12 +69,10 @@ macro_rules! usage_impl {
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let mut tx = self.pool.begin().await?;
-                let mut touched = Default::default();
                 let mut out = Vec::with_capacity(requests.len());
                 for r in requests {
-                    out.push(ingest_messages(&mut tx, r, &mut touched).await?);
+                    out.push(ingest_messages(&mut tx, r).await?);
                 }
-                refresh_daily(&mut tx, touched).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -186,17 +184,13 @@ macro_rules! usage_impl {
             tx: &mut sqlx::Transaction<'static, $Db>,
             messages: &[kizuna_domain::usage::UsageMessage],
         ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-            let mut touched = Default::default();
-            let summary = ingest_messages(tx, messages, &mut touched).await?;
-            refresh_daily(tx, touched).await?;
-            Ok(summary)
+            ingest_messages(tx, messages).await
         }
 
-        /// Stores messages; the (account, day) pairs whose rollup must be refreshed are added to `touched`.
+        /// Stores messages in order and adds the new events to the daily rollup.
         async fn ingest_messages(
             tx: &mut sqlx::Transaction<'static, $Db>,
             messages: &[kizuna_domain::usage::UsageMessage],
-            touched: &mut std::collections::BTreeSet<(String, chrono::NaiveDate)>,
         ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
             use kizuna_domain::usage::UsageMessage;
             let mut summary = kizuna_domain::usage::IngestSummary::default();
@@ -221,7 +215,7 @@ macro_rules! usage_impl {
                     }
                     UsageMessage::Group { user_id, account_id, at, .. } => {
                         // Events before this group are stored first, so it attributes them too.
-                        flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
+                        flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
                         ensure_account(tx, &mut known_accounts, account_id).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
@@ -233,15 +227,15 @@ macro_rules! usage_impl {
                         .bind(*at)
                         .execute(&mut **tx)
                         .await?;
-                        let days: Vec<(chrono::NaiveDate,)> = sqlx::query_as(
-                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day",
+                        let moved: Vec<(chrono::NaiveDate, String, Option<String>, Option<f64>)> = sqlx::query_as(
+                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day, event_type, user_id, value",
                         )
                         .bind(account_id)
                         .bind(user_id)
                         .fetch_all(&mut **tx)
                         .await?;
-                        summary.attributed += days.len() as u64;
-                        touched.extend(days.into_iter().map(|d| (account_id.clone(), d.0)));
+                        summary.attributed += moved.len() as u64;
+                        add_to_daily(tx, moved.into_iter().map(|(d, t, u, v)| (account_id.clone(), d, t, u, v)).collect()).await?;
                         groups.insert(user_id.clone(), account_id.clone());
                         summary.groups += 1;
                     }
@@ -264,40 +258,13 @@ macro_rules! usage_impl {
                         };
                         pending.push((e, account));
                         if pending.len() >= EVENT_ROWS {
-                            flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
+                            flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
                         }
                     }
                 }
             }
-            flush_events(tx, &mut pending, &mut summary, touched, &mut known_accounts).await?;
+            flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
             Ok(summary)
-        }
-
-        /// Recomputes the daily rollup of the touched (account, day) pairs from the events.
-        async fn refresh_daily(
-            tx: &mut sqlx::Transaction<'static, $Db>,
-            touched: std::collections::BTreeSet<(String, chrono::NaiveDate)>,
-        ) -> $crate::Result<()> {
-            let touched: Vec<(String, chrono::NaiveDate)> = touched.into_iter().collect();
-            for chunk in touched.chunks(400) {
-                let mut del = sqlx::QueryBuilder::<$Db>::new("DELETE FROM usage_daily WHERE (account_id, day) IN (");
-                del.push_values(chunk, |mut b, (a, d)| {
-                    b.push_bind(a).push_bind(*d);
-                });
-                del.push(")");
-                del.build().execute(&mut **tx).await?;
-                let mut ins = sqlx::QueryBuilder::<$Db>::new(
-                    "INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) \
-                     SELECT account_id, day, event_type, COUNT(*), COALESCE(SUM(value), 0), COUNT(DISTINCT user_id) \
-                     FROM usage_events WHERE (account_id, day) IN (",
-                );
-                ins.push_values(chunk, |mut b, (a, d)| {
-                    b.push_bind(a).push_bind(*d);
-                });
-                ins.push(") GROUP BY account_id, day, event_type");
-                ins.build().execute(&mut **tx).await?;
-            }
-            Ok(())
         }
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
@@ -309,7 +276,6 @@ macro_rules! usage_impl {
             tx: &mut sqlx::Transaction<'static, $Db>,
             pending: &mut Vec<(&kizuna_domain::usage::UsageEvent, String)>,
             summary: &mut kizuna_domain::usage::IngestSummary,
-            touched: &mut std::collections::BTreeSet<(String, chrono::NaiveDate)>,
             known_accounts: &mut std::collections::HashSet<String>,
         ) -> $crate::Result<()> {
             for chunk in pending.chunks(EVENT_ROWS) {
@@ -325,13 +291,19 @@ macro_rules! usage_impl {
                 if fresh.is_empty() {
                     continue;
                 }
-                for (e, account) in &fresh {
-                    if account.is_empty() {
-                        summary.unattributed += 1;
-                    } else {
-                        ensure_account(tx, known_accounts, account).await?;
-                        touched.insert((account.clone(), e.at.date_naive()));
-                    }
+                summary.unattributed += fresh.iter().filter(|(_, a)| a.is_empty()).count() as u64;
+                let new_accounts: std::collections::BTreeSet<&str> =
+                    fresh.iter().map(|(_, a)| a.as_str()).filter(|a| !a.is_empty() && !known_accounts.contains(*a)).collect();
+                if !new_accounts.is_empty() {
+                    // Accounts named by usage are created when not known yet, as imports do.
+                    let now = chrono::Utc::now();
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO accounts (account_id, updated_at) ");
+                    qb.push_values(&new_accounts, |mut b, a| {
+                        b.push_bind(*a).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (account_id) DO NOTHING");
+                    qb.build().execute(&mut **tx).await?;
+                    known_accounts.extend(new_accounts.into_iter().map(str::to_string));
                 }
                 let mut ins = sqlx::QueryBuilder::<$Db>::new(
                     "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) ",
@@ -348,8 +320,57 @@ macro_rules! usage_impl {
                 });
                 ins.build().execute(&mut **tx).await?;
                 summary.events += fresh.len() as u64;
+                let attributed = fresh.iter().filter(|(_, a)| !a.is_empty());
+                add_to_daily(tx, attributed.map(|(e, a)| (a.clone(), e.at.date_naive(), e.event_type.clone(), e.user_id.clone(), e.value)).collect()).await?;
             }
             pending.clear();
+            Ok(())
+        }
+
+        /// Adds new attributed events (account, day, type, user, value) to the daily rollup:
+        /// counts and sums grow, and a user counts once per day and type (`usage_daily_users`).
+        async fn add_to_daily(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            items: Vec<(String, chrono::NaiveDate, String, Option<String>, Option<f64>)>,
+        ) -> $crate::Result<()> {
+            type Key = (String, chrono::NaiveDate, String);
+            let mut agg: std::collections::BTreeMap<Key, (i64, f64, i64)> = Default::default();
+            let mut users: std::collections::BTreeSet<(Key, String)> = Default::default();
+            for (account, day, kind, user, value) in items {
+                let key = (account, day, kind);
+                let e = agg.entry(key.clone()).or_default();
+                e.0 += 1;
+                e.1 += value.unwrap_or(0.0);
+                if let Some(u) = user {
+                    users.insert((key, u));
+                }
+            }
+            let users: Vec<(Key, String)> = users.into_iter().collect();
+            for chunk in users.chunks(EVENT_ROWS) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_daily_users (account_id, day, event_type, user_id) ");
+                qb.push_values(chunk, |mut b, ((a, d, t), u)| {
+                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(u);
+                });
+                qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING RETURNING account_id, day, event_type");
+                let new: Vec<Key> = qb.build_query_as().fetch_all(&mut **tx).await?;
+                for key in new {
+                    if let Some(e) = agg.get_mut(&key) {
+                        e.2 += 1;
+                    }
+                }
+            }
+            let rows: Vec<(Key, (i64, f64, i64))> = agg.into_iter().collect();
+            for chunk in rows.chunks(EVENT_ROWS) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) ");
+                qb.push_values(chunk, |mut b, ((a, d, t), (n, v, u))| {
+                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(*n).push_bind(*v).push_bind(*u);
+                });
+                qb.push(
+                    " ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \
+                     value_sum = usage_daily.value_sum + excluded.value_sum, users = usage_daily.users + excluded.users",
+                );
+                qb.build().execute(&mut **tx).await?;
+            }
             Ok(())
         }
 

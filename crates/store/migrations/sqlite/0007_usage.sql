@@ -28,6 +28,16 @@ CREATE TABLE usage_events (
 CREATE INDEX usage_events_day ON usage_events (account_id, day, event_type);
 CREATE INDEX usage_events_pending ON usage_events (user_id) WHERE account_id = '';
 
+-- Who did what on a day: lets the daily count of distinct users grow as events arrive
+-- instead of being recounted.
+CREATE TABLE usage_daily_users (
+    account_id TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    PRIMARY KEY (account_id, day, event_type, user_id)
+);
+
 -- Per account, day (UTC) and event type: kept up to date as events arrive.
 CREATE TABLE usage_daily (
     account_id TEXT NOT NULL,
