@@ -21,21 +21,28 @@ pub async fn definitions(store: &dyn Store) -> Result<Definitions, ReportError> 
     }
 }
 
-type Figures = HashMap<String, WindowFigures>;
+/// Per account: (figures in the window, figures in the window before).
+type Figures = HashMap<String, (WindowFigures, WindowFigures)>;
 
-async fn window(store: &dyn Store, kind: &Kind, from: NaiveDate, to: NaiveDate) -> Result<Figures, StoreError> {
-    let (event, _) = kind.window().expect("windowed");
-    if let Kind::ActiveUsers { .. } = kind {
-        let rows = store.usage_active_users(event, from, to).await?;
-        return Ok(rows.into_iter().map(|(a, n)| (a, WindowFigures { active_users: n as f64, ..Default::default() })).collect());
+/// What one windowed metric reads: totals (count, sum, active days) or distinct users.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Query {
+    users: bool,
+    event: Option<String>,
+    days: u32,
+}
+
+async fn run(store: &dyn Store, q: &Query, at: NaiveDate) -> Result<Figures, StoreError> {
+    let d = Duration::days(q.days as i64);
+    let (before, from) = (at - d - d + Duration::days(1), at - d + Duration::days(1));
+    if q.users {
+        let rows = store.usage_active_users(q.event.as_deref(), before, from, at).await?;
+        let users = |n: u64| WindowFigures { active_users: n as f64, ..Default::default() };
+        return Ok(rows.into_iter().map(|(a, now, was)| (a, (users(now), users(was)))).collect());
     }
-    let rows = store.usage_totals(event, from, to).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(a, t): (String, UsageTotals)| {
-            (a, WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 })
-        })
-        .collect())
+    let rows = store.usage_totals(q.event.as_deref(), before, from, at).await?;
+    let figures = |t: &UsageTotals| WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 };
+    Ok(rows.into_iter().map(|(a, now, was)| (a, (figures(&now), figures(&was)))).collect())
 }
 
 /// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
@@ -49,20 +56,34 @@ pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate,
         .iter()
         .map(|(id, first)| (id.clone(), AccountInputs { tenure_days: (at - *first).num_days() + 1, ..Default::default() }))
         .collect();
+    // Each distinct query once, all of them at the same time (count, sum and active days of
+    // one event and window share a query).
+    let query_of = |k: &Kind| {
+        k.window().map(|(event, days)| Query { users: matches!(k, Kind::ActiveUsers { .. }), event: event.map(str::to_string), days })
+    };
+    let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
+    queries.dedup();
+    queries.sort_by_key(|q| (q.users, q.event.clone(), q.days));
+    queries.dedup();
+    let results = futures::future::try_join_all(queries.iter().map(|q| run(store, q, at))).await?;
+    let figures: HashMap<&Query, Figures> = queries.iter().zip(results).collect();
+    let lasts = futures::future::try_join_all(defs.metrics.iter().filter_map(|m| match &m.kind {
+        Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at).await.map(|rows| (m.name.clone(), rows)) }),
+        _ => None,
+    }))
+    .await?;
     for m in &defs.metrics {
-        if let Some((_, days)) = m.kind.window() {
-            let d = Duration::days(days as i64);
-            let now = window(store, &m.kind, at - d + Duration::days(1), at).await?;
-            let before = window(store, &m.kind, at - d - d + Duration::days(1), at - d).await?;
+        if let Some(q) = query_of(&m.kind) {
+            let f = &figures[&q];
             for (id, input) in inputs.iter_mut() {
-                let pair = (now.get(id).copied().unwrap_or_default(), before.get(id).copied().unwrap_or_default());
-                input.windows.insert(m.name.clone(), pair);
+                input.windows.insert(m.name.clone(), f.get(id).copied().unwrap_or_default());
             }
-        } else if let Kind::DaysSince { event } = &m.kind {
-            let last: HashMap<String, NaiveDate> = store.usage_last_day(event, at).await?.into_iter().collect();
-            for (id, input) in inputs.iter_mut() {
-                input.days_since.insert(m.name.clone(), last.get(id).map(|d| (at - *d).num_days()));
-            }
+        }
+    }
+    for (name, rows) in lasts {
+        let last: HashMap<String, NaiveDate> = rows.into_iter().collect();
+        for (id, input) in inputs.iter_mut() {
+            input.days_since.insert(name.clone(), last.get(id).map(|d| (at - *d).num_days()));
         }
     }
     let rows: Vec<Value> = inputs

@@ -40,11 +40,12 @@ pub trait Usage: Send + Sync {
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
     async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
-    /// Per account: events, sum of values and days with events of `event` (any when None)
-    /// on days `from..=to`.
-    async fn usage_totals(&self, event: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, UsageTotals)>>;
-    /// Per account: distinct users with events of `event` (any when None) on days `from..=to`.
-    async fn usage_active_users(&self, event: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, u64)>>;
+    /// Per account: events, sum of values and days with events of `event` (any when None), in
+    /// the window `from..=to` and in the window before it, `before..from`, in one pass.
+    async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
+    /// Per account: distinct users with events of `event` (any when None) in `from..=to` and in
+    /// `before..from`.
+    async fn usage_active_users(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, u64, u64)>>;
     /// Per account: the last day up to `to` with an event of `event`.
     async fn usage_last_day(&self, event: &str, to: NaiveDate) -> Result<Vec<(String, NaiveDate)>>;
     /// Per account and day: events of `event` on days `from..=to` (days without any are absent).
@@ -93,33 +94,39 @@ macro_rules! usage_impl {
                     .collect())
             }
 
-            async fn usage_totals(&self, event: Option<&str>, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, $crate::usage::UsageTotals)>> {
-                let rows: Vec<(String, i64, f64, i64)> = sqlx::query_as(
-                    "SELECT account_id, CAST(SUM(events) AS BIGINT), CAST(SUM(value_sum) AS DOUBLE PRECISION), COUNT(DISTINCT day) FROM usage_daily \
-                     WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $3 GROUP BY account_id",
+            async fn usage_totals(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, $crate::usage::UsageTotals, $crate::usage::UsageTotals)>> {
+                let rows: Vec<(String, i64, f64, i64, i64, f64, i64)> = sqlx::query_as(
+                    "SELECT account_id, \
+                     CAST(SUM(CASE WHEN day >= $3 THEN events ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN day >= $3 THEN value_sum ELSE 0 END) AS DOUBLE PRECISION), \
+                     COUNT(DISTINCT CASE WHEN day >= $3 THEN day END), \
+                     CAST(SUM(CASE WHEN day < $3 THEN events ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN day < $3 THEN value_sum ELSE 0 END) AS DOUBLE PRECISION), \
+                     COUNT(DISTINCT CASE WHEN day < $3 THEN day END) \
+                     FROM usage_daily WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4 GROUP BY account_id",
                 )
                 .bind(event)
+                .bind(before)
                 .bind(from)
                 .bind(to)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| (r.0, $crate::usage::UsageTotals { events: r.1 as u64, value_sum: r.2, active_days: r.3 as u64 }))
-                    .collect())
+                let totals = |e: i64, v: f64, d: i64| $crate::usage::UsageTotals { events: e as u64, value_sum: v, active_days: d as u64 };
+                Ok(rows.into_iter().map(|r| (r.0, totals(r.1, r.2, r.3), totals(r.4, r.5, r.6))).collect())
             }
 
-            async fn usage_active_users(&self, event: Option<&str>, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, u64)>> {
-                let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT account_id, COUNT(DISTINCT user_id) FROM usage_events \
-                     WHERE account_id <> '' AND ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $3 GROUP BY account_id",
+            async fn usage_active_users(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, u64, u64)>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT account_id, COUNT(DISTINCT CASE WHEN day >= $3 THEN user_id END), COUNT(DISTINCT CASE WHEN day < $3 THEN user_id END) \
+                     FROM usage_daily_users WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4 GROUP BY account_id",
                 )
                 .bind(event)
+                .bind(before)
                 .bind(from)
                 .bind(to)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|(a, n)| (a, n as u64)).collect())
+                Ok(rows.into_iter().map(|(a, n, b)| (a, n as u64, b as u64)).collect())
             }
 
             async fn usage_last_day(&self, event: &str, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {

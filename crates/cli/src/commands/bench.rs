@@ -48,6 +48,12 @@ pub enum Bench {
         #[arg(long, default_value_t = 100)]
         batch: usize,
     },
+    /// Generate a usage events CSV of EVENTS rows, import it, and time the database's own bulk
+    /// loader on the same file (sqlite3 .import / psql \copy) for the ratio.
+    ImportEvents {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
     /// Load ACCOUNTS paying accounts with PER_ACCOUNT usage events each, then time computing
     /// every default usage metric for all of them at one date.
     UsageMetrics {
@@ -101,7 +107,7 @@ fn write_subscriptions(path: &Path, accounts: u64, months: u32, max_rows: Option
 }
 
 /// Peak resident memory of this process (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -112,6 +118,7 @@ pub async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Import { rows, csv } => import(db, rows, csv).await,
         Bench::Metrics { accounts, months, no_load, repeat } => metrics(db, accounts, months, no_load, repeat).await,
+        Bench::ImportEvents { events } => super::bench_usage::import_events(db, events).await,
         Bench::Ingest { seconds, connections, batch } => super::bench_usage::ingest(db, seconds, connections, batch).await,
         Bench::UsageMetrics { accounts, per_account, no_load, repeat } => {
             super::bench_usage::usage_metrics(db, accounts, per_account, no_load, repeat).await

@@ -124,3 +124,65 @@ pub async fn usage_metrics(db: &str, accounts: u64, per_account: u64, no_load: b
     println!("usage metrics ({} metrics) for {rows} accounts at {at}: median {:.3} s over {repeat} runs", defs.metrics.len(), times[times.len() / 2]);
     Ok(ExitCode::SUCCESS)
 }
+
+/// Writes a usage CSV of `events` rows, imports it with `kizuna import events`, and loads the
+/// same file with the database's own bulk loader (SQLite's `.import` through the `sqlite3` shell,
+/// PostgreSQL's `COPY` through `psql \copy`) into a bare table, for the ratio.
+pub async fn import_events(db: &str, events: u64) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("events.csv");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    writeln!(out, "account_id,user_id,event_time,event_type,value,properties,message_id")?;
+    let kinds = ["login", "report_created", "login", "export", "setup_step"];
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid time");
+    for n in 0..events {
+        let account = n % 100_000;
+        let t = start + Duration::seconds((n * 2) as i64);
+        let value = if n % 4 == 1 { "1.5" } else { "" };
+        writeln!(out, "A{account:06},A{account:06}-u{},{},{},{value},{{}},e{n}", n % 5, t.format("%Y-%m-%d %H:%M:%S"), kinds[(n % 5) as usize])?;
+    }
+    out.flush()?;
+    drop(out);
+    let size = std::fs::metadata(&path)?.len() as f64 / (1 << 20) as f64;
+    let store = super::open(db).await?;
+    let t = Instant::now();
+    let summary = kizuna_import::import_file(store.as_ref(), kizuna_import::ImportKind::Events, &path, &kizuna_import::NoProgress)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ours = t.elapsed().as_secs_f64();
+    let rss = super::bench::peak_rss_mib().unwrap_or(0.0);
+    println!(
+        "kizuna import events: {} rows ({size:.0} MiB CSV) in {ours:.1} s: {:.0} events/s; peak memory {rss:.0} MiB",
+        summary.rows,
+        summary.rows as f64 / ours
+    );
+    let columns = "account_id TEXT, user_id TEXT, event_time TEXT, event_type TEXT, value TEXT, properties TEXT, message_id TEXT";
+    let t = Instant::now();
+    let status = if let Some(file) = db.strip_prefix("sqlite://") {
+        let raw = format!("{file}.raw.db");
+        let _ = std::fs::remove_file(&raw);
+        std::process::Command::new("sqlite3")
+            .arg(&raw)
+            .arg(format!("CREATE TABLE raw_events ({columns});"))
+            .arg(".mode csv")
+            .arg(format!(".import --skip 1 {} raw_events", path.display()))
+            .status()
+    } else {
+        std::process::Command::new("psql")
+            .arg(db)
+            .args(["-q", "-c", "DROP TABLE IF EXISTS raw_events", "-c", &format!("CREATE TABLE raw_events ({columns})")])
+            .arg("-c")
+            .arg(format!("\\copy raw_events FROM '{}' WITH (FORMAT csv, HEADER true)", path.display()))
+            .status()
+    };
+    match status {
+        Ok(s) if s.success() => {
+            let theirs = t.elapsed().as_secs_f64();
+            let loader = if db.starts_with("sqlite") { "sqlite3 .import" } else { "psql \\copy (COPY)" };
+            println!("{loader} of the same file into a bare table: {theirs:.1} s: {:.0} rows/s; kizuna takes {:.1}× as long", events as f64 / theirs, ours / theirs);
+        }
+        other => println!("the database's own loader could not run: {other:?}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
