@@ -479,7 +479,20 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     assert_eq!(acts.len(), 3);
     assert!(acts.iter().any(|a| a["subject"] == "更新の相談" && a["author_email"] == "admin@kizuna.example" && a["kind"] == "note"));
     assert!(acts.iter().any(|a| a["kind"] == "meeting" && a["occurred_at"].as_str().unwrap().starts_with("2024-05-10")));
+    assert!(!get(&c, "/accounts/A1?lang=ja", None).await.body.contains("id=\"usage\""), "no usage panel without usage");
+    let today = chrono::Utc::now();
+    let login = kizuna_domain::usage::UsageMessage::Event(kizuna_domain::usage::UsageEvent {
+        message_id: "p1".into(),
+        user_id: Some("u1".into()),
+        account_id: Some("A1".into()),
+        event_type: "login".into(),
+        at: today,
+        value: None,
+        properties: serde_json::json!({}),
+    });
+    c.store.ingest(&[login]).await.unwrap();
     let page = get(&c, "/accounts/A1?lang=ja", None).await;
+    assert!(page.body.contains("プロダクト利用状況") && page.body.contains("<td>logins_28d</td><td class=\"num\">1</td>"), "{}", page.body);
     assert!(page.body.contains("来期は席数を増やしたい") && page.body.contains("打ち合わせ"));
     let (total, log) = c.store.audit_log(None, 1, 100).await.unwrap();
     assert_eq!(log.iter().filter(|e| e.action == "activity.create" && e.target.as_deref() == Some("A1")).count(), 3, "{total}");

@@ -108,6 +108,7 @@ async fn render(
         [page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()],
     ]);
     let history_rows: Vec<Value> = history.iter().rev().take(12).map(|(m, v)| json!([month(m.first_day(), lang), yen(*v)])).collect();
+    let usage = usage_panel(state, &page, id, today).await?;
     page.render_status(
         state,
         "account.html",
@@ -115,11 +116,53 @@ async fn render(
             account => json!({ "id": account.account_id, "name": account.name }),
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
             profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
-            error => error.map(|m| m.render(lang)),
+            error => error.map(|m| m.render(lang)), usage,
             today => today.to_string(),
         },
         status,
     )
+}
+
+/// The usage panel: events per day over the last 70 days (chart and numbers on hover) and every
+/// usage metric today; None when the account has sent no usage.
+async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
+    let from = today - chrono::Duration::days(69);
+    let daily = state.store.usage_daily(id, from, today).await?;
+    if daily.is_empty() {
+        return Ok(None);
+    }
+    let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, f64> = (0..70).map(|i| (from + chrono::Duration::days(i), 0.0)).collect();
+    let mut per_type: std::collections::BTreeMap<&str, u64> = Default::default();
+    for d in &daily {
+        *per_day.entry(d.day).or_default() += d.events as f64;
+        *per_type.entry(d.event_type.as_str()).or_default() += d.events;
+    }
+    let chart = columns(
+        &page.t("usage.chart"),
+        &per_day.iter().map(|(d, n)| (date(*d, page.lang), *n)).collect::<Vec<_>>(),
+        &|v| super::format::count(v as u64),
+    );
+    let defs = kizuna_analytics::usage::definitions(state.store.as_ref()).await?;
+    let table = kizuna_analytics::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
+    let metrics: Vec<Value> = match table.as_array().and_then(|rows| rows.first()) {
+        Some(row) => defs
+            .metrics
+            .iter()
+            .map(|m| {
+                let v = row[&m.name].as_f64();
+                let shown = match (&m.kind, v) {
+                    (_, None) => "—".to_string(),
+                    (kizuna_domain::usage::metrics::Kind::Change { .. }, Some(x)) => format!("{:+.1}%", x * 100.0),
+                    (_, Some(x)) if x.fract() == 0.0 => super::format::count(x as u64),
+                    (_, Some(x)) => format!("{x:.2}"),
+                };
+                json!([m.name, shown])
+            })
+            .collect(),
+        None => vec![],
+    };
+    let types: Vec<Value> = per_type.iter().map(|(t, n)| json!([t, super::format::count(*n)])).collect();
+    Ok(Some(json!({ "chart": chart, "metrics": metrics, "types": types })))
 }
 
 /// `1,291` for whole quantities, `12.5` otherwise.
