@@ -37,7 +37,7 @@ fn users_for(account: &AccountRow, rng: &mut ChaCha8Rng) -> usize {
 }
 
 pub fn generate(data: &crate::DemoData, seed: u64, until: NaiveDate) -> Vec<UsageMessage> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5553_4147_45);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0055_5341_4745);
     let paying = paying(data);
     let churned: HashMap<&str, NaiveDate> = data.churn.iter().map(|c| (c.account_id.as_str(), c.churned_on)).collect();
     let first_day = until - Duration::days(DAYS);
