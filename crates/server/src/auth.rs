@@ -234,11 +234,19 @@ pub fn key_from_header(h: &HeaderValue) -> Option<String> {
 /// The write key of a usage request: the Basic user name, as Segment clients send it, or a
 /// `writeKey` in the body.
 pub async fn write_key(headers: &axum::http::HeaderMap, body_key: Option<String>, state: &AppState) -> Result<ApiKey, ApiError> {
-    let bad = || ApiError::Unauthorized("send a write key as the Basic user name (kizuna keys create --kind write)".into());
-    let secret = headers.get(header::AUTHORIZATION).and_then(key_from_header).or(body_key).ok_or_else(bad)?;
+    let secret = headers.get(header::AUTHORIZATION).and_then(key_from_header).or(body_key);
+    let unknown = "send a write key as the Basic user name (kizuna keys create --kind write)";
+    stored_key(state, secret, "write", unknown, "usage events need a write key").await
+}
+
+/// The stored key for `secret` if it is known, not revoked and of `kind`. Its use is recorded
+/// at most once a minute, not on every request.
+async fn stored_key(state: &AppState, secret: Option<String>, kind: &str, unknown: &str, wrong_kind: &str) -> Result<ApiKey, ApiError> {
+    let bad = || ApiError::Unauthorized(unknown.to_string());
+    let secret = secret.ok_or_else(bad)?;
     let key = state.store.api_key_by_hash(&hash_key(&secret)).await?.filter(|k| k.revoked_at.is_none()).ok_or_else(bad)?;
-    if key.kind != "write" {
-        return Err(ApiError::Forbidden(format!("key {} is a {} key: usage events need a write key", key.key_id, key.kind)));
+    if key.kind != kind {
+        return Err(ApiError::Forbidden(format!("key {} is a {} key: {wrong_kind}", key.key_id, key.kind)));
     }
     let now = chrono::Utc::now();
     if key.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
@@ -248,17 +256,8 @@ pub async fn write_key(headers: &axum::http::HeaderMap, body_key: Option<String>
 }
 
 async fn key_principal(h: &HeaderValue, state: &AppState) -> Result<Principal, ApiError> {
-    let bad = || ApiError::Unauthorized("the API key is not valid (unknown, revoked or malformed)".into());
-    let secret = key_from_header(h).ok_or_else(bad)?;
-    let key = state.store.api_key_by_hash(&hash_key(&secret)).await?.filter(|k| k.revoked_at.is_none()).ok_or_else(bad)?;
-    if key.kind != "read" {
-        return Err(ApiError::Forbidden(format!("key {} is a {} key: it may only send usage events", key.key_id, key.kind)));
-    }
-    let now = chrono::Utc::now();
-    // Record use at most once a minute, not on every request.
-    if key.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
-        state.store.touch_api_key(&key.key_id, now).await?;
-    }
+    let unknown = "the API key is not valid (unknown, revoked or malformed)";
+    let key = stored_key(state, key_from_header(h), "read", unknown, "it may only send usage events").await?;
     let role = if key.partner_id.is_some() { Role::Partner } else { Role::Viewer };
     Ok(Principal { actor: format!("key:{}", key.key_id), name: key.label, role, partner_id: key.partner_id, via_key: true })
 }
