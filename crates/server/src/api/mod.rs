@@ -11,7 +11,10 @@ use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use kizuna_analytics::{render, Format};
 use kizuna_domain::access::Permission;
 use std::collections::HashMap;
 
@@ -33,6 +36,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/usage/definitions", get(usage::get_definitions).put(usage::put_definitions))
         .route("/api/v1/alerts/usage", get(usage::alerts))
         .merge(ingest::routes())
+}
+
+/// A report as JSON, or as CSV with `format=csv`.
+pub(crate) fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    Ok(match q.get("format").map(String::as_str) {
+        None | Some("json") => Json(v).into_response(),
+        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&v, Format::Csv)).into_response(),
+        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?} is not one of: json, csv"))),
+    })
 }
 
 /// `GET /healthz`: 200 when the database answers. Needs no sign-in.

@@ -1,7 +1,7 @@
 //! Usage over HTTP: `GET /api/v1/usage/metrics?at=&account=&format=csv` (the observation table),
 //! `GET|PUT /api/v1/usage/definitions` (TOML), `GET /api/v1/alerts/usage?at=`.
 
-use super::visible_account;
+use super::{respond, visible_account};
 use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState};
@@ -10,18 +10,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kizuna_analytics::usage::{definitions, usage_alerts, usage_metrics, SETTING};
-use kizuna_analytics::{render, Format};
 use kizuna_domain::access::Permission;
 use kizuna_domain::usage::metrics::Definitions;
 use std::collections::HashMap;
-
-fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
-    Ok(match q.get("format").map(String::as_str) {
-        None | Some("json") => Json(v).into_response(),
-        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&v, Format::Csv)).into_response(),
-        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?} is not one of: json, csv"))),
-    })
-}
 
 /// Every metric for every paying account; a partner may ask for one of its own accounts only.
 pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
