@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod fields;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod planning;
