@@ -3,6 +3,7 @@
 //! computes with `kizuna_domain::metrics`. The JSON shape is the contract for CLI and API alike.
 
 pub mod dashboard;
+pub mod health;
 mod format;
 mod params;
 pub mod planning;

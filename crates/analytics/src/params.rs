@@ -103,4 +103,30 @@ impl Params<'_> {
             Some(v) => v.parse().map_err(|_| ParamError::new(name, v, "is not a whole number >= 0")),
         }
     }
+
+    /// A span of days: `28d`, `4w` or `28`, from 1 to 3660 days.
+    pub fn days(&self, name: &str, default: u32) -> Result<u32, ParamError> {
+        let Some(v) = self.get(name) else { return Ok(default) };
+        let (num, unit) = match v.strip_suffix('d') {
+            Some(n) => (n, 1),
+            None => match v.strip_suffix('w') {
+                Some(n) => (n, 7),
+                None => (v, 1),
+            },
+        };
+        match num.parse::<u32>() {
+            Ok(n) if (1..=3660).contains(&(n * unit)) => Ok(n * unit),
+            _ => Err(ParamError::new(name, v, "is not a number of days like 7d, 4w or 28 (1 to 3660 days)")),
+        }
+    }
+
+    /// Any text, if given.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
+    /// `from`, or an error naming it.
+    pub fn required_text(&self, name: &str) -> Result<&str, ParamError> {
+        self.required(name)
+    }
 }

@@ -32,25 +32,30 @@ struct Query {
     days: u32,
 }
 
-async fn run(store: &dyn Store, q: &Query, at: NaiveDate) -> Result<Figures, StoreError> {
+async fn run(store: &dyn Store, q: &Query, at: NaiveDate, account: Option<&str>) -> Result<Figures, StoreError> {
     let d = Duration::days(q.days as i64);
     let (before, from) = (at - d - d + Duration::days(1), at - d + Duration::days(1));
     if q.users {
-        let rows = store.usage_active_users(q.event.as_deref(), before, from, at).await?;
+        let rows = store.usage_active_users(q.event.as_deref(), before, from, at, account).await?;
         let users = |n: u64| WindowFigures { active_users: n as f64, ..Default::default() };
         return Ok(rows.into_iter().map(|(a, now, was)| (a, (users(now), users(was)))).collect());
     }
-    let rows = store.usage_totals(q.event.as_deref(), before, from, at).await?;
+    let rows = store.usage_totals(q.event.as_deref(), before, from, at, account).await?;
     let figures = |t: &UsageTotals| WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 };
     Ok(rows.into_iter().map(|(a, now, was)| (a, (figures(&now), figures(&was)))).collect())
 }
 
-/// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
-/// then every metric by name (null where it has no value).
-pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Value, ReportError> {
+/// Every metric of every account paying on `at` (or just `account`), by account id: tenure in
+/// days and the metrics in definition order.
+pub type UsageTable = BTreeMap<String, (i64, Vec<(String, Option<f64>)>)>;
+
+pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<UsageTable, ReportError> {
     let mut accounts = store.active_accounts(at).await?;
     if let Some(a) = account {
         accounts.retain(|(id, _)| id == a);
+        if accounts.is_empty() {
+            return Ok(UsageTable::new());
+        }
     }
     let mut inputs: BTreeMap<String, AccountInputs> = accounts
         .iter()
@@ -62,13 +67,12 @@ pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate,
         k.window().map(|(event, days)| Query { users: matches!(k, Kind::ActiveUsers { .. }), event: event.map(str::to_string), days })
     };
     let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
-    queries.dedup();
     queries.sort_by_key(|q| (q.users, q.event.clone(), q.days));
     queries.dedup();
-    let results = futures::future::try_join_all(queries.iter().map(|q| run(store, q, at))).await?;
+    let results = futures::future::try_join_all(queries.iter().map(|q| run(store, q, at, account))).await?;
     let figures: HashMap<&Query, Figures> = queries.iter().zip(results).collect();
     let lasts = futures::future::try_join_all(defs.metrics.iter().filter_map(|m| match &m.kind {
-        Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at).await.map(|rows| (m.name.clone(), rows)) }),
+        Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at, account).await.map(|rows| (m.name.clone(), rows)) }),
         _ => None,
     }))
     .await?;
@@ -86,14 +90,24 @@ pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate,
             input.days_since.insert(name.clone(), last.get(id).map(|d| (at - *d).num_days()));
         }
     }
-    let rows: Vec<Value> = inputs
-        .iter()
-        .map(|(id, input)| {
+    Ok(inputs.into_iter().map(|(id, input)| {
+        let values = evaluate(defs, &input);
+        (id, (input.tenure_days, values))
+    }).collect())
+}
+
+/// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
+/// then every metric by name (null where it has no value).
+pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Value, ReportError> {
+    let table = usage_table(store, defs, at, account).await?;
+    let rows: Vec<Value> = table
+        .into_iter()
+        .map(|(id, (tenure, values))| {
             let mut row = Map::new();
             row.insert("account_id".into(), json!(id));
             row.insert("at".into(), json!(at));
-            row.insert("tenure_days".into(), json!(input.tenure_days));
-            for (name, v) in evaluate(defs, input) {
+            row.insert("tenure_days".into(), json!(tenure));
+            for (name, v) in values {
                 row.insert(name, json!(v));
             }
             Value::Object(row)

@@ -38,6 +38,9 @@ enum Command {
     /// usage metrics.
     #[command(subcommand)]
     Metrics(commands::metrics::Metric),
+    /// Health scores: run, explain, backtest, calibrate, forecast; the scorecards.
+    #[command(subcommand)]
+    Score(commands::score::Score),
     /// Alerts: usage anomalies.
     #[command(subcommand)]
     Alerts(commands::alerts::Alerts),
@@ -84,6 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
         Command::Plan(plan) => commands::plan::run(&db, plan).await,
         Command::Alerts(c) => commands::alerts::run(&db, c).await,
+        Command::Score(c) => commands::score::run(&db, c).await,
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod error;
+pub mod health;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageTotals};
+pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -157,7 +159,7 @@ pub struct StaffUser {
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
 /// import is one transaction: all of it lands or none of it does.
 #[async_trait]
-pub trait Store: Access + Usage + Send + Sync + 'static {
+pub trait Store: Access + Usage + Health + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.

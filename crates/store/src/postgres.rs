@@ -3,6 +3,7 @@
 use crate::access::access_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
+use crate::health::health_impl;
 use crate::StoreError;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -40,3 +41,4 @@ impl PgStore {
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 usage_impl!(PgStore, sqlx::Postgres);
+health_impl!(PgStore, sqlx::Postgres);

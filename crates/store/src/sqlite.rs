@@ -3,6 +3,7 @@
 use crate::access::access_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
+use crate::health::health_impl;
 use crate::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -51,3 +52,4 @@ impl SqliteStore {
 store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
 access_impl!(SqliteStore, sqlx::Sqlite);
 usage_impl!(SqliteStore, sqlx::Sqlite);
+health_impl!(SqliteStore, sqlx::Sqlite);

@@ -40,14 +40,14 @@ pub trait Usage: Send + Sync {
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
     async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
-    /// Per account: events, sum of values and days with events of `event` (any when None), in
+    /// Per account (or just `account`): events, sum of values and days with events of `event` (any when None), in
     /// the window `from..=to` and in the window before it, `before..from`, in one pass.
-    async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
+    async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
     /// Per account: distinct users with events of `event` (any when None) in `from..=to` and in
     /// `before..from`.
-    async fn usage_active_users(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, u64, u64)>>;
-    /// Per account: the last day up to `to` with an event of `event`.
-    async fn usage_last_day(&self, event: &str, to: NaiveDate) -> Result<Vec<(String, NaiveDate)>>;
+    async fn usage_active_users(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, u64, u64)>>;
+    /// Per account (or just `account`): the last day up to `to` with an event of `event`.
+    async fn usage_last_day(&self, event: &str, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
     /// Per account and day: events of `event` on days `from..=to` (days without any are absent).
     async fn usage_day_counts(&self, event: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, NaiveDate, u64)>>;
     /// Accounts paying on `at` (MRR > 0), with the first day they paid.
@@ -55,6 +55,11 @@ pub trait Usage: Send + Sync {
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
     async fn save_setting(&self, name: &str, body: &str) -> Result<()>;
+}
+
+/// The extra condition of a query limited to one account (bound as `$5`).
+pub(crate) fn account_scope(account: Option<&str>) -> &'static str {
+    if account.is_some() { " AND account_id = $5" } else { "" }
 }
 
 macro_rules! usage_impl {
@@ -94,8 +99,8 @@ macro_rules! usage_impl {
                     .collect())
             }
 
-            async fn usage_totals(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, $crate::usage::UsageTotals, $crate::usage::UsageTotals)>> {
-                let rows: Vec<(String, i64, f64, i64, i64, f64, i64)> = sqlx::query_as(
+            async fn usage_totals(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, $crate::usage::UsageTotals, $crate::usage::UsageTotals)>> {
+                let sql = format!(
                     "SELECT account_id, \
                      CAST(SUM(CASE WHEN day >= $3 THEN events ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN day >= $3 THEN value_sum ELSE 0 END) AS DOUBLE PRECISION), \
@@ -103,38 +108,48 @@ macro_rules! usage_impl {
                      CAST(SUM(CASE WHEN day < $3 THEN events ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN day < $3 THEN value_sum ELSE 0 END) AS DOUBLE PRECISION), \
                      COUNT(DISTINCT CASE WHEN day < $3 THEN day END) \
-                     FROM usage_daily WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4 GROUP BY account_id",
-                )
-                .bind(event)
-                .bind(before)
-                .bind(from)
-                .bind(to)
+                     FROM usage_daily WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4{} GROUP BY account_id",
+                    $crate::usage::account_scope(account)
+                );
+                let q = sqlx::query_as(&sql).bind(event).bind(before).bind(from).bind(to);
+                let rows: Vec<(String, i64, f64, i64, i64, f64, i64)> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
                 .fetch_all(&self.pool)
                 .await?;
                 let totals = |e: i64, v: f64, d: i64| $crate::usage::UsageTotals { events: e as u64, value_sum: v, active_days: d as u64 };
                 Ok(rows.into_iter().map(|r| (r.0, totals(r.1, r.2, r.3), totals(r.4, r.5, r.6))).collect())
             }
 
-            async fn usage_active_users(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, u64, u64)>> {
-                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            async fn usage_active_users(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, u64, u64)>> {
+                let sql = format!(
                     "SELECT account_id, COUNT(DISTINCT CASE WHEN day >= $3 THEN user_id END), COUNT(DISTINCT CASE WHEN day < $3 THEN user_id END) \
-                     FROM usage_daily_users WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4 GROUP BY account_id",
-                )
-                .bind(event)
-                .bind(before)
-                .bind(from)
-                .bind(to)
+                     FROM usage_daily_users WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4{} GROUP BY account_id",
+                    $crate::usage::account_scope(account)
+                );
+                let q = sqlx::query_as(&sql).bind(event).bind(before).bind(from).bind(to);
+                let rows: Vec<(String, i64, i64)> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(|(a, n, b)| (a, n as u64, b as u64)).collect())
             }
 
-            async fn usage_last_day(&self, event: &str, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
-                Ok(sqlx::query_as("SELECT account_id, MAX(day) FROM usage_daily WHERE event_type = $1 AND day <= $2 GROUP BY account_id")
-                    .bind(event)
-                    .bind(to)
-                    .fetch_all(&self.pool)
-                    .await?)
+            async fn usage_last_day(&self, event: &str, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
+                let sql = format!(
+                    "SELECT account_id, MAX(day) FROM usage_daily WHERE event_type = $1 AND day <= $2{} GROUP BY account_id",
+                    $crate::usage::account_scope(account).replace("$5", "$3")
+                );
+                let q = sqlx::query_as(&sql).bind(event).bind(to);
+                Ok(match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn usage_day_counts(&self, event: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate, u64)>> {

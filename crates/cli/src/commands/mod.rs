@@ -6,6 +6,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod plan;
+pub mod score;
 pub mod serve;
 pub mod users;
 

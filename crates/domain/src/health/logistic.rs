@@ -169,6 +169,19 @@ pub fn prepare(metric: &str, column: &[Option<f64>]) -> Prepared {
     Prepared { metric: metric.to_string(), transform: if log { "log1p" } else { "none" }, missing, median, mean, sd: var.sqrt() }
 }
 
+/// Pearson correlation of a standardised column (rows of `p`, column `c`) with the label.
+pub fn correlation(x: &[f64], p: usize, c: usize, y: &[bool]) -> f64 {
+    let n = y.len() as f64;
+    let rate = y.iter().filter(|v| **v).count() as f64 / n;
+    let sd_y = (rate * (1.0 - rate)).sqrt();
+    if sd_y == 0.0 {
+        return 0.0;
+    }
+    // The column has mean 0 and sd 1 (or is all 0), so cov = mean(x·y).
+    let cov: f64 = y.iter().enumerate().filter(|(_, v)| **v).map(|(r, _)| x[r * p + c]).sum::<f64>() / n;
+    cov / sd_y
+}
+
 /// A stable fold for an account (FNV-1a), so all of one account's observations fall in one fold
 /// and the cross-validated figures never score an account the model was trained on.
 pub fn fold_of(account: &str, folds: usize) -> usize {

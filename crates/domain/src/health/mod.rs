@@ -14,11 +14,17 @@ use logistic::{quantile, Prepared};
 /// A scorecard from a calibration: one group, a measure per metric whose coefficient carries
 /// weight, weighted by |coefficient| (on standardised metrics, so comparable), pointing the way
 /// that lowers churn, with thresholds at the metric's quintiles. `columns` holds each metric's
-/// raw values.
-pub fn propose(name: &str, prepared: &[Prepared], coef: &[f64], columns: &[Vec<Option<f64>>]) -> Scorecard {
-    let total: f64 = coef.iter().map(|c| c.abs()).sum();
+/// raw values; `univariate` each metric's own correlation with churn. A metric whose coefficient
+/// points against its own correlation (the sign flipped by collinearity with other metrics) is
+/// left out: a measure saying "fewer core actions is healthier" would mislead.
+pub fn propose(name: &str, prepared: &[Prepared], coef: &[f64], univariate: &[f64], columns: &[Vec<Option<f64>>]) -> Scorecard {
+    let agrees = |c: f64, u: f64| c * u > 0.0;
+    let total: f64 = coef.iter().zip(univariate).filter(|(c, u)| agrees(**c, **u)).map(|(c, _)| c.abs()).sum();
     let mut measures = Vec::new();
-    for ((p, c), col) in prepared.iter().zip(coef).zip(columns) {
+    for (((p, c), u), col) in prepared.iter().zip(coef).zip(univariate).zip(columns) {
+        if !agrees(*c, *u) {
+            continue;
+        }
         let weight = if total > 0.0 { (1000.0 * c.abs() / total).round() / 10.0 } else { 0.0 };
         let mut raw: Vec<f64> = col.iter().filter_map(|v| v.filter(|x| x.is_finite())).collect();
         raw.sort_by(|a, b| a.total_cmp(b));
@@ -43,7 +49,7 @@ mod tests {
         let col = |v: &[f64]| v.iter().map(|x| Some(*x)).collect::<Vec<_>>();
         let columns = vec![col(&[0.0, 10.0, 20.0, 30.0, 40.0, 50.0]), col(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]), col(&[5.0, 4.0, 3.0, 2.0, 1.0, 0.0])];
         let prepared: Vec<Prepared> = ["logins_28d", "flat", "days_since_login"].iter().zip(&columns).map(|(n, c)| logistic::prepare(n, c)).collect();
-        let card = propose("calibrated", &prepared, &[-1.5, 0.0, 0.5], &columns);
+        let card = propose("calibrated", &prepared, &[-1.5, 0.0, 0.5], &[-0.3, 0.0, 0.2], &columns);
         let m = &card.groups[0].measures;
         assert_eq!(m.len(), 2, "a zero coefficient proposes nothing");
         assert_eq!((m[0].input.as_str(), m[0].weight, m[0].direction), ("usage.logins_28d", 75.0, Direction::Higher));
@@ -53,5 +59,8 @@ mod tests {
         let mut cards = Scorecards::default_set();
         cards.put(card);
         Scorecards::parse(&cards.to_toml()).expect("a proposal is a valid scorecard");
+        let flipped = propose("calibrated", &prepared, &[-1.5, 0.0, 0.5], &[-0.3, 0.0, -0.1], &columns);
+        assert_eq!(flipped.groups[0].measures.len(), 1, "a sign against its own correlation is left out");
+        assert_eq!(flipped.groups[0].measures[0].weight, 100.0);
     }
 }

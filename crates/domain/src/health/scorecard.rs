@@ -269,6 +269,17 @@ impl Measure {
     }
 }
 
+impl Scorecard {
+    /// This scorecard alone, as a `[[scorecard]]` table to paste into a scorecards file.
+    pub fn to_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct One<'a> {
+            scorecard: [&'a Scorecard; 1],
+        }
+        toml::to_string(&One { scorecard: [self] }).expect("a scorecard serialises")
+    }
+}
+
 impl Scorecards {
     pub fn parse(text: &str) -> Result<Self, ScorecardError> {
         let cards: Scorecards = toml::from_str(text).map_err(|e| ScorecardError::Toml(e.to_string()))?;

@@ -1,0 +1,431 @@
+//! Health scores over the store: gathering each account's inputs as they were on a day, scoring
+//! and keeping the history, explaining one account, backtesting a scorecard against churn, and
+//! calibrating a logistic model on usage metrics. Shared by `kizuna score ...` and the API.
+
+use crate::usage::{definitions, usage_table};
+use crate::{ParamError, Params, ReportError};
+use chrono::{Duration, Months, NaiveDate};
+use kizuna_domain::health::logistic::{self, Prepared};
+use kizuna_domain::health::{self as domain, backtest, Band, Score, Scorecard, Scorecards};
+use kizuna_domain::usage::metrics::Definitions;
+use kizuna_store::{HealthRow, Store};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The setting under which scorecards saved through the CLI or API are kept.
+pub const SETTING: &str = "health_scorecards";
+
+/// Saved scorecards, or the default set.
+pub async fn scorecards(store: &dyn Store) -> Result<Scorecards, ReportError> {
+    match store.setting(SETTING).await? {
+        Some(text) => Scorecards::parse(&text).map_err(|e| ParamError::new("scorecards", SETTING, &e.to_string()).into()),
+        None => Ok(Scorecards::default_set()),
+    }
+}
+
+/// One paying account's inputs on a day.
+#[derive(Debug, Clone, Default)]
+pub struct AccountState {
+    pub segment: Option<String>,
+    pub stage: Option<String>,
+    pub tenure_days: i64,
+    pub mrr_cents: i64,
+    pub inputs: HashMap<String, Option<f64>>,
+}
+
+/// The next renewal after `at` of a contract billed every `months` months.
+fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: NaiveDate) -> NaiveDate {
+    if let Some(end) = end {
+        return end;
+    }
+    let mut k = 1;
+    loop {
+        let d = start + Months::new((months * k) as u32);
+        if d > at {
+            return d;
+        }
+        k += 1;
+    }
+}
+
+/// Every input of every account paying on `at` (or just `account`), as it was on `at`.
+/// Lifecycle stages are today's (the store keeps no stage history); a churned stage is ignored,
+/// since an account paying on `at` was not churned then.
+pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, ReportError> {
+    let wanted: HashSet<&str> = cards.inputs().into_iter().collect();
+    let table = usage_table(store, defs, at, account).await?;
+    let profiles: HashMap<String, kizuna_store::AccountProfile> = store.account_profiles(account).await?.into_iter().map(|p| (p.account_id.clone(), p)).collect();
+    let activity: HashMap<String, kizuna_store::ActivitySummary> =
+        store.activity_summary(at, at - Duration::days(89), account).await?.into_iter().map(|a| (a.account_id.clone(), a)).collect();
+    let mut renewal: HashMap<String, NaiveDate> = HashMap::new();
+    for t in store.contract_terms(at, account).await? {
+        let d = next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
+        renewal.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+    }
+    let mrr_now: HashMap<String, i64> = store.mrr_on(at, account).await?.into_iter().collect();
+    let mrr_before: HashMap<String, i64> = store.mrr_on(at - Duration::days(90), account).await?.into_iter().collect();
+    let onboarding = &cards.onboarding;
+    let setup: HashMap<String, u64> = if wanted.contains("onboarding") {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await?.into_iter().map(|(a, now, _)| (a, now.events)).collect()
+    } else {
+        HashMap::new()
+    };
+    let mut out = BTreeMap::new();
+    for (id, (tenure, metrics)) in table {
+        let profile = profiles.get(&id);
+        let mut inputs: HashMap<String, Option<f64>> = metrics.into_iter().map(|(k, v)| (format!("usage.{k}"), v)).collect();
+        let steps = onboarding.steps as f64;
+        let done = setup.get(&id).copied().unwrap_or(0) as f64;
+        inputs.insert("onboarding".into(), (tenure <= onboarding.within_days).then(|| 100.0 * done.min(steps) / steps));
+        let act = activity.get(&id);
+        inputs.insert("support_tickets_90d".into(), Some(act.map(|a| a.support_tickets).unwrap_or(0) as f64));
+        // Never touched counts as untouched since becoming a customer, not as unknown.
+        let touch = act.and_then(|a| a.last_touch).map(|d| (at - d).num_days()).unwrap_or(tenure);
+        inputs.insert("days_since_csm_touch".into(), Some(touch as f64));
+        inputs.insert("days_to_renewal".into(), renewal.get(&id).map(|d| (*d - at).num_days() as f64));
+        let (now, before) = (mrr_now.get(&id).copied().unwrap_or(0), mrr_before.get(&id).copied().unwrap_or(0));
+        inputs.insert("mrr_change_90d".into(), (before > 0).then(|| (now - before) as f64 / before as f64));
+        for name in wanted.iter().filter_map(|w| w.strip_prefix("attribute.")) {
+            let v = profile.and_then(|p| p.attributes.get(name)).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+            inputs.insert(format!("attribute.{name}"), v);
+        }
+        let stage = profile.and_then(|p| p.lifecycle_stage.clone()).filter(|s| s != "churned");
+        out.insert(id, AccountState { segment: profile.and_then(|p| p.segment.clone()), stage, tenure_days: tenure, mrr_cents: now, inputs });
+    }
+    Ok(out)
+}
+
+/// Score each account with its scorecard (or `only`, when given).
+fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, AccountState>, only: Option<&Scorecard>) -> Vec<(&'a String, Score)> {
+    states
+        .iter()
+        .map(|(id, s)| {
+            let card = only.unwrap_or_else(|| cards.for_account(s.segment.as_deref(), s.stage.as_deref()));
+            (id, domain::score(cards, card, &s.inputs))
+        })
+        .collect()
+}
+
+/// The explanation kept with a score and shown by `score explain`.
+fn detail(s: &Score, previous: Option<&HealthRow>) -> Value {
+    let before: Option<Score> = previous.and_then(|p| serde_json::from_value(p.detail.get("explanation")?.clone()).ok());
+    let changes = before.as_ref().map(|b| domain::changes(b, s)).unwrap_or_default();
+    json!({
+        "explanation": s,
+        "drags": domain::drags(s, 3).iter().map(|m| json!({ "input": m.input, "points_lost": m.points_lost })).collect::<Vec<_>>(),
+        "note": (!s.missing.is_empty()).then(|| format!("{} of {} measures had no data; their weight was spread over the others", s.missing.len(), s.measures.len())),
+        "previous": previous.map(|p| json!({ "at": p.scored_on, "score": p.score, "band": p.band, "grade": p.grade })),
+        "score_change": previous.and_then(|p| Some(((s.score? - p.score?) * 100.0).round() / 100.0)),
+        "trend": domain::trend(previous.and_then(|p| p.score), s.score),
+        "changes": changes,
+    })
+}
+
+fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&HealthRow>) -> HealthRow {
+    HealthRow {
+        account_id: id.to_string(),
+        scored_on: at,
+        scorecard: s.scorecard.clone(),
+        score: s.score,
+        band: s.band.map(|b| b.as_str().to_string()),
+        grade: s.grade.map(|g| g.to_string()),
+        previous_score: previous.and_then(|p| p.score),
+        detail: detail(s, previous),
+    }
+}
+
+/// `score run`: score every account paying on `at`, keep the scores, and count them by band
+/// and grade.
+pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError> {
+    let cards = scorecards(store).await?;
+    let defs = definitions(store).await?;
+    let states = gather(store, &cards, &defs, at, None).await?;
+    let previous: HashMap<String, HealthRow> = store.health_before(at, None).await?.into_iter().map(|r| (r.account_id.clone(), r)).collect();
+    let rows: Vec<HealthRow> = score_states(&cards, &states, None).iter().map(|(id, s)| row_of(id, at, s, previous.get(*id))).collect();
+    store.save_health(&rows).await?;
+    let mut bands: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut grades: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &rows {
+        *bands.entry(r.band.as_deref().unwrap_or("none")).or_default() += 1;
+        *grades.entry(r.grade.clone().unwrap_or_else(|| "none".into())).or_default() += 1;
+    }
+    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades }))
+}
+
+/// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed
+/// now, measure by measure, against its previous kept score, with its history. None when the
+/// account was not paying on `at`.
+pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Value>, ReportError> {
+    let cards = scorecards(store).await?;
+    let defs = definitions(store).await?;
+    let states = gather(store, &cards, &defs, at, Some(account)).await?;
+    let Some((id, s)) = score_states(&cards, &states, None).into_iter().next() else { return Ok(None) };
+    let previous = store.health_before(at, Some(account)).await?.into_iter().next();
+    let mut v = detail(&s, previous.as_ref());
+    let history: Vec<Value> = store
+        .health_history(account, 52)
+        .await?
+        .into_iter()
+        .map(|h| json!({ "at": h.scored_on, "score": h.score, "band": h.band, "grade": h.grade }))
+        .collect();
+    let obj = v.as_object_mut().expect("detail is an object");
+    obj.insert("account_id".into(), json!(id));
+    obj.insert("at".into(), json!(at));
+    obj.insert("scorecard".into(), json!(s.scorecard));
+    obj.insert("score".into(), json!(s.score));
+    obj.insert("band".into(), json!(s.band));
+    obj.insert("grade".into(), json!(s.grade));
+    obj.insert("history".into(), json!(history));
+    Ok(Some(v))
+}
+
+/// Observation dates `from, from + every, …` up to `to`.
+fn dates(from: NaiveDate, to: NaiveDate, every: u32) -> Vec<NaiveDate> {
+    let mut out = vec![];
+    let mut d = from;
+    while d <= to {
+        out.push(d);
+        d += Duration::days(every as i64);
+    }
+    out
+}
+
+/// Accounts with a churn record in `(at, at + horizon]`.
+fn churned_within(churns: &[(String, NaiveDate)], at: NaiveDate, horizon: u32) -> HashSet<&str> {
+    let end = at + Duration::days(horizon as i64);
+    churns.iter().filter(|(_, d)| *d > at && *d <= end).map(|(a, _)| a.as_str()).collect()
+}
+
+struct Window {
+    from: NaiveDate,
+    to: NaiveDate,
+    every: u32,
+    horizon: u32,
+}
+
+fn window(p: &Params<'_>) -> Result<Window, ReportError> {
+    let (from, to) = p.date_range("from", "to")?;
+    let (every, horizon) = (p.days("every", 7)?, p.days("horizon", 28)?);
+    if dates(from, to, every).len() > 520 {
+        return Err(ParamError::new("every", &format!("{every}d"), "gives more than 520 observation dates between from and to").into());
+    }
+    Ok(Window { from, to, every, horizon })
+}
+
+/// `score backtest`: replay a scorecard at each observation date and check how well the score
+/// ranked the accounts that churned within the horizon.
+pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let w = window(p)?;
+    let cards = scorecards(store).await?;
+    let name = p.text("scorecard").unwrap_or("default");
+    let Some(card) = cards.named(name) else {
+        let known: Vec<&str> = cards.scorecards.iter().map(|c| c.name.as_str()).collect();
+        return Err(ParamError::new("scorecard", name, &format!("is not a scorecard (known: {})", known.join(", "))).into());
+    };
+    let defs = definitions(store).await?;
+    let churns: Vec<(String, NaiveDate)> = store.all_churn_records().await?.into_iter().map(|(a, c)| (a, c.churned_on)).collect();
+    let (mut risk, mut label, mut bands, mut grades) = (vec![], vec![], vec![], vec![]);
+    let mut per_date = vec![];
+    let mut unscored = 0u64;
+    for at in dates(w.from, w.to, w.every) {
+        let states = gather(store, &cards, &defs, at, None).await?;
+        let churned = churned_within(&churns, at, w.horizon);
+        let (mut n, mut c) = (0u64, 0u64);
+        for (id, s) in score_states(&cards, &states, Some(card)) {
+            let Some(score) = s.score else {
+                unscored += 1;
+                continue;
+            };
+            let y = churned.contains(id.as_str());
+            risk.push(100.0 - score);
+            label.push(y);
+            bands.push((s.band.map(Band::as_str).unwrap_or("none").to_string(), y));
+            grades.push((s.grade.map(String::from).unwrap_or_default(), y));
+            n += 1;
+            c += y as u64;
+        }
+        per_date.push(json!({ "at": at, "observations": n, "churned": c }));
+    }
+    let churned = label.iter().filter(|c| **c).count();
+    Ok(json!({
+        "scorecard": name,
+        "from": w.from, "to": w.to, "every_days": w.every, "horizon_days": w.horizon,
+        "observations": label.len(),
+        "churned": churned,
+        "churn_rate": if label.is_empty() { 0.0 } else { churned as f64 / label.len() as f64 },
+        "auc": backtest::auc(&risk, &label),
+        "top_decile_lift": backtest::top_decile_lift(&risk, &label),
+        "calibration": {
+            "bands": backtest::rates(&["red", "yellow", "green"], &bands),
+            "grades": backtest::rates(&["A", "B", "C", "D", "E"], &grades),
+        },
+        "unscored": unscored,
+        "dates": per_date,
+    }))
+}
+
+/// The observation table: one row per account and observation date, its usage metrics then
+/// (`metrics`, in order) and whether it churned within the horizon.
+pub struct Observations {
+    pub metrics: Vec<String>,
+    pub accounts: Vec<String>,
+    pub columns: Vec<Vec<Option<f64>>>,
+    pub churned: Vec<bool>,
+}
+
+pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32) -> Result<Observations, ReportError> {
+    let churns: Vec<(String, NaiveDate)> = store.all_churn_records().await?.into_iter().map(|(a, c)| (a, c.churned_on)).collect();
+    let mut o = Observations { metrics: metrics.to_vec(), accounts: vec![], columns: vec![vec![]; metrics.len()], churned: vec![] };
+    for at in dates(from, to, every) {
+        let table = usage_table(store, defs, at, None).await?;
+        let churned = churned_within(&churns, at, horizon);
+        for (id, (_, values)) in table {
+            let by_name: HashMap<String, Option<f64>> = values.into_iter().collect();
+            for (c, m) in metrics.iter().enumerate() {
+                o.columns[c].push(by_name.get(m).copied().flatten());
+            }
+            o.churned.push(churned.contains(id.as_str()));
+            o.accounts.push(id);
+        }
+    }
+    Ok(o)
+}
+
+/// What `calibrate` fits: prepared metrics, the standardised matrix and the model.
+pub struct Model {
+    pub prepared: Vec<Prepared>,
+    pub fit: logistic::Fit,
+    /// Each metric's own correlation with churn.
+    pub univariate: Vec<f64>,
+}
+
+impl Model {
+    pub fn probability(&self, values: &[Option<f64>]) -> f64 {
+        let row: Vec<f64> = self.prepared.iter().zip(values).map(|(p, v)| p.apply(*v)).collect();
+        self.fit.probability(&row)
+    }
+}
+
+fn matrix(prepared: &[Prepared], columns: &[Vec<Option<f64>>], rows: usize) -> Vec<f64> {
+    let p = prepared.len();
+    let mut x = vec![0.0; rows * p];
+    for (c, (prep, col)) in prepared.iter().zip(columns).enumerate() {
+        for (r, v) in col.iter().enumerate() {
+            x[r * p + c] = prep.apply(*v);
+        }
+    }
+    x
+}
+
+/// Prepare, cross-validate (5 folds by account) and fit on everything. Returns the model and
+/// the out-of-fold probabilities.
+pub fn fit_observations(o: &Observations, l2: f64) -> (Model, Vec<f64>) {
+    let prepared: Vec<Prepared> = o.metrics.iter().zip(&o.columns).map(|(m, c)| logistic::prepare(m, c)).collect();
+    let n = o.churned.len();
+    let x = matrix(&prepared, &o.columns, n);
+    let folds: Vec<usize> = o.accounts.iter().map(|a| logistic::fold_of(a, 5)).collect();
+    let oof = logistic::cross_validate(&x, prepared.len(), &o.churned, &folds, 5, l2);
+    let fit = logistic::fit(&x, prepared.len(), &o.churned, l2, None);
+    let univariate = (0..prepared.len()).map(|c| logistic::correlation(&x, prepared.len(), c, &o.churned)).collect();
+    (Model { prepared, fit, univariate }, oof)
+}
+
+/// The usage metrics to calibrate on: `metrics` (comma-separated names) or every defined one.
+fn metric_names(p: &Params<'_>, defs: &Definitions) -> Result<Vec<String>, ReportError> {
+    let all: Vec<String> = defs.metrics.iter().map(|m| m.name.clone()).collect();
+    let Some(list) = p.text("metrics") else { return Ok(all) };
+    let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    for n in &names {
+        if !all.contains(n) {
+            return Err(ParamError::new("metrics", n, &format!("is not a usage metric (defined: {})", all.join(", "))).into());
+        }
+    }
+    Ok(names)
+}
+
+async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Definitions, Observations, Model, Vec<f64>, f64), ReportError> {
+    let w = window(p)?;
+    let l2 = p.fraction("l2", 1.0, 0.0001, 10_000.0)?;
+    let defs = definitions(store).await?;
+    let metrics = metric_names(p, &defs)?;
+    let o = observations(store, &defs, &metrics, w.from, w.to, w.every, w.horizon).await?;
+    if o.churned.iter().all(|c| *c) || !o.churned.iter().any(|c| *c) {
+        return Err(ParamError::new("from", &w.from.to_string(), &format!("to {}: the observations need both accounts that churned within the horizon and accounts that did not ({} observations, {} churned)", w.to, o.churned.len(), o.churned.iter().filter(|c| **c).count())).into());
+    }
+    let (model, oof) = fit_observations(&o, l2);
+    Ok((w, defs, o, model, oof, l2))
+}
+
+/// Each paying account's churn probability on `at`, highest first, with its MRR (cents).
+async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at: NaiveDate) -> Result<Vec<(String, f64, i64)>, ReportError> {
+    let table = usage_table(store, defs, at, None).await?;
+    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
+    let mut out: Vec<(String, f64, i64)> = table
+        .into_iter()
+        .map(|(id, (_, values))| {
+            let by_name: HashMap<String, Option<f64>> = values.into_iter().collect();
+            let v: Vec<Option<f64>> = model.prepared.iter().map(|p| by_name.get(&p.metric).copied().flatten()).collect();
+            let m = mrr.get(&id).copied().unwrap_or(0);
+            (id, model.probability(&v), m)
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+/// `score calibrate`: fit the model, report cross-validated AUC and lift, the coefficients and
+/// a proposed scorecard; each account's churn probability on `at` (default `to` + horizon, or
+/// today if earlier). With `save`, the proposal is saved under that name.
+pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let (w, defs, o, model, oof, l2) = calibrated(store, p).await?;
+    let at = p.date_or_today("at")?;
+    let name = p.text("save").or(p.text("name")).unwrap_or("calibrated");
+    let proposal = domain::propose(name, &model.prepared, &model.fit.coef, &model.univariate, &o.columns);
+    let mut cards = scorecards(store).await?;
+    cards.put(proposal.clone());
+    let proposal_toml = Scorecards::parse(&cards.to_toml()).map(|_| proposal.to_toml()).map_err(|e| ParamError::new("save", name, &e.to_string()))?;
+    if p.text("save").is_some() {
+        store.save_setting(SETTING, &cards.to_toml()).await?;
+    }
+    let probs = probabilities(store, &defs, &model, at).await?;
+    let churned = o.churned.iter().filter(|c| **c).count();
+    Ok(json!({
+        "from": w.from, "to": w.to, "every_days": w.every, "horizon_days": w.horizon, "l2": l2,
+        "observations": o.churned.len(),
+        "churned": churned,
+        "churn_rate": churned as f64 / o.churned.len() as f64,
+        "cross_validation": { "folds": 5, "by": "account", "auc": backtest::auc(&oof, &o.churned), "top_decile_lift": backtest::top_decile_lift(&oof, &o.churned) },
+        "intercept": model.fit.intercept,
+        "coefficients": model.prepared.iter().zip(&model.fit.coef).zip(&model.univariate).map(|((p, c), u)| json!({
+            "metric": p.metric, "transform": p.transform, "missing": p.missing, "mean": p.mean, "sd": p.sd,
+            "coefficient": c, "odds_ratio_per_sd": c.exp(), "correlation_with_churn": u,
+            "in_proposal": proposal.groups[0].measures.iter().any(|m| m.input == format!("usage.{}", p.metric)),
+        })).collect::<Vec<_>>(),
+        "proposed_scorecard": proposal,
+        "proposed_scorecard_toml": proposal_toml,
+        "saved": p.text("save").is_some(),
+        "at": at,
+        "accounts": probs.iter().map(|(id, pr, _)| json!({ "account_id": id, "churn_probability": pr })).collect::<Vec<_>>(),
+    }))
+}
+
+/// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
+/// 90% interval, and the MRR at risk, from the calibrated model.
+pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    let (w, defs, _, model, oof, _) = calibrated(store, p).await?;
+    let at = p.date_or_today("at")?;
+    let probs = probabilities(store, &defs, &model, at).await?;
+    let ps: Vec<f64> = probs.iter().map(|x| x.1).collect();
+    let (expected, low, high) = logistic::forecast(&ps);
+    let at_risk: f64 = probs.iter().map(|(_, pr, m)| pr * *m as f64 / 100.0).sum();
+    let _ = oof;
+    Ok(json!({
+        "at": at, "horizon_days": w.horizon, "accounts": probs.len(),
+        "expected_churns": (expected * 100.0).round() / 100.0,
+        "interval_90": [low, high],
+        "expected_mrr_lost": at_risk.round(),
+        "model": { "from": w.from, "to": w.to, "every_days": w.every },
+        "riskiest": probs.iter().take(20).map(|(id, pr, m)| json!({ "account_id": id, "churn_probability": pr, "mrr": *m as f64 / 100.0 })).collect::<Vec<_>>(),
+    }))
+}

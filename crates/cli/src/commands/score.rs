@@ -1,0 +1,226 @@
+//! `kizuna score ...`: health scores (run, explain, backtest, calibrate, forecast) and the
+//! scorecards they use.
+
+use kizuna_analytics::{health, Params, ReportError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Clone)]
+pub struct Replay {
+    /// First observation date (YYYY-MM-DD).
+    #[arg(long)]
+    from: String,
+    /// Last observation date (YYYY-MM-DD).
+    #[arg(long)]
+    to: String,
+    /// Days between observation dates: 7d, 2w, 14.
+    #[arg(long, default_value = "7d")]
+    every: String,
+    /// An observation is labelled churned when the account churns within this many days after it.
+    #[arg(long, default_value = "28d")]
+    horizon: String,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Model {
+    #[command(flatten)]
+    replay: Replay,
+    /// Usage metrics to fit on, comma-separated (default: every defined usage metric).
+    #[arg(long)]
+    metrics: Option<String>,
+    /// L2 penalty λ (the objective is Σ log-loss + λ/2 Σ w²; scikit-learn's C = 1/λ).
+    #[arg(long, default_value = "1")]
+    l2: String,
+    /// Give each account's churn probability as of this date (default today).
+    #[arg(long)]
+    at: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Score {
+    /// Score every paying account and keep the scores (the server also does this daily).
+    Run {
+        /// Scoring date (YYYY-MM-DD), default today.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Why an account's score is what it is: each measure's raw value, score, weight and
+    /// contribution, the biggest drags and what changed since the previous score.
+    Explain {
+        account_id: String,
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, default_value = "table", value_parser = ["json", "table"])]
+        format: String,
+    },
+    /// Replay a scorecard over history: AUC, top-decile lift and churn rate per band and grade
+    /// (JSON).
+    Backtest {
+        /// Scorecard name (default: "default").
+        #[arg(long, default_value = "default")]
+        scorecard: String,
+        #[command(flatten)]
+        replay: Replay,
+    },
+    /// Fit an L2-regularised logistic regression on usage metrics: cross-validated AUC and lift,
+    /// coefficients, a proposed scorecard and each account's churn probability (JSON).
+    Calibrate {
+        #[command(flatten)]
+        model: Model,
+        /// Save the proposed scorecard under this name.
+        #[arg(long)]
+        save: Option<String>,
+    },
+    /// Expected churns within the horizon with a 90% interval, from the calibrated model (JSON).
+    Forecast {
+        #[command(flatten)]
+        model: Model,
+    },
+    /// Print the scorecards in use (TOML), or save them from a file with --save.
+    Scorecards {
+        #[arg(long)]
+        save: Option<std::path::PathBuf>,
+    },
+}
+
+fn replay_params(r: Replay) -> HashMap<String, String> {
+    HashMap::from([("from".into(), r.from), ("to".into(), r.to), ("every".into(), r.every), ("horizon".into(), r.horizon)])
+}
+
+fn model_params(m: Model) -> HashMap<String, String> {
+    let mut p = replay_params(m.replay);
+    p.insert("l2".into(), m.l2);
+    if let Some(v) = m.metrics {
+        p.insert("metrics".into(), v);
+    }
+    if let Some(v) = m.at {
+        p.insert("at".into(), v);
+    }
+    p
+}
+
+fn print_json(v: &Value) -> anyhow::Result<()> {
+    super::emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
+}
+
+/// Parameter errors name the flag and exit 2, like the other report commands.
+fn report(r: Result<Value, ReportError>) -> anyhow::Result<ExitCode> {
+    match r {
+        Ok(v) => {
+            print_json(&v)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ReportError::Param(e)) => {
+            eprintln!("error: --{} {:?} {}", e.name.replace('_', "-"), e.value, e.problem);
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
+    let store = super::open(db).await?;
+    let store = store.as_ref();
+    match cmd {
+        Score::Run { at } => {
+            let at = super::metrics::at_or_today(at)?;
+            report(health::run(store, at).await)
+        }
+        Score::Explain { account_id, at, format } => {
+            let at = super::metrics::at_or_today(at)?;
+            let Some(v) = health::explain(store, &account_id, at).await? else {
+                eprintln!("error: account {account_id:?} is not a paying account on {at}");
+                return Ok(ExitCode::from(2));
+            };
+            if format == "json" {
+                print_json(&v)?;
+            } else {
+                super::emit(&explain_text(&v))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Score::Backtest { scorecard, replay } => {
+            let mut p = replay_params(replay);
+            p.insert("scorecard".into(), scorecard);
+            report(health::backtest(store, &Params(&p)).await)
+        }
+        Score::Calibrate { model, save } => {
+            let mut p = model_params(model);
+            if let Some(s) = save {
+                p.insert("save".into(), s);
+            }
+            report(health::calibrate(store, &Params(&p)).await)
+        }
+        Score::Forecast { model } => report(health::forecast(store, &Params(&model_params(model))).await),
+        Score::Scorecards { save } => {
+            if let Some(path) = save {
+                let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                kizuna_domain::health::Scorecards::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                store.save_setting(health::SETTING, &text).await?;
+                eprintln!("saved the scorecards from {}", path.display());
+            } else {
+                let text = store.setting(health::SETTING).await?;
+                print!("{}", text.as_deref().unwrap_or(kizuna_domain::health::scorecard::DEFAULT));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn num(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.2}"),
+        None => "—".into(),
+    }
+}
+
+/// A plain-text explanation for the terminal.
+fn explain_text(v: &Value) -> String {
+    let mut out = String::new();
+    let e = &v["explanation"];
+    out.push_str(&format!(
+        "{}  {}  scorecard {}\nscore {}  band {}  grade {}  trend {}\n",
+        v["account_id"].as_str().unwrap_or(""),
+        v["at"].as_str().unwrap_or(""),
+        v["scorecard"].as_str().unwrap_or(""),
+        num(&v["score"]),
+        v["band"].as_str().unwrap_or("—"),
+        v["grade"].as_str().unwrap_or("—"),
+        v["trend"].as_str().unwrap_or(""),
+    ));
+    if let Some(p) = v["previous"].as_object() {
+        out.push_str(&format!("previous {} on {} (change {})\n", num(&p["score"]), p["at"].as_str().unwrap_or(""), num(&v["score_change"])));
+    }
+    if let Some(note) = v["note"].as_str() {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push_str(&format!("\n{:<14} {:<32} {:>10} {:>6} {:>7} {:>12}\n", "group", "measure", "raw", "score", "weight", "contribution"));
+    for m in e["measures"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:<14} {:<32} {:>10} {:>6} {:>6.1}% {:>12}\n",
+            m["group"].as_str().unwrap_or(""),
+            m["input"].as_str().unwrap_or(""),
+            num(&m["raw"]),
+            num(&m["score"]),
+            m["effective_weight"].as_f64().unwrap_or(0.0) * 100.0,
+            if m["score"].is_null() { "missing".to_string() } else { num(&m["contribution"]) },
+        ));
+    }
+    let drags: Vec<String> = v["drags"].as_array().into_iter().flatten().map(|d| format!("{} (−{})", d["input"].as_str().unwrap_or(""), num(&d["points_lost"]))).collect();
+    if !drags.is_empty() {
+        out.push_str(&format!("\nbiggest drags: {}\n", drags.join(", ")));
+    }
+    let changes: Vec<String> = v["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(5)
+        .map(|c| format!("{} {} → {} ({:+.2})", c["input"].as_str().unwrap_or(""), num(&c["raw_before"]), num(&c["raw_now"]), c["delta"].as_f64().unwrap_or(0.0)))
+        .collect();
+    if !changes.is_empty() {
+        out.push_str(&format!("since last score: {}\n", changes.join("; ")));
+    }
+    out
+}

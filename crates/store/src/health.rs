@@ -1,0 +1,222 @@
+//! Health scores: the history of scores, and the point-in-time inputs scoring reads besides
+//! usage (activities, renewals, MRR, account profiles). Written once for both engines by
+//! `health_impl!`. Every query can be limited to one account, which keeps explaining one
+//! account's score fast on a large book.
+
+use crate::Result;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// One account's score on one day, with its explanation (`detail`, JSON).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthRow {
+    pub account_id: String,
+    pub scored_on: NaiveDate,
+    pub scorecard: String,
+    pub score: Option<f64>,
+    pub band: Option<String>,
+    pub grade: Option<String>,
+    /// The score before this one (for trend arrows); kept in `health_current` only.
+    pub previous_score: Option<f64>,
+    pub detail: serde_json::Value,
+}
+
+/// Activities up to a day: the last CSM touch (anything but a support ticket) and the support
+/// tickets since a given day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivitySummary {
+    pub account_id: String,
+    pub last_touch: Option<NaiveDate>,
+    pub support_tickets: u64,
+}
+
+/// A subscription period running on a day and billed for 12 months or more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractTerm {
+    pub account_id: String,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub bill_period_months: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountProfile {
+    pub account_id: String,
+    pub segment: Option<String>,
+    pub lifecycle_stage: Option<String>,
+    pub attributes: serde_json::Value,
+}
+
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// Store a day's scores in one transaction; each account's current score moves forward
+    /// only (re-scoring an older day keeps history but not the "current" row).
+    async fn save_health(&self, rows: &[HealthRow]) -> Result<()>;
+    /// One account's scores, newest first.
+    async fn health_history(&self, account_id: &str, limit: u32) -> Result<Vec<HealthRow>>;
+    /// Each account's (or one account's) latest score from before `on`.
+    async fn health_before(&self, on: NaiveDate, account: Option<&str>) -> Result<Vec<HealthRow>>;
+    /// The latest day anything was scored.
+    async fn last_health_day(&self) -> Result<Option<NaiveDate>>;
+    /// (account_id, score, band, previous score) of every account with a current score.
+    async fn health_current(&self) -> Result<Vec<(String, Option<f64>, Option<String>, Option<f64>)>>;
+    async fn activity_summary(&self, at: NaiveDate, support_from: NaiveDate, account: Option<&str>) -> Result<Vec<ActivitySummary>>;
+    async fn contract_terms(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<ContractTerm>>;
+    /// MRR (cents) of every account on `day`, as the sum of its changes up to then.
+    async fn mrr_on(&self, day: NaiveDate, account: Option<&str>) -> Result<Vec<(String, i64)>>;
+    async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
+}
+
+type HealthTuple = (String, NaiveDate, String, Option<f64>, Option<String>, Option<String>, String);
+
+pub(crate) fn health_from(t: HealthTuple) -> Result<HealthRow> {
+    let detail = serde_json::from_str(&t.6).map_err(|e| crate::StoreError::BadStoredValue { column: "health_scores.detail", value: format!("{} on {}", t.0, t.1), expected: format!("JSON: {e}") })?;
+    Ok(HealthRow { account_id: t.0, scored_on: t.1, scorecard: t.2, score: t.3, band: t.4, grade: t.5, previous_score: None, detail })
+}
+
+/// `WHERE`/`AND` clause for an optional account, bound as parameter `$n`.
+pub(crate) fn scope(account: Option<&str>, word: &str, n: u32) -> String {
+    if account.is_some() { format!(" {word} account_id = ${n}") } else { String::new() }
+}
+
+macro_rules! health_impl {
+    ($Store:ident, $Db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::health::Health for $Store {
+            async fn save_health(&self, rows: &[$crate::health::HealthRow]) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for chunk in rows.chunks(2000) {
+                    let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_scores (account_id, scored_on, scorecard, score, band, grade, detail) ");
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(&r.scorecard).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(r.detail.to_string());
+                    });
+                    q.push(
+                        " ON CONFLICT (account_id, scored_on) DO UPDATE SET scorecard = excluded.scorecard, score = excluded.score, \
+                         band = excluded.band, grade = excluded.grade, detail = excluded.detail",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_current (account_id, scored_on, score, band, grade, previous_score) ");
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(r.previous_score);
+                    });
+                    q.push(
+                        " ON CONFLICT (account_id) DO UPDATE SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, \
+                         grade = excluded.grade, previous_score = excluded.previous_score WHERE excluded.scored_on >= health_current.scored_on",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn health_history(&self, account_id: &str, limit: u32) -> $crate::Result<Vec<$crate::health::HealthRow>> {
+                let rows: Vec<_> = sqlx::query_as(
+                    "SELECT account_id, scored_on, scorecard, score, band, grade, detail FROM health_scores \
+                     WHERE account_id = $1 ORDER BY scored_on DESC LIMIT $2",
+                )
+                .bind(account_id)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::health::health_from).collect()
+            }
+
+            async fn health_before(&self, on: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::HealthRow>> {
+                let sql = format!(
+                    "SELECT h.account_id, h.scored_on, h.scorecard, h.score, h.band, h.grade, h.detail FROM health_scores h \
+                     JOIN (SELECT account_id, MAX(scored_on) AS last FROM health_scores WHERE scored_on < $1{} GROUP BY account_id) m \
+                     ON h.account_id = m.account_id AND h.scored_on = m.last",
+                    $crate::health::scope(account, "AND", 2)
+                );
+                let q = sqlx::query_as(&sql).bind(on);
+                let rows: Vec<_> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::health::health_from).collect()
+            }
+
+            async fn last_health_day(&self) -> $crate::Result<Option<chrono::NaiveDate>> {
+                Ok(sqlx::query_scalar("SELECT MAX(scored_on) FROM health_scores").fetch_one(&self.pool).await?)
+            }
+
+            async fn health_current(&self) -> $crate::Result<Vec<(String, Option<f64>, Option<String>, Option<f64>)>> {
+                Ok(sqlx::query_as("SELECT account_id, score, band, previous_score FROM health_current ORDER BY account_id").fetch_all(&self.pool).await?)
+            }
+
+            async fn activity_summary(&self, at: chrono::NaiveDate, support_from: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::ActivitySummary>> {
+                let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+                let sql = format!(
+                    "SELECT account_id, MAX(CASE WHEN kind <> 'support_ticket' THEN occurred_at END), \
+                     CAST(SUM(CASE WHEN kind = 'support_ticket' AND occurred_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) \
+                     FROM activities WHERE occurred_at < $1{} GROUP BY account_id",
+                    $crate::health::scope(account, "AND", 3)
+                );
+                let q = sqlx::query_as(&sql).bind(midnight(at + chrono::Duration::days(1))).bind(midnight(support_from));
+                let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>, i64)> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(account_id, last, n)| $crate::health::ActivitySummary { account_id, last_touch: last.map(|t| t.date_naive()), support_tickets: n as u64 })
+                    .collect())
+            }
+
+            async fn contract_terms(&self, at: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::ContractTerm>> {
+                let sql = format!(
+                    "SELECT account_id, start_date, end_date, bill_period_months FROM subscriptions \
+                     WHERE start_date <= $1 AND (end_date IS NULL OR end_date > $1) AND bill_period_months >= 12 AND mrr_cents > 0{}",
+                    $crate::health::scope(account, "AND", 2)
+                );
+                let q = sqlx::query_as(&sql).bind(at);
+                let rows: Vec<(String, chrono::NaiveDate, Option<chrono::NaiveDate>, i32)> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(account_id, start_date, end_date, bill_period_months)| $crate::health::ContractTerm { account_id, start_date, end_date, bill_period_months })
+                    .collect())
+            }
+
+            async fn mrr_on(&self, day: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, i64)>> {
+                let sql = format!(
+                    "SELECT account_id, CAST(SUM(delta_cents) AS BIGINT) FROM mrr_changes WHERE day <= $1{} GROUP BY account_id",
+                    $crate::health::scope(account, "AND", 2)
+                );
+                let q = sqlx::query_as(&sql).bind(day);
+                Ok(match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn account_profiles(&self, account: Option<&str>) -> $crate::Result<Vec<$crate::health::AccountProfile>> {
+                let sql = format!("SELECT account_id, segment, lifecycle_stage, attributes FROM accounts{}", $crate::health::scope(account, "WHERE", 1));
+                let q = sqlx::query_as(&sql);
+                let rows: Vec<(String, Option<String>, Option<String>, sqlx::types::Json<serde_json::Value>)> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(account_id, segment, lifecycle_stage, attributes)| $crate::health::AccountProfile { account_id, segment, lifecycle_stage, attributes: attributes.0 })
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use health_impl;
