@@ -65,6 +65,17 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
+/// The server's daily scoring: score every account on `today` unless that was done already.
+/// Returns how many accounts were scored, if it ran. Checked hourly, so a server started at any
+/// time of day scores within the hour and again after midnight (UTC).
+pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_analytics::ReportError> {
+    if store.last_health_day().await?.is_some_and(|d| d >= today) {
+        return Ok(None);
+    }
+    let v = kizuna_analytics::health::run(store, today).await?;
+    Ok(Some(v["accounts"].as_u64().unwrap_or(0)))
+}
+
 /// Serve until Ctrl-C / SIGTERM. Expired sessions are swept every hour.
 pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -76,6 +87,18 @@ pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
             every.tick().await;
             if let Err(e) = sweeper.sessions_delete_expired(chrono::Utc::now().timestamp()).await {
                 tracing::warn!("sweeping expired sessions: {e}");
+            }
+        }
+    });
+    let scorer = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match score_if_due(scorer.as_ref(), kizuna_analytics::today()).await {
+                Ok(Some(n)) => tracing::info!("daily health scoring: {n} accounts scored"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("daily health scoring: {e}"),
             }
         }
     });

@@ -5,6 +5,7 @@ mod accounts;
 mod ingest;
 mod metrics;
 mod plan;
+mod scores;
 mod usage;
 
 use crate::auth::Principal;
@@ -27,6 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts", get(accounts::list))
         .route("/api/v1/accounts/{id}", get(accounts::show))
         .route("/api/v1/accounts/{id}/activities", post(accounts::create_activity))
+        .route("/api/v1/accounts/{id}/health", get(scores::account))
+        .route("/api/v1/health/scorecards", get(scores::get_scorecards).put(scores::put_scorecards))
+        .route("/api/v1/health/run", post(scores::run))
+        .route("/api/v1/health/backtest", get(scores::backtest))
+        .route("/api/v1/health/calibrate", get(scores::calibrate).post(scores::calibrate_and_save))
+        .route("/api/v1/health/forecast", get(scores::forecast))
         .route("/api/v1/metrics/{report}", get(metrics::report))
         .route("/api/v1/plan/scenarios", get(plan::list))
         .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))

@@ -1,0 +1,250 @@
+//! Health scores end to end on both engines: inputs as they were on a day, scores and their
+//! explanation, history and trend, backtest, calibration and forecast, against hand-computed
+//! figures.
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use kizuna_analytics::health::{backtest, calibrate, explain, forecast, run, SETTING};
+use kizuna_analytics::Params;
+use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use kizuna_domain::{AccountRow, ActivityKind, ActivityRow, ChurnReason, ChurnRow};
+use kizuna_store::both_engines;
+use kizuna_store::testing::{date, subscription, TestDb};
+use std::collections::HashMap;
+
+const CARDS: &str = r#"
+[bands]
+red_below = 50
+green_from = 75
+[grades]
+a = 80
+b = 65
+c = 50
+d = 35
+[onboarding]
+event = "setup_step"
+steps = 5
+within_days = 120
+[[scorecard]]
+name = "default"
+[[scorecard.group]]
+name = "usage"
+weight = 50
+[[scorecard.group.measure]]
+input = "usage.logins_28d"
+weight = 1
+direction = "higher"
+range = [0, 28]
+[[scorecard.group]]
+name = "other"
+weight = 50
+[[scorecard.group.measure]]
+input = "onboarding"
+weight = 1
+direction = "higher"
+range = [0, 100]
+[[scorecard.group.measure]]
+input = "days_since_csm_touch"
+weight = 1
+direction = "lower"
+range = [0, 100]
+[[scorecard.group.measure]]
+input = "support_tickets_90d"
+weight = 1
+direction = "lower"
+thresholds = [1, 3]
+[[scorecard.group.measure]]
+input = "days_to_renewal"
+weight = 1
+direction = "higher"
+range = [0, 70]
+[[scorecard.group.measure]]
+input = "mrr_change_90d"
+weight = 1
+direction = "higher"
+range = [-0.5, 0.5]
+[[scorecard.group.measure]]
+input = "attribute.nps"
+weight = 1
+direction = "higher"
+range = [-100, 100]
+"#;
+
+fn event(id: String, account: &str, user: &str, kind: &str, day: NaiveDate) -> UsageMessage {
+    UsageMessage::Event(UsageEvent {
+        message_id: id,
+        user_id: Some(user.into()),
+        account_id: Some(account.into()),
+        event_type: kind.into(),
+        at: Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()),
+        value: None,
+        properties: serde_json::json!({}),
+    })
+}
+
+fn activity(account: &str, id: &str, kind: ActivityKind, day: &str) -> ActivityRow {
+    ActivityRow { account_id: account.into(), activity_id: id.into(), kind, occurred_at: Utc.from_utc_datetime(&date(day).and_hms_opt(10, 0, 0).unwrap()), author_email: None, subject: None, body: None }
+}
+
+/// A: enterprise, annual contract renewing 2026-12-01, NPS 40, logs in daily since 2026-10-28.
+/// B: new on 2026-11-10, 3 of 5 setup steps, 5 logins. C: churns on 2026-12-10, silent.
+async fn seed(db: &TestDb) {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("nps".into(), 40.into());
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[
+        AccountRow { account_id: "A".into(), segment: Some("enterprise".into()), lifecycle_stage: Some("adoption".into()), attributes: attrs, ..Default::default() },
+        AccountRow { account_id: "B".into(), segment: Some("smb".into()), ..Default::default() },
+        AccountRow { account_id: "C".into(), segment: Some("smb".into()), lifecycle_stage: Some("churned".into()), ..Default::default() },
+    ])
+    .await
+    .unwrap();
+    let annual = kizuna_domain::SubscriptionRow { bill_period_months: Some(12), ..subscription("A", "core", "2025-12-01", Some("2026-12-01"), 100000) };
+    tx.upsert_subscriptions(&[annual, subscription("B", "core", "2026-11-10", None, 50000), subscription("C", "core", "2026-01-01", Some("2026-12-10"), 30000)]).await.unwrap();
+    tx.upsert_activities(&[
+        activity("A", "a1", ActivityKind::Meeting, "2026-11-04"),
+        activity("A", "a2", ActivityKind::SupportTicket, "2026-10-01"),
+        activity("A", "a3", ActivityKind::SupportTicket, "2026-11-01"),
+        activity("A", "a4", ActivityKind::SupportTicket, "2026-06-01"),
+        activity("C", "c1", ActivityKind::Call, "2026-05-01"),
+    ])
+    .await
+    .unwrap();
+    tx.upsert_churn_records(&[ChurnRow { account_id: "C".into(), churned_on: date("2026-12-10"), reason: ChurnReason::LowUsage, avoidable: true, mrr_lost_cents: Some(3_000_000), note: None }])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    db.store.save_setting(SETTING, CARDS).await.unwrap();
+    let at = date("2026-11-24");
+    let mut m: Vec<UsageMessage> = (0..28).map(|i| event(format!("a{i}"), "A", if i % 2 == 0 { "a1" } else { "a2" }, "login", at - Duration::days(i))).collect();
+    m.extend((0..5).map(|i| event(format!("b{i}"), "B", "b1", "login", date("2026-11-12") + Duration::days(i))));
+    m.extend((1..=3).map(|i| event(format!("bs{i}"), "B", "b1", "setup_step", date("2026-11-10") + Duration::days(i))));
+    db.store.ingest(&m).await.unwrap();
+}
+
+fn measure<'a>(v: &'a serde_json::Value, input: &str) -> &'a serde_json::Value {
+    v["explanation"]["measures"].as_array().unwrap().iter().find(|m| m["input"] == input).unwrap_or_else(|| panic!("{input} in {v}"))
+}
+
+async fn scores_explain_every_measure(db: TestDb) {
+    seed(&db).await;
+    let store = db.store.as_ref();
+    let at = date("2026-11-24");
+    let a = explain(store, "A", at).await.unwrap().unwrap();
+    // usage 28/28 → 100; other: touch 20 d → 80, 2 tickets → 50, renewal in 7 d → 10,
+    // MRR flat → 50, NPS 40 → 70, onboarding n/a (359 days a customer): 52. (100 + 52) / 2 = 76
+    assert_eq!((a["score"].as_f64(), a["band"].as_str(), a["grade"].as_str()), (Some(76.0), Some("green"), Some("B")), "{a}");
+    for (input, raw, score) in [("days_since_csm_touch", 20.0, 80.0), ("support_tickets_90d", 2.0, 50.0), ("days_to_renewal", 7.0, 10.0), ("mrr_change_90d", 0.0, 50.0), ("attribute.nps", 40.0, 70.0)] {
+        assert_eq!((measure(&a, input)["raw"].as_f64(), measure(&a, input)["score"].as_f64()), (Some(raw), Some(score)), "{input}");
+    }
+    assert!(measure(&a, "onboarding")["raw"].is_null());
+    assert_eq!(a["explanation"]["missing"], serde_json::json!(["onboarding"]));
+    assert_eq!(a["drags"][0]["input"], "days_to_renewal", "90 of 100 lost at 1/10 weight = 9 points");
+    assert_eq!(a["drags"][0]["points_lost"].as_f64(), Some(9.0));
+    let b = explain(store, "B", at).await.unwrap().unwrap();
+    // 5/28 → 17.86; onboarding 3/5 → 60, touch: never, 15 days a customer → 85, no tickets → 100:
+    // (17.86 + 81.667) / 2 = 49.76
+    assert_eq!((b["score"].as_f64(), b["band"].as_str(), b["grade"].as_str()), (Some(49.76), Some("red"), Some("D")), "{b}");
+    assert_eq!(measure(&b, "onboarding")["raw"].as_f64(), Some(60.0));
+    assert_eq!(b["explanation"]["missing"], serde_json::json!(["days_to_renewal", "mrr_change_90d", "attribute.nps"]));
+    assert!(b["note"].as_str().unwrap().starts_with("3 of 7 measures had no data"));
+    let c = explain(store, "C", at).await.unwrap().unwrap();
+    assert_eq!((c["score"].as_f64(), c["grade"].as_str()), (Some(25.0), Some("E")), "logins 0, other (0 + 100 + 50) / 3");
+    assert!(explain(store, "nobody", at).await.unwrap().is_none());
+    assert!(explain(store, "C", date("2026-12-20")).await.unwrap().is_none(), "no longer paying");
+}
+
+async fn history_trend_and_changes(db: TestDb) {
+    seed(&db).await;
+    let store = db.store.as_ref();
+    let first = run(store, date("2026-11-17")).await.unwrap();
+    assert_eq!(first["accounts"], 3);
+    let second = run(store, date("2026-11-24")).await.unwrap();
+    assert_eq!(second["bands"], serde_json::json!({ "green": 1, "red": 2 }));
+    // On 11-17 A had 21 logins (75) and touch 13 d → 87, renewal 14 d → 20:
+    // other (87 + 50 + 20 + 50 + 70) / 5 = 55.4, overall 65.2
+    let history = store.health_history("A", 10).await.unwrap();
+    assert_eq!(history.iter().map(|h| (h.scored_on, h.score)).collect::<Vec<_>>(), vec![(date("2026-11-24"), Some(76.0)), (date("2026-11-17"), Some(65.2))]);
+    let kept = &history[0].detail;
+    assert_eq!((kept["trend"].as_str(), kept["score_change"].as_f64()), (Some("up"), Some(10.8)));
+    assert_eq!(kept["changes"][0]["input"], "usage.logins_28d", "{kept}");
+    assert_eq!(kept["changes"][0]["delta"].as_f64(), Some(12.5), "37.5 → 50 points");
+    let current: HashMap<String, (Option<f64>, Option<String>, Option<f64>)> = store.health_current().await.unwrap().into_iter().map(|(a, s, b, p)| (a, (s, b, p))).collect();
+    assert_eq!(current["A"], (Some(76.0), Some("green".into()), Some(65.2)));
+    // Re-scoring an older day keeps the current row.
+    run(store, date("2026-11-10")).await.unwrap();
+    assert_eq!(store.health_current().await.unwrap().iter().find(|r| r.0 == "A").unwrap().1, Some(76.0));
+    let live = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
+    assert_eq!(live["previous"]["at"], "2026-11-17");
+    assert_eq!(live["history"].as_array().unwrap().len(), 3);
+}
+
+async fn backtest_ranks_the_churner(db: TestDb) {
+    seed(&db).await;
+    let q: HashMap<String, String> = [("from", "2026-11-24"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let v = backtest(db.store.as_ref(), &Params(&q)).await.unwrap();
+    assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(3), Some(1)), "{v}");
+    assert_eq!((v["auc"].as_f64(), v["top_decile_lift"].as_f64()), (Some(1.0), Some(3.0)), "C has the lowest score; top tenth = 1 of 3");
+    assert_eq!(v["calibration"]["bands"][0], serde_json::json!({ "group": "red", "observations": 2, "churned": 1, "churn_rate": 0.5 }));
+    let mut short = q.clone();
+    short.insert("horizon".into(), "7d".into());
+    let v = backtest(db.store.as_ref(), &Params(&short)).await.unwrap();
+    assert_eq!((v["churned"].as_u64(), v["auc"].clone()), (Some(0), serde_json::Value::Null), "C churns 16 days later");
+    let mut bad = q.clone();
+    bad.insert("scorecard".into(), "nope".into());
+    assert_eq!(backtest(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string(), "scorecard \"nope\" is not a scorecard (known: default)");
+    bad.insert("every".into(), "soon".into());
+    assert!(backtest(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string().starts_with("every \"soon\" is not a number of days"));
+}
+
+/// 40 accounts: account i logs in i % 20 times in the four weeks before each observation; those
+/// with fewer than 6 logins churn within the horizon, save two that stay, and two heavy users churn.
+async fn calibration_finds_logins_and_forecasts(db: TestDb) {
+    let ids: Vec<String> = (0..40).map(|i| format!("K{i:02}")).collect();
+    let churner = |i: usize| (i % 20 < 6 && i != 3 && i != 24) || i == 17 || i == 38;
+    let mut tx = db.store.begin().await.unwrap();
+    let subs: Vec<_> = ids.iter().enumerate().map(|(i, id)| subscription(id, "core", "2025-01-01", if churner(i) { Some("2026-12-15") } else { None }, 10000)).collect();
+    tx.upsert_subscriptions(&subs).await.unwrap();
+    let churns: Vec<ChurnRow> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| churner(*i))
+        .map(|(_, id)| ChurnRow { account_id: id.clone(), churned_on: date("2026-12-15"), reason: ChurnReason::LowUsage, avoidable: true, mrr_lost_cents: None, note: None })
+        .collect();
+    tx.upsert_churn_records(&churns).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut m = vec![];
+    for (i, id) in ids.iter().enumerate() {
+        for k in 0..(i % 20) {
+            for week in 0..6 {
+                m.push(event(format!("{id}-{k}-{week}"), id, "u", "login", date("2026-11-24") - Duration::days((k * 28 / 20 + week * 7) as i64 % 56)));
+            }
+        }
+    }
+    db.store.ingest(&m).await.unwrap();
+    let q: HashMap<String, String> =
+        [("from", "2026-11-17"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("metrics", "logins_28d,active_days_28d"), ("at", "2026-11-24")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let v = calibrate(db.store.as_ref(), &Params(&q)).await.unwrap();
+    assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(80), Some(24)), "12 churners × 2 dates: {v}");
+    let logins = &v["coefficients"][0];
+    assert_eq!(logins["metric"], "logins_28d");
+    assert!(logins["coefficient"].as_f64().unwrap() < -0.5, "more logins, less churn: {logins}");
+    assert!(v["cross_validation"]["auc"].as_f64().unwrap() > 0.75, "{}", v["cross_validation"]);
+    let probs: Vec<f64> = v["accounts"].as_array().unwrap().iter().map(|a| a["churn_probability"].as_f64().unwrap()).collect();
+    assert_eq!(probs.len(), 40);
+    assert!(v["proposed_scorecard_toml"].as_str().unwrap().contains("input = \"usage.logins_28d\""));
+    let f = forecast(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let expected: f64 = probs.iter().sum();
+    assert!((f["expected_churns"].as_f64().unwrap() - (expected * 100.0).round() / 100.0).abs() < 1e-9, "{f}");
+    let (lo, hi) = (f["interval_90"][0].as_f64().unwrap(), f["interval_90"][1].as_f64().unwrap());
+    assert!(lo <= expected && expected <= hi, "{lo} ≤ {expected} ≤ {hi}");
+    let mut save = q.clone();
+    save.insert("save".into(), "from_usage".into());
+    calibrate(db.store.as_ref(), &Params(&save)).await.unwrap();
+    let cards = kizuna_analytics::health::scorecards(db.store.as_ref()).await.unwrap();
+    assert!(cards.named("from_usage").is_some() && cards.named("default").is_some());
+    let mut bad = q.clone();
+    bad.insert("metrics".into(), "logins_28d,nps".into());
+    assert!(calibrate(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string().starts_with("metrics \"nps\" is not a usage metric"));
+}
+
+both_engines!(scores_explain_every_measure, history_trend_and_changes, backtest_ranks_the_churner, calibration_finds_logins_and_forecasts);
