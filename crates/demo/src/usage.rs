@@ -1,4 +1,4 @@
-//! Product usage for the demo company over its last 70 days: users grouped with their account,
+//! Product usage for the demo company over its last 120 days: users grouped with their account,
 //! logins, the core action (`report_created`), exports, and setup steps for new accounts. Usage
 //! declines over the 60 days before an account churns (and stalls when onboarding stalls), so
 //! health scores and alerts have real signal to find.
@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 
-pub const DAYS: i64 = 70;
+pub const DAYS: i64 = 120;
 /// Usage fades to 10% over this many days before a churn.
 pub const DECLINE_DAYS: i64 = 60;
 

@@ -224,6 +224,10 @@ pub struct Account {
     pub attributes: serde_json::Value,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The latest health score (0–100), its band and the score before it, if scored.
+    pub health_score: Option<f64>,
+    pub health_band: Option<String>,
+    pub health_previous: Option<f64>,
     /// MRR on the day asked for (today by default), in currency units.
     pub mrr: f64,
 }

@@ -50,6 +50,8 @@ pub struct AccountQuery {
     pub owner_email: Option<String>,
     pub partner_id: Option<String>,
     pub lifecycle_stage: Option<String>,
+    /// red, yellow or green: the latest health score's band.
+    pub health_band: Option<String>,
     /// Case-insensitive substring of the account id or name.
     pub search: Option<String>,
     pub sort: AccountSort,
@@ -69,6 +71,7 @@ impl AccountQuery {
             owner_email: None,
             partner_id: None,
             lifecycle_stage: None,
+            health_band: None,
             search: None,
             sort: AccountSort::AccountId,
             descending: false,
@@ -89,10 +92,11 @@ pub enum AccountSort {
     Partner,
     Stage,
     Mrr,
+    Health,
 }
 
 impl AccountSort {
-    pub const NAMES: &'static str = "account_id, name, segment, touch_model, owner, partner, stage, mrr";
+    pub const NAMES: &'static str = "account_id, name, segment, touch_model, owner, partner, stage, mrr, health";
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -104,6 +108,7 @@ impl AccountSort {
             "partner" | "partner_id" => AccountSort::Partner,
             "stage" | "lifecycle_stage" => AccountSort::Stage,
             "mrr" => AccountSort::Mrr,
+            "health" | "health_score" => AccountSort::Health,
             _ => return None,
         })
     }
@@ -118,6 +123,8 @@ impl AccountSort {
             AccountSort::Partner => "a.partner_id",
             AccountSort::Stage => "a.lifecycle_stage",
             AccountSort::Mrr => "mrr_cents",
+            // Unscored accounts sort as the lowest on both engines.
+            AccountSort::Health => "COALESCE((SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), -1)",
         }
     }
 }

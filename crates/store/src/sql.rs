@@ -135,6 +135,9 @@ FROM r";
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.account_id, COALESCE(a.name, a.account_id), a.segment, a.touch_model, \
      a.owner_email, a.partner_id, a.lifecycle_stage, a.attributes, a.created_at, a.updated_at, \
+     (SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), \
+     (SELECT h.band FROM health_current h WHERE h.account_id = a.account_id), \
+     (SELECT h.previous_score FROM health_current h WHERE h.account_id = a.account_id), \
      (SELECT CAST(COALESCE(SUM(m.delta_cents), 0) AS BIGINT) FROM mrr_changes m \
       WHERE m.account_id = a.account_id AND m.day <= ";
 
@@ -149,6 +152,9 @@ pub(crate) type AccountTuple = (
     sqlx::types::Json<serde_json::Value>,
     Option<chrono::DateTime<chrono::Utc>>,
     chrono::DateTime<chrono::Utc>,
+    Option<f64>,
+    Option<String>,
+    Option<f64>,
     i64,
 );
 
@@ -164,7 +170,10 @@ pub(crate) fn account_from(t: AccountTuple) -> crate::Result<kizuna_domain::Acco
         attributes: t.7 .0,
         created_at: t.8,
         updated_at: t.9,
-        mrr: kizuna_domain::money::to_units(t.10),
+        health_score: t.10,
+        health_band: t.11,
+        health_previous: t.12,
+        mrr: kizuna_domain::money::to_units(t.13),
     })
 }
 
@@ -570,6 +579,9 @@ macro_rules! store_impl {
             }
             if let Some(s) = &q.lifecycle_stage {
                 qb.push(" AND a.lifecycle_stage = ").push_bind(s);
+            }
+            if let Some(b) = &q.health_band {
+                qb.push(" AND a.account_id IN (SELECT account_id FROM health_current WHERE band = ").push_bind(b).push(")");
             }
             if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
                 let pattern = format!("%{}%", s.trim().to_lowercase().replace('%', "\\%").replace('_', "\\_"));

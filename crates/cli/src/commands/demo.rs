@@ -37,6 +37,10 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
         let data = kizuna_demo::generate(&opts);
         kizuna_demo::write(store.as_ref(), &data).await?;
         let users = kizuna_demo::write_sign_ins(store.as_ref(), &data).await?;
+        // Weekly health scores over the last 4 weeks, so trends and history have something to show.
+        for week in (0..=4).rev() {
+            kizuna_analytics::health::run(store.as_ref(), until - chrono::Duration::days(7 * week)).await?;
+        }
         println!(
             "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
              {} activities, {} churn records, {} funnel leads, {} staff users, {} usage messages",
@@ -50,6 +54,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
             data.staff.len(),
             data.usage.len()
         );
+        println!("health scores kept weekly for the last 4 weeks (default scorecard; see kizuna score explain ID)");
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
         for (email, role) in users {
             println!("  {:<8} {email}", role.as_str());

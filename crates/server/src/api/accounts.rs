@@ -15,7 +15,8 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Parameters: `page`, `per_page` (1–1000), `segment`, `touch_model`, `owner`, `partner`, `stage`,
-/// `q`, `sort` (account_id, name, segment, touch_model, owner, partner, stage, mrr), `order`
+/// `health` (red, yellow, green), `q`, `sort` (account_id, name, segment, touch_model, owner,
+/// partner, stage, mrr, health), `order`
 /// (asc, desc), `on` (date of MRR).
 pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiError> {
     let p = Params(q);
@@ -26,6 +27,8 @@ pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiErr
     query.owner_email = p.text("owner").map(|s| s.to_lowercase());
     query.partner_id = p.text("partner");
     query.lifecycle_stage = p.text("stage").map(|s| s.to_lowercase());
+    query.health_band = p
+        .choice("health", |s| kizuna_domain::health::Band::parse(s).map(|b| b.as_str().to_string()), "red, yellow, green")?;
     query.search = p.text("q");
     query.sort = p.choice("sort", AccountSort::parse, AccountSort::NAMES)?.unwrap_or(AccountSort::AccountId);
     query.descending = p.choice("order", |s| match s { "asc" => Some(false), "desc" => Some(true), _ => None }, "asc, desc")?

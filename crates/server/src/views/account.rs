@@ -109,6 +109,7 @@ async fn render(
     ]);
     let history_rows: Vec<Value> = history.iter().rev().take(12).map(|(m, v)| json!([month(m.first_day(), lang), yen(*v)])).collect();
     let usage = usage_panel(state, &page, id, today).await?;
+    let health = super::health::panel(state, &page, id, today).await?;
     page.render_status(
         state,
         "account.html",
@@ -116,7 +117,7 @@ async fn render(
             account => json!({ "id": account.account_id, "name": account.name }),
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
             profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
-            error => error.map(|m| m.render(lang)), usage,
+            error => error.map(|m| m.render(lang)), usage, health,
             today => today.to_string(),
         },
         status,

@@ -25,9 +25,10 @@ struct Row {
     partner: String,
     stage: String,
     mrr: String,
+    health: Option<super::health::Badge>,
 }
 
-const SORTABLE: &[&str] = &["account_id", "name", "segment", "touch_model", "owner", "partner", "stage", "mrr"];
+const SORTABLE: &[&str] = &["account_id", "name", "segment", "touch_model", "owner", "partner", "stage", "mrr", "health"];
 pub const STAGES: &[&str] = &["onboarding", "adoption", "expansion", "renewal", "churned"];
 
 /// This page's URL with some parameters replaced (and the page reset unless given).
@@ -67,6 +68,7 @@ pub async fn page(
             partner: a.partner_id.clone().unwrap_or_default(),
             stage: a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default(),
             mrr: yen(a.mrr),
+            health: super::health::Badge::of(a.health_score, a.health_band.as_deref(), a.health_previous, &page),
         })
         .collect();
     let pages = result.total.div_ceil(result.per_page as u64).max(1);
@@ -78,7 +80,7 @@ pub async fn page(
             let next_order = if active && order != "desc" { "desc" } else { "asc" };
             minijinja::context! {
                 name => *c, title => page.t(&format!("col.{c}")), href => link(&q, &[("sort", c.to_string()), ("order", next_order.to_string())]),
-                sorted => active.then(|| if order == "desc" { "descending" } else { "ascending" }), num => *c == "mrr",
+                sorted => active.then(|| if order == "desc" { "descending" } else { "ascending" }), num => *c == "mrr" || *c == "health",
             }
         })
         .collect();
@@ -99,7 +101,7 @@ pub async fn page(
             prev => (result.page > 1).then(|| link(&q, &[("page", (result.page - 1).to_string())])),
             next => ((result.page as u64) < pages).then(|| link(&q, &[("page", (result.page + 1).to_string())])),
             f_q => f("q"), f_segment => f("segment"), f_touch => f("touch_model"), f_owner => f("owner"),
-            f_partner => f("partner"), f_stage => f("stage"), f_sort => sort, f_order => order,
+            f_partner => f("partner"), f_stage => f("stage"), f_health => f("health"), f_sort => sort, f_order => order,
         },
     )
 }
@@ -116,7 +118,7 @@ pub async fn export(
     query.page = 1;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
-    out.write_record(["account_id", "name", "segment", "touch_model", "owner_email", "partner_id", "lifecycle_stage", "mrr"]).map_err(csv_err)?;
+    out.write_record(["account_id", "name", "segment", "touch_model", "owner_email", "partner_id", "lifecycle_stage", "mrr", "health_score", "health_band"]).map_err(csv_err)?;
     loop {
         let chunk = state.store.list_accounts(&query).await?;
         for a in &chunk.accounts {
@@ -129,6 +131,8 @@ pub async fn export(
                 a.partner_id.as_deref().unwrap_or(""),
                 a.lifecycle_stage.as_deref().unwrap_or(""),
                 &a.mrr.to_string(),
+                &a.health_score.map(|s| s.to_string()).unwrap_or_default(),
+                a.health_band.as_deref().unwrap_or(""),
             ])
             .map_err(csv_err)?;
         }

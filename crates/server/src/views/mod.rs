@@ -7,6 +7,7 @@ mod admin;
 mod charts;
 pub(crate) mod csrf;
 mod dashboard;
+mod health;
 pub(crate) mod format;
 mod login;
 mod page;
@@ -55,6 +56,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/login.html")),
     ("dashboard.html", include_str!("../../templates/dashboard.html")),
     ("accounts.html", include_str!("../../templates/accounts.html")),
+    ("health_badge.html", include_str!("../../templates/health_badge.html")),
     ("account.html", include_str!("../../templates/account.html")),
     ("reports.html", include_str!("../../templates/reports.html")),
     ("plan.html", include_str!("../../templates/plan.html")),

@@ -1,0 +1,127 @@
+//! Health on the pages: the badge (band, score, trend arrow) in lists, and the account page's
+//! panel that explains the score measure by measure.
+
+use super::charts::columns;
+use super::format::date;
+use super::Page;
+use crate::{ApiError, AppState};
+use kizuna_domain::health::trend;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Serialize)]
+pub struct Badge {
+    band: String,
+    band_label: String,
+    score: String,
+    arrow: &'static str,
+    arrow_label: String,
+}
+
+impl Badge {
+    pub fn of(score: Option<f64>, band: Option<&str>, previous: Option<f64>, page: &Page) -> Option<Badge> {
+        let (score, band) = (score?, band?);
+        let t = trend(previous, Some(score));
+        let arrow = match t {
+            "up" => "↑",
+            "down" => "↓",
+            "flat" => "→",
+            _ => "",
+        };
+        Some(Badge {
+            band: band.to_string(),
+            band_label: page.t(&format!("band.{band}")),
+            // Shown rounded down, so a 49.6 that is red never reads as 50.
+            score: format!("{:.0}", score.floor()),
+            arrow,
+            arrow_label: page.t(&format!("trend.{t}")),
+        })
+    }
+}
+
+/// A measure's name for people: built-in inputs are translated, usage metrics keep their
+/// configured name, attributes are marked as such.
+fn measure_label(input: &str, page: &Page) -> String {
+    if let Some(name) = input.strip_prefix("usage.") {
+        return name.to_string();
+    }
+    if let Some(name) = input.strip_prefix("attribute.") {
+        return format!("{}: {name}", page.t("health.attribute"));
+    }
+    page.t(&format!("health.input.{input}"))
+}
+
+/// Built-in group names are translated; a group someone named in a scorecard keeps its name.
+fn group_label(group: &str, page: &Page) -> String {
+    let key = format!("health.group.{group}");
+    let text = page.t(&key);
+    if text.ends_with(&key) { group.to_string() } else { text }
+}
+
+fn number(v: &Value) -> String {
+    match v.as_f64() {
+        None => "—".into(),
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) if x.abs() < 10.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.1}"),
+    }
+}
+
+/// The account page's health panel: None when the account is not paying today.
+pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
+    let Some(v) = kizuna_analytics::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
+    let measures: Vec<Value> = v["explanation"]["measures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            json!({
+                "group": group_label(m["group"].as_str().unwrap_or(""), page),
+                "name": measure_label(m["input"].as_str().unwrap_or(""), page),
+                "raw": number(&m["raw"]), "score": number(&m["score"]),
+                "weight": format!("{:.0}%", m["effective_weight"].as_f64().unwrap_or(0.0) * 100.0),
+                "contribution": if m["score"].is_null() { page.t("health.missing") } else { number(&m["contribution"]) },
+                "missing": m["score"].is_null(),
+            })
+        })
+        .collect();
+    let drags: Vec<Value> = v["drags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| json!({ "name": measure_label(d["input"].as_str().unwrap_or(""), page), "lost": number(&d["points_lost"]) }))
+        .collect();
+    let changes: Vec<Value> = v["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(5)
+        .map(|c| {
+            json!({
+                "name": measure_label(c["input"].as_str().unwrap_or(""), page),
+                "before": number(&c["raw_before"]), "now": number(&c["raw_now"]),
+                "delta": format!("{:+.1}", c["delta"].as_f64().unwrap_or(0.0)),
+            })
+        })
+        .collect();
+    let mut history: Vec<(String, f64)> = v["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Some((date(h["at"].as_str()?.parse().ok()?, page.lang), h["score"].as_f64()?)))
+        .collect();
+    history.reverse();
+    let chart = (history.len() >= 2).then(|| columns(&page.t("health.history"), &history, &|x| format!("{x:.0}")));
+    let previous = v["previous"].as_object().map(|p| {
+        json!({ "score": number(&p["score"]), "at": p["at"].as_str().and_then(|d| d.parse().ok()).map(|d| date(d, page.lang)).unwrap_or_default() })
+    });
+    let badge = Badge::of(v["score"].as_f64(), v["band"].as_str(), v["previous"]["score"].as_f64(), page);
+    let note = v["explanation"]["missing"].as_array().filter(|m| !m.is_empty()).map(|m| {
+        page.t("health.missing_note").replace("%{count}", &m.len().to_string())
+    });
+    Ok(Some(json!({
+        "badge": badge, "grade": v["grade"], "scorecard": v["scorecard"], "measures": measures, "drags": drags,
+        "changes": changes, "chart": chart, "previous": previous, "note": note,
+        "change": v["score_change"].as_f64().map(|c| format!("{c:+.1}")),
+    })))
+}
