@@ -247,4 +247,21 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     assert!(calibrate(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string().starts_with("metrics \"nps\" is not a usage metric"));
 }
 
-both_engines!(scores_explain_every_measure, history_trend_and_changes, backtest_ranks_the_churner, calibration_finds_logins_and_forecasts);
+/// The demo company's default scorecard finds real signal: usage fades before churn there.
+async fn demo_default_scorecard_has_signal(db: TestDb) {
+    let until = date("2026-06-30");
+    let mut opts = kizuna_demo::Options::new(3, until);
+    opts.accounts = 400;
+    kizuna_demo::write(db.store.as_ref(), &kizuna_demo::generate(&opts)).await.unwrap();
+    let (from, to) = ((until - Duration::days(92)).to_string(), (until - Duration::days(28)).to_string());
+    let q: HashMap<String, String> = [("from", from.as_str()), ("to", to.as_str()), ("every", "7d"), ("horizon", "28d")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let v = backtest(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let auc = v["auc"].as_f64().unwrap();
+    assert!(v["churned"].as_u64().unwrap() >= 10, "{v}");
+    assert!(auc > 0.75, "AUC {auc}: {v}");
+    let red = &v["calibration"]["bands"][0];
+    let green = &v["calibration"]["bands"][2];
+    assert!(red["churn_rate"].as_f64().unwrap() > 5.0 * green["churn_rate"].as_f64().unwrap(), "red churns far more often than green: {v}");
+}
+
+both_engines!(demo_default_scorecard_has_signal, scores_explain_every_measure, history_trend_and_changes, backtest_ranks_the_churner, calibration_finds_logins_and_forecasts);
