@@ -628,7 +628,67 @@ async fn usage_ingestion_like_segment(db: TestDb) {
     assert_eq!(csv.status, StatusCode::OK);
 }
 
+async fn health_scores_api_pages_and_isolation(db: TestDb) {
+    seed(&db).await;
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[AccountRow { account_id: "P1".into(), partner_id: Some("P-ALPHA".into()), ..Default::default() }, AccountRow { account_id: "P2".into(), partner_id: Some("P-BETA".into()), ..Default::default() }]).await.unwrap();
+    tx.upsert_subscriptions(&[subscription("P1", "core", "2024-01-01", None, 1000), subscription("P2", "core", "2024-01-01", None, 1000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let c = admin(db).await;
+    let h = get(&c, "/api/v1/accounts/A1/health?at=2026-11-24", None).await.json();
+    assert_eq!((h["account_id"].as_str(), h["scorecard"].as_str(), h["trend"].as_str()), (Some("A1"), Some("default"), Some("new")), "{h}");
+    assert_eq!(h["explanation"]["measures"].as_array().unwrap().len(), 10);
+    assert!(h["score"].as_f64().is_some() && h["explanation"]["missing"].as_array().unwrap().iter().any(|m| m == "usage.days_since_login"), "no login ever: missing, not zero");
+    let gone = get(&c, "/api/v1/accounts/A2/health?at=2026-11-24", Some("en")).await;
+    assert_eq!((gone.status, gone.json()["error"].as_str()), (StatusCode::NOT_FOUND, Some("account \"A2\" was not a paying customer on 2026-11-24, so it has no health score")));
+
+    let bad = put(&c, "/api/v1/health/scorecards", &kizuna_domain::health::scorecard::DEFAULT.replace("range = [0, 40]", "range = [40, 0]")).await;
+    assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("scorecard \"default\", measure \"usage.logins_28d\": range = [40.0, 0.0] must be [low, high] with low < high")));
+    let ok = put(&c, "/api/v1/health/scorecards", kizuna_domain::health::scorecard::DEFAULT).await;
+    assert_eq!(ok.json()["saved"], serde_json::json!(["default"]));
+    assert!(get(&c, "/api/v1/health/scorecards", None).await.body.contains("[bands]"));
+
+    let ran = c.send(Request::post("/api/v1/health/run?at=2026-11-24"), Body::empty()).await;
+    assert_eq!((ran.status, ran.json()["accounts"].as_u64()), (StatusCode::OK, Some(4)), "A1, A3, P1, P2: {}", ran.body);
+    let audit = get(&c, "/api/v1/audit", None).await.json();
+    assert!(audit.to_string().contains("health.run") && audit.to_string().contains("scorecards.save"), "{audit}");
+    let band = h["band"].as_str().unwrap().to_string();
+    let listed = get(&c, &format!("/api/v1/accounts?health={band}&sort=health&order=desc"), None).await.json();
+    assert!(listed["accounts"].as_array().unwrap().iter().all(|a| a["health_band"] == band.as_str()), "{listed}");
+    assert!(listed["accounts"].as_array().unwrap().iter().any(|a| a["account_id"] == "A1"));
+    assert_eq!(get(&c, "/api/v1/accounts?health=purple", None).await.status, StatusCode::BAD_REQUEST);
+    let csv = get(&c, "/accounts.csv", None).await.body;
+    assert!(csv.lines().next().unwrap().ends_with(",health_score,health_band"), "{csv}");
+    let page = get(&c, "/accounts/A1", Some("ja")).await;
+    assert!(page.body.contains("ヘルススコア") && page.body.contains("最終CSM接点からの日数"), "the account page explains the score");
+    let page = get(&c, "/accounts/A1", Some("en")).await;
+    assert!(page.body.contains("Health score") && page.body.contains("Days to renewal"));
+    let list = get(&c, &format!("/accounts?health={band}"), Some("en")).await;
+    assert!(list.body.contains(&format!("band band-{band}")) && list.body.contains("A1"));
+    let backtest = get(&c, "/api/v1/health/backtest?from=2026-11-24&to=2026-11-24&horizon=28d", None).await;
+    assert_eq!((backtest.status, backtest.json()["observations"].as_u64()), (StatusCode::OK, Some(4)));
+    let refused = get(&c, "/api/v1/health/calibrate?from=2026-11-24&to=2026-11-24&save=x", None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "GET never saves");
+
+    assert_eq!(kizuna_server::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-24")).await.unwrap(), None, "already scored today");
+    assert_eq!(kizuna_server::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-25")).await.unwrap(), Some(4));
+    assert_eq!(c.store.last_health_day().await.unwrap(), Some(kizuna_store::testing::date("2026-11-25")));
+
+    add_user(&c, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    add_user(&c, "viewer@kizuna.example", Role::Viewer, None).await;
+    let p = Client::anonymous(c.db.clone());
+    sign_in(&p, "alpha@partner.example").await;
+    assert_eq!(get(&p, "/api/v1/accounts/P1/health", None).await.status, StatusCode::OK);
+    assert_eq!(get(&p, "/api/v1/accounts/P2/health", None).await.status, StatusCode::NOT_FOUND, "another partner's account");
+    assert_eq!(get(&p, "/api/v1/health/backtest?from=2026-11-24&to=2026-11-24", None).await.status, StatusCode::FORBIDDEN);
+    let v = Client::anonymous(c.db.clone());
+    sign_in(&v, "viewer@kizuna.example").await;
+    assert_eq!(v.send(Request::post("/api/v1/health/run"), Body::empty()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(put(&v, "/api/v1/health/scorecards", kizuna_domain::health::scorecard::DEFAULT).await.status, StatusCode::FORBIDDEN);
+}
+
 both_engines!(
+    health_scores_api_pages_and_isolation,
     usage_ingestion_like_segment,
     sign_in_out_and_what_anonymous_gets,
     roles_decide_what_is_allowed,
