@@ -96,8 +96,8 @@ pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, a
     Ok(out)
 }
 
-/// Score each account with its scorecard (or `only`, when given).
-fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, AccountState>, only: Option<&Scorecard>) -> Vec<(&'a String, Score)> {
+/// Score each account with its scorecard (or `only`, when given). Pure: no IO.
+pub fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, AccountState>, only: Option<&Scorecard>) -> Vec<(&'a String, Score)> {
     states
         .iter()
         .map(|(id, s)| {

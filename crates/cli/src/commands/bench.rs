@@ -54,6 +54,26 @@ pub enum Bench {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
     },
+    /// Load the usage-metrics data, then score every account with a 20-measure scorecard:
+    /// pure scoring, gathering the inputs, and a whole `score run`.
+    Score {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: u64,
+        #[arg(long, default_value_t = 20)]
+        per_account: u64,
+        #[arg(long)]
+        no_load: bool,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+    /// Fit the calibration model (transforms, 5-fold cross-validation, final fit) on a
+    /// synthetic observation table of ROWS × METRICS.
+    Calibrate {
+        #[arg(long, default_value_t = 500_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 20)]
+        metrics: usize,
+    },
     /// Load ACCOUNTS paying accounts with PER_ACCOUNT usage events each, then time computing
     /// every default usage metric for all of them at one date.
     UsageMetrics {
@@ -118,6 +138,8 @@ pub async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Import { rows, csv } => import(db, rows, csv).await,
         Bench::Metrics { accounts, months, no_load, repeat } => metrics(db, accounts, months, no_load, repeat).await,
+        Bench::Score { accounts, per_account, no_load, repeat } => super::bench_health::score(db, accounts, per_account, no_load, repeat).await,
+        Bench::Calibrate { rows, metrics } => super::bench_health::calibrate(rows, metrics),
         Bench::ImportEvents { events } => super::bench_usage::import_events(db, events).await,
         Bench::Ingest { seconds, connections, batch } => super::bench_usage::ingest(db, seconds, connections, batch).await,
         Bench::UsageMetrics { accounts, per_account, no_load, repeat } => {

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod bench;
+pub mod bench_health;
 pub mod bench_usage;
 pub mod demo;
 pub mod import;
