@@ -52,7 +52,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -170,6 +170,36 @@ test('account list: filter, search, sort by MRR, page, export, language remember
   assert.equal(await p.locator('html').getAttribute('lang'), 'en', 'the cookie remembers English');
   await p.click('a[rel=next]');
   assert.match(await p.locator('nav.pager').innerText(), /Page 2 of 6/);
+});
+
+test('health: the list filters and sorts by band; the account page explains the score', async () => {
+  const p = await as('admin');
+  await p.goto(`${server.base}/accounts`);
+  await p.selectOption('select[name=health]', 'yellow');
+  await p.click('form.filters button[type=submit]');
+  await p.click('th a[data-sort=health]');
+  const badges = p.locator('tbody tr td:nth-child(9) .band');
+  const n = await badges.count();
+  assert.ok(n > 0, 'the demo has yellow accounts');
+  assert.equal(await p.locator('tbody tr td:nth-child(9) .band:not(.band-yellow)').count(), 0, 'only yellow ones');
+  const scores = (await badges.allInnerTexts()).map(Number);
+  assert.ok(scores.every((v, i) => v >= 50 && v < 75 && (i === 0 || scores[i - 1] <= v)), `yellow, lowest first: ${scores}`);
+  await shot(p, 'accounts-health-yellow-ja');
+
+  const href = await p.locator('tbody tr td:nth-child(1) a').first().getAttribute('href');
+  await p.goto(`${server.base}${href}?lang=en`);
+  const panel = p.locator('#health');
+  await panel.waitFor();
+  const api = await (await p.request.get(`${server.base}/api/v1${href}/health`)).json();
+  assert.equal(Number(await panel.locator('.health-score .band').innerText()), Math.floor(api.score));
+  assert.match(await panel.innerText(), new RegExp(`Grade ${api.grade}`));
+  const points = (await panel.locator('tbody tr:not(.missing) td:nth-child(6)').allInnerTexts()).map(Number);
+  const sum = points.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - api.score) < 0.1 * points.length, `points ${points} add up to the score ${api.score}`);
+  assert.equal(await panel.locator('tbody tr.missing').count(), api.explanation.missing.length, 'missing measures are shown as such');
+  assert.ok((await panel.locator('svg.chart').count()) === 1, 'the weekly score history chart');
+  await assertTranslated(p, 'account health');
+  await shot(p, 'account-health-en');
 });
 
 test('account 360: add a note and log a meeting', async () => {
