@@ -107,22 +107,24 @@ pub fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, Account
         .collect()
 }
 
-/// The explanation kept with a score and shown by `score explain`.
-fn detail(s: &Score, previous: Option<&HealthRow>) -> Value {
-    let before: Option<Score> = previous.and_then(|p| serde_json::from_value(p.detail.get("explanation")?.clone()).ok());
-    let changes = before.as_ref().map(|b| domain::changes(b, s)).unwrap_or_default();
+/// The previous kept score of an account: (day, score, band, grade).
+type Previous = (NaiveDate, Option<f64>, Option<String>, Option<String>);
+
+/// The explanation kept with a score: the measures, drags, note and the move since the previous
+/// score. `changes` (measure by measure) are added by [`explain`], which reads the previous
+/// explanation of one account; a whole run does not load every previous explanation.
+fn detail(s: &Score, previous: Option<&Previous>) -> Value {
     json!({
         "explanation": s,
         "drags": domain::drags(s, 3).iter().map(|m| json!({ "input": m.input, "points_lost": m.points_lost })).collect::<Vec<_>>(),
         "note": (!s.missing.is_empty()).then(|| format!("{} of {} measures had no data; their weight was spread over the others", s.missing.len(), s.measures.len())),
-        "previous": previous.map(|p| json!({ "at": p.scored_on, "score": p.score, "band": p.band, "grade": p.grade })),
-        "score_change": previous.and_then(|p| Some(((s.score? - p.score?) * 100.0).round() / 100.0)),
-        "trend": domain::trend(previous.and_then(|p| p.score), s.score),
-        "changes": changes,
+        "previous": previous.map(|p| json!({ "at": p.0, "score": p.1, "band": p.2, "grade": p.3 })),
+        "score_change": previous.and_then(|p| Some(((s.score? - p.1?) * 100.0).round() / 100.0)),
+        "trend": domain::trend(previous.and_then(|p| p.1), s.score),
     })
 }
 
-fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&HealthRow>) -> HealthRow {
+fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> HealthRow {
     HealthRow {
         account_id: id.to_string(),
         scored_on: at,
@@ -130,7 +132,7 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&HealthRow>) -> H
         score: s.score,
         band: s.band.map(|b| b.as_str().to_string()),
         grade: s.grade.map(|g| g.to_string()),
-        previous_score: previous.and_then(|p| p.score),
+        previous_score: previous.and_then(|p| p.1),
         detail: detail(s, previous),
     }
 }
@@ -141,15 +143,17 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError>
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, None).await?;
-    let previous: HashMap<String, HealthRow> = store.health_before(at, None).await?.into_iter().map(|r| (r.account_id.clone(), r)).collect();
-    let rows: Vec<HealthRow> = score_states(&cards, &states, None).iter().map(|(id, s)| row_of(id, at, s, previous.get(*id))).collect();
-    store.save_health(&rows).await?;
+    let previous: HashMap<String, Previous> = store.health_scores_before(at).await?.into_iter().map(|(a, d, s, b, g)| (a, (d, s, b, g))).collect();
     let mut bands: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut grades: BTreeMap<String, u64> = BTreeMap::new();
-    for r in &rows {
-        *bands.entry(r.band.as_deref().unwrap_or("none")).or_default() += 1;
-        *grades.entry(r.grade.clone().unwrap_or_else(|| "none".into())).or_default() += 1;
+    let mut grades: BTreeMap<char, u64> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(states.len());
+    for (id, s) in score_states(&cards, &states, None) {
+        *bands.entry(s.band.map(Band::as_str).unwrap_or("none")).or_default() += 1;
+        *grades.entry(s.grade.unwrap_or('-')).or_default() += 1;
+        rows.push(row_of(id, at, &s, previous.get(id)));
     }
+    drop(states);
+    store.save_health(&rows).await?;
     Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades }))
 }
 
@@ -162,7 +166,9 @@ pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<
     let states = gather(store, &cards, &defs, at, Some(account)).await?;
     let Some((id, s)) = score_states(&cards, &states, None).into_iter().next() else { return Ok(None) };
     let previous = store.health_before(at, Some(account)).await?.into_iter().next();
-    let mut v = detail(&s, previous.as_ref());
+    let mut v = detail(&s, previous.as_ref().map(|p| (p.scored_on, p.score, p.band.clone(), p.grade.clone())).as_ref());
+    let before: Option<Score> = previous.as_ref().and_then(|p| serde_json::from_value(p.detail.get("explanation")?.clone()).ok());
+    let changes = before.as_ref().map(|b| domain::changes(b, &s)).unwrap_or_default();
     let history: Vec<Value> = store
         .health_history(account, 52)
         .await?
@@ -177,6 +183,7 @@ pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<
     obj.insert("band".into(), json!(s.band));
     obj.insert("grade".into(), json!(s.grade));
     obj.insert("history".into(), json!(history));
+    obj.insert("changes".into(), json!(changes));
     Ok(Some(v))
 }
 

@@ -166,8 +166,10 @@ async fn history_trend_and_changes(db: TestDb) {
     assert_eq!(history.iter().map(|h| (h.scored_on, h.score)).collect::<Vec<_>>(), vec![(date("2026-11-24"), Some(76.0)), (date("2026-11-17"), Some(65.2))]);
     let kept = &history[0].detail;
     assert_eq!((kept["trend"].as_str(), kept["score_change"].as_f64()), (Some("up"), Some(10.8)));
-    assert_eq!(kept["changes"][0]["input"], "usage.logins_28d", "{kept}");
-    assert_eq!(kept["changes"][0]["delta"].as_f64(), Some(12.5), "37.5 → 50 points");
+    let explained = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
+    assert_eq!(explained["changes"][0]["input"], "usage.logins_28d", "{explained}");
+    assert_eq!(explained["changes"][0]["delta"].as_f64(), Some(12.5), "37.5 → 50 points");
+    assert_eq!(explained["changes"][0]["raw_before"].as_f64(), Some(21.0));
     let current: HashMap<String, (Option<f64>, Option<String>, Option<f64>)> = store.health_current().await.unwrap().into_iter().map(|(a, s, b, p)| (a, (s, b, p))).collect();
     assert_eq!(current["A"], (Some(76.0), Some("green".into()), Some(65.2)));
     // Re-scoring an older day keeps the current row.

@@ -57,6 +57,9 @@ pub trait Health: Send + Sync {
     async fn health_history(&self, account_id: &str, limit: u32) -> Result<Vec<HealthRow>>;
     /// Each account's (or one account's) latest score from before `on`.
     async fn health_before(&self, on: NaiveDate, account: Option<&str>) -> Result<Vec<HealthRow>>;
+    /// Each account's latest score from before `on`, without its explanation (lighter than
+    /// [`Health::health_before`] for a whole book): (account, day, score, band, grade).
+    async fn health_scores_before(&self, on: NaiveDate) -> Result<Vec<(String, NaiveDate, Option<f64>, Option<String>, Option<String>)>>;
     /// The latest day anything was scored.
     async fn last_health_day(&self) -> Result<Option<NaiveDate>>;
     /// (account_id, score, band, previous score) of every account with a current score.
@@ -137,6 +140,17 @@ macro_rules! health_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map($crate::health::health_from).collect()
+            }
+
+            async fn health_scores_before(&self, on: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate, Option<f64>, Option<String>, Option<String>)>> {
+                Ok(sqlx::query_as(
+                    "SELECT h.account_id, h.scored_on, h.score, h.band, h.grade FROM health_scores h \
+                     JOIN (SELECT account_id, MAX(scored_on) AS last FROM health_scores WHERE scored_on < $1 GROUP BY account_id) m \
+                     ON h.account_id = m.account_id AND h.scored_on = m.last",
+                )
+                .bind(on)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn last_health_day(&self) -> $crate::Result<Option<chrono::NaiveDate>> {
