@@ -110,9 +110,9 @@ pub fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, Account
 /// The previous kept score of an account: (day, score, band, grade).
 type Previous = (NaiveDate, Option<f64>, Option<String>, Option<String>);
 
-/// The explanation kept with a score: the measures, drags, note and the move since the previous
-/// score. `changes` (measure by measure) are added by [`explain`], which reads the previous
-/// explanation of one account; a whole run does not load every previous explanation.
+/// The explanation: the measures, drags, note and the move since the previous score. `changes`
+/// (measure by measure) are added by [`explain`], which reads the previous kept score of one
+/// account; a whole run does not load every previous one.
 fn detail(s: &Score, previous: Option<&Previous>) -> Value {
     json!({
         "explanation": s,
@@ -124,6 +124,19 @@ fn detail(s: &Score, previous: Option<&Previous>) -> Value {
     })
 }
 
+/// What is kept daily per account: the compact measures (see `Score::compact`), the drags and
+/// the move since the previous score.
+fn kept_detail(s: &Score, previous: Option<&Previous>) -> String {
+    json!({
+        "measures": s.compact(),
+        "drags": domain::drags(s, 3).iter().map(|m| json!([m.input, m.points_lost])).collect::<Vec<_>>(),
+        "previous": previous.map(|p| p.0),
+        "score_change": previous.and_then(|p| Some(((s.score? - p.1?) * 100.0).round() / 100.0)),
+        "trend": domain::trend(previous.and_then(|p| p.1), s.score),
+    })
+    .to_string()
+}
+
 fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> HealthRow {
     HealthRow {
         account_id: id.to_string(),
@@ -133,7 +146,7 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> He
         band: s.band.map(|b| b.as_str().to_string()),
         grade: s.grade.map(|g| g.to_string()),
         previous_score: previous.and_then(|p| p.1),
-        detail: detail(s, previous),
+        detail: kept_detail(s, previous),
     }
 }
 
@@ -147,7 +160,8 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError>
     let mut bands: BTreeMap<&str, u64> = BTreeMap::new();
     let mut grades: BTreeMap<char, u64> = BTreeMap::new();
     let mut rows = Vec::with_capacity(states.len());
-    for (id, s) in score_states(&cards, &states, None) {
+    for (id, state) in &states {
+        let s = domain::score(&cards, cards.for_account(state.segment.as_deref(), state.stage.as_deref()), &state.inputs);
         *bands.entry(s.band.map(Band::as_str).unwrap_or("none")).or_default() += 1;
         *grades.entry(s.grade.unwrap_or('-')).or_default() += 1;
         rows.push(row_of(id, at, &s, previous.get(id)));
@@ -167,7 +181,7 @@ pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<
     let Some((id, s)) = score_states(&cards, &states, None).into_iter().next() else { return Ok(None) };
     let previous = store.health_before(at, Some(account)).await?.into_iter().next();
     let mut v = detail(&s, previous.as_ref().map(|p| (p.scored_on, p.score, p.band.clone(), p.grade.clone())).as_ref());
-    let before: Option<Score> = previous.as_ref().and_then(|p| serde_json::from_value(p.detail.get("explanation")?.clone()).ok());
+    let before: Option<Score> = previous.as_ref().and_then(|p| Score::from_compact(&p.detail_json()["measures"]));
     let changes = before.as_ref().map(|b| domain::changes(b, &s)).unwrap_or_default();
     let history: Vec<Value> = store
         .health_history(account, 52)

@@ -164,7 +164,7 @@ async fn history_trend_and_changes(db: TestDb) {
     // other (87 + 50 + 20 + 50 + 70) / 5 = 55.4, overall 65.2
     let history = store.health_history("A", 10).await.unwrap();
     assert_eq!(history.iter().map(|h| (h.scored_on, h.score)).collect::<Vec<_>>(), vec![(date("2026-11-24"), Some(76.0)), (date("2026-11-17"), Some(65.2))]);
-    let kept = &history[0].detail;
+    let kept = &history[0].detail_json();
     assert_eq!((kept["trend"].as_str(), kept["score_change"].as_f64()), (Some("up"), Some(10.8)));
     let explained = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
     assert_eq!(explained["changes"][0]["input"], "usage.logins_28d", "{explained}");

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-/// One account's score on one day, with its explanation (`detail`, JSON).
+/// One account's score on one day, with its explanation (`detail`, JSON text: kept as text so a
+/// run over a large book does not hold a JSON tree per account).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthRow {
     pub account_id: String,
@@ -19,7 +20,14 @@ pub struct HealthRow {
     pub grade: Option<String>,
     /// The score before this one (for trend arrows); kept in `health_current` only.
     pub previous_score: Option<f64>,
-    pub detail: serde_json::Value,
+    pub detail: String,
+}
+
+impl HealthRow {
+    /// The explanation as JSON (null if the stored text is not JSON).
+    pub fn detail_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// Activities up to a day: the last CSM touch (anything but a support ticket) and the support
@@ -74,8 +82,7 @@ pub trait Health: Send + Sync {
 type HealthTuple = (String, NaiveDate, String, Option<f64>, Option<String>, Option<String>, String);
 
 pub(crate) fn health_from(t: HealthTuple) -> Result<HealthRow> {
-    let detail = serde_json::from_str(&t.6).map_err(|e| crate::StoreError::BadStoredValue { column: "health_scores.detail", value: format!("{} on {}", t.0, t.1), expected: format!("JSON: {e}") })?;
-    Ok(HealthRow { account_id: t.0, scored_on: t.1, scorecard: t.2, score: t.3, band: t.4, grade: t.5, previous_score: None, detail })
+    Ok(HealthRow { account_id: t.0, scored_on: t.1, scorecard: t.2, score: t.3, band: t.4, grade: t.5, previous_score: None, detail: t.6 })
 }
 
 /// `WHERE`/`AND` clause for an optional account, bound as parameter `$n`.
@@ -92,7 +99,7 @@ macro_rules! health_impl {
                 for chunk in rows.chunks(2000) {
                     let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_scores (account_id, scored_on, scorecard, score, band, grade, detail) ");
                     q.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(&r.scorecard).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(r.detail.to_string());
+                        b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(&r.scorecard).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(&r.detail);
                     });
                     q.push(
                         " ON CONFLICT (account_id, scored_on) DO UPDATE SET scorecard = excluded.scorecard, score = excluded.score, \

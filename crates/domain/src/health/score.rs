@@ -150,6 +150,37 @@ pub fn score(cards: &Scorecards, card: &Scorecard, inputs: &HashMap<String, Opti
     }
 }
 
+impl Score {
+    /// The few figures history needs, small enough to keep daily for every account:
+    /// `[[input, raw, score, contribution], ...]`.
+    pub fn compact(&self) -> serde_json::Value {
+        let measures: Vec<serde_json::Value> = self.measures.iter().map(|m| serde_json::json!([m.input, m.raw, m.score, m.contribution])).collect();
+        serde_json::json!({ "scorecard": self.scorecard, "score": self.score, "measures": measures })
+    }
+
+    /// Back from [`Score::compact`]: enough for [`changes`] (inputs, raw values, contributions).
+    pub fn from_compact(v: &serde_json::Value) -> Option<Score> {
+        let measures = v["measures"]
+            .as_array()?
+            .iter()
+            .map(|m| {
+                Some(MeasureScore {
+                    input: m[0].as_str()?.to_string(),
+                    group: String::new(),
+                    raw: m[1].as_f64(),
+                    score: m[2].as_f64(),
+                    weight: 0.0,
+                    effective_weight: 0.0,
+                    contribution: m[3].as_f64().unwrap_or(0.0),
+                    points_lost: 0.0,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let missing = measures.iter().filter(|m| m.raw.is_none()).map(|m| m.input.clone()).collect();
+        Some(Score { scorecard: v["scorecard"].as_str()?.to_string(), score: v["score"].as_f64(), band: None, grade: None, groups: vec![], measures, missing })
+    }
+}
+
 /// The measures costing the most points, worst first (at most `n`, only those costing any).
 pub fn drags(s: &Score, n: usize) -> Vec<&MeasureScore> {
     let mut v: Vec<&MeasureScore> = s.measures.iter().filter(|m| m.score.is_some() && m.points_lost > 0.0).collect();
@@ -251,7 +282,7 @@ mod tests {
         let b = score(&cards, card, &inputs(&[("usage.logins_28d", Some(10.0)), ("support_tickets_90d", Some(0.0))]));
         // alone in their groups: usage 60/75 → 100 then 25; relationship 15/75 → 100
         assert_eq!((a.score, b.score), (Some(100.0), Some(40.0)));
-        let c = changes(&a, &b);
+        let c = changes(&Score::from_compact(&a.compact()).expect("round trip"), &b);
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].input.as_str(), c[0].raw_before, c[0].raw_now, c[0].delta), ("usage.logins_28d", Some(40.0), Some(10.0), -60.0));
         assert_eq!((trend(a.score, b.score), trend(b.score, a.score), trend(Some(50.0), Some(52.0)), trend(None, Some(1.0))), ("down", "up", "flat", "new"));
