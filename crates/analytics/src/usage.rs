@@ -69,8 +69,24 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
     let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
     queries.sort_by_key(|q| (q.users, q.event.clone(), q.days));
     queries.dedup();
-    let results = futures::future::try_join_all(queries.iter().map(|q| run(store, q, at, account))).await?;
-    let figures: HashMap<&Query, Figures> = queries.iter().zip(results).collect();
+    // Totals of every window in one pass over the rollup; distinct users per query (a second
+    // table), all at the same time.
+    let (user_queries, total_queries): (Vec<&Query>, Vec<&Query>) = queries.iter().partition(|q| q.users);
+    let windows: Vec<(Option<String>, u32)> = total_queries.iter().map(|q| (q.event.clone(), q.days)).collect();
+    let totals = async {
+        let rows = store.usage_windows(&windows, at, account).await?;
+        let figures = |t: &kizuna_store::UsageTotals| WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 };
+        let mut per_query: Vec<Figures> = vec![Figures::new(); total_queries.len()];
+        for (a, per) in rows {
+            for (i, (now, was)) in per.iter().enumerate() {
+                per_query[i].insert(a.clone(), (figures(now), figures(was)));
+            }
+        }
+        Ok::<_, StoreError>(per_query)
+    };
+    let (totals, users) = futures::future::try_join(totals, futures::future::try_join_all(user_queries.iter().map(|q| run(store, q, at, account)))).await?;
+    let mut figures: HashMap<&Query, Figures> = total_queries.iter().copied().zip(totals).collect();
+    figures.extend(user_queries.iter().copied().zip(users));
     let lasts = futures::future::try_join_all(defs.metrics.iter().filter_map(|m| match &m.kind {
         Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at, account).await.map(|rows| (m.name.clone(), rows)) }),
         _ => None,
