@@ -6,7 +6,7 @@ use crate::ReportError;
 use chrono::{Duration, NaiveDate};
 use kizuna_domain::usage::alerts::{weekly_drop, BASELINE_WEEKS};
 use kizuna_domain::usage::metrics::{evaluate, AccountInputs, Definitions, Kind, WindowFigures};
-use kizuna_store::{Store, StoreError, UsageTotals};
+use kizuna_store::{Store, StoreError, UsageFigure, UsageWindow};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,28 +21,56 @@ pub async fn definitions(store: &dyn Store) -> Result<Definitions, ReportError> 
     }
 }
 
-/// Per account: (figures in the window, figures in the window before).
-type Figures = HashMap<String, (WindowFigures, WindowFigures)>;
+/// Per account: (the figure in the window, in the window before).
+type Figures = HashMap<String, (f64, f64)>;
 
-/// What one windowed metric reads: totals (count, sum, active days) or distinct users.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Query {
-    users: bool,
-    event: Option<String>,
-    days: u32,
+/// What one windowed metric reads: a total of the rollup, or distinct users (another table).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Query {
+    Total(UsageWindow),
+    Users { event: Option<String>, days: u32 },
 }
 
-async fn run(store: &dyn Store, q: &Query, at: NaiveDate, account: Option<&str>) -> Result<Figures, StoreError> {
-    let d = Duration::days(q.days as i64);
-    let (before, from) = (at - d - d + Duration::days(1), at - d + Duration::days(1));
-    if q.users {
-        let rows = store.usage_active_users(q.event.as_deref(), before, from, at, account).await?;
-        let users = |n: u64| WindowFigures { active_users: n as f64, ..Default::default() };
-        return Ok(rows.into_iter().map(|(a, now, was)| (a, (users(now), users(was)))).collect());
+fn query_of(kind: &Kind) -> Option<Query> {
+    let (event, days) = kind.window()?;
+    let event = event.map(str::to_string);
+    let total = |figure| Some(Query::Total(UsageWindow { figure, event: event.clone(), days }));
+    match kind {
+        Kind::Count { .. } => total(UsageFigure::Events),
+        Kind::Sum { .. } => total(UsageFigure::ValueSum),
+        Kind::ActiveDays { .. } => total(UsageFigure::ActiveDays),
+        Kind::ActiveUsers { .. } => Some(Query::Users { event: event.clone(), days }),
+        _ => None,
     }
-    let rows = store.usage_totals(q.event.as_deref(), before, from, at, account).await?;
-    let figures = |t: &UsageTotals| WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 };
-    Ok(rows.into_iter().map(|(a, now, was)| (a, (figures(&now), figures(&was)))).collect())
+}
+
+/// The figure as `evaluate` reads it for the metric's kind.
+fn window_figures(kind: &Kind, value: f64) -> WindowFigures {
+    let mut f = WindowFigures::default();
+    match kind {
+        Kind::Count { .. } => f.events = value,
+        Kind::Sum { .. } => f.value_sum = value,
+        Kind::ActiveUsers { .. } => f.active_users = value,
+        _ => f.active_days = value,
+    }
+    f
+}
+
+async fn totals(store: &dyn Store, windows: &[UsageWindow], at: NaiveDate, account: Option<&str>) -> Result<Vec<Figures>, StoreError> {
+    let mut per_query: Vec<Figures> = vec![Figures::new(); windows.len()];
+    for (a, per) in store.usage_windows(windows, at, account).await? {
+        for (i, pair) in per.into_iter().enumerate() {
+            per_query[i].insert(a.clone(), pair);
+        }
+    }
+    Ok(per_query)
+}
+
+async fn users(store: &dyn Store, event: Option<&str>, days: u32, at: NaiveDate, account: Option<&str>) -> Result<Figures, StoreError> {
+    let d = Duration::days(days as i64);
+    let (before, from) = (at - d - d + Duration::days(1), at - d + Duration::days(1));
+    let rows = store.usage_active_users(event, before, from, at, account).await?;
+    Ok(rows.into_iter().map(|(a, now, was)| (a, (now as f64, was as f64))).collect())
 }
 
 /// Every metric of every account paying on `at` (or just `account`), by account id: tenure in
@@ -61,42 +89,30 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
         .iter()
         .map(|(id, first)| (id.clone(), AccountInputs { tenure_days: (at - *first).num_days() + 1, ..Default::default() }))
         .collect();
-    // Each distinct query once, all of them at the same time (count, sum and active days of
-    // one event and window share a query).
-    let query_of = |k: &Kind| {
-        k.window().map(|(event, days)| Query { users: matches!(k, Kind::ActiveUsers { .. }), event: event.map(str::to_string), days })
-    };
+    // Each distinct query once: every total in one pass over the rollup; distinct users and
+    // last days as their own queries, all at the same time (on SQLite each holds a core).
     let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
-    queries.sort_by_key(|q| (q.users, q.event.clone(), q.days));
+    queries.sort();
     queries.dedup();
-    // Totals of every window in one pass over the rollup; distinct users per query (a second
-    // table), all at the same time.
-    let (user_queries, total_queries): (Vec<&Query>, Vec<&Query>) = queries.iter().partition(|q| q.users);
-    let windows: Vec<(Option<String>, u32)> = total_queries.iter().map(|q| (q.event.clone(), q.days)).collect();
-    let totals = async {
-        let rows = store.usage_windows(&windows, at, account).await?;
-        let figures = |t: &kizuna_store::UsageTotals| WindowFigures { events: t.events as f64, value_sum: t.value_sum, active_days: t.active_days as f64, active_users: 0.0 };
-        let mut per_query: Vec<Figures> = vec![Figures::new(); total_queries.len()];
-        for (a, per) in rows {
-            for (i, (now, was)) in per.iter().enumerate() {
-                per_query[i].insert(a.clone(), (figures(now), figures(was)));
-            }
-        }
-        Ok::<_, StoreError>(per_query)
-    };
-    let (totals, users) = futures::future::try_join(totals, futures::future::try_join_all(user_queries.iter().map(|q| run(store, q, at, account)))).await?;
-    let mut figures: HashMap<&Query, Figures> = total_queries.iter().copied().zip(totals).collect();
-    figures.extend(user_queries.iter().copied().zip(users));
+    let windows: Vec<UsageWindow> = queries.iter().filter_map(|q| if let Query::Total(w) = q { Some(w.clone()) } else { None }).collect();
+    let user_queries: Vec<&Query> = queries.iter().filter(|q| matches!(q, Query::Users { .. })).collect();
+    let users = futures::future::try_join_all(user_queries.iter().map(|q| match q {
+        Query::Users { event, days } => users(store, event.as_deref(), *days, at, account),
+        Query::Total(_) => unreachable!("only user queries"),
+    }));
     let lasts = futures::future::try_join_all(defs.metrics.iter().filter_map(|m| match &m.kind {
         Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at, account).await.map(|rows| (m.name.clone(), rows)) }),
         _ => None,
-    }))
-    .await?;
+    }));
+    let (totals, users, lasts) = futures::future::try_join3(totals(store, &windows, at, account), users, lasts).await?;
+    let mut figures: HashMap<Query, Figures> = windows.into_iter().map(Query::Total).zip(totals).collect();
+    figures.extend(user_queries.into_iter().cloned().zip(users));
     for m in &defs.metrics {
         if let Some(q) = query_of(&m.kind) {
             let f = &figures[&q];
             for (id, input) in inputs.iter_mut() {
-                input.windows.insert(m.name.clone(), f.get(id).copied().unwrap_or_default());
+                let (now, was) = f.get(id).copied().unwrap_or_default();
+                input.windows.insert(m.name.clone(), (window_figures(&m.kind, now), window_figures(&m.kind, was)));
             }
         }
     }

@@ -82,4 +82,36 @@ async fn alerts_find_a_collapse(db: TestDb) {
     assert_eq!((alerts[0]["baseline_median"].as_f64(), alerts[0]["last_week"].as_f64(), alerts[0]["drop"].as_f64()), (Some(10.0), Some(1.0), Some(0.9)));
 }
 
-both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse);
+/// Every kind of window at once (several lengths, sums of values, days and users of one event):
+/// they are read in one pass over the rollup, so each column must land on its own metric.
+async fn windows_of_every_kind_and_length(db: TestDb) {
+    seed(&db).await;
+    let at = date("2026-11-24");
+    let paid = |id: &str, back: i64, value: f64| match event(id.into(), "A", "a1", "invoice_paid", at - Duration::days(back)) {
+        UsageMessage::Event(e) => UsageMessage::Event(UsageEvent { value: Some(value), ..e }),
+        other => other,
+    };
+    db.store.ingest(&[paid("p1", 2, 10.0), paid("p2", 3, 20.0), paid("p3", 10, 40.0), paid("p4", 60, 80.0), paid("p5", 200, 1000.0)]).await.unwrap();
+    let metric = |name: &str, body: &str| format!("[[metric]]\nname = \"{name}\"\n{body}\n");
+    let text = [
+        metric("paid_7d", "kind = \"sum\"\nevent = \"invoice_paid\"\ndays = 7"),
+        metric("paid_90d", "kind = \"sum\"\nevent = \"invoice_paid\"\ndays = 90"),
+        metric("paid_change", "kind = \"change\"\nof = \"paid_7d\""),
+        metric("login_days_7d", "kind = \"active_days\"\nevent = \"login\"\ndays = 7"),
+        metric("report_users_7d", "kind = \"active_users\"\nevent = \"report_created\"\ndays = 7"),
+        metric("days_7d", "kind = \"active_days\"\ndays = 7"),
+        metric("logins_90d", "kind = \"count\"\nevent = \"login\"\ndays = 90"),
+        metric("paid_count_90d", "kind = \"count\"\nevent = \"invoice_paid\"\ndays = 90"),
+    ]
+    .concat();
+    let defs = Definitions::parse(&text).unwrap();
+    let v = usage_metrics(db.store.as_ref(), &defs, at, Some("A")).await.unwrap();
+    let a = &v[0];
+    let names = ["paid_7d", "paid_90d", "paid_change", "login_days_7d", "report_users_7d", "days_7d", "logins_90d", "paid_count_90d"];
+    let got: Vec<Option<f64>> = names.iter().map(|k| a[*k].as_f64()).collect();
+    // 10 + 20 this week; 40 the week before (-25%); 80 two months ago; 1000 is older than 90 days.
+    // Logins: every day for 28 days and every other day for the 28 before (14).
+    assert_eq!(got, [Some(30.0), Some(150.0), Some(-0.25), Some(7.0), Some(2.0), Some(7.0), Some(42.0), Some(4.0)], "{a}");
+}
+
+both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse, windows_of_every_kind_and_length);

@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
-pub use usage::{DailyUsage, Usage, UsageTotals};
+pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow};
 pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;

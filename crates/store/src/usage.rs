@@ -27,6 +27,22 @@ pub struct UsageTotals {
     pub active_days: u64,
 }
 
+/// What a window adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UsageFigure {
+    Events,
+    ValueSum,
+    ActiveDays,
+}
+
+/// One figure of one event type (any when None) over a window of days.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageWindow {
+    pub figure: UsageFigure,
+    pub event: Option<String>,
+    pub days: u32,
+}
+
 #[async_trait]
 pub trait Usage: Send + Sync {
     /// Store the messages in order, in one transaction: when this returns Ok they are durable.
@@ -43,10 +59,10 @@ pub trait Usage: Send + Sync {
     /// Per account (or just `account`): events, sum of values and days with events of `event` (any when None), in
     /// the window `from..=to` and in the window before it, `before..from`, in one pass.
     async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
-    /// Several windows in one pass over the rollup: for each `(event, days)` (any event when
-    /// None), per account the totals in the `days` days up to `to` and in the `days` before
-    /// them, in the order of `windows`. Accounts with no events in any window are absent.
-    async fn usage_windows(&self, windows: &[(Option<String>, u32)], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<(UsageTotals, UsageTotals)>)>>;
+    /// Several windows in one pass over the rollup: for each window, per account its figure in
+    /// the `days` days up to `to` and in the `days` before them, in the order of `windows`.
+    /// Accounts with no events in any of them are absent.
+    async fn usage_windows(&self, windows: &[UsageWindow], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<(f64, f64)>)>>;
     /// Per account: distinct users with events of `event` (any when None) in `from..=to` and in
     /// `before..from`.
     async fn usage_active_users(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, u64, u64)>>;
@@ -126,34 +142,35 @@ macro_rules! usage_impl {
                 Ok(rows.into_iter().map(|r| (r.0, totals(r.1, r.2, r.3), totals(r.4, r.5, r.6))).collect())
             }
 
-            async fn usage_windows(&self, windows: &[(Option<String>, u32)], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<($crate::usage::UsageTotals, $crate::usage::UsageTotals)>)>> {
+            async fn usage_windows(&self, windows: &[$crate::usage::UsageWindow], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
+                use $crate::usage::UsageFigure;
                 use sqlx::Row;
-                let Some(longest) = windows.iter().map(|w| w.1).max() else { return Ok(vec![]) };
+                let Some(longest) = windows.iter().map(|w| w.days).max() else { return Ok(vec![]) };
                 let day = |back: u32| to - chrono::Duration::days(back as i64);
                 let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
-                for (event, days) in windows {
+                for w in windows {
                     // The window and the one before it: [from, to] and [before, from).
-                    let (before, from) = (day(2 * days - 1), day(days - 1));
+                    let (before, from) = (day(2 * w.days - 1), day(w.days - 1));
                     for (lo, hi_excl) in [(from, None), (before, Some(from))] {
-                        let cond = |qb: &mut sqlx::QueryBuilder<'_, $Db>| {
-                            qb.push("day >= ").push_bind(lo);
-                            if let Some(h) = hi_excl {
-                                qb.push(" AND day < ").push_bind(h);
-                            }
-                            if let Some(e) = event {
-                                qb.push(" AND event_type = ").push_bind(e.clone());
-                            }
-                        };
-                        qb.push(", CAST(SUM(CASE WHEN ");
-                        cond(&mut qb);
-                        qb.push(" THEN events ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN ");
-                        cond(&mut qb);
-                        // One row per day and event type: days of one event are rows; days of any
-                        // event need DISTINCT.
-                        qb.push(" THEN value_sum ELSE 0 END) AS DOUBLE PRECISION), ");
-                        qb.push(if event.is_some() { "CAST(COUNT(CASE WHEN " } else { "CAST(COUNT(DISTINCT CASE WHEN " });
-                        cond(&mut qb);
-                        qb.push(" THEN day END) AS BIGINT)");
+                        // One row per day and event type: the days of one event are rows, the
+                        // days of any event need DISTINCT.
+                        qb.push(match (w.figure, &w.event) {
+                            (UsageFigure::Events | UsageFigure::ValueSum, _) => ", CAST(SUM(CASE WHEN ",
+                            (UsageFigure::ActiveDays, Some(_)) => ", CAST(COUNT(CASE WHEN ",
+                            (UsageFigure::ActiveDays, None) => ", CAST(COUNT(DISTINCT CASE WHEN ",
+                        });
+                        qb.push("day >= ").push_bind(lo);
+                        if let Some(h) = hi_excl {
+                            qb.push(" AND day < ").push_bind(h);
+                        }
+                        if let Some(e) = &w.event {
+                            qb.push(" AND event_type = ").push_bind(e.clone());
+                        }
+                        qb.push(match w.figure {
+                            UsageFigure::Events => " THEN events ELSE 0 END) AS DOUBLE PRECISION)",
+                            UsageFigure::ValueSum => " THEN value_sum ELSE 0 END) AS DOUBLE PRECISION)",
+                            UsageFigure::ActiveDays => " THEN day END) AS DOUBLE PRECISION)",
+                        });
                     }
                 }
                 qb.push(" FROM usage_daily WHERE day >= ").push_bind(day(2 * longest - 1)).push(" AND day <= ").push_bind(to);
@@ -162,19 +179,11 @@ macro_rules! usage_impl {
                 }
                 qb.push(" GROUP BY account_id");
                 let rows = qb.build().fetch_all(&self.pool).await?;
-                let totals = |r: &<$Db as sqlx::Database>::Row, i: usize| -> std::result::Result<$crate::usage::UsageTotals, sqlx::Error> {
-                    Ok($crate::usage::UsageTotals {
-                        events: r.try_get::<i64, _>(i)? as u64,
-                        value_sum: r.try_get::<Option<f64>, _>(i + 1)?.unwrap_or(0.0),
-                        active_days: r.try_get::<i64, _>(i + 2)? as u64,
-                    })
-                };
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let mut per = Vec::with_capacity(windows.len());
-                    for w in 0..windows.len() {
-                        let i = 1 + 6 * w;
-                        per.push((totals(r, i)?, totals(r, i + 3)?));
+                    for i in (1..1 + 2 * windows.len()).step_by(2) {
+                        per.push((r.try_get::<Option<f64>, _>(i)?.unwrap_or(0.0), r.try_get::<Option<f64>, _>(i + 1)?.unwrap_or(0.0)));
                     }
                     out.push((r.try_get::<String, _>(0)?, per));
                 }
