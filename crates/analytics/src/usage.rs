@@ -56,21 +56,15 @@ fn window_figures(kind: &Kind, value: f64) -> WindowFigures {
     f
 }
 
-async fn totals(store: &dyn Store, windows: &[UsageWindow], at: NaiveDate, account: Option<&str>) -> Result<Vec<Figures>, StoreError> {
-    let mut per_query: Vec<Figures> = vec![Figures::new(); windows.len()];
-    for (a, per) in store.usage_windows(windows, at, account).await? {
+/// Rows of per-account figures, one pair per query, turned into one map per query.
+fn per_query(rows: Vec<(String, Vec<(f64, f64)>)>, queries: usize) -> Vec<Figures> {
+    let mut out: Vec<Figures> = vec![Figures::new(); queries];
+    for (a, per) in rows {
         for (i, pair) in per.into_iter().enumerate() {
-            per_query[i].insert(a.clone(), pair);
+            out[i].insert(a.clone(), pair);
         }
     }
-    Ok(per_query)
-}
-
-async fn users(store: &dyn Store, event: Option<&str>, days: u32, at: NaiveDate, account: Option<&str>) -> Result<Figures, StoreError> {
-    let d = Duration::days(days as i64);
-    let (before, from) = (at - d - d + Duration::days(1), at - d + Duration::days(1));
-    let rows = store.usage_active_users(event, before, from, at, account).await?;
-    Ok(rows.into_iter().map(|(a, now, was)| (a, (now as f64, was as f64))).collect())
+    out
 }
 
 /// Every metric of every account paying on `at` (or just `account`), by account id: tenure in
@@ -95,18 +89,16 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
     queries.sort();
     queries.dedup();
     let windows: Vec<UsageWindow> = queries.iter().filter_map(|q| if let Query::Total(w) = q { Some(w.clone()) } else { None }).collect();
-    let user_queries: Vec<&Query> = queries.iter().filter(|q| matches!(q, Query::Users { .. })).collect();
-    let users = futures::future::try_join_all(user_queries.iter().map(|q| match q {
-        Query::Users { event, days } => users(store, event.as_deref(), *days, at, account),
-        Query::Total(_) => unreachable!("only user queries"),
-    }));
-    let lasts = futures::future::try_join_all(defs.metrics.iter().filter_map(|m| match &m.kind {
-        Kind::DaysSince { event } => Some(async move { store.usage_last_day(event, at, account).await.map(|rows| (m.name.clone(), rows)) }),
-        _ => None,
-    }));
-    let (totals, users, lasts) = futures::future::try_join3(totals(store, &windows, at, account), users, lasts).await?;
+    let user_windows: Vec<(Option<String>, u32)> = queries.iter().filter_map(|q| if let Query::Users { event, days } = q { Some((event.clone(), *days)) } else { None }).collect();
+    let mut last_events: Vec<String> = defs.metrics.iter().filter_map(|m| if let Kind::DaysSince { event } = &m.kind { Some(event.clone()) } else { None }).collect();
+    last_events.sort();
+    last_events.dedup();
+    let users = async { Ok(per_query(store.usage_window_users(&user_windows, at, account).await?, user_windows.len())) };
+    let totals = async { Ok::<_, StoreError>(per_query(store.usage_windows(&windows, at, account).await?, windows.len())) };
+    let (totals, users, lasts) = futures::future::try_join3(totals, users, store.usage_last_days(&last_events, at, account)).await?;
     let mut figures: HashMap<Query, Figures> = windows.into_iter().map(Query::Total).zip(totals).collect();
-    figures.extend(user_queries.into_iter().cloned().zip(users));
+    figures.extend(user_windows.into_iter().map(|(event, days)| Query::Users { event, days }).zip(users));
+    let lasts: HashMap<String, Vec<Option<NaiveDate>>> = lasts.into_iter().collect();
     for m in &defs.metrics {
         if let Some(q) = query_of(&m.kind) {
             let f = &figures[&q];
@@ -116,10 +108,13 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
             }
         }
     }
-    for (name, rows) in lasts {
-        let last: HashMap<String, NaiveDate> = rows.into_iter().collect();
-        for (id, input) in inputs.iter_mut() {
-            input.days_since.insert(name.clone(), last.get(id).map(|d| (at - *d).num_days()));
+    for m in &defs.metrics {
+        if let Kind::DaysSince { event } = &m.kind {
+            let i = last_events.iter().position(|e| e == event).expect("every days_since event is queried");
+            for (id, input) in inputs.iter_mut() {
+                let last = lasts.get(id).and_then(|days| days[i]);
+                input.days_since.insert(m.name.clone(), last.map(|d| (at - d).num_days()));
+            }
         }
     }
     Ok(inputs.into_iter().map(|(id, input)| {

@@ -102,16 +102,19 @@ async fn windows_of_every_kind_and_length(db: TestDb) {
         metric("days_7d", "kind = \"active_days\"\ndays = 7"),
         metric("logins_90d", "kind = \"count\"\nevent = \"login\"\ndays = 90"),
         metric("paid_count_90d", "kind = \"count\"\nevent = \"invoice_paid\"\ndays = 90"),
+        metric("login_users_90d", "kind = \"active_users\"\nevent = \"login\"\ndays = 90"),
+        metric("days_since_paid", "kind = \"days_since\"\nevent = \"invoice_paid\""),
+        metric("days_since_login", "kind = \"days_since\"\nevent = \"login\""),
     ]
     .concat();
     let defs = Definitions::parse(&text).unwrap();
     let v = usage_metrics(db.store.as_ref(), &defs, at, Some("A")).await.unwrap();
     let a = &v[0];
-    let names = ["paid_7d", "paid_90d", "paid_change", "login_days_7d", "report_users_7d", "days_7d", "logins_90d", "paid_count_90d"];
+    let names = ["paid_7d", "paid_90d", "paid_change", "login_days_7d", "report_users_7d", "days_7d", "logins_90d", "paid_count_90d", "login_users_90d", "days_since_paid", "days_since_login"];
     let got: Vec<Option<f64>> = names.iter().map(|k| a[*k].as_f64()).collect();
     // 10 + 20 this week; 40 the week before (-25%); 80 two months ago; 1000 is older than 90 days.
     // Logins: every day for 28 days and every other day for the 28 before (14).
-    assert_eq!(got, [Some(30.0), Some(150.0), Some(-0.25), Some(7.0), Some(2.0), Some(7.0), Some(42.0), Some(4.0)], "{a}");
+    assert_eq!(got, [Some(30.0), Some(150.0), Some(-0.25), Some(7.0), Some(2.0), Some(7.0), Some(42.0), Some(4.0), Some(1.0), Some(2.0), Some(0.0)], "{a}");
 }
 
 both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse, windows_of_every_kind_and_length);

@@ -63,11 +63,11 @@ pub trait Usage: Send + Sync {
     /// the `days` days up to `to` and in the `days` before them, in the order of `windows`.
     /// Accounts with no events in any of them are absent.
     async fn usage_windows(&self, windows: &[UsageWindow], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<(f64, f64)>)>>;
-    /// Per account: distinct users with events of `event` (any when None) in `from..=to` and in
-    /// `before..from`.
-    async fn usage_active_users(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, u64, u64)>>;
-    /// Per account (or just `account`): the last day up to `to` with an event of `event`.
-    async fn usage_last_day(&self, event: &str, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
+    /// Distinct users in several windows in one pass: for each `(event, days)` (any event when
+    /// None), per account the users in the `days` days up to `to` and in the `days` before them.
+    async fn usage_window_users(&self, windows: &[(Option<String>, u32)], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<(f64, f64)>)>>;
+    /// Per account (or just `account`): for each of `events`, the last day up to `to` with one.
+    async fn usage_last_days(&self, events: &[String], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<Option<NaiveDate>>)>>;
     /// Per account and day: events of `event` on days `from..=to` (days without any are absent).
     async fn usage_day_counts(&self, event: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, NaiveDate, u64)>>;
     /// Accounts paying on `at` (MRR > 0), with the first day they paid.
@@ -190,34 +190,67 @@ macro_rules! usage_impl {
                 Ok(out)
             }
 
-            async fn usage_active_users(&self, event: Option<&str>, before: chrono::NaiveDate, from: chrono::NaiveDate, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, u64, u64)>> {
-                let sql = format!(
-                    "SELECT account_id, COUNT(DISTINCT CASE WHEN day >= $3 THEN user_id END), COUNT(DISTINCT CASE WHEN day < $3 THEN user_id END) \
-                     FROM usage_daily_users WHERE ($1 IS NULL OR event_type = $1) AND day >= $2 AND day <= $4{} GROUP BY account_id",
-                    $crate::usage::account_scope(account)
-                );
-                let q = sqlx::query_as(&sql).bind(event).bind(before).bind(from).bind(to);
-                let rows: Vec<(String, i64, i64)> = match account {
-                    Some(a) => q.bind(a),
-                    None => q,
+            async fn usage_window_users(&self, windows: &[(Option<String>, u32)], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
+                use sqlx::Row;
+                let Some(longest) = windows.iter().map(|w| w.1).max() else { return Ok(vec![]) };
+                let day = |back: u32| to - chrono::Duration::days(back as i64);
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
+                for (event, days) in windows {
+                    let (before, from) = (day(2 * days - 1), day(days - 1));
+                    for (lo, hi_excl) in [(from, None), (before, Some(from))] {
+                        qb.push(", CAST(COUNT(DISTINCT CASE WHEN day >= ").push_bind(lo);
+                        if let Some(h) = hi_excl {
+                            qb.push(" AND day < ").push_bind(h);
+                        }
+                        if let Some(e) = event {
+                            qb.push(" AND event_type = ").push_bind(e.clone());
+                        }
+                        qb.push(" THEN user_id END) AS DOUBLE PRECISION)");
+                    }
                 }
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|(a, n, b)| (a, n as u64, b as u64)).collect())
+                qb.push(" FROM usage_daily_users WHERE day >= ").push_bind(day(2 * longest - 1)).push(" AND day <= ").push_bind(to);
+                if let Some(a) = account {
+                    qb.push(" AND account_id = ").push_bind(a.to_string());
+                }
+                qb.push(" GROUP BY account_id");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let mut per = Vec::with_capacity(windows.len());
+                    for i in (1..1 + 2 * windows.len()).step_by(2) {
+                        per.push((r.try_get::<f64, _>(i)?, r.try_get::<f64, _>(i + 1)?));
+                    }
+                    out.push((r.try_get::<String, _>(0)?, per));
+                }
+                Ok(out)
             }
 
-            async fn usage_last_day(&self, event: &str, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
-                let sql = format!(
-                    "SELECT account_id, MAX(day) FROM usage_daily WHERE event_type = $1 AND day <= $2{} GROUP BY account_id",
-                    $crate::usage::account_scope(account).replace("$5", "$3")
-                );
-                let q = sqlx::query_as(&sql).bind(event).bind(to);
-                Ok(match account {
-                    Some(a) => q.bind(a),
-                    None => q,
+            async fn usage_last_days(&self, events: &[String], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<Option<chrono::NaiveDate>>)>> {
+                use sqlx::Row;
+                if events.is_empty() {
+                    return Ok(vec![]);
                 }
-                .fetch_all(&self.pool)
-                .await?)
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
+                for e in events {
+                    qb.push(", MAX(CASE WHEN event_type = ").push_bind(e.clone()).push(" THEN day END)");
+                }
+                qb.push(" FROM usage_daily WHERE day <= ").push_bind(to).push(" AND event_type IN (");
+                let mut list = qb.separated(", ");
+                for e in events {
+                    list.push_bind(e.clone());
+                }
+                qb.push(")");
+                if let Some(a) = account {
+                    qb.push(" AND account_id = ").push_bind(a.to_string());
+                }
+                qb.push(" GROUP BY account_id");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let days = (1..=events.len()).map(|i| r.try_get::<Option<chrono::NaiveDate>, _>(i)).collect::<std::result::Result<Vec<_>, _>>()?;
+                    out.push((r.try_get::<String, _>(0)?, days));
+                }
+                Ok(out)
             }
 
             async fn usage_day_counts(&self, event: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate, u64)>> {
