@@ -53,24 +53,34 @@ fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: Naive
 /// since an account paying on `at` was not churned then.
 pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, ReportError> {
     let wanted: HashSet<&str> = cards.inputs().into_iter().collect();
-    let table = usage_table(store, defs, at, account).await?;
-    let profiles: HashMap<String, kizuna_store::AccountProfile> = store.account_profiles(account).await?.into_iter().map(|p| (p.account_id.clone(), p)).collect();
-    let activity: HashMap<String, kizuna_store::ActivitySummary> =
-        store.activity_summary(at, at - Duration::days(89), account).await?.into_iter().map(|a| (a.account_id.clone(), a)).collect();
+    let onboarding = &cards.onboarding;
+    let setup = async {
+        if !wanted.contains("onboarding") {
+            return Ok(vec![]);
+        }
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await
+    };
+    // Independent reads, all at the same time.
+    let (table, profiles, activity, terms, mrr_now, mrr_before, setup) = futures::try_join!(
+        async { usage_table(store, defs, at, account).await },
+        async { Ok(store.account_profiles(account).await?) },
+        async { Ok(store.activity_summary(at, at - Duration::days(89), account).await?) },
+        async { Ok(store.contract_terms(at, account).await?) },
+        async { Ok(store.mrr_on(at, account).await?) },
+        async { Ok(store.mrr_on(at - Duration::days(90), account).await?) },
+        async { Ok::<_, ReportError>(setup.await?) },
+    )?;
+    let profiles: HashMap<String, kizuna_store::AccountProfile> = profiles.into_iter().map(|p| (p.account_id.clone(), p)).collect();
+    let activity: HashMap<String, kizuna_store::ActivitySummary> = activity.into_iter().map(|a| (a.account_id.clone(), a)).collect();
     let mut renewal: HashMap<String, NaiveDate> = HashMap::new();
-    for t in store.contract_terms(at, account).await? {
+    for t in terms {
         let d = next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
         renewal.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
     }
-    let mrr_now: HashMap<String, i64> = store.mrr_on(at, account).await?.into_iter().collect();
-    let mrr_before: HashMap<String, i64> = store.mrr_on(at - Duration::days(90), account).await?.into_iter().collect();
-    let onboarding = &cards.onboarding;
-    let setup: HashMap<String, u64> = if wanted.contains("onboarding") {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-        store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await?.into_iter().map(|(a, now, _)| (a, now.events)).collect()
-    } else {
-        HashMap::new()
-    };
+    let mrr_now: HashMap<String, i64> = mrr_now.into_iter().collect();
+    let mrr_before: HashMap<String, i64> = mrr_before.into_iter().collect();
+    let setup: HashMap<String, u64> = setup.into_iter().map(|(a, now, _)| (a, now.events)).collect();
     let mut out = BTreeMap::new();
     for (id, (tenure, metrics)) in table {
         let profile = profiles.get(&id);
