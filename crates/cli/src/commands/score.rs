@@ -79,7 +79,8 @@ pub enum Score {
     },
     /// Print the scorecards in use (TOML), or save them from a file with --save.
     Scorecards {
-        #[arg(long)]
+        /// A TOML file of scorecards (as printed) to check and save in place of the current ones
+        #[arg(long, value_name = "FILE")]
         save: Option<std::path::PathBuf>,
     },
 }
