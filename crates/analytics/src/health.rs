@@ -444,19 +444,25 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repor
 /// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
 /// 90% interval, and the MRR at risk, from the calibrated model.
 pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
-    let (w, defs, _, model, oof, _) = calibrated(store, p).await?;
+    let (w, defs, o, model, oof, _) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let probs = probabilities(store, &defs, &model, at).await?;
     let ps: Vec<f64> = probs.iter().map(|x| x.1).collect();
     let (expected, low, high) = logistic::forecast(&ps);
     let at_risk: f64 = probs.iter().map(|(_, pr, m)| pr * *m as f64 / 100.0).sum();
-    let _ = oof;
     Ok(json!({
         "at": at, "horizon_days": w.horizon, "accounts": probs.len(),
         "expected_churns": (expected * 100.0).round() / 100.0,
         "interval_90": [low, high],
         "expected_mrr_lost": at_risk.round(),
         "model": { "from": w.from, "to": w.to, "every_days": w.every },
+        // How far to trust the sum: over the fitted history, churns the model expected for
+        // accounts it had not seen (out of fold) against churns that happened.
+        "history_check": {
+            "observations": o.churned.len(),
+            "churned": o.churned.iter().filter(|c| **c).count(),
+            "expected_out_of_fold": (oof.iter().sum::<f64>() * 100.0).round() / 100.0,
+        },
         "riskiest": probs.iter().take(20).map(|(id, pr, m)| json!({ "account_id": id, "churn_probability": pr, "mrr": *m as f64 / 100.0 })).collect::<Vec<_>>(),
     }))
 }

@@ -239,6 +239,10 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     assert!((f["expected_churns"].as_f64().unwrap() - (expected * 100.0).round() / 100.0).abs() < 1e-9, "{f}");
     let (lo, hi) = (f["interval_90"][0].as_f64().unwrap(), f["interval_90"][1].as_f64().unwrap());
     assert!(lo <= expected && expected <= hi, "{lo} ≤ {expected} ≤ {hi}");
+    let check = &f["history_check"];
+    assert_eq!((check["observations"].as_u64(), check["churned"].as_u64()), (Some(80), Some(24)), "{check}");
+    let oof = check["expected_out_of_fold"].as_f64().unwrap();
+    assert!((oof - 24.0).abs() < 8.0, "out of fold the model expects about the 24 churns that happened: {check}");
     let mut save = q.clone();
     save.insert("save".into(), "from_usage".into());
     calibrate(db.store.as_ref(), &Params(&save)).await.unwrap();
