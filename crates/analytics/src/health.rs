@@ -12,6 +12,11 @@ use kizuna_store::{HealthRow, Store};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// Days a kept score keeps its explanation (inputs, raw values, points): enough to say what
+/// changed against any recent score. Older scores keep their score, band and grade only, so the
+/// history grows by a few bytes per account and day rather than about a kilobyte.
+pub const KEEP_EXPLANATIONS_DAYS: i64 = 90;
+
 /// The setting under which scorecards saved through the CLI or API are kept.
 pub const SETTING: &str = "health_scorecards";
 
@@ -178,7 +183,8 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError>
     }
     drop(states);
     store.save_health(&rows).await?;
-    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades }))
+    let cleared = store.clear_health_detail(at - Duration::days(KEEP_EXPLANATIONS_DAYS)).await?;
+    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades, "explanations_cleared": cleared }))
 }
 
 /// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed

@@ -178,6 +178,13 @@ async fn history_trend_and_changes(db: TestDb) {
     let live = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
     assert_eq!(live["previous"]["at"], "2026-11-17");
     assert_eq!(live["history"].as_array().unwrap().len(), 3);
+    // A run keeps explanations for 90 days: on 2027-02-20 those of 11-10 and 11-17 go, their
+    // scores stay; 11-24 (88 days back) keeps its own.
+    let later = run(store, date("2027-02-20")).await.unwrap();
+    assert_eq!(later["explanations_cleared"], 6, "3 accounts × 2 days: {later}");
+    let kept: HashMap<NaiveDate, (Option<f64>, serde_json::Value)> = store.health_history("A", 10).await.unwrap().into_iter().map(|h| (h.scored_on, (h.score, h.detail_json()))).collect();
+    assert_eq!(kept[&date("2026-11-17")], (Some(65.2), serde_json::json!({})));
+    assert!(kept[&date("2026-11-24")].1["measures"].is_object(), "{:?}", kept[&date("2026-11-24")]);
 }
 
 async fn backtest_ranks_the_churner(db: TestDb) {

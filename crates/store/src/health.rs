@@ -70,6 +70,9 @@ pub trait Health: Send + Sync {
     async fn health_scores_before(&self, on: NaiveDate) -> Result<Vec<(String, NaiveDate, Option<f64>, Option<String>, Option<String>)>>;
     /// The latest day anything was scored.
     async fn last_health_day(&self) -> Result<Option<NaiveDate>>;
+    /// Drops the explanations kept with scores from before `before` (the scores, bands and
+    /// grades stay): how many rows lost theirs.
+    async fn clear_health_detail(&self, before: NaiveDate) -> Result<u64>;
     /// (account_id, score, band, previous score) of every account with a current score.
     async fn health_current(&self) -> Result<Vec<(String, Option<f64>, Option<String>, Option<f64>)>>;
     async fn activity_summary(&self, at: NaiveDate, support_from: NaiveDate, account: Option<&str>) -> Result<Vec<ActivitySummary>>;
@@ -158,6 +161,11 @@ macro_rules! health_impl {
                 .bind(on)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn clear_health_detail(&self, before: chrono::NaiveDate) -> $crate::Result<u64> {
+                let done = sqlx::query("UPDATE health_scores SET detail = '{}' WHERE scored_on < $1 AND detail <> '{}'").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
             }
 
             async fn last_health_day(&self) -> $crate::Result<Option<chrono::NaiveDate>> {
