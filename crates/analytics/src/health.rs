@@ -184,7 +184,10 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError>
     drop(states);
     store.save_health(&rows).await?;
     let cleared = store.clear_health_detail(at - Duration::days(KEEP_EXPLANATIONS_DAYS)).await?;
-    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades, "explanations_cleared": cleared }))
+    // Every account paying on `at` now has a current score from `at` or later; the others
+    // stopped paying.
+    let dropped = store.drop_stale_current(at).await?;
+    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades, "explanations_cleared": cleared, "no_longer_paying": dropped }))
 }
 
 /// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed

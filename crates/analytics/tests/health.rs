@@ -185,6 +185,11 @@ async fn history_trend_and_changes(db: TestDb) {
     let kept: HashMap<NaiveDate, (Option<f64>, serde_json::Value)> = store.health_history("A", 10).await.unwrap().into_iter().map(|h| (h.scored_on, (h.score, h.detail_json()))).collect();
     assert_eq!(kept[&date("2026-11-17")], (Some(65.2), serde_json::json!({})));
     assert!(kept[&date("2026-11-24")].1["measures"].is_object(), "{:?}", kept[&date("2026-11-24")]);
+    // A's contract ended on 12-01 and C's on 12-10: only B pays on 2027-02-20. A and C keep
+    // their history but no longer have a current score.
+    let current: Vec<String> = store.health_current().await.unwrap().into_iter().map(|r| r.0).collect();
+    assert_eq!((later["accounts"].as_u64(), later["no_longer_paying"].as_u64(), current), (Some(1), Some(2), vec!["B".to_string()]), "{later}");
+    assert!(!store.health_history("C", 10).await.unwrap().is_empty());
 }
 
 async fn backtest_ranks_the_churner(db: TestDb) {

@@ -73,6 +73,9 @@ pub trait Health: Send + Sync {
     /// Drops the explanations kept with scores from before `before` (the scores, bands and
     /// grades stay): how many rows lost theirs.
     async fn clear_health_detail(&self, before: NaiveDate) -> Result<u64>;
+    /// Forgets the current score of accounts last scored before `before` (after a run of that
+    /// day: they were not paying then), so a churned account shows no health.
+    async fn drop_stale_current(&self, before: NaiveDate) -> Result<u64>;
     /// (account_id, score, band, previous score) of every account with a current score.
     async fn health_current(&self) -> Result<Vec<(String, Option<f64>, Option<String>, Option<f64>)>>;
     async fn activity_summary(&self, at: NaiveDate, support_from: NaiveDate, account: Option<&str>) -> Result<Vec<ActivitySummary>>;
@@ -165,6 +168,11 @@ macro_rules! health_impl {
 
             async fn clear_health_detail(&self, before: chrono::NaiveDate) -> $crate::Result<u64> {
                 let done = sqlx::query("UPDATE health_scores SET detail = '{}' WHERE scored_on < $1 AND detail <> '{}'").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn drop_stale_current(&self, before: chrono::NaiveDate) -> $crate::Result<u64> {
+                let done = sqlx::query("DELETE FROM health_current WHERE scored_on < $1").bind(before).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }
 
