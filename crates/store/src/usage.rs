@@ -144,85 +144,27 @@ macro_rules! usage_impl {
 
             async fn usage_windows(&self, windows: &[$crate::usage::UsageWindow], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
                 use $crate::usage::UsageFigure;
-                use sqlx::Row;
-                let Some(longest) = windows.iter().map(|w| w.days).max() else { return Ok(vec![]) };
-                let day = |back: u32| to - chrono::Duration::days(back as i64);
-                let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
-                for w in windows {
-                    // The window and the one before it: [from, to] and [before, from).
-                    let (before, from) = (day(2 * w.days - 1), day(w.days - 1));
-                    for (lo, hi_excl) in [(from, None), (before, Some(from))] {
-                        // One row per day and event type: the days of one event are rows, the
-                        // days of any event need DISTINCT.
-                        qb.push(match (w.figure, &w.event) {
-                            (UsageFigure::Events | UsageFigure::ValueSum, _) => ", CAST(SUM(CASE WHEN ",
-                            (UsageFigure::ActiveDays, Some(_)) => ", CAST(COUNT(CASE WHEN ",
-                            (UsageFigure::ActiveDays, None) => ", CAST(COUNT(DISTINCT CASE WHEN ",
-                        });
-                        qb.push("day >= ").push_bind(lo);
-                        if let Some(h) = hi_excl {
-                            qb.push(" AND day < ").push_bind(h);
-                        }
-                        if let Some(e) = &w.event {
-                            qb.push(" AND event_type = ").push_bind(e.clone());
-                        }
-                        qb.push(match w.figure {
-                            UsageFigure::Events => " THEN events ELSE 0 END) AS DOUBLE PRECISION)",
-                            UsageFigure::ValueSum => " THEN value_sum ELSE 0 END) AS DOUBLE PRECISION)",
-                            UsageFigure::ActiveDays => " THEN day END) AS DOUBLE PRECISION)",
-                        });
-                    }
-                }
-                qb.push(" FROM usage_daily WHERE day >= ").push_bind(day(2 * longest - 1)).push(" AND day <= ").push_bind(to);
-                if let Some(a) = account {
-                    qb.push(" AND account_id = ").push_bind(a.to_string());
-                }
-                qb.push(" GROUP BY account_id");
-                let rows = qb.build().fetch_all(&self.pool).await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    let mut per = Vec::with_capacity(windows.len());
-                    for i in (1..1 + 2 * windows.len()).step_by(2) {
-                        per.push((r.try_get::<Option<f64>, _>(i)?.unwrap_or(0.0), r.try_get::<Option<f64>, _>(i + 1)?.unwrap_or(0.0)));
-                    }
-                    out.push((r.try_get::<String, _>(0)?, per));
-                }
-                Ok(out)
+                // One row per day and event type: the days of one event are rows, the days of
+                // any event need DISTINCT.
+                let columns: Vec<_> = windows
+                    .iter()
+                    .map(|w| {
+                        let (open, close) = match (w.figure, &w.event) {
+                            (UsageFigure::Events, _) => (", CAST(SUM(CASE WHEN ", " THEN events ELSE 0 END) AS DOUBLE PRECISION)"),
+                            (UsageFigure::ValueSum, _) => (", CAST(SUM(CASE WHEN ", " THEN value_sum ELSE 0 END) AS DOUBLE PRECISION)"),
+                            (UsageFigure::ActiveDays, Some(_)) => (", CAST(COUNT(CASE WHEN ", " THEN day END) AS DOUBLE PRECISION)"),
+                            (UsageFigure::ActiveDays, None) => (", CAST(COUNT(DISTINCT CASE WHEN ", " THEN day END) AS DOUBLE PRECISION)"),
+                        };
+                        (w.event.as_deref(), w.days, open, close)
+                    })
+                    .collect();
+                windowed(&self.pool, "usage_daily", &columns, to, account).await
             }
 
             async fn usage_window_users(&self, windows: &[(Option<String>, u32)], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
-                use sqlx::Row;
-                let Some(longest) = windows.iter().map(|w| w.1).max() else { return Ok(vec![]) };
-                let day = |back: u32| to - chrono::Duration::days(back as i64);
-                let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
-                for (event, days) in windows {
-                    let (before, from) = (day(2 * days - 1), day(days - 1));
-                    for (lo, hi_excl) in [(from, None), (before, Some(from))] {
-                        qb.push(", CAST(COUNT(DISTINCT CASE WHEN day >= ").push_bind(lo);
-                        if let Some(h) = hi_excl {
-                            qb.push(" AND day < ").push_bind(h);
-                        }
-                        if let Some(e) = event {
-                            qb.push(" AND event_type = ").push_bind(e.clone());
-                        }
-                        qb.push(" THEN user_id END) AS DOUBLE PRECISION)");
-                    }
-                }
-                qb.push(" FROM usage_daily_users WHERE day >= ").push_bind(day(2 * longest - 1)).push(" AND day <= ").push_bind(to);
-                if let Some(a) = account {
-                    qb.push(" AND account_id = ").push_bind(a.to_string());
-                }
-                qb.push(" GROUP BY account_id");
-                let rows = qb.build().fetch_all(&self.pool).await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    let mut per = Vec::with_capacity(windows.len());
-                    for i in (1..1 + 2 * windows.len()).step_by(2) {
-                        per.push((r.try_get::<f64, _>(i)?, r.try_get::<f64, _>(i + 1)?));
-                    }
-                    out.push((r.try_get::<String, _>(0)?, per));
-                }
-                Ok(out)
+                let columns: Vec<_> =
+                    windows.iter().map(|(event, days)| (event.as_deref(), *days, ", CAST(COUNT(DISTINCT CASE WHEN ", " THEN user_id END) AS DOUBLE PRECISION)")).collect();
+                windowed(&self.pool, "usage_daily_users", &columns, to, account).await
             }
 
             async fn usage_last_days(&self, events: &[String], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<Option<chrono::NaiveDate>>)>> {
@@ -388,6 +330,51 @@ macro_rules! usage_impl {
             }
             flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
             Ok(summary)
+        }
+
+        /// One pass over `table` grouped by account: for each `(event, days, open, close)`, the
+        /// aggregate `open <condition> close` over the `days` up to `to` and over the `days` before
+        /// them (event filter when Some), as a pair per window in order.
+        async fn windowed(
+            pool: &sqlx::Pool<$Db>,
+            table: &str,
+            windows: &[(Option<&str>, u32, &str, &str)],
+            to: chrono::NaiveDate,
+            account: Option<&str>,
+        ) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
+            use sqlx::Row;
+            let Some(longest) = windows.iter().map(|w| w.1).max() else { return Ok(vec![]) };
+            let day = |back: u32| to - chrono::Duration::days(back as i64);
+            let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id");
+            for (event, days, open, close) in windows {
+                // The window and the one before it: [from, to] and [before, from).
+                let (before, from) = (day(2 * days - 1), day(days - 1));
+                for (lo, hi_excl) in [(from, None), (before, Some(from))] {
+                    qb.push(*open).push("day >= ").push_bind(lo);
+                    if let Some(h) = hi_excl {
+                        qb.push(" AND day < ").push_bind(h);
+                    }
+                    if let Some(e) = event {
+                        qb.push(" AND event_type = ").push_bind(e.to_string());
+                    }
+                    qb.push(*close);
+                }
+            }
+            qb.push(format!(" FROM {table} WHERE day >= ")).push_bind(day(2 * longest - 1)).push(" AND day <= ").push_bind(to);
+            if let Some(a) = account {
+                qb.push(" AND account_id = ").push_bind(a.to_string());
+            }
+            qb.push(" GROUP BY account_id");
+            let rows = qb.build().fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut per = Vec::with_capacity(windows.len());
+                for i in (1..1 + 2 * windows.len()).step_by(2) {
+                    per.push((r.try_get::<Option<f64>, _>(i)?.unwrap_or(0.0), r.try_get::<Option<f64>, _>(i + 1)?.unwrap_or(0.0)));
+                }
+                out.push((r.try_get::<String, _>(0)?, per));
+            }
+            Ok(out)
         }
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
