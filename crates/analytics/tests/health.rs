@@ -5,10 +5,10 @@
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use kizuna_analytics::health::{backtest, calibrate, explain, forecast, run, SETTING};
 use kizuna_analytics::Params;
-use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use kizuna_domain::usage::UsageMessage;
 use kizuna_domain::{AccountRow, ActivityKind, ActivityRow, ChurnReason, ChurnRow};
 use kizuna_store::both_engines;
-use kizuna_store::testing::{date, subscription, TestDb};
+use kizuna_store::testing::{date, subscription, usage_event as event, TestDb};
 use std::collections::HashMap;
 
 const CARDS: &str = r#"
@@ -68,18 +68,6 @@ weight = 1
 direction = "higher"
 range = [-100, 100]
 "#;
-
-fn event(id: String, account: &str, user: &str, kind: &str, day: NaiveDate) -> UsageMessage {
-    UsageMessage::Event(UsageEvent {
-        message_id: id,
-        user_id: Some(user.into()),
-        account_id: Some(account.into()),
-        event_type: kind.into(),
-        at: Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()),
-        value: None,
-        properties: serde_json::json!({}),
-    })
-}
 
 fn activity(account: &str, id: &str, kind: ActivityKind, day: &str) -> ActivityRow {
     ActivityRow { account_id: account.into(), activity_id: id.into(), kind, occurred_at: Utc.from_utc_datetime(&date(day).and_hms_opt(10, 0, 0).unwrap()), author_email: None, subject: None, body: None }

@@ -1,24 +1,12 @@
 //! Usage metrics and alerts end to end on both engines, against hand-computed figures.
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::Duration;
 use kizuna_analytics::usage::{usage_alerts, usage_metrics};
 use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_store::both_engines;
-use kizuna_store::testing::{date, subscription, TestDb};
+use kizuna_store::testing::{date, subscription, usage_event as event, TestDb};
 use serde_json::Value;
-
-fn event(id: String, account: &str, user: &str, kind: &str, day: NaiveDate) -> UsageMessage {
-    UsageMessage::Event(UsageEvent {
-        message_id: id,
-        user_id: Some(user.into()),
-        account_id: Some(account.into()),
-        event_type: kind.into(),
-        at: Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()),
-        value: None,
-        properties: serde_json::json!({}),
-    })
-}
 
 async fn seed(db: &TestDb) {
     let mut tx = db.store.begin().await.unwrap();

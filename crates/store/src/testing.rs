@@ -14,6 +14,20 @@ pub fn date(s: &str) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date is YYYY-MM-DD")
 }
 
+/// A track event by `user` of `account` at 09:00 UTC on `day`, without a value, for fixtures.
+pub fn usage_event(id: String, account: &str, user: &str, kind: &str, day: chrono::NaiveDate) -> kizuna_domain::usage::UsageMessage {
+    use chrono::TimeZone;
+    kizuna_domain::usage::UsageMessage::Event(kizuna_domain::usage::UsageEvent {
+        message_id: id,
+        user_id: Some(user.into()),
+        account_id: Some(account.into()),
+        event_type: kind.into(),
+        at: chrono::Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).expect("09:00 exists")),
+        value: None,
+        properties: serde_json::json!({}),
+    })
+}
+
 /// A JPY subscription period for fixtures; `mrr` in yen.
 pub fn subscription(account: &str, product: &str, start: &str, end: Option<&str>, mrr: i64) -> kizuna_domain::SubscriptionRow {
     kizuna_domain::SubscriptionRow {
