@@ -19,7 +19,8 @@ fn keep<T>(errors: &mut Vec<FieldError>, res: Result<T, FieldError>) -> Option<T
     res.map_err(|e| errors.push(e)).ok()
 }
 
-impl RowSpec for UsageEvent {
+/// A CSV row is a track message: the import hands its batch to the store as it is.
+impl RowSpec for UsageMessage {
     const KNOWN: &'static [&'static str] = &["account_id", "user_id", "event_time", "event_type", "value", "properties", "message_id"];
     const REQUIRED: &'static [&'static str] = &["account_id", "event_time", "event_type"];
 
@@ -51,14 +52,11 @@ impl RowSpec for UsageEvent {
             let key = format!("{account_id}\u{1f}{}\u{1f}{}\u{1f}{event_type}\u{1f}{value:?}\u{1f}{properties}", user_id.as_deref().unwrap_or(""), at.to_rfc3339());
             format!("csv-{}", &kizuna_domain::access::hash_key(&key)[..32])
         });
-        Ok(UsageEvent { message_id, user_id, account_id: Some(account_id), event_type, at, value, properties })
+        Ok(UsageMessage::Event(UsageEvent { message_id, user_id, account_id: Some(account_id), event_type, at, value, properties }))
     }
 
     fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
-        Box::pin(async move {
-            let messages: Vec<UsageMessage> = rows.iter().cloned().map(UsageMessage::Event).collect();
-            tx.ingest_usage(&messages).await.map(|_| 0)
-        })
+        Box::pin(async move { tx.ingest_usage(rows).await.map(|_| 0) })
     }
 }
 

@@ -7,7 +7,7 @@ use kizuna_domain::fields::*;
 use kizuna_domain::money::parse_amount;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::planning::funnel::{FunnelCount, FunnelLead, Stage};
-use kizuna_domain::usage::UsageEvent;
+use kizuna_domain::usage::UsageMessage;
 use kizuna_domain::*;
 use kizuna_store::Tx;
 use std::io::Read;
@@ -49,7 +49,7 @@ impl ImportKind {
             ImportKind::ChurnReasons => (ChurnRow::KNOWN, ChurnRow::REQUIRED),
             ImportKind::FunnelLeads => (FunnelLead::KNOWN, FunnelLead::REQUIRED),
             ImportKind::FunnelCounts => (FunnelCount::KNOWN, FunnelCount::REQUIRED),
-            ImportKind::Events => (UsageEvent::KNOWN, UsageEvent::REQUIRED),
+            ImportKind::Events => (UsageMessage::KNOWN, UsageMessage::REQUIRED),
         }
     }
 
@@ -57,7 +57,7 @@ impl ImportKind {
         self,
         tx: TxBox,
         file: &str,
-        input: impl Read + Send,
+        input: impl Read + Send + 'static,
         progress: &dyn Progress,
     ) -> Result<(u64, u64, TxBox), ImportFailure> {
         match self {
@@ -69,7 +69,7 @@ impl ImportKind {
             ImportKind::FunnelLeads => run::<FunnelLead>(tx, file, input, progress).await,
             ImportKind::FunnelCounts => run::<FunnelCount>(tx, file, input, progress).await,
             ImportKind::Events if crate::events::is_ndjson(file) => crate::events::run_ndjson(tx, file, input, progress).await,
-            ImportKind::Events => run::<UsageEvent>(tx, file, input, progress).await,
+            ImportKind::Events => run::<UsageMessage>(tx, file, input, progress).await,
         }
     }
 }

@@ -116,15 +116,39 @@ fn check_header<R: RowSpec>(raw: &csv::ByteRecord, file: &str) -> Result<Header,
     Ok(Header { names, index })
 }
 
+/// A parsed batch on its way to the database, with how far the reader had come.
+struct Parsed<R> {
+    rows: Vec<R>,
+    line: u64,
+    byte: u64,
+}
+
 /// Read `input` as CSV of `R` rows and write them through `tx` in batches.
 /// Returns (rows, accounts created, tx) or every problem found; on problems `tx` is dropped,
-/// which rolls back whatever was written.
+/// which rolls back whatever was written. The file is read and checked on its own thread while
+/// the database writes the batch before, so the two overlap.
 pub(crate) async fn run<R: RowSpec>(
     mut tx: TxBox,
     file: &str,
-    input: impl Read + Send,
+    input: impl Read + Send + 'static,
     progress: &dyn Progress,
 ) -> Result<(u64, u64, TxBox), ImportFailure> {
+    // Two batches in flight: enough to keep both sides busy, little enough to keep memory flat.
+    let (send, mut receive) = tokio::sync::mpsc::channel::<Parsed<R>>(2);
+    let name = file.to_string();
+    let reader = tokio::task::spawn_blocking(move || parse::<R>(&name, input, send));
+    let mut created = 0u64;
+    while let Some(batch) = receive.recv().await {
+        created += write_batch(&mut *tx, &batch.rows, file, batch.line).await?;
+        progress.update(batch.byte);
+    }
+    let rows = reader.await.map_err(|e| ImportFailure::single(ImportError::file(file, format!("the reader stopped: {e}"))))??;
+    Ok((rows, created, tx))
+}
+
+/// Reads and checks every record, sending full batches to `send`. Returns the number of rows,
+/// or every problem found (then the batches sent are rolled back by the caller).
+fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Sender<Parsed<R>>) -> Result<u64, ImportFailure> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
     let mut raw = csv::ByteRecord::new();
     let csv_error = |e: csv::Error| {
@@ -142,7 +166,7 @@ pub(crate) async fn run<R: RowSpec>(
 
     let mut errors = Errors { file: file.to_string(), list: vec![], total: 0 };
     let mut batch: Vec<R> = Vec::with_capacity(BATCH_ROWS);
-    let (mut rows, mut created) = (0u64, 0u64);
+    let mut rows = 0u64;
     while reader.read_byte_record(&mut raw).map_err(csv_error)? {
         let line = raw.position().map(|p| p.line()).unwrap_or(0);
         if raw.len() == 1 && raw.get(0).is_some_and(|f| f.is_empty()) {
@@ -178,25 +202,24 @@ pub(crate) async fn run<R: RowSpec>(
         raw = record.into_byte_record();
         rows += 1;
         if batch.len() >= BATCH_ROWS {
-            created += write_batch(&mut *tx, &mut batch, file, line).await?;
-            progress.update(reader.position().byte());
+            let full = Parsed { rows: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS)), line, byte: reader.position().byte() };
+            if send.blocking_send(full).is_err() {
+                return Ok(rows); // the writer failed and reports why
+            }
         }
     }
     if errors.total > 0 {
         return Err(errors.failure());
     }
-    let last_line = reader.position().line();
-    created += write_batch(&mut *tx, &mut batch, file, last_line).await?;
-    Ok((rows, created, tx))
+    let last = Parsed { rows: batch, line: reader.position().line(), byte: reader.position().byte() };
+    if !last.rows.is_empty() {
+        let _ = send.blocking_send(last);
+    }
+    Ok(rows)
 }
 
-async fn write_batch<R: RowSpec>(tx: &mut dyn Tx, batch: &mut Vec<R>, file: &str, line: u64) -> Result<u64, ImportFailure> {
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    let created = R::write(tx, batch)
+async fn write_batch<R: RowSpec>(tx: &mut dyn Tx, batch: &[R], file: &str, line: u64) -> Result<u64, ImportFailure> {
+    R::write(tx, batch)
         .await
-        .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the rows up to here: {e}"))))?;
-    batch.clear();
-    Ok(created)
+        .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the rows up to here: {e}"))))
 }

@@ -40,5 +40,5 @@ impl PgStore {
 
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
-usage_impl!(PgStore, sqlx::Postgres);
+usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO");
 health_impl!(PgStore, sqlx::Postgres);

@@ -217,7 +217,7 @@ macro_rules! store_impl {
             async fn begin(&self) -> Result<Box<dyn Tx>> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0 }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: Default::default() }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
@@ -594,6 +594,8 @@ macro_rules! store_impl {
             tx: sqlx::Transaction<'static, $Db>,
             /// Accounts written; a large batch refreshes the planner's statistics at commit.
             accounts_written: usize,
+            /// Usage rollup additions, written at commit.
+            usage: crate::usage::IngestState,
         }
 
         impl $Tx {
@@ -873,10 +875,11 @@ macro_rules! store_impl {
             }
 
             async fn ingest_usage(&mut self, messages: &[kizuna_domain::usage::UsageMessage]) -> Result<kizuna_domain::usage::IngestSummary> {
-                ingest_in(&mut self.tx, messages).await
+                ingest_messages(&mut self.tx, messages, &mut self.usage).await
             }
 
             async fn commit(mut self: Box<Self>) -> Result<()> {
+                flush_rollup(&mut self.tx, &mut self.usage).await?;
                 sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
                 sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
                 sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;

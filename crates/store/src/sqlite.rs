@@ -54,5 +54,5 @@ impl SqliteStore {
 
 store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
 access_impl!(SqliteStore, sqlx::Sqlite);
-usage_impl!(SqliteStore, sqlx::Sqlite);
+usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO");
 health_impl!(SqliteStore, sqlx::Sqlite);

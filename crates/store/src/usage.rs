@@ -43,11 +43,94 @@ pub struct UsageWindow {
     pub days: u32,
 }
 
+/// The rollup's key: account, day, event type.
+pub(crate) type DayKey = (String, NaiveDate, String);
+
+/// What a write transaction's new events add to the rollup, gathered in memory and written
+/// once per transaction in key order (or sooner, when it grows large, so memory stays flat),
+/// and the accounts it already made sure exist.
+#[derive(Default)]
+pub(crate) struct IngestState {
+    daily: std::collections::HashMap<DayKey, (i64, f64)>,
+    users: std::collections::HashSet<(DayKey, String)>,
+    accounts: std::collections::HashSet<String>,
+}
+
+impl IngestState {
+    /// Rollup entries held before they are written.
+    const LARGE: usize = 200_000;
+    /// Accounts remembered as existing (an import of many accounts forgets and asks again).
+    const ACCOUNTS: usize = 1_000_000;
+
+    /// One new attributed event.
+    pub fn add(&mut self, account: &str, day: NaiveDate, kind: &str, user: Option<&str>, value: Option<f64>) {
+        let key = (account.to_string(), day, kind.to_string());
+        if let Some(u) = user {
+            self.users.insert((key.clone(), u.to_string()));
+        }
+        let e = self.daily.entry(key).or_default();
+        e.0 += 1;
+        e.1 += value.unwrap_or(0.0);
+    }
+
+    pub fn is_large(&self) -> bool {
+        self.daily.len() + self.users.len() >= Self::LARGE
+    }
+
+    /// The gathered additions, sorted by key, each daily row with 0 users gained so far; the
+    /// state is left empty.
+    pub fn take_rollup(&mut self) -> (Vec<(DayKey, (i64, f64, i64))>, Vec<(DayKey, String)>) {
+        let mut daily: Vec<_> = self.daily.drain().map(|(k, (n, v))| (k, (n, v, 0))).collect();
+        daily.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut users: Vec<_> = self.users.drain().collect();
+        users.sort_unstable();
+        (daily, users)
+    }
+
+    pub fn knows_account(&self, account: &str) -> bool {
+        self.accounts.contains(account)
+    }
+
+    pub fn know_account(&mut self, account: &str) {
+        if self.accounts.len() >= Self::ACCOUNTS {
+            self.accounts.clear();
+        }
+        self.accounts.insert(account.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IngestState;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn state_adds_up_per_key_and_hands_over_sorted() {
+        let d = |n| NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
+        let mut s = IngestState::default();
+        s.add("B", d(2), "login", Some("u1"), None);
+        s.add("A", d(3), "export", Some("u1"), Some(2.5));
+        s.add("B", d(2), "login", Some("u1"), Some(1.0));
+        s.add("B", d(2), "login", Some("u2"), None);
+        s.add("A", d(1), "login", None, None);
+        let (daily, users) = s.take_rollup();
+        let keys: Vec<_> = daily.iter().map(|(k, v)| (k.0.as_str(), k.1, k.2.as_str(), *v)).collect();
+        assert_eq!(
+            keys,
+            vec![("A", d(1), "login", (1, 0.0, 0)), ("A", d(3), "export", (1, 2.5, 0)), ("B", d(2), "login", (3, 1.0, 0))]
+        );
+        let users: Vec<_> = users.iter().map(|(k, u)| (k.0.as_str(), u.as_str())).collect();
+        assert_eq!(users, vec![("A", "u1"), ("B", "u1"), ("B", "u2")]);
+        assert!(s.take_rollup().0.is_empty());
+    }
+}
+
 #[async_trait]
 pub trait Usage: Send + Sync {
     /// Store the messages in order, in one transaction: when this returns Ok they are durable.
     /// Identify and group update users (the latest by time wins); a group also attributes that
-    /// user's earlier unattributed events. Events whose message id is known are skipped.
+    /// user's earlier unattributed events. An event whose message id its account already has is
+    /// a retry, and skipped.
     async fn ingest(&self, messages: &[UsageMessage]) -> Result<IngestSummary>;
     /// Several requests' messages in one transaction (group commit): one summary per request,
     /// and all of them durable when this returns Ok.
@@ -82,13 +165,18 @@ pub(crate) fn account_scope(account: Option<&str>) -> &'static str {
     if account.is_some() { " AND account_id = $5" } else { "" }
 }
 
+/// `$insert` starts the multi-row inserts of ingestion. On SQLite it is `INSERT OR IGNORE INTO`:
+/// their conflicts are handled by `ON CONFLICT` anyway, and a statement that cannot abort
+/// needs no statement journal (a copy of every page it changes).
 macro_rules! usage_impl {
-    ($Store:ident, $Db:ty) => {
+    ($Store:ident, $Db:ty, $insert:literal) => {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
                 let mut tx = self.pool.begin().await?;
-                let summary = ingest_in(&mut tx, messages).await?;
+                let mut state = $crate::usage::IngestState::default();
+                let summary = ingest_messages(&mut tx, messages, &mut state).await?;
+                flush_rollup(&mut tx, &mut state).await?;
                 tx.commit().await?;
                 Ok(summary)
             }
@@ -96,9 +184,12 @@ macro_rules! usage_impl {
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let mut tx = self.pool.begin().await?;
                 let mut out = Vec::with_capacity(requests.len());
+                // The rollup is written once for the whole group.
+                let mut state = $crate::usage::IngestState::default();
                 for r in requests {
-                    out.push(ingest_messages(&mut tx, r).await?);
+                    out.push(ingest_messages(&mut tx, r, &mut state).await?);
                 }
+                flush_rollup(&mut tx, &mut state).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -244,24 +335,17 @@ macro_rules! usage_impl {
         }
 
 
-        /// Store messages inside a transaction (the HTTP request's, or an import's).
-        async fn ingest_in(
-            tx: &mut sqlx::Transaction<'static, $Db>,
-            messages: &[kizuna_domain::usage::UsageMessage],
-        ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-            ingest_messages(tx, messages).await
-        }
-
-        /// Stores messages in order and adds the new events to the daily rollup.
+        /// Stores messages in order; what the new events add to the rollup gathers in `state`
+        /// until [`flush_rollup`].
         async fn ingest_messages(
             tx: &mut sqlx::Transaction<'static, $Db>,
             messages: &[kizuna_domain::usage::UsageMessage],
+            state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
             use kizuna_domain::usage::UsageMessage;
             let mut summary = kizuna_domain::usage::IngestSummary::default();
             // Users' accounts as known in this request (a group earlier in a batch counts).
             let mut groups: std::collections::HashMap<String, String> = Default::default();
-            let mut known_accounts: std::collections::HashSet<String> = Default::default();
             let mut pending: Vec<(&kizuna_domain::usage::UsageEvent, String)> = Vec::with_capacity(EVENT_ROWS);
             for m in messages {
                 match m {
@@ -280,8 +364,8 @@ macro_rules! usage_impl {
                     }
                     UsageMessage::Group { user_id, account_id, at, .. } => {
                         // Events before this group are stored first, so it attributes them too.
-                        flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
-                        ensure_account(tx, &mut known_accounts, account_id).await?;
+                        flush_events(tx, &mut pending, &mut summary, state).await?;
+                        ensure_account(tx, state, account_id).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
                              ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
@@ -292,6 +376,19 @@ macro_rules! usage_impl {
                         .bind(*at)
                         .execute(&mut **tx)
                         .await?;
+                        // A waiting event whose message id the account already has (a client that
+                        // sent it again with the group) is a duplicate: the attributed copy stays.
+                        let dropped = sqlx::query(
+                            "DELETE FROM usage_events WHERE account_id = '' AND user_id = $2 AND EXISTS \
+                             (SELECT 1 FROM usage_events e WHERE e.account_id = $1 AND e.message_id = usage_events.message_id)",
+                        )
+                        .bind(account_id)
+                        .bind(user_id)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                        summary.duplicates += dropped;
+                        summary.unattributed = summary.unattributed.saturating_sub(dropped);
                         let moved: Vec<(chrono::NaiveDate, String, Option<String>, Option<f64>)> = sqlx::query_as(
                             "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day, event_type, user_id, value",
                         )
@@ -300,7 +397,9 @@ macro_rules! usage_impl {
                         .fetch_all(&mut **tx)
                         .await?;
                         summary.attributed += moved.len() as u64;
-                        add_to_daily(tx, moved.into_iter().map(|(d, t, u, v)| (account_id.clone(), d, t, u, v)).collect()).await?;
+                        for (day, kind, user, value) in &moved {
+                            state.add(account_id, *day, kind, user.as_deref(), *value);
+                        }
                         groups.insert(user_id.clone(), account_id.clone());
                         summary.groups += 1;
                     }
@@ -323,12 +422,15 @@ macro_rules! usage_impl {
                         };
                         pending.push((e, account));
                         if pending.len() >= EVENT_ROWS {
-                            flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
+                            flush_events(tx, &mut pending, &mut summary, state).await?;
                         }
                     }
                 }
             }
-            flush_events(tx, &mut pending, &mut summary, &mut known_accounts).await?;
+            flush_events(tx, &mut pending, &mut summary, state).await?;
+            if state.is_large() {
+                flush_rollup(tx, state).await?;
+            }
             Ok(summary)
         }
 
@@ -379,46 +481,27 @@ macro_rules! usage_impl {
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
         const EVENT_ROWS: usize = 500;
+        /// Rollup rows per multi-row statement (6 columns).
+        const ROLLUP_ROWS: usize = 1000;
 
-        /// Writes buffered events: their message ids first (the ones already known are
-        /// duplicates and skipped), then the new events, in two multi-row statements per chunk.
+        /// Writes buffered events in key order. The key (account, message id) recognises a
+        /// retried message: the rows it refuses are duplicates and add nothing to the rollup.
         async fn flush_events(
             tx: &mut sqlx::Transaction<'static, $Db>,
             pending: &mut Vec<(&kizuna_domain::usage::UsageEvent, String)>,
             summary: &mut kizuna_domain::usage::IngestSummary,
-            known_accounts: &mut std::collections::HashSet<String>,
+            state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<()> {
             for chunk in pending.chunks(EVENT_ROWS) {
-                let mut ids = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_message_ids (message_id) ");
-                ids.push_values(chunk, |mut b, (e, _)| {
-                    b.push_bind(&e.message_id);
-                });
-                ids.push(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id");
-                let mut new: std::collections::HashSet<String> = ids.build_query_scalar().fetch_all(&mut **tx).await?.into_iter().collect();
                 // The first of repeated ids in one request is the one stored.
-                let fresh: Vec<&(&kizuna_domain::usage::UsageEvent, String)> = chunk.iter().filter(|(e, _)| new.remove(&e.message_id)).collect();
-                summary.duplicates += (chunk.len() - fresh.len()) as u64;
-                if fresh.is_empty() {
-                    continue;
-                }
-                summary.unattributed += fresh.iter().filter(|(_, a)| a.is_empty()).count() as u64;
-                let new_accounts: std::collections::BTreeSet<&str> =
-                    fresh.iter().map(|(_, a)| a.as_str()).filter(|a| !a.is_empty() && !known_accounts.contains(*a)).collect();
-                if !new_accounts.is_empty() {
-                    // Accounts named by usage are created when not known yet, as imports do.
-                    let now = chrono::Utc::now();
-                    let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO accounts (account_id, updated_at) ");
-                    qb.push_values(&new_accounts, |mut b, a| {
-                        b.push_bind(*a).push_bind(now);
-                    });
-                    qb.push(" ON CONFLICT (account_id) DO NOTHING");
-                    qb.build().execute(&mut **tx).await?;
-                    known_accounts.extend(new_accounts.into_iter().map(str::to_string));
-                }
+                let mut seen = std::collections::HashSet::with_capacity(chunk.len());
+                let mut rows: Vec<&(&kizuna_domain::usage::UsageEvent, String)> =
+                    chunk.iter().filter(|(e, a)| seen.insert((a.as_str(), e.message_id.as_str()))).collect();
+                rows.sort_unstable_by(|x, y| (x.1.as_str(), x.0.message_id.as_str()).cmp(&(y.1.as_str(), y.0.message_id.as_str())));
                 let mut ins = sqlx::QueryBuilder::<$Db>::new(
-                    "INSERT INTO usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) ",
+                    concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
                 );
-                ins.push_values(&fresh, |mut b, (e, account)| {
+                ins.push_values(&rows, |mut b, (e, account)| {
                     b.push_bind(account.as_str())
                         .push_bind(&e.message_id)
                         .push_bind(&e.user_id)
@@ -428,50 +511,58 @@ macro_rules! usage_impl {
                         .push_bind(e.value)
                         .push_bind(e.properties.to_string());
                 });
-                ins.build().execute(&mut **tx).await?;
+                ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id");
+                let stored: Vec<(String, String)> = ins.build_query_as().fetch_all(&mut **tx).await?;
+                let fresh = if stored.len() == rows.len() {
+                    rows
+                } else {
+                    let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
+                    rows.into_iter().filter(|(e, a)| stored.contains(&(a.as_str(), e.message_id.as_str()))).collect()
+                };
+                summary.duplicates += (chunk.len() - fresh.len()) as u64;
                 summary.events += fresh.len() as u64;
-                let attributed = fresh.iter().filter(|(_, a)| !a.is_empty());
-                add_to_daily(tx, attributed.map(|(e, a)| (a.clone(), e.at.date_naive(), e.event_type.clone(), e.user_id.clone(), e.value)).collect()).await?;
+                summary.unattributed += fresh.iter().filter(|(_, a)| a.is_empty()).count() as u64;
+                let new_accounts: std::collections::BTreeSet<&str> =
+                    fresh.iter().map(|(_, a)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect();
+                if !new_accounts.is_empty() {
+                    // Accounts named by usage are created when not known yet, as imports do.
+                    let now = chrono::Utc::now();
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
+                    qb.push_values(&new_accounts, |mut b, a| {
+                        b.push_bind(*a).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (account_id) DO NOTHING");
+                    qb.build().execute(&mut **tx).await?;
+                    new_accounts.into_iter().for_each(|a| state.know_account(a));
+                }
+                for (e, a) in fresh.iter().filter(|(_, a)| !a.is_empty()) {
+                    state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
+                }
             }
             pending.clear();
             Ok(())
         }
 
-        /// Adds new attributed events (account, day, type, user, value) to the daily rollup:
-        /// counts and sums grow, and a user counts once per day and type (`usage_daily_users`).
-        async fn add_to_daily(
-            tx: &mut sqlx::Transaction<'static, $Db>,
-            items: Vec<(String, chrono::NaiveDate, String, Option<String>, Option<f64>)>,
-        ) -> $crate::Result<()> {
-            type Key = (String, chrono::NaiveDate, String);
-            let mut agg: std::collections::BTreeMap<Key, (i64, f64, i64)> = Default::default();
-            let mut users: std::collections::BTreeSet<(Key, String)> = Default::default();
-            for (account, day, kind, user, value) in items {
-                let key = (account, day, kind);
-                let e = agg.entry(key.clone()).or_default();
-                e.0 += 1;
-                e.1 += value.unwrap_or(0.0);
-                if let Some(u) = user {
-                    users.insert((key, u));
-                }
-            }
-            let users: Vec<(Key, String)> = users.into_iter().collect();
-            for chunk in users.chunks(EVENT_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_daily_users (account_id, day, event_type, user_id) ");
+        /// Writes what the stored events add to the rollup, in key order: first the
+        /// (account, day, type, user) rows, whose new ones say how many users each day gained,
+        /// then the daily counts and sums.
+        async fn flush_rollup(tx: &mut sqlx::Transaction<'static, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
+            let (mut daily, users) = state.take_rollup();
+            for chunk in users.chunks(ROLLUP_ROWS) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
                 qb.push_values(chunk, |mut b, ((a, d, t), u)| {
                     b.push_bind(a).push_bind(*d).push_bind(t).push_bind(u);
                 });
                 qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING RETURNING account_id, day, event_type");
-                let new: Vec<Key> = qb.build_query_as().fetch_all(&mut **tx).await?;
-                for key in new {
-                    if let Some(e) = agg.get_mut(&key) {
-                        e.2 += 1;
+                let gained: Vec<$crate::usage::DayKey> = qb.build_query_as().fetch_all(&mut **tx).await?;
+                for key in gained {
+                    if let Ok(i) = daily.binary_search_by(|(k, _)| k.cmp(&key)) {
+                        daily[i].1 .2 += 1;
                     }
                 }
             }
-            let rows: Vec<(Key, (i64, f64, i64))> = agg.into_iter().collect();
-            for chunk in rows.chunks(EVENT_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO usage_daily (account_id, day, event_type, events, value_sum, users) ");
+            for chunk in daily.chunks(ROLLUP_ROWS) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum, users) "));
                 qb.push_values(chunk, |mut b, ((a, d, t), (n, v, u))| {
                     b.push_bind(a).push_bind(*d).push_bind(t).push_bind(*n).push_bind(*v).push_bind(*u);
                 });
@@ -487,15 +578,16 @@ macro_rules! usage_impl {
         /// Accounts named by usage are created when not known yet, as imports do.
         async fn ensure_account(
             tx: &mut sqlx::Transaction<'static, $Db>,
-            known: &mut std::collections::HashSet<String>,
+            state: &mut $crate::usage::IngestState,
             account_id: &str,
         ) -> $crate::Result<()> {
-            if known.insert(account_id.to_string()) {
+            if !state.knows_account(account_id) {
                 sqlx::query("INSERT INTO accounts (account_id, updated_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING")
                     .bind(account_id)
                     .bind(chrono::Utc::now())
                     .execute(&mut **tx)
                     .await?;
+                state.know_account(account_id);
             }
             Ok(())
         }

@@ -239,8 +239,19 @@ async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
     assert_eq!(later.attributed, 1);
     let rows = db.store.usage_daily("C1", day("2026-11-01"), day("2026-11-01")).await.unwrap();
     assert_eq!((rows[0].events, rows[0].users), (3, 3));
+    // One message sent waiting for its user's group and again with its account: when the user is
+    // grouped, the attributed copy stays and the waiting one is a duplicate.
+    let e6 = |account| event("e6", "u4", account, "login", "2026-11-04T09:00:00Z", None);
+    assert_eq!(db.store.ingest(&[e6(None)]).await.unwrap().unattributed, 1);
+    assert_eq!(db.store.ingest(&[e6(Some("C1"))]).await.unwrap().events, 1);
+    let group_u4 = UsageMessage::Group { user_id: "u4".into(), account_id: "C1".into(), traits: serde_json::json!({}), at: at("2026-11-05T00:00:00Z") };
+    let grouped = db.store.ingest(&[group_u4]).await.unwrap();
+    assert_eq!((grouped.attributed, grouped.duplicates), (0, 1));
+    let rows = db.store.usage_daily("C1", day("2026-11-04"), day("2026-11-04")).await.unwrap();
+    assert_eq!((rows[0].events, rows[0].users), (1, 1), "counted once");
+    assert_eq!(db.store.ingest(&[e6(None)]).await.unwrap().duplicates, 1, "u4 is grouped now: a retry finds C1's copy");
     assert!(db.store.usage_message_counts().await.unwrap().iter().all(|(_, n)| *n == 1));
-    assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 5);
+    assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 6);
     assert!(db.store.get_account("C1", day("2026-11-01")).await.unwrap().is_some(), "accounts named by usage exist");
 }
 
