@@ -388,7 +388,6 @@ macro_rules! usage_impl {
                         .await?
                         .rows_affected();
                         summary.duplicates += dropped;
-                        summary.unattributed = summary.unattributed.saturating_sub(dropped);
                         let moved: Vec<(chrono::NaiveDate, String, Option<String>, Option<f64>)> = sqlx::query_as(
                             "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day, event_type, user_id, value",
                         )
