@@ -6,7 +6,7 @@ use crate::ReportError;
 use chrono::{Duration, NaiveDate};
 use kizuna_domain::usage::alerts::{weekly_drop, BASELINE_WEEKS};
 use kizuna_domain::usage::metrics::{evaluate, AccountInputs, Definitions, Kind, WindowFigures};
-use kizuna_store::{Store, StoreError, UsageFigure, UsageWindow};
+use kizuna_store::{Store, UsageFigure, UsageWindow};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,9 +20,6 @@ pub async fn definitions(store: &dyn Store) -> Result<Definitions, ReportError> 
         None => Ok(Definitions::default_set()),
     }
 }
-
-/// Per account: (the figure in the window, in the window before).
-type Figures = HashMap<String, (f64, f64)>;
 
 /// What one windowed metric reads: a total of the rollup, or distinct users (another table).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,71 +53,101 @@ fn window_figures(kind: &Kind, value: f64) -> WindowFigures {
     f
 }
 
-/// Rows of per-account figures, one pair per query, turned into one map per query.
-fn per_query(rows: Vec<(String, Vec<(f64, f64)>)>, queries: usize) -> Vec<Figures> {
-    let mut out: Vec<Figures> = vec![Figures::new(); queries];
-    for (a, per) in rows {
-        for (i, pair) in per.into_iter().enumerate() {
-            out[i].insert(a.clone(), pair);
-        }
-    }
-    out
-}
-
 /// Every metric of every account paying on `at` (or just `account`), by account id: tenure in
 /// days and the metrics in definition order.
 pub type UsageTable = BTreeMap<String, (i64, Vec<(String, Option<f64>)>)>;
 
+/// The distinct queries the metrics need, each once, split so the passes can run side by side:
+/// sums and counts of the rollup, its days with events (a DISTINCT per account, as costly as
+/// the sums), distinct users, and the last day of each `days_since` event.
+struct Plan {
+    sums: Vec<UsageWindow>,
+    days: Vec<UsageWindow>,
+    users: Vec<(Option<String>, u32)>,
+    last_events: Vec<String>,
+}
+
+impl Plan {
+    fn new(defs: &Definitions) -> Self {
+        let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
+        queries.sort();
+        queries.dedup();
+        let (mut sums, mut days, mut users) = (vec![], vec![], vec![]);
+        for q in queries {
+            match q {
+                Query::Total(w) if w.figure == UsageFigure::ActiveDays => days.push(w),
+                Query::Total(w) => sums.push(w),
+                Query::Users { event, days } => users.push((event, days)),
+            }
+        }
+        let mut last_events: Vec<String> =
+            defs.metrics.iter().filter_map(|m| if let Kind::DaysSince { event } = &m.kind { Some(event.clone()) } else { None }).collect();
+        last_events.sort();
+        last_events.dedup();
+        Plan { sums, days, users, last_events }
+    }
+
+    /// Where metric `m`'s window is found: (result set: 0 sums, 1 days, 2 users; column).
+    fn place(&self, kind: &Kind) -> Option<(usize, usize)> {
+        match query_of(kind)? {
+            Query::Total(w) if w.figure == UsageFigure::ActiveDays => Some((1, self.days.iter().position(|d| *d == w)?)),
+            Query::Total(w) => Some((0, self.sums.iter().position(|d| *d == w)?)),
+            Query::Users { event, days } => Some((2, self.users.iter().position(|u| u.0 == event && u.1 == days)?)),
+        }
+    }
+}
+
 pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<UsageTable, ReportError> {
-    let mut accounts = store.active_accounts(at).await?;
+    let plan = Plan::new(defs);
+    // Every pass at the same time (on SQLite each holds a core).
+    let (mut accounts, sums, days, users, lasts) = futures::try_join!(
+        store.active_accounts(at),
+        store.usage_windows(&plan.sums, at, account),
+        store.usage_windows(&plan.days, at, account),
+        store.usage_window_users(&plan.users, at, account),
+        store.usage_last_days(&plan.last_events, at, account),
+    )?;
     if let Some(a) = account {
         accounts.retain(|(id, _)| id == a);
-        if accounts.is_empty() {
-            return Ok(UsageTable::new());
+    }
+    let index: HashMap<&str, usize> = accounts.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
+    let mut inputs: Vec<AccountInputs> = accounts.iter().map(|(_, first)| AccountInputs::new(defs, (at - *first).num_days() + 1)).collect();
+    // Per result set, the metrics it feeds: (metric position, column, kind).
+    let mut feeds: [Vec<(usize, usize, &Kind)>; 3] = Default::default();
+    for (i, m) in defs.metrics.iter().enumerate() {
+        if let Some((set, column)) = plan.place(&m.kind) {
+            feeds[set].push((i, column, &m.kind));
         }
     }
-    let mut inputs: BTreeMap<String, AccountInputs> = accounts
+    for (set, rows) in [sums, days, users].into_iter().enumerate() {
+        for (id, figures) in rows {
+            let Some(&k) = index.get(id.as_str()) else { continue };
+            for &(i, column, kind) in &feeds[set] {
+                let (now, was) = figures[column];
+                inputs[k].windows[i] = (window_figures(kind, now), window_figures(kind, was));
+            }
+        }
+    }
+    let since: Vec<(usize, usize)> = defs
+        .metrics
         .iter()
-        .map(|(id, first)| (id.clone(), AccountInputs { tenure_days: (at - *first).num_days() + 1, ..Default::default() }))
+        .enumerate()
+        .filter_map(|(i, m)| if let Kind::DaysSince { event } = &m.kind { Some((i, plan.last_events.iter().position(|e| e == event)?)) } else { None })
         .collect();
-    // Each distinct query once: every total in one pass over the rollup; distinct users and
-    // last days as their own queries, all at the same time (on SQLite each holds a core).
-    let mut queries: Vec<Query> = defs.metrics.iter().filter_map(|m| query_of(&m.kind)).collect();
-    queries.sort();
-    queries.dedup();
-    let windows: Vec<UsageWindow> = queries.iter().filter_map(|q| if let Query::Total(w) = q { Some(w.clone()) } else { None }).collect();
-    let user_windows: Vec<(Option<String>, u32)> = queries.iter().filter_map(|q| if let Query::Users { event, days } = q { Some((event.clone(), *days)) } else { None }).collect();
-    let mut last_events: Vec<String> = defs.metrics.iter().filter_map(|m| if let Kind::DaysSince { event } = &m.kind { Some(event.clone()) } else { None }).collect();
-    last_events.sort();
-    last_events.dedup();
-    let users = async { Ok(per_query(store.usage_window_users(&user_windows, at, account).await?, user_windows.len())) };
-    let totals = async { Ok::<_, StoreError>(per_query(store.usage_windows(&windows, at, account).await?, windows.len())) };
-    let (totals, users, lasts) = futures::future::try_join3(totals, users, store.usage_last_days(&last_events, at, account)).await?;
-    let mut figures: HashMap<Query, Figures> = windows.into_iter().map(Query::Total).zip(totals).collect();
-    figures.extend(user_windows.into_iter().map(|(event, days)| Query::Users { event, days }).zip(users));
-    let lasts: HashMap<String, Vec<Option<NaiveDate>>> = lasts.into_iter().collect();
-    for m in &defs.metrics {
-        if let Some(q) = query_of(&m.kind) {
-            let f = &figures[&q];
-            for (id, input) in inputs.iter_mut() {
-                let (now, was) = f.get(id).copied().unwrap_or_default();
-                input.windows.insert(m.name.clone(), (window_figures(&m.kind, now), window_figures(&m.kind, was)));
-            }
+    for (id, last) in lasts {
+        let Some(&k) = index.get(id.as_str()) else { continue };
+        for &(i, column) in &since {
+            inputs[k].days_since[i] = last[column].map(|d| (at - d).num_days());
         }
     }
-    for m in &defs.metrics {
-        if let Kind::DaysSince { event } = &m.kind {
-            let i = last_events.iter().position(|e| e == event).expect("every days_since event is queried");
-            for (id, input) in inputs.iter_mut() {
-                let last = lasts.get(id).and_then(|days| days[i]);
-                input.days_since.insert(m.name.clone(), last.map(|d| (at - d).num_days()));
-            }
-        }
-    }
-    Ok(inputs.into_iter().map(|(id, input)| {
-        let values = evaluate(defs, &input);
-        (id, (input.tenure_days, values))
-    }).collect())
+    Ok(accounts
+        .into_iter()
+        .zip(inputs)
+        .map(|((id, _), input)| {
+            let values = evaluate(defs, &input);
+            (id, (input.tenure_days, values))
+        })
+        .collect())
 }
 
 /// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,

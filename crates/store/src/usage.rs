@@ -77,10 +77,10 @@ impl IngestState {
         self.daily.len() + self.users.len() >= Self::LARGE
     }
 
-    /// The gathered additions, sorted by key, each daily row with 0 users gained so far; the
-    /// state is left empty.
-    pub fn take_rollup(&mut self) -> (Vec<(DayKey, (i64, f64, i64))>, Vec<(DayKey, String)>) {
-        let mut daily: Vec<_> = self.daily.drain().map(|(k, (n, v))| (k, (n, v, 0))).collect();
+    /// The gathered additions, sorted by key (events and sum of values per day, user rows);
+    /// the state is left empty.
+    pub fn take_rollup(&mut self) -> (Vec<(DayKey, (i64, f64))>, Vec<(DayKey, String)>) {
+        let mut daily: Vec<_> = self.daily.drain().collect();
         daily.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut users: Vec<_> = self.users.drain().collect();
         users.sort_unstable();
@@ -117,7 +117,7 @@ mod tests {
         let keys: Vec<_> = daily.iter().map(|(k, v)| (k.0.as_str(), k.1, k.2.as_str(), *v)).collect();
         assert_eq!(
             keys,
-            vec![("A", d(1), "login", (1, 0.0, 0)), ("A", d(3), "export", (1, 2.5, 0)), ("B", d(2), "login", (3, 1.0, 0))]
+            vec![("A", d(1), "login", (1, 0.0)), ("A", d(3), "export", (1, 2.5)), ("B", d(2), "login", (3, 1.0))]
         );
         let users: Vec<_> = users.iter().map(|(k, u)| (k.0.as_str(), u.as_str())).collect();
         assert_eq!(users, vec![("A", "u1"), ("B", "u1"), ("B", "u2")]);
@@ -543,31 +543,33 @@ macro_rules! usage_impl {
         }
 
         /// Writes what the stored events add to the rollup, in key order: first the
-        /// (account, day, type, user) rows, whose new ones say how many users each day gained,
-        /// then the daily counts and sums.
+        /// (account, day, type, user) rows, then the daily counts and sums. A day's `users` is
+        /// counted afresh from its user rows (just written, so their pages are in the cache):
+        /// cheaper than sending every new user row back, and always equal to them.
         async fn flush_rollup(tx: &mut sqlx::Transaction<'static, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
-            let (mut daily, users) = state.take_rollup();
+            let (daily, users) = state.take_rollup();
             for chunk in users.chunks(ROLLUP_ROWS) {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
                 qb.push_values(chunk, |mut b, ((a, d, t), u)| {
                     b.push_bind(a).push_bind(*d).push_bind(t).push_bind(u);
                 });
-                qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING RETURNING account_id, day, event_type");
-                let gained: Vec<$crate::usage::DayKey> = qb.build_query_as().fetch_all(&mut **tx).await?;
-                for key in gained {
-                    if let Ok(i) = daily.binary_search_by(|(k, _)| k.cmp(&key)) {
-                        daily[i].1 .2 += 1;
-                    }
-                }
+                qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING");
+                qb.build().execute(&mut **tx).await?;
             }
             for chunk in daily.chunks(ROLLUP_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum, users) "));
-                qb.push_values(chunk, |mut b, ((a, d, t), (n, v, u))| {
-                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(*n).push_bind(*v).push_bind(*u);
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!(
+                    $insert,
+                    " usage_daily (account_id, day, event_type, events, value_sum, users) \
+                     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, (SELECT COUNT(*) FROM usage_daily_users u \
+                     WHERE u.account_id = v.column1 AND u.day = v.column2 AND u.event_type = v.column3) FROM ("
+                ));
+                qb.push_values(chunk, |mut b, ((a, d, t), (n, v))| {
+                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(*n).push_bind(*v);
                 });
+                // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
                 qb.push(
-                    " ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \
-                     value_sum = usage_daily.value_sum + excluded.value_sum, users = usage_daily.users + excluded.users",
+                    ") AS v WHERE true ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \
+                     value_sum = usage_daily.value_sum + excluded.value_sum, users = excluded.users",
                 );
                 qb.build().execute(&mut **tx).await?;
             }

@@ -162,44 +162,58 @@ pub struct WindowFigures {
     pub active_users: f64,
 }
 
-/// Everything the metrics of one account need: per windowed metric its figures in the window
-/// and in the window before; per `days_since` metric the last day seen (as days before `at`).
+/// Everything the metrics of one account need, by the metric's position in the definitions:
+/// a windowed metric's figures in the window and in the window before, a `days_since` metric's
+/// days from the last event to `at` (None: never). Other positions stay at their defaults.
 #[derive(Debug, Clone, Default)]
 pub struct AccountInputs {
-    pub windows: HashMap<String, (WindowFigures, WindowFigures)>,
-    pub days_since: HashMap<String, Option<i64>>,
+    pub windows: Vec<(WindowFigures, WindowFigures)>,
+    pub days_since: Vec<Option<i64>>,
     /// Days as a paying customer up to `at` (1 on the first day).
     pub tenure_days: i64,
 }
 
-/// Every metric for one account, in definition order.
-pub fn evaluate(defs: &Definitions, input: &AccountInputs) -> Vec<(String, Option<f64>)> {
-    let mut out: Vec<(String, Option<f64>)> = Vec::with_capacity(defs.metrics.len());
-    let value = |kind: &Kind, f: &WindowFigures| match kind {
+impl AccountInputs {
+    /// No usage yet: every window zero, no last event.
+    pub fn new(defs: &Definitions, tenure_days: i64) -> Self {
+        let n = defs.metrics.len();
+        AccountInputs { windows: vec![Default::default(); n], days_since: vec![None; n], tenure_days }
+    }
+}
+
+/// The figure a windowed metric of `kind` reads.
+fn figure(kind: &Kind, f: &WindowFigures) -> f64 {
+    match kind {
         Kind::Count { .. } => f.events,
         Kind::Sum { .. } => f.value_sum,
         Kind::ActiveUsers { .. } => f.active_users,
         _ => f.active_days,
-    };
-    let kinds: HashMap<&str, &Kind> = defs.metrics.iter().map(|m| (m.name.as_str(), &m.kind)).collect();
-    for m in &defs.metrics {
-        let got = |name: &str, out: &[(String, Option<f64>)]| out.iter().find(|(n, _)| n == name).and_then(|(_, v)| *v);
+    }
+}
+
+/// Every metric for one account, in definition order. References resolve by position (the
+/// definitions are few; this runs once per account, so it builds no map).
+pub fn evaluate(defs: &Definitions, input: &AccountInputs) -> Vec<(String, Option<f64>)> {
+    let position = |name: &str| defs.metrics.iter().position(|m| m.name == name);
+    let windows = |i: usize| input.windows.get(i).copied().unwrap_or_default();
+    let mut out: Vec<(String, Option<f64>)> = Vec::with_capacity(defs.metrics.len());
+    for (i, m) in defs.metrics.iter().enumerate() {
+        let got = |name: &str, out: &[(String, Option<f64>)]| position(name).and_then(|j| out.get(j)).and_then(|(_, v)| *v);
         let v = match &m.kind {
-            k if k.window().is_some() => input.windows.get(&m.name).map(|(now, _)| value(k, now)).or(Some(0.0)),
-            Kind::DaysSince { .. } => input.days_since.get(&m.name).copied().flatten().map(|d| d as f64),
+            k if k.window().is_some() => Some(figure(k, &windows(i).0)),
+            Kind::DaysSince { .. } => input.days_since.get(i).copied().flatten().map(|d| d as f64),
             Kind::Ratio { numerator, denominator } => match (got(numerator, &out), got(denominator, &out)) {
                 (Some(a), Some(b)) if b != 0.0 => Some(a / b),
                 _ => None,
             },
-            Kind::Change { of } => {
-                let k = kinds[of.as_str()];
-                input.windows.get(of).and_then(|(now, before)| {
-                    let (a, b) = (value(k, now), value(k, before));
-                    (b != 0.0).then(|| (a - b) / b)
-                })
-            }
+            Kind::Change { of } => position(of).and_then(|j| {
+                let k = &defs.metrics[j].kind;
+                let (now, before) = windows(j);
+                let (a, b) = (figure(k, &now), figure(k, &before));
+                (b != 0.0).then(|| (a - b) / b)
+            }),
             Kind::TenureScaled { of } => {
-                let days = kinds[of.as_str()].window().map(|w| w.1).unwrap_or(28) as f64;
+                let days = position(of).and_then(|j| defs.metrics[j].kind.window()).map(|w| w.1).unwrap_or(28) as f64;
                 let covered = (input.tenure_days.max(1) as f64).min(days);
                 got(of, &out).map(|v| v * days / covered)
             }
@@ -233,13 +247,14 @@ mod tests {
     #[test]
     fn every_kind_by_hand() {
         let defs = Definitions::default_set();
-        let mut input = AccountInputs { tenure_days: 14, ..Default::default() };
+        let mut input = AccountInputs::new(&defs, 14);
         let w = |events: f64, users: f64, days: f64| WindowFigures { events, value_sum: 0.0, active_days: days, active_users: users };
-        input.windows.insert("logins_28d".into(), (w(30.0, 0.0, 0.0), w(40.0, 0.0, 0.0)));
-        input.windows.insert("core_actions_28d".into(), (w(12.0, 0.0, 0.0), w(0.0, 0.0, 0.0)));
-        input.windows.insert("active_users_28d".into(), (w(0.0, 4.0, 0.0), w(0.0, 5.0, 0.0)));
-        input.windows.insert("active_days_28d".into(), (w(0.0, 0.0, 9.0), w(0.0, 0.0, 0.0)));
-        input.days_since.insert("days_since_login".into(), Some(3));
+        // Positions in the default set: logins, core actions, active users, active days, days since login.
+        input.windows[0] = (w(30.0, 0.0, 0.0), w(40.0, 0.0, 0.0));
+        input.windows[1] = (w(12.0, 0.0, 0.0), w(0.0, 0.0, 0.0));
+        input.windows[2] = (w(0.0, 4.0, 0.0), w(0.0, 5.0, 0.0));
+        input.windows[3] = (w(0.0, 0.0, 9.0), w(0.0, 0.0, 0.0));
+        input.days_since[4] = Some(3);
         let got: HashMap<String, Option<f64>> = evaluate(&defs, &input).into_iter().collect();
         assert_eq!(got["logins_28d"], Some(30.0));
         assert_eq!(got["active_users_28d"], Some(4.0));
@@ -248,7 +263,7 @@ mod tests {
         assert_eq!(got["core_actions_per_user"], Some(3.0), "12 / 4");
         assert_eq!(got["logins_change"], Some(-0.25), "(30 − 40) / 40");
         assert_eq!(got["core_actions_28d_scaled"], Some(24.0), "12 × 28 / 14: two weeks a customer");
-        let empty = evaluate(&defs, &AccountInputs { tenure_days: 400, ..Default::default() });
+        let empty = evaluate(&defs, &AccountInputs::new(&defs, 400));
         let empty: HashMap<String, Option<f64>> = empty.into_iter().collect();
         assert_eq!((empty["logins_28d"], empty["days_since_login"], empty["core_actions_per_user"], empty["logins_change"]), (Some(0.0), None, None, None));
     }
