@@ -10,6 +10,8 @@ use sqlx::PgPool;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Usage ingestion's connections: the same pool (PostgreSQL writes concurrently).
+    writer: PgPool,
 }
 
 const DIALECT: Dialect = Dialect {
@@ -30,7 +32,7 @@ impl PgStore {
             .await
             .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { writer: pool.clone(), pool })
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -12,6 +12,11 @@ use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Usage ingestion's one connection. SQLite writes one transaction at a time anyway, and a
+    /// connection drops its whole page cache when it finds that another one wrote: with the
+    /// pool handing each group commit the least recently used connection, every commit began
+    /// by reading its pages back from the file.
+    writer: SqlitePool,
 }
 
 const DIALECT: Dialect = Dialect {
@@ -42,9 +47,10 @@ impl SqliteStore {
             // Rows cross from the connection's thread in batches: with the default of 50 the two
             // threads woke each other for nearly every row of a 100,000-row answer.
             .row_buffer_size(4096);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(connect)?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(connect)?;
+        Ok(SqliteStore { pool, writer })
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -173,7 +173,7 @@ macro_rules! usage_impl {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let mut state = $crate::usage::IngestState::default();
                 let summary = ingest_messages(&mut tx, messages, &mut state).await?;
                 flush_rollup(&mut tx, &mut state).await?;
@@ -182,7 +182,7 @@ macro_rules! usage_impl {
             }
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let mut out = Vec::with_capacity(requests.len());
                 // The rollup is written once for the whole group.
                 let mut state = $crate::usage::IngestState::default();
