@@ -23,10 +23,14 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Starts the writer task (it ends when the last handle is dropped).
+    /// Starts the writer (it ends when the last handle is dropped). It runs on a thread of its
+    /// own: its statements are the one path every event waits on, and as a task it waited
+    /// behind the request handlers for a turn after each statement. (Its futures still run on
+    /// this runtime's timers and sockets, through the handle.)
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(store, rx));
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(writer(store, rx)));
         Ingestor { jobs }
     }
 

@@ -875,7 +875,7 @@ macro_rules! store_impl {
             }
 
             async fn ingest_usage(&mut self, messages: &[kizuna_domain::usage::UsageMessage]) -> Result<kizuna_domain::usage::IngestSummary> {
-                ingest_messages(&mut self.tx, messages, &mut self.usage).await
+                Ok(ingest_requests(&mut self.tx, &[messages], &mut self.usage).await?.remove(0))
             }
 
             async fn commit(mut self: Box<Self>) -> Result<()> {

@@ -175,7 +175,7 @@ macro_rules! usage_impl {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
                 let mut tx = self.writer.begin().await?;
                 let mut state = $crate::usage::IngestState::default();
-                let summary = ingest_messages(&mut tx, messages, &mut state).await?;
+                let summary = ingest_requests(&mut tx, &[messages], &mut state).await?.remove(0);
                 flush_rollup(&mut tx, &mut state).await?;
                 tx.commit().await?;
                 Ok(summary)
@@ -183,12 +183,10 @@ macro_rules! usage_impl {
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let mut tx = self.writer.begin().await?;
-                let mut out = Vec::with_capacity(requests.len());
-                // The rollup is written once for the whole group.
+                // The events and the rollup are written together for the whole group.
                 let mut state = $crate::usage::IngestState::default();
-                for r in requests {
-                    out.push(ingest_messages(&mut tx, r, &mut state).await?);
-                }
+                let requests: Vec<&[kizuna_domain::usage::UsageMessage]> = requests.iter().map(Vec::as_slice).collect();
+                let out = ingest_requests(&mut tx, &requests, &mut state).await?;
                 flush_rollup(&mut tx, &mut state).await?;
                 tx.commit().await?;
                 Ok(out)
@@ -335,18 +333,44 @@ macro_rules! usage_impl {
         }
 
 
-        /// Stores messages in order; what the new events add to the rollup gathers in `state`
-        /// until [`flush_rollup`].
-        async fn ingest_messages(
+        /// Events waiting to be written in one multi-row insert: the event, its account ('' while
+        /// its user has no group) and the request it came in.
+        type Pending<'m> = Vec<(&'m kizuna_domain::usage::UsageEvent, String, usize)>;
+
+        /// Stores several requests' messages in order, one summary per request. Their events are
+        /// written together, in inserts of up to [`EVENT_ROWS`] rows whichever request they came
+        /// in (a group commit of many small requests makes few statements); what the new events
+        /// add to the rollup gathers in `state` until [`flush_rollup`].
+        async fn ingest_requests(
             tx: &mut sqlx::Transaction<'static, $Db>,
-            messages: &[kizuna_domain::usage::UsageMessage],
+            requests: &[&[kizuna_domain::usage::UsageMessage]],
             state: &mut $crate::usage::IngestState,
-        ) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
+        ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
+            let mut summaries = vec![kizuna_domain::usage::IngestSummary::default(); requests.len()];
+            let mut pending: Pending<'_> = Vec::with_capacity(EVENT_ROWS);
+            for (r, messages) in requests.iter().enumerate() {
+                ingest_messages(tx, r, messages, &mut pending, &mut summaries, state).await?;
+            }
+            flush_events(tx, &mut pending, &mut summaries, state).await?;
+            if state.is_large() {
+                flush_rollup(tx, state).await?;
+            }
+            Ok(summaries)
+        }
+
+        /// Request `r`'s messages, in order: identify and group at once (a group first writes
+        /// the events before it, so it attributes them too), events into `pending`.
+        async fn ingest_messages<'m>(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            r: usize,
+            messages: &'m [kizuna_domain::usage::UsageMessage],
+            pending: &mut Pending<'m>,
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
+            state: &mut $crate::usage::IngestState,
+        ) -> $crate::Result<()> {
             use kizuna_domain::usage::UsageMessage;
-            let mut summary = kizuna_domain::usage::IngestSummary::default();
             // Users' accounts as known in this request (a group earlier in a batch counts).
             let mut groups: std::collections::HashMap<String, String> = Default::default();
-            let mut pending: Vec<(&kizuna_domain::usage::UsageEvent, String)> = Vec::with_capacity(EVENT_ROWS);
             for m in messages {
                 match m {
                     UsageMessage::Identify { user_id, traits, at } => {
@@ -360,11 +384,11 @@ macro_rules! usage_impl {
                         .bind(*at)
                         .execute(&mut **tx)
                         .await?;
-                        summary.identifies += 1;
+                        summaries[r].identifies += 1;
                     }
                     UsageMessage::Group { user_id, account_id, at, .. } => {
                         // Events before this group are stored first, so it attributes them too.
-                        flush_events(tx, &mut pending, &mut summary, state).await?;
+                        flush_events(tx, pending, summaries, state).await?;
                         ensure_account(tx, state, account_id).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
@@ -387,7 +411,7 @@ macro_rules! usage_impl {
                         .execute(&mut **tx)
                         .await?
                         .rows_affected();
-                        summary.duplicates += dropped;
+                        summaries[r].duplicates += dropped;
                         let moved: Vec<(chrono::NaiveDate, String, Option<String>, Option<f64>)> = sqlx::query_as(
                             "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day, event_type, user_id, value",
                         )
@@ -395,12 +419,12 @@ macro_rules! usage_impl {
                         .bind(user_id)
                         .fetch_all(&mut **tx)
                         .await?;
-                        summary.attributed += moved.len() as u64;
+                        summaries[r].attributed += moved.len() as u64;
                         for (day, kind, user, value) in &moved {
                             state.add(account_id, *day, kind, user.as_deref(), *value);
                         }
                         groups.insert(user_id.clone(), account_id.clone());
-                        summary.groups += 1;
+                        summaries[r].groups += 1;
                     }
                     UsageMessage::Event(e) => {
                         let account = match (&e.account_id, &e.user_id) {
@@ -419,18 +443,14 @@ macro_rules! usage_impl {
                             },
                             (None, None) => String::new(),
                         };
-                        pending.push((e, account));
+                        pending.push((e, account, r));
                         if pending.len() >= EVENT_ROWS {
-                            flush_events(tx, &mut pending, &mut summary, state).await?;
+                            flush_events(tx, pending, summaries, state).await?;
                         }
                     }
                 }
             }
-            flush_events(tx, &mut pending, &mut summary, state).await?;
-            if state.is_large() {
-                flush_rollup(tx, state).await?;
-            }
-            Ok(summary)
+            Ok(())
         }
 
         /// One pass over `table` grouped by account: for each `(event, days, open, close)`, the
@@ -487,20 +507,26 @@ macro_rules! usage_impl {
         /// retried message: the rows it refuses are duplicates and add nothing to the rollup.
         async fn flush_events(
             tx: &mut sqlx::Transaction<'static, $Db>,
-            pending: &mut Vec<(&kizuna_domain::usage::UsageEvent, String)>,
-            summary: &mut kizuna_domain::usage::IngestSummary,
+            pending: &mut Pending<'_>,
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<()> {
             for chunk in pending.chunks(EVENT_ROWS) {
-                // The first of repeated ids in one request is the one stored.
+                // The first of repeated ids is the one stored.
                 let mut seen = std::collections::HashSet::with_capacity(chunk.len());
-                let mut rows: Vec<&(&kizuna_domain::usage::UsageEvent, String)> =
-                    chunk.iter().filter(|(e, a)| seen.insert((a.as_str(), e.message_id.as_str()))).collect();
+                let mut rows: Vec<&(&kizuna_domain::usage::UsageEvent, String, usize)> = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    if seen.insert((row.1.as_str(), row.0.message_id.as_str())) {
+                        rows.push(row);
+                    } else {
+                        summaries[row.2].duplicates += 1;
+                    }
+                }
                 rows.sort_unstable_by(|x, y| (x.1.as_str(), x.0.message_id.as_str()).cmp(&(y.1.as_str(), y.0.message_id.as_str())));
                 let mut ins = sqlx::QueryBuilder::<$Db>::new(
                     concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
                 );
-                ins.push_values(&rows, |mut b, (e, account)| {
+                ins.push_values(&rows, |mut b, (e, account, _)| {
                     b.push_bind(account.as_str())
                         .push_bind(&e.message_id)
                         .push_bind(&e.user_id)
@@ -516,13 +542,16 @@ macro_rules! usage_impl {
                     rows
                 } else {
                     let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
-                    rows.into_iter().filter(|(e, a)| stored.contains(&(a.as_str(), e.message_id.as_str()))).collect()
+                    let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(a.as_str(), e.message_id.as_str())));
+                    refused.iter().for_each(|(_, _, r)| summaries[*r].duplicates += 1);
+                    fresh
                 };
-                summary.duplicates += (chunk.len() - fresh.len()) as u64;
-                summary.events += fresh.len() as u64;
-                summary.unattributed += fresh.iter().filter(|(_, a)| a.is_empty()).count() as u64;
+                for (_, a, r) in &fresh {
+                    summaries[*r].events += 1;
+                    summaries[*r].unattributed += a.is_empty() as u64;
+                }
                 let new_accounts: std::collections::BTreeSet<&str> =
-                    fresh.iter().map(|(_, a)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect();
+                    fresh.iter().map(|(_, a, _)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect();
                 if !new_accounts.is_empty() {
                     // Accounts named by usage are created when not known yet, as imports do.
                     let now = chrono::Utc::now();
@@ -534,7 +563,7 @@ macro_rules! usage_impl {
                     qb.build().execute(&mut **tx).await?;
                     new_accounts.into_iter().for_each(|a| state.know_account(a));
                 }
-                for (e, a) in fresh.iter().filter(|(_, a)| !a.is_empty()) {
+                for (e, a, _) in fresh.iter().filter(|(_, a, _)| !a.is_empty()) {
                     state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
                 }
             }

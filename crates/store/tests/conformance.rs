@@ -255,8 +255,38 @@ async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
     assert!(db.store.get_account("C1", day("2026-11-01")).await.unwrap().is_some(), "accounts named by usage exist");
 }
 
+/// A group commit writes several requests' events in shared inserts; each request still gets
+/// its own counts, and a group in a later request attributes an earlier request's waiting event.
+async fn group_commit_counts_each_request(db: TestDb) {
+    use kizuna_domain::usage::UsageMessage;
+    use kizuna_store::testing::{date, usage_event};
+    let day = date("2026-11-02");
+    let unattributed = |id: &str| {
+        let mut m = usage_event(id.into(), "", "w1", "login", day);
+        if let UsageMessage::Event(e) = &mut m {
+            e.account_id = None;
+        }
+        m
+    };
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-03T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let first = vec![usage_event("g1".into(), "G1", "a", "login", day), usage_event("g2".into(), "G1", "b", "login", day), unattributed("g3")];
+    let second = vec![
+        usage_event("g1".into(), "G1", "a", "login", day),
+        usage_event("g4".into(), "G1", "a", "export", day),
+        UsageMessage::Group { user_id: "w1".into(), account_id: "G1".into(), traits: serde_json::json!({}), at },
+    ];
+    let third = vec![usage_event("g5".into(), "G2", "c", "login", day), usage_event("g5".into(), "G2", "c", "login", day)];
+    let got = db.store.ingest_many(&[first, second, third]).await.unwrap();
+    let counts: Vec<_> = got.iter().map(|s| (s.events, s.duplicates, s.unattributed, s.attributed, s.groups)).collect();
+    assert_eq!(counts, vec![(3, 0, 1, 0, 0), (1, 1, 0, 1, 1), (1, 1, 0, 0, 0)], "g1 again and g5 twice are duplicates of their own request");
+    let rows = db.store.usage_daily("G1", day, day).await.unwrap();
+    let got: Vec<_> = rows.iter().map(|r| (r.event_type.as_str(), r.events, r.users)).collect();
+    assert_eq!(got, vec![("export", 1, 1), ("login", 3, 3)], "g1, g2 and the attributed g3; users a, b, w1");
+}
+
 both_engines!(
     usage_is_attributed_deduplicated_and_rolled_up,
+    group_commit_counts_each_request,
     users_sessions_keys_and_audit,
     list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,
