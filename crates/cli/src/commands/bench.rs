@@ -43,7 +43,7 @@ pub enum Bench {
     Ingest {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 32)]
         connections: usize,
         #[arg(long, default_value_t = 100)]
         batch: usize,
