@@ -173,23 +173,12 @@ macro_rules! usage_impl {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                let mut tx = self.writer.begin().await?;
-                let mut state = $crate::usage::IngestState::default();
-                let summary = ingest_requests(&mut tx, &[messages], &mut state).await?.remove(0);
-                flush_rollup(&mut tx, &mut state).await?;
-                tx.commit().await?;
-                Ok(summary)
+                Ok(commit_requests(&self.writer, &[messages]).await?.remove(0))
             }
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
-                let mut tx = self.writer.begin().await?;
-                // The events and the rollup are written together for the whole group.
-                let mut state = $crate::usage::IngestState::default();
                 let requests: Vec<&[kizuna_domain::usage::UsageMessage]> = requests.iter().map(Vec::as_slice).collect();
-                let out = ingest_requests(&mut tx, &requests, &mut state).await?;
-                flush_rollup(&mut tx, &mut state).await?;
-                tx.commit().await?;
-                Ok(out)
+                commit_requests(&self.writer, &requests).await
             }
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
@@ -332,6 +321,20 @@ macro_rules! usage_impl {
             }
         }
 
+
+        /// Stores the requests in one transaction of their own (a group commit), events and
+        /// rollup together; every summary is durable when this returns Ok.
+        async fn commit_requests(
+            writer: &sqlx::Pool<$Db>,
+            requests: &[&[kizuna_domain::usage::UsageMessage]],
+        ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
+            let mut tx = writer.begin().await?;
+            let mut state = $crate::usage::IngestState::default();
+            let out = ingest_requests(&mut tx, requests, &mut state).await?;
+            flush_rollup(&mut tx, &mut state).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
 
         /// Events waiting to be written in one multi-row insert: the event, its account ('' while
         /// its user has no group) and the request it came in.
