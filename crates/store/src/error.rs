@@ -10,6 +10,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// An optimistic usage write met an event stored before; the transaction is abandoned.
+    #[error("some usage events were stored before")]
+    StoredBefore,
     #[error("stored value {value:?} in {column} is not valid: {expected}")]
     BadStoredValue { column: &'static str, value: String, expected: String },
 }

@@ -10,8 +10,6 @@ use sqlx::PgPool;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Usage ingestion's connections: the same pool (PostgreSQL writes concurrently).
-    writer: PgPool,
 }
 
 const DIALECT: Dialect = Dialect {
@@ -32,15 +30,20 @@ impl PgStore {
             .await
             .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { writer: pool.clone(), pool })
+        Ok(PgStore { pool })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// A connection for usage ingestion: any of the pool's (PostgreSQL writes concurrently).
+    async fn writer(&self) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
 }
 
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
-usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO");
+usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN");
 health_impl!(PgStore, sqlx::Postgres);

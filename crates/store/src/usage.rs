@@ -54,6 +54,10 @@ pub(crate) struct IngestState {
     daily: std::collections::HashMap<DayKey, (i64, f64)>,
     users: std::collections::HashSet<(DayKey, String)>,
     accounts: std::collections::HashSet<String>,
+    /// Events are inserted without asking which were new (the insert answers every row it
+    /// stored otherwise: half the cost of ingestion), and a count short of them all fails the
+    /// transaction with [`crate::StoreError::StoredBefore`], to be done again without.
+    pub optimistic: bool,
 }
 
 impl IngestState {
@@ -167,18 +171,19 @@ pub(crate) fn account_scope(account: Option<&str>) -> &'static str {
 
 /// `$insert` starts the multi-row inserts of ingestion. On SQLite it is `INSERT OR IGNORE INTO`:
 /// their conflicts are handled by `ON CONFLICT` anyway, and a statement that cannot abort
-/// needs no statement journal (a copy of every page it changes).
+/// needs no statement journal (a copy of every page it changes). `$begin` starts a write
+/// transaction of its own.
 macro_rules! usage_impl {
-    ($Store:ident, $Db:ty, $insert:literal) => {
+    ($Store:ident, $Db:ty, $insert:literal, $begin:literal) => {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                Ok(commit_requests(&self.writer, &[messages]).await?.remove(0))
+                Ok(commit_requests(&mut *self.writer().await?, &[messages]).await?.remove(0))
             }
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let requests: Vec<&[kizuna_domain::usage::UsageMessage]> = requests.iter().map(Vec::as_slice).collect();
-                commit_requests(&self.writer, &requests).await
+                commit_requests(&mut *self.writer().await?, &requests).await
             }
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
@@ -323,13 +328,27 @@ macro_rules! usage_impl {
 
 
         /// Stores the requests in one transaction of their own (a group commit), events and
-        /// rollup together; every summary is durable when this returns Ok.
+        /// rollup together; every summary is durable when this returns Ok. It first assumes
+        /// no event was stored before (a retry is rare) and, when one was, does it all again
+        /// finding out which.
         async fn commit_requests(
-            writer: &sqlx::Pool<$Db>,
+            writer: &mut <$Db as sqlx::Database>::Connection,
             requests: &[&[kizuna_domain::usage::UsageMessage]],
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
-            let mut tx = writer.begin().await?;
+            match commit_attempt(writer, requests, true).await {
+                Err($crate::StoreError::StoredBefore) => commit_attempt(writer, requests, false).await,
+                done => done,
+            }
+        }
+
+        async fn commit_attempt(
+            writer: &mut <$Db as sqlx::Database>::Connection,
+            requests: &[&[kizuna_domain::usage::UsageMessage]],
+            optimistic: bool,
+        ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
+            let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
             let mut state = $crate::usage::IngestState::default();
+            state.optimistic = optimistic;
             let out = ingest_requests(&mut tx, requests, &mut state).await?;
             flush_rollup(&mut tx, &mut state).await?;
             tx.commit().await?;
@@ -345,7 +364,7 @@ macro_rules! usage_impl {
         /// in (a group commit of many small requests makes few statements); what the new events
         /// add to the rollup gathers in `state` until [`flush_rollup`].
         async fn ingest_requests(
-            tx: &mut sqlx::Transaction<'static, $Db>,
+            tx: &mut sqlx::Transaction<'_, $Db>,
             requests: &[&[kizuna_domain::usage::UsageMessage]],
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
@@ -364,7 +383,7 @@ macro_rules! usage_impl {
         /// Request `r`'s messages, in order: identify and group at once (a group first writes
         /// the events before it, so it attributes them too), events into `pending`.
         async fn ingest_messages<'m>(
-            tx: &mut sqlx::Transaction<'static, $Db>,
+            tx: &mut sqlx::Transaction<'_, $Db>,
             r: usize,
             messages: &'m [kizuna_domain::usage::UsageMessage],
             pending: &mut Pending<'m>,
@@ -509,7 +528,7 @@ macro_rules! usage_impl {
         /// Writes buffered events in key order. The key (account, message id) recognises a
         /// retried message: the rows it refuses are duplicates and add nothing to the rollup.
         async fn flush_events(
-            tx: &mut sqlx::Transaction<'static, $Db>,
+            tx: &mut sqlx::Transaction<'_, $Db>,
             pending: &mut Pending<'_>,
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
@@ -529,25 +548,25 @@ macro_rules! usage_impl {
                 let mut ins = sqlx::QueryBuilder::<$Db>::new(
                     concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
                 );
-                ins.push_values(&rows, |mut b, (e, account, _)| {
-                    b.push_bind(account.as_str())
-                        .push_bind(&e.message_id)
-                        .push_bind(&e.user_id)
-                        .push_bind(&e.event_type)
-                        .push_bind(e.at)
-                        .push_bind(e.at.date_naive())
-                        .push_bind(e.value)
-                        .push_bind(e.properties.to_string());
-                });
-                ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id");
-                let stored: Vec<(String, String)> = ins.build_query_as().fetch_all(&mut **tx).await?;
-                let fresh = if stored.len() == rows.len() {
+                let fresh = if state.optimistic {
+                    ins.push_values(&rows, push_event);
+                    ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
+                    if ins.build().execute(&mut **tx).await?.rows_affected() != rows.len() as u64 {
+                        return Err($crate::StoreError::StoredBefore);
+                    }
                     rows
                 } else {
-                    let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
-                    let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(a.as_str(), e.message_id.as_str())));
-                    refused.iter().for_each(|(_, _, r)| summaries[*r].duplicates += 1);
-                    fresh
+                    ins.push_values(&rows, push_event);
+                    ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id");
+                    let stored: Vec<(String, String)> = ins.build_query_as().fetch_all(&mut **tx).await?;
+                    if stored.len() == rows.len() {
+                        rows
+                    } else {
+                        let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
+                        let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(a.as_str(), e.message_id.as_str())));
+                        refused.iter().for_each(|(_, _, r)| summaries[*r].duplicates += 1);
+                        fresh
+                    }
                 };
                 for (_, a, r) in &fresh {
                     summaries[*r].events += 1;
@@ -574,11 +593,24 @@ macro_rules! usage_impl {
             Ok(())
         }
 
+        /// One event's row of a multi-row insert into usage_events.
+        fn push_event<'q>(mut b: sqlx::query_builder::Separated<'_, 'q, $Db, &'static str>, row: &&'q (&'q kizuna_domain::usage::UsageEvent, String, usize)) {
+            let (e, account, _) = *row;
+            b.push_bind(account.as_str())
+                .push_bind(&e.message_id)
+                .push_bind(&e.user_id)
+                .push_bind(&e.event_type)
+                .push_bind(e.at)
+                .push_bind(e.at.date_naive())
+                .push_bind(e.value)
+                .push_bind(e.properties.to_string());
+        }
+
         /// Writes what the stored events add to the rollup, in key order: first the
         /// (account, day, type, user) rows, then the daily counts and sums. A day's `users` is
         /// counted afresh from its user rows (just written, so their pages are in the cache):
         /// cheaper than sending every new user row back, and always equal to them.
-        async fn flush_rollup(tx: &mut sqlx::Transaction<'static, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
+        async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
             let (daily, users) = state.take_rollup();
             for chunk in users.chunks(ROLLUP_ROWS) {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
@@ -610,7 +642,7 @@ macro_rules! usage_impl {
 
         /// Accounts named by usage are created when not known yet, as imports do.
         async fn ensure_account(
-            tx: &mut sqlx::Transaction<'static, $Db>,
+            tx: &mut sqlx::Transaction<'_, $Db>,
             state: &mut $crate::usage::IngestState,
             account_id: &str,
         ) -> $crate::Result<()> {

@@ -284,9 +284,30 @@ async fn group_commit_counts_each_request(db: TestDb) {
     assert_eq!(got, vec![("export", 1, 1), ("login", 3, 3)], "g1, g2 and the attributed g3; users a, b, w1");
 }
 
+/// A group commit first writes as if no event had been stored before; an event that was makes
+/// it start again counting which, and only that one is a duplicate.
+async fn group_commit_finds_events_stored_before(db: TestDb) {
+    use kizuna_store::testing::{date, usage_event};
+    let day = date("2026-11-02");
+    let ev = |id: &str, user: &str| usage_event(id.into(), "R1", user, "login", day);
+    let stored = db.store.ingest(&[ev("r1", "a"), ev("r2", "b")]).await.unwrap();
+    assert_eq!((stored.events, stored.duplicates), (2, 0));
+    let got = db.store.ingest_many(&[vec![ev("r3", "c")], vec![ev("r4", "d"), ev("r2", "b")], vec![ev("r5", "e")]]).await.unwrap();
+    let counts: Vec<_> = got.iter().map(|s| (s.events, s.duplicates)).collect();
+    assert_eq!(counts, vec![(1, 0), (1, 1), (1, 0)], "r2 was stored by the earlier commit");
+    let after = db.store.ingest_many(&[vec![ev("r6", "f")]]).await.unwrap();
+    assert_eq!((after[0].events, after[0].duplicates), (1, 0), "the next commit writes as before");
+    let rows = db.store.usage_daily("R1", day, day).await.unwrap();
+    let got: Vec<_> = rows.iter().map(|r| (r.events, r.users)).collect();
+    assert_eq!(got, vec![(6, 6)], "r1..r6 once each, users a..f");
+    let counts = db.store.usage_message_counts().await.unwrap();
+    assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+}
+
 both_engines!(
     usage_is_attributed_deduplicated_and_rolled_up,
     group_commit_counts_each_request,
+    group_commit_finds_events_stored_before,
     users_sessions_keys_and_audit,
     list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,
