@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 pub struct PgStore {
     pool: PgPool,
+    known_accounts: crate::usage::KnownAccounts,
 }
 
 const DIALECT: Dialect = Dialect {
@@ -30,7 +31,7 @@ impl PgStore {
             .await
             .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, known_accounts: Default::default() })
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -20,6 +20,7 @@ pub struct SqliteStore {
     /// 2 ms of every group commit. Its transactions begin IMMEDIATE (holding the write lock),
     /// so none fails for having read before another connection wrote.
     writer: tokio::sync::Mutex<SqliteConnection>,
+    known_accounts: crate::usage::KnownAccounts,
 }
 
 const DIALECT: Dialect = Dialect {
@@ -55,11 +56,14 @@ impl SqliteStore {
             .row_buffer_size(4096);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        // It checkpoints every 10,000 pages rather than 1,000: fewer stops to copy and sync, and
-        // a page rewritten by many commits (a rollup page) is copied once.
-        let writer_options = options.pragma("wal_autocheckpoint", "10000");
+        // It checkpoints every 30,000 pages (117 MiB) rather than 1,000: fewer stops to copy
+        // and sync, and a page rewritten by several commits between them (a rollup page, an
+        // events page of a busy account) is copied once. Measured with `bench ingest`: 86,000
+        // events/s at 10,000 pages, 113,000 at 30,000 (p99 140 ms), 118,000 at 50,000 (p99
+        // 249 ms, the stop itself).
+        let writer_options = options.pragma("wal_autocheckpoint", "30000");
         let writer = tokio::sync::Mutex::new(writer_options.connect().await.map_err(connect)?);
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, known_accounts: Default::default() })
     }
 
     pub fn pool(&self) -> &SqlitePool {

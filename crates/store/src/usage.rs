@@ -58,6 +58,37 @@ pub(crate) struct IngestState {
     /// stored otherwise: half the cost of ingestion), and a count short of them all fails the
     /// transaction with [`crate::StoreError::StoredBefore`], to be done again without.
     pub optimistic: bool,
+    /// Accounts this transaction created (forgotten again when it does not commit).
+    added: Vec<String>,
+}
+
+/// Accounts known to exist, kept between a store's group commits: without it every commit
+/// asked again for every account it touched (1,600 lookups in a commit of 1,600 events).
+/// Accounts are never deleted, so a remembered one stays true.
+#[derive(Default)]
+pub(crate) struct KnownAccounts(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl KnownAccounts {
+    /// A new transaction's state, starting from the accounts known (concurrent transactions,
+    /// on PostgreSQL, start from none and ask).
+    pub fn state(&self, optimistic: bool) -> IngestState {
+        let accounts = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        IngestState { accounts, optimistic, ..Default::default() }
+    }
+
+    /// Takes back what the transaction knew; the accounts it created only if it committed.
+    pub fn keep(&self, mut state: IngestState, committed: bool) {
+        if !committed {
+            state.added.iter().for_each(|a| {
+                state.accounts.remove(a);
+            });
+        }
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() < state.accounts.len() {
+            std::mem::swap(&mut *known, &mut state.accounts);
+        }
+        known.extend(state.accounts);
+    }
 }
 
 impl IngestState {
@@ -98,8 +129,10 @@ impl IngestState {
     pub fn know_account(&mut self, account: &str) {
         if self.accounts.len() >= Self::ACCOUNTS {
             self.accounts.clear();
+            self.added.clear();
         }
         self.accounts.insert(account.to_string());
+        self.added.push(account.to_string());
     }
 }
 
@@ -107,6 +140,21 @@ impl IngestState {
 mod tests {
     use super::IngestState;
     use chrono::NaiveDate;
+
+    #[test]
+    fn known_accounts_keep_only_what_was_committed() {
+        let known = super::KnownAccounts::default();
+        let mut s = known.state(true);
+        s.know_account("A");
+        known.keep(s, true);
+        let mut s = known.state(true);
+        assert!(s.knows_account("A") && s.optimistic);
+        s.know_account("B");
+        known.keep(s, false);
+        let s = known.state(false);
+        assert!(s.knows_account("A"), "committed before");
+        assert!(!s.knows_account("B"), "its transaction did not commit");
+    }
 
     #[test]
     fn state_adds_up_per_key_and_hands_over_sorted() {
@@ -178,12 +226,12 @@ macro_rules! usage_impl {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                Ok(commit_requests(&mut *self.writer().await?, &[messages]).await?.remove(0))
+                Ok(commit_requests(&mut *self.writer().await?, &self.known_accounts, &[messages]).await?.remove(0))
             }
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let requests: Vec<&[kizuna_domain::usage::UsageMessage]> = requests.iter().map(Vec::as_slice).collect();
-                commit_requests(&mut *self.writer().await?, &requests).await
+                commit_requests(&mut *self.writer().await?, &self.known_accounts, &requests).await
             }
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
@@ -333,24 +381,35 @@ macro_rules! usage_impl {
         /// finding out which.
         async fn commit_requests(
             writer: &mut <$Db as sqlx::Database>::Connection,
+            known: &$crate::usage::KnownAccounts,
             requests: &[&[kizuna_domain::usage::UsageMessage]],
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
-            match commit_attempt(writer, requests, true).await {
-                Err($crate::StoreError::StoredBefore) => commit_attempt(writer, requests, false).await,
+            match commit_attempt(writer, known, requests, true).await {
+                Err($crate::StoreError::StoredBefore) => commit_attempt(writer, known, requests, false).await,
                 done => done,
             }
         }
 
         async fn commit_attempt(
             writer: &mut <$Db as sqlx::Database>::Connection,
+            known: &$crate::usage::KnownAccounts,
             requests: &[&[kizuna_domain::usage::UsageMessage]],
             optimistic: bool,
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
+            let mut state = known.state(optimistic);
+            let done = write_requests(writer, requests, &mut state).await;
+            known.keep(state, done.is_ok());
+            done
+        }
+
+        async fn write_requests(
+            writer: &mut <$Db as sqlx::Database>::Connection,
+            requests: &[&[kizuna_domain::usage::UsageMessage]],
+            state: &mut $crate::usage::IngestState,
+        ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
             let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
-            let mut state = $crate::usage::IngestState::default();
-            state.optimistic = optimistic;
-            let out = ingest_requests(&mut tx, requests, &mut state).await?;
-            flush_rollup(&mut tx, &mut state).await?;
+            let out = ingest_requests(&mut tx, requests, state).await?;
+            flush_rollup(&mut tx, state).await?;
             tx.commit().await?;
             Ok(out)
         }

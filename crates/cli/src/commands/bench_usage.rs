@@ -2,6 +2,7 @@
 //! generator on the same machine, and recomputing every usage metric for many accounts.
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use rand::SeedableRng;
 use kizuna_domain::access::KeyKind;
 use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
@@ -12,7 +13,7 @@ use std::time::{Duration as Wait, Instant};
 
 /// Starts the server in this process on a free port, then `connections` senders post Segment
 /// batches of `batch` track events for `seconds`; prints events/s and batch latency percentiles.
-pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize) -> anyhow::Result<ExitCode> {
+pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, ids: MessageIds) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "bench", KeyKind::Write, Some("bench ingest".into()), None).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -28,8 +29,9 @@ pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize) ->
         let (client, key, url, stop, events, latencies) = (client.clone(), key.clone(), url.clone(), stop.clone(), events.clone(), latencies.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
             while !stop.load(Ordering::Relaxed) {
-                let body = batch_body(c, n, batch);
+                let body = batch_body(c, n, batch, ids, &mut rng);
                 let t = Instant::now();
                 let ok = client.post(&url).basic_auth(&key, Some("")).header("content-type", "application/json").body(body).send().await;
                 match ok {
@@ -57,7 +59,7 @@ pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize) ->
     let total = events.load(Ordering::Relaxed);
     println!(
         "{total} events in {elapsed:.1} s: {:.0} events/s; {} batches of {batch} over {connections} connections; \
-         batch latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+         batch latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; message ids: {ids:?}",
         total as f64 / elapsed,
         lat.len(),
         pct(0.50),
@@ -67,10 +69,26 @@ pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize) ->
     Ok(ExitCode::SUCCESS)
 }
 
+/// How the load generator makes message ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageIds {
+    /// Random version-4 UUIDs, as Segment's and RudderStack's libraries send.
+    Uuid,
+    /// `bench-SENDER-BATCH-ITEM`.
+    Counter,
+}
+
+/// A random version-4 UUID.
+fn uuid_v4(rng: &mut impl rand::Rng) -> String {
+    let b: u128 = rng.gen::<u128>() & !(0xf000 << 64 | 0xc000 << 48) | (0x4000 << 64 | 0x8000 << 48);
+    let h = format!("{b:032x}");
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
 /// Sender `c`'s `n`th Segment batch of `batch` track events, written straight as JSON text: the
 /// generator shares the machine with the server, so it should spend as little as a client
 /// library that serialises its queue once.
-fn batch_body(c: usize, n: u64, batch: usize) -> String {
+fn batch_body(c: usize, n: u64, batch: usize, ids: MessageIds, rng: &mut impl rand::Rng) -> String {
     use std::fmt::Write;
     let mut body = String::with_capacity(200 * batch + 16);
     body.push_str("{\"batch\":[");
@@ -79,9 +97,13 @@ fn batch_body(c: usize, n: u64, batch: usize) -> String {
         if i > 0 {
             body.push(',');
         }
+        let id = match ids {
+            MessageIds::Uuid => uuid_v4(rng),
+            MessageIds::Counter => format!("bench-{c}-{n}-{i}"),
+        };
         let _ = write!(
             body,
-            "{{\"type\":\"track\",\"userId\":\"u{user}\",\"event\":\"report_viewed\",\"messageId\":\"bench-{c}-{n}-{i}\",\
+            "{{\"type\":\"track\",\"userId\":\"u{user}\",\"event\":\"report_viewed\",\"messageId\":\"{id}\",\
              \"timestamp\":\"2026-11-20T09:00:00Z\",\"context\":{{\"groupId\":\"B{group:05}\"}}}}"
         );
     }
@@ -203,11 +225,13 @@ pub async fn import_events(db: &str, events: u64) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng as _;
     use kizuna_domain::usage::{segment, UsageMessage};
 
     #[test]
     fn generated_batches_are_segment_batches() {
-        let body = super::batch_body(3, 12, 100);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let body = super::batch_body(3, 12, 100, super::MessageIds::Counter, &mut rng);
         let messages = segment::parse_batch(body.as_bytes(), chrono::Utc::now()).unwrap();
         assert_eq!(messages.len(), 100);
         let UsageMessage::Event(e) = &messages[7] else { panic!("a track is an event") };
@@ -215,5 +239,18 @@ mod tests {
         assert_eq!(e.user_id.as_deref(), Some("u1207"));
         assert_eq!(e.account_id.as_deref(), Some("B00091"));
         assert_eq!(e.event_type, "report_viewed");
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_differ() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let (a, b) = (super::uuid_v4(&mut rng), super::uuid_v4(&mut rng));
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            let parts: Vec<_> = id.split('-').map(str::len).collect();
+            assert_eq!(parts, vec![8, 4, 4, 4, 12], "{id}");
+            assert_eq!(&id[14..15], "4", "version 4: {id}");
+            assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "RFC 4122 variant: {id}");
+        }
     }
 }
