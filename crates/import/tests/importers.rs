@@ -261,6 +261,15 @@ C2,u3,2026-11-02 10:00:00,login,,{}\n";
     let got: Vec<(&str, u64, f64, u64)> = day.iter().map(|r| (r.event_type.as_str(), r.events, r.value_sum, r.users)).collect();
     assert_eq!(got, vec![("login", 1, 0.0, 1), ("report_created", 1, 2.5, 1)], "09:00 JST is 00:00 UTC on Nov 1");
 
+    let repeated = "account_id,user_id,event_time,event_type,value,properties,message_id\n\
+C5,u1,2026-11-01 09:00:00,export,5,,m1\n\
+C4,u1,2026-11-01 09:00:00,export,1,,m2\n\
+C5,u2,2026-11-01 10:00:00,export,7,,m1\n";
+    let path = files.write("repeated.csv", repeated.as_bytes());
+    assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().rows, 3);
+    let c5 = db.store.usage_daily("C5", d("2026-11-01"), d("2026-11-01")).await.unwrap();
+    assert_eq!((c5[0].events, c5[0].value_sum, c5[0].users), (1, 5.0, 1), "the first row of a repeated message id is the one kept");
+
     let bad = "account_id,user_id,event_time,event_type,value,properties\n\
 C1,u1,2026-11-31 09:00:00,login,,\n\
 C1,u1,2026-11-01 09:00:00,login,ten,[1]\n";
