@@ -607,16 +607,24 @@ macro_rules! usage_impl {
                 let mut ins = sqlx::QueryBuilder::<$Db>::new(
                     concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
                 );
+                ins.push_values(&rows, |mut b, (e, account, _)| {
+                    b.push_bind(account.as_str())
+                        .push_bind(&e.message_id)
+                        .push_bind(&e.user_id)
+                        .push_bind(&e.event_type)
+                        .push_bind(e.at)
+                        .push_bind(e.at.date_naive())
+                        .push_bind(e.value)
+                        .push_bind(e.properties.to_string());
+                });
+                ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
                 let fresh = if state.optimistic {
-                    ins.push_values(&rows, push_event);
-                    ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
                     if ins.build().execute(&mut **tx).await?.rows_affected() != rows.len() as u64 {
                         return Err($crate::StoreError::StoredBefore);
                     }
                     rows
                 } else {
-                    ins.push_values(&rows, push_event);
-                    ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id");
+                    ins.push(" RETURNING account_id, message_id");
                     let stored: Vec<(String, String)> = ins.build_query_as().fetch_all(&mut **tx).await?;
                     if stored.len() == rows.len() {
                         rows
@@ -650,19 +658,6 @@ macro_rules! usage_impl {
             }
             pending.clear();
             Ok(())
-        }
-
-        /// One event's row of a multi-row insert into usage_events.
-        fn push_event<'q>(mut b: sqlx::query_builder::Separated<'_, 'q, $Db, &'static str>, row: &&'q (&'q kizuna_domain::usage::UsageEvent, String, usize)) {
-            let (e, account, _) = *row;
-            b.push_bind(account.as_str())
-                .push_bind(&e.message_id)
-                .push_bind(&e.user_id)
-                .push_bind(&e.event_type)
-                .push_bind(e.at)
-                .push_bind(e.at.date_naive())
-                .push_bind(e.value)
-                .push_bind(e.properties.to_string());
         }
 
         /// Writes what the stored events add to the rollup, in key order: first the
