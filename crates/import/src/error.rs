@@ -35,11 +35,24 @@ impl fmt::Display for ImportError {
 pub struct ImportFailure {
     pub errors: Vec<ImportError>,
     pub total_errors: u64,
+    /// The import assumed its events were new and met one stored before: it is done again.
+    pub(crate) stored_before: bool,
 }
 
 impl ImportFailure {
     pub fn single(e: ImportError) -> Self {
-        ImportFailure { errors: vec![e], total_errors: 1 }
+        ImportFailure::new(vec![e], 1)
+    }
+
+    pub(crate) fn new(errors: Vec<ImportError>, total_errors: u64) -> Self {
+        ImportFailure { errors, total_errors, stored_before: false }
+    }
+
+    /// The database refused a batch whose rows end at `line`.
+    pub(crate) fn refused(file: &str, line: u64, noun: &str, e: kizuna_store::StoreError) -> Self {
+        let stored_before = matches!(e, kizuna_store::StoreError::StoredBefore);
+        let e = ImportError::at(file, line, format!("the database refused the {noun} up to here: {e}"));
+        ImportFailure { stored_before, ..ImportFailure::single(e) }
     }
 }
 

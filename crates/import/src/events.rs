@@ -127,7 +127,7 @@ pub(crate) async fn run_ndjson(
         }
     }
     if total_errors > 0 {
-        return Err(ImportFailure { errors, total_errors });
+        return Err(ImportFailure::new(errors, total_errors));
     }
     write(&mut *tx, &mut batch, file, number).await?;
     Ok((rows, 0, tx))
@@ -135,9 +135,7 @@ pub(crate) async fn run_ndjson(
 
 async fn write(tx: &mut dyn Tx, batch: &mut Vec<UsageMessage>, file: &str, line: u64) -> Result<(), ImportFailure> {
     if !batch.is_empty() {
-        tx.ingest_usage(batch)
-            .await
-            .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the events up to here: {e}"))))?;
+        tx.ingest_usage(batch).await.map_err(|e| ImportFailure::refused(file, line, "events", e))?;
         batch.clear();
     }
     Ok(())

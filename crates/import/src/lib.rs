@@ -66,16 +66,38 @@ pub async fn import_file(
     progress: &dyn Progress,
 ) -> Result<ImportSummary, ImportFailure> {
     let started = Instant::now();
+    // Events are first written as if none was stored before; a file that repeats stored
+    // events (imported again, or overlapping an earlier one) is read again, asking.
+    let assume_new = kind == ImportKind::Events;
+    let (rows, accounts_created) = match import_once(store, kind, path, progress, assume_new).await {
+        Err(failure) if failure.stored_before => import_once(store, kind, path, progress, false).await?,
+        done => done?,
+    };
+    let file = path.display().to_string();
+    Ok(ImportSummary { kind, file, rows, accounts_created, elapsed: started.elapsed() })
+}
+
+/// One pass over the file in one transaction: (rows, accounts created).
+async fn import_once(
+    store: &dyn Store,
+    kind: ImportKind,
+    path: &Path,
+    progress: &dyn Progress,
+    assume_new: bool,
+) -> Result<(u64, u64), ImportFailure> {
     let file_name = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| ImportFailure::single(ImportError::file(&file_name, format!("cannot open: {e}"))))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     progress.start(total);
-    let tx = store.begin().await.map_err(|e| ImportFailure::single(ImportError::file(&file_name, e.to_string())))?;
+    let mut tx = store.begin().await.map_err(|e| ImportFailure::single(ImportError::file(&file_name, e.to_string())))?;
+    if assume_new {
+        tx.assume_new_events();
+    }
     let (rows, accounts_created, tx) = kind.run(tx, &file_name, file, progress).await?;
     tx.commit().await.map_err(|e| ImportFailure::single(ImportError::file(&file_name, e.to_string())))?;
     progress.update(total);
-    Ok(ImportSummary { kind, file: file_name, rows, accounts_created, elapsed: started.elapsed() })
+    Ok((rows, accounts_created))
 }
 
 pub(crate) type TxBox = Box<dyn Tx>;

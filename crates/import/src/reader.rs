@@ -80,7 +80,7 @@ impl Errors {
     }
 
     fn failure(self) -> ImportFailure {
-        ImportFailure { errors: self.list, total_errors: self.total }
+        ImportFailure::new(self.list, self.total)
     }
 
     fn at(&mut self, line: u64, message: impl Into<String>) {
@@ -246,7 +246,5 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Send
 }
 
 async fn write_batch<R: RowSpec>(tx: &mut dyn Tx, batch: &[R], file: &str, line: u64) -> Result<u64, ImportFailure> {
-    R::write(tx, batch)
-        .await
-        .map_err(|e| ImportFailure::single(ImportError::at(file, line, format!("the database refused the rows up to here: {e}"))))
+    R::write(tx, batch).await.map_err(|e| ImportFailure::refused(file, line, "rows", e))
 }

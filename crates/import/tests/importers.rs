@@ -269,6 +269,15 @@ C5,u2,2026-11-01 10:00:00,export,7,,m1\n";
     assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().rows, 3);
     let c5 = db.store.usage_daily("C5", d("2026-11-01"), d("2026-11-01")).await.unwrap();
     assert_eq!((c5[0].events, c5[0].value_sum, c5[0].users), (1, 5.0, 1), "the first row of a repeated message id is the one kept");
+    // A file that overlaps one imported before: written first as if every event were new, then
+    // again asking which were, so only m3 adds to the day.
+    let overlap = "account_id,user_id,event_time,event_type,value,properties,message_id\n\
+C4,u2,2026-11-01 11:00:00,export,2,,m3\n\
+C4,u1,2026-11-01 09:00:00,export,1,,m2\n";
+    let path = files.write("overlap.csv", overlap.as_bytes());
+    assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().rows, 2);
+    let c4 = db.store.usage_daily("C4", d("2026-11-01"), d("2026-11-01")).await.unwrap();
+    assert_eq!((c4[0].events, c4[0].value_sum, c4[0].users), (2, 3.0, 2), "m2 was stored before, m3 is new");
 
     let bad = "account_id,user_id,event_time,event_type,value,properties\n\
 C1,u1,2026-11-31 09:00:00,login,,\n\

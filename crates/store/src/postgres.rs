@@ -44,6 +44,15 @@ impl PgStore {
     }
 }
 
+/// Days and times bind as themselves (PostgreSQL's binary encoding is already cheap).
+fn day_value(day: chrono::NaiveDate) -> chrono::NaiveDate {
+    day
+}
+
+fn time_value(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    at
+}
+
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN");

@@ -878,6 +878,10 @@ macro_rules! store_impl {
                 Ok(ingest_requests(&mut self.tx, &[messages], &mut self.usage).await?.remove(0))
             }
 
+            fn assume_new_events(&mut self) {
+                self.usage.optimistic = true;
+            }
+
             async fn commit(mut self: Box<Self>) -> Result<()> {
                 flush_rollup(&mut self.tx, &mut self.usage).await?;
                 sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;

@@ -236,8 +236,9 @@ macro_rules! usage_impl {
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
                 let rows: Vec<(String, chrono::NaiveDate, String, i64, f64, i64)> = sqlx::query_as(
-                    "SELECT account_id, day, event_type, events, value_sum, users FROM usage_daily \
-                     WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, event_type",
+                    "SELECT d.account_id, d.day, d.event_type, d.events, d.value_sum, (SELECT COUNT(*) FROM usage_daily_users u \
+                     WHERE u.account_id = d.account_id AND u.day = d.day AND u.event_type = d.event_type) FROM usage_daily d \
+                     WHERE d.account_id = $1 AND d.day >= $2 AND d.day <= $3 ORDER BY d.day, d.event_type",
                 )
                 .bind(account_id)
                 .bind(from)
@@ -581,51 +582,45 @@ macro_rules! usage_impl {
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
         const EVENT_ROWS: usize = 500;
-        /// Rollup rows per multi-row statement (6 columns).
+        /// Rollup rows per multi-row statement (5 columns at most).
         const ROLLUP_ROWS: usize = 1000;
 
         /// Writes buffered events in key order. The key (account, message id) recognises a
         /// retried message: the rows it refuses are duplicates and add nothing to the rollup.
+        /// Each chunk's insert is built while the one before it runs: the connection's thread
+        /// writes and ours encodes, at the same time.
         async fn flush_events(
             tx: &mut sqlx::Transaction<'_, $Db>,
             pending: &mut Pending<'_>,
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<()> {
-            for chunk in pending.chunks(EVENT_ROWS) {
-                // The first of repeated ids is the one stored.
-                let mut seen = std::collections::HashSet::with_capacity(chunk.len());
-                let mut rows: Vec<&(&kizuna_domain::usage::UsageEvent, String, usize)> = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    if seen.insert((row.1.as_str(), row.0.message_id.as_str())) {
-                        rows.push(row);
-                    } else {
-                        summaries[row.2].duplicates += 1;
-                    }
-                }
-                rows.sort_unstable_by(|x, y| (x.1.as_str(), x.0.message_id.as_str()).cmp(&(y.1.as_str(), y.0.message_id.as_str())));
-                let mut ins = sqlx::QueryBuilder::<$Db>::new(
-                    concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
-                );
-                ins.push_values(&rows, |mut b, (e, account, _)| {
-                    b.push_bind(account.as_str())
-                        .push_bind(&e.message_id)
-                        .push_bind(&e.user_id)
-                        .push_bind(&e.event_type)
-                        .push_bind(e.at)
-                        .push_bind(e.at.date_naive())
-                        .push_bind(e.value)
-                        .push_bind(e.properties.to_string());
-                });
-                ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
-                let fresh = if state.optimistic {
-                    if ins.build().execute(&mut **tx).await?.rows_affected() != rows.len() as u64 {
+            let chunks: Vec<_> = pending.chunks(EVENT_ROWS).collect();
+            let optimistic = state.optimistic;
+            let mut next = chunks.first().map(|c| events_insert(c, summaries));
+            for i in 0..chunks.len() {
+                let (rows, mut ins) = next.take().expect("built before");
+                let following = chunks.get(i + 1);
+                let fresh = if optimistic {
+                    // Counted as stored while the insert runs: if one was stored before, the
+                    // whole transaction is done again and this state is dropped.
+                    let exec = ins.build().execute(&mut **tx);
+                    let (done, (accounts, built)) = tokio::join!(exec, async {
+                        let accounts = count_fresh(&rows, summaries, state);
+                        (accounts, following.map(|c| events_insert(c, summaries)))
+                    });
+                    if done?.rows_affected() != rows.len() as u64 {
                         return Err($crate::StoreError::StoredBefore);
                     }
-                    rows
+                    next = built;
+                    insert_accounts(tx, state, accounts).await?;
+                    continue;
                 } else {
                     ins.push(" RETURNING account_id, message_id");
-                    let stored: Vec<(String, String)> = ins.build_query_as().fetch_all(&mut **tx).await?;
+                    let fetch = ins.build_query_as::<(String, String)>().fetch_all(&mut **tx);
+                    let (stored, built) = tokio::join!(fetch, async { following.map(|c| events_insert(c, summaries)) });
+                    let stored = stored?;
+                    next = built;
                     if stored.len() == rows.len() {
                         rows
                     } else {
@@ -635,63 +630,129 @@ macro_rules! usage_impl {
                         fresh
                     }
                 };
-                for (_, a, r) in &fresh {
-                    summaries[*r].events += 1;
-                    summaries[*r].unattributed += a.is_empty() as u64;
-                }
-                let new_accounts: std::collections::BTreeSet<&str> =
-                    fresh.iter().map(|(_, a, _)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect();
-                if !new_accounts.is_empty() {
-                    // Accounts named by usage are created when not known yet, as imports do.
-                    let now = chrono::Utc::now();
-                    let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
-                    qb.push_values(&new_accounts, |mut b, a| {
-                        b.push_bind(*a).push_bind(now);
-                    });
-                    qb.push(" ON CONFLICT (account_id) DO NOTHING");
-                    qb.build().execute(&mut **tx).await?;
-                    new_accounts.into_iter().for_each(|a| state.know_account(a));
-                }
-                for (e, a, _) in fresh.iter().filter(|(_, a, _)| !a.is_empty()) {
-                    state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
-                }
+                let accounts = count_fresh(&fresh, summaries, state);
+                insert_accounts(tx, state, accounts).await?;
             }
             pending.clear();
             Ok(())
         }
 
-        /// Writes what the stored events add to the rollup, in key order: first the
-        /// (account, day, type, user) rows, then the daily counts and sums. A day's `users` is
-        /// counted afresh from its user rows (just written, so their pages are in the cache):
-        /// cheaper than sending every new user row back, and always equal to them.
-        async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
-            let (daily, users) = state.take_rollup();
-            for chunk in users.chunks(ROLLUP_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
-                qb.push_values(chunk, |mut b, ((a, d, t), u)| {
-                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(u);
-                });
-                qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING");
-                qb.build().execute(&mut **tx).await?;
+        /// The insert of one chunk of events, in key order, without repeated keys (the first of
+        /// them is the one stored; the others count as duplicates).
+        fn events_insert<'a, 'm>(
+            chunk: &'a [(&'m kizuna_domain::usage::UsageEvent, String, usize)],
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
+        ) -> (Vec<&'a (&'m kizuna_domain::usage::UsageEvent, String, usize)>, sqlx::QueryBuilder<'a, $Db>) {
+            let mut seen = std::collections::HashSet::with_capacity(chunk.len());
+            let mut rows = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                if seen.insert((row.1.as_str(), row.0.message_id.as_str())) {
+                    rows.push(row);
+                } else {
+                    summaries[row.2].duplicates += 1;
+                }
             }
-            for chunk in daily.chunks(ROLLUP_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!(
-                    $insert,
-                    " usage_daily (account_id, day, event_type, events, value_sum, users) \
-                     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, (SELECT COUNT(*) FROM usage_daily_users u \
-                     WHERE u.account_id = v.column1 AND u.day = v.column2 AND u.event_type = v.column3) FROM ("
-                ));
-                qb.push_values(chunk, |mut b, ((a, d, t), (n, v))| {
-                    b.push_bind(a).push_bind(*d).push_bind(t).push_bind(*n).push_bind(*v);
-                });
-                // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
-                qb.push(
-                    ") AS v WHERE true ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \
-                     value_sum = usage_daily.value_sum + excluded.value_sum, users = excluded.users",
-                );
-                qb.build().execute(&mut **tx).await?;
+            rows.sort_unstable_by(|x, y| (x.1.as_str(), x.0.message_id.as_str()).cmp(&(y.1.as_str(), y.0.message_id.as_str())));
+            let mut ins = sqlx::QueryBuilder::<$Db>::new(
+                concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
+            );
+            ins.push_values(&rows, |mut b, (e, account, _)| {
+                b.push_bind(account.as_str())
+                    .push_bind(&e.message_id)
+                    .push_bind(&e.user_id)
+                    .push_bind(&e.event_type)
+                    .push_bind(time_value(e.at))
+                    .push_bind(day_value(e.at.date_naive()))
+                    .push_bind(e.value)
+                    .push_bind(e.properties.to_string());
+            });
+            ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
+            (rows, ins)
+        }
+
+        /// Counts stored events in their requests' summaries and adds them to the rollup;
+        /// returns the accounts they name that are not known to exist yet.
+        fn count_fresh<'a>(
+            fresh: &[&'a (&kizuna_domain::usage::UsageEvent, String, usize)],
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
+            state: &mut $crate::usage::IngestState,
+        ) -> std::collections::BTreeSet<&'a str> {
+            for (e, a, r) in fresh {
+                summaries[*r].events += 1;
+                summaries[*r].unattributed += a.is_empty() as u64;
+                if !a.is_empty() {
+                    state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
+                }
+            }
+            fresh.iter().map(|(_, a, _)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect()
+        }
+
+        /// Accounts named by usage are created when not known yet, as imports do.
+        async fn insert_accounts(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            state: &mut $crate::usage::IngestState,
+            accounts: std::collections::BTreeSet<&str>,
+        ) -> $crate::Result<()> {
+            if accounts.is_empty() {
+                return Ok(());
+            }
+            let now = chrono::Utc::now();
+            let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
+            qb.push_values(&accounts, |mut b, a| {
+                b.push_bind(*a).push_bind(now);
+            });
+            qb.push(" ON CONFLICT (account_id) DO NOTHING");
+            qb.build().execute(&mut **tx).await?;
+            accounts.into_iter().for_each(|a| state.know_account(a));
+            Ok(())
+        }
+
+        /// Runs `statements` statements, built by `build(i)`, each built while the one before
+        /// it runs.
+        async fn run_pipelined<'a>(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            statements: usize,
+            mut build: impl FnMut(usize) -> sqlx::QueryBuilder<'a, $Db>,
+        ) -> $crate::Result<()> {
+            let mut next = (statements > 0).then(|| build(0));
+            for i in 0..statements {
+                let mut current = next.take().expect("built before");
+                let exec = current.build().execute(&mut **tx);
+                let (done, built) = tokio::join!(exec, async { (i + 1 < statements).then(|| build(i + 1)) });
+                done?;
+                next = built;
             }
             Ok(())
+        }
+
+        /// Writes what the stored events add to the rollup, in key order: the (account, day,
+        /// type, user) rows, then the daily counts and sums (a day's users are counted when it
+        /// is read).
+        async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
+            let (daily, users) = state.take_rollup();
+            let users: Vec<_> = users.chunks(ROLLUP_ROWS).collect();
+            run_pipelined(tx, users.len(), |i| {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
+                qb.push_values(users[i], |mut b, ((a, d, t), u)| {
+                    b.push_bind(a).push_bind(day_value(*d)).push_bind(t).push_bind(u);
+                });
+                qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING");
+                qb
+            })
+            .await?;
+            let daily: Vec<_> = daily.chunks(ROLLUP_ROWS).collect();
+            run_pipelined(tx, daily.len(), |i| {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum) "));
+                qb.push_values(daily[i], |mut b, ((a, d, t), (n, v))| {
+                    b.push_bind(a).push_bind(day_value(*d)).push_bind(t).push_bind(*n).push_bind(*v);
+                });
+                qb.push(
+                    " ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \
+                     value_sum = usage_daily.value_sum + excluded.value_sum",
+                );
+                qb
+            })
+            .await
         }
 
         /// Accounts named by usage are created when not known yet, as imports do.
