@@ -601,7 +601,7 @@ macro_rules! usage_impl {
             for i in 0..chunks.len() {
                 let (rows, mut ins) = next.take().expect("built before");
                 let following = chunks.get(i + 1);
-                let fresh = if optimistic {
+                let accounts = if optimistic {
                     // Counted as stored while the insert runs: if one was stored before, the
                     // whole transaction is done again and this state is dropped.
                     let exec = ins.build().execute(&mut **tx);
@@ -613,24 +613,23 @@ macro_rules! usage_impl {
                         return Err($crate::StoreError::StoredBefore);
                     }
                     next = built;
-                    insert_accounts(tx, state, accounts).await?;
-                    continue;
+                    accounts
                 } else {
                     ins.push(" RETURNING account_id, message_id");
                     let fetch = ins.build_query_as::<(String, String)>().fetch_all(&mut **tx);
                     let (stored, built) = tokio::join!(fetch, async { following.map(|c| events_insert(c, summaries)) });
                     let stored = stored?;
                     next = built;
-                    if stored.len() == rows.len() {
+                    let fresh = if stored.len() == rows.len() {
                         rows
                     } else {
                         let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
                         let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(a.as_str(), e.message_id.as_str())));
                         refused.iter().for_each(|(_, _, r)| summaries[*r].duplicates += 1);
                         fresh
-                    }
+                    };
+                    count_fresh(&fresh, summaries, state)
                 };
-                let accounts = count_fresh(&fresh, summaries, state);
                 insert_accounts(tx, state, accounts).await?;
             }
             pending.clear();
@@ -687,7 +686,7 @@ macro_rules! usage_impl {
             fresh.iter().map(|(_, a, _)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect()
         }
 
-        /// Accounts named by usage are created when not known yet, as imports do.
+        /// Creates the accounts named by usage (as imports do) and remembers them.
         async fn insert_accounts(
             tx: &mut sqlx::Transaction<'_, $Db>,
             state: &mut $crate::usage::IngestState,
@@ -755,21 +754,14 @@ macro_rules! usage_impl {
             .await
         }
 
-        /// Accounts named by usage are created when not known yet, as imports do.
+        /// The account a group names, created when not known yet.
         async fn ensure_account(
             tx: &mut sqlx::Transaction<'_, $Db>,
             state: &mut $crate::usage::IngestState,
             account_id: &str,
         ) -> $crate::Result<()> {
-            if !state.knows_account(account_id) {
-                sqlx::query("INSERT INTO accounts (account_id, updated_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING")
-                    .bind(account_id)
-                    .bind(chrono::Utc::now())
-                    .execute(&mut **tx)
-                    .await?;
-                state.know_account(account_id);
-            }
-            Ok(())
+            let unknown = (!state.knows_account(account_id)).then_some(account_id);
+            insert_accounts(tx, state, unknown.into_iter().collect()).await
         }
     };
 }
