@@ -11,6 +11,9 @@ use std::pin::Pin;
 
 /// Rows written per batch: large enough for fast multi-row inserts, small enough to keep memory flat.
 const BATCH_ROWS: usize = 2000;
+/// Sorted rows handed to the store at a time: enough for it to overlap building its inserts
+/// with running them.
+const SORTED_WRITE_ROWS: usize = 50_000;
 
 pub(crate) type WriteFuture<'a> = Pin<Box<dyn Future<Output = kizuna_store::Result<u64>> + Send + 'a>>;
 
@@ -144,7 +147,10 @@ pub(crate) async fn run<R: RowSpec>(
     let name = file.to_string();
     let reader = tokio::task::spawn_blocking(move || parse::<R>(&name, input, send));
     let mut created = 0u64;
-    let (mut held, mut line) = (Vec::new(), 0);
+    // Room for a whole sorted stretch at once: grown by doubling, it was copied and its new
+    // pages cleared over and over (a tenth of a large import's time).
+    let mut held = Vec::with_capacity(if R::SORT_ROWS > 0 { R::SORT_ROWS + BATCH_ROWS } else { 0 });
+    let mut line = 0;
     while let Some(batch) = receive.recv().await {
         line = batch.line;
         if R::SORT_ROWS == 0 {
@@ -166,7 +172,7 @@ pub(crate) async fn run<R: RowSpec>(
 async fn write_sorted<R: RowSpec>(tx: &mut dyn Tx, held: &mut Vec<R>, file: &str, line: u64) -> Result<u64, ImportFailure> {
     R::sort(held);
     let mut created = 0;
-    for chunk in held.chunks(BATCH_ROWS) {
+    for chunk in held.chunks(SORTED_WRITE_ROWS) {
         created += write_batch(tx, chunk, file, line).await?;
     }
     held.clear();

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use kizuna_domain::usage::{IngestSummary, UsageMessage};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One row of the daily rollup.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,15 +45,49 @@ pub struct UsageWindow {
 }
 
 /// The rollup's key: account, day, event type.
-pub(crate) type DayKey = (String, NaiveDate, String);
+pub(crate) type DayKey = (Arc<str>, NaiveDate, Arc<str>);
+
+/// One stored event's share of the rollup. A stretch of events of one account (an import
+/// writes in account order) shares its account's text, and events share their type's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Share {
+    account: Arc<str>,
+    day: NaiveDate,
+    kind: Arc<str>,
+    user: Option<Arc<str>>,
+    value: Value,
+}
+
+/// A value as an ordered number, so shares sort whole (values only add up).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Value(f64);
+
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
 
 /// What a write transaction's new events add to the rollup, gathered in memory and written
 /// once per transaction in key order (or sooner, when it grows large, so memory stays flat),
 /// and the accounts it already made sure exist.
 #[derive(Default)]
 pub(crate) struct IngestState {
-    daily: std::collections::HashMap<DayKey, (i64, f64)>,
-    users: std::collections::HashSet<(DayKey, String)>,
+    /// Each new event's share, added up when written: a list sorted once costs less than a
+    /// map of owned keys looked up per event.
+    shares: Vec<Share>,
+    /// Texts of the last shares, reused while events repeat them.
+    last_account: Option<Arc<str>>,
+    last_user: Option<Arc<str>>,
+    kinds: Vec<Arc<str>>,
     accounts: std::collections::HashSet<String>,
     /// Events are inserted without asking which were new (the insert answers every row it
     /// stored otherwise: half the cost of ingestion), and a count short of them all fails the
@@ -60,6 +95,14 @@ pub(crate) struct IngestState {
     pub optimistic: bool,
     /// Accounts this transaction created (forgotten again when it does not commit).
     added: Vec<String>,
+}
+
+/// `text` as the shared text in `last` when it is the same, else as a new one kept there.
+fn reuse(last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+    match last {
+        Some(t) if **t == *text => t.clone(),
+        _ => last.insert(Arc::from(text)).clone(),
+    }
 }
 
 /// Accounts known to exist, kept between a store's group commits: without it every commit
@@ -92,33 +135,53 @@ impl KnownAccounts {
 }
 
 impl IngestState {
-    /// Rollup entries held before they are written.
+    /// Shares held before they are written.
     const LARGE: usize = 200_000;
     /// Accounts remembered as existing (an import of many accounts forgets and asks again).
     const ACCOUNTS: usize = 1_000_000;
+    /// Event types whose text is shared (beyond them each share has its own).
+    const KINDS: usize = 64;
 
     /// One new attributed event.
     pub fn add(&mut self, account: &str, day: NaiveDate, kind: &str, user: Option<&str>, value: Option<f64>) {
-        let key = (account.to_string(), day, kind.to_string());
-        if let Some(u) = user {
-            self.users.insert((key.clone(), u.to_string()));
-        }
-        let e = self.daily.entry(key).or_default();
-        e.0 += 1;
-        e.1 += value.unwrap_or(0.0);
+        let account = reuse(&mut self.last_account, account);
+        let user = user.map(|u| reuse(&mut self.last_user, u));
+        let kind = match self.kinds.iter().find(|k| ***k == *kind) {
+            Some(k) => k.clone(),
+            None if self.kinds.len() < Self::KINDS => {
+                self.kinds.push(Arc::from(kind));
+                self.kinds[self.kinds.len() - 1].clone()
+            }
+            None => Arc::from(kind),
+        };
+        self.shares.push(Share { account, day, kind, user, value: Value(value.unwrap_or(0.0)) });
     }
 
     pub fn is_large(&self) -> bool {
-        self.daily.len() + self.users.len() >= Self::LARGE
+        self.shares.len() >= Self::LARGE
     }
 
     /// The gathered additions, sorted by key (events and sum of values per day, user rows);
     /// the state is left empty.
-    pub fn take_rollup(&mut self) -> (Vec<(DayKey, (i64, f64))>, Vec<(DayKey, String)>) {
-        let mut daily: Vec<_> = self.daily.drain().collect();
-        daily.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut users: Vec<_> = self.users.drain().collect();
-        users.sort_unstable();
+    pub fn take_rollup(&mut self) -> (Vec<(DayKey, (i64, f64))>, Vec<(DayKey, Arc<str>)>) {
+        let mut shares = std::mem::take(&mut self.shares);
+        shares.sort_unstable();
+        let (mut daily, mut users) = (Vec::<(DayKey, (i64, f64))>::new(), Vec::<(DayKey, Arc<str>)>::new());
+        for s in shares {
+            let key = (s.account, s.day, s.kind);
+            if let Some(u) = s.user {
+                if users.last().is_none_or(|(k, v)| *k != key || *v != u) {
+                    users.push((key.clone(), u));
+                }
+            }
+            match daily.last_mut() {
+                Some((k, (n, v))) if *k == key => {
+                    *n += 1;
+                    *v += s.value.0;
+                }
+                _ => daily.push((key, (1, s.value.0))),
+            }
+        }
         (daily, users)
     }
 
@@ -166,12 +229,12 @@ mod tests {
         s.add("B", d(2), "login", Some("u2"), None);
         s.add("A", d(1), "login", None, None);
         let (daily, users) = s.take_rollup();
-        let keys: Vec<_> = daily.iter().map(|(k, v)| (k.0.as_str(), k.1, k.2.as_str(), *v)).collect();
+        let keys: Vec<_> = daily.iter().map(|(k, v)| (&*k.0, k.1, &*k.2, *v)).collect();
         assert_eq!(
             keys,
             vec![("A", d(1), "login", (1, 0.0)), ("A", d(3), "export", (1, 2.5)), ("B", d(2), "login", (3, 1.0))]
         );
-        let users: Vec<_> = users.iter().map(|(k, u)| (k.0.as_str(), u.as_str())).collect();
+        let users: Vec<_> = users.iter().map(|(k, u)| (&*k.0, &**u)).collect();
         assert_eq!(users, vec![("A", "u1"), ("B", "u1"), ("B", "u2")]);
         assert!(s.take_rollup().0.is_empty());
     }
@@ -429,7 +492,7 @@ macro_rules! usage_impl {
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
             let mut summaries = vec![kizuna_domain::usage::IngestSummary::default(); requests.len()];
-            let mut pending: Pending<'_> = Vec::with_capacity(EVENT_ROWS);
+            let mut pending: Pending<'_> = Vec::with_capacity(PENDING_ROWS);
             for (r, messages) in requests.iter().enumerate() {
                 ingest_messages(tx, r, messages, &mut pending, &mut summaries, state).await?;
             }
@@ -526,7 +589,7 @@ macro_rules! usage_impl {
                             (None, None) => String::new(),
                         };
                         pending.push((e, account, r));
-                        if pending.len() >= EVENT_ROWS {
+                        if pending.len() >= PENDING_ROWS {
                             flush_events(tx, pending, summaries, state).await?;
                         }
                     }
@@ -582,6 +645,9 @@ macro_rules! usage_impl {
 
         /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
         const EVENT_ROWS: usize = 500;
+        /// Events gathered before they are written: several inserts' worth, so each insert is
+        /// built while the one before runs (one insert at a time left a thread idle).
+        const PENDING_ROWS: usize = 16 * EVENT_ROWS;
         /// Rollup rows per multi-row statement (5 columns at most).
         const ROLLUP_ROWS: usize = 1000;
 
@@ -733,7 +799,7 @@ macro_rules! usage_impl {
             run_pipelined(tx, users.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
                 qb.push_values(users[i], |mut b, ((a, d, t), u)| {
-                    b.push_bind(a).push_bind(day_value(*d)).push_bind(t).push_bind(u);
+                    b.push_bind(&**a).push_bind(day_value(*d)).push_bind(&**t).push_bind(&**u);
                 });
                 qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING");
                 qb
@@ -743,7 +809,7 @@ macro_rules! usage_impl {
             run_pipelined(tx, daily.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum) "));
                 qb.push_values(daily[i], |mut b, ((a, d, t), (n, v))| {
-                    b.push_bind(a).push_bind(day_value(*d)).push_bind(t).push_bind(*n).push_bind(*v);
+                    b.push_bind(&**a).push_bind(day_value(*d)).push_bind(&**t).push_bind(*n).push_bind(*v);
                 });
                 qb.push(
                     " ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \

@@ -304,8 +304,36 @@ async fn group_commit_finds_events_stored_before(db: TestDb) {
     assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
 }
 
+/// A request larger than one round of inserts (and than the event types whose text the rollup
+/// shares): several rounds of pipelined inserts, repeats across them recognised, the rollup
+/// added up over all of them.
+async fn large_request_is_written_in_rounds(db: TestDb) {
+    use kizuna_domain::usage::UsageMessage;
+    use kizuna_store::testing::{date, usage_event};
+    let (first, second) = (date("2026-11-01"), date("2026-11-02"));
+    let messages: Vec<UsageMessage> = (0..9000u32)
+        .map(|n| {
+            // Every thousandth event repeats the one 600 before it (same account: 600 % 3 == 0).
+            let id = if n % 1000 == 999 { n - 600 } else { n };
+            let day = if n % 2 == 0 { first } else { second };
+            usage_event(format!("big-{id}"), &format!("L{}", n % 3), &format!("u{}", n % 11), &format!("k{}", n % 70), day)
+        })
+        .collect();
+    let got = db.store.ingest(&messages).await.unwrap();
+    assert_eq!((got.events, got.duplicates), (8991, 9), "n = 999, 1999, ..., 8999 repeat earlier events");
+    let rows = db.store.usage_daily("L0", first, second).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.events).sum::<u64>(), 2997, "3,000 events of L0, 3 of them repeats (n = 999, 3999, 6999)");
+    let k0 = rows.iter().find(|r| r.day == first && r.event_type == "k0").unwrap();
+    // n = 0, 210, ..., 8820: 43 events by users u(n % 11) = u(k % 11) for k = 0..=42, all 11.
+    assert_eq!((k0.events, k0.users), (43, 11));
+    let counts = db.store.usage_message_counts().await.unwrap();
+    assert_eq!(counts.len(), 8991);
+    assert!(counts.iter().all(|(_, n)| *n == 1));
+}
+
 both_engines!(
     usage_is_attributed_deduplicated_and_rolled_up,
+    large_request_is_written_in_rounds,
     group_commit_counts_each_request,
     group_commit_finds_events_stored_before,
     users_sessions_keys_and_audit,
