@@ -61,14 +61,52 @@ impl RowSpec for UsageMessage {
 
     /// A file's rows usually come in time order, across all accounts: unsorted, each event of
     /// a 10-million-row file landed on its own page of each usage table. Held rows take about
-    /// 330 bytes each, so the import peaks near 520 MiB whatever the file's size. Measured on
-    /// 10 million events (`bench import-events`): 39,700 events/s unsorted, 69,200 holding
-    /// 250,000 rows (263 MiB), 98,700 holding 1,000,000.
+    /// 330 bytes each, so memory peaks near 520 MiB whatever the file's size; a longer file is
+    /// sorted in runs of this many on disk. Measured on 10 million events (`bench
+    /// import-events`): 39,700 events/s unsorted, 69,200 holding 250,000 rows (263 MiB), 98,700
+    /// holding 1,000,000 (sorted in memory a million at a time, before runs on disk).
     const SORT_ROWS: usize = 1_000_000;
 
-    fn sort(rows: &mut [Self]) {
-        rows.sort_by(|a, b| key(a).cmp(&key(b)));
+    fn cmp_key(a: &Self, b: &Self) -> std::cmp::Ordering {
+        key(a).cmp(&key(b))
     }
+
+    fn spill(&self, record: &mut csv::StringRecord) -> bool {
+        let UsageMessage::Event(e) = self else { return false };
+        record.clear();
+        record.push_field(e.account_id.as_deref().unwrap_or(""));
+        record.push_field(e.user_id.as_deref().unwrap_or(""));
+        record.push_field(&rfc3339(e.at));
+        record.push_field(&e.event_type);
+        // Rust prints the shortest text that reads back as the same number.
+        record.push_field(&e.value.map(|v| v.to_string()).unwrap_or_default());
+        record.push_field(&e.properties.to_string());
+        record.push_field(&e.message_id);
+        true
+    }
+}
+
+/// A time as RFC 3339 in UTC with nanoseconds, written digit by digit (chrono's formatter was
+/// a tenth of sorting a large file); a leap second or a year past 9999 goes through chrono.
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 || !(0..=9999).contains(&t.year()) {
+        return t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    }
+    let mut out = Vec::with_capacity(30);
+    push_digits(&mut out, t.year() as u32, 4);
+    for (sep, n, width) in [(b'-', t.month(), 2), (b'-', t.day(), 2), (b'T', t.hour(), 2), (b':', t.minute(), 2), (b':', t.second(), 2), (b'.', nanos, 9)] {
+        out.push(sep);
+        push_digits(&mut out, n, width);
+    }
+    out.push(b'Z');
+    String::from_utf8(out).expect("digits and separators are ASCII")
+}
+
+/// `n` in `width` decimal digits, zero-padded.
+fn push_digits(out: &mut Vec<u8>, n: u32, width: u32) {
+    (0..width).rev().for_each(|i| out.push(b'0' + (n / 10u32.pow(i) % 10) as u8));
 }
 
 /// The usage tables' key of an event row: account, then message id.
@@ -159,9 +197,39 @@ mod tests {
     }
 
     #[test]
+    fn times_are_written_as_chrono_writes_rfc3339() {
+        use chrono::TimeZone;
+        let base = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 7, 5, 3).unwrap();
+        for nanos in [0, 1, 120_000_000, 999_999_999] {
+            let t = base + chrono::Duration::nanoseconds(nanos);
+            assert_eq!(super::rfc3339(t), t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        }
+        assert_eq!(super::rfc3339(base), "2026-03-09T07:05:03.000000000Z");
+    }
+
+    #[test]
+    fn a_spilled_row_reads_back_as_the_same_row() {
+        use crate::reader::{Header, Rec};
+        let mut row = event("A1", "m1", 0.1 + 0.2);
+        if let UsageMessage::Event(e) = &mut row {
+            e.user_id = Some("u, \"quoted\"".into());
+            e.properties = serde_json::json!({"plan": "年額", "seats": 12, "ratio": 1e-7});
+            e.at += chrono::Duration::nanoseconds(123_456_789);
+        }
+        let mut record = csv::StringRecord::new();
+        assert!(row.spill(&mut record));
+        let mut file = csv::Writer::from_writer(vec![]);
+        file.write_record(&record).unwrap();
+        let text = file.into_inner().unwrap();
+        let back = csv::ReaderBuilder::new().has_headers(false).from_reader(&text[..]).records().next().unwrap().unwrap();
+        let header = Header::of(UsageMessage::KNOWN);
+        assert_eq!(UsageMessage::parse(&Rec::new(&header, &back)).unwrap(), row);
+    }
+
+    #[test]
     fn rows_sort_by_account_then_message_keeping_file_order_among_repeats() {
         let mut rows = vec![event("B", "m1", 1.0), event("A", "m9", 2.0), event("B", "m1", 3.0), event("A", "m2", 4.0)];
-        UsageMessage::sort(&mut rows);
+        rows.sort_by(UsageMessage::cmp_key);
         let got: Vec<_> = rows
             .iter()
             .map(|m| match m {

@@ -58,18 +58,19 @@ impl ImportKind {
         tx: TxBox,
         file: &str,
         input: impl Read + Send + 'static,
+        total: u64,
         progress: &dyn Progress,
     ) -> Result<(u64, u64, TxBox), ImportFailure> {
         match self {
-            ImportKind::Accounts => run::<AccountRow>(tx, file, input, progress).await,
-            ImportKind::Subscriptions => run::<SubscriptionRow>(tx, file, input, progress).await,
-            ImportKind::Contacts => run::<ContactRow>(tx, file, input, progress).await,
-            ImportKind::Activities => run::<ActivityRow>(tx, file, input, progress).await,
-            ImportKind::ChurnReasons => run::<ChurnRow>(tx, file, input, progress).await,
-            ImportKind::FunnelLeads => run::<FunnelLead>(tx, file, input, progress).await,
-            ImportKind::FunnelCounts => run::<FunnelCount>(tx, file, input, progress).await,
+            ImportKind::Accounts => run::<AccountRow>(tx, file, input, total, progress).await,
+            ImportKind::Subscriptions => run::<SubscriptionRow>(tx, file, input, total, progress).await,
+            ImportKind::Contacts => run::<ContactRow>(tx, file, input, total, progress).await,
+            ImportKind::Activities => run::<ActivityRow>(tx, file, input, total, progress).await,
+            ImportKind::ChurnReasons => run::<ChurnRow>(tx, file, input, total, progress).await,
+            ImportKind::FunnelLeads => run::<FunnelLead>(tx, file, input, total, progress).await,
+            ImportKind::FunnelCounts => run::<FunnelCount>(tx, file, input, total, progress).await,
             ImportKind::Events if crate::events::is_ndjson(file) => crate::events::run_ndjson(tx, file, input, progress).await,
-            ImportKind::Events => run::<UsageMessage>(tx, file, input, progress).await,
+            ImportKind::Events => run::<UsageMessage>(tx, file, input, total, progress).await,
         }
     }
 }

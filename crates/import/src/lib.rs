@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod kinds;
 mod reader;
+mod sorter;
 
 use kizuna_store::{Store, Tx};
 use std::path::Path;
@@ -94,7 +95,7 @@ async fn import_once(
     if assume_new {
         tx.assume_new_events();
     }
-    let (rows, accounts_created, tx) = kind.run(tx, &file_name, file, progress).await?;
+    let (rows, accounts_created, tx) = kind.run(tx, &file_name, file, total, progress).await?;
     tx.commit().await.map_err(|e| ImportFailure::single(ImportError::file(&file_name, e.to_string())))?;
     progress.update(total);
     Ok((rows, accounts_created))

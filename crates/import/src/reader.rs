@@ -1,6 +1,7 @@
 //! The generic part of every importer: header checks, UTF-8 checks, batching, error collection.
 
 use crate::error::{ImportError, ImportFailure, MAX_REPORTED};
+use crate::sorter::{Sorted, Sorter};
 use crate::{Progress, TxBox};
 use kizuna_domain::FieldError;
 use kizuna_store::Tx;
@@ -25,17 +26,34 @@ pub(crate) trait RowSpec: Sized + Send + Sync + 'static {
     const EXTRA_COLUMNS: bool = false;
     fn parse(rec: &Rec<'_>) -> Result<Self, Vec<FieldError>>;
     fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a>;
-    /// Rows gathered and put in key order (by [`RowSpec::sort`]) before they are written; 0
-    /// writes them in file order. In key order a stretch of rows fills each page of the tables
-    /// at once, instead of each row landing on a page of its own.
+    /// Rows gathered and put in key order (by [`RowSpec::cmp_key`]) before they are written;
+    /// 0 writes them in file order. In key order a stretch of rows fills each page of the
+    /// tables at once, instead of each row landing on a page of its own. A file longer than
+    /// this is sorted on disk (see [`crate::sorter`]).
     const SORT_ROWS: usize = 0;
-    /// Puts rows in key order, keeping the file's order among equal keys (the first wins).
-    fn sort(_rows: &mut [Self]) {}
+    /// The order of [`RowSpec::SORT_ROWS`] (a stable sort: among equal keys the file's order).
+    fn cmp_key(_a: &Self, _b: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+    /// The row as a record of the [`RowSpec::KNOWN`] columns that [`RowSpec::parse`] reads back
+    /// as the same row, for sorting on disk; false for a kind that is only sorted in memory.
+    fn spill(&self, _record: &mut csv::StringRecord) -> bool {
+        false
+    }
 }
 
 pub(crate) struct Header {
     names: Vec<String>,
     index: HashMap<String, usize>,
+}
+
+impl Header {
+    /// The header of a file written with exactly these columns.
+    pub fn of(columns: &[&str]) -> Self {
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        Header { names, index }
+    }
 }
 
 /// A record with access by column name.
@@ -44,7 +62,11 @@ pub(crate) struct Rec<'a> {
     record: &'a csv::StringRecord,
 }
 
-impl Rec<'_> {
+impl<'a> Rec<'a> {
+    pub fn new(header: &'a Header, record: &'a csv::StringRecord) -> Self {
+        Rec { header, record }
+    }
+
     /// The trimmed cell, `None` when the column is absent or the cell is empty.
     pub fn get(&self, column: &str) -> Option<&str> {
         let i = *self.header.index.get(column)?;
@@ -134,54 +156,34 @@ struct Parsed<R> {
 
 /// Read `input` as CSV of `R` rows and write them through `tx` in batches.
 /// Returns (rows, accounts created, tx) or every problem found; on problems `tx` is dropped,
-/// which rolls back whatever was written. The file is read and checked on its own thread while
-/// the database writes the batch before, so the two overlap.
+/// which rolls back whatever was written. The file is read, checked (and sorted) on its own
+/// thread while the database writes the batch before, so the two overlap.
 pub(crate) async fn run<R: RowSpec>(
     mut tx: TxBox,
     file: &str,
     input: impl Read + Send + 'static,
+    total: u64,
     progress: &dyn Progress,
 ) -> Result<(u64, u64, TxBox), ImportFailure> {
     // Two batches in flight: enough to keep both sides busy, little enough to keep memory flat.
     let (send, mut receive) = tokio::sync::mpsc::channel::<Parsed<R>>(2);
     let name = file.to_string();
-    let reader = tokio::task::spawn_blocking(move || parse::<R>(&name, input, send));
+    let reader = tokio::task::spawn_blocking(move || parse::<R>(&name, input, total, send));
     let mut created = 0u64;
-    // Room for a whole sorted stretch at once: grown by doubling, it was copied and its new
-    // pages cleared over and over (a tenth of a large import's time).
-    let mut held = Vec::with_capacity(if R::SORT_ROWS > 0 { R::SORT_ROWS + BATCH_ROWS } else { 0 });
-    let mut line = 0;
     while let Some(batch) = receive.recv().await {
-        line = batch.line;
-        if R::SORT_ROWS == 0 {
-            created += write_batch(&mut *tx, &batch.rows, file, line).await?;
-        } else {
-            held.extend(batch.rows);
-            if held.len() >= R::SORT_ROWS {
-                created += write_sorted(&mut *tx, &mut held, file, line).await?;
-            }
+        if !batch.rows.is_empty() {
+            created += write_batch(&mut *tx, &batch.rows, file, batch.line).await?;
         }
         progress.update(batch.byte);
     }
     let rows = reader.await.map_err(|e| ImportFailure::single(ImportError::file(file, format!("the reader stopped: {e}"))))??;
-    created += write_sorted(&mut *tx, &mut held, file, line).await?;
     Ok((rows, created, tx))
 }
 
-/// Writes the held rows in key order and empties `held`.
-async fn write_sorted<R: RowSpec>(tx: &mut dyn Tx, held: &mut Vec<R>, file: &str, line: u64) -> Result<u64, ImportFailure> {
-    R::sort(held);
-    let mut created = 0;
-    for chunk in held.chunks(SORTED_WRITE_ROWS) {
-        created += write_batch(tx, chunk, file, line).await?;
-    }
-    held.clear();
-    Ok(created)
-}
-
-/// Reads and checks every record, sending full batches to `send`. Returns the number of rows,
-/// or every problem found (then the batches sent are rolled back by the caller).
-fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Sender<Parsed<R>>) -> Result<u64, ImportFailure> {
+/// Reads and checks every record, sending full batches to `send` (kinds written in key order:
+/// once all are read and sorted). Returns the number of rows, or every problem found (then the
+/// batches sent are rolled back by the caller).
+fn parse<R: RowSpec>(file: &str, input: impl Read, total: u64, send: tokio::sync::mpsc::Sender<Parsed<R>>) -> Result<u64, ImportFailure> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
     let mut raw = csv::ByteRecord::new();
     let csv_error = |e: csv::Error| {
@@ -199,6 +201,7 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Send
 
     let mut errors = Errors { file: file.to_string(), list: vec![], total: 0 };
     let mut batch: Vec<R> = Vec::with_capacity(BATCH_ROWS);
+    let mut sorter = (R::SORT_ROWS > 0).then(|| Sorter::<R>::new(file));
     let mut rows = 0u64;
     while reader.read_byte_record(&mut raw).map_err(csv_error)? {
         let line = raw.position().map(|p| p.line()).unwrap_or(0);
@@ -228,12 +231,25 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Send
             }
         };
         match R::parse(&Rec { header: &header, record: &record }) {
-            Ok(row) if errors.total == 0 => batch.push(row),
+            Ok(row) if errors.total == 0 => match sorter.as_mut() {
+                None => batch.push(row),
+                Some(s) => {
+                    if let Some(stretch) = s.push(row)? {
+                        if !send_sorted(&send, Sorted::Memory(stretch.into_iter()), line, (0, 0))? {
+                            return Ok(rows);
+                        }
+                    }
+                }
+            },
             Ok(_) => {}
             Err(field_errors) => field_errors.into_iter().for_each(|e| errors.at(line, e.to_string())),
         }
         raw = record.into_byte_record();
         rows += 1;
+        if sorter.is_some() && rows % BATCH_ROWS as u64 == 0 {
+            // Sorted rows are written once all are read: reading is the first half of the way.
+            let _ = send.blocking_send(Parsed { rows: vec![], line, byte: reader.position().byte() / 2 });
+        }
         if batch.len() >= BATCH_ROWS {
             let full = Parsed { rows: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS)), line, byte: reader.position().byte() };
             if send.blocking_send(full).is_err() {
@@ -244,11 +260,33 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, send: tokio::sync::mpsc::Send
     if errors.total > 0 {
         return Err(errors.failure());
     }
+    if let Some(sorter) = sorter {
+        send_sorted(&send, sorter.finish()?, reader.position().line(), (total, rows))?;
+        return Ok(rows);
+    }
     let last = Parsed { rows: batch, line: reader.position().line(), byte: reader.position().byte() };
     if !last.rows.is_empty() {
         let _ = send.blocking_send(last);
     }
     Ok(rows)
+}
+
+/// Sends sorted rows in batches; false when the writer stopped (it reports why). `of` is (file
+/// size, rows in it): the second half of the progress, counted by rows sent.
+fn send_sorted<R: RowSpec>(send: &tokio::sync::mpsc::Sender<Parsed<R>>, mut sorted: Sorted<R>, line: u64, of: (u64, u64)) -> Result<bool, ImportFailure> {
+    let mut sent = 0u64;
+    loop {
+        let rows = sorted.next_batch(SORTED_WRITE_ROWS)?;
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        sent += rows.len() as u64;
+        let (total, all) = of;
+        let byte = total / 2 + ((total - total / 2) as u128 * sent as u128 / all.max(1) as u128) as u64;
+        if send.blocking_send(Parsed { rows, line, byte: byte.min(total) }).is_err() {
+            return Ok(false);
+        }
+    }
 }
 
 async fn write_batch<R: RowSpec>(tx: &mut dyn Tx, batch: &[R], file: &str, line: u64) -> Result<u64, ImportFailure> {

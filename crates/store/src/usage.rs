@@ -663,6 +663,8 @@ macro_rules! usage_impl {
         ) -> $crate::Result<()> {
             let chunks: Vec<_> = pending.chunks(EVENT_ROWS).collect();
             let optimistic = state.optimistic;
+            // Accounts the events name that may not exist yet, created once after all inserts.
+            let mut unknown = std::collections::BTreeSet::new();
             let mut next = chunks.first().map(|c| events_insert(c, summaries));
             for i in 0..chunks.len() {
                 let (rows, mut ins) = next.take().expect("built before");
@@ -696,8 +698,9 @@ macro_rules! usage_impl {
                     };
                     count_fresh(&fresh, summaries, state)
                 };
-                insert_accounts(tx, state, accounts).await?;
+                unknown.extend(accounts);
             }
+            insert_accounts(tx, state, unknown).await?;
             pending.clear();
             Ok(())
         }
@@ -762,12 +765,15 @@ macro_rules! usage_impl {
                 return Ok(());
             }
             let now = chrono::Utc::now();
-            let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
-            qb.push_values(&accounts, |mut b, a| {
-                b.push_bind(*a).push_bind(now);
-            });
-            qb.push(" ON CONFLICT (account_id) DO NOTHING");
-            qb.build().execute(&mut **tx).await?;
+            let accounts: Vec<&str> = accounts.into_iter().collect();
+            for chunk in accounts.chunks(ROLLUP_ROWS) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
+                qb.push_values(chunk, |mut b, a| {
+                    b.push_bind(*a).push_bind(now);
+                });
+                qb.push(" ON CONFLICT (account_id) DO NOTHING");
+                qb.build().execute(&mut **tx).await?;
+            }
             accounts.into_iter().for_each(|a| state.know_account(a));
             Ok(())
         }
