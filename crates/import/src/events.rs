@@ -65,7 +65,7 @@ impl RowSpec for UsageMessage {
     /// sorted in runs of this many on disk. Measured on 10 million events (`bench
     /// import-events`): 39,700 events/s unsorted, 69,200 holding 250,000 rows (263 MiB), 98,700
     /// holding 1,000,000 (sorted in memory a million at a time, before runs on disk).
-    const SORT_ROWS: usize = 1_000_000;
+    const SORT_ROWS: usize = 400_000;
 
     fn cmp_key(a: &Self, b: &Self) -> std::cmp::Ordering {
         key(a).cmp(&key(b))

@@ -13,25 +13,32 @@ use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 
 /// Buffer of each run while it is written or read back.
 const RUN_BUFFER: usize = 256 * 1024;
+/// Runs merged at the end at most: beyond, those written so far are first merged into one
+/// (a file of over 40 million events), so open files and buffers stay bounded.
+const MAX_RUNS: usize = 100;
 
 pub(crate) struct Sorter<R> {
     file: String,
     /// Rows sorted in memory at a time: `R::SORT_ROWS` (fewer in tests).
     stretch: usize,
+    /// [`MAX_RUNS`] (fewer in tests).
+    max_runs: usize,
     held: Vec<R>,
     runs: Vec<File>,
-    record: csv::StringRecord,
+    /// The stretch being sorted and written to a run on a thread of its own while the next one
+    /// is read; it hands back its emptied buffer for the stretch after.
+    writing: Option<std::thread::JoinHandle<Result<(File, Vec<R>), ImportFailure>>>,
 }
 
 impl<R: RowSpec> Sorter<R> {
     pub fn new(file: &str) -> Self {
-        Self::with_stretch(file, R::SORT_ROWS)
+        Self::with_stretch(file, R::SORT_ROWS, MAX_RUNS)
     }
 
-    fn with_stretch(file: &str, stretch: usize) -> Self {
+    fn with_stretch(file: &str, stretch: usize, max_runs: usize) -> Self {
         // Room for a whole stretch at once: grown by doubling, it was copied and its new pages
         // cleared over and over (a tenth of a large import's time).
-        Sorter { file: file.to_string(), stretch, held: Vec::with_capacity(stretch), runs: vec![], record: csv::StringRecord::new() }
+        Sorter { file: file.to_string(), stretch, max_runs, held: Vec::with_capacity(stretch), runs: vec![], writing: None }
     }
 
     /// Holds `row`. A full stretch goes to a run first (a file of one stretch is sorted in
@@ -40,8 +47,12 @@ impl<R: RowSpec> Sorter<R> {
     pub fn push(&mut self, row: R) -> Result<Option<Vec<R>>, ImportFailure> {
         let mut full = None;
         if self.held.len() >= self.stretch {
-            self.held.sort_by(R::cmp_key);
-            if !self.spill()? {
+            if self.held[0].spill(&mut csv::StringRecord::new()) {
+                let spare = self.wait()?.unwrap_or_else(|| Vec::with_capacity(self.stretch));
+                let (file, rows) = (self.file.clone(), std::mem::replace(&mut self.held, spare));
+                self.writing = Some(std::thread::spawn(move || write_run(&file, rows)));
+            } else {
+                self.held.sort_by(R::cmp_key);
                 full = Some(std::mem::replace(&mut self.held, Vec::with_capacity(self.stretch)));
             }
         }
@@ -51,34 +62,85 @@ impl<R: RowSpec> Sorter<R> {
 
     /// Every row held or in runs, in key order.
     pub fn finish(mut self) -> Result<Sorted<R>, ImportFailure> {
-        self.held.sort_by(R::cmp_key);
+        self.wait()?;
         if self.runs.is_empty() {
+            self.held.sort_by(R::cmp_key);
             return Ok(Sorted::Memory(self.held.into_iter()));
         }
-        self.spill()?;
+        let rows = std::mem::take(&mut self.held);
+        if !rows.is_empty() {
+            self.runs.push(write_run(&self.file, rows)?.0);
+        }
         Merge::new(self.file, self.runs).map(Sorted::Runs)
     }
 
-    /// Writes the held rows (in key order) to a new run and lets them go; false when this kind
-    /// cannot be written to a run.
-    fn spill(&mut self) -> Result<bool, ImportFailure> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| ImportFailure::single(ImportError::file(&self.file, format!("{what}: {e}")));
-        let Some(first) = self.held.first() else { return Ok(true) };
-        if !first.spill(&mut self.record) {
-            return Ok(false);
+    /// Waits for the run being written (runs stay in the file's order) and returns its buffer.
+    fn wait(&mut self) -> Result<Option<Vec<R>>, ImportFailure> {
+        let Some(writing) = self.writing.take() else { return Ok(None) };
+        let stopped = |_| ImportFailure::single(ImportError::file(&self.file, "the thread sorting the rows stopped".to_string()));
+        let (run, rows) = writing.join().map_err(stopped)??;
+        self.runs.push(run);
+        if self.runs.len() >= self.max_runs {
+            let runs = std::mem::take(&mut self.runs);
+            self.runs.push(merge_runs::<R>(&self.file, runs)?);
         }
-        let temp = tempfile::tempfile().map_err(|e| fail("cannot create a temporary file to sort the rows in", &e))?;
-        let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::with_capacity(RUN_BUFFER, temp));
-        for row in &self.held {
-            row.spill(&mut self.record);
-            out.write_record(&self.record).map_err(|e| fail("cannot write the temporary sort file", &e))?;
-        }
-        let mut temp = out.into_inner().map_err(|e| fail("cannot write the temporary sort file", &e))?.into_inner().map_err(|e| fail("cannot write the temporary sort file", &e.error()))?;
-        temp.seek(SeekFrom::Start(0)).map_err(|e| fail("cannot read the temporary sort file", &e))?;
-        self.runs.push(temp);
-        self.held.clear();
-        Ok(true)
+        Ok(Some(rows))
     }
+}
+
+/// Merges `runs` into one run.
+fn merge_runs<R: RowSpec>(file: &str, runs: Vec<File>) -> Result<File, ImportFailure> {
+    let mut merge = Merge::<R>::new(file.to_string(), runs)?;
+    let mut run = RunWriter::new(file)?;
+    loop {
+        let rows = merge.next_batch(10_000)?;
+        if rows.is_empty() {
+            return run.finish();
+        }
+        rows.iter().try_for_each(|row| run.write(row))?;
+    }
+}
+
+/// A run being written.
+struct RunWriter {
+    file: String,
+    out: csv::Writer<BufWriter<File>>,
+    record: csv::StringRecord,
+}
+
+impl RunWriter {
+    fn new(file: &str) -> Result<Self, ImportFailure> {
+        let temp = tempfile::tempfile().map_err(|e| fail(file, "cannot create a temporary file to sort the rows in", &e))?;
+        let out = csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::with_capacity(RUN_BUFFER, temp));
+        Ok(RunWriter { file: file.to_string(), out, record: csv::StringRecord::new() })
+    }
+
+    fn write<R: RowSpec>(&mut self, row: &R) -> Result<(), ImportFailure> {
+        row.spill(&mut self.record);
+        self.out.write_record(&self.record).map_err(|e| fail(&self.file, "cannot write the temporary sort file", &e))
+    }
+
+    /// The run, ready to be read from its start.
+    fn finish(self) -> Result<File, ImportFailure> {
+        let file = self.file;
+        let written = self.out.into_inner().map_err(|e| fail(&file, "cannot write the temporary sort file", &e))?;
+        let mut temp = written.into_inner().map_err(|e| fail(&file, "cannot write the temporary sort file", &e.error()))?;
+        temp.seek(SeekFrom::Start(0)).map_err(|e| fail(&file, "cannot read the temporary sort file", &e))?;
+        Ok(temp)
+    }
+}
+
+fn fail(file: &str, what: &str, e: &dyn std::fmt::Display) -> ImportFailure {
+    ImportFailure::single(ImportError::file(file, format!("{what}: {e}")))
+}
+
+/// Sorts `rows`, writes them to a new run and hands back the run and the emptied buffer.
+fn write_run<R: RowSpec>(file: &str, mut rows: Vec<R>) -> Result<(File, Vec<R>), ImportFailure> {
+    rows.sort_by(R::cmp_key);
+    let mut run = RunWriter::new(file)?;
+    rows.iter().try_for_each(|row| run.write(row))?;
+    rows.clear();
+    Ok((run.finish()?, rows))
 }
 
 /// Sorted rows, handed out in batches.
@@ -188,12 +250,12 @@ mod tests {
         })
     }
 
-    fn sorted(rows: Vec<UsageMessage>, stretch: usize) -> Vec<(String, String, f64)> {
-        let mut sorter = Sorter::with_stretch("t.csv", stretch);
+    fn sorted(rows: Vec<UsageMessage>, stretch: usize, max_runs: usize) -> Vec<(String, String, f64)> {
+        let mut sorter = Sorter::with_stretch("t.csv", stretch, max_runs);
         for row in rows {
             assert!(sorter.push(row).unwrap().is_none(), "events go to runs");
         }
-        let (spilled, mut out) = (!sorter.runs.is_empty(), sorter.finish().unwrap());
+        let (spilled, mut out) = (!sorter.runs.is_empty() || sorter.writing.is_some(), sorter.finish().unwrap());
         assert_eq!(spilled, stretch < 7, "a file of one stretch stays in memory");
         let mut got = vec![];
         loop {
@@ -228,7 +290,10 @@ mod tests {
                 .map(|(a, m, v)| (a.to_string(), m.to_string(), *v))
                 .collect();
         for stretch in [1, 2, 3, 6, 7, 100] {
-            assert_eq!(sorted(rows(), stretch), want, "runs of {stretch}");
+            assert_eq!(sorted(rows(), stretch, 100), want, "runs of {stretch}");
+        }
+        for max_runs in [2, 3] {
+            assert_eq!(sorted(rows(), 1, max_runs), want, "runs of 1, merged on reaching {max_runs}");
         }
     }
 }
