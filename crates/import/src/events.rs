@@ -60,11 +60,12 @@ impl RowSpec for UsageMessage {
     }
 
     /// A file's rows usually come in time order, across all accounts: unsorted, each event of
-    /// a 10-million-row file landed on its own page of each usage table. Held rows take about
-    /// 330 bytes each, so memory peaks near 520 MiB whatever the file's size; a longer file is
-    /// sorted in runs of this many on disk. Measured on 10 million events (`bench
-    /// import-events`): 39,700 events/s unsorted, 69,200 holding 250,000 rows (263 MiB), 98,700
-    /// holding 1,000,000 (sorted in memory a million at a time, before runs on disk).
+    /// a 10-million-row file landed on its own page of each usage table. A file of up to this
+    /// many rows is sorted in memory, a longer one in runs of this many on disk, merged as it
+    /// is written (`crate::sorter`). Held rows take about 330 bytes each, and two stretches are
+    /// held while a run is written. Measured on 10 million events (`bench import-events`):
+    /// 300,000, 400,000 and 600,000 rows a run all did 216,000–245,000 events/s; a million
+    /// sorted in memory at a time, before runs, 136,000.
     const SORT_ROWS: usize = 400_000;
 
     fn cmp_key(a: &Self, b: &Self) -> std::cmp::Ordering {
