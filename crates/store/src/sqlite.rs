@@ -132,6 +132,14 @@ mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
 
     #[test]
+    fn statements_are_about_a_sixteenth_within_bounds() {
+        let rows = |n| super::rows_per_statement(n, 500);
+        // A group commit of 3,200 events: 500 a statement, as before; an import's round of
+        // 32,000: 2,000 (16,000 binds, under both engines' limits); 9,000: 9,000 / 16 = 562.
+        assert_eq!((rows(0), rows(3_200), rows(9_000), rows(32_000), rows(100_000)), (500, 500, 562, 2_000, 2_000));
+    }
+
+    #[test]
     fn days_and_times_read_as_chrono_writes_them() {
         let day = NaiveDate::from_ymd_opt(2026, 1, 3).unwrap();
         assert_eq!(super::day_value(day), "2026-01-03");

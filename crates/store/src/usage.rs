@@ -510,7 +510,7 @@ macro_rules! usage_impl {
         type Pending<'m> = Vec<(&'m kizuna_domain::usage::UsageEvent, String, usize)>;
 
         /// Stores several requests' messages in order, one summary per request. Their events are
-        /// written together, in inserts of up to [`EVENT_ROWS`] rows whichever request they came
+        /// written together, in inserts of [`EVENT_ROWS`] rows or more whichever request they came
         /// in (a group commit of many small requests makes few statements); what the new events
         /// add to the rollup gathers in `state` until [`flush_rollup`].
         async fn ingest_requests(
@@ -519,7 +519,7 @@ macro_rules! usage_impl {
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
             let mut summaries = vec![kizuna_domain::usage::IngestSummary::default(); requests.len()];
-            let mut pending: Pending<'_> = Vec::with_capacity(PENDING_ROWS);
+            let mut pending: Pending<'_> = Vec::with_capacity(EVENT_ROWS);
             for (r, messages) in requests.iter().enumerate() {
                 ingest_messages(tx, r, messages, &mut pending, &mut summaries, state).await?;
             }
@@ -670,13 +670,22 @@ macro_rules! usage_impl {
             Ok(out)
         }
 
-        /// Events per multi-row statement: 8 columns × 500 rows stays under both engines' bind limits.
+        /// Events per multi-row statement, at least: 8 columns × 2,000 rows, the most, stays
+        /// under both engines' bind limits.
         const EVENT_ROWS: usize = 500;
         /// Events gathered before they are written: several inserts' worth, so each insert is
         /// built while the one before runs (one insert at a time left a thread idle).
-        const PENDING_ROWS: usize = 16 * EVENT_ROWS;
-        /// Rollup rows per multi-row statement (5 columns at most).
+        const PENDING_ROWS: usize = 16 * 2000;
+        /// Rollup rows per multi-row statement, at least (5 columns, 4,000 rows at most).
         const ROLLUP_ROWS: usize = 1000;
+
+        /// Rows per statement when writing `n` rows: about 16 statements, so each is built
+        /// while the one before runs, and within `least..=4 * least` (a group commit writes a
+        /// few thousand events in small statements, an import many in statements a quarter as
+        /// many).
+        fn rows_per_statement(n: usize, least: usize) -> usize {
+            (n / 16).clamp(least, 4 * least)
+        }
 
         /// Writes buffered events in key order. The key (account, message id) recognises a
         /// retried message: the rows it refuses are duplicates and add nothing to the rollup.
@@ -688,7 +697,7 @@ macro_rules! usage_impl {
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<()> {
-            let chunks: Vec<_> = pending.chunks(EVENT_ROWS).collect();
+            let chunks: Vec<_> = pending.chunks(rows_per_statement(pending.len(), EVENT_ROWS)).collect();
             let optimistic = state.optimistic;
             // Accounts the events name that may not exist yet, created once after all inserts.
             let mut unknown = std::collections::BTreeSet::new();
@@ -828,7 +837,7 @@ macro_rules! usage_impl {
         /// is read).
         async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
             let (daily, users) = state.take_rollup();
-            let users: Vec<_> = users.chunks(ROLLUP_ROWS).collect();
+            let users: Vec<_> = users.chunks(rows_per_statement(users.len(), ROLLUP_ROWS)).collect();
             run_pipelined(tx, users.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
                 qb.push_values(users[i], |mut b, ((a, d, t), u)| {
@@ -838,7 +847,7 @@ macro_rules! usage_impl {
                 qb
             })
             .await?;
-            let daily: Vec<_> = daily.chunks(ROLLUP_ROWS).collect();
+            let daily: Vec<_> = daily.chunks(rows_per_statement(daily.len(), ROLLUP_ROWS)).collect();
             run_pipelined(tx, daily.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum) "));
                 qb.push_values(daily[i], |mut b, ((a, d, t), (n, v))| {

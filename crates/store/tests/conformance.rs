@@ -311,7 +311,7 @@ async fn large_request_is_written_in_rounds(db: TestDb) {
     use kizuna_domain::usage::UsageMessage;
     use kizuna_store::testing::{date, usage_event};
     let (first, second) = (date("2026-11-01"), date("2026-11-02"));
-    let messages: Vec<UsageMessage> = (0..9000u32)
+    let messages: Vec<UsageMessage> = (0..33_000u32)
         .map(|n| {
             // Every thousandth event repeats the one 600 before it (same account: 600 % 3 == 0).
             let id = if n % 1000 == 999 { n - 600 } else { n };
@@ -320,14 +320,14 @@ async fn large_request_is_written_in_rounds(db: TestDb) {
         })
         .collect();
     let got = db.store.ingest(&messages).await.unwrap();
-    assert_eq!((got.events, got.duplicates), (8991, 9), "n = 999, 1999, ..., 8999 repeat earlier events");
+    assert_eq!((got.events, got.duplicates), (32_967, 33), "n = 999, 1999, ..., 32999 repeat earlier events");
     let rows = db.store.usage_daily("L0", first, second).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.events).sum::<u64>(), 2997, "3,000 events of L0, 3 of them repeats (n = 999, 3999, 6999)");
+    assert_eq!(rows.iter().map(|r| r.events).sum::<u64>(), 10_989, "11,000 events of L0, 11 of them repeats (n = 999 + 3000k)");
     let k0 = rows.iter().find(|r| r.day == first && r.event_type == "k0").unwrap();
-    // n = 0, 210, ..., 8820: 43 events by users u(n % 11) = u(k % 11) for k = 0..=42, all 11.
-    assert_eq!((k0.events, k0.users), (43, 11));
+    // n = 0, 210, ..., 32970: 158 events by users u(n % 11) = u(k % 11) for k = 0..=157, all 11.
+    assert_eq!((k0.events, k0.users), (158, 11));
     let counts = db.store.usage_message_counts().await.unwrap();
-    assert_eq!(counts.len(), 8991);
+    assert_eq!(counts.len(), 32_967);
     assert!(counts.iter().all(|(_, n)| *n == 1));
 }
 
