@@ -181,19 +181,21 @@ async fn write(tx: &mut dyn Tx, batch: &mut Vec<UsageMessage>, file: &str, line:
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::reader::RowSpec;
     use kizuna_domain::usage::{UsageEvent, UsageMessage};
 
-    fn event(account: &str, id: &str, value: f64) -> UsageMessage {
+    /// An event of `account` with `value`, at a fixed time with a fraction of a second, by a
+    /// user of its own and with a property, for the importer's unit tests.
+    pub(crate) fn event(account: &str, id: &str, value: f64) -> UsageMessage {
         UsageMessage::Event(UsageEvent {
             message_id: id.into(),
-            user_id: None,
+            user_id: Some(format!("{account}-user")),
             account_id: Some(account.into()),
             event_type: "login".into(),
-            at: chrono::Utc::now(),
+            at: chrono::DateTime::parse_from_rfc3339("2026-11-02T09:30:00.25Z").unwrap().into(),
             value: Some(value),
-            properties: serde_json::json!({}),
+            properties: serde_json::json!({"n": value}),
         })
     }
 

@@ -222,12 +222,12 @@ impl<R: RowSpec> Merge<R> {
 
     /// Reads run `run`'s next row into the heap (nothing at its end).
     fn refill(&mut self, run: usize) -> Result<(), ImportFailure> {
-        let fail = |e: String| ImportFailure::single(ImportError::file(&self.file, format!("cannot read the temporary sort file back: {e}")));
-        if !self.runs[run].read_record(&mut self.record).map_err(|e| fail(e.to_string()))? {
+        let what = "cannot read the temporary sort file back";
+        if !self.runs[run].read_record(&mut self.record).map_err(|e| fail(&self.file, what, &e))? {
             return Ok(());
         }
         let row = R::parse(&Rec::new(&self.header, &self.record))
-            .map_err(|errors| fail(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+            .map_err(|errors| fail(&self.file, what, &errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
         self.heads.push(Head { row, run });
         Ok(())
     }
@@ -236,19 +236,8 @@ impl<R: RowSpec> Merge<R> {
 #[cfg(test)]
 mod tests {
     use super::Sorter;
-    use kizuna_domain::usage::{UsageEvent, UsageMessage};
-
-    fn event(account: &str, id: &str, value: f64) -> UsageMessage {
-        UsageMessage::Event(UsageEvent {
-            message_id: id.into(),
-            user_id: Some(format!("{account}-user")),
-            account_id: Some(account.into()),
-            event_type: "login".into(),
-            at: chrono::DateTime::parse_from_rfc3339("2026-11-02T09:30:00.25Z").unwrap().into(),
-            value: Some(value),
-            properties: serde_json::json!({"n": value}),
-        })
-    }
+    use crate::events::tests::event;
+    use kizuna_domain::usage::UsageMessage;
 
     fn sorted(rows: Vec<UsageMessage>, stretch: usize, max_runs: usize) -> Vec<(String, String, f64)> {
         let mut sorter = Sorter::with_stretch("t.csv", stretch, max_runs);
