@@ -747,16 +747,20 @@ macro_rules! usage_impl {
             chunk: &'a [(&'m kizuna_domain::usage::UsageEvent, String, usize)],
             summaries: &mut [kizuna_domain::usage::IngestSummary],
         ) -> (Vec<&'a (&'m kizuna_domain::usage::UsageEvent, String, usize)>, sqlx::QueryBuilder<'a, $Db>) {
-            let mut seen = std::collections::HashSet::with_capacity(chunk.len());
-            let mut rows = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                if seen.insert((row.1.as_str(), row.0.message_id.as_str())) {
-                    rows.push(row);
-                } else {
-                    summaries[row.2].duplicates += 1;
-                }
+            // A stable sort keeps repeats in arrival order, so the first of each stays; an
+            // import's chunks arrive sorted, which this sort only checks.
+            fn key<'r>(row: &'r (&kizuna_domain::usage::UsageEvent, String, usize)) -> (&'r str, &'r str) {
+                (row.1.as_str(), row.0.message_id.as_str())
             }
-            rows.sort_unstable_by(|x, y| (x.1.as_str(), x.0.message_id.as_str()).cmp(&(y.1.as_str(), y.0.message_id.as_str())));
+            let mut rows: Vec<_> = chunk.iter().collect();
+            rows.sort_by(|x, y| key(x).cmp(&key(y)));
+            rows.dedup_by(|later, first| {
+                let repeat = key(later) == key(first);
+                if repeat {
+                    summaries[later.2].duplicates += 1;
+                }
+                repeat
+            });
             let mut ins = sqlx::QueryBuilder::<$Db>::new(
                 concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
             );
@@ -768,10 +772,19 @@ macro_rules! usage_impl {
                     .push_bind(time_value(e.at))
                     .push_bind(day_value(e.at.date_naive()))
                     .push_bind(e.value)
-                    .push_bind(e.properties.to_string());
+                    .push_bind(properties_text(&e.properties));
             });
             ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
             (rows, ins)
+        }
+
+        /// An event's properties as stored: most events have none, and writing `{}` through
+        /// the formatter cost more than the rest of the row.
+        fn properties_text(properties: &serde_json::Value) -> std::borrow::Cow<'static, str> {
+            match properties {
+                serde_json::Value::Object(map) if map.is_empty() => "{}".into(),
+                other => serde_json::to_string(other).expect("a JSON value always serializes").into(),
+            }
         }
 
         /// Counts stored events in their requests' summaries and adds them to the rollup;
