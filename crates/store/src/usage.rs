@@ -584,16 +584,16 @@ macro_rules! usage_impl {
                         .await?
                         .rows_affected();
                         summaries[r].duplicates += dropped;
-                        let moved: Vec<(chrono::NaiveDate, String, Option<String>, Option<f64>)> = sqlx::query_as(
-                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING day, event_type, user_id, value",
+                        let moved: Vec<(chrono::DateTime<chrono::Utc>, String, Option<String>, Option<f64>)> = sqlx::query_as(
+                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING event_time, event_type, user_id, value",
                         )
                         .bind(account_id)
                         .bind(user_id)
                         .fetch_all(&mut **tx)
                         .await?;
                         summaries[r].attributed += moved.len() as u64;
-                        for (day, kind, user, value) in &moved {
-                            state.add(account_id, *day, kind, user.as_deref(), *value);
+                        for (at, kind, user, value) in &moved {
+                            state.add(account_id, at.date_naive(), kind, user.as_deref(), *value);
                         }
                         groups.insert(user_id.clone(), account_id.clone());
                         summaries[r].groups += 1;
@@ -670,7 +670,7 @@ macro_rules! usage_impl {
             Ok(out)
         }
 
-        /// Events per multi-row statement, at least: 8 columns × 2,000 rows, the most, stays
+        /// Events per multi-row statement, at least: 7 columns × 2,000 rows, the most, stays
         /// under both engines' bind limits.
         const EVENT_ROWS: usize = 500;
         /// Events gathered before they are written: several inserts' worth, so each insert is
@@ -762,7 +762,7 @@ macro_rules! usage_impl {
                 repeat
             });
             let mut ins = sqlx::QueryBuilder::<$Db>::new(
-                concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, day, value, properties) "),
+                concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, value, properties) "),
             );
             ins.push_values(&rows, |mut b, (e, account, _)| {
                 b.push_bind(account.as_str())
@@ -770,7 +770,6 @@ macro_rules! usage_impl {
                     .push_bind(&e.user_id)
                     .push_bind(&e.event_type)
                     .push_bind(time_value(e.at))
-                    .push_bind(day_value(e.at.date_naive()))
                     .push_bind(e.value)
                     .push_bind(properties_text(&e.properties));
             });
