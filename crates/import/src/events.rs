@@ -72,6 +72,25 @@ impl RowSpec for UsageMessage {
         key(a).cmp(&key(b))
     }
 
+    /// Read back field by field: a run's rows were checked when first read, and checking them
+    /// again was most of the merge's time.
+    fn unspill(_header: &crate::reader::Header, r: &csv::StringRecord) -> Result<Self, String> {
+        let field = |i: usize| r.get(i).ok_or_else(|| format!("a row has {} fields, expected 7", r.len()));
+        let at = field(2)?;
+        let at = spilled_time(at).ok_or_else(|| format!("event_time {at:?} is not RFC 3339"))?;
+        let value = match field(4)? {
+            "" => None,
+            v => Some(v.parse::<f64>().map_err(|e| format!("value {v:?}: {e}"))?),
+        };
+        let properties = match field(5)? {
+            "{}" => serde_json::Value::Object(Default::default()),
+            p => serde_json::from_str(p).map_err(|e| format!("properties {p:?}: {e}"))?,
+        };
+        let user_id = Some(field(1)?).filter(|u| !u.is_empty()).map(str::to_string);
+        let (account_id, event_type, message_id) = (field(0)?.to_string(), field(3)?.to_string(), field(6)?.to_string());
+        Ok(UsageMessage::Event(UsageEvent { message_id, user_id, account_id: Some(account_id), event_type, at, value, properties }))
+    }
+
     fn spill(&self, record: &mut csv::StringRecord) -> bool {
         let UsageMessage::Event(e) = self else { return false };
         record.clear();
@@ -103,6 +122,19 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     }
     out.push(b'Z');
     String::from_utf8(out).expect("digits and separators are ASCII")
+}
+
+/// A time [`rfc3339`] wrote, read digit by digit (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`); what it
+/// left to chrono goes back through chrono.
+fn spilled_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 30 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.' && b[29] == b'Z';
+    let num = |at: usize, width: usize| -> Option<u32> { b[at..at + width].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32)) };
+    let fast = || Some(kizuna_domain::fields::parse_stored_date(&s[..10])?.and_hms_nano_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?, num(20, 9)?)?.and_utc());
+    match shaped.then(fast).flatten() {
+        Some(t) => Some(t),
+        None => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc)),
+    }
 }
 
 /// `n` in `width` decimal digits, zero-padded.
@@ -211,6 +243,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn spilled_times_read_back_as_written() {
+        use chrono::TimeZone;
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap().and_utc();
+        let times = [
+            chrono::Utc.with_ymd_and_hms(2026, 3, 9, 7, 5, 3).unwrap(),
+            chrono::Utc.with_ymd_and_hms(2026, 3, 9, 7, 5, 3).unwrap() + chrono::Duration::nanoseconds(123_456_789),
+            chrono::Utc.with_ymd_and_hms(987, 12, 31, 23, 59, 59).unwrap(),
+            leap,
+        ];
+        for t in times {
+            assert_eq!(super::spilled_time(&super::rfc3339(t)), Some(t), "{t:?}");
+        }
+        assert_eq!(super::spilled_time("2026-02-30T00:00:00.000000000Z"), None);
+        assert_eq!(super::spilled_time("2026-03-09T07:05:03.00000000xZ"), None);
+    }
+
+    #[test]
     fn a_spilled_row_reads_back_as_the_same_row() {
         use crate::reader::{Header, Rec};
         let mut row = event("A1", "m1", 0.1 + 0.2);
@@ -227,6 +276,14 @@ pub(crate) mod tests {
         let back = csv::ReaderBuilder::new().has_headers(false).from_reader(&text[..]).records().next().unwrap().unwrap();
         let header = Header::of(UsageMessage::KNOWN);
         assert_eq!(UsageMessage::parse(&Rec::new(&header, &back)).unwrap(), row);
+        assert_eq!(UsageMessage::unspill(&header, &back).unwrap(), row);
+        let mut bare = event("A2", "m2", 1.0);
+        if let UsageMessage::Event(e) = &mut bare {
+            (e.user_id, e.value) = (None, None);
+        }
+        assert!(bare.spill(&mut record));
+        assert_eq!(UsageMessage::unspill(&header, &record).unwrap(), bare);
+        assert!(UsageMessage::unspill(&header, &csv::StringRecord::from(vec!["A1", "", "yesterday", "login", "", "{}", "m"])).unwrap_err().contains("yesterday"));
     }
 
     #[test]

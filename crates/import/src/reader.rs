@@ -40,6 +40,11 @@ pub(crate) trait RowSpec: Sized + Send + Sync + 'static {
     fn spill(&self, _record: &mut csv::StringRecord) -> bool {
         false
     }
+    /// A row [`RowSpec::spill`] wrote, read back. It was checked when first read, so a kind
+    /// may read it faster than [`RowSpec::parse`] does; by default it is parsed again.
+    fn unspill(header: &Header, record: &csv::StringRecord) -> Result<Self, String> {
+        Self::parse(&Rec::new(header, record)).map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    }
 }
 
 pub(crate) struct Header {

@@ -5,7 +5,7 @@
 //! file's size, and memory stays flat.
 
 use crate::error::{ImportError, ImportFailure};
-use crate::reader::{Header, Rec, RowSpec};
+use crate::reader::{Header, RowSpec};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -210,27 +210,37 @@ impl<R: RowSpec> Merge<R> {
         Ok(merge)
     }
 
+    /// The least row's place in the heap is taken by the next row of its run: one sift instead
+    /// of a pop and a push, which moved the large rows about twice as often.
     fn next_batch(&mut self, n: usize) -> Result<Vec<R>, ImportFailure> {
         let mut batch = Vec::with_capacity(n);
         while batch.len() < n {
-            let Some(Head { row, run }) = self.heads.pop() else { break };
+            let Some(mut least) = self.heads.peek_mut() else { break };
+            let row = match read_row::<R>(&self.file, &self.header, &mut self.runs[least.run], &mut self.record)? {
+                Some(next) => std::mem::replace(&mut least.row, next),
+                None => std::collections::binary_heap::PeekMut::pop(least).row,
+            };
             batch.push(row);
-            self.refill(run)?;
         }
         Ok(batch)
     }
 
     /// Reads run `run`'s next row into the heap (nothing at its end).
     fn refill(&mut self, run: usize) -> Result<(), ImportFailure> {
-        let what = "cannot read the temporary sort file back";
-        if !self.runs[run].read_record(&mut self.record).map_err(|e| fail(&self.file, what, &e))? {
-            return Ok(());
+        if let Some(row) = read_row::<R>(&self.file, &self.header, &mut self.runs[run], &mut self.record)? {
+            self.heads.push(Head { row, run });
         }
-        let row = R::parse(&Rec::new(&self.header, &self.record))
-            .map_err(|errors| fail(&self.file, what, &errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
-        self.heads.push(Head { row, run });
         Ok(())
     }
+}
+
+/// The next row of a run, `None` at its end.
+fn read_row<R: RowSpec>(file: &str, header: &Header, run: &mut csv::Reader<BufReader<File>>, record: &mut csv::StringRecord) -> Result<Option<R>, ImportFailure> {
+    let what = "cannot read the temporary sort file back";
+    if !run.read_record(record).map_err(|e| fail(file, what, &e))? {
+        return Ok(None);
+    }
+    R::unspill(header, record).map(Some).map_err(|e| fail(file, what, &e))
 }
 
 #[cfg(test)]
