@@ -38,6 +38,11 @@ impl PgStore {
         &self.pool
     }
 
+    /// Nothing to prepare before a bulk write: PostgreSQL writes each page to its log once.
+    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
+        Ok(&[])
+    }
+
     /// A connection for usage ingestion: any of the pool's (PostgreSQL writes concurrently).
     async fn writer(&self) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
         Ok(self.pool.acquire().await?)

@@ -215,9 +215,10 @@ macro_rules! store_impl {
             }
 
             async fn begin(&self) -> Result<Box<dyn Tx>> {
+                let after_commit = self.prepare_bulk().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0, usage: Default::default() }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: Default::default(), after_commit, pool: self.pool.clone() }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
@@ -596,6 +597,9 @@ macro_rules! store_impl {
             accounts_written: usize,
             /// Usage rollup additions, written at commit.
             usage: crate::usage::IngestState,
+            /// Statements that undo the store's preparation for a bulk write, run once committed.
+            after_commit: &'static [&'static str],
+            pool: sqlx::Pool<$Db>,
         }
 
         impl $Tx {
@@ -899,6 +903,9 @@ macro_rules! store_impl {
                     }
                 }
                 self.tx.commit().await?;
+                for sql in self.after_commit {
+                    sqlx::query(sql).execute(&self.pool).await?;
+                }
                 Ok(())
             }
         }

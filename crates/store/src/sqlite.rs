@@ -19,7 +19,12 @@ pub struct SqliteStore {
     /// on every return and handed it back through a task queued behind the request handlers,
     /// 2 ms of every group commit. Its transactions begin IMMEDIATE (holding the write lock),
     /// so none fails for having read before another connection wrote.
-    writer: tokio::sync::Mutex<SqliteConnection>,
+    /// Opened when first used: a store that has the file to itself (see [`crate::open_alone`])
+    /// may never need it, and an open connection keeps the file from leaving WAL mode.
+    writer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    writer_options: SqliteConnectOptions,
+    /// Opened by [`crate::open_alone`].
+    alone: bool,
     known_accounts: crate::usage::KnownAccounts,
 }
 
@@ -37,6 +42,16 @@ impl SqliteStore {
     const ENGINE: &'static str = "sqlite";
 
     pub async fn open(url: &str) -> crate::Result<Self> {
+        Self::connect(url, false).await
+    }
+
+    /// See [`crate::open_alone`]: one connection, so the pragmas of [`Self::prepare_bulk`]
+    /// and the transaction after them are on the same one.
+    pub async fn open_alone(url: &str) -> crate::Result<Self> {
+        Self::connect(url, true).await
+    }
+
+    async fn connect(url: &str, alone: bool) -> crate::Result<Self> {
         let connect = |source| StoreError::Connect { url: url.to_string(), source };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(connect)?
@@ -54,7 +69,7 @@ impl SqliteStore {
             // Rows cross from the connection's thread in batches: with the default of 50 the two
             // threads woke each other for nearly every row of a 100,000-row answer.
             .row_buffer_size(4096);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(connect)?;
+        let pool = SqlitePoolOptions::new().max_connections(if alone { 1 } else { 8 }).connect_with(options.clone()).await.map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // It checkpoints every 30,000 pages (117 MiB) rather than 1,000: fewer stops to copy
         // and sync, and a page rewritten by several commits between them (a rollup page, an
@@ -62,8 +77,29 @@ impl SqliteStore {
         // events/s at 10,000 pages, 113,000 at 30,000 (p99 140 ms), 118,000 at 50,000 (p99
         // 249 ms, the stop itself).
         let writer_options = options.pragma("wal_autocheckpoint", "30000");
-        let writer = tokio::sync::Mutex::new(writer_options.connect().await.map_err(connect)?);
-        Ok(SqliteStore { pool, writer, known_accounts: Default::default() })
+        Ok(SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() })
+    }
+
+    /// Before a bulk write's transaction: on a store opened alone, the rollback journal when no
+    /// other connection has the file open (SQLite refuses to leave WAL mode otherwise, and then
+    /// nothing changes). Returns what puts the file back in WAL mode after the commit. With a
+    /// rollback journal, pages the transaction adds at the end of the file are written once, and
+    /// only the pages it changes are copied first; `synchronous = FULL` because a rollback
+    /// journal needs it to survive a power cut.
+    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
+        if !self.alone {
+            return Ok(&[]);
+        }
+        // With the file open elsewhere SQLite answers "database is locked" at once.
+        let mode: String = match sqlx::query_scalar("PRAGMA journal_mode = DELETE").fetch_one(&self.pool).await {
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("5" | "6")) => return Ok(&[]),
+            other => other?,
+        };
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Ok(&[]);
+        }
+        sqlx::query("PRAGMA synchronous = FULL").execute(&self.pool).await?;
+        Ok(&["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"])
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -71,8 +107,12 @@ impl SqliteStore {
     }
 
     /// The connection usage ingestion writes through.
-    async fn writer(&self) -> crate::Result<tokio::sync::MutexGuard<'_, SqliteConnection>> {
-        Ok(self.writer.lock().await)
+    async fn writer(&self) -> crate::Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>> {
+        let mut writer = self.writer.lock().await;
+        if writer.is_none() {
+            *writer = Some(self.writer_options.connect().await?);
+        }
+        Ok(tokio::sync::MutexGuard::map(writer, |w| w.as_mut().expect("opened above")))
     }
 }
 

@@ -344,3 +344,46 @@ both_engines!(
     reimport_is_idempotent,
     list_filters_sorts_and_pages,
 );
+
+/// Imports 5,000 events of 50 accounts in one bulk transaction.
+async fn bulk_import(store: &dyn kizuna_store::Store, tag: &str) {
+    use kizuna_store::testing::usage_event;
+    let events: Vec<_> = (0..5000).map(|n| usage_event(format!("{tag}-{n}"), &format!("A{}", n % 50), "u1", "login", d("2026-11-01"))).collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.ingest_usage(&events).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn journal_mode(url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap()
+}
+
+/// SQLite only: a store opened alone writes a bulk transaction through a rollback journal (the
+/// WAL gets no page) and leaves the file in WAL mode; while another connection has the file
+/// open, it keeps the WAL. Either way the rows are all there.
+#[tokio::test]
+async fn sqlite_store_opened_alone_writes_bulk_transactions_without_the_wal() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("alone.db").display());
+    let wal_size = || std::fs::metadata(dir.path().join("alone.db-wal")).map(|m| m.len()).unwrap_or(0);
+
+    let store = kizuna_store::open_alone(&url).await.unwrap();
+    bulk_import(store.as_ref(), "a").await;
+    assert_eq!(wal_size(), 0, "pages went through the rollback journal");
+    let rows = store.usage_daily("A7", d("2026-11-01"), d("2026-11-01")).await.unwrap();
+    assert_eq!((rows.len(), rows[0].events, rows[0].users), (1, 100, 1));
+    drop(store);
+    assert_eq!(journal_mode(&url).await, "wal", "the file is back in WAL mode");
+
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&mut other).await.unwrap();
+    let store = kizuna_store::open_alone(&url).await.unwrap();
+    bulk_import(store.as_ref(), "b").await;
+    assert!(wal_size() > 0, "another connection had the file open: the WAL stays");
+    let rows = store.usage_daily("A7", d("2026-11-01"), d("2026-11-01")).await.unwrap();
+    assert_eq!(rows[0].events, 200);
+    other.close().await.unwrap();
+}

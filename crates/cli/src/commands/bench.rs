@@ -158,7 +158,7 @@ async fn import(db: &str, rows: u64, csv: Option<PathBuf>) -> anyhow::Result<Exi
     let written = write_subscriptions(&path, rows / 20 + 1, 60, Some(rows))?;
     let size = std::fs::metadata(&path)?.len();
     let rss_before = peak_rss_mib().unwrap_or(0.0);
-    let store = super::open(db).await?;
+    let store = super::open_alone(db).await?;
     let started = Instant::now();
     let summary = import_file(store.as_ref(), ImportKind::Subscriptions, &path, &NoProgress).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let secs = started.elapsed().as_secs_f64();

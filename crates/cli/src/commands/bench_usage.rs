@@ -181,7 +181,7 @@ pub async fn import_events(db: &str, events: u64) -> anyhow::Result<ExitCode> {
     out.flush()?;
     drop(out);
     let size = std::fs::metadata(&path)?.len() as f64 / (1 << 20) as f64;
-    let store = super::open(db).await?;
+    let store = super::open_alone(db).await?;
     let t = Instant::now();
     let summary = kizuna_import::import_file(store.as_ref(), kizuna_import::ImportKind::Events, &path, &kizuna_import::NoProgress)
         .await

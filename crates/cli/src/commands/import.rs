@@ -60,7 +60,7 @@ pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
         Kind::FunnelCounts { file } => (ImportKind::FunnelCounts, file),
         Kind::Events { file } => (ImportKind::Events, file),
     };
-    let store = super::open(db).await?;
+    let store = super::open_alone(db).await?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(

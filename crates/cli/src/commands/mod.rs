@@ -19,6 +19,12 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
     kizuna_store::open(url).await.with_context(|| format!("opening database {url}"))
 }
 
+/// [`open`] for a command that writes much at once and needs no one else on the database
+/// meanwhile (imports): see [`kizuna_store::open_alone`].
+pub async fn open_alone(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
+    kizuna_store::open_alone(url).await.with_context(|| format!("opening database {url}"))
+}
+
 /// Write a command's output; a reader that went away (`| head`) is not an error.
 pub fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
