@@ -507,7 +507,10 @@ macro_rules! usage_impl {
 
         /// Events waiting to be written in one multi-row insert: the event, its account ('' while
         /// its user has no group) and the request it came in.
-        type Pending<'m> = Vec<(&'m kizuna_domain::usage::UsageEvent, String, usize)>;
+        type Pending<'m> = Vec<PendingEvent<'m>>;
+
+        /// The account is the event's own text when it names one (most do: no copy per event).
+        type PendingEvent<'m> = (&'m kizuna_domain::usage::UsageEvent, std::borrow::Cow<'m, str>, usize);
 
         /// Stores several requests' messages in order, one summary per request. Their events are
         /// written together, in inserts of [`EVENT_ROWS`] rows or more whichever request they came
@@ -600,8 +603,8 @@ macro_rules! usage_impl {
                     }
                     UsageMessage::Event(e) => {
                         let account = match (&e.account_id, &e.user_id) {
-                            (Some(a), _) => a.clone(),
-                            (None, Some(u)) => match groups.get(u) {
+                            (Some(a), _) => std::borrow::Cow::Borrowed(a.as_str()),
+                            (None, Some(u)) => std::borrow::Cow::Owned(match groups.get(u) {
                                 Some(a) => a.clone(),
                                 None => {
                                     let a: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1")
@@ -612,8 +615,8 @@ macro_rules! usage_impl {
                                     groups.insert(u.clone(), a.clone());
                                     a
                                 }
-                            },
-                            (None, None) => String::new(),
+                            }),
+                            (None, None) => std::borrow::Cow::Borrowed(""),
                         };
                         pending.push((e, account, r));
                         if pending.len() >= PENDING_ROWS {
@@ -728,7 +731,7 @@ macro_rules! usage_impl {
                         rows
                     } else {
                         let stored: std::collections::HashSet<(&str, &str)> = stored.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
-                        let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(a.as_str(), e.message_id.as_str())));
+                        let (fresh, refused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(e, a, _)| stored.contains(&(&**a, e.message_id.as_str())));
                         refused.iter().for_each(|(_, _, r)| summaries[*r].duplicates += 1);
                         fresh
                     };
@@ -744,13 +747,13 @@ macro_rules! usage_impl {
         /// The insert of one chunk of events, in key order, without repeated keys (the first of
         /// them is the one stored; the others count as duplicates).
         fn events_insert<'a, 'm>(
-            chunk: &'a [(&'m kizuna_domain::usage::UsageEvent, String, usize)],
+            chunk: &'a [PendingEvent<'m>],
             summaries: &mut [kizuna_domain::usage::IngestSummary],
-        ) -> (Vec<&'a (&'m kizuna_domain::usage::UsageEvent, String, usize)>, sqlx::QueryBuilder<'a, $Db>) {
+        ) -> (Vec<&'a PendingEvent<'m>>, sqlx::QueryBuilder<'a, $Db>) {
             // A stable sort keeps repeats in arrival order, so the first of each stays; an
             // import's chunks arrive sorted, which this sort only checks.
-            fn key<'r>(row: &'r (&kizuna_domain::usage::UsageEvent, String, usize)) -> (&'r str, &'r str) {
-                (row.1.as_str(), row.0.message_id.as_str())
+            fn key<'r>(row: &'r PendingEvent<'_>) -> (&'r str, &'r str) {
+                (&row.1, row.0.message_id.as_str())
             }
             let mut rows: Vec<_> = chunk.iter().collect();
             rows.sort_by(|x, y| key(x).cmp(&key(y)));
@@ -765,7 +768,7 @@ macro_rules! usage_impl {
                 concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, value, properties) "),
             );
             ins.push_values(&rows, |mut b, (e, account, _)| {
-                b.push_bind(account.as_str())
+                b.push_bind(&**account)
                     .push_bind(&e.message_id)
                     .push_bind(&e.user_id)
                     .push_bind(&e.event_type)
@@ -789,7 +792,7 @@ macro_rules! usage_impl {
         /// Counts stored events in their requests' summaries and adds them to the rollup;
         /// returns the accounts they name that are not known to exist yet.
         fn count_fresh<'a>(
-            fresh: &[&'a (&kizuna_domain::usage::UsageEvent, String, usize)],
+            fresh: &[&'a PendingEvent<'_>],
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
         ) -> std::collections::BTreeSet<&'a str> {
@@ -800,7 +803,17 @@ macro_rules! usage_impl {
                     state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
                 }
             }
-            fresh.iter().map(|(_, a, _)| a.as_str()).filter(|a| !a.is_empty() && !state.knows_account(a)).collect()
+            // An account's events come together: each is looked up once per stretch.
+            let mut unknown = std::collections::BTreeSet::new();
+            let mut last = None;
+            for (_, a, _) in fresh {
+                let a: &'a str = a;
+                if last != Some(a) && !a.is_empty() && !state.knows_account(a) {
+                    unknown.insert(a);
+                }
+                last = Some(a);
+            }
+            unknown
         }
 
         /// Creates the accounts named by usage (as imports do) and remembers them.
