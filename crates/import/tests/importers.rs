@@ -307,3 +307,10 @@ C1,u1,2026-11-01 09:00:00,login,ten,[1]\n";
 }
 
 both_engines!(usage_events_from_csv_and_ndjson, good_files_land_and_reimport_changes_nothing, bad_input_fails_clearly_and_changes_nothing, every_bad_row_is_reported);
+
+/// The usage import again on a SQLite store opened as `kizuna import` opens it: one connection,
+/// a rollback journal, and the retry after an overlapping file on that same connection.
+#[tokio::test]
+async fn usage_events_on_a_store_opened_alone() {
+    usage_events_from_csv_and_ndjson(kizuna_store::testing::sqlite_alone().await).await;
+}

@@ -53,6 +53,14 @@ pub struct TestDb {
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
+/// A fresh SQLite database opened as `kizuna import` opens it ([`crate::open_alone`]).
+pub async fn sqlite_alone() -> TestDb {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("kizuna-test.db").display());
+    let store = crate::open_alone(&url).await.expect("open SQLite test database");
+    TestDb { store, url, _dir: Some(Arc::new(dir)) }
+}
+
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("kizuna-test.db").display());
