@@ -43,28 +43,36 @@ pub fn parse_stored_date(s: &str) -> Option<NaiveDate> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
-    };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
 }
 
-/// Fast path for the commonest export form, `YYYY-MM-DD HH:MM:SS` with every digit in place:
-/// chrono's format-string parser read the format anew for each value (a fifth of the time to
-/// read a large usage file). Anything else (a leap second too) is left to the full parsers.
-fn parse_plain_time(s: &str) -> Option<NaiveDateTime> {
+/// The number written by ASCII digits only (a short field: no overflow check).
+pub fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
+}
+
+/// `YYYY-MM-DD<sep>HH:MM:SS` with every digit in place, read digit by digit: chrono's
+/// format-string parser read the format anew for each value (a fifth of the time to read a
+/// large usage file). Anything else (a leap second too) is left to the full parsers.
+pub fn parse_fixed_datetime(s: &str, sep: u8) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
-    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() != 19 || b[10] != sep || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |at: usize| -> Option<u32> { (b[at].is_ascii_digit() && b[at + 1].is_ascii_digit()).then(|| ((b[at] - b'0') * 10 + (b[at + 1] - b'0')) as u32) };
-    parse_stored_date(&s[..10])?.and_hms_opt(num(11)?, num(14)?, num(17)?)
+    parse_stored_date(&s[..10])?.and_hms_opt(digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?)
+}
+
+/// `value` in exactly `width` decimal digits, zero-padded (writers of stored and spilled times).
+pub fn push_digits(out: &mut String, value: u32, width: u32) {
+    for p in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(p) % 10) as u8));
+    }
 }
 
 /// RFC 3339 (`2024-04-01T09:30:00+09:00`), `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC).
 pub fn parse_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
     let s = raw.trim();
-    if let Some(t) = parse_plain_time(s) {
+    if let Some(t) = parse_fixed_datetime(s, b' ') {
         return Ok(t.and_utc());
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -187,12 +195,12 @@ mod tests {
     fn plain_times_read_as_the_format_parser_reads_them() {
         let slow = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok();
         for s in ["2026-01-01 00:00:00", "2024-02-29 23:59:59", "1999-12-31 12:34:56", "0001-01-01 00:00:00"] {
-            assert_eq!(parse_plain_time(s), slow(s), "{s}");
-            assert!(parse_plain_time(s).is_some(), "{s}");
+            assert_eq!(parse_fixed_datetime(s, b' '), slow(s), "{s}");
+            assert!(parse_fixed_datetime(s, b' ').is_some(), "{s}");
         }
         // Refused by the fast path: out of range, misshapen, or a leap second (the full parser decides).
         for s in ["2023-02-29 00:00:00", "2026-01-01 24:00:00", "2026-01-01 00:60:00", "2026-01-01 23:59:60", "2026-1-01 00:00:00", "2026-01-01T00:00:00", "2026-01-01 0a:00:00", "2026-01-01 00:00:0"] {
-            assert_eq!(parse_plain_time(s), None, "{s}");
+            assert_eq!(parse_fixed_datetime(s, b' '), None, "{s}");
         }
         let leap = parse_timestamp("t", "2016-12-31 23:59:60").map(|t| t.to_rfc3339());
         assert_eq!(leap.ok(), slow("2016-12-31 23:59:60").map(|t| t.and_utc().to_rfc3339()));

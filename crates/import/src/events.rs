@@ -6,7 +6,7 @@
 use crate::error::{ImportError, ImportFailure};
 use crate::reader::{Rec, RowSpec, WriteFuture};
 use crate::{Progress, TxBox};
-use kizuna_domain::fields::{parse_id, parse_timestamp, FieldError};
+use kizuna_domain::fields::{digits, parse_fixed_datetime, parse_id, parse_timestamp, push_digits, FieldError};
 use kizuna_domain::usage::segment;
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_store::Tx;
@@ -114,33 +114,31 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     if nanos >= 1_000_000_000 || !(0..=9999).contains(&t.year()) {
         return t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     }
-    let mut out = Vec::with_capacity(30);
+    let mut out = String::with_capacity(30);
     push_digits(&mut out, t.year() as u32, 4);
-    for (sep, n, width) in [(b'-', t.month(), 2), (b'-', t.day(), 2), (b'T', t.hour(), 2), (b':', t.minute(), 2), (b':', t.second(), 2), (b'.', nanos, 9)] {
+    for (sep, n, width) in [('-', t.month(), 2), ('-', t.day(), 2), ('T', t.hour(), 2), (':', t.minute(), 2), (':', t.second(), 2), ('.', nanos, 9)] {
         out.push(sep);
         push_digits(&mut out, n, width);
     }
-    out.push(b'Z');
-    String::from_utf8(out).expect("digits and separators are ASCII")
+    out.push('Z');
+    out
 }
 
 /// A time [`rfc3339`] wrote, read digit by digit (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`); what it
 /// left to chrono goes back through chrono.
 fn spilled_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::Timelike;
     let b = s.as_bytes();
-    let shaped = b.len() == 30 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.' && b[29] == b'Z';
-    let num = |at: usize, width: usize| -> Option<u32> { b[at..at + width].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32)) };
-    let fast = || Some(kizuna_domain::fields::parse_stored_date(&s[..10])?.and_hms_nano_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?, num(20, 9)?)?.and_utc());
-    match shaped.then(fast).flatten() {
+    let fast = || {
+        let nanos = if b.len() == 30 && b[19] == b'.' && b[29] == b'Z' { digits(&b[20..29])? } else { return None };
+        Some(parse_fixed_datetime(&s[..19], b'T')?.with_nanosecond(nanos)?.and_utc())
+    };
+    match fast() {
         Some(t) => Some(t),
         None => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc)),
     }
 }
 
-/// `n` in `width` decimal digits, zero-padded.
-fn push_digits(out: &mut Vec<u8>, n: u32, width: u32) {
-    (0..width).rev().for_each(|i| out.push(b'0' + (n / 10u32.pow(i) % 10) as u8));
-}
 
 /// The usage tables' key of an event row: account, then message id.
 fn key(m: &UsageMessage) -> (Option<&str>, &str) {

@@ -7,6 +7,7 @@ use crate::health::health_impl;
 use crate::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use kizuna_domain::fields::push_digits;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -160,12 +161,6 @@ fn time_value(at: chrono::DateTime<chrono::Utc>) -> String {
     out
 }
 
-/// `value` in exactly `width` decimal digits, zero-padded.
-fn push_digits(out: &mut String, value: u32, width: u32) {
-    for p in (0..width).rev() {
-        out.push(char::from(b'0' + (value / 10u32.pow(p) % 10) as u8));
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -53,19 +53,20 @@ pub struct TestDb {
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
-/// A fresh SQLite database opened as `kizuna import` opens it ([`crate::open_alone`]).
-pub async fn sqlite_alone() -> TestDb {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("kizuna-test.db").display());
-    let store = crate::open_alone(&url).await.expect("open SQLite test database");
-    TestDb { store, url, _dir: Some(Arc::new(dir)) }
+pub async fn sqlite() -> TestDb {
+    sqlite_opened(false).await
 }
 
-pub async fn sqlite() -> TestDb {
+/// A fresh SQLite database opened as `kizuna import` opens it ([`crate::open_alone`]).
+pub async fn sqlite_alone() -> TestDb {
+    sqlite_opened(true).await
+}
+
+async fn sqlite_opened(alone: bool) -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("kizuna-test.db").display());
-    let store = crate::open(&url).await.expect("open SQLite test database");
-    TestDb { store, url, _dir: Some(Arc::new(dir)) }
+    let store = if alone { crate::open_alone(&url).await } else { crate::open(&url).await };
+    TestDb { store: store.expect("open SQLite test database"), url, _dir: Some(Arc::new(dir)) }
 }
 
 /// The admin URL, or `None` when PostgreSQL tests are not configured here (allowed outside CI).

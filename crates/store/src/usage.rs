@@ -678,7 +678,7 @@ macro_rules! usage_impl {
         const EVENT_ROWS: usize = 500;
         /// Events gathered before they are written: several inserts' worth, so each insert is
         /// built while the one before runs (one insert at a time left a thread idle).
-        const PENDING_ROWS: usize = 16 * 2000;
+        const PENDING_ROWS: usize = 16 * 4 * EVENT_ROWS;
         /// Rollup rows per multi-row statement, at least (5 columns, 4,000 rows at most).
         const ROLLUP_ROWS: usize = 1000;
 
