@@ -62,11 +62,59 @@ pub fn parse_fixed_datetime(s: &str, sep: u8) -> Option<NaiveDateTime> {
     parse_stored_date(&s[..10])?.and_hms_opt(digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?)
 }
 
+/// Writes `YYYY-MM-DD`, the inverse of [`parse_stored_date`]; false (nothing written) for a
+/// year outside 0–9999, left to chrono.
+pub fn push_fixed_date(out: &mut String, d: NaiveDate) -> bool {
+    let mut text = *b"0000-00-00";
+    if !put_date(&mut text, d) {
+        return false;
+    }
+    out.push_str(std::str::from_utf8(&text).expect("ASCII digits"));
+    true
+}
+
+/// Writes `YYYY-MM-DD<sep>HH:MM:SS` (`sep` an ASCII byte), the inverse of
+/// [`parse_fixed_datetime`], whole seconds only; false (nothing written) as [`push_fixed_date`].
+/// Built in place and pushed once: a push per digit was most of writing a time.
+pub fn push_fixed_datetime(out: &mut String, t: NaiveDateTime, sep: u8) -> bool {
+    use chrono::Timelike;
+    let mut text = *b"0000-00-00T00:00:00";
+    if !put_date(&mut text, t.date()) {
+        return false;
+    }
+    text[10] = sep;
+    put_two(&mut text[11..13], t.hour());
+    put_two(&mut text[14..16], t.minute());
+    put_two(&mut text[17..19], t.second());
+    out.push_str(std::str::from_utf8(&text).expect("an ASCII separator"));
+    true
+}
+
+fn put_date(text: &mut [u8], d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    let Ok(year @ 0..=9999) = u32::try_from(d.year()) else { return false };
+    put_two(&mut text[0..2], year / 100);
+    put_two(&mut text[2..4], year % 100);
+    put_two(&mut text[5..7], d.month());
+    put_two(&mut text[8..10], d.day());
+    true
+}
+
+fn put_two(text: &mut [u8], n: u32) {
+    text[0] = b'0' + (n / 10) as u8;
+    text[1] = b'0' + (n % 10) as u8;
+}
+
 /// `value` in exactly `width` decimal digits, zero-padded (writers of stored and spilled times).
 pub fn push_digits(out: &mut String, value: u32, width: u32) {
-    for p in (0..width).rev() {
-        out.push(char::from(b'0' + (value / 10u32.pow(p) % 10) as u8));
+    // Written into a buffer and pushed once: a push per digit was most of writing a time.
+    let mut digits = [b'0'; 10];
+    let (mut rest, width) = (value, (width as usize).min(digits.len()));
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
+    out.push_str(std::str::from_utf8(&digits[..width]).expect("ASCII digits"));
 }
 
 /// RFC 3339 (`2024-04-01T09:30:00+09:00`), `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC).
@@ -163,6 +211,34 @@ pub fn parse_id(column: &str, raw: &str) -> Result<String, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_dates_and_times_are_written_as_they_are_read() {
+        let mut out = String::new();
+        let day = NaiveDate::from_ymd_opt(987, 3, 9).unwrap();
+        assert!(push_fixed_date(&mut out, day));
+        let at = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(23, 5, 59).unwrap();
+        assert!(push_fixed_datetime(&mut out, at, b' '));
+        assert!(push_fixed_datetime(&mut out, at, b'T'));
+        assert_eq!(out, "0987-03-092026-12-31 23:05:592026-12-31T23:05:59");
+        assert_eq!(parse_fixed_datetime(&out[10..29], b' '), Some(at));
+        assert_eq!(parse_stored_date(&out[..10]), Some(day));
+        // Beyond four-digit years nothing is written: the caller asks chrono.
+        let far = NaiveDate::from_ymd_opt(12026, 1, 1).unwrap();
+        assert!(!push_fixed_date(&mut out, far) && !push_fixed_datetime(&mut out, far.and_hms_opt(0, 0, 0).unwrap(), b'T'));
+        assert!(!push_fixed_date(&mut out, NaiveDate::from_ymd_opt(-1, 1, 1).unwrap()));
+        assert_eq!(out.len(), 48);
+    }
+
+    #[test]
+    fn digits_are_zero_padded_to_their_width() {
+        let mut out = String::from("x");
+        for (value, width) in [(7, 2), (2026, 4), (987, 4), (123_456, 9), (0, 3), (1_999_999_999, 10)] {
+            push_digits(&mut out, value, width);
+            out.push('|');
+        }
+        assert_eq!(out, "x07|2026|0987|000123456|000|1999999999|");
+    }
 
     #[test]
     fn dates_must_be_iso() {

@@ -6,7 +6,7 @@
 use crate::error::{ImportError, ImportFailure};
 use crate::reader::{Rec, RowSpec, WriteFuture};
 use crate::{Progress, TxBox};
-use kizuna_domain::fields::{digits, parse_fixed_datetime, parse_id, parse_timestamp, push_digits, FieldError};
+use kizuna_domain::fields::{digits, parse_fixed_datetime, parse_id, parse_timestamp, push_digits, push_fixed_datetime, FieldError};
 use kizuna_domain::usage::segment;
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_store::Tx;
@@ -109,17 +109,13 @@ impl RowSpec for UsageMessage {
 /// A time as RFC 3339 in UTC with nanoseconds, written digit by digit (chrono's formatter was
 /// a tenth of sorting a large file); a leap second or a year past 9999 goes through chrono.
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    let nanos = t.nanosecond();
-    if nanos >= 1_000_000_000 || !(0..=9999).contains(&t.year()) {
+    use chrono::Timelike;
+    let (nanos, mut out) = (t.nanosecond(), String::with_capacity(30));
+    if nanos >= 1_000_000_000 || !push_fixed_datetime(&mut out, t.naive_utc(), b'T') {
         return t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     }
-    let mut out = String::with_capacity(30);
-    push_digits(&mut out, t.year() as u32, 4);
-    for (sep, n, width) in [('-', t.month(), 2), ('-', t.day(), 2), ('T', t.hour(), 2), (':', t.minute(), 2), (':', t.second(), 2), ('.', nanos, 9)] {
-        out.push(sep);
-        push_digits(&mut out, n, width);
-    }
+    out.push('.');
+    push_digits(&mut out, nanos, 9);
     out.push('Z');
     out
 }

@@ -10,6 +10,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// SQLite refused a statement written through its C API (`sqlite_rows`).
+    #[error("database error: {message} (SQLite code {code})")]
+    Sqlite { code: i32, message: String },
     /// An optimistic usage write met an event stored before; the transaction is abandoned.
     #[error("some usage events were stored before")]
     StoredBefore,

@@ -7,6 +7,7 @@ pub mod health;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sqlite_rows;
 pub mod usage;
 pub mod testing;
 

@@ -62,3 +62,18 @@ store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN");
 health_impl!(PgStore, sqlx::Postgres);
+
+/// PostgreSQL has no direct path: sqlx's pipelined inserts already send its binary encoding
+/// (the caller writes through them).
+async fn insert_events_directly(_: &mut sqlx::Transaction<'_, sqlx::Postgres>, _: &[&PendingEvent<'_>]) -> crate::Result<Option<u64>> {
+    Ok(None)
+}
+
+/// As [`insert_events_directly`]: the rollup goes through sqlx.
+async fn write_rollup_directly(
+    _: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    _: &[(crate::usage::DayKey, (i64, f64))],
+    _: &[(crate::usage::DayKey, std::sync::Arc<str>)],
+) -> crate::Result<bool> {
+    Ok(false)
+}

@@ -218,7 +218,7 @@ macro_rules! store_impl {
                 let after_commit = self.prepare_bulk().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0, usage: Default::default(), after_commit, pool: self.pool.clone() }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone() }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {

@@ -95,6 +95,9 @@ pub(crate) struct IngestState {
     pub optimistic: bool,
     /// Accounts this transaction created (forgotten again when it does not commit).
     added: Vec<String>,
+    /// A bulk import's transaction: the engine may write its rows on the calling thread
+    /// (SQLite's `sqlite_rows`), which a server's request handlers must not.
+    pub bulk: bool,
 }
 
 /// `text` as the shared text in `last` when it is the same, else as a new one kept there.
@@ -145,6 +148,11 @@ impl KnownAccounts {
 }
 
 impl IngestState {
+    /// A bulk import's transaction's state (see [`IngestState::bulk`]).
+    pub fn bulk() -> Self {
+        IngestState { bulk: true, ..Default::default() }
+    }
+
     /// Shares held before they are written.
     const LARGE: usize = 200_000;
     /// Accounts remembered as existing (an import of many accounts forgets and asks again).
@@ -700,6 +708,18 @@ macro_rules! usage_impl {
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
         ) -> $crate::Result<()> {
+            if state.optimistic && state.bulk {
+                let rows = unique_rows(pending, summaries);
+                if let Some(stored) = insert_events_directly(tx, &rows).await? {
+                    if stored != rows.len() as u64 {
+                        return Err($crate::StoreError::StoredBefore);
+                    }
+                    let unknown = count_fresh(&rows, summaries, state);
+                    insert_accounts(tx, state, unknown).await?;
+                    pending.clear();
+                    return Ok(());
+                }
+            }
             let chunks: Vec<_> = pending.chunks(rows_per_statement(pending.len(), EVENT_ROWS)).collect();
             let optimistic = state.optimistic;
             // Accounts the events name that may not exist yet, created once after all inserts.
@@ -750,20 +770,7 @@ macro_rules! usage_impl {
             chunk: &'a [PendingEvent<'m>],
             summaries: &mut [kizuna_domain::usage::IngestSummary],
         ) -> (Vec<&'a PendingEvent<'m>>, sqlx::QueryBuilder<'a, $Db>) {
-            // A stable sort keeps repeats in arrival order, so the first of each stays; an
-            // import's chunks arrive sorted, which this sort only checks.
-            fn key<'r>(row: &'r PendingEvent<'_>) -> (&'r str, &'r str) {
-                (&row.1, row.0.message_id.as_str())
-            }
-            let mut rows: Vec<_> = chunk.iter().collect();
-            rows.sort_by(|x, y| key(x).cmp(&key(y)));
-            rows.dedup_by(|later, first| {
-                let repeat = key(later) == key(first);
-                if repeat {
-                    summaries[later.2].duplicates += 1;
-                }
-                repeat
-            });
+            let rows = unique_rows(chunk, summaries);
             let mut ins = sqlx::QueryBuilder::<$Db>::new(
                 concat!($insert, " usage_events (account_id, message_id, user_id, event_type, event_time, value, properties) "),
             );
@@ -778,6 +785,29 @@ macro_rules! usage_impl {
             });
             ins.push(" ON CONFLICT (account_id, message_id) DO NOTHING");
             (rows, ins)
+        }
+
+        /// `chunk` in key order without repeated keys (the first of them is the one stored; the
+        /// others count as duplicates).
+        fn unique_rows<'a, 'm>(
+            chunk: &'a [PendingEvent<'m>],
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
+        ) -> Vec<&'a PendingEvent<'m>> {
+            // A stable sort keeps repeats in arrival order, so the first of each stays; an
+            // import's chunks arrive sorted, which this sort only checks.
+            fn key<'r>(row: &'r PendingEvent<'_>) -> (&'r str, &'r str) {
+                (&row.1, row.0.message_id.as_str())
+            }
+            let mut rows: Vec<_> = chunk.iter().collect();
+            rows.sort_by(|x, y| key(x).cmp(&key(y)));
+            rows.dedup_by(|later, first| {
+                let repeat = key(later) == key(first);
+                if repeat {
+                    summaries[later.2].duplicates += 1;
+                }
+                repeat
+            });
+            rows
         }
 
         /// An event's properties as stored: most events have none, and writing `{}` through
@@ -862,6 +892,9 @@ macro_rules! usage_impl {
         /// is read).
         async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
             let (daily, users) = state.take_rollup();
+            if state.bulk && write_rollup_directly(tx, &daily, &users).await? {
+                return Ok(());
+            }
             let users: Vec<_> = users.chunks(rows_per_statement(users.len(), ROLLUP_ROWS)).collect();
             run_pipelined(tx, users.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
