@@ -56,7 +56,7 @@ impl RowSpec for UsageMessage {
     }
 
     fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
-        Box::pin(async move { tx.ingest_usage(rows).await.map(|_| 0) })
+        Box::pin(async move { tx.ingest_usage(rows).await.map(|s| s.accounts_created) })
     }
 
     /// A file's rows usually come in time order, across all accounts: unsorted, each event of
@@ -158,7 +158,7 @@ pub(crate) async fn run_ndjson(
 ) -> Result<(u64, u64, TxBox), ImportFailure> {
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::new();
-    let (mut number, mut rows, mut read) = (0u64, 0u64, 0u64);
+    let (mut number, mut rows, mut read, mut created) = (0u64, 0u64, 0u64, 0u64);
     let mut batch: Vec<UsageMessage> = Vec::with_capacity(BATCH);
     let mut errors: Vec<ImportError> = Vec::new();
     let mut total_errors = 0u64;
@@ -187,23 +187,25 @@ pub(crate) async fn run_ndjson(
         }
         rows += 1;
         if batch.len() >= BATCH {
-            write(&mut *tx, &mut batch, file, number).await?;
+            created += write(&mut *tx, &mut batch, file, number).await?;
             progress.update(read);
         }
     }
     if total_errors > 0 {
         return Err(ImportFailure::new(errors, total_errors));
     }
-    write(&mut *tx, &mut batch, file, number).await?;
-    Ok((rows, 0, tx))
+    created += write(&mut *tx, &mut batch, file, number).await?;
+    Ok((rows, created, tx))
 }
 
-async fn write(tx: &mut dyn Tx, batch: &mut Vec<UsageMessage>, file: &str, line: u64) -> Result<(), ImportFailure> {
-    if !batch.is_empty() {
-        tx.ingest_usage(batch).await.map_err(|e| ImportFailure::refused(file, line, "events", e))?;
-        batch.clear();
+/// Writes and empties `batch`; returns the accounts it created.
+async fn write(tx: &mut dyn Tx, batch: &mut Vec<UsageMessage>, file: &str, line: u64) -> Result<u64, ImportFailure> {
+    if batch.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    let summary = tx.ingest_usage(batch).await.map_err(|e| ImportFailure::refused(file, line, "events", e))?;
+    batch.clear();
+    Ok(summary.accounts_created)
 }
 
 #[cfg(test)]

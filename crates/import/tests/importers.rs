@@ -253,8 +253,8 @@ C1,u2,2026-11-01 03:00:00,report_created,2.5,\"{\"\"format\"\": \"\"pdf\"\"}\"\n
 C2,u3,2026-11-02 10:00:00,login,,{}\n";
     let path = files.write("events.csv", csv.as_bytes());
     let summary = import(&db, ImportKind::Events, &path).await.unwrap();
-    assert_eq!((summary.rows, summary.accounts_created), (3, 0));
-    import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!((summary.rows, summary.accounts_created), (3, 2), "C1 and C2 are new accounts, created and counted");
+    assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().accounts_created, 0, "known accounts now");
     assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 3, "re-importing the same rows adds nothing");
     let d = kizuna_store::testing::date;
     let day = db.store.usage_daily("C1", d("2026-11-01"), d("2026-11-01")).await.unwrap();
@@ -266,7 +266,8 @@ C5,u1,2026-11-01 09:00:00,export,5,,m1\n\
 C4,u1,2026-11-01 09:00:00,export,1,,m2\n\
 C5,u2,2026-11-01 10:00:00,export,7,,m1\n";
     let path = files.write("repeated.csv", repeated.as_bytes());
-    assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().rows, 3);
+    let summary = import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!((summary.rows, summary.accounts_created), (3, 2), "C4 and C5");
     let c5 = db.store.usage_daily("C5", d("2026-11-01"), d("2026-11-01")).await.unwrap();
     assert_eq!((c5[0].events, c5[0].value_sum, c5[0].users), (1, 5.0, 1), "the first row of a repeated message id is the one kept");
     // A file that overlaps one imported before: written first as if every event were new, then
@@ -275,7 +276,8 @@ C5,u2,2026-11-01 10:00:00,export,7,,m1\n";
 C4,u2,2026-11-01 11:00:00,export,2,,m3\n\
 C4,u1,2026-11-01 09:00:00,export,1,,m2\n";
     let path = files.write("overlap.csv", overlap.as_bytes());
-    assert_eq!(import(&db, ImportKind::Events, &path).await.unwrap().rows, 2);
+    let summary = import(&db, ImportKind::Events, &path).await.unwrap();
+    assert_eq!((summary.rows, summary.accounts_created), (2, 0), "the retry counts what it wrote, once");
     let c4 = db.store.usage_daily("C4", d("2026-11-01"), d("2026-11-01")).await.unwrap();
     assert_eq!((c4[0].events, c4[0].value_sum, c4[0].users), (2, 3.0, 2), "m2 was stored before, m3 is new");
 
@@ -295,7 +297,7 @@ C1,u1,2026-11-01 09:00:00,login,ten,[1]\n";
 "#;
     let path = files.write("events.ndjson", ndjson.as_bytes());
     let summary = import(&db, ImportKind::Events, &path).await.unwrap();
-    assert_eq!(summary.rows, 3);
+    assert_eq!((summary.rows, summary.accounts_created), (3, 1), "C3, named by the group");
     let c3 = db.store.usage_daily("C3", d("2026-11-03"), d("2026-11-03")).await.unwrap();
     assert_eq!((c3[0].event_type.as_str(), c3[0].events), ("login", 1), "attributed by the later group line");
     let broken = "{\"type\": \"track\", \"userId\": \"u\", \"event\": \"x\", \"messageId\": \"z1\"}\n{\"type\": \"alias\"}\nnot json\n";

@@ -596,6 +596,7 @@ async fn usage_ingestion_like_segment(db: TestDb) {
     let group = r#"{"userId": "019mr8mf4r", "groupId": "C-1", "traits": {"name": "Initech"}, "timestamp": "2012-12-02T00:31:00Z"}"#;
     let g = post_json(&c, "/v1/group", Some(&write), group).await.json();
     assert_eq!(g["summary"]["attributed"], 1, "the user's earlier event joins the account");
+    assert_eq!(g["summary"]["accounts_created"], 1, "C-1 was not known: the group created it");
     let track = format!(r#"{{"writeKey": "{write}", "userId": "019mr8mf4r", "event": "login", "messageId": "m-9", "timestamp": "2012-12-03T08:00:00Z"}}"#);
     assert_eq!(post_json(&c, "/v1/track", None, &track).await.status, StatusCode::OK, "the key may come in the body");
     let d = kizuna_store::testing::date;

@@ -572,7 +572,7 @@ macro_rules! usage_impl {
                     UsageMessage::Group { user_id, account_id, at, .. } => {
                         // Events before this group are stored first, so it attributes them too.
                         flush_events(tx, pending, summaries, state).await?;
-                        ensure_account(tx, state, account_id).await?;
+                        ensure_account(tx, state, account_id, (r, &mut *summaries)).await?;
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
                              ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
@@ -715,7 +715,7 @@ macro_rules! usage_impl {
                         return Err($crate::StoreError::StoredBefore);
                     }
                     let unknown = count_fresh(&rows, summaries, state);
-                    insert_accounts(tx, state, unknown).await?;
+                    insert_accounts(tx, state, unknown, summaries).await?;
                     pending.clear();
                     return Ok(());
                 }
@@ -723,7 +723,7 @@ macro_rules! usage_impl {
             let chunks: Vec<_> = pending.chunks(rows_per_statement(pending.len(), EVENT_ROWS)).collect();
             let optimistic = state.optimistic;
             // Accounts the events name that may not exist yet, created once after all inserts.
-            let mut unknown = std::collections::BTreeSet::new();
+            let mut unknown = std::collections::BTreeMap::new();
             let mut next = chunks.first().map(|c| events_insert(c, summaries));
             for i in 0..chunks.len() {
                 let (rows, mut ins) = next.take().expect("built before");
@@ -757,9 +757,11 @@ macro_rules! usage_impl {
                     };
                     count_fresh(&fresh, summaries, state)
                 };
-                unknown.extend(accounts);
+                accounts.into_iter().for_each(|(a, r)| {
+                    unknown.entry(a).or_insert(r);
+                });
             }
-            insert_accounts(tx, state, unknown).await?;
+            insert_accounts(tx, state, unknown, summaries).await?;
             pending.clear();
             Ok(())
         }
@@ -820,12 +822,13 @@ macro_rules! usage_impl {
         }
 
         /// Counts stored events in their requests' summaries and adds them to the rollup;
-        /// returns the accounts they name that are not known to exist yet.
+        /// returns the accounts they name that are not known to exist yet, each with the
+        /// request that named it first.
         fn count_fresh<'a>(
             fresh: &[&'a PendingEvent<'_>],
             summaries: &mut [kizuna_domain::usage::IngestSummary],
             state: &mut $crate::usage::IngestState,
-        ) -> std::collections::BTreeSet<&'a str> {
+        ) -> std::collections::BTreeMap<&'a str, usize> {
             for (e, a, r) in fresh {
                 summaries[*r].events += 1;
                 summaries[*r].unattributed += a.is_empty() as u64;
@@ -834,38 +837,44 @@ macro_rules! usage_impl {
                 }
             }
             // An account's events come together: each is looked up once per stretch.
-            let mut unknown = std::collections::BTreeSet::new();
+            let mut unknown = std::collections::BTreeMap::new();
             let mut last = None;
-            for (_, a, _) in fresh {
+            for (_, a, r) in fresh {
                 let a: &'a str = a;
                 if last != Some(a) && !a.is_empty() && !state.knows_account(a) {
-                    unknown.insert(a);
+                    unknown.entry(a).or_insert(*r);
                 }
                 last = Some(a);
             }
             unknown
         }
 
-        /// Creates the accounts named by usage (as imports do) and remembers them.
+        /// Creates the accounts named by usage (as imports do) and remembers them; each one
+        /// created counts in the summary of the request that named it (`accounts`: account,
+        /// request).
         async fn insert_accounts(
             tx: &mut sqlx::Transaction<'_, $Db>,
             state: &mut $crate::usage::IngestState,
-            accounts: std::collections::BTreeSet<&str>,
+            accounts: std::collections::BTreeMap<&str, usize>,
+            summaries: &mut [kizuna_domain::usage::IngestSummary],
         ) -> $crate::Result<()> {
             if accounts.is_empty() {
                 return Ok(());
             }
             let now = chrono::Utc::now();
-            let accounts: Vec<&str> = accounts.into_iter().collect();
-            for chunk in accounts.chunks(ROLLUP_ROWS) {
+            let named: Vec<&str> = accounts.keys().copied().collect();
+            for chunk in named.chunks(ROLLUP_ROWS) {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
                 qb.push_values(chunk, |mut b, a| {
                     b.push_bind(*a).push_bind(now);
                 });
-                qb.push(" ON CONFLICT (account_id) DO NOTHING");
-                qb.build().execute(&mut **tx).await?;
+                qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
+                let created: Vec<String> = qb.build_query_scalar().fetch_all(&mut **tx).await?;
+                for a in &created {
+                    summaries[accounts[a.as_str()]].accounts_created += 1;
+                }
             }
-            accounts.into_iter().for_each(|a| state.know_account(a));
+            named.into_iter().for_each(|a| state.know_account(a));
             Ok(())
         }
 
@@ -892,6 +901,9 @@ macro_rules! usage_impl {
         /// is read).
         async fn flush_rollup(tx: &mut sqlx::Transaction<'_, $Db>, state: &mut $crate::usage::IngestState) -> $crate::Result<()> {
             let (daily, users) = state.take_rollup();
+            if daily.is_empty() {
+                return Ok(()); // every user row has its daily row
+            }
             if state.bulk && write_rollup_directly(tx, &daily, &users).await? {
                 return Ok(());
             }
@@ -925,9 +937,10 @@ macro_rules! usage_impl {
             tx: &mut sqlx::Transaction<'_, $Db>,
             state: &mut $crate::usage::IngestState,
             account_id: &str,
+            (r, summaries): (usize, &mut [kizuna_domain::usage::IngestSummary]),
         ) -> $crate::Result<()> {
-            let unknown = (!state.knows_account(account_id)).then_some(account_id);
-            insert_accounts(tx, state, unknown.into_iter().collect()).await
+            let unknown = (!state.knows_account(account_id)).then_some((account_id, r));
+            insert_accounts(tx, state, unknown.into_iter().collect(), summaries).await
         }
     };
 }

@@ -54,4 +54,6 @@ pub struct IngestSummary {
     pub attributed: u64,
     pub identifies: u64,
     pub groups: u64,
+    /// Accounts that did not exist and were created because these messages named them.
+    pub accounts_created: u64,
 }
