@@ -265,7 +265,8 @@ fn load_stored_events(db: &str) -> anyhow::Result<(usize, f64)> {
         std::process::Command::new("psql").args([db, "-q", "-c", &copy]).stdout(out).status()?
     };
     anyhow::ensure!(status.success(), "exporting the stored events exited with {status}");
-    let rows = std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(&path)?)).count().saturating_sub(1);
+    // Records, not lines: a quoted field may hold a line break.
+    let rows = csv::Reader::from_path(&path)?.byte_records().count();
     Ok((rows, own_loader(db, &path, &columns)?))
 }
 
