@@ -11,21 +11,40 @@ use kizuna_store::Store;
 use serde_json::{json, Value};
 
 /// The period: `from`..=`to` (YYYY-MM); by default the twelve months up to the current one.
-/// Retention runs from the first day of `from` to the day after `to` (or `today` if sooner).
-pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<(Month, Month, NaiveDate, NaiveDate), ParamError> {
+/// Everything is as of `at` (default today): a `to` after the month of `at` is cut there.
+/// Retention runs from the first day of `from` to the last day of `to`, or `at` if sooner, so
+/// the KPI cards (MRR on that day) equal the ending MRR of the table's last row.
+pub struct Period {
+    pub from: Month,
+    pub to: Month,
+    pub requested_to: Month,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub at: NaiveDate,
+}
+
+pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<Period, ParamError> {
     let month = |name: &str, default: Month| -> Result<Month, ParamError> {
         match p.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(default),
             Some(v) => Month::parse(v).ok_or_else(|| ParamError::new(name, v, "is not a month (YYYY-MM)")),
         }
     };
-    let to = month("to", Month::of(today))?;
-    let from = month("from", Month::of(to.first_day() - chrono::Months::new(11)))?;
-    if to < from {
-        return Err(ParamError::new("to", &to.to_string(), &format!("is before from {from}")));
+    let at = match p.0.get("at").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => today,
+        Some(_) => p.as_of()?,
+    };
+    let requested_to = month("to", Month::of(at))?;
+    let from = month("from", Month::of(requested_to.first_day() - chrono::Months::new(11)))?;
+    if requested_to < from {
+        return Err(ParamError::new("to", &requested_to.to_string(), &format!("is before from {from}")));
     }
-    let end = to.next().first_day().min(today).max(from.first_day());
-    Ok((from, to, from.first_day(), end))
+    if from > Month::of(at) {
+        return Err(ParamError::new("from", &from.to_string(), &format!("is after the month of the as-of date {at}: nothing after it has happened yet")));
+    }
+    let to = requested_to.min(Month::of(at));
+    let end = to.last_day().min(at);
+    Ok(Period { from, to, requested_to, start: from.first_day(), end, at })
 }
 
 fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate, end: NaiveDate) -> Vec<Value> {
@@ -51,12 +70,12 @@ fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate,
 }
 
 pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Value, ReportError> {
-    let (from, to, start, end) = period(p, today)?;
+    let Period { from, to, requested_to, start, end, at } = period(p, today)?;
     let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
     let retention = from_sums(&all, start, end);
     let now = store.retention_sums(end, end, None).await?.into_iter().next().unwrap_or_default();
-    let moves = store.movement_sums(from, to, None).await?.into_iter().next().map(|g| g.1).unwrap_or_default();
-    let months = movements::build(&moves, from, to);
+    let moves = store.movement_sums(from, to, None, at).await?.into_iter().next().map(|g| g.1).unwrap_or_default();
+    let months = movements::build(&moves, from, to, at);
     let mut breakdown = serde_json::Map::new();
     for (key, by) in [("by_segment", GroupBy::Segment), ("by_touch_model", GroupBy::TouchModel)] {
         let period = store.retention_sums(start, end, Some(by)).await?;
@@ -67,6 +86,8 @@ pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> R
     Ok(json!({
         "from": from.to_string(),
         "to": to.to_string(),
+        "requested_to": requested_to.to_string(),
+        "at": at,
         "start": start,
         "end": end,
         "mrr": to_units(now.mrr_start),

@@ -1,7 +1,19 @@
 //! Report output: JSON (the contract), CSV (one row per object, nested values as JSON text) or
-//! an aligned text table for people.
+//! an aligned text table for people, where amounts of money are shown as money in the
+//! reporting currency (`¥213,624,900`, with the currency's own decimals: none for JPY).
 
+use kizuna_domain::money::{format_money, group_thousands};
 use serde_json::Value;
+
+/// The currency reports sum MRR in (every imported amount is in it; JPY by default).
+pub const REPORT_CURRENCY: &str = "JPY";
+
+/// Fields that hold an amount of money, in currency units, wherever they appear.
+const MONEY: &[&str] = &[
+    "mrr", "arr", "arpa", "arpa_per_period", "ltv", "starting_mrr", "new", "expansion", "contraction", "churn",
+    "reactivation", "ending_mrr", "net_change", "mrr_start", "mrr_retained", "churned_mrr", "downsell_mrr",
+    "mrr_lost", "expected_mrr_lost", "mrr_at_risk",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -33,6 +45,20 @@ fn rows(v: &Value) -> Vec<&serde_json::Map<String, Value>> {
     }
 }
 
+/// A table cell of field `key`: money as money, whole counts with thousands separators.
+fn table_cell(key: &str, v: &Value) -> String {
+    match v {
+        Value::Number(n) if MONEY.contains(&key) => n.as_f64().map(|f| format_money((f * 100.0).round() as i64, REPORT_CURRENCY)).unwrap_or_default(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => {
+            let i = n.as_i64().unwrap_or(i64::MAX);
+            let grouped = group_thousands(i.unsigned_abs());
+            if i < 0 { format!("-{grouped}") } else { grouped }
+        }
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", table_cell(k, v))).collect::<Vec<_>>().join(" "),
+        other => cell(other, true),
+    }
+}
+
 fn cell(v: &Value, table: bool) -> String {
     match v {
         Value::Null => String::new(),
@@ -45,6 +71,26 @@ fn cell(v: &Value, table: bool) -> String {
             items.iter().map(|i| cell(i, true)).collect::<Vec<_>>().join(" ")
         }
         other => other.to_string(),
+    }
+}
+
+/// [`render`] where CSV and table rows are the array `key` of a report object; a table shows
+/// the report's other plain fields first, one per line.
+pub fn render_rows(v: &Value, format: Format, key: &str) -> String {
+    let Some(rows) = v.get(key).filter(|r| r.is_array()) else { return render(v, format) };
+    match format {
+        Format::Json => render(v, format),
+        Format::Csv => render(rows, format),
+        Format::Table => {
+            let mut out = String::new();
+            if let Some(o) = v.as_object() {
+                for (k, x) in o.iter().filter(|(k, x)| *k != key && !x.is_array() && !x.is_object()) {
+                    out.push_str(&format!("{k}: {}\n", table_cell(k, x)));
+                }
+                out.push('\n');
+            }
+            out + &render(rows, format)
+        }
     }
 }
 
@@ -67,7 +113,7 @@ pub fn render(v: &Value, format: Format) -> String {
             let Some(first) = rows.first() else { return String::new() };
             let keys: Vec<&String> = first.keys().collect();
             let cells: Vec<Vec<String>> =
-                rows.iter().map(|r| keys.iter().map(|k| cell(r.get(*k).unwrap_or(&Value::Null), true)).collect()).collect();
+                rows.iter().map(|r| keys.iter().map(|k| table_cell(k, r.get(*k).unwrap_or(&Value::Null))).collect()).collect();
             let widths: Vec<usize> = keys
                 .iter()
                 .enumerate()
@@ -93,6 +139,21 @@ mod tests {
     fn csv_keeps_key_order_and_nulls_are_empty() {
         let v = serde_json::json!([{"month": "2024-01", "new": 1.5, "quick_ratio": null}]);
         assert_eq!(render(&v, Format::Csv), "month,new,quick_ratio\n2024-01,1.5,\n");
+    }
+
+    #[test]
+    fn tables_show_money_as_money() {
+        let v = serde_json::json!([{"month": "2026-11", "ending_mrr": 213624900.0, "customers_end": 1234, "quick_ratio": 1.5}]);
+        assert_eq!(render(&v, Format::Table), "  month    ending_mrr  customers_end  quick_ratio\n2026-11  ¥213,624,900          1,234       1.5000\n");
+        // CSV keeps plain numbers for spreadsheets.
+        assert_eq!(render(&v, Format::Csv), "month,ending_mrr,customers_end,quick_ratio\n2026-11,213624900.0,1234,1.5\n");
+    }
+
+    #[test]
+    fn rows_of_a_report_object() {
+        let v = serde_json::json!({"auc": 0.75, "observations": 1200, "dates": [{"at": "2026-10-01", "churned": 3}]});
+        assert_eq!(render_rows(&v, Format::Csv, "dates"), "at,churned\n2026-10-01,3\n");
+        assert_eq!(render_rows(&v, Format::Table, "dates"), "auc: 0.7500\nobservations: 1,200\n\n        at  churned\n2026-10-01        3\n");
     }
 
     #[test]

@@ -231,7 +231,8 @@ fn dates(from: NaiveDate, to: NaiveDate, every: u32) -> Vec<NaiveDate> {
     out
 }
 
-/// Accounts with a churn record in `(at, at + horizon]`.
+/// Accounts that churned in `(at, at + horizon]`: their MRR fell from above 0 to 0 then
+/// (churns from the revenue data, [`crate::revenue_churns`]; churn records add only reasons).
 fn churned_within(churns: &[(String, NaiveDate)], at: NaiveDate, horizon: u32) -> HashSet<&str> {
     let end = at + Duration::days(horizon as i64);
     churns.iter().filter(|(_, d)| *d > at && *d <= end).map(|(a, _)| a.as_str()).collect()
@@ -240,17 +241,29 @@ fn churned_within(churns: &[(String, NaiveDate)], at: NaiveDate, horizon: u32) -
 struct Window {
     from: NaiveDate,
     to: NaiveDate,
+    /// The `to` asked for; `to` is cut so that every horizon ends by the as-of date.
+    requested_to: NaiveDate,
     every: u32,
     horizon: u32,
+    /// Churn on or before this day is known; later churn has not happened yet.
+    as_of: NaiveDate,
 }
 
+/// Observation dates and horizon, as of `at` (default today): an observation is labelled only
+/// when its whole horizon has passed, so `to` is cut to `at − horizon`.
 fn window(p: &Params<'_>) -> Result<Window, ReportError> {
-    let (from, to) = p.date_range("from", "to")?;
+    let (from, requested_to) = p.date_range("from", "to")?;
     let (every, horizon) = (p.days("every", 7)?, p.days("horizon", 28)?);
+    let as_of = p.as_of()?;
+    let last = as_of - Duration::days(horizon as i64);
+    if from > last {
+        return Err(ParamError::new("from", &from.to_string(), &format!("is later than the as-of date {as_of} minus the {horizon}-day horizon ({last}): whether those accounts churn has not happened yet")).into());
+    }
+    let to = requested_to.min(last);
     if dates(from, to, every).len() > 520 {
         return Err(ParamError::new("every", &format!("{every}d"), "gives more than 520 observation dates between from and to").into());
     }
-    Ok(Window { from, to, every, horizon })
+    Ok(Window { from, to, requested_to, every, horizon, as_of })
 }
 
 /// `score backtest`: replay a scorecard at each observation date and check how well the score
@@ -264,7 +277,7 @@ pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Value, Report
         return Err(ParamError::new("scorecard", name, &format!("is not a scorecard (known: {})", known.join(", "))).into());
     };
     let defs = definitions(store).await?;
-    let churns: Vec<(String, NaiveDate)> = store.all_churn_records().await?.into_iter().map(|(a, c)| (a, c.churned_on)).collect();
+    let churns = crate::revenue_churns(store, w.as_of).await?;
     let (mut risk, mut label, mut bands, mut grades) = (vec![], vec![], vec![], vec![]);
     let mut per_date = vec![];
     let mut unscored = 0u64;
@@ -290,7 +303,7 @@ pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Value, Report
     let churned = label.iter().filter(|c| **c).count();
     Ok(json!({
         "scorecard": name,
-        "from": w.from, "to": w.to, "every_days": w.every, "horizon_days": w.horizon,
+        "from": w.from, "to": w.to, "requested_to": w.requested_to, "at": w.as_of, "every_days": w.every, "horizon_days": w.horizon,
         "observations": label.len(),
         "churned": churned,
         "churn_rate": if label.is_empty() { 0.0 } else { churned as f64 / label.len() as f64 },
@@ -314,8 +327,9 @@ pub struct Observations {
     pub churned: Vec<bool>,
 }
 
-pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32) -> Result<Observations, ReportError> {
-    let churns: Vec<(String, NaiveDate)> = store.all_churn_records().await?.into_iter().map(|(a, c)| (a, c.churned_on)).collect();
+/// Churn is read from the revenue data as of `as_of`.
+pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32, as_of: NaiveDate) -> Result<Observations, ReportError> {
+    let churns = crate::revenue_churns(store, as_of).await?;
     let mut o = Observations { metrics: metrics.to_vec(), accounts: vec![], columns: vec![vec![]; metrics.len()], churned: vec![] };
     for at in dates(from, to, every) {
         let table = usage_table(store, defs, at, None).await?;
@@ -389,7 +403,7 @@ async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Defini
     let l2 = p.fraction("l2", 1.0, 0.0001, 10_000.0)?;
     let defs = definitions(store).await?;
     let metrics = metric_names(p, &defs)?;
-    let o = observations(store, &defs, &metrics, w.from, w.to, w.every, w.horizon).await?;
+    let o = observations(store, &defs, &metrics, w.from, w.to, w.every, w.horizon, w.as_of).await?;
     if o.churned.iter().all(|c| *c) || !o.churned.iter().any(|c| *c) {
         return Err(ParamError::new("from", &w.from.to_string(), &format!("to {}: the observations need both accounts that churned within the horizon and accounts that did not ({} observations, {} churned)", w.to, o.churned.len(), o.churned.iter().filter(|c| **c).count())).into());
     }
@@ -431,7 +445,7 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repor
     let probs = probabilities(store, &defs, &model, at).await?;
     let churned = o.churned.iter().filter(|c| **c).count();
     Ok(json!({
-        "from": w.from, "to": w.to, "every_days": w.every, "horizon_days": w.horizon, "l2": l2,
+        "from": w.from, "to": w.to, "requested_to": w.requested_to, "every_days": w.every, "horizon_days": w.horizon, "l2": l2,
         "observations": o.churned.len(),
         "churned": churned,
         "churn_rate": churned as f64 / o.churned.len() as f64,
@@ -464,7 +478,7 @@ pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Value, Report
         "expected_churns": (expected * 100.0).round() / 100.0,
         "interval_90": [low, high],
         "expected_mrr_lost": at_risk.round(),
-        "model": { "from": w.from, "to": w.to, "every_days": w.every },
+        "model": { "from": w.from, "to": w.to, "requested_to": w.requested_to, "every_days": w.every },
         // How far to trust the sum: over the fitted history, churns the model expected for
         // accounts it had not seen (out of fold) against churns that happened.
         "history_check": {

@@ -9,7 +9,7 @@ mod params;
 pub mod planning;
 pub mod usage;
 
-pub use format::{render, Format};
+pub use format::{render, render_rows, Format, REPORT_CURRENCY};
 pub use params::{ParamError, Params};
 
 use chrono::NaiveDate;
@@ -27,8 +27,11 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-async fn load(store: &dyn Store, by: Option<GroupBy>) -> Result<Units, StoreError> {
-    let changes = store.mrr_changes().await?;
+/// Every account's MRR timeline as of `at`: changes after it (a period's scheduled end, a
+/// subscription not started yet) have not happened and are left out.
+async fn load(store: &dyn Store, by: Option<GroupBy>, at: NaiveDate) -> Result<Units, StoreError> {
+    let mut changes = store.mrr_changes().await?;
+    changes.retain(|c| c.day <= at);
     // Dimensions are only needed for a breakdown other than product (a third of the load time).
     let dims = match by {
         Some(GroupBy::Product) | None => vec![],
@@ -43,8 +46,10 @@ fn to_json<T: serde::Serialize>(v: T) -> Value {
 
 /// `metrics retention`: one object, or with `by` an array with `group: "all"` first.
 /// Sums come from the database (one row per group), so this stays fast on millions of rows.
+/// A `to` after the as-of date is cut there; the answer keeps the one asked for as `requested_to`.
 pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
-    let (from, to) = p.date_range("from", "to")?;
+    let at = p.as_of()?;
+    let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
     let all = store.retention_sums(from, to, None).await?.into_iter().next().unwrap_or_default();
     let mut sums = vec![RetentionSums { group: "all".into(), ..all }];
@@ -56,28 +61,31 @@ pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Value
         .map(|s| {
             let mut r = retention::from_sums(s, from, to);
             r.group = by.map(|_| s.group.clone());
+            r.requested_to = requested_to;
             to_json(r)
         })
         .collect();
     Ok(if by.is_some() { Value::Array(rows) } else { rows.remove(0) })
 }
 
-/// `metrics mrr`: one row per month (with `by`: per group and month, "all" first).
+/// `metrics mrr`: one row per month (with `by`: per group and month, "all" first), as of `at`:
+/// months after the as-of month are left out and the as-of month is month to date (`partial`).
 pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
-    let (from, to) = p.month_range("from", "to")?;
+    let at = p.as_of()?;
+    let (from, to, _) = p.month_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
-    let mut groups = store.movement_sums(from, to, None).await?;
+    let mut groups = store.movement_sums(from, to, None, at).await?;
     groups.truncate(1);
     if groups.is_empty() {
         groups.push(("all".into(), Default::default()));
     }
     if let Some(by) = by {
-        groups.extend(store.movement_sums(from, to, Some(by)).await?);
+        groups.extend(store.movement_sums(from, to, Some(by), at).await?);
     }
     let rows: Vec<Value> = groups
         .into_iter()
         .flat_map(|(group, sums)| {
-            movements::build(&sums, from, to).into_iter().map(move |mut m| {
+            movements::build(&sums, from, to, at).into_iter().map(move |mut m| {
                 m.group = by.map(|_| group.clone());
                 to_json(m)
             })
@@ -90,8 +98,8 @@ pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repo
 pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
     let period = p.period("period", cohorts::PeriodKind::Month)?;
     let measure = p.measure()?;
-    let as_of = p.date_or_today("at")?;
-    let units = load(store, None).await?;
+    let as_of = p.as_of()?;
+    let units = load(store, None, as_of).await?;
     Ok(to_json(cohorts::cohorts(&units.accounts, period, measure, as_of)))
 }
 
@@ -99,13 +107,13 @@ pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, R
 pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
     let params = ltv::LtvParams {
         period: p.period("period", cohorts::PeriodKind::Month)?,
-        as_of: p.date_or_today("at")?,
+        as_of: p.as_of()?,
         annual_discount_rate: p.fraction("discount_rate", 0.1, 0.0, 10.0)?,
         margin: p.fraction("margin", 1.0, 0.0, 1.0)?,
         renewals: p.whole("renewals", 1)?,
     };
     let by = p.group_by()?;
-    let units = load(store, by).await?;
+    let units = load(store, by, params.as_of).await?;
     let rows: Vec<Value> =
         units.groups().into_iter().map(|(group, members)| to_json(ltv::ltv(&group, &members, params))).collect();
     Ok(Value::Array(rows))
@@ -113,20 +121,21 @@ pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repo
 
 /// `metrics arr`: ARR, active accounts and ARPA at a date, per group ("all" first).
 pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
-    let at = p.date_or_today("at")?;
+    let at = p.as_of()?;
     let by = p.group_by()?.or(Some(GroupBy::Segment));
-    let units = load(store, by).await?;
+    let units = load(store, by, at).await?;
     Ok(to_json(arr::arr(&units.groups(), at)))
 }
 
 /// `metrics churn`: churned accounts and MRR lost, avoidable vs unavoidable, per group.
 pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
-    let (from, to) = p.date_range("from", "to")?;
+    let at = p.as_of()?;
+    let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?.unwrap_or(GroupBy::Segment);
     if by == GroupBy::Product {
         return Err(ParamError::new("by", "product", "churn records belong to accounts: use segment, touch_model, partner or owner").into());
     }
-    let units = load(store, None).await?;
+    let units = load(store, None, at).await?;
     let timelines: HashMap<&str, &kizuna_domain::metrics::Unit> =
         units.accounts.iter().map(|u| (u.account_id.as_str(), u)).collect();
     let records = store.all_churn_records().await?;
@@ -138,18 +147,30 @@ pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Re
         GroupBy::Owner => d.owner_email.clone(),
         GroupBy::Product => None,
     };
-    Ok(to_json(arr::churn_split(&records, &timelines, &dims, group_of, from, to)))
+    let records: Vec<_> = records.into_iter().filter(|(_, c)| c.churned_on <= at).collect();
+    let mut v = to_json(arr::churn_split(&records, &timelines, &dims, group_of, from, to));
+    for row in v.as_array_mut().into_iter().flatten().filter_map(Value::as_object_mut) {
+        row.insert("requested_to".into(), serde_json::json!(requested_to));
+    }
+    Ok(v)
 }
 
 /// ARR (12 × MRR) on `at`, in currency units.
 pub(crate) async fn to_units_arr(store: &dyn Store, at: NaiveDate) -> Result<f64, StoreError> {
-    let units = load(store, None).await?;
+    let units = load(store, None, at).await?;
     Ok(kizuna_domain::money::to_units(12 * units.accounts.iter().map(|u| u.timeline.mrr_at(at)).sum::<i64>()))
 }
 
-/// Today's date in Japan, where Kizuna's users mostly are, unless told otherwise.
+/// Today in the business time zone (`kizuna_domain::time`): the default as-of date.
 pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    kizuna_domain::time::today()
+}
+
+/// Accounts whose MRR fell from above 0 to 0, with the day it did, for churn on or before
+/// `at`: the churn label of backtests and calibration (`docs/metrics.md`, "Churn label").
+pub(crate) async fn revenue_churns(store: &dyn Store, at: NaiveDate) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+    let units = load(store, None, at).await?;
+    Ok(units.accounts.iter().flat_map(|u| u.timeline.churn_days().into_iter().map(|d| (u.account_id.clone(), d))).collect())
 }
 
 

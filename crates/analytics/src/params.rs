@@ -41,6 +41,30 @@ impl Params<'_> {
         Ok(self.date(name)?.unwrap_or_else(crate::today))
     }
 
+    /// The as-of date of a figure: `at`, default today in the business time zone.
+    pub fn as_of(&self) -> Result<NaiveDate, ParamError> {
+        self.date_or_today("at")
+    }
+
+    /// `from`..`to` as of `at`: (from, the `to` used, the `to` asked for). A `to` after `at` is
+    /// cut there, since nothing after it has happened; a `from` after it is refused.
+    pub fn date_range_as_of(&self, from: &str, to: &str, at: NaiveDate) -> Result<(NaiveDate, NaiveDate, NaiveDate), ParamError> {
+        let (f, t) = self.date_range(from, to)?;
+        if f > at {
+            return Err(ParamError::new(from, &f.to_string(), &format!("is after the as-of date {at}: nothing after it has happened yet")));
+        }
+        Ok((f, t.min(at), t))
+    }
+
+    /// [`Self::month_range`] as of `at`: months after the one holding `at` are left out.
+    pub fn month_range_as_of(&self, from: &str, to: &str, at: NaiveDate) -> Result<(Month, Month, Month), ParamError> {
+        let (f, t) = self.month_range(from, to)?;
+        if f > Month::of(at) {
+            return Err(ParamError::new(from, &f.to_string(), &format!("is after the month of the as-of date {at}: nothing after it has happened yet")));
+        }
+        Ok((f, t.min(Month::of(at)), t))
+    }
+
     pub fn date_range(&self, from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), ParamError> {
         self.required(from)?;
         self.required(to)?;

@@ -79,7 +79,7 @@ pub async fn saved_or_default(store: &dyn Store, name: Option<&str>) -> Result<S
 /// Active accounts and their MRR at `at`, per (segment, touch model). Accounts without a touch
 /// model count as hybrid (the model most accounts are on), and the output says how many.
 async fn live_book(store: &dyn Store, at: NaiveDate) -> Result<(Vec<capacity::BookSlice>, u64), StoreError> {
-    let units = load(store, None).await?;
+    let units = load(store, None, at).await?;
     let dims = store.account_dims().await?;
     let dims: BTreeMap<&str, _> = dims.iter().map(|d| (d.account_id.as_str(), d)).collect();
     let mut book: BTreeMap<(String, TouchModel), (u64, i64)> = BTreeMap::new();
@@ -112,7 +112,7 @@ async fn live_revenue(store: &dyn Store, at: NaiveDate) -> Result<retention::Ret
 
 async fn live_kpis(store: &dyn Store, at: NaiveDate) -> Result<maturity::LiveKpis, StoreError> {
     let r = live_revenue(store, at).await?;
-    let units = load(store, Some(kizuna_domain::metrics::GroupBy::Segment)).await?;
+    let units = load(store, Some(kizuna_domain::metrics::GroupBy::Segment), at).await?;
     let arr = kizuna_domain::metrics::arr::arr(&units.groups(), at);
     let dims = store.account_dims().await?;
     let active: HashSet<&str> =
@@ -179,7 +179,7 @@ async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<Value, PlanEr
     use kizuna_domain::planning::funnel;
     let leads = store.funnel_leads().await?;
     let report = if leads.is_empty() { funnel::from_counts(&store.funnel_counts().await?) } else { funnel::from_records(&leads) };
-    let units = load(store, Some(kizuna_domain::metrics::GroupBy::TouchModel)).await?;
+    let units = load(store, Some(kizuna_domain::metrics::GroupBy::TouchModel), at).await?;
     let params = kizuna_domain::metrics::ltv::LtvParams {
         period: kizuna_domain::metrics::cohorts::PeriodKind::Month,
         as_of: at,

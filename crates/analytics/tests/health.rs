@@ -182,7 +182,13 @@ async fn history_trend_and_changes(db: TestDb) {
 
 async fn backtest_ranks_the_churner(db: TestDb) {
     seed(&db).await;
-    let q: HashMap<String, String> = [("from", "2026-11-24"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // A renews its annual contract on 2026-12-01; C's contract ends on 12-10 and is not renewed.
+    let mut tx = db.store.begin().await.unwrap();
+    let renewal = kizuna_domain::SubscriptionRow { bill_period_months: Some(12), ..subscription("A", "core", "2026-12-01", Some("2027-12-01"), 100000) };
+    tx.upsert_subscriptions(&[renewal]).await.unwrap();
+    tx.commit().await.unwrap();
+    // Labels come from the revenue data as of `at`: C's MRR falls to 0 on 12-10.
+    let q: HashMap<String, String> = [("from", "2026-11-24"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("at", "2026-12-31")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let v = backtest(db.store.as_ref(), &Params(&q)).await.unwrap();
     assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(3), Some(1)), "{v}");
     assert_eq!((v["auc"].as_f64(), v["top_decile_lift"].as_f64()), (Some(1.0), Some(3.0)), "C has the lowest score; top tenth = 1 of 3");
@@ -196,23 +202,27 @@ async fn backtest_ranks_the_churner(db: TestDb) {
     assert_eq!(backtest(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string(), "scorecard \"nope\" is not a scorecard (known: default)");
     bad.insert("every".into(), "soon".into());
     assert!(backtest(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string().starts_with("every \"soon\" is not a number of days"));
+    // As of 12-09, C's end on 12-10 is scheduled, not churn, and 11-24 + 28 days has not passed.
+    let mut early = q.clone();
+    early.insert("at".into(), "2026-12-09".into());
+    let err = backtest(db.store.as_ref(), &Params(&early)).await.unwrap_err().to_string();
+    assert!(err.starts_with("from \"2026-11-24\" is later than the as-of date 2026-12-09 minus the 28-day horizon (2026-11-11)"), "{err}");
+    early.insert("horizon".into(), "14d".into());
+    early.insert("to".into(), "2026-12-31".into());
+    let v = backtest(db.store.as_ref(), &Params(&early)).await.unwrap();
+    assert_eq!((v["churned"].as_u64(), v["to"].as_str(), v["requested_to"].as_str()), (Some(0), Some("2026-11-25"), Some("2026-12-31")), "{v}");
 }
 
 /// 40 accounts: account i logs in i % 20 times in the four weeks before each observation; those
 /// with fewer than 6 logins churn within the horizon, save two that stay, and two heavy users churn.
+/// Only subscriptions and usage events are imported: no churn-reason file. Churn is read from
+/// the subscriptions (MRR falls to 0 on 12-15), as of 2026-12-22 (the last horizon's end).
 async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     let ids: Vec<String> = (0..40).map(|i| format!("K{i:02}")).collect();
     let churner = |i: usize| (i % 20 < 6 && i != 3 && i != 24) || i == 17 || i == 38;
     let mut tx = db.store.begin().await.unwrap();
     let subs: Vec<_> = ids.iter().enumerate().map(|(i, id)| subscription(id, "core", "2025-01-01", if churner(i) { Some("2026-12-15") } else { None }, 10000)).collect();
     tx.upsert_subscriptions(&subs).await.unwrap();
-    let churns: Vec<ChurnRow> = ids
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| churner(*i))
-        .map(|(_, id)| ChurnRow { account_id: id.clone(), churned_on: date("2026-12-15"), reason: ChurnReason::LowUsage, avoidable: true, mrr_lost_cents: None, note: None })
-        .collect();
-    tx.upsert_churn_records(&churns).await.unwrap();
     tx.commit().await.unwrap();
     let mut m = vec![];
     for (i, id) in ids.iter().enumerate() {
@@ -224,7 +234,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     }
     db.store.ingest(&m).await.unwrap();
     let q: HashMap<String, String> =
-        [("from", "2026-11-17"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("metrics", "logins_28d,active_days_28d"), ("at", "2026-11-24")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        [("from", "2026-11-17"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("metrics", "logins_28d,active_days_28d"), ("at", "2026-12-22")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let v = calibrate(db.store.as_ref(), &Params(&q)).await.unwrap();
     assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(80), Some(24)), "12 churners × 2 dates: {v}");
     let logins = &v["coefficients"][0];
@@ -232,7 +242,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     assert!(logins["coefficient"].as_f64().unwrap() < -0.5, "more logins, less churn: {logins}");
     assert!(v["cross_validation"]["auc"].as_f64().unwrap() > 0.75, "{}", v["cross_validation"]);
     let probs: Vec<f64> = v["accounts"].as_array().unwrap().iter().map(|a| a["churn_probability"].as_f64().unwrap()).collect();
-    assert_eq!(probs.len(), 40);
+    assert_eq!(probs.len(), 28, "the 12 churners stopped paying on 12-15");
     assert!(v["proposed_scorecard_toml"].as_str().unwrap().contains("input = \"usage.logins_28d\""));
     let f = forecast(db.store.as_ref(), &Params(&q)).await.unwrap();
     let expected: f64 = probs.iter().sum();

@@ -143,7 +143,103 @@ async fn bad_parameters_name_the_parameter(db: TestDb) {
     assert!(err.to_string().starts_with(r#"by "region" is not one of: segment"#), "{err}");
 }
 
-both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter);
+/// As of 2026-12-06 (the issue's "today"): CUR's monthly period is billed to 2026-12-31 (its row
+/// ends 2027-01-01, the next one is not imported yet), TMR's period ends tomorrow, YST's really
+/// ended yesterday, LATE starts on 12-20. Only YST is churn; nothing of LATE is counted yet.
+const AS_OF_SUBS: &str = "account_id,product,start_date,end_date,mrr
+CUR,core,2026-11-01,2027-01-01,100
+TMR,core,2026-11-07,2026-12-07,40
+YST,core,2026-10-01,2026-12-05,50
+LATE,core,2026-12-20,,70
+";
+
+async fn load_as_of(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    std::fs::write(&path, AS_OF_SUBS).unwrap();
+    import_file(db.store.as_ref(), ImportKind::Subscriptions, &path, &NoProgress).await.unwrap();
+}
+
+async fn nothing_is_counted_before_it_happens(db: TestDb) {
+    load_as_of(&db).await;
+    let at = [("at", "2026-12-06")];
+    // December, month to date: 190 at the start, YST's 50 churned, TMR's end tomorrow is not churn.
+    let rows = run(&db, "mrr", &[("from", "2026-11"), ("to", "2027-03"), at[0]]).await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "months after the as-of month are not listed: {rows:?}");
+    let dec = &rows[1];
+    assert_eq!((dec["month"].as_str(), dec["partial"].as_bool()), (Some("2026-12"), Some(true)));
+    assert!(close(&dec["starting_mrr"], 190.0) && close(&dec["churn"], 50.0) && close(&dec["new"], 0.0) && close(&dec["ending_mrr"], 140.0), "{dec}");
+    assert_eq!((rows[0]["partial"].as_bool(), dec["customers_end"].as_u64()), (Some(false), Some(2)));
+    // The next day TMR's end has happened.
+    let next = run(&db, "mrr", &[("from", "2026-12"), ("to", "2026-12"), ("at", "2026-12-07")]).await;
+    assert!(close(&next[0]["churn"], 90.0), "{next}");
+    // Retention into the future equals retention to the as-of date, and says so.
+    let future = run(&db, "retention", &[("from", "2026-11-15"), ("to", "2027-06-30"), at[0]]).await;
+    let today = run(&db, "retention", &[("from", "2026-11-15"), ("to", "2026-12-06"), at[0]]).await;
+    assert_eq!((future["to"].as_str(), future["requested_to"].as_str()), (Some("2026-12-06"), Some("2027-06-30")));
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("requested_to");
+        v
+    };
+    assert_eq!(strip(&future), strip(&today));
+    assert_eq!((future["accounts_start"].as_u64(), future["accounts_churned"].as_u64()), (Some(3), Some(1)), "{future}");
+    // ARR on the as-of date counts CUR and TMR; LATE has not started.
+    let arr = run(&db, "arr", &[at[0]]).await;
+    assert!(close(&arr[0]["mrr"], 140.0), "{arr}");
+    // A range starting after the as-of date is refused, naming it.
+    let map: HashMap<String, String> = [("from", "2027-01-01"), ("to", "2027-02-01"), ("at", "2026-12-06")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let err = Report::Retention.run(db.store.as_ref(), &Params(&map)).await.unwrap_err();
+    assert_eq!(err.to_string(), r#"from "2027-01-01" is after the as-of date 2026-12-06: nothing after it has happened yet"#);
+}
+
+/// The dashboard's KPI cards equal the last row of its own table, as of any day.
+async fn dashboard_cards_equal_its_last_row(db: TestDb) {
+    load_as_of(&db).await;
+    for at in ["2026-12-06", "2026-12-31", "2026-11-30"] {
+        let p: HashMap<String, String> = [("at".to_string(), at.to_string())].into();
+        let d = kizuna_analytics::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap();
+        let last = d["months"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(d["mrr"], last["ending_mrr"], "as of {at}: {d}");
+        assert_eq!(d["active_accounts"], last["customers_end"], "as of {at}");
+        assert_eq!(last["partial"].as_bool(), Some(at == "2026-12-06"));
+    }
+}
+
+/// Fader & Hardie (2007)'s two cohorts as yearly subscriptions from 2019-01-01, imported as a
+/// billing export would carry them: each year a row, the current one ending 2027-01-01.
+async fn paper_cohorts_fit_as_of_2026_06_01(db: TestDb) {
+    let mut csv = String::from("account_id,segment\n");
+    let mut subs = String::from("account_id,product,start_date,end_date,mrr,bill_period_months\n");
+    for (segment, counts) in [("regular", [1000, 631, 468, 382, 326, 289, 262, 241]), ("high_end", [1000, 869, 743, 653, 593, 551, 517, 491])] {
+        for i in 0..1000 {
+            let id = format!("{segment}-{i:04}");
+            csv.push_str(&format!("{id},{segment}\n"));
+            // Customer i renews while i < n_t: it holds year t's period when i < counts[t].
+            let years = counts.iter().take_while(|n| i < **n).count();
+            for t in 0..years {
+                subs.push_str(&format!("{id},core,{}-01-01,{}-01-01,1000,12\n", 2019 + t, 2020 + t));
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, name, body) in [(ImportKind::Accounts, "a.csv", &csv), (ImportKind::Subscriptions, "s.csv", &subs)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        import_file(db.store.as_ref(), kind, &path, &NoProgress).await.unwrap();
+    }
+    // Survivors of 2026 hold a period ending 2027-01-01: scheduled, not churn.
+    let ltv = run(&db, "ltv", &[("period", "year"), ("by", "segment"), ("at", "2026-06-01")]).await;
+    let fit = |g: &str| {
+        let r = ltv.as_array().unwrap().iter().find(|r| r["group"] == g).unwrap();
+        ((r["alpha"].as_f64().unwrap() * 1000.0).round() / 1000.0, (r["beta"].as_f64().unwrap() * 1000.0).round() / 1000.0, r["periods_observed"].as_u64())
+    };
+    assert_eq!(fit("regular"), (0.704, 1.182, Some(7)));
+    assert_eq!(fit("high_end"), (0.668, 3.806, Some(7)));
+}
+
+both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter, nothing_is_counted_before_it_happens, dashboard_cards_equal_its_last_row, paper_cohorts_fit_as_of_2026_06_01);
 
 /// The database computes retention and movements in SQL; the domain computes them from each
 /// account's timeline. On the demo company both must agree exactly, for every breakdown.
@@ -184,7 +280,7 @@ async fn sql_and_timeline_paths_agree(db: TestDb) {
             .into_iter()
             .filter(|(g, members)| g == "all" || members.iter().any(|u| u.timeline.points.iter().any(|p| p.0 < t.next().first_day())))
             .flat_map(|(g, members)| {
-                movements::movements(members, f, t).into_iter().map(move |mut m| {
+                movements::movements(members, f, t, kizuna_analytics::today()).into_iter().map(move |mut m| {
                     m.group = by.map(|_| g.clone());
                     serde_json::to_value(m).unwrap()
                 })

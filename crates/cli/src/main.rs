@@ -26,6 +26,11 @@ struct Cli {
     #[arg(long, global = true, env = "KIZUNA_DATABASE_URL", default_value = kizuna_store::DEFAULT_DATABASE_URL)]
     database: String,
 
+    /// The business time zone (IANA name): it decides "today", the day a usage event counts
+    /// in, report day boundaries and the times shown. Changing it re-files stored usage by day.
+    #[arg(long, global = true, env = "KIZUNA_TIME_ZONE", default_value = "Asia/Tokyo", value_parser = parse_zone)]
+    time_zone: chrono_tz::Tz,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -65,8 +70,13 @@ enum Command {
     Bench(commands::bench::Bench),
 }
 
+fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
+    kizuna_domain::time::parse_zone(s).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    kizuna_domain::time::set_zone(cli.time_zone);
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -104,7 +104,7 @@ async fn demo_is_deterministic_and_metrics_run(db: TestDb) {
     assert_eq!(text(&first.stdout), text(&second.stdout));
     assert_eq!(db.store.counts().await.unwrap().accounts, 150);
     let csv = text(&first.stdout);
-    assert!(csv.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end\n"));
+    assert!(csv.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end,partial\n"));
     assert_eq!(csv.lines().count(), 37);
 
     let out = kizuna(Some(&db.url), &["metrics", "retention", "--from", "2025-01-01", "--to", "2025-13-01"]);

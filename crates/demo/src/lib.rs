@@ -50,7 +50,7 @@ impl Options {
 pub const STAFF_DOMAIN: &str = "kizuna-demo.example";
 
 pub fn generate(opts: &Options) -> DemoData {
-    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(opts.seed), data: DemoData::default(), opts };
+    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(opts.seed), data: DemoData::default(), opts, paid: vec![] };
     g.staff_and_catalogue();
     g.accounts();
     g.data.usage = usage::generate(&g.data, opts.seed, opts.until);
@@ -61,6 +61,9 @@ struct Gen<'a> {
     rng: ChaCha8Rng,
     data: DemoData,
     opts: &'a Options,
+    /// The current account's paying spells, `[start, end)`: nothing happens to an account
+    /// (meetings, QBRs, renewals) while it is not a customer.
+    paid: Vec<(NaiveDate, NaiveDate)>,
 }
 
 /// Team id, team name, lead, CSMs: enterprise (high touch), mid-market (hybrid), scale (tech/hybrid).
@@ -154,18 +157,25 @@ impl Gen<'_> {
 
     fn accounts(&mut self) {
         let names = self.company_names();
-        let first_month = first_of_month(self.opts.until) - Months::new(self.opts.months);
+        let until = self.opts.until;
+        let first_month = first_of_month(until) - Months::new(self.opts.months);
         let csms = [self.csms_of("enterprise"), self.csms_of("mid"), self.csms_of("scale")];
-        // New business grows over time: month m gets a weight rising from 1 to 2.5.
-        let weights: Vec<f64> = (0..self.opts.months).map(|m| 1.0 + 1.5 * m as f64 / self.opts.months as f64).collect();
+        // New business grows over time: month m gets a weight rising from 1 to 2.5. The current
+        // month, up to `until`, gets its share of days: it is an ordinary month so far.
+        let so_far = until.day() as f64 / 28.0;
+        let weights: Vec<f64> = (0..=self.opts.months)
+            .map(|m| (1.0 + 1.5 * m as f64 / self.opts.months as f64) * if m == self.opts.months { so_far.min(1.0) } else { 1.0 })
+            .collect();
         let total: f64 = weights.iter().sum();
         let mut n = 0usize;
         for (m, w) in weights.iter().enumerate() {
             let target = (w / total * self.opts.accounts as f64).round() as usize;
             let count = if m + 1 == weights.len() { self.opts.accounts - n } else { target.min(self.opts.accounts - n) };
+            let month = first_month + Months::new(m as u32);
+            let days = if month == first_of_month(until) { (until - month).num_days() + 1 } else { 28 };
             for _ in 0..count {
-                let day = self.rng.gen_range(0..28);
-                let start = first_month + Months::new(m as u32) + Duration::days(day);
+                let day = self.rng.gen_range(0..days.clamp(1, 28));
+                let start = month + Duration::days(day);
                 self.account(n, &names[n], start, &csms);
                 n += 1;
             }
@@ -245,6 +255,7 @@ impl Gen<'_> {
         let mut at = start;
         let mut expanded = false;
         let mut reactivated = false;
+        self.paid = vec![(start, until + Duration::days(1))];
         loop {
             let end = at + Months::new(period);
             let last = end > until;
@@ -272,12 +283,14 @@ impl Gen<'_> {
             if self.rng.gen_bool(p_churn) {
                 let mrr: i64 = lines.iter().map(|(p, q)| q * (price + 200 * *p as i64) * 100).sum();
                 self.churn(id, at, mrr);
+                self.paid.last_mut().expect("a spell").1 = at;
                 let gap = self.rng.gen_range(2..9);
                 if reactivated || !self.rng.gen_bool(0.08) || at + Months::new(gap) >= until {
                     return "churned";
                 }
                 reactivated = true;
                 at = at + Months::new(gap);
+                self.paid.push((at, until + Duration::days(1)));
                 continue;
             }
             let roll: f64 = self.rng.gen();
@@ -314,7 +327,7 @@ impl Gen<'_> {
         let lead = meeting - Duration::days(self.rng.gen_range(2..21));
         let onboarded = won + Duration::days(self.rng.gen_range(20..75));
         let renewal = won + Months::new(12);
-        let renewed = stage != "churned" && renewal <= until;
+        let renewed = stage != "churned" && renewal <= until && self.paying_on(renewal);
         self.data.funnel.push(FunnelLead {
             lead_id: format!("LD-{id}"),
             account_id: Some(id.to_string()),
@@ -407,6 +420,10 @@ impl Gen<'_> {
         let mut day = start + Duration::days(3);
         let mut k = 0;
         while day < until {
+            if !self.paying_on(day) {
+                day += Duration::days(every_days);
+                continue;
+            }
             let (kind, subject) = if k == 0 {
                 (ActivityKind::Meeting, "キックオフミーティング")
             } else if touch == TouchModel::High && k % 3 == 0 {
@@ -435,6 +452,12 @@ impl Gen<'_> {
             k += 1;
             day += Duration::days(every_days + self.rng.gen_range(-7..=7));
         }
+    }
+}
+
+impl Gen<'_> {
+    fn paying_on(&self, day: NaiveDate) -> bool {
+        self.paid.iter().any(|(from, to)| *from <= day && day < *to)
     }
 }
 

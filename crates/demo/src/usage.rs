@@ -28,6 +28,27 @@ fn paying(data: &crate::DemoData) -> HashMap<&str, (NaiveDate, Option<NaiveDate>
     out
 }
 
+/// Each account's paying spells `[start, end)` (subscriptions that abut or overlap merged; an
+/// open one runs past `until`).
+fn spells(data: &crate::DemoData, until: NaiveDate) -> HashMap<&str, Vec<(NaiveDate, NaiveDate)>> {
+    let mut by: HashMap<&str, Vec<(NaiveDate, NaiveDate)>> = HashMap::new();
+    for s in &data.subscriptions {
+        by.entry(s.account_id.as_str()).or_default().push((s.start_date, s.end_date.unwrap_or(until + Duration::days(1))));
+    }
+    for v in by.values_mut() {
+        v.sort();
+        let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(v.len());
+        for &(a, b) in v.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        *v = merged;
+    }
+    by
+}
+
 fn users_for(account: &AccountRow, rng: &mut ChaCha8Rng) -> usize {
     match account.segment.as_deref() {
         Some("enterprise") => rng.gen_range(6..=12),
@@ -39,6 +60,7 @@ fn users_for(account: &AccountRow, rng: &mut ChaCha8Rng) -> usize {
 pub fn generate(data: &crate::DemoData, seed: u64, until: NaiveDate) -> Vec<UsageMessage> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0055_5341_4745);
     let paying = paying(data);
+    let spells = spells(data, until);
     let churned: HashMap<&str, NaiveDate> = data.churn.iter().map(|c| (c.account_id.as_str(), c.churned_on)).collect();
     let first_day = until - Duration::days(DAYS);
     let mut out = Vec::new();
@@ -72,13 +94,18 @@ pub fn generate(data: &crate::DemoData, seed: u64, until: NaiveDate) -> Vec<Usag
             let steps = if stalled { 2 } else { 5 };
             for step in 1..=steps {
                 let day = start + Duration::days(step as i64 * 2);
-                if day <= until {
+                if day <= until && day < stop {
                     out.push(event(&mut rng, day, 0, "setup_step", step, serde_json::json!({ "step": step })));
                 }
             }
         }
         let mut day = first_day.max(start);
         while day < stop {
+            // A returning customer used nothing while it was gone.
+            if !spells.get(id).is_some_and(|sp| sp.iter().any(|(a, b)| *a <= day && day < *b)) {
+                day += Duration::days(1);
+                continue;
+            }
             let mut p = base * if stalled { 0.5 } else { 1.0 };
             if let Some(c) = churned.get(id).filter(|c| **c >= day) {
                 let left = (*c - day).num_days();

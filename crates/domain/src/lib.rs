@@ -9,6 +9,7 @@ pub mod model;
 pub mod planning;
 pub mod money;
 pub mod portfolio;
+pub mod time;
 pub mod usage;
 
 pub use fields::FieldError;

@@ -223,7 +223,7 @@ async fn metrics_api_matches_reports(db: TestDb) {
     assert_eq!((j["accounts_start"].as_u64(), j["accounts_churned"].as_u64()), (Some(3), Some(1)));
 
     let r = get(&db, "/api/v1/metrics/mrr?from=2024-01&to=2024-06&format=csv", None).await;
-    assert!(r.body.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end\n"), "{}", r.body);
+    assert!(r.body.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end,partial\n"), "{}", r.body);
     let r = get(&db, "/api/v1/metrics/retention?from=2024-13-01&to=2024-07-01", None).await;
     assert_eq!((r.status, r.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some(r#"from "2024-13-01" is not a date (YYYY-MM-DD)"#)));
     let r = get(&db, "/api/v1/metrics/retention?to=2024-07-01", None).await;
@@ -666,7 +666,7 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
     assert!(page.body.contains("Health score") && page.body.contains("Days to renewal"));
     let list = get(&c, &format!("/accounts?health={band}"), Some("en")).await;
     assert!(list.body.contains(&format!("band band-{band}")) && list.body.contains("A1"));
-    let backtest = get(&c, "/api/v1/health/backtest?from=2026-11-24&to=2026-11-24&horizon=28d", None).await;
+    let backtest = get(&c, "/api/v1/health/backtest?from=2026-11-24&to=2026-11-24&horizon=28d&at=2026-12-22", None).await;
     assert_eq!((backtest.status, backtest.json()["observations"].as_u64()), (StatusCode::OK, Some(4)));
     let refused = get(&c, "/api/v1/health/calibrate?from=2026-11-24&to=2026-11-24&save=x", None).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "GET never saves");

@@ -185,7 +185,7 @@ macro_rules! health_impl {
             }
 
             async fn activity_summary(&self, at: chrono::NaiveDate, support_from: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::ActivitySummary>> {
-                let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+                let midnight = kizuna_domain::time::start_of_day;
                 let sql = format!(
                     "SELECT account_id, MAX(CASE WHEN kind <> 'support_ticket' THEN occurred_at END), \
                      CAST(SUM(CASE WHEN kind = 'support_ticket' AND occurred_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) \
@@ -201,7 +201,7 @@ macro_rules! health_impl {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(account_id, last, n)| $crate::health::ActivitySummary { account_id, last_touch: last.map(|t| t.date_naive()), support_tickets: n as u64 })
+                    .map(|(account_id, last, n)| $crate::health::ActivitySummary { account_id, last_touch: last.map(kizuna_domain::time::local_day), support_tickets: n as u64 })
                     .collect())
             }
 

@@ -21,7 +21,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
-pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow};
+pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -220,8 +220,9 @@ pub trait Store: Access + Usage + Health + Send + Sync + 'static {
     /// (name, last saved), by name.
     async fn scenarios(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>>;
 
-    /// MRR movement sums per group and month for `from..=to`, computed in the database.
-    async fn movement_sums(&self, from: Month, to: Month, by: Option<GroupBy>) -> Result<Vec<(String, GroupMovements)>>;
+    /// MRR movement sums per group and month for `from..=to`, computed in the database from the
+    /// changes on or before `at` (later ones have not happened yet).
+    async fn movement_sums(&self, from: Month, to: Month, by: Option<GroupBy>, at: NaiveDate) -> Result<Vec<(String, GroupMovements)>>;
 }
 
 /// One write transaction. Each `upsert_*` is idempotent (re-importing a file changes nothing) and

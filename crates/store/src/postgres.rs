@@ -31,7 +31,9 @@ impl PgStore {
             .await
             .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool, known_accounts: Default::default() })
+        let store = PgStore { pool, known_accounts: Default::default() };
+        crate::usage::align_usage_days(&store).await?;
+        Ok(store)
     }
 
     pub fn pool(&self) -> &PgPool {

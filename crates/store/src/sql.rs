@@ -430,6 +430,7 @@ macro_rules! store_impl {
                 from: kizuna_domain::metrics::Month,
                 to: kizuna_domain::metrics::Month,
                 by: Option<kizuna_domain::metrics::GroupBy>,
+                at: NaiveDate,
             ) -> Result<Vec<(String, kizuna_domain::metrics::movements::GroupMovements)>> {
                 use kizuna_domain::metrics::movements::{GroupMovements, MonthSums};
                 let mut groups: std::collections::BTreeMap<String, GroupMovements> = Default::default();
@@ -442,7 +443,7 @@ macro_rules! store_impl {
                 }
                 let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64)> =
                     sqlx::query_as(&movements_sql(by, $dialect.month_of_day))
-                        .bind(to.next().first_day())
+                        .bind(to.next().first_day().min(at + chrono::Duration::days(1)))
                         .bind(from.first_day())
                         .fetch_all(&self.pool)
                         .await?;

@@ -82,7 +82,9 @@ impl SqliteStore {
         // events/s at 10,000 pages, 113,000 at 30,000 (p99 140 ms), 118,000 at 50,000 (p99
         // 249 ms, the stop itself); those were 4 KiB pages.
         let writer_options = options.pragma("wal_autocheckpoint", "30000");
-        Ok(SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() })
+        let store = SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() };
+        crate::usage::align_usage_days(&store).await?;
+        Ok(store)
     }
 
     /// Before a bulk write's transaction: on a store opened alone, the rollback journal when no

@@ -308,6 +308,27 @@ pub trait Usage: Send + Sync {
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
     async fn save_setting(&self, name: &str, body: &str) -> Result<()>;
+    /// File every stored event again under its day in `zone` (the daily rollup and its users),
+    /// in one transaction, and record the zone. Returns the events re-filed.
+    async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> Result<u64>;
+}
+
+/// The setting naming the time zone the usage rollup's days are in.
+pub const USAGE_ZONE_SETTING: &str = "usage_time_zone";
+
+/// After opening a store: when its usage days were filed in another zone than the business
+/// zone (databases from before the zone setting were filed by UTC day), file them again, so a
+/// database never mixes days of two zones.
+pub(crate) async fn align_usage_days(store: &dyn Usage) -> Result<()> {
+    let zone = kizuna_domain::time::zone();
+    let filed = store.setting(USAGE_ZONE_SETTING).await?.unwrap_or_else(|| "UTC".into());
+    if filed != zone.name() {
+        let n = store.refile_usage_days(zone).await?;
+        if n > 0 {
+            tracing::info!(from = %filed, to = %zone.name(), events = n, "usage days re-filed in the business time zone");
+        }
+    }
+    Ok(())
 }
 
 /// The extra condition of a query limited to one account (bound as `$5`).
@@ -464,6 +485,46 @@ macro_rules! usage_impl {
                 Ok(())
             }
 
+            async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> $crate::Result<u64> {
+                const PAGE: i64 = 50_000;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM usage_daily_users").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM usage_daily").execute(&mut *tx).await?;
+                let (mut after, mut filed) = ((String::new(), String::new()), 0u64);
+                loop {
+                    // Attributed events in key order, a page at a time, so memory stays flat.
+                    let rows: Vec<(String, String, chrono::DateTime<chrono::Utc>, String, Option<String>, Option<f64>)> = sqlx::query_as(
+                        "SELECT account_id, message_id, event_time, event_type, user_id, value FROM usage_events \
+                         WHERE account_id <> '' AND (account_id > $1 OR (account_id = $1 AND message_id > $2)) \
+                         ORDER BY account_id, message_id LIMIT $3",
+                    )
+                    .bind(&after.0)
+                    .bind(&after.1)
+                    .bind(PAGE)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let Some(last) = rows.last() else { break };
+                    after = (last.0.clone(), last.1.clone());
+                    let mut state = $crate::usage::IngestState::default();
+                    for (account, _, at, kind, user, value) in &rows {
+                        state.add(account, kizuna_domain::time::local_day_in(zone, *at), kind, user.as_deref(), *value);
+                    }
+                    flush_rollup(&mut tx, &mut state).await?;
+                    filed += rows.len() as u64;
+                }
+                sqlx::query(
+                    "INSERT INTO settings (name, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind($crate::usage::USAGE_ZONE_SETTING)
+                .bind(zone.name())
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(filed)
+            }
+
             async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT message_id, COUNT(*) FROM usage_events GROUP BY message_id ORDER BY message_id")
@@ -604,7 +665,7 @@ macro_rules! usage_impl {
                         .await?;
                         summaries[r].attributed += moved.len() as u64;
                         for (at, kind, user, value) in &moved {
-                            state.add(account_id, at.date_naive(), kind, user.as_deref(), *value);
+                            state.add(account_id, kizuna_domain::time::local_day(*at), kind, user.as_deref(), *value);
                         }
                         groups.insert(user_id.clone(), account_id.clone());
                         summaries[r].groups += 1;
@@ -833,7 +894,7 @@ macro_rules! usage_impl {
                 summaries[*r].events += 1;
                 summaries[*r].unattributed += a.is_empty() as u64;
                 if !a.is_empty() {
-                    state.add(a, e.at.date_naive(), &e.event_type, e.user_id.as_deref(), e.value);
+                    state.add(a, kizuna_domain::time::local_day(e.at), &e.event_type, e.user_id.as_deref(), e.value);
                 }
             }
             // An account's events come together: each is looked up once per stretch.

@@ -1,4 +1,4 @@
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -31,7 +31,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
              (choose another with --database sqlite://demo.db); nothing was written"
         );
     } else {
-        let until = args.until.unwrap_or_else(|| Utc::now().date_naive());
+        let until = args.until.unwrap_or_else(|| kizuna_domain::time::today());
         let mut opts = kizuna_demo::Options::new(args.seed, until);
         opts.accounts = args.accounts;
         let data = kizuna_demo::generate(&opts);

@@ -1,7 +1,7 @@
 //! `kizuna score ...`: health scores (run, explain, backtest, calibrate, forecast) and the
 //! scorecards they use.
 
-use kizuna_analytics::{health, Params, ReportError};
+use kizuna_analytics::{health, render_rows, Format, Params, ReportError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -37,6 +37,13 @@ pub struct Model {
     at: Option<String>,
 }
 
+#[derive(clap::Args, Clone)]
+pub struct Output {
+    /// Output format: json (the API's answer), csv (the report's rows) or table.
+    #[arg(long, default_value = "json", value_parser = ["json", "csv", "table"])]
+    format: String,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Score {
     /// Score every paying account and keep the scores (the server also does this daily).
@@ -44,6 +51,8 @@ pub enum Score {
         /// Scoring date (YYYY-MM-DD), default today.
         #[arg(long)]
         at: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
     /// Why an account's score is what it is: each measure's raw value, score, weight and
     /// contribution, the biggest drags and what changed since the previous score.
@@ -51,7 +60,8 @@ pub enum Score {
         account_id: String,
         #[arg(long)]
         at: Option<String>,
-        #[arg(long, default_value = "table", value_parser = ["json", "table"])]
+        /// Output format (csv: one row per measure).
+        #[arg(long, default_value = "table", value_parser = ["json", "csv", "table"])]
         format: String,
     },
     /// Replay a scorecard over history: AUC, top-decile lift and churn rate per band and grade
@@ -62,6 +72,8 @@ pub enum Score {
         scorecard: String,
         #[command(flatten)]
         replay: Replay,
+        #[command(flatten)]
+        output: Output,
     },
     /// Fit an L2-regularised logistic regression on usage metrics: cross-validated AUC and lift,
     /// coefficients, a proposed scorecard and each account's churn probability (JSON).
@@ -71,11 +83,15 @@ pub enum Score {
         /// Save the proposed scorecard under this name.
         #[arg(long)]
         save: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
     /// Expected churns within the horizon with a 90% interval, from the calibrated model (JSON).
     Forecast {
         #[command(flatten)]
         model: Model,
+        #[command(flatten)]
+        output: Output,
     },
     /// Print the scorecards in use (TOML), or save them from a file with --save.
     Scorecards {
@@ -105,11 +121,12 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
     super::emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
-/// Parameter errors name the flag and exit 2, like the other report commands.
-fn report(r: Result<Value, ReportError>) -> anyhow::Result<ExitCode> {
+/// Parameter errors name the flag and exit 2, like the other report commands. CSV and table
+/// show the report's `rows` array (a table with the summary fields above it).
+fn report(r: Result<Value, ReportError>, output: &Output, rows: &str) -> anyhow::Result<ExitCode> {
     match r {
         Ok(v) => {
-            print_json(&v)?;
+            super::emit(&render_rows(&v, Format::parse(&output.format).expect("clap checked the format"), rows))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(ReportError::Param(e)) => {
@@ -124,9 +141,9 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     let store = store.as_ref();
     match cmd {
-        Score::Run { at } => {
+        Score::Run { at, output } => {
             let at = super::metrics::at_or_today(at)?;
-            report(health::run(store, at).await)
+            report(health::run(store, at).await, &output, "")
         }
         Score::Explain { account_id, at, format } => {
             let at = super::metrics::at_or_today(at)?;
@@ -136,24 +153,26 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
             };
             if format == "json" {
                 print_json(&v)?;
+            } else if format == "csv" {
+                super::emit(&kizuna_analytics::render(&v["explanation"]["measures"], Format::Csv))?;
             } else {
                 super::emit(&explain_text(&v))?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        Score::Backtest { scorecard, replay } => {
+        Score::Backtest { scorecard, replay, output } => {
             let mut p = replay_params(replay);
             p.insert("scorecard".into(), scorecard);
-            report(health::backtest(store, &Params(&p)).await)
+            report(health::backtest(store, &Params(&p)).await, &output, "dates")
         }
-        Score::Calibrate { model, save } => {
+        Score::Calibrate { model, save, output } => {
             let mut p = model_params(model);
             if let Some(s) = save {
                 p.insert("save".into(), s);
             }
-            report(health::calibrate(store, &Params(&p)).await)
+            report(health::calibrate(store, &Params(&p)).await, &output, "coefficients")
         }
-        Score::Forecast { model } => report(health::forecast(store, &Params(&model_params(model))).await),
+        Score::Forecast { model, output } => report(health::forecast(store, &Params(&model_params(model))).await, &output, "riskiest"),
         Score::Scorecards { save } => {
             if let Some(path) = save {
                 let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -1,9 +1,14 @@
 //! Retention projection and LTV per group with the sBG model ([`super::sbg`]).
 //!
 //! Cohorts are accounts grouped by the period of their first MRR. A cohort's survivors are
-//! n_0 = its size and, for each period t that has ended by `as_of`, n_t = accounts that have not
-//! yet churned (MRR not yet fallen to 0 since their first MRR) on the last day of period c + t.
+//! n_0 = its size and, for each period c + t whose first day is on or before `as_of`, n_t =
+//! accounts still not churned on that first day (MRR not fallen to 0 since their first MRR, so
+//! they renewed into period c + t). A renewal counts the day it happens, not a year later.
+//! Churn after `as_of` has not happened yet and is not counted (a scheduled end is not churn).
 //! A later reactivation does not revive a lost customer: sBG treats churn as final.
+//!
+//! Worked example (years, as of 2026-06-01): a cohort of 2019 whose members renew each
+//! 1 January has n_7 counted from 2026-01-01, the day the 2026 renewals happen.
 //!
 //! The discount rate is annual and converted per period: d = (1 + annual)^(months/12) − 1.
 //! `ltv` = DEL × ARPA per period × margin, with ARPA per period = mean MRR of the group's active
@@ -52,7 +57,8 @@ pub fn survivors(units: &[&Unit], period: PeriodKind, as_of: NaiveDate) -> Vec<V
     let mut by_cohort: BTreeMap<i32, Vec<Option<NaiveDate>>> = BTreeMap::new();
     for u in units {
         if let Some(first) = u.timeline.first_paid_day().filter(|d| *d <= as_of) {
-            by_cohort.entry(period.index(first)).or_default().push(u.timeline.first_churn_after(first));
+            let churn = u.timeline.first_churn_after(first).filter(|d| *d <= as_of);
+            by_cohort.entry(period.index(first)).or_default().push(churn);
         }
     }
     by_cohort
@@ -60,9 +66,9 @@ pub fn survivors(units: &[&Unit], period: PeriodKind, as_of: NaiveDate) -> Vec<V
         .map(|(c, churns)| {
             let mut n = vec![churns.len() as f64];
             let mut t = 1;
-            while period.last_day(c + t) <= as_of {
-                let end = period.last_day(c + t);
-                n.push(churns.iter().filter(|ch| ch.is_none_or(|day| day > end)).count() as f64);
+            while period.first_day(c + t) <= as_of {
+                let start = period.first_day(c + t);
+                n.push(churns.iter().filter(|ch| ch.is_none_or(|day| day > start)).count() as f64);
                 t += 1;
             }
             n
@@ -108,20 +114,62 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn mk(deltas: &[(&str, i64)]) -> Unit {
+        Unit { account_id: "x".into(), group: "all".into(), timeline: Timeline::from_deltas(deltas.iter().map(|(s, c)| (d(s), *c))) }
+    }
+
     #[test]
-    fn survivors_ignore_reactivation_and_unfinished_periods() {
-        let mk = |deltas: &[(&str, i64)]| Unit {
-            account_id: "x".into(),
-            group: "all".into(),
-            timeline: Timeline::from_deltas(deltas.iter().map(|(s, c)| (d(s), *c))),
-        };
-        let a = mk(&[("2020-03-01", 100), ("2021-06-01", -100), ("2022-06-01", 100)]); // churns in year 2, returns
+    fn survivors_counted_when_they_renew_ignoring_reactivation() {
+        let a = mk(&[("2020-03-01", 100), ("2021-06-01", -100), ("2022-06-01", 100)]); // pays in 2021, lost mid-year, returns
         let b = mk(&[("2020-07-01", 100)]);
         let c = mk(&[("2021-02-01", 100)]);
-        let n = survivors(&[&a, &b, &c], PeriodKind::Year, d("2022-12-31"));
-        assert_eq!(n, vec![vec![2.0, 1.0, 1.0], vec![1.0, 1.0]]);
-        let n = survivors(&[&a, &b, &c], PeriodKind::Year, d("2022-12-30"));
-        assert_eq!(n, vec![vec![2.0, 1.0], vec![1.0]]);
+        // 2021-01-01: a and b still paying (a renewed into 2021); 2022-01-01: b only.
+        let n = survivors(&[&a, &b, &c], PeriodKind::Year, d("2022-01-01"));
+        assert_eq!(n, vec![vec![2.0, 2.0, 1.0], vec![1.0, 1.0]]);
+        // The day before, 2022 has not begun: its renewals are not counted yet.
+        let n = survivors(&[&a, &b, &c], PeriodKind::Year, d("2021-12-31"));
+        assert_eq!(n, vec![vec![2.0, 2.0], vec![1.0]]);
+    }
+
+    #[test]
+    fn a_scheduled_end_after_as_of_is_not_churn() {
+        // Yearly contract renewed into 2024 whose period ends 2025-01-01, seen on 2024-06-01.
+        let a = mk(&[("2023-01-01", 100), ("2025-01-01", -100)]);
+        let lost = mk(&[("2023-01-01", 100), ("2024-01-01", -100)]);
+        let n = survivors(&[&a, &lost], PeriodKind::Year, d("2024-06-01"));
+        assert_eq!(n, vec![vec![2.0, 1.0]]);
+    }
+
+    /// Fader & Hardie (2007)'s cohorts written as yearly subscriptions from 2019-01-01: a lost
+    /// customer's last period ends on 1 January of the year it did not renew; survivors hold a
+    /// period running into 2027. As of 2026-06-01 the 2026 renewals count: the paper's fit.
+    fn paper_cohort(counts: [u32; 8]) -> Vec<Unit> {
+        let mut units = vec![];
+        for t in 1..counts.len() {
+            for _ in 0..(counts[t - 1] - counts[t]) {
+                units.push(mk(&[("2019-01-01", 1000), (&format!("{}-01-01", 2019 + t), -1000)]));
+            }
+        }
+        for _ in 0..counts[7] {
+            units.push(mk(&[("2019-01-01", 1000), ("2027-01-01", -1000)]));
+        }
+        units
+    }
+
+    #[test]
+    fn paper_cohorts_as_yearly_subscriptions() {
+        for (counts, expected) in [
+            ([1000, 631, 468, 382, 326, 289, 262, 241], (704.0, 1182.0)),
+            ([1000, 869, 743, 653, 593, 551, 517, 491], (668.0, 3806.0)),
+        ] {
+            let units = paper_cohort(counts);
+            let refs: Vec<&Unit> = units.iter().collect();
+            let n = survivors(&refs, PeriodKind::Year, d("2026-06-01"));
+            assert_eq!(n, vec![counts.iter().map(|c| *c as f64).collect::<Vec<_>>()]);
+            let p = LtvParams { period: PeriodKind::Year, as_of: d("2026-06-01"), annual_discount_rate: 0.1, margin: 1.0, renewals: 1 };
+            let r = ltv("all", &refs, p);
+            assert_eq!(((r.alpha.unwrap() * 1000.0).round(), (r.beta.unwrap() * 1000.0).round()), expected);
+        }
     }
 
     #[test]
@@ -131,7 +179,7 @@ mod tests {
         let mut units = vec![];
         for t in 1..counts.len() {
             for _ in 0..(counts[t - 1] - counts[t]) {
-                let churn = format!("{}-06-01", 2001 + t);
+                let churn = format!("{}-01-01", 2001 + t);
                 units.push((vec![(d("2001-01-01"), 1000), (d(&churn), -1000)], ()));
             }
         }

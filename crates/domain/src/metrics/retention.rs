@@ -22,7 +22,10 @@ pub struct Retention {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     pub from: NaiveDate,
+    /// The end used: the one asked for, or the as-of date when that was earlier.
     pub to: NaiveDate,
+    /// The end asked for.
+    pub requested_to: NaiveDate,
     pub days: i64,
     pub accounts_start: u64,
     pub accounts_churned: u64,
@@ -92,6 +95,7 @@ pub fn from_sums(s: &RetentionSums, from: NaiveDate, to: NaiveDate) -> Retention
         group: None,
         from,
         to,
+        requested_to: to,
         days,
         accounts_start: s.accounts_start,
         accounts_churned: s.accounts_churned,

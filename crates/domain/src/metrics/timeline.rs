@@ -59,6 +59,19 @@ impl Timeline {
         self.points.iter().find(|p| p.0 > from && p.1 == 0).map(|p| p.0)
     }
 
+    /// Every day MRR fell from above 0 to 0 (each churn, reactivations in between).
+    pub fn churn_days(&self) -> Vec<NaiveDate> {
+        let mut prev = 0;
+        let mut out = vec![];
+        for &(day, mrr) in &self.points {
+            if prev > 0 && mrr <= 0 {
+                out.push(day);
+            }
+            prev = mrr;
+        }
+        out
+    }
+
     /// Sum of two timelines (an account's products together).
     pub fn add(&self, other: &Timeline) -> Timeline {
         let mut deltas = Vec::with_capacity(self.points.len() + other.points.len());
@@ -96,6 +109,20 @@ mod tests {
         assert_eq!(t.mrr_at(d("2024-03-01")), 0);
         assert_eq!(t.mrr_before(d("2024-03-01")), 100);
         assert_eq!(t.first_churn_after(d("2024-01-01")), Some(d("2024-03-01")));
+        assert_eq!(t.churn_days(), vec![d("2024-03-01")]);
+    }
+
+    #[test]
+    fn churn_days_are_falls_to_zero() {
+        // 100, down to 50 (contraction, not churn), 0 on 2024-04-01, back, 0 again on 2024-09-01.
+        let t = Timeline::from_deltas([
+            (d("2024-01-01"), 100),
+            (d("2024-02-01"), -50),
+            (d("2024-04-01"), -50),
+            (d("2024-06-01"), 80),
+            (d("2024-09-01"), -80),
+        ]);
+        assert_eq!(t.churn_days(), vec![d("2024-04-01"), d("2024-09-01")]);
     }
 
     #[test]

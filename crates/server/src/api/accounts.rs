@@ -20,7 +20,7 @@ use std::collections::HashMap;
 /// (asc, desc), `on` (date of MRR).
 pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiError> {
     let p = Params(q);
-    let on = p.date("on")?.unwrap_or_else(|| Utc::now().date_naive());
+    let on = p.date("on")?.unwrap_or_else(|| kizuna_domain::time::today());
     let mut query = AccountQuery::new(on);
     query.segment = p.text("segment").map(|s| s.to_lowercase());
     query.touch_model = p.choice("touch_model", |s| s.parse::<TouchModel>().ok(), "high, hybrid, tech")?;
@@ -71,7 +71,7 @@ pub async fn show(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     me.require(Permission::ReadAccounts)?;
-    let on: NaiveDate = Params(&q).date("on")?.unwrap_or_else(|| Utc::now().date_naive());
+    let on: NaiveDate = Params(&q).date("on")?.unwrap_or_else(|| kizuna_domain::time::today());
     let store = state.store.as_ref();
     let account = visible_account(store, &me, &id, on).await?;
     Ok(Json(serde_json::json!({
@@ -99,7 +99,7 @@ pub struct NewActivity {
 /// Checks and writes a new activity by `me`; shared by the API and the account page.
 pub async fn add_activity(store: &dyn Store, me: &Principal, id: &str, a: NewActivity) -> Result<ActivityRow, ApiError> {
     me.require(Permission::WriteActivities)?;
-    visible_account(store, me, id, Utc::now().date_naive()).await?;
+    visible_account(store, me, id, kizuna_domain::time::today()).await?;
     let bad_kind = || ApiError::Invalid(Msg::new("err.activity_kind").arg("value", &a.kind));
     let kind: ActivityKind = a.kind.parse().map_err(|_| bad_kind())?;
     if kind == ActivityKind::SupportTicket {

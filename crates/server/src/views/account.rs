@@ -10,7 +10,6 @@ use crate::{ApiError, AppState};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::portfolio::monthly_mrr;
@@ -38,7 +37,7 @@ async fn render(
 ) -> Result<Response, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let store = state.store.as_ref();
-    let today = Utc::now().date_naive();
+    let today = kizuna_domain::time::today();
     let account = visible_account(store, &me, id, today).await?;
     let page = Page::new(headers, q, Some(me));
     let lang = page.lang;

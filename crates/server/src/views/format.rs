@@ -39,18 +39,35 @@ pub fn month(d: NaiveDate, lang: &str) -> String {
     }
 }
 
-/// `2026/11/24 14:05` / `Nov 24, 2026 14:05`, in UTC.
+/// `2026/11/24 14:05` / `Nov 24, 2026 14:05`, in the business time zone (its abbreviation
+/// follows when it is not Japan's, whose users expect a bare time).
 pub fn datetime(t: chrono::DateTime<chrono::Utc>, lang: &str) -> String {
+    datetime_in(kizuna_domain::time::zone(), t, lang)
+}
+
+fn datetime_in(tz: chrono_tz::Tz, t: chrono::DateTime<chrono::Utc>, lang: &str) -> String {
+    let local = t.with_timezone(&tz);
+    let suffix = if tz == kizuna_domain::time::DEFAULT_ZONE { String::new() } else { format!(" {}", local.format("%Z")) };
     if lang == "ja" {
-        t.format("%Y/%m/%d %H:%M UTC").to_string()
+        format!("{}{suffix}", local.format("%Y/%m/%d %H:%M"))
     } else {
-        t.format("%b %-d, %Y %H:%M UTC").to_string()
+        format!("{}{suffix}", local.format("%b %-d, %Y %H:%M"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_in_the_business_zone() {
+        use chrono::TimeZone;
+        // A note written at 14:56 in Tokyo (05:56 UTC) is shown as 14:56.
+        let t = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 5, 56, 0).unwrap();
+        assert_eq!(datetime_in(kizuna_domain::time::DEFAULT_ZONE, t, "ja"), "2026/12/06 14:56");
+        assert_eq!(datetime_in(kizuna_domain::time::DEFAULT_ZONE, t, "en"), "Dec 6, 2026 14:56");
+        assert_eq!(datetime_in(chrono_tz::America::New_York, t, "en"), "Dec 6, 2026 00:56 EST");
+    }
 
     #[test]
     fn per_locale() {
