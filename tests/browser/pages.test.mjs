@@ -216,7 +216,7 @@ test('account 360: add a note and log a meeting', async () => {
   await p.fill('#log-meeting input[name=occurred_on]', '2026-11-20');
   await p.fill('#log-meeting input[name=subject]', 'Onboarding review');
   await p.click('#log-meeting button');
-  assert.match(await p.locator('.timeline').innerText(), /Nov 20, 2026 00:00 UTC · Meeting[\s\S]*Onboarding review/);
+  assert.match(await p.locator('.timeline').innerText(), /Nov 20, 2026 00:00 · Meeting[\s\S]*Onboarding review/);
   await shot(p, 'account-after-note-en');
 });
 

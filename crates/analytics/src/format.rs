@@ -84,7 +84,9 @@ pub fn render_rows(v: &Value, format: Format, key: &str) -> String {
         Format::Table => {
             let mut out = String::new();
             if let Some(o) = v.as_object() {
-                for (k, x) in o.iter().filter(|(k, x)| *k != key && !x.is_array() && !x.is_object()) {
+                // Plain one-line fields; long texts (a TOML proposal) are for JSON readers.
+                let plain = |x: &Value| !x.is_array() && !x.is_object() && !x.as_str().is_some_and(|s| s.contains('\n'));
+                for (k, x) in o.iter().filter(|(k, x)| *k != key && plain(x)) {
                     out.push_str(&format!("{k}: {}\n", table_cell(k, x)));
                 }
                 out.push('\n');

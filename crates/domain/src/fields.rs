@@ -117,7 +117,8 @@ pub fn push_digits(out: &mut String, value: u32, width: u32) {
     out.push_str(std::str::from_utf8(&digits[..width]).expect("ASCII digits"));
 }
 
-/// RFC 3339 (`2024-04-01T09:30:00+09:00`), `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC).
+/// RFC 3339 (`2024-04-01T09:30:00+09:00`), `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (the start
+/// of that day in the business time zone, so it counts on that day wherever the zone is).
 pub fn parse_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
     let s = raw.trim();
     if let Some(t) = parse_fixed_datetime(s, b' ') {
@@ -131,7 +132,7 @@ pub fn parse_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldEr
     }
     if s.len() == 10 {
         if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+            return Ok(crate::time::start_of_day(d));
         }
     }
     Err(FieldError::new(column, raw, "is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)"))
@@ -263,7 +264,8 @@ mod tests {
         let t = parse_timestamp("t", "2024-04-01T09:00:00+09:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2024-04-01T00:00:00+00:00");
         assert_eq!(parse_timestamp("t", "2024-04-01 00:00:00").unwrap(), t);
-        assert_eq!(parse_timestamp("t", "2024-04-01").unwrap(), t);
+        // A bare date starts at midnight in the business zone (Tokyo by default): 15:00 UTC the day before.
+        assert_eq!(parse_timestamp("t", "2024-04-01").unwrap().to_rfc3339(), "2024-03-31T15:00:00+00:00");
         assert!(parse_timestamp("t", "yesterday").is_err());
     }
 

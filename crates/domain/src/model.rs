@@ -222,7 +222,9 @@ pub struct Account {
     pub partner_id: Option<String>,
     pub lifecycle_stage: Option<String>,
     pub attributes: serde_json::Value,
+    #[serde(serialize_with = "crate::time::serde_local_opt")]
     pub created_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::serde_local")]
     pub updated_at: DateTime<Utc>,
     /// The latest health score (0–100), its band and the score before it, if scored.
     pub health_score: Option<f64>,
@@ -258,6 +260,7 @@ pub struct Contact {
 pub struct Activity {
     pub activity_id: String,
     pub kind: ActivityKind,
+    #[serde(serialize_with = "crate::time::serde_local")]
     pub occurred_at: DateTime<Utc>,
     pub author_email: Option<String>,
     pub subject: Option<String>,

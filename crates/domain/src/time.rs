@@ -80,6 +80,20 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     local(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// `#[serde(serialize_with = "kizuna_domain::time::serde_local")]`: a time in JSON as RFC 3339
+/// in the business zone, with its offset (`2026-12-06T14:56:00+09:00`).
+pub fn serde_local<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&local(*t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+}
+
+/// [`serde_local`] for an optional time (`null` when absent).
+pub fn serde_local_opt<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serde_local(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +128,20 @@ mod tests {
         let sp = parse_zone("America/Sao_Paulo").unwrap();
         let d = NaiveDate::from_ymd_opt(2018, 11, 4).unwrap();
         assert_eq!(start_of_day_in(sp, d), Utc.with_ymd_and_hms(2018, 11, 4, 3, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn json_times_carry_the_business_zone_offset() {
+        #[derive(serde::Serialize)]
+        struct T {
+            #[serde(serialize_with = "serde_local")]
+            at: DateTime<Utc>,
+            #[serde(serialize_with = "serde_local_opt")]
+            none: Option<DateTime<Utc>>,
+        }
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 56, 0).unwrap();
+        // The process zone is the default here (no test sets another).
+        assert_eq!(serde_json::to_string(&T { at, none: None }).unwrap(), r#"{"at":"2026-12-06T14:56:00+09:00","none":null}"#);
     }
 
     #[test]

@@ -478,8 +478,14 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     let acts = detail["activities"].as_array().unwrap();
     assert_eq!(acts.len(), 3);
     assert!(acts.iter().any(|a| a["subject"] == "更新の相談" && a["author_email"] == "admin@kizuna.example" && a["kind"] == "note"));
-    assert!(acts.iter().any(|a| a["kind"] == "meeting" && a["occurred_at"].as_str().unwrap().starts_with("2024-05-10")));
+    assert!(acts.iter().any(|a| a["kind"] == "meeting" && a["occurred_at"] == "2024-05-10T00:00:00+09:00"));
     assert!(!get(&c, "/accounts/A1?lang=ja", None).await.body.contains("id=\"usage\""), "no usage panel without usage");
+    // A note written at 14:56 in Tokyo (05:56 UTC) is shown at 14:56, the business zone's time.
+    let at = c.send(Request::post("/api/v1/accounts/A1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","subject":"時刻","occurred_at":"2026-12-06T05:56:00Z"}"#)).await;
+    assert_eq!(at.status, StatusCode::CREATED, "{}", at.body);
+    let body = get(&c, "/accounts/A1?lang=ja", None).await.body;
+    assert!(body.contains("2026&#x2f;12&#x2f;06 14:56"), "shown in Asia/Tokyo (slashes HTML-escaped)");
+    assert!(get(&c, "/accounts/A1?lang=en", None).await.body.contains("Dec 6, 2026 14:56"));
     let today = chrono::Utc::now();
     let login = kizuna_domain::usage::UsageMessage::Event(kizuna_domain::usage::UsageEvent {
         message_id: "p1".into(),
@@ -495,7 +501,7 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     assert!(page.body.contains("プロダクト利用状況") && page.body.contains("<td>logins_28d</td><td class=\"num\">1</td>"), "{}", page.body);
     assert!(page.body.contains("来期は席数を増やしたい") && page.body.contains("打ち合わせ"));
     let (total, log) = c.store.audit_log(None, 1, 100).await.unwrap();
-    assert_eq!(log.iter().filter(|e| e.action == "activity.create" && e.target.as_deref() == Some("A1")).count(), 3, "{total}");
+    assert_eq!(log.iter().filter(|e| e.action == "activity.create" && e.target.as_deref() == Some("A1")).count(), 4, "{total}");
 }
 
 async fn dashboard_page_matches_api(db: TestDb) {

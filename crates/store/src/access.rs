@@ -17,8 +17,11 @@ pub struct ApiKey {
     /// A key bound to a partner sees only that partner's accounts.
     pub partner_id: Option<String>,
     pub created_by: String,
+    #[serde(serialize_with = "kizuna_domain::time::serde_local")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "kizuna_domain::time::serde_local_opt")]
     pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "kizuna_domain::time::serde_local_opt")]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -34,6 +37,7 @@ pub struct AuditEntry<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
     pub id: i64,
+    #[serde(serialize_with = "kizuna_domain::time::serde_local")]
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,

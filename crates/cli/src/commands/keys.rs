@@ -39,8 +39,8 @@ pub async fn run(db: &str, cmd: Keys) -> anyhow::Result<ExitCode> {
         }
         Keys::List => {
             for k in store.api_keys().await? {
-                let revoked = k.revoked_at.map(|t| format!("revoked {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_else(|| "active".into());
-                println!("{}\t{}\t{}\t{}\t{}\t{}", k.key_id, k.kind, k.label, k.partner_id.unwrap_or_default(), k.created_at.format("%Y-%m-%d %H:%M"), revoked);
+                let revoked = k.revoked_at.map(|t| format!("revoked {}", kizuna_domain::time::local(t).format("%Y-%m-%d %H:%M"))).unwrap_or_else(|| "active".into());
+                println!("{}\t{}\t{}\t{}\t{}\t{}", k.key_id, k.kind, k.label, k.partner_id.unwrap_or_default(), kizuna_domain::time::local(k.created_at).format("%Y-%m-%d %H:%M"), revoked);
             }
         }
         Keys::Revoke { key_id } => {

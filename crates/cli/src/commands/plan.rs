@@ -89,7 +89,7 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         }
         Plan::List => {
             for (name, at) in super::open(db).await?.scenarios().await? {
-                println!("{name}\t{}", at.format("%Y-%m-%d %H:%M"));
+                println!("{name}\t{}", kizuna_domain::time::local(at).format("%Y-%m-%d %H:%M"));
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -51,7 +51,7 @@ pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<s
     let rows = state.store.scenarios().await?;
     Ok(Json(serde_json::json!(rows
         .into_iter()
-        .map(|(name, at)| serde_json::json!({"name": name, "updated_at": at}))
+        .map(|(name, at)| serde_json::json!({"name": name, "updated_at": kizuna_domain::time::rfc3339(at)}))
         .collect::<Vec<_>>())))
 }
 
