@@ -46,6 +46,45 @@ pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
     local_day_in(zone(), t)
 }
 
+/// The local day of many times in a row, remembering the last day's bounds: events come in
+/// time order per account, so nearly every call is two comparisons instead of a zone lookup.
+#[derive(Debug, Clone)]
+pub struct DayCache {
+    tz: Tz,
+    /// The cached day and its first instant and the next day's, in UTC seconds.
+    day: Option<(NaiveDate, i64, i64)>,
+}
+
+impl DayCache {
+    pub fn new(tz: Tz) -> Self {
+        DayCache { tz, day: None }
+    }
+
+    pub fn day(&mut self, t: DateTime<Utc>) -> NaiveDate {
+        let secs = t.timestamp();
+        if let Some((d, from, to)) = self.day {
+            if from <= secs && secs < to {
+                return d;
+            }
+        }
+        let d = local_day_in(self.tz, t);
+        let from = start_of_day_in(self.tz, d).timestamp();
+        let to = d.succ_opt().map_or(i64::MAX, |n| start_of_day_in(self.tz, n).timestamp());
+        // Only cache bounds that hold `t` (a day that skipped its midnight still does).
+        if from <= secs && secs < to {
+            self.day = Some((d, from, to));
+        }
+        d
+    }
+}
+
+impl Default for DayCache {
+    /// For the business zone.
+    fn default() -> Self {
+        DayCache::new(zone())
+    }
+}
+
 /// Today in the business zone: the default as-of date of every figure.
 pub fn today() -> NaiveDate {
     local_day(Utc::now())
@@ -142,6 +181,19 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 56, 0).unwrap();
         // The process zone is the default here (no test sets another).
         assert_eq!(serde_json::to_string(&T { at, none: None }).unwrap(), r#"{"at":"2026-12-06T14:56:00+09:00","none":null}"#);
+    }
+
+    #[test]
+    fn the_day_cache_agrees_with_the_zone_across_days_and_summer_time() {
+        for tz in [DEFAULT_ZONE, parse_zone("America/New_York").unwrap(), parse_zone("Asia/Kolkata").unwrap()] {
+            let mut cache = DayCache::new(tz);
+            // Every 7 minutes over 2026-03-07..03-10 (New York's clocks change on 03-08), then back.
+            let start = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
+            let times: Vec<_> = (0..900).map(|i| start + chrono::Duration::minutes(7 * i)).collect();
+            for t in times.iter().chain(times.iter().rev()) {
+                assert_eq!(cache.day(*t), local_day_in(tz, *t), "{tz} {t}");
+            }
+        }
     }
 
     #[test]

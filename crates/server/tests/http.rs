@@ -525,6 +525,15 @@ async fn dashboard_page_matches_api(db: TestDb) {
     assert!(page.body.contains("MRR movements by month") && page.body.contains("Touch-model mix"));
     let ja = get(&c, "/dashboard?from=2024-01&to=2024-06", Some("ja")).await;
     assert!(ja.body.contains("ポートフォリオ") && ja.body.contains("2024年1月1日"));
+    // As of 2024-06-15, June is month to date and says so; the KPI MRR is the last row's ending MRR.
+    let mtd = get(&c, "/api/v1/dashboard?from=2024-01&to=2024-12&at=2024-06-15", None).await.json();
+    let last = mtd["months"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((mtd["to"].as_str(), mtd["requested_to"].as_str(), last["partial"].as_bool()), (Some("2024-06"), Some("2024-12"), Some(true)));
+    assert_eq!(mtd["mrr"], last["ending_mrr"]);
+    let page = get(&c, "/dashboard?from=2024-01&to=2024-12&at=2024-06-15", Some("en")).await.body;
+    assert!(page.contains("Jun 2024 (to Jun 15, 2024)") && page.contains("As of Jun 15, 2024: nothing after it is counted"), "{page}");
+    let ja = get(&c, "/dashboard?from=2024-01&to=2024-12&at=2024-06-15", Some("ja")).await.body;
+    assert!(ja.contains("2024年6月（2024年6月15日まで）"), "{ja}");
     let bad = get(&c, "/api/v1/dashboard?from=2024-13", None).await;
     assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("from \"2024-13\" is not a month (YYYY-MM)")));
 }

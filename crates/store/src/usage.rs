@@ -98,6 +98,8 @@ pub(crate) struct IngestState {
     /// A bulk import's transaction: the engine may write its rows on the calling thread
     /// (SQLite's `sqlite_rows`), which a server's request handlers must not.
     pub bulk: bool,
+    /// The business-zone day of each event's time.
+    days: kizuna_domain::time::DayCache,
 }
 
 /// `text` as the shared text in `last` when it is the same, else as a new one kept there.
@@ -159,6 +161,12 @@ impl IngestState {
     const ACCOUNTS: usize = 1_000_000;
     /// Event types whose text is shared (beyond them each share has its own).
     const KINDS: usize = 64;
+
+    /// One new attributed event at `at`, counted on its day in the business zone.
+    pub fn add_at(&mut self, account: &str, at: chrono::DateTime<chrono::Utc>, kind: &str, user: Option<&str>, value: Option<f64>) {
+        let day = self.days.day(at);
+        self.add(account, day, kind, user, value);
+    }
 
     /// One new attributed event.
     pub fn add(&mut self, account: &str, day: NaiveDate, kind: &str, user: Option<&str>, value: Option<f64>) {
@@ -665,7 +673,7 @@ macro_rules! usage_impl {
                         .await?;
                         summaries[r].attributed += moved.len() as u64;
                         for (at, kind, user, value) in &moved {
-                            state.add(account_id, kizuna_domain::time::local_day(*at), kind, user.as_deref(), *value);
+                            state.add_at(account_id, *at, kind, user.as_deref(), *value);
                         }
                         groups.insert(user_id.clone(), account_id.clone());
                         summaries[r].groups += 1;
@@ -894,7 +902,7 @@ macro_rules! usage_impl {
                 summaries[*r].events += 1;
                 summaries[*r].unattributed += a.is_empty() as u64;
                 if !a.is_empty() {
-                    state.add(a, kizuna_domain::time::local_day(e.at), &e.event_type, e.user_id.as_deref(), e.value);
+                    state.add_at(a, e.at, &e.event_type, e.user_id.as_deref(), e.value);
                 }
             }
             // An account's events come together: each is looked up once per stretch.

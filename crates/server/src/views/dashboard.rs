@@ -41,6 +41,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     let lang = page.lang;
     let d = kizuna_analytics::dashboard::dashboard(state.store.as_ref(), &kizuna_analytics::Params(&q), kizuna_analytics::today()).await?;
     let months: Vec<Value> = d["months"].as_array().cloned().unwrap_or_default();
+    let at = d["at"].as_str().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).unwrap_or_else(kizuna_analytics::today);
     let month_label = |m: &Value| {
         m["month"].as_str().and_then(Month::parse).map(|m| month(m.first_day(), lang)).unwrap_or_default()
     };
@@ -56,8 +57,14 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     let table: Vec<Value> = months
         .iter()
         .map(|m| {
+            let label = if m["partial"].as_bool() == Some(true) {
+                page.t("dash.month_to_date").replace("%{month}", &month_label(m)).replace("%{day}", &super::format::date(at, lang))
+            } else {
+                month_label(m)
+            };
             json!({
-                "month": month_label(m),
+                "month": label,
+                "partial": m["partial"],
                 "starting": yen(f(&m["starting_mrr"]).unwrap_or(0.0)),
                 "new": yen(f(&m["new"]).unwrap_or(0.0)),
                 "expansion": yen(f(&m["expansion"]).unwrap_or(0.0)),
@@ -109,6 +116,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         "dashboard.html",
         minijinja::context! {
             kpis, chart, table, mix, mix_chart, period,
+            as_of_note => page.t("dash.as_of_note").replace("%{day}", &super::format::date(at, lang)),
             by_segment => breakdown(&d["by_segment"], "segment", lang),
             by_touch => breakdown(&d["by_touch_model"], "touch", lang),
             f_from => d["from"].as_str().unwrap_or(""), f_to => d["to"].as_str().unwrap_or(""),
