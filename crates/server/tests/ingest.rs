@@ -239,6 +239,8 @@ async fn partner_keys_and_ids(db: TestDb) {
     tx.upsert_accounts(&[other, mine]).await.unwrap();
     tx.commit().await.unwrap();
     let mut s = Server::new(&db.store).await;
+    let company = br#"{"userId": "theirs-u", "groupId": "THEIRS", "traits": {"email": "t@example.com"}}"#;
+    assert_eq!(s.post("/v1/group", &[], company.to_vec()).await.status, StatusCode::OK, "a company key may write anywhere");
     (s.key, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Write, None, Some("P-ALPHA".into())).await.unwrap();
     let ok = r#"{"batch": [{"type": "track", "userId": "u1", "event": "login", "messageId": "a", "context": {"groupId": "MINE"}},
         {"type": "group", "userId": "u1", "groupId": "NEW-1"}]}"#;
@@ -254,6 +256,14 @@ async fn partner_keys_and_ids(db: TestDb) {
     let r = s.post("/v1/group", &[], br#"{"userId": "u1", "groupId": "THEIRS"}"#.to_vec()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.json()["message"].as_str().unwrap().starts_with("message: account \"THEIRS\""), "{}", r.body);
+    // Without an account named, the event goes to its user's account: that one is checked.
+    for (uri, body) in [("/v1/track", r#"{"userId": "theirs-u", "event": "login", "messageId": "d"}"#), ("/v1/identify", r#"{"userId": "theirs-u", "traits": {"email": "x@example.com"}}"#)] {
+        let r = s.post(uri, &[], body.as_bytes().to_vec()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(r.json()["message"].as_str().unwrap().starts_with("message: its user is grouped with account \"THEIRS\", which is not one of partner \"P-ALPHA\"'s"), "{}", r.body);
+    }
+    let regrouped = r#"{"batch": [{"type": "group", "userId": "theirs-u", "groupId": "MINE"}, {"type": "track", "userId": "theirs-u", "event": "login", "messageId": "e"}]}"#;
+    assert_eq!(s.post("/v1/batch", &[], regrouped.as_bytes().to_vec()).await.status, StatusCode::OK, "grouped into its own account first in the request");
 
     let long = format!(r#"{{"userId": "u1", "groupId": "{}"}}"#, "x".repeat(20_000));
     let r = s.post("/v1/group", &[], long.into_bytes()).await;
@@ -261,7 +271,8 @@ async fn partner_keys_and_ids(db: TestDb) {
     assert!(r.json()["message"].as_str().unwrap().starts_with("message: groupId \"xxxx"), "{}", r.body);
     let r = s.post("/v1/track", &[], br#"{"userId": "u\u0000", "event": "x"}"#.to_vec()).await;
     assert_eq!((r.status, r.json()["message"].as_str()), (StatusCode::BAD_REQUEST, Some("message: userId \"u\\0\" is not an identifier (at most 200 characters, no control characters)")));
-    assert_eq!(stored_ids(&db.store).await.len(), 1, "only the first request's event");
+    let ids: Vec<String> = stored_ids(&db.store).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["a", "e"], "nothing of a refused request");
 }
 
 both_engines!(

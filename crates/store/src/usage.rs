@@ -299,6 +299,8 @@ pub trait Usage: Send + Sync {
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
     async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// The account a product user was last grouped with, if any.
+    async fn usage_user_account(&self, user_id: &str) -> Result<Option<String>>;
     /// Per account (or just `account`): events, sum of values and days with events of `event` (any when None), in
     /// the window `from..=to` and in the window before it, `before..from`, in one pass.
     async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
@@ -534,6 +536,12 @@ macro_rules! usage_impl {
                 .await?;
                 tx.commit().await?;
                 Ok(filed)
+            }
+
+            async fn usage_user_account(&self, user_id: &str) -> $crate::Result<Option<String>> {
+                let a: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+                Ok(a.flatten().filter(|a| !a.is_empty()))
             }
 
             async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {

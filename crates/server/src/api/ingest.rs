@@ -21,6 +21,7 @@ use kizuna_domain::usage::segment::{self, Kind, SegmentError, MAX_BATCH_BYTES, M
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_domain::AccountRow;
 use kizuna_store::ApiKey;
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Compressed bodies are refused above this (a body at the 500 KB limit compresses smaller).
@@ -91,41 +92,69 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
 }
 
-/// A partner-bound key writes only to its partner's accounts: an account a message names
-/// (`groupId`, `context.groupId`) that belongs to anyone else is refused with a 403 naming the
-/// message, and one that does not exist yet is created bound to the partner (before the
-/// events, so the writer, which creates accounts unbound, finds it). Keys of the whole
-/// company skip this: their path stays as it was.
+/// A partner-bound key writes only to its partner's accounts: a message whose account belongs
+/// to anyone else is refused with a 403 naming the message. Its account is the one it names
+/// (`groupId`, `context.groupId`), else the one its user is grouped with (by a group earlier in
+/// the request, or before), as the writer attributes it; an identify makes a contact there. An
+/// account named that does not exist yet is created bound to the partner (before the events,
+/// so the writer, which creates accounts unbound, finds it). Keys of the whole company skip
+/// this: their path stays as it was.
 async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessage], batch: bool) -> Result<(), ApiError> {
     let Some(partner) = &key.partner_id else { return Ok(()) };
-    let mut checked = std::collections::HashSet::new();
+    let mut checked: HashMap<String, bool> = HashMap::new();
+    let mut users: HashMap<&str, Option<String>> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
-        let account = match m {
-            UsageMessage::Group { account_id, .. } => account_id,
-            UsageMessage::Event(UsageEvent { account_id: Some(a), .. }) => a,
-            _ => continue,
+        let at = || if batch { format!("batch[{i}]") } else { "message".to_string() };
+        let (account, named) = match m {
+            UsageMessage::Group { user_id, account_id, .. } => {
+                users.insert(user_id, Some(account_id.clone()));
+                (account_id.clone(), true)
+            }
+            UsageMessage::Event(UsageEvent { account_id: Some(a), .. }) => (a.clone(), true),
+            UsageMessage::Event(UsageEvent { user_id: Some(u), .. }) | UsageMessage::Identify { user_id: u, .. } => {
+                let grouped = match users.get(u.as_str()) {
+                    Some(a) => a.clone(),
+                    None => users.entry(u).or_insert(state.store.usage_user_account(u).await?).clone(),
+                };
+                match grouped {
+                    Some(a) => (a, false),
+                    None => continue,
+                }
+            }
+            UsageMessage::Event(_) => continue,
         };
-        if !checked.insert(account.as_str()) {
-            continue;
-        }
-        let at = if batch { format!("batch[{i}]") } else { "message".to_string() };
-        match state.store.get_account(account, kizuna_analytics::today()).await? {
-            Some(a) if a.partner_id.as_deref() == Some(partner.as_str()) => {}
-            Some(_) => {
-                return Err(ApiError::Forbidden(format!(
-                    "{at}: account {account:?} is not one of partner {partner:?}'s accounts; write key {} may only write to those",
-                    key.key_id
-                )))
-            }
+        let ours = match checked.get(&account) {
+            Some(ours) => *ours,
             None => {
-                let row = AccountRow { account_id: account.clone(), partner_id: Some(partner.clone()), ..Default::default() };
-                let mut tx = state.store.begin().await?;
-                tx.upsert_accounts(&[row]).await?;
-                tx.commit().await?;
+                let ours = partner_account(state, partner, &account).await?;
+                checked.insert(account.clone(), ours);
+                ours
             }
+        };
+        if !ours {
+            let whose = if named { format!("account {account:?}") } else { format!("its user is grouped with account {account:?}, which") };
+            return Err(ApiError::Forbidden(format!(
+                "{}: {whose} is not one of partner {partner:?}'s accounts; write key {} may only write to those",
+                at(),
+                key.key_id
+            )));
         }
     }
     Ok(())
+}
+
+/// Whether `account` is the partner's, creating it bound to the partner when it does not exist.
+async fn partner_account(state: &AppState, partner: &str, account: &str) -> Result<bool, ApiError> {
+    match state.store.get_account(account, kizuna_analytics::today()).await? {
+        Some(a) => Ok(a.partner_id.as_deref() == Some(partner)),
+        None => {
+            let row = AccountRow { account_id: account.to_string(), partner_id: Some(partner.to_string()), ..Default::default() };
+            let mut tx = state.store.begin().await?;
+            tx.upsert_accounts(&[row]).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
 }
 
 /// The body as sent, or decompressed as its `Content-Encoding` says. At most `limit + 1` bytes
