@@ -762,26 +762,28 @@ macro_rules! usage_impl {
                     .fetch_one(&mut **tx)
                     .await?;
             let text = |v: &Option<String>| v.clone().map(Value::String);
-            let (mut fields, mut patch, mut remembered) = ([None, None, None], serde_json::Map::new(), before.clone());
+            // The new values of the three columns (None: unchanged) and the attributes to merge.
+            let (mut set, mut patch, mut remembered) = ([None, None, None], serde_json::Map::new(), before.clone());
             for u in updates {
-                let current = match &u.target {
-                    Target::Name => text(&name),
-                    Target::Segment => text(&segment),
-                    Target::LifecycleStage => text(&stage),
-                    Target::Attribute(a) => attributes.0.get(a).cloned(),
+                let (current, column) = match &u.target {
+                    Target::Name => (text(&name), Some(0)),
+                    Target::Segment => (text(&segment), Some(1)),
+                    Target::LifecycleStage => (text(&stage), Some(2)),
+                    Target::Attribute(a) => (attributes.0.get(a).cloned(), None),
                     Target::Drop => continue,
                 };
                 let key = u.target.key();
                 if !may_set(&u, current.as_ref(), before.get(&key)) {
                     continue;
                 }
-                match &u.target {
-                    Target::Attribute(a) => drop(patch.insert(a.clone(), u.value.clone())),
-                    t => fields[[Target::Name, Target::Segment, Target::LifecycleStage].iter().position(|f| f == t).expect("a column")] = u.value.as_str().map(str::to_string),
+                match (column, &u.target) {
+                    (Some(c), _) => set[c] = u.value.as_str().map(str::to_string),
+                    (None, Target::Attribute(a)) => drop(patch.insert(a.clone(), u.value.clone())),
+                    (None, _) => continue,
                 }
                 remembered.insert(key, u.value);
             }
-            let [name, segment, stage] = fields;
+            let [name, segment, stage] = set;
             sqlx::query(concat!(
                 "UPDATE accounts SET attributes = ", $patch_attributes, ", name = COALESCE($3, name), segment = COALESCE($4, segment), \
                  lifecycle_stage = COALESCE($5, lifecycle_stage), updated_at = $6 WHERE account_id = $1"
