@@ -315,7 +315,8 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+        // Lazily: the writer thread may still hold the database open for a moment.
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
     }
 }
 
