@@ -254,6 +254,9 @@ pub struct Contact {
     pub role: Option<ContactRole>,
     pub title: Option<String>,
     pub phone: Option<String>,
+    /// The last day this contact used the product, when it is a product user (identified with
+    /// its e-mail) who had events.
+    pub last_active: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -73,6 +73,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A body in an encoding the server does not read (415).
+    #[error("{0}")]
+    UnsupportedEncoding(String),
     #[error(transparent)]
     Store(#[from] kizuna_store::StoreError),
     #[error(transparent)]
@@ -82,32 +85,66 @@ pub enum ApiError {
     /// A failure that is not the caller's (500); logged, not shown.
     #[error("{0}")]
     Internal(String),
+    /// The database cannot take writes for now (503 with `Retry-After`): the same request may
+    /// succeed later. Logged, not shown.
+    #[error("{0}")]
+    Unavailable(String),
 }
+
+/// Seconds a client is asked to wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// Put on error responses so the page layer can show the message in HTML.
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Report(kizuna_analytics::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
             ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Template(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        // Internal details go to the log, not to the browser.
-        let message = if status.is_server_error() {
-            tracing::error!("{self}");
-            "internal error: the server log has the details".to_string()
-        } else {
-            self.to_string()
-        };
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// What the caller is told: internal details go to the log, not to the browser.
+    pub fn public_message(&self) -> String {
+        match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::error!("{self}");
+                format!("the database cannot take this request right now (the server log says why); retry in {RETRY_AFTER_SECONDS} seconds")
+            }
+            s if s.is_server_error() => {
+                tracing::error!("{self}");
+                "internal error: the server log has the details".to_string()
+            }
+            _ => self.to_string(),
+        }
+    }
+
+    /// The headers an answer with this error carries.
+    pub fn headers(&self, h: &mut header::HeaderMap) {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => drop(h.insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"))),
+            StatusCode::SERVICE_UNAVAILABLE => drop(h.insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECONDS))),
+            _ => {}
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.public_message();
         let msg = match &self {
             ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) => Some(m.clone()),
             _ => None,
@@ -116,9 +153,7 @@ impl IntoResponse for ApiError {
         if let Some(m) = msg {
             resp.extensions_mut().insert(m);
         }
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
+        self.headers(resp.headers_mut());
         resp.extensions_mut().insert(ErrorMessage(message));
         resp
     }

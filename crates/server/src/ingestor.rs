@@ -2,24 +2,50 @@
 //! stores everything waiting in one transaction and then answers each request with its own
 //! summary. Under load, many requests share one commit (one fsync), instead of queuing for
 //! SQLite's single write lock one by one; no request is answered before its events are durable.
+//!
+//! A commit that fails stores nothing (it is one transaction). When the database cannot take
+//! writes for now (disk full, read-only, unreachable) every request waiting is answered 503
+//! with `Retry-After`, the writer is marked degraded for `/healthz`, and the next commit that
+//! succeeds clears it: nothing needs a restart.
 
 use crate::ApiError;
 use kizuna_domain::usage::{IngestSummary, UsageMessage};
-use kizuna_store::Store;
-use std::sync::Arc;
+use kizuna_store::{Store, StoreError};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Messages per transaction at most (a single request may exceed it and goes alone).
 const GROUP_MESSAGES: usize = 20_000;
 
+/// Why a commit failed, as each request waiting on it is told.
+#[derive(Debug, Clone)]
+struct Failure {
+    transient: bool,
+    message: String,
+}
+
+impl From<&StoreError> for Failure {
+    fn from(e: &StoreError) -> Self {
+        Failure { transient: e.is_transient(), message: format!("storing usage events failed: {e}") }
+    }
+}
+
 struct Job {
     messages: Vec<UsageMessage>,
-    reply: oneshot::Sender<Result<IngestSummary, String>>,
+    reply: oneshot::Sender<Result<IngestSummary, Failure>>,
+}
+
+/// The writer's state for `/healthz`: why writes fail, since the last commit that did not.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Degraded {
+    pub reason: String,
+    pub since: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone)]
 pub struct Ingestor {
     jobs: mpsc::Sender<Job>,
+    degraded: Arc<Mutex<Option<Degraded>>>,
 }
 
 impl Ingestor {
@@ -29,20 +55,30 @@ impl Ingestor {
     /// this runtime's timers and sockets, through the handle.)
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
+        let degraded = Arc::new(Mutex::new(None));
         let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || runtime.block_on(writer(store, rx)));
-        Ingestor { jobs }
+        let state = degraded.clone();
+        tokio::task::spawn_blocking(move || runtime.block_on(writer(store, rx, state)));
+        Ingestor { jobs, degraded }
     }
 
     pub async fn ingest(&self, messages: Vec<UsageMessage>) -> Result<IngestSummary, ApiError> {
         let (reply, answer) = oneshot::channel();
         let gone = || ApiError::Internal("the usage writer stopped".into());
         self.jobs.send(Job { messages, reply }).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?.map_err(ApiError::Internal)
+        answer.await.map_err(|_| gone())?.map_err(|f| match f.transient {
+            true => ApiError::Unavailable(f.message),
+            false => ApiError::Internal(f.message),
+        })
+    }
+
+    /// Why usage writes fail now, if they do.
+    pub fn degraded(&self) -> Option<Degraded> {
+        self.degraded.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, degraded: Arc<Mutex<Option<Degraded>>>) {
     while let Some(first) = rx.recv().await {
         let mut size = first.messages.len();
         let mut jobs = vec![first];
@@ -55,19 +91,61 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let requests: Vec<Vec<UsageMessage>> = jobs.iter_mut().map(|j| std::mem::take(&mut j.messages)).collect();
-        match store.ingest_many(&requests).await {
-            Ok(summaries) => {
-                for (job, s) in jobs.into_iter().zip(summaries) {
-                    let _ = job.reply.send(Ok(s));
-                }
+        let outcome = commit(store.as_ref(), jobs).await;
+        let mut state = degraded.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Outcome::Stored => *state = None,
+            Outcome::Unavailable(reason) => {
+                let since = state.as_ref().map_or_else(chrono::Utc::now, |d| d.since);
+                *state = Some(Degraded { reason, since });
             }
-            Err(e) => {
-                tracing::error!("storing usage events: {e}");
-                for job in jobs {
-                    let _ = job.reply.send(Err(format!("storing usage events failed: {e}")));
-                }
-            }
+            Outcome::Refused => {}
         }
     }
+}
+
+/// What a commit says of the database's health.
+enum Outcome {
+    /// Something was stored: the database takes writes.
+    Stored,
+    /// The database cannot take writes now, for this reason.
+    Unavailable(String),
+    /// It refused what was written, which says nothing about later writes.
+    Refused,
+}
+
+/// Commits the jobs together and answers each. A failure that is not transient (a statement the
+/// database refuses for its content) is retried job by job, so one request that cannot be
+/// stored does not fail the others that happened to share its commit.
+async fn commit(store: &dyn Store, mut jobs: Vec<Job>) -> Outcome {
+    let requests: Vec<Vec<UsageMessage>> = jobs.iter_mut().map(|j| std::mem::take(&mut j.messages)).collect();
+    let e = match store.ingest_many(&requests).await {
+        Ok(summaries) => {
+            jobs.into_iter().zip(summaries).for_each(|(job, s)| drop(job.reply.send(Ok(s))));
+            return Outcome::Stored;
+        }
+        Err(e) => e,
+    };
+    tracing::error!("storing usage events: {e}");
+    let failure = Failure::from(&e);
+    if failure.transient || jobs.len() == 1 {
+        jobs.into_iter().for_each(|job| drop(job.reply.send(Err(failure.clone()))));
+        return if failure.transient { Outcome::Unavailable(e.to_string()) } else { Outcome::Refused };
+    }
+    let mut outcome = Outcome::Refused;
+    for (job, messages) in jobs.into_iter().zip(requests) {
+        let alone = store.ingest(&messages).await.map_err(|e| {
+            tracing::error!("storing usage events of one request: {e}");
+            Failure::from(&e)
+        });
+        // Any request that met a database unable to write marks it so; else any stored clears it.
+        outcome = match (&alone, outcome) {
+            (_, Outcome::Unavailable(r)) => Outcome::Unavailable(r),
+            (Err(f), _) if f.transient => Outcome::Unavailable(f.message.clone()),
+            (Ok(_), _) => Outcome::Stored,
+            (Err(_), o) => o,
+        };
+        let _ = job.reply.send(alone);
+    }
+    outcome
 }

@@ -19,3 +19,58 @@ pub enum StoreError {
     #[error("stored value {value:?} in {column} is not valid: {expected}")]
     BadStoredValue { column: &'static str, value: String, expected: String },
 }
+
+impl StoreError {
+    /// Whether the database could not take the write for now (disk full, read-only, locked,
+    /// unreachable, out of memory): the same write may succeed later, so a client should retry.
+    /// A statement the database refuses for what it holds (a constraint, a value too big) or a
+    /// bug is not transient: retrying it would fail forever.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sql(e) | StoreError::Connect { source: e, .. } => sqlx_transient(e),
+            // SQLite's primary result codes (the low byte of an extended code).
+            StoreError::Sqlite { code, .. } => sqlite_transient(*code),
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => match code.parse::<i32>() {
+                Ok(sqlite) => sqlite_transient(sqlite),
+                Err(_) => postgres_transient(&code),
+            },
+            None => false,
+        },
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        _ => false,
+    }
+}
+
+/// BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL (CORRUPT is not: it stays).
+fn sqlite_transient(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15)
+}
+
+/// SQLSTATE classes: 08 connection, 40 rollback (serialization, deadlock), 53 insufficient
+/// resources (disk full, out of memory, too many connections), 57 operator intervention
+/// (shutdown), 58 system error (I/O); and 25006, a read-only transaction (a standby).
+fn postgres_transient(code: &str) -> bool {
+    matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58")) || code == "25006"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn full_disks_and_lost_connections_are_transient_constraints_are_not() {
+        use super::{postgres_transient, sqlite_transient};
+        // SQLITE_FULL, SQLITE_IOERR_WRITE (778), SQLITE_READONLY, SQLITE_BUSY
+        assert!(sqlite_transient(13) && sqlite_transient(778) && sqlite_transient(8) && sqlite_transient(5));
+        // SQLITE_CONSTRAINT_PRIMARYKEY (1555), SQLITE_TOOBIG, SQLITE_ERROR
+        assert!(!sqlite_transient(1555) && !sqlite_transient(18) && !sqlite_transient(1));
+        assert!(postgres_transient("53100") && postgres_transient("08006") && postgres_transient("40001") && postgres_transient("25006"));
+        assert!(!postgres_transient("23505") && !postgres_transient("22021") && !postgres_transient("42P01"));
+    }
+}

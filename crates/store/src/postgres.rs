@@ -62,7 +62,7 @@ fn time_value(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc
 
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
-usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN");
+usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2");
 health_impl!(PgStore, sqlx::Postgres);
 
 /// PostgreSQL has no direct path: sqlx's pipelined inserts already send its binary encoding

@@ -285,15 +285,19 @@ macro_rules! store_impl {
             }
 
             async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>> {
-                let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-                    "SELECT email, name, role, title, phone FROM contacts WHERE account_id = $1 ORDER BY email",
+                // A contact who uses the product (an identify with its e-mail) has a last active
+                // day: its user's latest in the rollup, read for the whole account at once.
+                let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDate>)> = sqlx::query_as(
+                    "SELECT c.email, c.name, c.role, c.title, c.phone, l.last_day FROM contacts c LEFT JOIN \
+                     (SELECT user_id, MAX(day) AS last_day FROM usage_daily_users WHERE account_id = $1 GROUP BY user_id) l \
+                     ON l.user_id = c.user_id WHERE c.account_id = $1 ORDER BY c.email",
                 )
                 .bind(account_id)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
                     .map(|r| {
-                        Ok(Contact { email: r.0, name: r.1, role: parse_stored("contacts.role", r.2)?, title: r.3, phone: r.4 })
+                        Ok(Contact { email: r.0, name: r.1, role: parse_stored("contacts.role", r.2)?, title: r.3, phone: r.4, last_active: r.5 })
                     })
                     .collect()
             }

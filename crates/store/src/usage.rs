@@ -100,6 +100,8 @@ pub(crate) struct IngestState {
     pub bulk: bool,
     /// The business-zone day of each event's time.
     days: kizuna_domain::time::DayCache,
+    /// Where group traits go, read once per transaction that has any.
+    pub traits: Option<Arc<kizuna_domain::usage::traits::TraitMap>>,
 }
 
 /// `text` as the shared text in `last` when it is the same, else as a new one kept there.
@@ -297,6 +299,8 @@ pub trait Usage: Send + Sync {
     async fn usage_daily(&self, account_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>>;
     /// How often each stored message id occurs among events (exactly once, unless broken).
     async fn usage_message_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// The account a product user was last grouped with, if any.
+    async fn usage_user_account(&self, user_id: &str) -> Result<Option<String>>;
     /// Per account (or just `account`): events, sum of values and days with events of `event` (any when None), in
     /// the window `from..=to` and in the window before it, `before..from`, in one pass.
     async fn usage_totals(&self, event: Option<&str>, before: NaiveDate, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, UsageTotals, UsageTotals)>>;
@@ -347,9 +351,10 @@ pub(crate) fn account_scope(account: Option<&str>) -> &'static str {
 /// `$insert` starts the multi-row inserts of ingestion. On SQLite it is `INSERT OR IGNORE INTO`:
 /// their conflicts are handled by `ON CONFLICT` anyway, and a statement that cannot abort
 /// needs no statement journal (a copy of every page it changes). `$begin` starts a write
-/// transaction of its own.
+/// transaction of its own. `$patch_attributes` merges the JSON object bound as `$2` into an
+/// account's attributes.
 macro_rules! usage_impl {
-    ($Store:ident, $Db:ty, $insert:literal, $begin:literal) => {
+    ($Store:ident, $Db:ty, $insert:literal, $begin:literal, $patch_attributes:literal) => {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
@@ -533,6 +538,12 @@ macro_rules! usage_impl {
                 Ok(filed)
             }
 
+            async fn usage_user_account(&self, user_id: &str) -> $crate::Result<Option<String>> {
+                let a: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+                Ok(a.flatten().filter(|a| !a.is_empty()))
+            }
+
             async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT message_id, COUNT(*) FROM usage_events GROUP BY message_id ORDER BY message_id")
@@ -637,8 +648,21 @@ macro_rules! usage_impl {
                         .execute(&mut **tx)
                         .await?;
                         summaries[r].identifies += 1;
+                        if let Some(contact) = kizuna_domain::usage::traits::contact(traits) {
+                            let account = match groups.get(user_id) {
+                                Some(a) => Some(a.clone()),
+                                None => sqlx::query_scalar::<_, Option<String>>("SELECT account_id FROM usage_users WHERE user_id = $1")
+                                    .bind(user_id)
+                                    .fetch_optional(&mut **tx)
+                                    .await?
+                                    .flatten(),
+                            };
+                            if let Some(a) = account.filter(|a| !a.is_empty()) {
+                                upsert_contact(tx, &a, user_id, &contact).await?;
+                            }
+                        }
                     }
-                    UsageMessage::Group { user_id, account_id, at, .. } => {
+                    UsageMessage::Group { user_id, account_id, at, traits } => {
                         // Events before this group are stored first, so it attributes them too.
                         flush_events(tx, pending, summaries, state).await?;
                         ensure_account(tx, state, account_id, (r, &mut *summaries)).await?;
@@ -677,6 +701,10 @@ macro_rules! usage_impl {
                         }
                         groups.insert(user_id.clone(), account_id.clone());
                         summaries[r].groups += 1;
+                        if let Some(t) = traits.as_object().filter(|t| !t.is_empty()) {
+                            group_traits(tx, state, account_id, t, *at).await?;
+                        }
+                        user_contact(tx, user_id, account_id).await?;
                     }
                     UsageMessage::Event(e) => {
                         let account = match (&e.account_id, &e.user_id) {
@@ -702,6 +730,131 @@ macro_rules! usage_impl {
                     }
                 }
             }
+            Ok(())
+        }
+
+        /// Sets what a group's traits ask on its account ([`kizuna_domain::usage::traits`]): a
+        /// field is set when it is empty, when it still holds what traits set before, or when
+        /// the rule says to overwrite; what traits set is remembered in `usage_accounts`.
+        /// Traits older than the last ones applied are ignored (the latest by time wins).
+        async fn group_traits(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            state: &mut $crate::usage::IngestState,
+            account_id: &str,
+            traits: &serde_json::Map<String, serde_json::Value>,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::Result<()> {
+            use kizuna_domain::usage::traits::{may_set, Target};
+            use serde_json::Value;
+            let updates = trait_map(tx, state).await?.updates(traits);
+            if updates.is_empty() {
+                return Ok(());
+            }
+            let prev: Option<(String, chrono::DateTime<chrono::Utc>)> =
+                sqlx::query_as("SELECT traits, seen_at FROM usage_accounts WHERE account_id = $1").bind(account_id).fetch_optional(&mut **tx).await?;
+            if prev.as_ref().is_some_and(|(_, seen)| *seen > at) {
+                return Ok(());
+            }
+            let before: serde_json::Map<String, Value> = prev.and_then(|(t, _)| serde_json::from_str(&t).ok()).unwrap_or_default();
+            let (name, segment, stage, attributes): (Option<String>, Option<String>, Option<String>, sqlx::types::Json<Value>) =
+                sqlx::query_as("SELECT name, segment, lifecycle_stage, attributes FROM accounts WHERE account_id = $1")
+                    .bind(account_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let text = |v: &Option<String>| v.clone().map(Value::String);
+            // The new values of the three columns (None: unchanged) and the attributes to merge.
+            let (mut set, mut patch, mut remembered) = ([None, None, None], serde_json::Map::new(), before.clone());
+            for u in updates {
+                let (current, column) = match &u.target {
+                    Target::Name => (text(&name), Some(0)),
+                    Target::Segment => (text(&segment), Some(1)),
+                    Target::LifecycleStage => (text(&stage), Some(2)),
+                    Target::Attribute(a) => (attributes.0.get(a).cloned(), None),
+                    Target::Drop => continue,
+                };
+                let key = u.target.key();
+                if !may_set(&u, current.as_ref(), before.get(&key)) {
+                    continue;
+                }
+                match (column, &u.target) {
+                    (Some(c), _) => set[c] = u.value.as_str().map(str::to_string),
+                    (None, Target::Attribute(a)) => drop(patch.insert(a.clone(), u.value.clone())),
+                    (None, _) => continue,
+                }
+                remembered.insert(key, u.value);
+            }
+            let [name, segment, stage] = set;
+            sqlx::query(concat!(
+                "UPDATE accounts SET attributes = ", $patch_attributes, ", name = COALESCE($3, name), segment = COALESCE($4, segment), \
+                 lifecycle_stage = COALESCE($5, lifecycle_stage), updated_at = $6 WHERE account_id = $1"
+            ))
+            .bind(account_id)
+            .bind(sqlx::types::Json(&patch))
+            .bind(name)
+            .bind(segment)
+            .bind(stage)
+            .bind(chrono::Utc::now())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO usage_accounts (account_id, traits, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at",
+            )
+            .bind(account_id)
+            .bind(Value::Object(remembered).to_string())
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// The trait rules of the usage configuration, read once per transaction.
+        async fn trait_map(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            state: &mut $crate::usage::IngestState,
+        ) -> $crate::Result<std::sync::Arc<kizuna_domain::usage::traits::TraitMap>> {
+            if let Some(map) = &state.traits {
+                return Ok(map.clone());
+            }
+            let text: Option<String> = sqlx::query_scalar("SELECT body FROM settings WHERE name = $1")
+                .bind(kizuna_domain::usage::metrics::SETTING)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let map = std::sync::Arc::new(text.map(|t| kizuna_domain::usage::traits::TraitMap::from_config(&t)).unwrap_or_default());
+            Ok(state.traits.insert(map).clone())
+        }
+
+        /// A user just grouped with `account_id` becomes its contact if an identify gave it an e-mail.
+        async fn user_contact(tx: &mut sqlx::Transaction<'_, $Db>, user_id: &str, account_id: &str) -> $crate::Result<()> {
+            let row: Option<(String, Option<String>)> =
+                sqlx::query_as("SELECT traits, account_id FROM usage_users WHERE user_id = $1").bind(user_id).fetch_optional(&mut **tx).await?;
+            let Some((traits, Some(now_in))) = row else { return Ok(()) };
+            let contact = serde_json::from_str(&traits).ok().and_then(|t| kizuna_domain::usage::traits::contact(&t));
+            match contact {
+                Some(c) if now_in == account_id => upsert_contact(tx, account_id, user_id, &c).await,
+                _ => Ok(()),
+            }
+        }
+
+        /// The contact a product user is: name and title fill what is empty (an import's stay).
+        async fn upsert_contact(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            account_id: &str,
+            user_id: &str,
+            (email, name, title): &(String, Option<String>, Option<String>),
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO contacts (account_id, email, name, title, user_id) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (account_id, email) DO UPDATE SET name = COALESCE(contacts.name, excluded.name), \
+                 title = COALESCE(contacts.title, excluded.title), user_id = excluded.user_id",
+            )
+            .bind(account_id)
+            .bind(email)
+            .bind(name)
+            .bind(title)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
             Ok(())
         }
 

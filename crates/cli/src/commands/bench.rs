@@ -51,6 +51,9 @@ pub enum Bench {
         /// place), or a counter per sender (stored next to the sender's previous ones).
         #[arg(long, value_enum, default_value_t = super::bench_usage::MessageIds::Uuid)]
         message_ids: super::bench_usage::MessageIds,
+        /// Send each batch gzipped (`Content-Encoding: gzip`), as RudderStack's SDKs do.
+        #[arg(long)]
+        gzip: bool,
     },
     /// Generate a usage events CSV of EVENTS rows, import it, and time the database's own bulk
     /// loader on the same file (sqlite3 .import / psql \copy) for the ratio.
@@ -145,7 +148,7 @@ pub async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Score { accounts, per_account, no_load, repeat } => super::bench_health::score(db, accounts, per_account, no_load, repeat).await,
         Bench::Calibrate { rows, metrics } => super::bench_health::calibrate(rows, metrics),
         Bench::ImportEvents { events } => super::bench_usage::import_events(db, events).await,
-        Bench::Ingest { seconds, connections, batch, message_ids } => super::bench_usage::ingest(db, seconds, connections, batch, message_ids).await,
+        Bench::Ingest { seconds, connections, batch, message_ids, gzip } => super::bench_usage::ingest(db, seconds, connections, batch, message_ids, gzip).await,
         Bench::UsageMetrics { accounts, per_account, no_load, repeat } => {
             super::bench_usage::usage_metrics(db, accounts, per_account, no_load, repeat).await
         }

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration as Wait, Instant};
 
 /// Starts the server in this process on a free port, then `connections` senders post Segment
-/// batches of `batch` track events for `seconds`; prints events/s and batch latency percentiles.
-pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, ids: MessageIds) -> anyhow::Result<ExitCode> {
+/// batches of `batch` track events for `seconds` (gzipped with `gzip`, compressed by each sender
+/// as an SDK would); prints events/s and batch latency percentiles.
+pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, ids: MessageIds, gzip: bool) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "bench", KeyKind::Write, Some("bench ingest".into()), None).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -31,9 +32,13 @@ pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, id
             let mut n = 0u64;
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
             while !stop.load(Ordering::Relaxed) {
-                let body = batch_body(c, n, batch, ids, &mut rng);
+                let body = batch_body(c, n, batch, ids, &mut rng).into_bytes();
                 let t = Instant::now();
-                let ok = client.post(&url).basic_auth(&key, Some("")).header("content-type", "application/json").body(body).send().await;
+                let req = client.post(&url).basic_auth(&key, Some("")).header("content-type", "application/json");
+                let ok = match gzip {
+                    true => req.header("content-encoding", "gzip").body(gzipped(&body)).send().await,
+                    false => req.body(body).send().await,
+                };
                 match ok {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
@@ -97,6 +102,14 @@ fn uuid_v4(rng: &mut impl rand::Rng) -> String {
 /// Sender `c`'s `n`th Segment batch of `batch` track events, written straight as JSON text: the
 /// generator shares the machine with the server, so it should spend as little as a client
 /// library that serialises its queue once.
+/// `body` as a gzip stream, at the default level (what SDKs use).
+fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::default());
+    e.write_all(body).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
+
 fn batch_body(c: usize, n: u64, batch: usize, ids: MessageIds, rng: &mut impl rand::Rng) -> String {
     use std::fmt::Write;
     let mut body = String::with_capacity(200 * batch + 16);

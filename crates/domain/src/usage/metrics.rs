@@ -38,10 +38,16 @@ pub struct MetricDef {
     pub kind: Kind,
 }
 
+/// The setting the usage configuration is saved under (metrics and `[[trait]]` rules).
+pub const SETTING: &str = "usage_metrics";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definitions {
     #[serde(rename = "metric")]
     pub metrics: Vec<MetricDef>,
+    /// Where group traits go on accounts ([`super::traits`]).
+    #[serde(default, rename = "trait", skip_serializing_if = "Vec::is_empty")]
+    pub traits: Vec<super::traits::TraitRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -56,6 +62,8 @@ pub enum DefinitionError {
     NotWindowed { name: String, what: &'static str, other: String },
     #[error("usage metric {0:?} is defined twice")]
     Duplicate(String),
+    #[error("{0}")]
+    Trait(String),
 }
 
 /// The metrics used when none are configured: the signals seed 003 §9 and §15 watch.
@@ -145,6 +153,7 @@ impl Definitions {
                 return Err(DefinitionError::Duplicate(m.name.clone()));
             }
         }
+        super::traits::TraitMap::new(&defs.traits).map_err(DefinitionError::Trait)?;
         Ok(defs)
     }
 

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod metrics;
 pub mod segment;
+pub mod traits;
 
 use chrono::{DateTime, Utc};
 

@@ -120,12 +120,46 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// Ids follow the importer's rules ([`crate::fields::parse_id`]: at most 200 characters, none
+/// a control character), so an event cannot create an account the importer would refuse.
+pub const MAX_ID_CHARS: usize = 200;
+
+/// `value` of `field` if it is an identifier; else the problem, naming the field and showing
+/// the start of the value (a 20,000-character id is not echoed whole).
+fn checked_id(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(id) if id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) => {
+            let shown: String = id.chars().take(40).collect();
+            let more = if shown.len() < id.len() { format!("… ({} characters)", id.chars().count()) } else { String::new() };
+            Err(format!("{field} {shown:?}{more} is not an identifier (at most {MAX_ID_CHARS} characters, no control characters)"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A message's traits: `traits`, over `context.traits` (where some SDKs put identify's).
+fn traits(v: &Value) -> Result<Value, String> {
+    let mut merged = serde_json::Map::new();
+    for (name, t) in [("context.traits", &v["context"]["traits"]), ("traits", &v["traits"])] {
+        match t {
+            Value::Null => {}
+            Value::Object(o) => merged.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            other => return Err(format!("{name} must be an object, not {other}")),
+        }
+    }
+    Ok(Value::Object(merged))
+}
+
 fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageMessage, SegmentError> {
     let bad = |problem: String| SegmentError::Invalid { at: at.to_string(), problem };
     if !v.is_object() {
         return Err(bad("is not a JSON object".into()));
     }
-    let user = text(&v["userId"]).or_else(|| text(&v["anonymousId"]));
+    let user = match text(&v["userId"]) {
+        Some(u) => checked_id("userId", Some(u)),
+        None => checked_id("anonymousId", text(&v["anonymousId"])),
+    }
+    .map_err(bad)?;
     // Segment's own order: the client's timestamp, else when it was sent, else now.
     let time = match ["timestamp", "originalTimestamp", "sentAt"].iter().find_map(|k| v[*k].as_str().map(|s| (*k, s))) {
         Some((k, s)) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| bad(format!("{k} {s:?} is not an ISO 8601 time")))?,
@@ -138,18 +172,20 @@ fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageM
     };
     let need_user = || user.clone().ok_or_else(|| bad("needs a userId or an anonymousId".into()));
     match kind {
-        Kind::Identify => Ok(UsageMessage::Identify { user_id: need_user()?, traits: object("traits")?, at: time }),
+        Kind::Identify => Ok(UsageMessage::Identify { user_id: need_user()?, traits: traits(v).map_err(bad)?, at: time }),
         Kind::Group => {
-            let account_id = text(&v["groupId"]).ok_or_else(|| bad("group needs a groupId (the account's id)".into()))?;
+            let account_id = checked_id("groupId", text(&v["groupId"])).map_err(bad)?;
+            let account_id = account_id.ok_or_else(|| bad("group needs a groupId (the account's id)".into()))?;
             Ok(UsageMessage::Group { user_id: need_user()?, account_id, traits: object("traits")?, at: time })
         }
         Kind::Track | Kind::Page | Kind::Screen => {
             let user_id = need_user()?;
             // Segment's HTTP API does not require a messageId; without one the message's own
             // content names it, so resending the same payload is still recognised.
-            let message_id = text(&v["messageId"]).unwrap_or_else(|| format!("kz-{}", &crate::access::hash_key(&v.to_string())[..32]));
+            let message_id = checked_id("messageId", text(&v["messageId"])).map_err(bad)?;
+            let message_id = message_id.unwrap_or_else(|| format!("kz-{}", &crate::access::hash_key(&v.to_string())[..32]));
             let event_type = match kind {
-                Kind::Track => text(&v["event"]).ok_or_else(|| bad("track needs an event name".into()))?,
+                Kind::Track => checked_id("event", text(&v["event"])).map_err(bad)?.ok_or_else(|| bad("track needs an event name".into()))?,
                 Kind::Page => "page".to_string(),
                 _ => "screen".to_string(),
             };
@@ -160,7 +196,7 @@ fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageM
                 }
             }
             let value = properties["value"].as_f64().or_else(|| properties["revenue"].as_f64());
-            let account_id = text(&v["context"]["groupId"]);
+            let account_id = checked_id("context.groupId", text(&v["context"]["groupId"])).map_err(bad)?;
             Ok(UsageMessage::Event(UsageEvent { message_id, user_id: Some(user_id), account_id, event_type, at: time, value, properties }))
         }
     }
@@ -216,6 +252,15 @@ mod tests {
     }
 
     #[test]
+    fn identify_traits_come_from_traits_or_context_traits() {
+        let i = r#"{"userId": "u1", "context": {"traits": {"email": "a@example.com", "name": "Ann"}}, "traits": {"name": "Ann Lee"}}"#;
+        let UsageMessage::Identify { traits, .. } = parse_single(Kind::Identify, i.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!(traits, serde_json::json!({"email": "a@example.com", "name": "Ann Lee"}), "traits win over context.traits");
+        let e = parse_single(Kind::Identify, br#"{"userId": "u1", "context": {"traits": [1]}}"#, now()).unwrap_err();
+        assert_eq!(e.to_string(), "message: context.traits must be an object, not [1]");
+    }
+
+    #[test]
     fn group_and_context_group_attribute_to_accounts() {
         let g = r#"{"userId": "u1", "groupId": "C00042", "traits": {"name": "Initech"}, "messageId": "g1"}"#;
         assert!(matches!(parse_single(Kind::Group, g.as_bytes(), now()).unwrap(), UsageMessage::Group { account_id, .. } if account_id == "C00042"));
@@ -237,6 +282,14 @@ mod tests {
         assert!(e("[1,2]").starts_with("batch: is not a batch"));
         let big = format!(r#"{{"batch": [{{"type": "track", "userId": "u", "event": "x", "messageId": "1", "properties": {{"p": "{}"}}}}]}}"#, "x".repeat(33 * 1024));
         assert!(e(&big).starts_with("batch[0]: the message is 33"), "{}", e(&big));
+        let long = format!(r#"{{"batch": [{{"type": "group", "userId": "u", "groupId": "{}"}}]}}"#, "g".repeat(20_000));
+        assert_eq!(e(&long), format!("batch[0]: groupId {:?}… (20000 characters) is not an identifier (at most 200 characters, no control characters)", "g".repeat(40)));
+        assert_eq!(
+            e(r#"{"batch": [{"type": "track", "userId": "u\u0000", "event": "x"}]}"#),
+            "batch[0]: userId \"u\\0\" is not an identifier (at most 200 characters, no control characters)"
+        );
+        assert!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "context": {"groupId": "a\nb"}}]}"#).starts_with("batch[0]: context.groupId \"a\\nb\""));
+        assert!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "\u0007"}]}"#).starts_with("batch[0]: messageId"));
         let huge = vec![b' '; MAX_BATCH_BYTES + 1];
         assert!(matches!(parse_batch(&huge, now()), Err(SegmentError::BatchTooLarge(_))));
     }

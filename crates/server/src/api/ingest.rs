@@ -2,15 +2,30 @@
 //! `/v1/group`, `/v1/page`, `/v1/screen`, `/v1/batch` (and `/v1/import`, its alias), with a write
 //! key as the Basic user name. Existing Segment or RudderStack pipelines point here unchanged.
 //! A request is answered 200 only after its events are committed (group commit: `ingestor.rs`).
+//!
+//! Bodies may be compressed (`Content-Encoding: gzip` or `deflate`) whatever their
+//! `Content-Type`: RudderStack's Node SDK sends gzipped JSON labelled form-urlencoded. Errors
+//! are answered as the official SDKs read them (`docs/usage.md`, "Answers"): `code` and
+//! `message` in a JSON object, 4xx for what retrying cannot fix, 503 with `Retry-After` for
+//! what it can.
 
 use crate::auth::write_key;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use kizuna_domain::usage::segment::{self, Kind, SegmentError};
+use kizuna_domain::usage::segment::{self, Kind, SegmentError, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES};
+use kizuna_domain::usage::{UsageEvent, UsageMessage};
+use kizuna_domain::AccountRow;
+use kizuna_store::ApiKey;
+use std::collections::HashMap;
+use std::io::Read;
+
+/// Compressed bodies are refused above this (a body at the 500 KB limit compresses smaller).
+const MAX_RAW_BYTES: usize = 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -18,7 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/import", post(batch))
         .route("/v1/{kind}", post(single))
         // Above Segment's 500 KB, so an oversized batch gets our 400 that says why.
-        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_RAW_BYTES))
 }
 
 impl From<SegmentError> for ApiError {
@@ -27,17 +42,155 @@ impl From<SegmentError> for ApiError {
     }
 }
 
-async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
-    write_key(&headers, segment::body_write_key(&body), &state).await?;
+/// An error of `/v1`, with the body Segment's and RudderStack's libraries parse: they read
+/// `code` and `message` (RudderStack's Python SDK retried an error whose JSON lacked them as
+/// if the network had failed). `error` is the same message, as the rest of the API has it.
+pub struct IngestError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for IngestError {
+    fn from(e: E) -> Self {
+        IngestError(e.into())
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let message = self.0.public_message();
+        let code = match status {
+            StatusCode::BAD_REQUEST => "invalid_request",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_encoding",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "internal",
+        };
+        let body = serde_json::json!({ "success": false, "code": code, "message": message, "error": message });
+        let mut resp = (status, Json(body)).into_response();
+        self.0.headers(resp.headers_mut());
+        resp
+    }
+}
+
+async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, IngestError> {
+    let body = decoded(&headers, body, MAX_MESSAGE_BYTES)?;
+    let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen or batch")))?;
     let message = segment::parse_single(kind, &body, chrono::Utc::now())?;
+    partner_accounts(&state, &key, std::slice::from_ref(&message), false).await?;
     let summary = state.ingestor.ingest(vec![message]).await?;
     Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
 }
 
-async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
-    write_key(&headers, segment::body_write_key(&body), &state).await?;
+async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, IngestError> {
+    let body = decoded(&headers, body, MAX_BATCH_BYTES)?;
+    let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let messages = segment::parse_batch(&body, chrono::Utc::now())?;
+    partner_accounts(&state, &key, &messages, true).await?;
     let summary = state.ingestor.ingest(messages).await?;
     Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
+}
+
+/// A partner-bound key writes only to its partner's accounts: a message whose account belongs
+/// to anyone else is refused with a 403 naming the message. Its account is the one it names
+/// (`groupId`, `context.groupId`), else the one its user is grouped with (by a group earlier in
+/// the request, or before), as the writer attributes it; an identify makes a contact there. An
+/// account named that does not exist yet is created bound to the partner (before the events,
+/// so the writer, which creates accounts unbound, finds it). Keys of the whole company skip
+/// this: their path stays as it was.
+async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessage], batch: bool) -> Result<(), ApiError> {
+    let Some(partner) = &key.partner_id else { return Ok(()) };
+    let mut checked: HashMap<String, bool> = HashMap::new();
+    let mut users: HashMap<&str, Option<String>> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        let at = || if batch { format!("batch[{i}]") } else { "message".to_string() };
+        let (account, named) = match m {
+            UsageMessage::Group { user_id, account_id, .. } => {
+                users.insert(user_id, Some(account_id.clone()));
+                (account_id.clone(), true)
+            }
+            UsageMessage::Event(UsageEvent { account_id: Some(a), .. }) => (a.clone(), true),
+            UsageMessage::Event(UsageEvent { user_id: Some(u), .. }) | UsageMessage::Identify { user_id: u, .. } => {
+                let grouped = match users.get(u.as_str()) {
+                    Some(a) => a.clone(),
+                    None => users.entry(u).or_insert(state.store.usage_user_account(u).await?).clone(),
+                };
+                match grouped {
+                    Some(a) => (a, false),
+                    None => continue,
+                }
+            }
+            UsageMessage::Event(_) => continue,
+        };
+        let ours = match checked.get(&account) {
+            Some(ours) => *ours,
+            None => {
+                let ours = partner_account(state, partner, &account).await?;
+                checked.insert(account.clone(), ours);
+                ours
+            }
+        };
+        if !ours {
+            let whose = if named { format!("account {account:?}") } else { format!("its user is grouped with account {account:?}, which") };
+            return Err(ApiError::Forbidden(format!(
+                "{}: {whose} is not one of partner {partner:?}'s accounts; write key {} may only write to those",
+                at(),
+                key.key_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `account` is the partner's, creating it bound to the partner when it does not exist.
+async fn partner_account(state: &AppState, partner: &str, account: &str) -> Result<bool, ApiError> {
+    match state.store.get_account(account, kizuna_analytics::today()).await? {
+        Some(a) => Ok(a.partner_id.as_deref() == Some(partner)),
+        None => {
+            let row = AccountRow { account_id: account.to_string(), partner_id: Some(partner.to_string()), ..Default::default() };
+            let mut tx = state.store.begin().await?;
+            tx.upsert_accounts(&[row]).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
+}
+
+/// The body as sent, or decompressed as its `Content-Encoding` says. At most `limit + 1` bytes
+/// are inflated: a body past the limit is refused once that much came out, so a compression
+/// bomb costs no more than a body at the limit. (An uncompressed body is checked against the
+/// limit by the parser, which names the message.)
+fn decoded(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, ApiError> {
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let reader: Box<dyn Read + '_> = match encoding.as_deref() {
+        None | Some("" | "identity") => return Ok(body),
+        Some("gzip" | "x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(&body[..])),
+        // HTTP's deflate is zlib-wrapped; some clients send the raw stream.
+        Some("deflate") if is_zlib(&body) => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
+        Some("deflate") => Box::new(flate2::read::DeflateDecoder::new(&body[..])),
+        Some(other) => return Err(unsupported(other)),
+    };
+    let name = encoding.unwrap_or_default();
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit + 1));
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid {name} data (Content-Encoding: {name}): {e}")))?;
+    if out.len() > limit {
+        return Err(ApiError::BadRequest(format!(
+            "the request body is more than {limit} bytes once decompressed ({name}); the limit is {} KB ({limit} bytes)",
+            limit / 1024
+        )));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// A zlib stream's two-byte header: method 8 (deflate), and the check bits.
+fn is_zlib(b: &[u8]) -> bool {
+    b.len() >= 2 && b[0] & 0x0f == 8 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
+}
+
+fn unsupported(encoding: &str) -> ApiError {
+    ApiError::UnsupportedEncoding(format!("Content-Encoding {encoding:?} is not supported: send the body as is, or with gzip or deflate"))
 }

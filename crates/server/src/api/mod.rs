@@ -54,10 +54,15 @@ pub(crate) fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Resu
     })
 }
 
-/// `GET /healthz`: 200 when the database answers. Needs no sign-in.
+/// `GET /healthz`: 200 when the database answers. Needs no sign-in. `degraded` (still 200: the
+/// server reads and answers) while usage writes fail because the database cannot take them,
+/// with the reason and since when; `ok` again after the next write that succeeds.
 pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "engine": state.store.engine() })))
+    Ok(Json(match state.ingestor.degraded() {
+        None => serde_json::json!({ "status": "ok", "engine": state.store.engine() }),
+        Some(d) => serde_json::json!({ "status": "degraded", "engine": state.store.engine(), "reason": d.reason, "since": d.since }),
+    }))
 }
 
 /// `GET /api/v1/me`: who the request is made as.

@@ -70,7 +70,12 @@ async fn render(
         .contacts(id)
         .await?
         .into_iter()
-        .map(|c| json!({ "email": c.email, "name": c.name, "role": c.role.map(|r| label("contact_role", r.as_str(), lang)), "title": c.title, "phone": c.phone }))
+        .map(|c| {
+            json!({
+                "email": c.email, "name": c.name, "role": c.role.map(|r| label("contact_role", r.as_str(), lang)), "title": c.title, "phone": c.phone,
+                "last_active": c.last_active.map(|d| date(d, lang)).unwrap_or_default(),
+            })
+        })
         .collect();
     let activities: Vec<Value> = store
         .activities(id, 100)
