@@ -47,20 +47,72 @@ impl Role {
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
+/// The least zxcvbn score (0-4) a new password needs: 3 is "safely unguessable: moderate
+/// protection from an offline slow-hash scenario" (10^10 guesses), which Argon2 hashes are.
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PasswordError {
     #[error("password is {0} characters long; it must have at least {MIN_PASSWORD_CHARS}")]
     TooShort(usize),
+    #[error("password is empty or only spaces")]
+    Blank,
+    #[error("password is too easy to guess (strength {0} of 4, at least {MIN_PASSWORD_SCORE} is needed): use a longer phrase of unrelated words, not a name, e-mail address, date or common word")]
+    Weak(u8),
     #[error("could not hash the password: {0}")]
     Hash(String),
 }
 
-/// An Argon2id hash in PHC format, with a random salt.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+/// The rules for every password: not blank, at least [`MIN_PASSWORD_CHARS`] characters.
+fn check_length(password: &str) -> Result<(), PasswordError> {
+    if password.trim().is_empty() {
+        return Err(PasswordError::Blank);
+    }
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(PasswordError::TooShort(n));
     }
+    Ok(())
+}
+
+/// The policy for a password a person chooses: [`check_length`], and hard to guess by a
+/// strength estimator (zxcvbn) that also knows the user's own e-mail and name (`user_inputs`).
+pub fn check_new_password(password: &str, user_inputs: &[&str]) -> Result<(), PasswordError> {
+    check_length(password)?;
+    // zxcvbn's matching is quadratic in the length; past 100 characters a password is long enough.
+    let sample: String = password.chars().take(100).collect();
+    let words = user_words(user_inputs);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let score = u8::from(zxcvbn::zxcvbn(&sample, &words).score());
+    if score < MIN_PASSWORD_SCORE {
+        return Err(PasswordError::Weak(score));
+    }
+    Ok(())
+}
+
+/// What a guesser knows about the user: each input, an e-mail's local part, and their pieces.
+fn user_words(inputs: &[&str]) -> Vec<String> {
+    let mut words = Vec::new();
+    for input in inputs.iter().map(|i| i.trim().to_lowercase()).filter(|i| !i.is_empty()) {
+        if let Some((local, _)) = input.split_once('@') {
+            words.push(local.to_string());
+        }
+        words.extend(input.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 3).map(str::to_string));
+        words.push(input);
+    }
+    words
+}
+
+/// [`check_new_password`], then [`hash_password`].
+pub fn hash_new_password(password: &str, user_inputs: &[&str]) -> Result<String, PasswordError> {
+    check_new_password(password, user_inputs)?;
+    hash_password(password)
+}
+
+/// An Argon2id hash in PHC format, with a random salt. Checks only [`check_length`] (the demo's
+/// known password passes); passwords people choose go through [`hash_new_password`].
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| PasswordError::Hash(e.to_string()))
 }
@@ -139,6 +191,8 @@ mod tests {
     #[test]
     fn passwords_hash_and_verify() {
         assert_eq!(hash_password("short"), Err(PasswordError::TooShort(5)));
+        assert_eq!(hash_password(&" ".repeat(10)), Err(PasswordError::Blank));
+        assert_eq!(hash_password(""), Err(PasswordError::Blank));
         let h = hash_password("correct horse battery").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse battery", &h));
@@ -155,5 +209,21 @@ mod tests {
         assert_eq!(k.hash, hash_key(&k.secret));
         // SHA-256 of "abc", the FIPS 180-2 test vector.
         assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn new_passwords_must_be_hard_to_guess() {
+        assert_eq!(check_new_password(&" ".repeat(12), &[]), Err(PasswordError::Blank));
+        assert_eq!(check_new_password("\t\t\t\t\t\t\t\t\t\t", &[]), Err(PasswordError::Blank));
+        assert!(matches!(check_new_password("password123", &[]), Err(PasswordError::Weak(_))));
+        assert!(matches!(check_new_password("aaaaaaaaaaaaaaa", &[]), Err(PasswordError::Weak(_))));
+        assert!(matches!(check_new_password("qwertyuiop1", &[]), Err(PasswordError::Weak(_))));
+        assert!(matches!(check_new_password("sato.kizuna2024", &["sato.kizuna2024@example.jp"]), Err(PasswordError::Weak(_))), "the user's own e-mail");
+        assert_eq!(check_new_password("short", &[]), Err(PasswordError::TooShort(5)));
+        assert_eq!(check_new_password("correct horse battery", &[]), Ok(()));
+        assert_eq!(check_new_password("plum-lantern-gravel-42", &[]), Ok(()));
+        assert_eq!(check_new_password("さくらの花が咲く春の朝に", &[]), Ok(()), "Japanese passphrases");
+        assert!(check_new_password(&"Zq8#kP2!vL".repeat(1000), &[]).is_ok(), "long input stays quick");
+        assert!(PasswordError::Weak(1).to_string().contains("strength 1 of 4"));
     }
 }

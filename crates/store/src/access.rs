@@ -54,6 +54,12 @@ pub trait Access: Send + Sync {
     /// False when there is no such user.
     async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool>;
     async fn set_role(&self, email: &str, role: kizuna_domain::Role, partner_id: Option<&str>) -> Result<bool>;
+    /// Deactivate a user at `at` and revoke every API key they created, in one transaction.
+    /// `None` when there is no such user; otherwise how many keys were revoked (a user already
+    /// deactivated keeps the first date).
+    async fn deactivate_user(&self, email: &str, at: DateTime<Utc>) -> Result<Option<u64>>;
+    /// Let a deactivated user sign in again (their revoked keys stay revoked). False when there is no such user.
+    async fn reactivate_user(&self, email: &str) -> Result<bool>;
 
     /// Insert a session; false when the id is taken (the caller draws another).
     async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> Result<bool>;
@@ -81,13 +87,49 @@ macro_rules! access_impl {
         #[async_trait::async_trait]
         impl $crate::access::Access for $Store {
             async fn user_with_hash(&self, email: &str) -> $crate::Result<Option<($crate::StaffUser, Option<String>)>> {
-                let row: Option<(String, String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-                    "SELECT email, name, role, team_id, partner_id, password_hash FROM staff_users WHERE email = $1",
+                type Row = (String, String, String, Option<String>, Option<String>, Option<chrono::DateTime<chrono::Utc>>, Option<String>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT email, name, role, team_id, partner_id, deactivated_at, password_hash FROM staff_users WHERE email = $1",
                 )
                 .bind(email.trim().to_lowercase())
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|r| ($crate::StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4 }, r.5)))
+                Ok(row.map(|r| {
+                    ($crate::StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4, deactivated_at: r.5 }, r.6)
+                }))
+            }
+
+            async fn deactivate_user(&self, email: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let known: Option<String> = sqlx::query_scalar("SELECT email FROM staff_users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if known.is_none() {
+                    return Ok(None);
+                }
+                sqlx::query("UPDATE staff_users SET deactivated_at = $1 WHERE email = $2 AND deactivated_at IS NULL")
+                    .bind(at)
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?;
+                let keys = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(Some(keys))
+            }
+
+            async fn reactivate_user(&self, email: &str) -> $crate::Result<bool> {
+                let n = sqlx::query("UPDATE staff_users SET deactivated_at = NULL WHERE email = $1")
+                    .bind(email)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
             }
 
             async fn create_user(&self, u: &kizuna_domain::StaffRow, password_hash: &str) -> $crate::Result<bool> {

@@ -2,8 +2,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The URL is kept with its password replaced (see [`crate::redact_url`]).
     #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB")]
     BadUrl(String),
+    /// `url` is redacted: build it with [`StoreError::connect`].
     #[error("cannot open database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
@@ -21,6 +23,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A connection failure naming the database without its password.
+    pub fn connect(url: &str, source: sqlx::Error) -> Self {
+        StoreError::Connect { url: crate::redact_url(url), source }
+    }
+
+    pub fn bad_url(url: &str) -> Self {
+        StoreError::BadUrl(crate::redact_url(url))
+    }
+
     /// Whether the database could not take the write for now (disk full, read-only, locked,
     /// unreachable, out of memory): the same write may succeed later, so a client should retry.
     /// A statement the database refuses for what it holds (a constraint, a value too big) or a

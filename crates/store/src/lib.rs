@@ -39,7 +39,44 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::open(url).await?))
     } else {
-        Err(StoreError::BadUrl(url.to_string()))
+        Err(StoreError::bad_url(url))
+    }
+}
+
+/// The text that stands for a secret in logs, errors and messages.
+pub const REDACTED: &str = "***";
+
+/// `url` safe to print: a password (`postgres://user:PASSWORD@host/db`, or a `password=` /
+/// `sslpassword=` parameter) becomes `***`. Anything else is kept as written.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return redact_unparsed(url) };
+    let secret_param = |k: &str| k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+    let has_param = parsed.query_pairs().any(|(k, _)| secret_param(&k));
+    if parsed.password().is_none() && !has_param {
+        return url.to_string();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some(REDACTED)).is_err() {
+        return redact_unparsed(url);
+    }
+    if has_param {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.to_string(), if secret_param(&k) { REDACTED.to_string() } else { v.to_string() }))
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string().replace("%2A%2A%2A", REDACTED)
+}
+
+/// For a URL the parser refuses: everything between the scheme's `user:` and the last `@` of the
+/// authority goes.
+fn redact_unparsed(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!("{scheme}://{}:{REDACTED}{}{tail}", &authority[..colon], &authority[at..]),
+        _ => url.to_string(),
     }
 }
 
@@ -175,6 +212,8 @@ pub struct StaffUser {
     pub role: String,
     pub team_id: Option<String>,
     pub partner_id: Option<String>,
+    /// Set when the user was deactivated: they cannot sign in and their sessions have ended.
+    pub deactivated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
@@ -185,6 +224,9 @@ pub trait Store: Access + Usage + Health + Send + Sync + 'static {
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
+    /// Why nothing can be written now (the file or database is read-only), or `None`. Cheap:
+    /// asks the engine, writes nothing.
+    async fn read_only(&self) -> Result<Option<String>>;
     /// Start a write transaction. Dropping it without [`Tx::commit`] rolls everything back.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
 
@@ -270,6 +312,19 @@ pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(rows: &'a [T], key: i
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn urls_lose_their_passwords() {
+        use super::redact_url;
+        assert_eq!(redact_url("postgres://kizuna:s3cr%40t@db.example:5432/kizuna"), "postgres://kizuna:***@db.example:5432/kizuna");
+        assert_eq!(redact_url("postgresql://u:pw@h/db?sslmode=require&password=pw2"), "postgresql://u:***@h/db?sslmode=require&password=***");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db", "nothing secret, nothing changed");
+        assert_eq!(redact_url("sqlite://kizuna.db"), "sqlite://kizuna.db");
+        assert_eq!(redact_url("sqlite:///var/lib/kizuna/k.db?mode=rwc"), "sqlite:///var/lib/kizuna/k.db?mode=rwc");
+        assert_eq!(redact_url("postgres://u:p@ss@h:99999/db"), "postgres://u:***@h:99999/db", "a URL the parser refuses");
+        let e = super::StoreError::bad_url("mysql://root:hunter2@h/db");
+        assert!(!e.to_string().contains("hunter2") && !format!("{e:?}").contains("hunter2"), "{e}");
+    }
+
     #[test]
     fn last_per_key_keeps_order_and_last_value() {
         let rows = [("a", 1), ("b", 2), ("a", 3)];

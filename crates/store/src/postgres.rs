@@ -29,11 +29,24 @@ impl PgStore {
             .max_connections(16)
             .connect(url)
             .await
-            .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            .map_err(|source| StoreError::connect(url, source))?;
+        let read_only = read_only(&pool).await?;
+        match &read_only {
+            None => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+            // Reads still work (and /healthz says why writes do not); a newer schema cannot be made.
+            Some(reason) => tracing::warn!("not migrating: {reason}"),
+        }
         let store = PgStore { pool, known_accounts: Default::default() };
-        crate::usage::align_usage_days(&store).await?;
+        if read_only.is_none() {
+            crate::usage::align_usage_days(&store).await?;
+        }
         Ok(store)
+    }
+
+    /// A standby in recovery, or read-only transactions by default (as an administrator sets
+    /// to stop writes, e.g. when the disk fills).
+    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
+        read_only(&self.pool).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -49,6 +62,19 @@ impl PgStore {
     async fn writer(&self) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
         Ok(self.pool.acquire().await?)
     }
+}
+
+/// See [`PgStore::read_only_reason`].
+async fn read_only(pool: &PgPool) -> crate::Result<Option<String>> {
+    let (recovery, read_only): (bool, String) =
+        sqlx::query_as("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetch_one(pool).await?;
+    Ok(if recovery {
+        Some("PostgreSQL is a standby in recovery: it accepts no writes".into())
+    } else if read_only == "on" {
+        Some("PostgreSQL transactions are read-only (default_transaction_read_only is on)".into())
+    } else {
+        None
+    })
 }
 
 /// Days and times bind as themselves (PostgreSQL's binary encoding is already cheap).

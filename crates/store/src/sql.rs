@@ -214,6 +214,10 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn read_only(&self) -> Result<Option<String>> {
+                self.read_only_reason().await
+            }
+
             async fn begin(&self) -> Result<Box<dyn Tx>> {
                 let after_commit = self.prepare_bulk().await?;
                 let mut tx = self.pool.begin().await?;
@@ -373,13 +377,14 @@ macro_rules! store_impl {
             }
 
             async fn staff_users(&self) -> Result<Vec<StaffUser>> {
-                let rows: Vec<(String, String, String, Option<String>, Option<String>)> =
-                    sqlx::query_as("SELECT email, name, role, team_id, partner_id FROM staff_users ORDER BY email")
+                type Row = (String, String, String, Option<String>, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
+                let rows: Vec<Row> =
+                    sqlx::query_as("SELECT email, name, role, team_id, partner_id, deactivated_at FROM staff_users ORDER BY email")
                         .fetch_all(&self.pool)
                         .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4 })
+                    .map(|r| StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4, deactivated_at: r.5 })
                     .collect())
             }
 

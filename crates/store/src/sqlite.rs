@@ -53,7 +53,7 @@ impl SqliteStore {
     }
 
     async fn connect(url: &str, alone: bool) -> crate::Result<Self> {
-        let connect = |source| StoreError::Connect { url: url.to_string(), source };
+        let connect = |source| StoreError::connect(url, source);
         let options = SqliteConnectOptions::from_str(url)
             .map_err(connect)?
             .create_if_missing(true)
@@ -75,7 +75,12 @@ impl SqliteStore {
             // threads woke each other for nearly every row of a 100,000-row answer.
             .row_buffer_size(4096);
         let pool = SqlitePoolOptions::new().max_connections(if alone { 1 } else { 8 }).connect_with(options.clone()).await.map_err(connect)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let read_only = read_only(&pool).await?;
+        match &read_only {
+            None => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            // Reads still work (and /healthz says why writes do not); a newer schema cannot be made.
+            Some(reason) => tracing::warn!("not migrating: {reason}"),
+        }
         // It checkpoints every 30,000 pages (234 MiB of 8 KiB pages) rather than 1,000: fewer stops to copy
         // and sync, and a page rewritten by several commits between them (a rollup page, an
         // events page of a busy account) is copied once. Measured with `bench ingest`: 86,000
@@ -86,7 +91,9 @@ impl SqliteStore {
         // checkpoints). Group commit shares the one sync among every request waiting.
         let writer_options = options.pragma("wal_autocheckpoint", "30000").synchronous(SqliteSynchronous::Full);
         let store = SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() };
-        crate::usage::align_usage_days(&store).await?;
+        if read_only.is_none() {
+            crate::usage::align_usage_days(&store).await?;
+        }
         Ok(store)
     }
 
@@ -110,6 +117,12 @@ impl SqliteStore {
         }
         sqlx::query("PRAGMA synchronous = FULL").execute(&self.pool).await?;
         Ok(&["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"])
+    }
+
+    /// SQLite's own answer (`sqlite3_db_readonly`): the file was opened read-only, because it
+    /// or its directory cannot be written or the URL asked for `mode=ro`.
+    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
+        read_only(&self.pool).await
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -143,6 +156,15 @@ async fn writer_is_clean(conn: &mut SqliteConnection) -> bool {
         return true;
     }
     conn.ping().await.is_ok() && !conn.is_in_transaction()
+}
+
+/// See [`SqliteStore::read_only_reason`].
+async fn read_only(pool: &SqlitePool) -> crate::Result<Option<String>> {
+    let mut conn = pool.acquire().await?;
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is locked for this call; "main" is a NUL-terminated C string.
+    let ro = unsafe { libsqlite3_sys::sqlite3_db_readonly(handle.as_raw_handle().as_ptr(), c"main".as_ptr()) };
+    Ok((ro == 1).then(|| "the SQLite database file is open read-only (check the file's and its directory's permissions and free space)".to_string()))
 }
 
 /// A day as the text sqlx stores it ("2026-01-03").
