@@ -4,6 +4,7 @@
 
 use kizuna_domain::money::{format_money, group_thousands};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The currency reports sum MRR in (every imported amount is in it; JPY by default).
 pub const REPORT_CURRENCY: &str = "JPY";
@@ -59,9 +60,21 @@ fn table_cell(key: &str, v: &Value) -> String {
     }
 }
 
+/// A text cell as a spreadsheet may safely open it (OWASP, CSV injection): text that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a formula, so it gets a leading
+/// `'`, which spreadsheets show as text. Only text cells: a number column keeps its negative
+/// numbers as numbers.
+pub fn safe_text(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
 fn cell(v: &Value, table: bool) -> String {
     match v {
         Value::Null => String::new(),
+        Value::String(s) if !table => safe_text(s).into_owned(),
         Value::String(s) => s.clone(),
         Value::Number(n) if table => match n.as_f64() {
             Some(f) if n.is_f64() && f.fract() != 0.0 => format!("{f:.4}"),
@@ -136,6 +149,24 @@ pub fn render(v: &Value, format: Format) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_neutralises_formulas_in_text_but_not_numbers() {
+        let v = serde_json::json!([
+            {"group": "=cmd|' /C calc'!A0", "mrr": -1200.5},
+            {"group": "+1+1", "mrr": -3},
+            {"group": "@SUM(A1:A2)", "mrr": 0},
+            {"group": "-2", "mrr": 1},
+            {"group": "\tx", "mrr": 1},
+            {"group": "\ry", "mrr": 1},
+            {"group": "a=b", "mrr": 1},
+        ]);
+        assert_eq!(
+            render(&v, Format::Csv),
+            "group,mrr\n'=cmd|' /C calc'!A0,-1200.5\n'+1+1,-3\n'@SUM(A1:A2),0\n'-2,1\n'\tx,1\n\"'\ry\",1\na=b,1\n"
+        );
+        assert!(render(&v, Format::Table).lines().nth(1).unwrap().trim_start().starts_with("=cmd|"), "tables are for people, unchanged");
+    }
 
     #[test]
     fn csv_keeps_key_order_and_nulls_are_empty() {

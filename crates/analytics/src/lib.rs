@@ -9,7 +9,7 @@ mod params;
 pub mod planning;
 pub mod usage;
 
-pub use format::{render, render_rows, Format, REPORT_CURRENCY};
+pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
 pub use params::{ParamError, Params};
 
 use chrono::NaiveDate;
