@@ -17,8 +17,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{session_store, Expiry, SessionManagerLayer, SessionStore};
 
-/// A signed-in staff user. The session is bound to the password hash: changing the password
-/// signs out every other session.
+/// A signed-in staff user. The session is bound to the password hash, the role and the partner:
+/// changing the password or the user's privileges ends every session of theirs (they sign in
+/// again, with a new session id), and a deactivated user is no user at all.
 #[derive(Clone)]
 pub struct User {
     pub email: String,
@@ -26,6 +27,7 @@ pub struct User {
     pub role: Role,
     pub partner_id: Option<String>,
     hash: String,
+    session_key: String,
 }
 
 impl std::fmt::Debug for User {
@@ -40,13 +42,19 @@ impl AuthUser for User {
         self.email.clone()
     }
     fn session_auth_hash(&self) -> &[u8] {
-        self.hash.as_bytes()
+        self.session_key.as_bytes()
     }
 }
 
 pub struct Credentials {
     pub email: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("email", &self.email).field("password", &kizuna_store::REDACTED).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +73,13 @@ pub struct Backend {
 impl Backend {
     async fn user(&self, email: &str) -> Result<Option<User>, AuthError> {
         let Some((u, Some(hash))) = self.store.user_with_hash(email).await? else { return Ok(None) };
+        if u.deactivated_at.is_some() {
+            return Ok(None);
+        }
         // A role the code does not know cannot sign in (the database was edited by hand).
         let Ok(role) = u.role.parse::<Role>() else { return Ok(None) };
-        Ok(Some(User { email: u.email, name: u.name, role, partner_id: u.partner_id, hash }))
+        let session_key = format!("{hash}\n{role}\n{}", u.partner_id.as_deref().unwrap_or(""));
+        Ok(Some(User { email: u.email, name: u.name, role, partner_id: u.partner_id, hash, session_key }))
     }
 }
 
@@ -168,13 +180,18 @@ impl Principal {
         self.role.scope(self.partner_id.as_deref())
     }
 
+    /// What the role allows; an API key only reads (a partner-bound key included), whatever
+    /// role it stands for.
     pub fn can(&self, p: Permission) -> bool {
-        self.role.can(p)
+        let reads = matches!(p, Permission::ReadPortfolio | Permission::ReadAccounts | Permission::ReadAudit);
+        self.role.can(p) && (reads || !self.via_key)
     }
 
     pub fn require(&self, p: Permission) -> Result<(), ApiError> {
         if self.can(p) {
             Ok(())
+        } else if self.via_key && self.role.can(p) {
+            Err(ApiError::Denied(crate::Msg::new("err.key_read_only")))
         } else {
             Err(ApiError::Denied(crate::Msg::new("err.forbidden").arg_key("role", format!("role.{}", self.role))))
         }
@@ -250,7 +267,10 @@ async fn stored_key(state: &AppState, secret: Option<String>, kind: &str, unknow
     }
     let now = chrono::Utc::now();
     if key.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
-        state.store.touch_api_key(&key.key_id, now).await?;
+        // Only bookkeeping: a database that cannot be written now still answers reads by key.
+        if let Err(e) = state.store.touch_api_key(&key.key_id, now).await {
+            tracing::warn!("recording the use of key {}: {e}", key.key_id);
+        }
     }
     Ok(key)
 }

@@ -73,6 +73,16 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The request body is over its route's limit (413).
+    #[error("{0}")]
+    TooLarge(Msg),
+    /// Too many attempts or too much at once from this caller; retry after that many seconds (429).
+    #[error("{0}")]
+    TooMany(Msg, u64),
+    /// Expensive work the server will not start or finish now: at its limit, or past the time
+    /// limit (503, with the reason shown: it is the caller's to act on).
+    #[error("{0}")]
+    Busy(Msg),
     /// A body in an encoding the server does not read (415).
     #[error("{0}")]
     UnsupportedEncoding(String),
@@ -108,6 +118,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Report(kizuna_analytics::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
             ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -118,6 +131,9 @@ impl ApiError {
 
     /// What the caller is told: internal details go to the log, not to the browser.
     pub fn public_message(&self) -> String {
+        if let ApiError::Busy(m) = self {
+            return m.to_string();
+        }
         match self.status() {
             StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::error!("{self}");
@@ -133,6 +149,9 @@ impl ApiError {
 
     /// The headers an answer with this error carries.
     pub fn headers(&self, h: &mut header::HeaderMap) {
+        if let ApiError::TooMany(_, secs) = self {
+            h.insert(header::RETRY_AFTER, header::HeaderValue::from((*secs).max(1)));
+        }
         match self.status() {
             StatusCode::UNAUTHORIZED => drop(h.insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"))),
             StatusCode::SERVICE_UNAVAILABLE => drop(h.insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECONDS))),
@@ -146,7 +165,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = self.public_message();
         let msg = match &self {
-            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) => Some(m.clone()),
+            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) | ApiError::TooLarge(m) | ApiError::TooMany(m, _) | ApiError::Busy(m) => {
+                Some(m.clone())
+            }
             _ => None,
         };
         let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();

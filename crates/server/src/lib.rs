@@ -9,7 +9,9 @@ pub mod auth;
 mod error;
 mod i18n;
 mod ingestor;
+pub mod limits;
 mod params;
+pub mod throttle;
 mod views;
 
 use axum::extract::Request;
@@ -31,21 +33,29 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The usage writer (group commit).
     pub ingestor: ingestor::Ingestor,
+    /// Failed sign-ins per account and address (see `throttle`).
+    pub sign_in: Arc<throttle::SignInThrottle>,
+    /// Expensive requests at once and their time limit (see `limits`).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let ingestor = ingestor::Ingestor::start(store.clone());
-        AppState { store, templates: Arc::new(views::templates()), secure_cookies: false, ingestor }
+        let sign_in = Arc::new(throttle::SignInThrottle::new(throttle::Policy::default()));
+        let limits = Arc::new(limits::Limits::default());
+        AppState { store, templates: Arc::new(views::templates()), secure_cookies: false, ingestor, sign_in, limits }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::health))
-        .merge(api::routes())
+        .merge(api::routes(&state))
         .merge(views::routes(state.clone()))
         .layer(auth::layer(state.store.clone(), state.secure_cookies))
+        .layer(middleware::from_fn(views::csrf::guard))
+        .layer(middleware::from_fn_with_state(state.secure_cookies, secure_cookies))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -63,6 +73,29 @@ async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
     );
     resp
+}
+
+/// Behind HTTPS every cookie Kizuna sets is `Secure` (the session cookie is made so by its
+/// layer; this covers the CSRF and language cookies, and any added later).
+async fn secure_cookies(axum::extract::State(secure): axum::extract::State<bool>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if !secure {
+        return resp;
+    }
+    let all: Vec<HeaderValue> = resp.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+    resp.headers_mut().remove(header::SET_COOKIE);
+    for c in all {
+        resp.headers_mut().append(header::SET_COOKIE, with_secure(c));
+    }
+    resp
+}
+
+fn with_secure(cookie: HeaderValue) -> HeaderValue {
+    let text = cookie.to_str().unwrap_or_default();
+    if text.split(';').any(|a| a.trim().eq_ignore_ascii_case("secure")) {
+        return cookie;
+    }
+    HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
 }
 
 /// The server's daily scoring: score every account on `today` unless that was done already.
@@ -104,7 +137,8 @@ pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
     });
     let mut state = AppState::new(store);
     state.secure_cookies = std::env::var("KIZUNA_SECURE_COOKIES").is_ok_and(|v| v == "1" || v == "true");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
 }
 
 async fn shutdown() {

@@ -34,6 +34,8 @@ impl Reply {
 /// A browser: a cookie jar over the real router, on a fresh database.
 struct Client {
     db: TestDb,
+    /// One server for the client's life: it remembers failed sign-ins, as a real one does.
+    state: AppState,
     cookies: Mutex<BTreeMap<String, String>>,
     bearer: Option<String>,
 }
@@ -47,7 +49,8 @@ impl std::ops::Deref for Client {
 
 impl Client {
     fn anonymous(db: TestDb) -> Self {
-        Client { db, cookies: Mutex::new(BTreeMap::new()), bearer: None }
+        let state = AppState::new(db.store.clone());
+        Client { db, state, cookies: Mutex::new(BTreeMap::new()), bearer: None }
     }
 
     fn csrf(&self) -> String {
@@ -62,7 +65,7 @@ impl Client {
         if let Some(key) = &self.bearer {
             req = req.header("authorization", format!("Bearer {key}"));
         }
-        let resp = router(AppState::new(self.db.store.clone())).oneshot(req.body(body).unwrap()).await.unwrap();
+        let resp = router(self.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
         let (status, headers) = (resp.status(), resp.headers().clone());
         for c in headers.get_all("set-cookie") {
             let pair = c.to_str().unwrap().split(';').next().unwrap();
@@ -99,7 +102,7 @@ async fn submit(c: &Client, uri: &str, form: &[(&str, &str)]) -> Reply {
     let token = c.csrf();
     let mut form = form.to_vec();
     form.push(("csrf_token", &token));
-    post_form(c, uri, &form, &[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]).await
+    post_form(c, uri, &form, &[("host", HOST), ("origin", ORIGIN)]).await
 }
 
 async fn add_user(db: &TestDb, email: &str, role: Role, partner: Option<&str>) {
@@ -254,8 +257,16 @@ async fn account_page_in_both_languages(db: TestDb) {
     assert_eq!((root.status, root.location()), (StatusCode::SEE_OTHER, "/dashboard"), "an admin lands on the dashboard");
 }
 
+const HOST: &str = "127.0.0.1:8080";
+const ORIGIN: &str = "http://127.0.0.1:8080";
+
+/// A request a page of this site sends (a browser adds `Origin` to every write).
+fn here(req: axum::http::request::Builder) -> axum::http::request::Builder {
+    req.header("host", HOST).header("origin", ORIGIN)
+}
+
 async fn put(c: &Client, uri: &str, body: &str) -> Reply {
-    c.send(Request::put(uri), Body::from(body.to_string())).await
+    c.send(here(Request::put(uri)), Body::from(body.to_string())).await
 }
 
 async fn planning_api_and_page(db: TestDb) {
@@ -421,7 +432,7 @@ async fn partners_see_only_their_accounts(db: TestDb) {
     let export = get(&c, "/accounts.csv", None).await;
     assert_eq!(export.body.lines().count(), 2, "header and P1 only: {}", export.body);
     assert!(export.body.contains("P1,北斗商会"));
-    let note = c.send(Request::post("/api/v1/accounts/P2/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
+    let note = c.send(here(Request::post("/api/v1/accounts/P2/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
     assert_eq!(note.status, StatusCode::NOT_FOUND, "cannot write to another partner's account");
     for uri in ["/dashboard", "/api/v1/dashboard", "/api/v1/metrics/arr", "/reports/arr"] {
         assert_eq!(get(&c, uri, None).await.status, StatusCode::FORBIDDEN, "{uri}: portfolio figures are not for partners");
@@ -472,7 +483,7 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     let bad_date = submit(&c, "/accounts/A1/activities?lang=en", &[("kind", "meeting"), ("occurred_on", "2024-13-01"), ("subject", "x")]).await;
     assert!(bad_date.body.contains("occurred_at &quot;2024-13-01&quot; is not a timestamp"), "{}", bad_date.body);
 
-    let api = c.send(Request::post("/api/v1/accounts/A1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"call","subject":"電話で確認"}"#)).await;
+    let api = c.send(here(Request::post("/api/v1/accounts/A1/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"call","subject":"電話で確認"}"#)).await;
     assert_eq!(api.status, StatusCode::CREATED, "{}", api.body);
     let detail = get(&c, "/api/v1/accounts/A1", None).await.json();
     let acts = detail["activities"].as_array().unwrap();
@@ -664,7 +675,7 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
     assert_eq!(ok.json()["saved"], serde_json::json!(["default"]));
     assert!(get(&c, "/api/v1/health/scorecards", None).await.body.contains("[bands]"));
 
-    let ran = c.send(Request::post("/api/v1/health/run?at=2026-11-24"), Body::empty()).await;
+    let ran = c.send(here(Request::post("/api/v1/health/run?at=2026-11-24")), Body::empty()).await;
     assert_eq!((ran.status, ran.json()["accounts"].as_u64()), (StatusCode::OK, Some(4)), "A1, A3, P1, P2: {}", ran.body);
     let audit = get(&c, "/api/v1/audit", None).await.json();
     assert!(audit.to_string().contains("health.run") && audit.to_string().contains("scorecards.save"), "{audit}");
@@ -699,11 +710,276 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
     assert_eq!(get(&p, "/api/v1/health/backtest?from=2026-11-24&to=2026-11-24", None).await.status, StatusCode::FORBIDDEN);
     let v = Client::anonymous(c.db.clone());
     sign_in(&v, "viewer@kizuna.example").await;
-    assert_eq!(v.send(Request::post("/api/v1/health/run"), Body::empty()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(v.send(here(Request::post("/api/v1/health/run")), Body::empty()).await.status, StatusCode::FORBIDDEN);
     assert_eq!(put(&v, "/api/v1/health/scorecards", kizuna_domain::health::scorecard::DEFAULT).await.status, StatusCode::FORBIDDEN);
 }
 
+/// Issue 22: a write by session cookie from another site is refused by the one CSRF layer; the
+/// same write from this site, or with the token in `X-CSRF-Token`, works; keys are not affected.
+async fn api_writes_by_cookie_need_csrf(db: TestDb) {
+    seed(&db).await;
+    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
+    let c = admin(db).await;
+    let before = c.store.audit_log(None, 1, 1000).await.unwrap().0;
+    let evil = |uri: &str| Request::post(uri).header("host", HOST).header("origin", "http://evil.example");
+    let r = c.send(evil("/api/v1/health/run?at=2024-03-01"), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("X-CSRF-Token") || r.json()["error"].as_str().unwrap().contains("x-csrf-token"), "{}", r.body);
+    let r = c.send(evil("/api/v1/health/calibrate?save=default&from=2024-01-01&to=2024-03-01"), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c.send(Request::put("/api/v1/plan/scenarios/x").header("host", HOST).header("origin", "null"), Body::from(kizuna_domain::planning::scenario::EXAMPLE)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "an opaque origin is another site");
+    let r = c.send(Request::post("/api/v1/health/run?at=2024-03-01"), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "neither Origin nor token");
+    assert_eq!(c.store.audit_log(None, 1, 1000).await.unwrap().0, before, "nothing ran");
+    assert_eq!(c.store.setting(kizuna_analytics::health::SETTING).await.unwrap(), None, "the scorecard is untouched");
+    assert!(c.store.scenarios().await.unwrap().is_empty());
+    let tampered = c.send(Request::post("/api/v1/health/run?at=2024-03-01").header("x-csrf-token", "0".repeat(64)), Body::empty()).await;
+    assert_eq!(tampered.status, StatusCode::FORBIDDEN, "a token that is not the cookie's");
+    let form_elsewhere = post_form(&c, "/accounts/A1/activities", &[("kind", "note"), ("body", "x"), ("csrf_token", &c.csrf())], &[("host", HOST), ("origin", "http://evil.example")]).await;
+    assert_eq!(form_elsewhere.status, StatusCode::FORBIDDEN, "forms go through the same layer");
+
+    let ok = c.send(here(Request::post("/api/v1/health/run?at=2024-03-01")), Body::empty()).await;
+    assert_eq!(ok.status, StatusCode::OK, "same origin: {}", ok.body);
+    let token = c.csrf();
+    let ok = c.send(Request::post("/api/v1/health/run?at=2024-03-01").header("x-csrf-token", token), Body::empty()).await;
+    assert_eq!(ok.status, StatusCode::OK, "the token instead of Origin: {}", ok.body);
+    // Keys (which a browser never adds by itself) are not asked for a token, cookies or not.
+    let batch = r#"{"batch": [{"type": "track", "userId": "u", "event": "login", "messageId": "csrf-1", "context": {"groupId": "A1"}}]}"#;
+    let mut req = evil("/v1/batch").header("content-type", "application/json");
+    use base64::Engine;
+    req = req.header("authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{write}:"))));
+    let r = c.send(req, Body::from(batch)).await;
+    assert_eq!(r.status, StatusCode::OK, "a write key from anywhere: {}", r.body);
+    let (read, _) = kizuna_server::auth::create_api_key(c.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let r = c.send(evil("/api/v1/health/run").header("authorization", format!("Bearer {read}")), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains("CSRF"), "refused for the key's role, not for CSRF: {}", r.body);
+    let r = c.send(evil("/api/v1/accounts").header("authorization", format!("Bearer {read}")).method("GET"), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::OK, "reads by key from anywhere");
+}
+
+/// Issue 22: text that a spreadsheet would run is neutralised in every CSV; numbers stay numbers.
+async fn exports_neutralise_formulas(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    let row = |id: &str, name: &str, seg: &str| AccountRow { account_id: id.into(), name: Some(name.into()), segment: Some(seg.into()), ..Default::default() };
+    tx.upsert_accounts(&[row("F1", "=cmd|' /C calc'!A0", "@SUM(1+1)"), row("+F2", "-2+3", "\tsmb"), row("F3", "普通の会社", "smb")]).await.unwrap();
+    tx.upsert_subscriptions(&[
+        subscription("F1", "core", "2024-01-01", Some("2024-03-01"), 1000),
+        subscription("+F2", "core", "2024-01-01", None, 2000),
+        subscription("F3", "core", "2024-01-01", None, 3000),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let c = admin(db).await;
+    let csv = get(&c, "/accounts.csv?on=2024-02-01", None).await.body;
+    assert!(csv.contains("\nF1,'=cmd|' /C calc'!A0,'@SUM(1+1),"), "{csv}");
+    assert!(csv.contains("\n'+F2,'-2+3,'\tsmb,"), "{csv}");
+    assert!(csv.contains("F3,普通の会社,smb,"), "{csv}");
+    assert!(csv.contains(",1000,") && csv.contains(",2000,"), "figures stay numbers: {csv}");
+    let arr = get(&c, "/api/v1/metrics/arr?at=2024-02-01&by=segment&format=csv", None).await.body;
+    assert!(arr.contains("\n'@SUM(1+1),") && arr.contains("\n'\tsmb,"), "{arr}");
+    assert!(!arr.lines().any(|l| l.starts_with('@') || l.starts_with('=') || l.starts_with('+')), "{arr}");
+    let mrr = get(&c, "/api/v1/metrics/mrr?from=2024-01&to=2024-03&format=csv", None).await.body;
+    let march = mrr.lines().find(|l| l.starts_with("2024-03")).unwrap();
+    assert!(march.split(',').any(|cell| cell == "-1000" || cell == "-1000.0"), "a churn month's negative figure stays a number: {mrr}");
+}
+
+/// Issue 22: ten wrong passwords in a row lock the account (429 with Retry-After, also for the
+/// right password); the audit log keeps a bounded e-mail; every sign-in gets a new session id.
+async fn sign_in_throttled_bounded_and_rotated(db: TestDb) {
+    add_user(&db, "sato@kizuna.example", Role::Csm, None).await;
+    add_user(&db, "ito@kizuna.example", Role::Admin, None).await;
+    let c = Client::anonymous(db);
+    get(&c, "/login", None).await;
+    for i in 1..=9 {
+        let r = submit(&c, "/login?lang=en", &[("email", "sato@kizuna.example"), ("password", "wrong password!")]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    let tenth = submit(&c, "/login?lang=en", &[("email", "sato@kizuna.example"), ("password", "wrong password!")]).await;
+    assert_eq!(tenth.status, StatusCode::TOO_MANY_REQUESTS);
+    let right = submit(&c, "/login?lang=ja", &[("email", "sato@kizuna.example"), ("password", PASSWORD)]).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "locked: not even the right password");
+    let wait: u64 = right.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((800..=900).contains(&wait), "{wait}");
+    assert!(right.body.contains("ログイン失敗が多すぎます") && right.body.contains("15 分後"), "{}", right.body);
+    assert!(!c.cookies.lock().unwrap().contains_key("kizuna_session"), "not signed in");
+    sign_in(&c, "ito@kizuna.example").await;
+    let (_, log) = c.store.audit_log(None, 1, 100).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "sign_in.failed").count(), 10);
+    let locked = log.iter().find(|e| e.action == "sign_in.locked").expect("the lock is audited");
+    assert_eq!((locked.actor.as_str(), locked.detail["scope"].as_str()), ("sato@kizuna.example", Some("account")));
+
+    // A huge typed e-mail is refused without a lookup and kept short in the log.
+    let huge = format!("{}@example.jp", "x".repeat(500_000));
+    let r = submit(&c, "/login", &[("email", &huge), ("password", "whatever it is")]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.len() < 100_000, "the page does not echo it whole");
+    let (_, log) = c.store.audit_log(None, 1, 1).await.unwrap();
+    assert_eq!(log[0].action, "sign_in.failed");
+    assert!(log[0].actor.chars().count() <= 255, "{}", log[0].actor.len());
+
+    // Session fixation: signing in over a session (signed in or not) gets a new id, and the
+    // old id is no longer a session.
+    let first = c.cookies.lock().unwrap()["kizuna_session"].clone();
+    sign_in(&c, "ito@kizuna.example").await;
+    let second = c.cookies.lock().unwrap()["kizuna_session"].clone();
+    assert_ne!(first, second, "a new id on every sign-in");
+    let planted = Client::anonymous(c.db.clone());
+    planted.cookies.lock().unwrap().insert("kizuna_session".into(), first);
+    assert_eq!(get(&planted, "/api/v1/me", None).await.status, StatusCode::UNAUTHORIZED, "the old id is gone");
+    assert_eq!(get(&c, "/api/v1/me", None).await.json()["actor"], "ito@kizuna.example");
+}
+
+/// Issue 22: weak and blank passwords are refused, in both languages; a user can be
+/// deactivated, which ends their sessions and revokes their keys, and reactivated.
+async fn password_policy_and_deactivation(db: TestDb) {
+    add_user(&db, "ito@kizuna.example", Role::Admin, None).await;
+    let c = admin(db).await;
+    get(&c, "/admin/users", None).await;
+    let blank = submit(&c, "/admin/users?lang=en", &[("email", "x@kizuna.example"), ("role", "csm"), ("password", &" ".repeat(10))]).await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    assert!(blank.body.contains("the password is empty or only spaces"), "{}", blank.body);
+    let weak = submit(&c, "/admin/users?lang=ja", &[("email", "x@kizuna.example"), ("role", "csm"), ("password", "password123")]).await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert!(weak.body.contains("パスワードが推測されやすすぎます"), "{}", weak.body);
+    let own = submit(&c, "/admin/users?lang=en", &[("email", "tanaka.hiroshi@kizuna.example"), ("name", "Tanaka Hiroshi"), ("role", "csm"), ("password", "tanaka.hiroshi1")]).await;
+    assert!(own.body.contains("too easy to guess"), "the user's own name: {}", own.body);
+    let reset = submit(&c, "/admin/users/update?lang=en", &[("email", "ito@kizuna.example"), ("role", "admin"), ("password", "qwertyuiop123")]).await;
+    assert!(reset.body.contains("too easy to guess"), "{}", reset.body);
+    assert!(c.store.user_with_hash("x@kizuna.example").await.unwrap().is_none());
+
+    let ito = Client::anonymous(c.db.clone());
+    sign_in(&ito, "ito@kizuna.example").await;
+    get(&ito, "/admin/keys", None).await;
+    let key = submit(&ito, "/admin/keys?lang=en", &[("kind", "read"), ("label", "ito's BI")]).await;
+    let secret = key.body.split("id=\"new-key\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let mut bi = Client::anonymous(c.db.clone());
+    bi.bearer = Some(secret);
+    assert_eq!(get(&bi, "/api/v1/accounts", None).await.status, StatusCode::OK);
+
+    let me = submit(&c, "/admin/users/deactivate?lang=en", &[("email", "admin@kizuna.example")]).await;
+    assert!(me.body.contains("you cannot deactivate yourself"), "{}", me.body);
+    let done = submit(&c, "/admin/users/deactivate?lang=en", &[("email", "ito@kizuna.example")]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Deactivated") && done.body.contains("Reactivate"), "{}", done.body);
+    assert_eq!(get(&ito, "/api/v1/me", None).await.status, StatusCode::UNAUTHORIZED, "their session ended");
+    assert_eq!(get(&bi, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED, "their key is revoked");
+    get(&ito, "/login", None).await;
+    let again = submit(&ito, "/login", &[("email", "ito@kizuna.example"), ("password", PASSWORD)]).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "cannot sign in");
+    let (_, log) = c.store.audit_log(None, 1, 5).await.unwrap();
+    let entry = log.iter().find(|e| e.action == "user.deactivate").unwrap();
+    assert_eq!((entry.target.as_deref(), entry.detail["keys_revoked"].as_u64()), (Some("ito@kizuna.example"), Some(1)));
+
+    submit(&c, "/admin/users/deactivate", &[("email", "ito@kizuna.example"), ("reactivate", "1")]).await;
+    sign_in(&ito, "ito@kizuna.example").await;
+    assert_eq!(get(&bi, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED, "revoked keys stay revoked");
+
+    // A change of role ends the user's sessions too: they sign in again, with a new id.
+    submit(&c, "/admin/users/update", &[("email", "ito@kizuna.example"), ("role", "viewer")]).await;
+    assert_eq!(get(&ito, "/api/v1/me", None).await.status, StatusCode::UNAUTHORIZED, "signed out by the change of role");
+}
+
+/// Issue 22: partner-bound keys only read; partners see only their own users in the owner
+/// filter; the CSRF cookie is Secure behind HTTPS; `/healthz` says when writes are impossible.
+async fn partner_limits_secure_cookies_and_health(db: TestDb) {
+    seed(&db).await;
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[AccountRow { account_id: "P1".into(), partner_id: Some("P-ALPHA".into()), owner_email: Some("alpha@partner.example".into()), ..Default::default() }]).await.unwrap();
+    tx.commit().await.unwrap();
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    add_user(&db, "beta@partner.example", Role::Partner, Some("P-BETA")).await;
+    add_user(&db, "sato@kizuna.example", Role::Csm, None).await;
+    let (partner_key, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, Some("P-ALPHA".into())).await.unwrap();
+    let mut k = Client::anonymous(db.clone());
+    k.bearer = Some(partner_key);
+    assert_eq!(get(&k, "/api/v1/accounts/P1", None).await.status, StatusCode::OK);
+    let note = k.send(Request::post("/api/v1/accounts/P1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
+    assert_eq!(note.status, StatusCode::FORBIDDEN, "a partner-bound key only reads: {}", note.body);
+    assert!(k.store.activities("P1", 10).await.unwrap().is_empty());
+
+    let p = Client::anonymous(db.clone());
+    sign_in(&p, "alpha@partner.example").await;
+    let page = get(&p, "/accounts", Some("en")).await;
+    assert!(page.body.contains("alpha@partner.example"), "its own users");
+    assert!(!page.body.contains("sato@kizuna.example") && !page.body.contains("beta@partner.example"), "no one else's e-mail");
+    let internal = admin(db.clone()).await;
+    assert!(get(&internal, "/accounts", Some("en")).await.body.contains("<option value=\"sato@kizuna.example\""));
+
+    let mut state = AppState::new(db.store.clone());
+    state.secure_cookies = true;
+    let login = router(state).oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
+    let cookies: Vec<&str> = login.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let csrf = cookies.iter().find(|c| c.starts_with("kizuna_csrf=")).expect("a CSRF cookie");
+    assert!(csrf.contains("; Secure") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"), "{csrf}");
+    let plain = router(AppState::new(db.store.clone())).oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
+    assert!(!plain.headers()["set-cookie"].to_str().unwrap().contains("Secure"), "plain HTTP keeps cookies usable");
+
+    assert_eq!(get(&p, "/healthz", None).await.json()["status"], "ok");
+    let read_only = read_only_copy(&db).await;
+    let h = router(AppState::new(read_only.clone())).oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+    let j: Value = serde_json::from_slice(&to_bytes(h.into_body(), 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(j["status"], "degraded", "{j}");
+    assert!(j["reason"].as_str().unwrap().contains("read-only"), "{j}");
+}
+
+/// Issue 22: expensive requests are bounded: windows over the API's limit are refused naming it,
+/// a caller may run two at once (429 past that), and each has a time limit (503).
+async fn expensive_requests_are_bounded(db: TestDb) {
+    seed(&db).await;
+    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let mut c = Client::anonymous(db);
+    c.bearer = Some(read.clone());
+    let wide = get(&c, "/api/v1/health/forecast?from=2020-01-01&to=2026-01-01", None).await;
+    assert_eq!(wide.status, StatusCode::BAD_REQUEST);
+    assert!(wide.json()["error"].as_str().unwrap().contains("gives 314 observation dates; the API allows at most 104"), "{}", wide.body);
+    let weekly_year = get(&c, "/api/v1/health/backtest?from=2024-01-01&to=2024-12-31", None).await;
+    assert_eq!(weekly_year.status, StatusCode::OK, "{}", weekly_year.body);
+
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {read}").parse().unwrap());
+    let caller = kizuna_server::limits::caller(&headers);
+    let held = [c.state.limits.enter(&caller).unwrap(), c.state.limits.enter(&caller).unwrap()];
+    let busy = get(&c, "/api/v1/metrics/arr?at=2024-03-01", None).await;
+    assert_eq!(busy.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(busy.headers.contains_key("retry-after") && busy.json()["error"].as_str().unwrap().contains("already have 2"), "{}", busy.body);
+    assert_eq!(get(&c, "/api/v1/accounts", None).await.status, StatusCode::OK, "cheap reads are not limited");
+    drop(held);
+    assert_eq!(get(&c, "/api/v1/metrics/arr?at=2024-03-01", None).await.status, StatusCode::OK, "places are given back");
+
+    c.state.limits = std::sync::Arc::new(kizuna_server::limits::Limits::new(2, 8, std::time::Duration::ZERO));
+    let slow = get(&c, "/api/v1/health/backtest?from=2024-01-01&to=2024-03-01", None).await;
+    assert_eq!(slow.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(slow.json()["error"].as_str().unwrap().contains("longer than the limit"), "{}", slow.body);
+}
+
+/// The same database, opened so that nothing can be written: SQLite with `mode=ro`, PostgreSQL
+/// with read-only transactions by default.
+async fn read_only_copy(db: &TestDb) -> std::sync::Arc<dyn kizuna_store::Store> {
+    if db.store.engine() == "sqlite" {
+        return kizuna_store::open(&format!("{}?mode=ro", db.url)).await.expect("open read-only");
+    }
+    let pg = db.store.clone();
+    let name = url::Url::parse(&db.url).unwrap().path().trim_start_matches('/').to_string();
+    let admin_url = kizuna_store::testing::postgres_admin_url().unwrap();
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).execute(&mut conn).await.unwrap();
+    let opened = kizuna_store::open(&db.url).await.expect("a read-only PostgreSQL opens");
+    drop(pg);
+    opened
+}
+
 both_engines!(
+    api_writes_by_cookie_need_csrf,
+    exports_neutralise_formulas,
+    sign_in_throttled_bounded_and_rotated,
+    password_policy_and_deactivation,
+    partner_limits_secure_cookies_and_health,
+    expensive_requests_are_bounded,
     health_scores_api_pages_and_isolation,
     usage_ingestion_like_segment,
     sign_in_out_and_what_anonymous_gets,

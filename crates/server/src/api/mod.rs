@@ -21,28 +21,36 @@ use std::collections::HashMap;
 
 pub use accounts::{add_activity, scoped_query, visible_account, NewActivity};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/me", get(me))
-        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/accounts", get(accounts::list))
         .route("/api/v1/accounts/{id}", get(accounts::show))
         .route("/api/v1/accounts/{id}/activities", post(accounts::create_activity))
         .route("/api/v1/accounts/{id}/health", get(scores::account))
         .route("/api/v1/health/scorecards", get(scores::get_scorecards).put(scores::put_scorecards))
+        .route("/api/v1/plan/scenarios", get(plan::list))
+        .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/usage/definitions", get(usage::get_definitions).put(usage::put_definitions))
+        .merge(expensive(state))
+        .merge(ingest::routes())
+}
+
+/// Routes that compute over the whole portfolio: a few at once per caller, with a time limit
+/// (`limits`).
+fn expensive(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/health/run", post(scores::run))
         .route("/api/v1/health/backtest", get(scores::backtest))
         .route("/api/v1/health/calibrate", get(scores::calibrate).post(scores::calibrate_and_save))
         .route("/api/v1/health/forecast", get(scores::forecast))
         .route("/api/v1/metrics/{report}", get(metrics::report))
-        .route("/api/v1/plan/scenarios", get(plan::list))
-        .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
         .route("/api/v1/plan/{kind}", get(plan::report))
-        .route("/api/v1/audit", get(audit))
         .route("/api/v1/usage/metrics", get(usage::metrics))
-        .route("/api/v1/usage/definitions", get(usage::get_definitions).put(usage::put_definitions))
         .route("/api/v1/alerts/usage", get(usage::alerts))
-        .merge(ingest::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::bounded))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.
@@ -55,13 +63,19 @@ pub(crate) fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Resu
 }
 
 /// `GET /healthz`: 200 when the database answers. Needs no sign-in. `degraded` (still 200: the
-/// server reads and answers) while usage writes fail because the database cannot take them,
-/// with the reason and since when; `ok` again after the next write that succeeds.
+/// server reads and answers), with the reason, while the database cannot be written: it is
+/// read-only (a read-only SQLite file, a PostgreSQL standby), or usage writes fail because it
+/// cannot take them (with since when; `ok` again after the next write that succeeds).
 pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await?;
+    let engine = state.store.engine();
+    if let Some(reason) = state.store.read_only().await? {
+        tracing::warn!("health: degraded: {reason}");
+        return Ok(Json(serde_json::json!({ "status": "degraded", "engine": engine, "reason": reason })));
+    }
     Ok(Json(match state.ingestor.degraded() {
-        None => serde_json::json!({ "status": "ok", "engine": state.store.engine() }),
-        Some(d) => serde_json::json!({ "status": "degraded", "engine": state.store.engine(), "reason": d.reason, "since": d.since }),
+        None => serde_json::json!({ "status": "ok", "engine": engine }),
+        Some(d) => serde_json::json!({ "status": "degraded", "engine": engine, "reason": d.reason, "since": d.since }),
     }))
 }
 

@@ -51,8 +51,28 @@ pub async fn run(State(state): State<AppState>, me: Principal, Query(q): Query<H
     Ok(Json(v))
 }
 
+/// Observation dates a request over HTTP may ask for (the command line allows 520): two years
+/// of weeks.
+pub const API_MAX_OBSERVATIONS: i64 = 104;
+
+/// Refuses a backtest, calibration or forecast window with more observation dates than
+/// [`API_MAX_OBSERVATIONS`], naming the window and the limit. Other mistakes are left to the report.
+fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
+    let p = kizuna_analytics::Params(q);
+    let (Ok((from, to)), Ok(every)) = (p.date_range("from", "to"), p.days("every", 7)) else { return Ok(()) };
+    let dates = (to - from).num_days() / i64::from(every.max(1)) + 1;
+    if dates > API_MAX_OBSERVATIONS {
+        return Err(ApiError::BadRequest(format!(
+            "from {from} to {to} every {every}d gives {dates} observation dates; the API allows at most {API_MAX_OBSERVATIONS} \
+             (a shorter window or a larger every, or `kizuna score` on the command line)"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn backtest(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
+    bounded_window(&q)?;
     Ok(Json(health::backtest(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
 }
 
@@ -62,11 +82,13 @@ pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Q
     if q.contains_key("save") {
         return Err(ApiError::BadRequest("save: use POST /api/v1/health/calibrate to save the proposed scorecard".into()));
     }
+    bounded_window(&q)?;
     Ok(Json(health::calibrate(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
 }
 
 pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::EditPlans)?;
+    bounded_window(&q)?;
     let v = health::calibrate(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?;
     if v["saved"] == Value::Bool(true) {
         me.audit(state.store.as_ref(), "scorecards.calibrate", q.get("save").map(String::as_str), serde_json::json!({ "auc": v["cross_validation"]["auc"] })).await?;
@@ -76,5 +98,6 @@ pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Qu
 
 pub async fn forecast(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
+    bounded_window(&q)?;
     Ok(Json(health::forecast(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
 }

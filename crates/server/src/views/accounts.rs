@@ -87,7 +87,7 @@ pub async fn page(
     let mut export_params = q.clone();
     export_params.remove("page");
     let export = link(&export_params, &[]).replacen("/accounts?", "/accounts.csv?", 1);
-    let owners: Vec<String> = state.store.staff_users().await?.into_iter().filter(|u| u.role == "csm" || u.role == "manager").map(|u| u.email).collect();
+    let owners = owner_choices(state.store.staff_users().await?, me.scope());
     let partners = if me.scope().is_some() { vec![] } else { state.store.partners().await? };
     let f = |k: &str| q.get(k).cloned().unwrap_or_default();
     page.render(
@@ -106,6 +106,20 @@ pub async fn page(
     )
 }
 
+/// The owner filter's choices: internal CSMs and managers; a partner sees only its own users,
+/// never the e-mail addresses of the company's staff.
+fn owner_choices(users: Vec<kizuna_store::StaffUser>, scope: Option<String>) -> Vec<String> {
+    users
+        .into_iter()
+        .filter(|u| u.deactivated_at.is_none())
+        .filter(|u| match &scope {
+            Some(partner) => u.partner_id.as_deref() == Some(partner.as_str()),
+            None => u.role == "csm" || u.role == "manager",
+        })
+        .map(|u| u.email)
+        .collect()
+}
+
 /// `GET /accounts.csv?...`: every account of the current view (all pages), as CSV.
 pub async fn export(
     State(state): State<AppState>,
@@ -122,17 +136,19 @@ pub async fn export(
     loop {
         let chunk = state.store.list_accounts(&query).await?;
         for a in &chunk.accounts {
+            // Text cells as a spreadsheet may safely open them; the figures stay numbers.
+            let text = |v: &str| kizuna_analytics::safe_text(v).into_owned();
             out.write_record([
-                a.account_id.as_str(),
-                a.name.as_str(),
-                a.segment.as_deref().unwrap_or(""),
-                a.touch_model.map(|t| t.as_str()).unwrap_or(""),
-                a.owner_email.as_deref().unwrap_or(""),
-                a.partner_id.as_deref().unwrap_or(""),
-                a.lifecycle_stage.as_deref().unwrap_or(""),
-                &a.mrr.to_string(),
-                &a.health_score.map(|s| s.to_string()).unwrap_or_default(),
-                a.health_band.as_deref().unwrap_or(""),
+                text(&a.account_id),
+                text(&a.name),
+                text(a.segment.as_deref().unwrap_or("")),
+                a.touch_model.map(|t| t.as_str()).unwrap_or("").to_string(),
+                text(a.owner_email.as_deref().unwrap_or("")),
+                text(a.partner_id.as_deref().unwrap_or("")),
+                text(a.lifecycle_stage.as_deref().unwrap_or("")),
+                a.mrr.to_string(),
+                a.health_score.map(|s| s.to_string()).unwrap_or_default(),
+                text(a.health_band.as_deref().unwrap_or("")),
             ])
             .map_err(csv_err)?;
         }

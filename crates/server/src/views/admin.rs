@@ -7,7 +7,7 @@ use crate::{ApiError, AppState, Msg};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kizuna_domain::access::{hash_password, KeyKind, PasswordError, Permission, MIN_PASSWORD_CHARS};
+use kizuna_domain::access::{hash_new_password, KeyKind, PasswordError, Permission, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
 use kizuna_domain::{Role, StaffRow};
 use serde_json::json;
 use std::collections::HashMap;
@@ -22,9 +22,12 @@ fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
     }
 }
 
-fn password_hash(password: &str) -> Result<String, ApiError> {
-    hash_password(password).map_err(|e| match e {
+/// A password an admin chose for `email` (named `name`), checked by the password policy.
+fn password_hash(password: &str, email: &str, name: Option<&str>) -> Result<String, ApiError> {
+    hash_new_password(password, &[email, name.unwrap_or("")]).map_err(|e| match e {
         PasswordError::TooShort(n) => ApiError::Invalid(Msg::new("err.password_short").arg("count", n).arg("min", MIN_PASSWORD_CHARS)),
+        PasswordError::Blank => ApiError::Invalid(Msg::new("err.password_blank")),
+        PasswordError::Weak(score) => ApiError::Invalid(Msg::new("err.password_weak").arg("score", score).arg("min", MIN_PASSWORD_SCORE)),
         other => ApiError::Internal(other.to_string()),
     })
 }
@@ -55,7 +58,12 @@ async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &Fo
         .staff_users()
         .await?
         .into_iter()
-        .map(|u| json!({ "email": u.email, "name": u.name, "role": u.role, "role_label": page.t(&format!("role.{}", u.role)), "team": u.team_id, "partner": u.partner_id }))
+        .map(|u| {
+            json!({
+                "email": u.email, "name": u.name, "role": u.role, "role_label": page.t(&format!("role.{}", u.role)), "team": u.team_id,
+                "partner": u.partner_id, "deactivated": u.deactivated_at.map(|t| datetime(t, page.lang)),
+            })
+        })
         .collect();
     let roles: Vec<(String, String)> = Role::ALL.iter().map(|r| (r.as_str().to_string(), page.t(&format!("role.{r}")))).collect();
     let partners = state.store.partners().await?;
@@ -83,7 +91,7 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
         let email = field(&f, "email").map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::Invalid(Msg::new("err.email")))?;
         let role = role_field(&f)?;
         let partner_id = partner_field(&f, role)?;
-        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""))?;
+        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""), &email, field(&f, "name").as_deref())?;
         let row = StaffRow { name: field(&f, "name").unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: field(&f, "team_id"), partner_id };
         if !state.store.create_user(&row, &hash).await? {
             return Err(ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)));
@@ -111,11 +119,38 @@ pub async fn update_user(State(state): State<AppState>, me: Principal, headers: 
         }
         let password = f.get("password").filter(|p| !p.is_empty());
         if let Some(p) = password {
-            let hash = password_hash(p)?;
+            let hash = password_hash(p, &email, None)?;
             state.store.set_password(&email, &hash).await?;
         }
         let detail = json!({ "role": role.as_str(), "partner_id": partner_id, "password_reset": password.is_some() });
         me.audit(state.store.as_ref(), "user.update", Some(&email), detail).await?;
+        Ok(email)
+    }
+    .await;
+    users_outcome(&state, me, &headers, &q, result).await
+}
+
+/// `POST /admin/users/deactivate` with `email` (and `reactivate=1` to undo): a deactivated user
+/// cannot sign in, their sessions end at their next request, and the API keys they created are
+/// revoked.
+pub async fn deactivate_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
+    me.require(Permission::Admin)?;
+    check_csrf(&headers, &f)?;
+    let result = async {
+        let email = field(&f, "email").map(|e| e.to_lowercase()).unwrap_or_default();
+        if email == me.actor {
+            return Err(ApiError::Invalid(Msg::new("err.self_deactivate")));
+        }
+        let no_user = || ApiError::Invalid(Msg::new("err.no_user").arg("email", &email));
+        if field(&f, "reactivate").is_some() {
+            if !state.store.reactivate_user(&email).await? {
+                return Err(no_user());
+            }
+            me.audit(state.store.as_ref(), "user.reactivate", Some(&email), json!({})).await?;
+        } else {
+            let keys = state.store.deactivate_user(&email, chrono::Utc::now()).await?.ok_or_else(no_user)?;
+            me.audit(state.store.as_ref(), "user.deactivate", Some(&email), json!({ "keys_revoked": keys })).await?;
+        }
         Ok(email)
     }
     .await;

@@ -1,12 +1,27 @@
-//! CSRF protection for forms that write: a random token in a SameSite=Strict, HttpOnly cookie
+//! CSRF protection. Forms that write: a random token in a SameSite=Strict, HttpOnly cookie
 //! that the form repeats in a hidden field (double submit), and an Origin check when the browser
 //! sends one. A request from another site has neither the cookie nor the right origin.
+//!
+//! Everything else that writes with the session cookie (the JSON API reached from a signed-in
+//! browser) goes through [`guard`], one layer over the whole router, so a new route cannot
+//! forget it.
 
-use axum::http::HeaderMap;
+use crate::{ApiError, Msg};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 
 pub const COOKIE: &str = "kizuna_csrf";
 pub const FIELD: &str = "csrf_token";
+/// The header a script repeats the CSRF cookie's token in (instead of a same-origin `Origin`).
+pub const HEADER: &str = "x-csrf-token";
+/// The session cookie (see `auth::layer`): its presence is what makes a request "by cookie".
+pub const SESSION_COOKIE: &str = "kizuna_session";
+/// A form body is read whole to find its token; forms are small (a note is 20,000 characters).
+const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The token already set for this browser, or a new one.
 pub fn token(headers: &HeaderMap) -> (String, Option<String>) {
@@ -23,25 +38,94 @@ pub fn token(headers: &HeaderMap) -> (String, Option<String>) {
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get("cookie")?.to_str().ok()?;
-    raw.split(';')
-        .filter_map(|p| p.trim().strip_prefix(&format!("{COOKIE}=")))
-        .find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_string)
+    cookie_values(headers, COOKIE).find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_string)
+}
+
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|raw| raw.split(';'))
+        .filter_map(move |p| p.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The session cookie's value, if one was sent.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_values(headers, SESSION_COOKIE).next()
+}
+
+/// `Some(true)` when the browser says the request comes from this host, `Some(false)` when it
+/// names another (or an opaque `null` origin), `None` when it sent no `Origin`.
+fn origin_is_here(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    Some(match (origin.to_str().ok(), host) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) == Some(host),
+        _ => false,
+    })
+}
+
+fn token_matches(headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    match (cookie(headers), submitted) {
+        (Some(c), Some(s)) => constant_time_eq(c.as_bytes(), s.as_bytes()),
+        _ => false,
+    }
 }
 
 /// True when the submitted token matches the cookie and the origin (if sent) is this host.
 pub fn verify(headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    let same_origin = match (headers.get("origin").and_then(|o| o.to_str().ok()), headers.get("host").and_then(|h| h.to_str().ok())) {
-        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) == Some(host),
-        (Some(_), None) => false,
-        (None, _) => true,
+    origin_is_here(headers) != Some(false) && token_matches(headers, submitted)
+}
+
+/// A write that the browser's session cookie would authenticate: not a safe method, the session
+/// cookie sent, and no `Authorization` header (a key, which a browser never adds by itself,
+/// decides who asks then).
+fn by_cookie(req: &Request) -> bool {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+    !safe && !req.headers().contains_key(header::AUTHORIZATION) && cookie_values(req.headers(), SESSION_COOKIE).next().is_some()
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn refused() -> Response {
+    ApiError::Denied(Msg::new("err.csrf").arg("header", HEADER)).into_response()
+}
+
+/// The CSRF check for every route: a write by session cookie needs a same-origin `Origin`, or the
+/// CSRF token (the `X-CSRF-Token` header, or a form's `csrf_token` field). Another site's
+/// `Origin` is refused even with a token. Key-authenticated requests pass untouched.
+pub async fn guard(req: Request, next: Next) -> Response {
+    if !by_cookie(&req) {
+        return next.run(req).await;
+    }
+    match origin_is_here(req.headers()) {
+        Some(true) => return next.run(req).await,
+        Some(false) => return refused(),
+        None => {}
+    }
+    let header_token = req.headers().get(HEADER).and_then(|v| v.to_str().ok());
+    if token_matches(req.headers(), header_token) {
+        return next.run(req).await;
+    }
+    if !is_form(req.headers()) {
+        return refused();
+    }
+    // A form without `Origin` (an older browser): its token is in the body.
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        return ApiError::TooLarge(Msg::new("err.body_too_large").arg("limit", FORM_LIMIT / 1024)).into_response();
     };
-    let matches = match (cookie(headers), submitted) {
-        (Some(c), Some(s)) => constant_time_eq(c.as_bytes(), s.as_bytes()),
-        _ => false,
-    };
-    same_origin && matches
+    let field = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned());
+    if !token_matches(&parts.headers, field.as_deref()) {
+        return refused();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

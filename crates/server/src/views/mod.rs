@@ -44,6 +44,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/plan/edit", get(plan_edit::form).post(plan_edit::save))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/update", post(admin::update_user))
+        .route("/admin/users/deactivate", post(admin::deactivate_user))
         .route("/admin/keys", get(admin::keys).post(admin::create_key))
         .route("/admin/keys/revoke", post(admin::revoke_key))
         .route("/admin/audit", get(admin::audit))
