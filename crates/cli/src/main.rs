@@ -65,6 +65,16 @@ enum Command {
     /// API keys for the REST API (read) and for sending usage events (write).
     #[command(subcommand)]
     Keys(commands::keys::Keys),
+    /// Back up the database to FILE while the server runs (SQLite: a complete database file;
+    /// PostgreSQL: a pg_dump archive). FILE must not exist yet.
+    Backup {
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup FILE into the database, which must be empty (a new SQLite file or a
+    /// PostgreSQL database without tables); the schema is then brought up to this version.
+    Restore {
+        file: std::path::PathBuf,
+    },
     /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -106,6 +116,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(c) => commands::score::run(&db, c).await,
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
+        Command::Backup { file } => commands::backup::run_backup(&db, &file).await,
+        Command::Restore { file } => commands::backup::run_restore(&db, &file).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,
     }
 }

@@ -34,6 +34,8 @@ fn every_command_has_help() {
         &["import", "events"],
         &["users"],
         &["users", "create"],
+        &["users", "deactivate"],
+        &["users", "reactivate"],
         &["keys"],
         &["keys", "create"],
         &["metrics"],
@@ -121,6 +123,42 @@ fn unsupported_database_url_is_explained() {
     assert!(text(&out.stderr).contains("unsupported database URL \"mysql://localhost/x\""), "{}", text(&out.stderr));
 }
 
+/// Issue 22: a database URL's password never reaches the terminal or the log.
+#[test]
+fn database_passwords_are_never_printed() {
+    for url in ["postgres://kizuna:hunter2-secret@127.0.0.1:1/kizuna", "mysql://root:hunter2-secret@localhost/x", "postgres://u:hunter2-secret@h:99999/db"] {
+        let out = kizuna(Some(url), &["users", "list"]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(!err.contains("hunter2-secret") && !text(&out.stdout).contains("hunter2-secret"), "{url}: {err}");
+        assert!(err.contains(":***@"), "{url}: the URL is still named: {err}");
+    }
+}
+
+/// Issue 22: weak passwords are refused; a deactivated user is listed as such.
+async fn users_password_policy_and_deactivation(db: TestDb) {
+    let create = |password: &str| kizuna(Some(&db.url), &["users", "create", "--email", "sato@kizuna.example", "--role", "csm", "--password", password]);
+    let out = create("          ");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("password is empty or only spaces"), "{}", text(&out.stderr));
+    let out = create("password123");
+    assert!(text(&out.stderr).contains("too easy to guess"), "{}", text(&out.stderr));
+    let out = create("Sato@Kizuna.example");
+    assert!(text(&out.stderr).contains("too easy to guess"), "the user's own e-mail: {}", text(&out.stderr));
+    assert!(create("plum-lantern-gravel-42").status.success());
+    let out = kizuna(Some(&db.url), &["users", "deactivate", "--email", "SATO@kizuna.example"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("deactivated sato@kizuna.example"), "{}", text(&out.stdout));
+    let list = text(&kizuna(Some(&db.url), &["users", "list"]).stdout);
+    assert!(list.lines().any(|l| l.starts_with("sato@kizuna.example\t") && l.contains("\tdeactivated ")), "{list}");
+    let (user, _) = db.store.user_with_hash("sato@kizuna.example").await.unwrap().unwrap();
+    assert!(user.deactivated_at.is_some());
+    let out = kizuna(Some(&db.url), &["users", "deactivate", "--email", "nobody@kizuna.example"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("no user with e-mail \"nobody@kizuna.example\""));
+    assert!(kizuna(Some(&db.url), &["users", "reactivate", "--email", "sato@kizuna.example"]).status.success());
+    assert!(db.store.user_with_hash("sato@kizuna.example").await.unwrap().unwrap().0.deactivated_at.is_none());
+}
+
 async fn plan_from_scenario_file_and_xlsx(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scenario.example.toml");
@@ -148,4 +186,9 @@ async fn plan_from_scenario_file_and_xlsx(db: TestDb) {
     assert_eq!(text(&ex.stdout), std::fs::read_to_string(example).unwrap());
 }
 
-both_engines!(bad_import_exits_non_zero_and_writes_nothing, demo_is_deterministic_and_metrics_run, plan_from_scenario_file_and_xlsx);
+both_engines!(
+    bad_import_exits_non_zero_and_writes_nothing,
+    demo_is_deterministic_and_metrics_run,
+    plan_from_scenario_file_and_xlsx,
+    users_password_policy_and_deactivation,
+);

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// An optimistic usage write met an event stored before; the transaction is abandoned.
     #[error("some usage events were stored before")]
     StoredBefore,
+    /// A backup or restore that could not be made; the message says what and why.
+    #[error("{0}")]
+    Backup(String),
     #[error("stored value {value:?} in {column} is not valid: {expected}")]
     BadStoredValue { column: &'static str, value: String, expected: String },
 }

@@ -2,6 +2,7 @@
 //! and once for PostgreSQL, each with its own migrations. Pick one with [`open`].
 
 pub mod access;
+pub mod backup;
 mod error;
 pub mod health;
 mod postgres;

@@ -25,6 +25,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
     // Written only into an empty database: another --until shifts every date, and writing a
     // second company over the first would mix the two.
     let existing = store.counts().await?.accounts;
+    let db = kizuna_store::redact_url(db);
     if existing > 0 {
         eprintln!(
             "{db} already holds {existing} accounts: the demo company is only written into an empty database \

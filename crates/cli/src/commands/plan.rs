@@ -140,7 +140,7 @@ fn write_xlsx(path: &Path, kind: PlanKind, value: &Value, lang: &str) -> anyhow:
     let mut flat = vec![];
     flatten("", value, &mut flat);
     for (i, (k, v)) in flat.iter().enumerate() {
-        detail.write(i as u32 + 1, 0, k.as_str())?;
+        detail.write_string(i as u32 + 1, 0, k.as_str())?;
         write_cell(detail, i as u32 + 1, 1, v)?;
     }
     detail.set_column_width(0, 48)?;
@@ -148,13 +148,14 @@ fn write_xlsx(path: &Path, kind: PlanKind, value: &Value, lang: &str) -> anyhow:
     Ok(())
 }
 
+/// Text goes in as a string cell, never a formula: `=cmd|...` in a scenario name stays text.
 fn write_cell(sheet: &mut rust_xlsxwriter::Worksheet, r: u32, c: u16, v: &Value) -> Result<(), rust_xlsxwriter::XlsxError> {
     match v {
-        Value::Number(n) => sheet.write(r, c, n.as_f64().unwrap_or(0.0)).map(|_| ()),
-        Value::Bool(b) => sheet.write(r, c, *b).map(|_| ()),
+        Value::Number(n) => sheet.write_number(r, c, n.as_f64().unwrap_or(0.0)).map(|_| ()),
+        Value::Bool(b) => sheet.write_boolean(r, c, *b).map(|_| ()),
         Value::Null => Ok(()),
-        Value::String(s) => sheet.write(r, c, s.as_str()).map(|_| ()),
-        other => sheet.write(r, c, other.to_string()).map(|_| ()),
+        Value::String(s) => sheet.write_string(r, c, s.as_str()).map(|_| ()),
+        other => sheet.write_string(r, c, other.to_string()).map(|_| ()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Subcommand};
-use kizuna_domain::access::hash_password;
+use kizuna_domain::access::hash_new_password;
 use kizuna_domain::{Role, StaffRow};
 use kizuna_store::AuditEntry;
 use std::io::BufRead;
@@ -18,8 +18,19 @@ pub enum Users {
         #[arg(long)]
         email: String,
     },
-    /// List users with their roles.
+    /// List users with their roles (and when a user was deactivated).
     List,
+    /// Deactivate a user: they can no longer sign in, their sessions end and every API key they
+    /// created is revoked. The user and their history stay.
+    Deactivate {
+        #[arg(long)]
+        email: String,
+    },
+    /// Let a deactivated user sign in again (their revoked keys stay revoked).
+    Reactivate {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(ClapArgs)]
@@ -36,7 +47,8 @@ pub struct Create {
     partner: Option<String>,
     #[arg(long)]
     team: Option<String>,
-    /// The password (at least 10 characters). Prefer standard input: arguments show in `ps`.
+    /// The password (at least 10 characters, and not easy to guess). Prefer standard input:
+    /// arguments show in `ps`.
     #[arg(long)]
     password: Option<String>,
 }
@@ -63,7 +75,7 @@ pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
                 Some(p) => p,
                 None => read_password()?,
             };
-            let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = hash_new_password(&password, &[&email, c.name.as_deref().unwrap_or("")]).map_err(|e| anyhow::anyhow!("{e}"))?;
             let partner_id = if role == Role::Partner { c.partner } else { None };
             let row = StaffRow { name: c.name.unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: c.team, partner_id };
             if !store.create_user(&row, &hash).await? {
@@ -74,8 +86,8 @@ pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
             println!("created {email} ({role})");
         }
         Users::SetPassword { email } => {
-            let hash = hash_password(&read_password()?).map_err(|e| anyhow::anyhow!("{e}"))?;
             let email = email.trim().to_lowercase();
+            let hash = hash_new_password(&read_password()?, &[&email]).map_err(|e| anyhow::anyhow!("{e}"))?;
             if !store.set_password(&email, &hash).await? {
                 bail!("no user with e-mail {email:?}");
             }
@@ -84,8 +96,23 @@ pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
         }
         Users::List => {
             for u in store.staff_users().await? {
-                println!("{}\t{}\t{}\t{}", u.email, u.role, u.partner_id.unwrap_or_default(), u.name);
+                let status = u.deactivated_at.map(|t| format!("\tdeactivated {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
+                println!("{}\t{}\t{}\t{}{status}", u.email, u.role, u.partner_id.unwrap_or_default(), u.name);
             }
+        }
+        Users::Deactivate { email } => {
+            let email = email.trim().to_lowercase();
+            let Some(keys) = store.deactivate_user(&email, chrono::Utc::now()).await? else { bail!("no user with e-mail {email:?}") };
+            store.audit(AuditEntry { actor: "cli", action: "user.deactivate", target: Some(&email), detail: serde_json::json!({ "keys_revoked": keys }) }).await?;
+            println!("deactivated {email}: signed out everywhere, {keys} API key(s) revoked");
+        }
+        Users::Reactivate { email } => {
+            let email = email.trim().to_lowercase();
+            if !store.reactivate_user(&email).await? {
+                bail!("no user with e-mail {email:?}");
+            }
+            store.audit(AuditEntry { actor: "cli", action: "user.reactivate", target: Some(&email), detail: serde_json::json!({}) }).await?;
+            println!("reactivated {email} (keys revoked before stay revoked)");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,270 @@
+//! Online backup and restore, while the server runs.
+//!
+//! - SQLite: `VACUUM INTO` a new file: one consistent snapshot of everything committed (the WAL
+//!   included), as a complete SQLite database that opens as it is. Readers and writers go on
+//!   meanwhile (writers wait only while SQLite copies, at most its busy timeout).
+//! - PostgreSQL: `pg_dump --format=custom`: one consistent snapshot (a repeatable-read
+//!   transaction) of the whole database, schema and data; `pg_restore` reads it back.
+//!
+//! Restore writes into an empty database only, then migrates it to this version's schema.
+//! Each engine restores its own backups; `kizuna migrate` moves SQLite to PostgreSQL.
+
+use crate::{redact_url, StoreError};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What a backup file holds, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupFormat {
+    /// A SQLite database file.
+    Sqlite,
+    /// A `pg_dump` custom-format archive.
+    PgDump,
+}
+
+impl BackupFormat {
+    /// The file name ending scheduled backups use.
+    pub fn extension(self) -> &'static str {
+        match self {
+            BackupFormat::Sqlite => "db",
+            BackupFormat::PgDump => "pgdump",
+        }
+    }
+
+    pub fn of_url(url: &str) -> crate::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(BackupFormat::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(BackupFormat::PgDump)
+        } else {
+            Err(StoreError::bad_url(url))
+        }
+    }
+
+    fn of_file(file: &Path) -> crate::Result<Self> {
+        let mut head = [0u8; 16];
+        let n = std::io::Read::read(&mut std::fs::File::open(file).map_err(|e| io(file, e))?, &mut head).map_err(|e| io(file, e))?;
+        if head[..n].starts_with(b"SQLite format 3\0") {
+            Ok(BackupFormat::Sqlite)
+        } else if head[..n].starts_with(b"PGDMP") {
+            Ok(BackupFormat::PgDump)
+        } else {
+            Err(StoreError::Backup(format!("{}: not a Kizuna backup (neither a SQLite database nor a pg_dump archive)", file.display())))
+        }
+    }
+}
+
+fn io(file: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backup(format!("{}: {e}", file.display()))
+}
+
+/// Writes a backup of the database at `url` to `file`, which must not exist yet. The file
+/// appears only when complete (written under a temporary name, then renamed).
+pub async fn backup(url: &str, file: &Path) -> crate::Result<BackupFormat> {
+    if file.exists() {
+        return Err(StoreError::Backup(format!("{} exists already: a backup never overwrites a file", file.display())));
+    }
+    let partial = partial_name(file);
+    let _ = std::fs::remove_file(&partial);
+    let format = BackupFormat::of_url(url)?;
+    let written = match format {
+        BackupFormat::Sqlite => sqlite_backup(url, &partial).await,
+        BackupFormat::PgDump => pg_dump(url, &partial).await,
+    };
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, file).map_err(|e| io(file, e))?;
+    Ok(format)
+}
+
+fn partial_name(file: &Path) -> PathBuf {
+    let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    file.with_file_name(name)
+}
+
+async fn sqlite_backup(url: &str, out: &Path) -> crate::Result<()> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::connect(url, e))?.busy_timeout(std::time::Duration::from_secs(30));
+    if !options.get_filename().exists() {
+        return Err(StoreError::Backup(format!("{}: no such database file", redact_url(url))));
+    }
+    let mut conn = options.connect().await.map_err(|e| StoreError::connect(url, e))?;
+    let path = out.to_str().ok_or_else(|| StoreError::Backup(format!("{}: the path is not UTF-8", out.display())))?;
+    sqlx::query("VACUUM INTO $1").bind(path).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// The URL without its password, and the password (for `PGPASSWORD`, so that it shows neither
+/// in `ps` nor in an error).
+fn split_password(url: &str) -> (String, Option<String>) {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let pw = u.password().map(percent_decode);
+            let _ = u.set_password(None);
+            (u.to_string(), pw)
+        }
+        _ => (url.to_string(), None),
+    }
+}
+
+/// `%40` → `@` (a URL's user info is percent-encoded; `+` stays `+`).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn run_pg_tool(tool: &str, url: &str, args: &[&str]) -> crate::Result<()> {
+    let (url, password) = split_password(url);
+    let mut cmd = tokio::process::Command::new(tool);
+    cmd.args(args).arg("--dbname").arg(&url).kill_on_drop(true);
+    if let Some(pw) = password {
+        cmd.env("PGPASSWORD", pw);
+    }
+    let out = cmd.output().await.map_err(|e| StoreError::Backup(format!("running {tool} (is the PostgreSQL client installed?): {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(StoreError::Backup(format!("{tool} failed ({}): {}", out.status, err.trim())));
+    }
+    Ok(())
+}
+
+async fn pg_dump(url: &str, out: &Path) -> crate::Result<()> {
+    let file = out.to_str().ok_or_else(|| StoreError::Backup(format!("{}: the path is not UTF-8", out.display())))?;
+    run_pg_tool("pg_dump", url, &["--format=custom", "--no-owner", "--no-privileges", "--file", file]).await
+}
+
+/// Restores `file` into the empty database at `url` (a SQLite file that does not exist yet or
+/// holds no tables; a PostgreSQL database without tables), then brings its schema up to this
+/// version. Returns the restored store.
+pub async fn restore(url: &str, file: &Path) -> crate::Result<std::sync::Arc<dyn crate::Store>> {
+    let format = BackupFormat::of_file(file)?;
+    let target = BackupFormat::of_url(url)?;
+    if format != target {
+        return Err(StoreError::Backup(format!(
+            "{} is a {} backup and {} is a {} database: restore into the same engine (kizuna migrate moves SQLite to PostgreSQL)",
+            file.display(),
+            engine_name(format),
+            redact_url(url),
+            engine_name(target)
+        )));
+    }
+    match format {
+        BackupFormat::Sqlite => sqlite_restore(url, file).await?,
+        BackupFormat::PgDump => pg_restore(url, file).await?,
+    }
+    crate::open(url).await
+}
+
+fn engine_name(f: BackupFormat) -> &'static str {
+    match f {
+        BackupFormat::Sqlite => "SQLite",
+        BackupFormat::PgDump => "PostgreSQL",
+    }
+}
+
+fn not_empty(url: &str, tables: i64) -> StoreError {
+    StoreError::Backup(format!("{} is not empty ({tables} tables): restore writes only into an empty database", redact_url(url)))
+}
+
+async fn sqlite_restore(url: &str, file: &Path) -> crate::Result<()> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::connect(url, e))?;
+    let path = options.get_filename().to_path_buf();
+    if path.exists() {
+        let mut conn = options.connect().await.map_err(|e| StoreError::connect(url, e))?;
+        let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetch_one(&mut conn).await?;
+        conn.close().await?;
+        if tables > 0 {
+            return Err(not_empty(url, tables));
+        }
+    }
+    // Copied under a temporary name beside the target, then renamed: never half a database.
+    let partial = partial_name(&path);
+    std::fs::copy(file, &partial).map_err(|e| io(file, e))?;
+    for stale in ["-wal", "-shm"] {
+        let mut p = path.clone().into_os_string();
+        p.push(stale);
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::rename(&partial, &path).map_err(|e| io(&path, e))?;
+    Ok(())
+}
+
+async fn pg_restore(url: &str, file: &Path) -> crate::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| StoreError::connect(url, e))?;
+    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    if tables > 0 {
+        return Err(not_empty(url, tables));
+    }
+    let file = file.to_str().ok_or_else(|| StoreError::Backup(format!("{}: the path is not UTF-8", file.display())))?;
+    run_pg_tool("pg_restore", url, &["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", file]).await
+}
+
+/// Deletes all but the newest `keep` scheduled backups in `dir` (names `kizuna-*.EXT`, which
+/// sort by time). Returns the deleted paths.
+pub fn prune(dir: &Path, format: BackupFormat, keep: usize) -> std::io::Result<Vec<PathBuf>> {
+    let ext = format!(".{}", format.extension());
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("kizuna-") && n.ends_with(&ext)))
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    let old: Vec<PathBuf> = names.into_iter().take(excess).collect();
+    for p in &old {
+        std::fs::remove_file(p)?;
+    }
+    Ok(old)
+}
+
+/// The file name of a scheduled backup taken at `at`.
+pub fn scheduled_name(format: BackupFormat, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("kizuna-{}.{}", at.format("%Y%m%d-%H%M%S"), format.extension())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_go_to_the_environment() {
+        assert_eq!(split_password("postgres://u:p%40ss@h/db"), ("postgres://u@h/db".to_string(), Some("p@ss".to_string())));
+        assert_eq!(split_password("postgres://u@h/db"), ("postgres://u@h/db".to_string(), None));
+        assert_eq!(split_password("postgres://u:a+b%2F@h/db").1.as_deref(), Some("a+b/"));
+    }
+
+    #[test]
+    fn retention_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["kizuna-20260101-000000.db", "kizuna-20260102-000000.db", "kizuna-20260103-000000.db", "other.db", "kizuna-20260101-000000.pgdump"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let gone = prune(dir.path(), BackupFormat::Sqlite, 2).unwrap();
+        assert_eq!(gone, vec![dir.path().join("kizuna-20260101-000000.db")]);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, ["kizuna-20260101-000000.pgdump", "kizuna-20260102-000000.db", "kizuna-20260103-000000.db", "other.db"]);
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-06T07:05:09Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(scheduled_name(BackupFormat::PgDump, at), "kizuna-20261206-070509.pgdump");
+    }
+}
