@@ -75,6 +75,13 @@ enum Command {
     Restore {
         file: std::path::PathBuf,
     },
+    /// Copy this SQLite database into an empty PostgreSQL database (every table), then check
+    /// that row counts and revenue figures match on both before reporting success.
+    Migrate {
+        /// The PostgreSQL database to copy into: postgres://USER@HOST:PORT/DB (empty).
+        #[arg(long)]
+        to: String,
+    },
     /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -118,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Backup { file } => commands::backup::run_backup(&db, &file).await,
         Command::Restore { file } => commands::backup::run_restore(&db, &file).await,
+        Command::Migrate { to } => commands::migrate::run(&db, &to).await,
         Command::Bench(bench) => commands::bench::run(&db, bench).await,
     }
 }

@@ -133,3 +133,36 @@ async fn scheduled_backups_keep_the_newest(db: TestDb) {
 }
 
 both_engines!(backup_during_ingestion_then_restore, scheduled_backups_keep_the_newest);
+
+/// `kizuna migrate --to postgres://...` (issue 22): the demo company, its users, keys, sessions,
+/// scores and usage move from SQLite to an empty PostgreSQL with the same figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_sqlite_to_postgres() {
+    let Some(admin) = kizuna_store::testing::postgres_admin_url() else { return eprintln!("skipped: no PostgreSQL") };
+    let sqlite = kizuna_store::testing::sqlite().await;
+    ok(kizuna(&sqlite.url, &["demo", "--seed", "3", "--until", "2026-11-24", "--accounts", "60"]).output().unwrap());
+    ok(kizuna(&sqlite.url, &["keys", "create", "--kind", "read"]).output().unwrap());
+    let (pg, name) = kizuna_store::testing::create_postgres_database(&admin).await;
+    let out = kizuna(&sqlite.url, &["migrate", "--to", &pg]).output().unwrap();
+    let text = ok(out);
+    assert!(text.contains("row counts and revenue figures") && text.contains("usage_events"), "{text}");
+    let target = kizuna_store::open(&pg).await.unwrap();
+    assert_eq!(target.counts().await.unwrap(), sqlite.store.counts().await.unwrap());
+    assert_eq!(target.staff_users().await.unwrap(), sqlite.store.staff_users().await.unwrap());
+    // PostgreSQL keeps times to the microsecond; SQLite kept the nanoseconds.
+    let (moved, kept) = (target.api_keys().await.unwrap(), sqlite.store.api_keys().await.unwrap());
+    let ids = |k: &[kizuna_store::ApiKey]| k.iter().map(|k| (k.key_id.clone(), k.kind.clone())).collect::<Vec<_>>();
+    assert_eq!(ids(&moved), ids(&kept));
+    assert!(moved.iter().zip(&kept).all(|(a, b)| (a.created_at - b.created_at).num_microseconds().unwrap().abs() <= 1));
+    assert_eq!(target.usage_message_counts().await.unwrap(), sqlite.store.usage_message_counts().await.unwrap());
+    let mrr = |url: &str| ok(kizuna(url, &["metrics", "mrr", "--from", "2024-01", "--to", "2026-11", "--format", "csv"]).output().unwrap());
+    assert_eq!(mrr(&pg), mrr(&sqlite.url));
+    let (_, log) = target.audit_log(None, 1, 1).await.unwrap();
+    target.audit(kizuna_store::AuditEntry { actor: "test", action: "after.migrate", target: None, detail: serde_json::json!({}) }).await.unwrap();
+    let (_, after) = target.audit_log(None, 1, 1).await.unwrap();
+    assert!(log.is_empty() || after[0].id > log[0].id, "new audit entries continue the ids");
+    let again = kizuna(&sqlite.url, &["migrate", "--to", &pg]).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("is not empty"), "{}", String::from_utf8_lossy(&again.stderr));
+    drop(target);
+    kizuna_store::testing::drop_postgres_database(&admin, &name).await;
+}

@@ -5,6 +5,7 @@ pub mod access;
 pub mod backup;
 mod error;
 pub mod health;
+pub mod migrate;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod metrics;
+pub mod migrate;
 pub mod plan;
 pub mod score;
 pub mod serve;
