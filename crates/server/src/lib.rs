@@ -6,6 +6,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 
 mod api;
 pub mod auth;
+pub mod edge;
 mod error;
 mod i18n;
 mod ingestor;
@@ -53,8 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::health))
         .merge(api::routes(&state))
         .merge(views::routes(state.clone()))
+        .layer(axum::extract::DefaultBodyLimit::max(edge::BODY_LIMIT))
         .layer(auth::layer(state.store.clone(), state.secure_cookies))
         .layer(middleware::from_fn(views::csrf::guard))
+        .layer(middleware::from_fn(edge::bounded_input))
         .layer(middleware::from_fn_with_state(state.secure_cookies, secure_cookies))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

@@ -811,8 +811,11 @@ async fn sign_in_throttled_bounded_and_rotated(db: TestDb) {
     let locked = log.iter().find(|e| e.action == "sign_in.locked").expect("the lock is audited");
     assert_eq!((locked.actor.as_str(), locked.detail["scope"].as_str()), ("sato@kizuna.example", Some("account")));
 
-    // A huge typed e-mail is refused without a lookup and kept short in the log.
-    let huge = format!("{}@example.jp", "x".repeat(500_000));
+    // A body over the limit is refused whole; a long typed e-mail is refused without a lookup
+    // and kept short in the log.
+    let r = submit(&c, "/login", &[("email", &format!("{}@example.jp", "x".repeat(500_000))), ("password", "whatever it is")]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let huge = format!("{}@example.jp", "x".repeat(60_000));
     let r = submit(&c, "/login", &[("email", &huge), ("password", "whatever it is")]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.body.len() < 100_000, "the page does not echo it whole");
@@ -956,6 +959,30 @@ async fn expensive_requests_are_bounded(db: TestDb) {
     assert!(slow.json()["error"].as_str().unwrap().contains("longer than the limit"), "{}", slow.body);
 }
 
+/// Issue 22: input is bounded at the edge with errors that name what and the limit.
+async fn input_is_bounded_at_the_edge(db: TestDb) {
+    seed(&db).await;
+    let c = admin(db).await;
+    let r = get(&c, "/api/v1/accounts?q=a%0Ab", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "query parameter \"q\" holds a control character (such as a line break); remove it");
+    let r = get(&c, &format!("/api/v1/accounts?q={}", "x".repeat(5000)), None).await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("the query string is 5002 bytes long; the limit is 4096")));
+    assert_eq!(get(&c, "/api/v1/accounts/A1%00", None).await.status, StatusCode::BAD_REQUEST);
+    let big = format!("{}\n# {}", kizuna_domain::planning::scenario::EXAMPLE, "x".repeat(300 * 1024));
+    let r = put(&c, "/api/v1/plan/scenarios/big", &big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("limit of 256 KB"), "{}", r.body);
+    let note = c.send(here(Request::post("/api/v1/accounts/A1/activities")).header("content-type", "application/json"), Body::from(format!(r#"{{"kind":"note","body":"{}"}}"#, "x".repeat(20_001)))).await;
+    assert_eq!(note.status, StatusCode::BAD_REQUEST, "{}", note.body);
+    get(&c, "/admin/users", None).await;
+    let long = submit(&c, "/admin/users?lang=en", &[("email", "n@kizuna.example"), ("name", &"名".repeat(201)), ("role", "csm"), ("password", PASSWORD)]).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    assert!(long.body.contains("name is 201 characters long; at most 200 are allowed"), "{}", long.body);
+    let ctl = submit(&c, "/admin/users?lang=ja", &[("email", "n@kizuna.example"), ("name", "a\u{7}b"), ("role", "csm"), ("password", PASSWORD)]).await;
+    assert!(ctl.body.contains("制御文字"), "{}", ctl.body);
+}
+
 /// The same database, opened so that nothing can be written: SQLite with `mode=ro`, PostgreSQL
 /// with read-only transactions by default.
 async fn read_only_copy(db: &TestDb) -> std::sync::Arc<dyn kizuna_store::Store> {
@@ -980,6 +1007,7 @@ both_engines!(
     password_policy_and_deactivation,
     partner_limits_secure_cookies_and_health,
     expensive_requests_are_bounded,
+    input_is_bounded_at_the_edge,
     health_scores_api_pages_and_isolation,
     usage_ingestion_like_segment,
     sign_in_out_and_what_anonymous_gets,

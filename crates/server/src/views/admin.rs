@@ -36,6 +36,19 @@ fn field(f: &FormData, name: &str) -> Option<String> {
     f.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// A free-text field of at most `max` characters, without control characters.
+fn bounded_field(f: &FormData, name: &'static str, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(v) = field(f, name) else { return Ok(None) };
+    let n = v.chars().count();
+    if n > max {
+        return Err(ApiError::Invalid(Msg::new("err.field_long").arg("field", name).arg("count", n).arg("max", max)));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(Msg::new("err.field_control").arg("field", name)));
+    }
+    Ok(Some(v))
+}
+
 fn role_field(f: &FormData) -> Result<Role, ApiError> {
     let raw = field(f, "role").unwrap_or_default();
     raw.parse().map_err(|_| ApiError::Invalid(Msg::new("err.role").arg("value", &raw)))
@@ -88,11 +101,14 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
     me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
-        let email = field(&f, "email").map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::Invalid(Msg::new("err.email")))?;
+        let email = bounded_field(&f, "email", 254)?.map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::Invalid(Msg::new("err.email")))?;
+        let name = bounded_field(&f, "name", 200)?;
+        let team_id = bounded_field(&f, "team_id", 100)?;
+        bounded_field(&f, "partner_id", 100)?;
         let role = role_field(&f)?;
         let partner_id = partner_field(&f, role)?;
-        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""), &email, field(&f, "name").as_deref())?;
-        let row = StaffRow { name: field(&f, "name").unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: field(&f, "team_id"), partner_id };
+        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""), &email, name.as_deref())?;
+        let row = StaffRow { name: name.unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id, partner_id };
         if !state.store.create_user(&row, &hash).await? {
             return Err(ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)));
         }
@@ -191,7 +207,12 @@ pub async fn create_key(State(state): State<AppState>, me: Principal, headers: H
         let e = Msg::new("err.key_kind").arg("value", &kind_raw);
         return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
     };
-    let key = crate::auth::create_api_key(state.store.as_ref(), &me.actor, kind, field(&f, "label"), field(&f, "partner_id")).await?;
+    let (label, partner) = match (bounded_field(&f, "label", 200), bounded_field(&f, "partner_id", 100)) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(ApiError::Invalid(e)), _) | (_, Err(ApiError::Invalid(e))) => return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let key = crate::auth::create_api_key(state.store.as_ref(), &me.actor, kind, label, partner).await?;
     me.audit(state.store.as_ref(), "key.create", Some(&key.1.key_id), json!({ "kind": kind.as_str(), "partner_id": key.1.partner_id })).await?;
     keys_page(&state, me, &headers, &q, Some(key.0), None, StatusCode::OK).await
 }
