@@ -492,7 +492,7 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     assert!(acts.iter().any(|a| a["kind"] == "meeting" && a["occurred_at"] == "2024-05-10T00:00:00+09:00"));
     assert!(!get(&c, "/accounts/A1?lang=ja", None).await.body.contains("id=\"usage\""), "no usage panel without usage");
     // A note written at 14:56 in Tokyo (05:56 UTC) is shown at 14:56, the business zone's time.
-    let at = c.send(Request::post("/api/v1/accounts/A1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","subject":"時刻","occurred_at":"2026-12-06T05:56:00Z"}"#)).await;
+    let at = c.send(here(Request::post("/api/v1/accounts/A1/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"note","subject":"時刻","occurred_at":"2026-12-06T05:56:00Z"}"#)).await;
     assert_eq!(at.status, StatusCode::CREATED, "{}", at.body);
     let body = get(&c, "/accounts/A1?lang=ja", None).await.body;
     assert!(body.contains("2026&#x2f;12&#x2f;06 14:56"), "shown in Asia/Tokyo (slashes HTML-escaped)");
