@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 /// Rows per table, as copied (the same on both sides when the copy is whole).
 pub type TableCounts = BTreeMap<String, u64>;
 
+/// The one table [`crate::open`] writes to by itself.
+const OPEN_WRITES: &str = "settings";
+
 /// Rows sent to PostgreSQL per `COPY` chunk.
 const CHUNK_ROWS: usize = 10_000;
 
@@ -49,10 +52,13 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> crate::Result<(TableCou
     let target = crate::PgStore::open(to).await?;
     let tables = sqlite_tables(source.pool()).await?;
     let already = pg_counts(target.pool(), &tables).await?;
-    if let Some((t, n)) = already.iter().find(|(_, n)| **n > 0) {
+    // Opening writes the store's own settings (the zone usage days are filed in); the copied
+    // ones replace them.
+    if let Some((t, n)) = already.iter().find(|(t, n)| **n > 0 && t.as_str() != OPEN_WRITES) {
         return Err(StoreError::Backup(format!("{} is not empty (table {t} has {n} rows): migrate copies only into an empty database", redact_url(to))));
     }
     let mut tx = target.pool().begin().await?;
+    sqlx::query(&format!("DELETE FROM {OPEN_WRITES}")).execute(&mut *tx).await?;
     for t in &tables {
         copy_table(source.pool(), &mut tx, t).await?;
     }
