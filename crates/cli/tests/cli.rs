@@ -170,6 +170,18 @@ async fn plan_from_scenario_file_and_xlsx(db: TestDb) {
     let bytes = std::fs::read(&xlsx).unwrap();
     assert!(bytes.starts_with(b"PK\x03\x04") && bytes.len() > 3000, "an xlsx is a zip");
 
+    // Text that a spreadsheet would run goes into the workbook as text, never as a formula.
+    let scenario = std::fs::read_to_string(example).unwrap().replace("segment = \"smb\"", "segment = \"=HYPERLINK(1)\"");
+    let hostile = dir.path().join("hostile.toml");
+    std::fs::write(&hostile, scenario).unwrap();
+    let hostile_xlsx = dir.path().join("hostile.xlsx");
+    let out = kizuna(Some(&db.url), &["plan", "capacity", "--scenario", hostile.to_str().unwrap(), "--xlsx", hostile_xlsx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let part = |name: &str| text(&Command::new("unzip").arg("-p").arg(&hostile_xlsx).arg(name).output().unwrap().stdout);
+    let (sheet, strings) = (part("xl/worksheets/sheet1.xml"), part("xl/sharedStrings.xml"));
+    assert!(strings.contains("=HYPERLINK(1)"), "{strings}");
+    assert!(!sheet.contains("<f>") && !part("xl/worksheets/sheet2.xml").contains("<f>"), "no formula cells: {sheet}");
+
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[capacity]\nproductive_hours_per_csm = 120\nhours_per_acount = 1\n").unwrap();
     let out = kizuna(Some(&db.url), &["plan", "capacity", "--scenario", bad.to_str().unwrap()]);
