@@ -147,11 +147,18 @@ impl KeyKind {
 }
 
 /// A new API key: the secret shown once, its public id and the hash that is stored.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewKey {
     pub key_id: String,
     pub secret: String,
     pub hash: String,
+}
+
+/// The secret never shows in `Debug` (a log line or a panic message).
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey").field("key_id", &self.key_id).field("secret", &"***").finish_non_exhaustive()
+    }
 }
 
 /// `kz_<kind>_<id>_<secret>`: 8 hex characters of id (shown in lists, used to revoke) and 256
@@ -225,5 +232,12 @@ mod tests {
         assert_eq!(check_new_password("さくらの花が咲く春の朝に", &[]), Ok(()), "Japanese passphrases");
         assert!(check_new_password(&"Zq8#kP2!vL".repeat(1000), &[]).is_ok(), "long input stays quick");
         assert!(PasswordError::Weak(1).to_string().contains("strength 1 of 4"));
+    }
+
+    #[test]
+    fn debug_hides_the_key_secret() {
+        let k = new_key(KeyKind::Read);
+        let shown = format!("{k:?}");
+        assert!(!shown.contains(&k.secret) && !shown.contains(&k.hash) && shown.contains(&k.key_id), "{shown}");
     }
 }
