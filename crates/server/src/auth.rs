@@ -314,6 +314,13 @@ mod tests {
     }
 
     #[test]
+    fn credentials_debug_hides_the_password() {
+        let c = Credentials { email: "sato@example.jp".into(), password: "correct horse battery".into() };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("sato@example.jp") && !shown.contains("correct horse") && shown.contains("***"), "{shown}");
+    }
+
+    #[test]
     fn dummy_hash_is_well_formed() {
         assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(!verify_password("anything", DUMMY_HASH));
