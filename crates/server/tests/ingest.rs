@@ -346,6 +346,10 @@ async fn full_disk_answers_503_then_recovers() {
     acknowledged.extend(ids);
 
     let filler = disk.fill();
+    // /healthz sees the full disk before any write fails.
+    let health = s.get("/healthz").await.json();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["reason"].as_str().unwrap().contains("full"), "{health}");
     let mut refused = vec![];
     for n in 1..40 {
         let (ids, body) = request(n);

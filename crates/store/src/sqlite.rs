@@ -164,7 +164,25 @@ async fn read_only(pool: &SqlitePool) -> crate::Result<Option<String>> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: the handle is locked for this call; "main" is a NUL-terminated C string.
     let ro = unsafe { libsqlite3_sys::sqlite3_db_readonly(handle.as_raw_handle().as_ptr(), c"main".as_ptr()) };
-    Ok((ro == 1).then(|| "the SQLite database file is open read-only (check the file's and its directory's permissions and free space)".to_string()))
+    if ro == 1 {
+        return Ok(Some("the SQLite database file is open read-only (check the file's and its directory's permissions and free space)".to_string()));
+    }
+    drop(handle);
+    Ok(disk_full(&mut *conn).await)
+}
+
+/// Below this many free bytes on the database's file system the next commit is likely to fail.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// A reason when the file system holding the database is (nearly) full, so `/healthz` says so
+/// before a write fails, not only after.
+async fn disk_full(conn: &mut SqliteConnection) -> Option<String> {
+    let files: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list").fetch_all(&mut *conn).await.ok()?;
+    let file = files.into_iter().find(|f| f.1 == "main").map(|f| f.2).filter(|f| !f.is_empty())?;
+    let dir = std::path::Path::new(&file).parent()?;
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    (free < MIN_FREE_BYTES).then(|| format!("the disk holding the SQLite database is full ({free} bytes free): writes fail until space is freed"))
 }
 
 /// A day as the text sqlx stores it ("2026-01-03").
