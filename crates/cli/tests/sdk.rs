@@ -26,11 +26,12 @@ fn sdk_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk")
 }
 
-/// The libraries: (name, script, what shows it is installed, the prefix of its ids).
+/// The libraries: (name, script and its first arguments, what shows it is installed, the prefix
+/// of its ids).
 const CLIENTS: [(&str, &str, &str, &str); 4] = [
-    ("Segment Python", "segment_python.py", ".venv/lib/python3*/site-packages/segment/analytics", "py"),
+    ("Segment Python", "python_client.py segment", ".venv/lib/python3*/site-packages/segment/analytics", "py"),
     ("Segment Node", "segment_node.mjs", "node_modules/@segment/analytics-node", "js"),
-    ("RudderStack Python", "rudder_python.py", ".venv/lib/python3*/site-packages/rudderstack/analytics", "rpy"),
+    ("RudderStack Python", "python_client.py rudder", ".venv/lib/python3*/site-packages/rudderstack/analytics", "rpy"),
     ("RudderStack Node", "rudder_node.mjs", "node_modules/@rudderstack/rudder-sdk-node", "rjs"),
 ];
 
@@ -54,9 +55,9 @@ fn client(name: &str, script: &str, marker: &str) -> Option<Command> {
         eprintln!("skipped: {why}");
         return None;
     }
-    let program = if script.ends_with(".py") { dir.join(".venv/bin/python") } else { PathBuf::from("node") };
+    let program = if script.split(' ').next().is_some_and(|s| s.ends_with(".py")) { dir.join(".venv/bin/python") } else { PathBuf::from("node") };
     let mut cmd = Command::new(program);
-    cmd.current_dir(&dir).arg(script);
+    cmd.current_dir(&dir).args(script.split(' '));
     Some(cmd)
 }
 

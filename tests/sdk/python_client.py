@@ -1,17 +1,26 @@
-"""Segment's Python library, unmodified and with its default settings, sending to Kizuna.
+"""Segment's or RudderStack's Python library, unmodified and with its default settings, sending to
+Kizuna (RudderStack's gzips its bodies and sends identify traits only in context.traits).
 
-Usage: segment_python.py URL WRITE_KEY PREFIX. Sends identify, track before grouping, group with
-traits, track after grouping and page, flushes, then sends the same messages again (same
-messageIds, as a client retrying after a lost answer would). Exits non-zero if the library
-reports an error. crates/cli/tests/sdk.rs checks what was stored.
+Usage: python_client.py segment|rudder URL WRITE_KEY PREFIX. Sends identify, track before
+grouping, group with traits, track after grouping and page, flushes, then sends the same messages
+again (same messageIds, as a client retrying after a lost answer would). Exits non-zero if the
+library reports an error. crates/cli/tests/sdk.rs checks what was stored.
 """
 
 import sys
 from datetime import datetime, timezone
 
-import segment.analytics as analytics
+library, url, key, p = sys.argv[1:5]
+if library == "segment":
+    import segment.analytics as analytics
 
-url, key, p = sys.argv[1:4]
+    analytics.host = url
+    package = "segment-analytics-python"
+else:
+    import rudderstack.analytics as analytics
+
+    analytics.dataPlaneUrl = url
+    package = "rudder-sdk-python"
 errors = []
 
 
@@ -20,7 +29,6 @@ def on_error(error, items):
 
 
 analytics.write_key = key
-analytics.host = url
 analytics.on_error = on_error
 
 at = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -40,5 +48,5 @@ send()
 send()
 analytics.shutdown()
 if errors:
-    sys.exit("segment-analytics-python reported: " + "; ".join(errors))
+    sys.exit(f"{package} reported: " + "; ".join(errors))
 print("sent")
