@@ -15,21 +15,8 @@ use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery";
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn location(&self) -> &str {
-        self.headers["location"].to_str().unwrap()
-    }
-}
+mod common;
+use common::Reply;
 
 /// A browser: a cookie jar over the real router, on a fresh database.
 struct Client {
@@ -65,15 +52,13 @@ impl Client {
         if let Some(key) = &self.bearer {
             req = req.header("authorization", format!("Bearer {key}"));
         }
-        let resp = router(self.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        for c in headers.get_all("set-cookie") {
+        let reply = Reply::read(router(self.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap(), 50 << 20).await;
+        for c in reply.headers.get_all("set-cookie") {
             let pair = c.to_str().unwrap().split(';').next().unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             self.cookies.lock().unwrap().insert(k.to_string(), v.to_string());
         }
-        let body = String::from_utf8(to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec()).unwrap();
-        Reply { status, headers, body }
+        reply
     }
 }
 

@@ -2,30 +2,20 @@
 //! database that cannot take writes for a while. Each case runs against the real router,
 //! one `AppState` (one writer) per case, as a server has.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use flate2::Compression;
 use kizuna_server::{router, AppState};
 use kizuna_store::both_engines;
 use kizuna_store::testing::TestDb;
-use serde_json::Value;
 use kizuna_store::Store;
 use std::io::Write;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
+mod common;
+use common::Reply;
 
 /// A server on `db` and a write key for it.
 struct Server {
@@ -56,10 +46,7 @@ impl Server {
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let body = String::from_utf8(to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
-        Reply { status, headers, body }
+        Reply::read(router(self.state.clone()).oneshot(req).await.unwrap(), 1 << 20).await
     }
 }
 

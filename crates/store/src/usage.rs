@@ -325,6 +325,13 @@ pub trait Usage: Send + Sync {
     async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> Result<u64>;
 }
 
+/// Saves (or replaces) a named setting: ($1 name, $2 body, $3 time).
+pub(crate) const SAVE_SETTING: &str = "INSERT INTO settings (name, body, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at";
+
+/// The account a product user was last grouped with ($1 user id).
+pub(crate) const USER_ACCOUNT: &str = "SELECT account_id FROM usage_users WHERE user_id = $1";
+
 /// The setting naming the time zone the usage rollup's days are in.
 pub const USAGE_ZONE_SETTING: &str = "usage_time_zone";
 
@@ -487,8 +494,7 @@ macro_rules! usage_impl {
 
             async fn save_setting(&self, name: &str, body: &str) -> $crate::Result<()> {
                 sqlx::query(
-                    "INSERT INTO settings (name, body, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    $crate::usage::SAVE_SETTING,
                 )
                 .bind(name)
                 .bind(body)
@@ -526,8 +532,7 @@ macro_rules! usage_impl {
                     filed += rows.len() as u64;
                 }
                 sqlx::query(
-                    "INSERT INTO settings (name, body, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    $crate::usage::SAVE_SETTING,
                 )
                 .bind($crate::usage::USAGE_ZONE_SETTING)
                 .bind(zone.name())
@@ -540,7 +545,7 @@ macro_rules! usage_impl {
 
             async fn usage_user_account(&self, user_id: &str) -> $crate::Result<Option<String>> {
                 let a: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+                    sqlx::query_scalar($crate::usage::USER_ACCOUNT).bind(user_id).fetch_optional(&self.pool).await?;
                 Ok(a.flatten().filter(|a| !a.is_empty()))
             }
 
@@ -651,7 +656,7 @@ macro_rules! usage_impl {
                         if let Some(contact) = kizuna_domain::usage::traits::contact(traits) {
                             let account = match groups.get(user_id) {
                                 Some(a) => Some(a.clone()),
-                                None => sqlx::query_scalar::<_, Option<String>>("SELECT account_id FROM usage_users WHERE user_id = $1")
+                                None => sqlx::query_scalar::<_, Option<String>>($crate::usage::USER_ACCOUNT)
                                     .bind(user_id)
                                     .fetch_optional(&mut **tx)
                                     .await?
@@ -712,7 +717,7 @@ macro_rules! usage_impl {
                             (None, Some(u)) => std::borrow::Cow::Owned(match groups.get(u) {
                                 Some(a) => a.clone(),
                                 None => {
-                                    let a: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM usage_users WHERE user_id = $1")
+                                    let a: Option<Option<String>> = sqlx::query_scalar($crate::usage::USER_ACCOUNT)
                                         .bind(u)
                                         .fetch_optional(&mut **tx)
                                         .await?;
