@@ -89,7 +89,7 @@ pub enum ApiError {
     #[error(transparent)]
     Store(#[from] kizuna_store::StoreError),
     #[error(transparent)]
-    Report(#[from] kizuna_analytics::ReportError),
+    Report(#[from] kizuna_app::ReportError),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
     /// A failure that is not the caller's (500); logged, not shown.
@@ -121,7 +121,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Report(kizuna_analytics::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Report(kizuna_app::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
             ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Template(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

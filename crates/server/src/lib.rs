@@ -104,11 +104,11 @@ fn with_secure(cookie: HeaderValue) -> HeaderValue {
 /// The server's daily scoring: score every account on `today` unless that was done already.
 /// Returns how many accounts were scored, if it ran. Checked hourly, so a server started at any
 /// time of day scores within the hour and again after midnight in the business time zone.
-pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_analytics::ReportError> {
+pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_app::ReportError> {
     if store.last_health_day().await?.is_some_and(|d| d >= today) {
         return Ok(None);
     }
-    let v = kizuna_analytics::health::run(store, today).await?;
+    let v = kizuna_app::health::run(store, today).await?;
     Ok(Some(v["accounts"].as_u64().unwrap_or(0)))
 }
 
@@ -131,7 +131,7 @@ pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
-            match score_if_due(scorer.as_ref(), kizuna_analytics::today()).await {
+            match score_if_due(scorer.as_ref(), kizuna_app::today()).await {
                 Ok(Some(n)) => tracing::info!("daily health scoring: {n} accounts scored"),
                 Ok(None) => {}
                 Err(e) => tracing::warn!("daily health scoring: {e}"),

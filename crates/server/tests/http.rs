@@ -202,7 +202,7 @@ async fn metrics_api_matches_reports(db: TestDb) {
             .map(|kv| kv.split_once('=').unwrap())
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let expected = kizuna_analytics::Report::parse(name).unwrap().run(db.store.as_ref(), &kizuna_analytics::Params(&params)).await.unwrap();
+        let expected = kizuna_app::Report::parse(name).unwrap().run(db.store.as_ref(), &kizuna_app::Params(&params)).await.unwrap();
         // Both through the same JSON text, as a client would see them.
         let expected: Value = serde_json::from_str(&expected.to_string()).unwrap();
         assert_eq!(r.json(), expected, "{name}");
@@ -717,7 +717,7 @@ async fn api_writes_by_cookie_need_csrf(db: TestDb) {
     let r = c.send(Request::post("/api/v1/health/run?at=2024-03-01"), Body::empty()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "neither Origin nor token");
     assert_eq!(c.store.audit_log(None, 1, 1000).await.unwrap().0, before, "nothing ran");
-    assert_eq!(c.store.setting(kizuna_analytics::health::SETTING).await.unwrap(), None, "the scorecard is untouched");
+    assert_eq!(c.store.setting(kizuna_app::health::SETTING).await.unwrap(), None, "the scorecard is untouched");
     assert!(c.store.scenarios().await.unwrap().is_empty());
     let tampered = c.send(Request::post("/api/v1/health/run?at=2024-03-01").header("x-csrf-token", "0".repeat(64)), Body::empty()).await;
     assert_eq!(tampered.status, StatusCode::FORBIDDEN, "a token that is not the cookie's");

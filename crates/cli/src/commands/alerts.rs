@@ -1,6 +1,6 @@
 //! `kizuna alerts usage --at DATE`: accounts whose usage fell far below their own recent history.
 
-use kizuna_analytics::{render, Format};
+use kizuna_app::{render, Format};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -24,7 +24,7 @@ pub async fn run(db: &str, cmd: Alerts) -> anyhow::Result<ExitCode> {
     let Alerts::Usage { at, definitions, format } = cmd;
     let store = super::open(db).await?;
     let defs = super::metrics::usage_definitions(store.as_ref(), definitions).await?;
-    let v = kizuna_analytics::usage::usage_alerts(store.as_ref(), &defs, super::metrics::at_or_today(at)?).await?;
+    let v = kizuna_app::usage::usage_alerts(store.as_ref(), &defs, super::metrics::at_or_today(at)?).await?;
     super::emit(&render(&v, Format::parse(&format).expect("clap checked the format")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! Results and the commands that produce them are in docs/benchmarks.md.
 
 use chrono::{Months, NaiveDate};
-use kizuna_analytics::{Params, Report};
+use kizuna_app::{Params, Report};
 use kizuna_import::{import_file, ImportKind, NoProgress};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,7 +2,7 @@
 //! scorecard, and fitting the calibration model on a large observation table.
 
 use chrono::NaiveDate;
-use kizuna_analytics::health;
+use kizuna_app::health;
 use kizuna_domain::health::Scorecards;
 use kizuna_domain::usage::metrics::Definitions;
 use rand::{Rng, SeedableRng};
@@ -110,7 +110,7 @@ pub async fn score(db: &str, accounts: u64, per_account: u64, no_load: bool, rep
     let store = super::open(db).await?;
     let defs = Definitions::parse(METRICS)?;
     let cards = scorecards(&defs);
-    store.save_setting(kizuna_analytics::usage::SETTING, METRICS).await?;
+    store.save_setting(kizuna_app::usage::SETTING, METRICS).await?;
     store.save_setting(health::SETTING, &cards.to_toml()).await?;
     let measures: usize = cards.scorecards[0].groups.iter().map(|g| g.measures.len()).sum();
     let at = NaiveDate::from_ymd_opt(2026, 11, 24).expect("valid date");

@@ -174,7 +174,7 @@ pub async fn usage_metrics(db: &str, accounts: u64, per_account: u64, no_load: b
     let mut rows = 0;
     for _ in 0..repeat {
         let t = Instant::now();
-        let v = kizuna_analytics::usage::usage_metrics(store.as_ref(), &defs, at, None).await?;
+        let v = kizuna_app::usage::usage_metrics(store.as_ref(), &defs, at, None).await?;
         times.push(t.elapsed().as_secs_f64());
         rows = v.as_array().map_or(0, Vec::len);
     }

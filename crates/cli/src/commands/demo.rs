@@ -40,7 +40,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
         let users = kizuna_demo::write_sign_ins(store.as_ref(), &data).await?;
         // Weekly health scores over the last 4 weeks, so trends and history have something to show.
         for week in (0..=4).rev() {
-            kizuna_analytics::health::run(store.as_ref(), until - chrono::Duration::days(7 * week)).await?;
+            kizuna_app::health::run(store.as_ref(), until - chrono::Duration::days(7 * week)).await?;
         }
         println!(
             "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \

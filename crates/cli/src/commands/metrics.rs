@@ -1,7 +1,7 @@
 //! `kizuna metrics ...`: the same reports and JSON as `GET /api/v1/metrics/...`. Each subcommand
 //! turns its flags into the parameter map the analytics crate validates for CLI and HTTP alike.
 
-use kizuna_analytics::{render, Format, Params, Report, ReportError};
+use kizuna_app::{render, Format, Params, Report, ReportError};
 use kizuna_domain::usage::metrics::Definitions;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -172,7 +172,7 @@ impl Metric {
 /// `--at`, or today.
 pub fn at_or_today(at: Option<String>) -> anyhow::Result<chrono::NaiveDate> {
     match at {
-        None => Ok(kizuna_analytics::today()),
+        None => Ok(kizuna_app::today()),
         Some(v) => kizuna_domain::fields::parse_date("at", &v).map_err(|e| anyhow::anyhow!("--{e}")),
     }
 }
@@ -184,7 +184,7 @@ pub async fn usage_definitions(store: &dyn kizuna_store::Store, file: Option<std
             let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             Definitions::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
         }
-        None => Ok(kizuna_analytics::usage::definitions(store).await?),
+        None => Ok(kizuna_app::usage::definitions(store).await?),
     }
 }
 
@@ -193,7 +193,7 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
         Metric::Usage { at, account, definitions, output } => {
             let store = super::open(db).await?;
             let defs = usage_definitions(store.as_ref(), definitions).await?;
-            let v = kizuna_analytics::usage::usage_metrics(store.as_ref(), &defs, at_or_today(at)?, account.as_deref()).await?;
+            let v = kizuna_app::usage::usage_metrics(store.as_ref(), &defs, at_or_today(at)?, account.as_deref()).await?;
             super::emit(&render(&v, Format::parse(&output.format).expect("clap checked the format")))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -202,10 +202,10 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
             if let Some(path) = save {
                 let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 Definitions::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                store.save_setting(kizuna_analytics::usage::SETTING, &text).await?;
+                store.save_setting(kizuna_app::usage::SETTING, &text).await?;
                 eprintln!("saved the usage metric definitions from {}", path.display());
             } else {
-                let text = store.setting(kizuna_analytics::usage::SETTING).await?;
+                let text = store.setting(kizuna_app::usage::SETTING).await?;
                 print!("{}", text.as_deref().unwrap_or(kizuna_domain::usage::metrics::DEFAULT));
             }
             return Ok(ExitCode::SUCCESS);

@@ -3,7 +3,7 @@
 //! check both sides hold the same rows and give the same revenue figures before saying so.
 
 use anyhow::{bail, Context};
-use kizuna_analytics::{Params, Report};
+use kizuna_app::{Params, Report};
 use kizuna_store::redact_url;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ pub async fn run(db: &str, to: &str) -> anyhow::Result<ExitCode> {
 /// The revenue reports compared on both sides: ten years of monthly MRR movements, ARR by
 /// segment today, and last year's retention.
 fn figures() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
-    let today = kizuna_analytics::today();
+    let today = kizuna_app::today();
     let month = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
     let ten_years_ago = today - chrono::Duration::days(3650);
     let year_ago = today - chrono::Duration::days(365);

@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use kizuna_analytics::planning::{self, PlanKind};
-use kizuna_analytics::{render, Format};
+use kizuna_app::planning::{self, PlanKind};
+use kizuna_app::{render, Format};
 use kizuna_domain::planning::Scenario;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -99,7 +99,7 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         Some(path) => read_scenario(path)?,
         None => planning::saved_or_default(store.as_ref(), args.name.as_deref()).await?,
     };
-    let at = args.at.unwrap_or_else(kizuna_analytics::today);
+    let at = args.at.unwrap_or_else(kizuna_app::today);
     let value = planning::run(store.as_ref(), kind, &scenario, at).await?;
     let format = Format::parse(&args.format).expect("clap checked the format");
     match format {

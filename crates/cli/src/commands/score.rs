@@ -1,7 +1,7 @@
 //! `kizuna score ...`: health scores (run, explain, backtest, calibrate, forecast) and the
 //! scorecards they use.
 
-use kizuna_analytics::{health, render_rows, Format, Params, ReportError};
+use kizuna_app::{health, render_rows, Format, Params, ReportError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -154,7 +154,7 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
             if format == "json" {
                 print_json(&v)?;
             } else if format == "csv" {
-                super::emit(&kizuna_analytics::render(&v["explanation"]["measures"], Format::Csv))?;
+                super::emit(&kizuna_app::render(&v["explanation"]["measures"], Format::Csv))?;
             } else {
                 super::emit(&explain_text(&v))?;
             }

@@ -145,7 +145,7 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
 
 /// Whether `account` is the partner's, creating it bound to the partner when it does not exist.
 async fn partner_account(state: &AppState, partner: &str, account: &str) -> Result<bool, ApiError> {
-    match state.store.get_account(account, kizuna_analytics::today()).await? {
+    match state.store.get_account(account, kizuna_app::today()).await? {
         Some(a) => Ok(a.partner_id.as_deref() == Some(partner)),
         None => {
             let row = AccountRow { account_id: account.to_string(), partner_id: Some(partner.to_string()), ..Default::default() };

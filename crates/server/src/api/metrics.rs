@@ -6,7 +6,7 @@ use crate::{ApiError, AppState};
 use kizuna_domain::access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use kizuna_analytics::{Params, Report};
+use kizuna_app::{Params, Report};
 use std::collections::HashMap;
 
 pub async fn report(

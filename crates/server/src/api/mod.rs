@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use kizuna_analytics::{render, Format};
+use kizuna_app::{render, Format};
 use kizuna_domain::access::Permission;
 use std::collections::HashMap;
 
@@ -90,8 +90,8 @@ async fn me(me: Principal) -> Json<serde_json::Value> {
 /// `GET /api/v1/dashboard?from=YYYY-MM&to=YYYY-MM`: the portfolio dashboard's figures.
 async fn dashboard(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
-    let p = kizuna_analytics::Params(&q);
-    Ok(Json(kizuna_analytics::dashboard::dashboard(state.store.as_ref(), &p, kizuna_analytics::today()).await?))
+    let p = kizuna_app::Params(&q);
+    Ok(Json(kizuna_app::dashboard::dashboard(state.store.as_ref(), &p, kizuna_app::today()).await?))
 }
 
 /// `GET /api/v1/audit?page=&per_page=&actor=`: the audit log, newest first.

@@ -10,8 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_analytics::planning::{self, PlanError, PlanKind};
-use kizuna_analytics::{render, Format};
+use kizuna_app::planning::{self, PlanError, PlanKind};
+use kizuna_app::{render, Format};
 use kizuna_domain::planning::Scenario;
 use std::collections::HashMap;
 
@@ -34,7 +34,7 @@ pub async fn report(
     me.require(Permission::ReadPortfolio)?;
     let kind = PlanKind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("plan {kind:?}")))?;
     let p = Params(&q);
-    let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let scenario = planning::saved_or_default(state.store.as_ref(), p.text("scenario").as_deref()).await?;
     let value = planning::run(state.store.as_ref(), kind, &scenario, at).await?;
     Ok(match q.get("format").map(String::as_str) {

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_analytics::health;
+use kizuna_app::health;
 use kizuna_domain::access::Permission;
 use kizuna_domain::health::Scorecards;
 use serde_json::Value;
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 /// measure by measure, against the previous kept score, with the kept history.
 pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::ReadAccounts)?;
-    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     visible_account(state.store.as_ref(), &me, &id, at).await?;
     let v = health::explain(state.store.as_ref(), &id, at).await?;
     v.map(Json).ok_or_else(|| ApiError::Missing(Msg::new("err.not_paying").arg("id", &id).arg("at", &at.to_string())))
@@ -45,7 +45,7 @@ pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: 
 /// `POST /api/v1/health/run?at=`: score every paying account now and keep the scores.
 pub async fn run(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::EditPlans)?;
-    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     let v = health::run(state.store.as_ref(), at).await?;
     me.audit(state.store.as_ref(), "health.run", None, serde_json::json!({ "at": at, "accounts": v["accounts"] })).await?;
     Ok(Json(v))
@@ -58,7 +58,7 @@ pub const API_MAX_OBSERVATIONS: i64 = 104;
 /// Refuses a backtest, calibration or forecast window with more observation dates than
 /// [`API_MAX_OBSERVATIONS`], naming the window and the limit. Other mistakes are left to the report.
 fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
-    let p = kizuna_analytics::Params(q);
+    let p = kizuna_app::Params(q);
     let (Ok((from, to)), Ok(every)) = (p.date_range("from", "to"), p.days("every", 7)) else { return Ok(()) };
     let dates = (to - from).num_days() / i64::from(every.max(1)) + 1;
     if dates > API_MAX_OBSERVATIONS {
@@ -73,7 +73,7 @@ fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
 pub async fn backtest(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
-    Ok(Json(health::backtest(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
+    Ok(Json(health::backtest(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }
 
 /// `GET` reports; `POST` with `save=NAME` also saves the proposed scorecard.
@@ -83,13 +83,13 @@ pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Q
         return Err(ApiError::BadRequest("save: use POST /api/v1/health/calibrate to save the proposed scorecard".into()));
     }
     bounded_window(&q)?;
-    Ok(Json(health::calibrate(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
+    Ok(Json(health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }
 
 pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::EditPlans)?;
     bounded_window(&q)?;
-    let v = health::calibrate(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?;
+    let v = health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?;
     if v["saved"] == Value::Bool(true) {
         me.audit(state.store.as_ref(), "scorecards.calibrate", q.get("save").map(String::as_str), serde_json::json!({ "auc": v["cross_validation"]["auc"] })).await?;
     }
@@ -99,5 +99,5 @@ pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Qu
 pub async fn forecast(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
-    Ok(Json(health::forecast(state.store.as_ref(), &kizuna_analytics::Params(&q)).await?))
+    Ok(Json(health::forecast(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_analytics::usage::{definitions, usage_alerts, usage_metrics, SETTING};
+use kizuna_app::usage::{definitions, usage_alerts, usage_metrics, SETTING};
 use kizuna_domain::access::Permission;
 use kizuna_domain::usage::metrics::Definitions;
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 /// Every metric for every paying account; a partner may ask for one of its own accounts only.
 pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let p = Params(&q);
-    let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let account = p.text("account");
     match &account {
         Some(id) => {
@@ -32,7 +32,7 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Que
 
 pub async fn alerts(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
-    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     let defs = definitions(state.store.as_ref()).await?;
     respond(usage_alerts(state.store.as_ref(), &defs, at).await?, &q)
 }

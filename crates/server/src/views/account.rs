@@ -147,8 +147,8 @@ async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::Nai
         &per_day.iter().map(|(d, n)| (date(*d, page.lang), *n)).collect::<Vec<_>>(),
         &|v| super::format::count(v as u64),
     );
-    let defs = kizuna_analytics::usage::definitions(state.store.as_ref()).await?;
-    let table = kizuna_analytics::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
+    let defs = kizuna_app::usage::definitions(state.store.as_ref()).await?;
+    let table = kizuna_app::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
     let metrics: Vec<Value> = match table.as_array().and_then(|rows| rows.first()) {
         Some(row) => defs
             .metrics

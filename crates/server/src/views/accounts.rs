@@ -137,7 +137,7 @@ pub async fn export(
         let chunk = state.store.list_accounts(&query).await?;
         for a in &chunk.accounts {
             // Text cells as a spreadsheet may safely open them; the figures stay numbers.
-            let text = |v: &str| kizuna_analytics::safe_text(v).into_owned();
+            let text = |v: &str| kizuna_app::safe_text(v).into_owned();
             out.write_record([
                 text(&a.account_id),
                 text(&a.name),

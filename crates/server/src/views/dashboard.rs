@@ -39,9 +39,9 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     me.require(Permission::ReadPortfolio)?;
     let page = Page::new(&headers, &q, Some(me));
     let lang = page.lang;
-    let d = kizuna_analytics::dashboard::dashboard(state.store.as_ref(), &kizuna_analytics::Params(&q), kizuna_analytics::today()).await?;
+    let d = kizuna_app::dashboard::dashboard(state.store.as_ref(), &kizuna_app::Params(&q), kizuna_app::today()).await?;
     let months: Vec<Value> = d["months"].as_array().cloned().unwrap_or_default();
-    let at = d["at"].as_str().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).unwrap_or_else(kizuna_analytics::today);
+    let at = d["at"].as_str().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).unwrap_or_else(kizuna_app::today);
     let month_label = |m: &Value| {
         m["month"].as_str().and_then(Month::parse).map(|m| month(m.first_day(), lang)).unwrap_or_default()
     };

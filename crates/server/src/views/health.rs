@@ -69,7 +69,7 @@ fn number(v: &Value) -> String {
 
 /// The account page's health panel: None when the account is not paying today.
 pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
-    let Some(v) = kizuna_analytics::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
+    let Some(v) = kizuna_app::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
     let measures: Vec<Value> = v["explanation"]["measures"]
         .as_array()
         .into_iter()

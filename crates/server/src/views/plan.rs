@@ -10,7 +10,7 @@ use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use kizuna_analytics::planning::{self, PlanKind};
+use kizuna_app::planning::{self, PlanKind};
 use kizuna_domain::money::{format_money, group_thousands};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -285,7 +285,7 @@ pub async fn page(
     let page = super::Page::new(&headers, &q, Some(me));
     let lang = page.lang;
     let p = Params(&q);
-    let at = p.date("at")?.unwrap_or_else(kizuna_analytics::today);
+    let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let (name, compare) = (p.text("scenario"), p.text("compare"));
     let mut columns = vec![column(&state, name.as_deref(), at, lang).await?];
     if let Some(c) = &compare {

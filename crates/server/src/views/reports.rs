@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Months;
-use kizuna_analytics::{Params, Report};
+use kizuna_app::{Params, Report};
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use serde_json::{json, Value};
@@ -49,7 +49,7 @@ pub async fn page(
     }
     let page = Page::new(&headers, &q, Some(me));
     let lang = page.lang;
-    let today = kizuna_analytics::today();
+    let today = kizuna_app::today();
     let this_month = Month::of(today);
     let year_ago = Month::of(this_month.first_day() - Months::new(12));
     let mut defaults: Vec<(&str, String)> = match name.as_str() {

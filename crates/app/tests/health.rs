@@ -3,8 +3,8 @@
 //! figures.
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use kizuna_analytics::health::{backtest, calibrate, explain, forecast, run, SETTING};
-use kizuna_analytics::Params;
+use kizuna_app::health::{backtest, calibrate, explain, forecast, run, SETTING};
+use kizuna_app::Params;
 use kizuna_domain::usage::UsageMessage;
 use kizuna_domain::{AccountRow, ActivityKind, ActivityRow, ChurnReason, ChurnRow};
 use kizuna_store::both_engines;
@@ -256,7 +256,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     let mut save = q.clone();
     save.insert("save".into(), "from_usage".into());
     calibrate(db.store.as_ref(), &Params(&save)).await.unwrap();
-    let cards = kizuna_analytics::health::scorecards(db.store.as_ref()).await.unwrap();
+    let cards = kizuna_app::health::scorecards(db.store.as_ref()).await.unwrap();
     assert!(cards.named("from_usage").is_some() && cards.named("default").is_some());
     let mut bad = q.clone();
     bad.insert("metrics".into(), "logins_28d,nps".into());

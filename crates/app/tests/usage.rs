@@ -1,7 +1,7 @@
 //! Usage metrics and alerts end to end on both engines, against hand-computed figures.
 
 use chrono::Duration;
-use kizuna_analytics::usage::{usage_alerts, usage_metrics};
+use kizuna_app::usage::{usage_alerts, usage_metrics};
 use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_store::both_engines;

@@ -1,7 +1,7 @@
 //! Every report on both engines, from CSV imports to JSON, against figures computed by hand
 //! (the derivations are in the comments and in docs/metrics.md).
 
-use kizuna_analytics::{Params, Report};
+use kizuna_app::{Params, Report};
 use kizuna_import::{import_file, ImportKind, NoProgress};
 use kizuna_store::both_engines;
 use kizuna_store::testing::TestDb;
@@ -199,7 +199,7 @@ async fn dashboard_cards_equal_its_last_row(db: TestDb) {
     load_as_of(&db).await;
     for at in ["2026-12-06", "2026-12-31", "2026-11-30"] {
         let p: HashMap<String, String> = [("at".to_string(), at.to_string())].into();
-        let d = kizuna_analytics::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap();
+        let d = kizuna_app::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap();
         let last = d["months"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(d["mrr"], last["ending_mrr"], "as of {at}: {d}");
         assert_eq!(d["active_accounts"], last["customers_end"], "as of {at}");
@@ -280,7 +280,7 @@ async fn sql_and_timeline_paths_agree(db: TestDb) {
             .into_iter()
             .filter(|(g, members)| g == "all" || members.iter().any(|u| u.timeline.points.iter().any(|p| p.0 < t.next().first_day())))
             .flat_map(|(g, members)| {
-                movements::movements(members, f, t, kizuna_analytics::today()).into_iter().map(move |mut m| {
+                movements::movements(members, f, t, kizuna_app::today()).into_iter().map(move |mut m| {
                     m.group = by.map(|_| g.clone());
                     serde_json::to_value(m).unwrap()
                 })

@@ -1,6 +1,6 @@
 //! Planning with live data on both engines, against hand-computed figures.
 
-use kizuna_analytics::planning::{self, PlanKind};
+use kizuna_app::planning::{self, PlanKind};
 use kizuna_domain::{AccountRow, TouchModel};
 use kizuna_store::both_engines;
 use kizuna_store::testing::TestDb;
