@@ -8,7 +8,45 @@ use kizuna_domain::metrics::{movements, GroupBy, Month};
 use kizuna_domain::money::to_units;
 use kizuna_domain::portfolio::touch_mix;
 use kizuna_store::Store;
-use serde_json::{json, Value};
+use kizuna_domain::metrics::movements::MonthMovements;
+use kizuna_domain::portfolio::MixRow;
+use serde::Serialize;
+
+/// One group of a dashboard breakdown: accounts and MRR on the period's last day, retention over
+/// the period.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GroupRow {
+    pub group: String,
+    pub accounts: u64,
+    pub mrr: f64,
+    pub arr: f64,
+    pub nrr: Option<f64>,
+    pub grr: Option<f64>,
+    pub logo_churn_rate: Option<f64>,
+}
+
+/// The dashboard's figures (`GET /api/v1/dashboard`, the dashboard page).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Dashboard {
+    pub from: Month,
+    pub to: Month,
+    pub requested_to: Month,
+    pub at: NaiveDate,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub mrr: f64,
+    pub arr: f64,
+    pub active_accounts: u64,
+    pub nrr: Option<f64>,
+    pub grr: Option<f64>,
+    pub logo_churn_rate: Option<f64>,
+    pub accounts_start: u64,
+    pub accounts_churned: u64,
+    pub months: Vec<MonthMovements>,
+    pub by_segment: Vec<GroupRow>,
+    pub by_touch_model: Vec<GroupRow>,
+    pub touch_mix: Vec<MixRow>,
+}
 
 /// The period: `from`..=`to` (YYYY-MM); by default the twelve months up to the current one.
 /// Everything is as of `at` (default today): a `to` after the month of `at` is cut there.
@@ -47,7 +85,7 @@ pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<Period, ParamError> {
     Ok(Period { from, to, requested_to, start: from.first_day(), end, at })
 }
 
-fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate, end: NaiveDate) -> Vec<Value> {
+fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate, end: NaiveDate) -> Vec<GroupRow> {
     let mut names: Vec<&str> = period.iter().chain(now).map(|s| s.group.as_str()).collect();
     names.sort_unstable();
     names.dedup();
@@ -56,51 +94,53 @@ fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate,
         .map(|g| {
             let r = period.iter().find(|s| s.group == g).map(|s| from_sums(s, start, end));
             let (accounts, mrr) = now.iter().find(|s| s.group == g).map(|s| (s.accounts_start, s.mrr_start)).unwrap_or((0, 0));
-            json!({
-                "group": g,
-                "accounts": accounts,
-                "mrr": to_units(mrr),
-                "arr": to_units(12 * mrr),
-                "nrr": r.as_ref().and_then(|r| r.nrr),
-                "grr": r.as_ref().and_then(|r| r.grr),
-                "logo_churn_rate": r.as_ref().and_then(|r| r.logo_churn_rate),
-            })
+            GroupRow {
+                group: g.to_string(),
+                accounts,
+                mrr: to_units(mrr),
+                arr: to_units(12 * mrr),
+                nrr: r.as_ref().and_then(|r| r.nrr),
+                grr: r.as_ref().and_then(|r| r.grr),
+                logo_churn_rate: r.as_ref().and_then(|r| r.logo_churn_rate),
+            }
         })
         .collect()
 }
 
-pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Value, ReportError> {
+pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, ReportError> {
     let Period { from, to, requested_to, start, end, at } = period(p, today)?;
     let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
     let retention = from_sums(&all, start, end);
     let now = store.retention_sums(end, end, None).await?.into_iter().next().unwrap_or_default();
     let moves = store.movement_sums(from, to, None, at).await?.into_iter().next().map(|g| g.1).unwrap_or_default();
     let months = movements::build(&moves, from, to, at);
-    let mut breakdown = serde_json::Map::new();
-    for (key, by) in [("by_segment", GroupBy::Segment), ("by_touch_model", GroupBy::TouchModel)] {
+    let mut breakdown = Vec::with_capacity(2);
+    for by in [GroupBy::Segment, GroupBy::TouchModel] {
         let period = store.retention_sums(start, end, Some(by)).await?;
         let now = store.retention_sums(end, end, Some(by)).await?;
-        breakdown.insert(key.into(), Value::Array(group_rows(&period, &now, start, end)));
+        breakdown.push(group_rows(&period, &now, start, end));
     }
-    let mix = touch_mix(&store.retention_sums(end, end, Some(GroupBy::TouchModel)).await?);
-    Ok(json!({
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "requested_to": requested_to.to_string(),
-        "at": at,
-        "start": start,
-        "end": end,
-        "mrr": to_units(now.mrr_start),
-        "arr": to_units(12 * now.mrr_start),
-        "active_accounts": now.accounts_start,
-        "nrr": retention.nrr,
-        "grr": retention.grr,
-        "logo_churn_rate": retention.logo_churn_rate,
-        "accounts_start": retention.accounts_start,
-        "accounts_churned": retention.accounts_churned,
-        "months": months,
-        "by_segment": breakdown["by_segment"],
-        "by_touch_model": breakdown["by_touch_model"],
-        "touch_mix": mix,
-    }))
+    let by_touch_model = breakdown.pop().unwrap_or_default();
+    let by_segment = breakdown.pop().unwrap_or_default();
+    let touch_mix = touch_mix(&store.retention_sums(end, end, Some(GroupBy::TouchModel)).await?);
+    Ok(Dashboard {
+        from,
+        to,
+        requested_to,
+        at,
+        start,
+        end,
+        mrr: to_units(now.mrr_start),
+        arr: to_units(12 * now.mrr_start),
+        active_accounts: now.accounts_start,
+        nrr: retention.nrr,
+        grr: retention.grr,
+        logo_churn_rate: retention.logo_churn_rate,
+        accounts_start: retention.accounts_start,
+        accounts_churned: retention.accounts_churned,
+        months,
+        by_segment,
+        by_touch_model,
+        touch_mix,
+    })
 }

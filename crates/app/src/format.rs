@@ -89,7 +89,8 @@ fn cell(v: &Value, table: bool) -> String {
 
 /// [`render`] where CSV and table rows are the array `key` of a report object; a table shows
 /// the report's other plain fields first, one per line.
-pub fn render_rows(v: &Value, format: Format, key: &str) -> String {
+pub fn render_rows<T: serde::Serialize + ?Sized>(v: &T, format: Format, key: &str) -> String {
+    let v = &serde_json::to_value(v).expect("reports serialise");
     let Some(rows) = v.get(key).filter(|r| r.is_array()) else { return render(v, format) };
     match format {
         Format::Json => render(v, format),
@@ -109,7 +110,12 @@ pub fn render_rows(v: &Value, format: Format, key: &str) -> String {
     }
 }
 
-pub fn render(v: &Value, format: Format) -> String {
+/// Any report as JSON, CSV or a table (its rows are the array, or the object's array fields).
+pub fn render<T: serde::Serialize + ?Sized>(v: &T, format: Format) -> String {
+    render_value(&serde_json::to_value(v).expect("reports serialise"), format)
+}
+
+fn render_value(v: &Value, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(v).expect("JSON") + "\n",
         Format::Csv => {

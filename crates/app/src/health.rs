@@ -6,10 +6,13 @@ use crate::usage::{definitions, usage_table};
 use crate::{ParamError, Params, ReportError};
 use chrono::{Duration, Months, NaiveDate};
 use kizuna_domain::health::logistic::{self, Prepared};
+use kizuna_domain::health::backtest::GroupRate;
+use kizuna_domain::health::score::Change;
 use kizuna_domain::health::{self as domain, backtest, Band, Score, Scorecard, Scorecards};
+use serde::Serialize;
 use kizuna_domain::usage::metrics::Definitions;
 use kizuna_store::{HealthRow, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Days a kept score keeps its explanation (inputs, raw values, points): enough to say what
@@ -122,21 +125,188 @@ pub fn score_states<'a>(cards: &Scorecards, states: &'a BTreeMap<String, Account
         .collect()
 }
 
+/// `score run`: how many accounts were scored on `at`, by band and by grade.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunSummary {
+    pub at: NaiveDate,
+    pub accounts: usize,
+    pub bands: BTreeMap<String, u64>,
+    pub grades: BTreeMap<String, u64>,
+    pub explanations_cleared: u64,
+    pub no_longer_paying: u64,
+}
+
+/// A measure that cost the score points.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Drag {
+    pub input: String,
+    pub points_lost: f64,
+}
+
+/// A kept score: its day, score, band and grade.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KeptScore {
+    pub at: NaiveDate,
+    pub score: Option<f64>,
+    pub band: Option<String>,
+    pub grade: Option<String>,
+}
+
+/// `score explain` / `GET /api/v1/accounts/{id}/health`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Explanation {
+    pub account_id: String,
+    pub at: NaiveDate,
+    pub scorecard: String,
+    pub score: Option<f64>,
+    pub band: Option<Band>,
+    pub grade: Option<char>,
+    /// Every measure: raw value, points, weight.
+    pub explanation: Score,
+    /// The (up to) three measures that cost the most points.
+    pub drags: Vec<Drag>,
+    /// Set when measures had no data.
+    pub note: Option<String>,
+    pub previous: Option<KeptScore>,
+    pub score_change: Option<f64>,
+    /// `up`, `down`, `flat` or `new`.
+    pub trend: String,
+    /// The last 52 kept scores, newest first.
+    pub history: Vec<KeptScore>,
+    /// Measure by measure, against the previous kept score.
+    pub changes: Vec<Change>,
+}
+
+/// One observation date of a backtest.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DateCount {
+    pub at: NaiveDate,
+    pub observations: u64,
+    pub churned: u64,
+}
+
+/// Churn rate per band and per grade.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Calibration {
+    pub bands: Vec<GroupRate>,
+    pub grades: Vec<GroupRate>,
+}
+
+/// `score backtest`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Backtest {
+    pub scorecard: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub requested_to: NaiveDate,
+    pub at: NaiveDate,
+    pub every_days: u32,
+    pub horizon_days: u32,
+    pub observations: usize,
+    pub churned: usize,
+    pub churn_rate: f64,
+    pub auc: Option<f64>,
+    pub top_decile_lift: Option<f64>,
+    pub calibration: Calibration,
+    pub unscored: u64,
+    pub dates: Vec<DateCount>,
+}
+
+/// Out-of-fold quality of the calibration model.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CrossValidation {
+    pub folds: u32,
+    pub by: String,
+    pub auc: Option<f64>,
+    pub top_decile_lift: Option<f64>,
+}
+
+/// One metric of the calibration model.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Coefficient {
+    pub metric: String,
+    pub transform: String,
+    pub missing: u64,
+    pub mean: f64,
+    pub sd: f64,
+    pub coefficient: f64,
+    pub odds_ratio_per_sd: f64,
+    pub correlation_with_churn: f64,
+    pub in_proposal: bool,
+}
+
+/// An account's churn probability (and MRR, in currency units, where given).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountRisk {
+    pub account_id: String,
+    pub churn_probability: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mrr: Option<f64>,
+}
+
+/// `score calibrate`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CalibrationReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub requested_to: NaiveDate,
+    pub every_days: u32,
+    pub horizon_days: u32,
+    pub l2: f64,
+    pub observations: usize,
+    pub churned: usize,
+    pub churn_rate: f64,
+    pub cross_validation: CrossValidation,
+    pub intercept: f64,
+    pub coefficients: Vec<Coefficient>,
+    pub proposed_scorecard: Scorecard,
+    pub proposed_scorecard_toml: String,
+    pub saved: bool,
+    pub at: NaiveDate,
+    pub accounts: Vec<AccountRisk>,
+}
+
+/// The history the forecast model was fitted on.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelWindow {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub requested_to: NaiveDate,
+    pub every_days: u32,
+}
+
+/// Churns the model expected out of fold over the fitted history, against churns that happened.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryCheck {
+    pub observations: usize,
+    pub churned: usize,
+    pub expected_out_of_fold: f64,
+}
+
+/// `score forecast`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Forecast {
+    pub at: NaiveDate,
+    pub horizon_days: u32,
+    pub accounts: usize,
+    pub expected_churns: f64,
+    /// 90% interval of the number of churns: [low, high].
+    pub interval_90: [u64; 2],
+    pub expected_mrr_lost: f64,
+    pub model: ModelWindow,
+    pub history_check: HistoryCheck,
+    pub riskiest: Vec<AccountRisk>,
+}
+
 /// The previous kept score of an account: (day, score, band, grade).
 type Previous = (NaiveDate, Option<f64>, Option<String>, Option<String>);
 
-/// The explanation: the measures, drags, note and the move since the previous score. `changes`
-/// (measure by measure) are added by [`explain`], which reads the previous kept score of one
-/// account; a whole run does not load every previous one.
-fn detail(s: &Score, previous: Option<&Previous>) -> Value {
-    json!({
-        "explanation": s,
-        "drags": domain::drags(s, 3).iter().map(|m| json!({ "input": m.input, "points_lost": m.points_lost })).collect::<Vec<_>>(),
-        "note": (!s.missing.is_empty()).then(|| format!("{} of {} measures had no data; their weight was spread over the others", s.missing.len(), s.measures.len())),
-        "previous": previous.map(|p| json!({ "at": p.0, "score": p.1, "band": p.2, "grade": p.3 })),
-        "score_change": previous.and_then(|p| Some(((s.score? - p.1?) * 100.0).round() / 100.0)),
-        "trend": domain::trend(previous.and_then(|p| p.1), s.score),
-    })
+fn drag_list(s: &Score) -> Vec<Drag> {
+    domain::drags(s, 3).iter().map(|m| Drag { input: m.input.clone(), points_lost: m.points_lost }).collect()
+}
+
+fn score_change(s: &Score, previous: Option<&Previous>) -> Option<f64> {
+    previous.and_then(|p| Some(((s.score? - p.1?) * 100.0).round() / 100.0))
 }
 
 /// What is kept daily per account: the compact measures (see `Score::compact`), the drags and
@@ -146,7 +316,7 @@ fn kept_detail(s: &Score, previous: Option<&Previous>) -> String {
         "measures": s.compact(),
         "drags": domain::drags(s, 3).iter().map(|m| json!([m.input, m.points_lost])).collect::<Vec<_>>(),
         "previous": previous.map(|p| p.0),
-        "score_change": previous.and_then(|p| Some(((s.score? - p.1?) * 100.0).round() / 100.0)),
+        "score_change": score_change(s, previous),
         "trend": domain::trend(previous.and_then(|p| p.1), s.score),
     })
     .to_string()
@@ -167,18 +337,18 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> He
 
 /// `score run`: score every account paying on `at`, keep the scores, and count them by band
 /// and grade.
-pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError> {
+pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, ReportError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, None).await?;
     let previous: HashMap<String, Previous> = store.health_scores_before(at).await?.into_iter().map(|(a, d, s, b, g)| (a, (d, s, b, g))).collect();
-    let mut bands: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut grades: BTreeMap<char, u64> = BTreeMap::new();
+    let mut bands: BTreeMap<String, u64> = BTreeMap::new();
+    let mut grades: BTreeMap<String, u64> = BTreeMap::new();
     let mut rows = Vec::with_capacity(states.len());
     for (id, state) in &states {
         let s = domain::score(&cards, cards.for_account(state.segment.as_deref(), state.stage.as_deref()), &state.inputs);
-        *bands.entry(s.band.map(Band::as_str).unwrap_or("none")).or_default() += 1;
-        *grades.entry(s.grade.unwrap_or('-')).or_default() += 1;
+        *bands.entry(s.band.map(Band::as_str).unwrap_or("none").to_string()).or_default() += 1;
+        *grades.entry(s.grade.unwrap_or('-').to_string()).or_default() += 1;
         rows.push(row_of(id, at, &s, previous.get(id)));
     }
     drop(states);
@@ -187,37 +357,43 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<Value, ReportError>
     // Every account paying on `at` now has a current score from `at` or later; the others
     // stopped paying.
     let dropped = store.drop_stale_current(at).await?;
-    Ok(json!({ "at": at, "accounts": rows.len(), "bands": bands, "grades": grades, "explanations_cleared": cleared, "no_longer_paying": dropped }))
+    Ok(RunSummary { at, accounts: rows.len(), bands, grades, explanations_cleared: cleared, no_longer_paying: dropped })
 }
 
 /// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed
 /// now, measure by measure, against its previous kept score, with its history. None when the
 /// account was not paying on `at`.
-pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Value>, ReportError> {
+pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Explanation>, ReportError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, Some(account)).await?;
     let Some((id, s)) = score_states(&cards, &states, None).into_iter().next() else { return Ok(None) };
     let previous = store.health_before(at, Some(account)).await?.into_iter().next();
-    let mut v = detail(&s, previous.as_ref().map(|p| (p.scored_on, p.score, p.band.clone(), p.grade.clone())).as_ref());
     let before: Option<Score> = previous.as_ref().and_then(|p| Score::from_compact(&p.detail_json()["measures"]));
     let changes = before.as_ref().map(|b| domain::changes(b, &s)).unwrap_or_default();
-    let history: Vec<Value> = store
+    let previous: Option<Previous> = previous.map(|p| (p.scored_on, p.score, p.band, p.grade));
+    let history = store
         .health_history(account, 52)
         .await?
         .into_iter()
-        .map(|h| json!({ "at": h.scored_on, "score": h.score, "band": h.band, "grade": h.grade }))
+        .map(|h| KeptScore { at: h.scored_on, score: h.score, band: h.band, grade: h.grade })
         .collect();
-    let obj = v.as_object_mut().expect("detail is an object");
-    obj.insert("account_id".into(), json!(id));
-    obj.insert("at".into(), json!(at));
-    obj.insert("scorecard".into(), json!(s.scorecard));
-    obj.insert("score".into(), json!(s.score));
-    obj.insert("band".into(), json!(s.band));
-    obj.insert("grade".into(), json!(s.grade));
-    obj.insert("history".into(), json!(history));
-    obj.insert("changes".into(), json!(changes));
-    Ok(Some(v))
+    Ok(Some(Explanation {
+        account_id: id.clone(),
+        at,
+        scorecard: s.scorecard.clone(),
+        score: s.score,
+        band: s.band,
+        grade: s.grade,
+        drags: drag_list(&s),
+        note: (!s.missing.is_empty()).then(|| format!("{} of {} measures had no data; their weight was spread over the others", s.missing.len(), s.measures.len())),
+        previous: previous.as_ref().map(|p| KeptScore { at: p.0, score: p.1, band: p.2.clone(), grade: p.3.clone() }),
+        score_change: score_change(&s, previous.as_ref()),
+        trend: domain::trend(previous.as_ref().and_then(|p| p.1), s.score).to_string(),
+        history,
+        changes,
+        explanation: s,
+    }))
 }
 
 /// Observation dates `from, from + every, …` up to `to`.
@@ -268,7 +444,7 @@ fn window(p: &Params<'_>) -> Result<Window, ReportError> {
 
 /// `score backtest`: replay a scorecard at each observation date and check how well the score
 /// ranked the accounts that churned within the horizon.
-pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Backtest, ReportError> {
     let w = window(p)?;
     let cards = scorecards(store).await?;
     let name = p.text("scorecard").unwrap_or("default");
@@ -298,24 +474,29 @@ pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Value, Report
             n += 1;
             c += y as u64;
         }
-        per_date.push(json!({ "at": at, "observations": n, "churned": c }));
+        per_date.push(DateCount { at, observations: n, churned: c });
     }
     let churned = label.iter().filter(|c| **c).count();
-    Ok(json!({
-        "scorecard": name,
-        "from": w.from, "to": w.to, "requested_to": w.requested_to, "at": w.as_of, "every_days": w.every, "horizon_days": w.horizon,
-        "observations": label.len(),
-        "churned": churned,
-        "churn_rate": if label.is_empty() { 0.0 } else { churned as f64 / label.len() as f64 },
-        "auc": backtest::auc(&risk, &label),
-        "top_decile_lift": backtest::top_decile_lift(&risk, &label),
-        "calibration": {
-            "bands": backtest::rates(&["red", "yellow", "green"], &bands),
-            "grades": backtest::rates(&["A", "B", "C", "D", "E"], &grades),
+    Ok(Backtest {
+        scorecard: name.to_string(),
+        from: w.from,
+        to: w.to,
+        requested_to: w.requested_to,
+        at: w.as_of,
+        every_days: w.every,
+        horizon_days: w.horizon,
+        observations: label.len(),
+        churned,
+        churn_rate: if label.is_empty() { 0.0 } else { churned as f64 / label.len() as f64 },
+        auc: backtest::auc(&risk, &label),
+        top_decile_lift: backtest::top_decile_lift(&risk, &label),
+        calibration: Calibration {
+            bands: backtest::rates(&["red", "yellow", "green"], &bands),
+            grades: backtest::rates(&["A", "B", "C", "D", "E"], &grades),
         },
-        "unscored": unscored,
-        "dates": per_date,
-    }))
+        unscored,
+        dates: per_date,
+    })
 }
 
 /// The observation table: one row per account and observation date, its usage metrics then
@@ -431,7 +612,7 @@ async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at:
 /// `score calibrate`: fit the model, report cross-validated AUC and lift, the coefficients and
 /// a proposed scorecard; each account's churn probability on `at` (default `to` + horizon, or
 /// today if earlier). With `save`, the proposal is saved under that name.
-pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationReport, ReportError> {
     let (w, defs, o, model, oof, l2) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let name = p.text("save").or(p.text("name")).unwrap_or("calibrated");
@@ -444,48 +625,72 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repor
     }
     let probs = probabilities(store, &defs, &model, at).await?;
     let churned = o.churned.iter().filter(|c| **c).count();
-    Ok(json!({
-        "from": w.from, "to": w.to, "requested_to": w.requested_to, "every_days": w.every, "horizon_days": w.horizon, "l2": l2,
-        "observations": o.churned.len(),
-        "churned": churned,
-        "churn_rate": churned as f64 / o.churned.len() as f64,
-        "cross_validation": { "folds": 5, "by": "account", "auc": backtest::auc(&oof, &o.churned), "top_decile_lift": backtest::top_decile_lift(&oof, &o.churned) },
-        "intercept": model.fit.intercept,
-        "coefficients": model.prepared.iter().zip(&model.fit.coef).zip(&model.univariate).map(|((p, c), u)| json!({
-            "metric": p.metric, "transform": p.transform, "missing": p.missing, "mean": p.mean, "sd": p.sd,
-            "coefficient": c, "odds_ratio_per_sd": c.exp(), "correlation_with_churn": u,
-            "in_proposal": proposal.groups[0].measures.iter().any(|m| m.input == format!("usage.{}", p.metric)),
-        })).collect::<Vec<_>>(),
-        "proposed_scorecard": proposal,
-        "proposed_scorecard_toml": proposal_toml,
-        "saved": p.text("save").is_some(),
-        "at": at,
-        "accounts": probs.iter().map(|(id, pr, _)| json!({ "account_id": id, "churn_probability": pr })).collect::<Vec<_>>(),
-    }))
+    let coefficients = model
+        .prepared
+        .iter()
+        .zip(&model.fit.coef)
+        .zip(&model.univariate)
+        .map(|((p, c), u)| Coefficient {
+            metric: p.metric.clone(),
+            transform: p.transform.to_string(),
+            missing: p.missing,
+            mean: p.mean,
+            sd: p.sd,
+            coefficient: *c,
+            odds_ratio_per_sd: c.exp(),
+            correlation_with_churn: *u,
+            in_proposal: proposal.groups[0].measures.iter().any(|m| m.input == format!("usage.{}", p.metric)),
+        })
+        .collect();
+    Ok(CalibrationReport {
+        from: w.from,
+        to: w.to,
+        requested_to: w.requested_to,
+        every_days: w.every,
+        horizon_days: w.horizon,
+        l2,
+        observations: o.churned.len(),
+        churned,
+        churn_rate: churned as f64 / o.churned.len() as f64,
+        cross_validation: CrossValidation { folds: 5, by: "account".into(), auc: backtest::auc(&oof, &o.churned), top_decile_lift: backtest::top_decile_lift(&oof, &o.churned) },
+        intercept: model.fit.intercept,
+        coefficients,
+        proposed_scorecard: proposal,
+        proposed_scorecard_toml: proposal_toml,
+        saved: p.text("save").is_some(),
+        at,
+        accounts: probs.into_iter().map(|(account_id, churn_probability, _)| AccountRisk { account_id, churn_probability, mrr: None }).collect(),
+    })
 }
 
 /// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
 /// 90% interval, and the MRR at risk, from the calibrated model.
-pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Forecast, ReportError> {
     let (w, defs, o, model, oof, _) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let probs = probabilities(store, &defs, &model, at).await?;
     let ps: Vec<f64> = probs.iter().map(|x| x.1).collect();
     let (expected, low, high) = logistic::forecast(&ps);
     let at_risk: f64 = probs.iter().map(|(_, pr, m)| pr * *m as f64 / 100.0).sum();
-    Ok(json!({
-        "at": at, "horizon_days": w.horizon, "accounts": probs.len(),
-        "expected_churns": (expected * 100.0).round() / 100.0,
-        "interval_90": [low, high],
-        "expected_mrr_lost": at_risk.round(),
-        "model": { "from": w.from, "to": w.to, "requested_to": w.requested_to, "every_days": w.every },
+    Ok(Forecast {
+        at,
+        horizon_days: w.horizon,
+        accounts: probs.len(),
+        expected_churns: (expected * 100.0).round() / 100.0,
+        interval_90: [low, high],
+        expected_mrr_lost: at_risk.round(),
+        model: ModelWindow { from: w.from, to: w.to, requested_to: w.requested_to, every_days: w.every },
         // How far to trust the sum: over the fitted history, churns the model expected for
         // accounts it had not seen (out of fold) against churns that happened.
-        "history_check": {
-            "observations": o.churned.len(),
-            "churned": o.churned.iter().filter(|c| **c).count(),
-            "expected_out_of_fold": (oof.iter().sum::<f64>() * 100.0).round() / 100.0,
+        history_check: HistoryCheck {
+            observations: o.churned.len(),
+            churned: o.churned.iter().filter(|c| **c).count(),
+            expected_out_of_fold: (oof.iter().sum::<f64>() * 100.0).round() / 100.0,
         },
-        "riskiest": probs.iter().take(20).map(|(id, pr, m)| json!({ "account_id": id, "churn_probability": pr, "mrr": *m as f64 / 100.0 })).collect::<Vec<_>>(),
-    }))
+        riskiest: probs
+            .into_iter()
+            .take(20)
+            .map(|(account_id, churn_probability, m)| AccountRisk { account_id, churn_probability, mrr: Some(m as f64 / 100.0) })
+            .collect(),
+    })
 }

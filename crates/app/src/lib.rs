@@ -16,7 +16,12 @@ use chrono::NaiveDate;
 use kizuna_domain::metrics::retention::RetentionSums;
 use kizuna_domain::metrics::{arr, cohorts, ltv, movements, retention, GroupBy, Units};
 use kizuna_store::{Store, StoreError};
-use serde_json::Value;
+use kizuna_domain::metrics::arr::{ArrRow, ChurnSplit};
+use kizuna_domain::metrics::cohorts::CohortTable;
+use kizuna_domain::metrics::ltv::LtvReport;
+use kizuna_domain::metrics::movements::MonthMovements;
+use kizuna_domain::metrics::retention::Retention;
+use serde::Serialize;
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +45,39 @@ async fn load(store: &dyn Store, by: Option<GroupBy>, at: NaiveDate) -> Result<U
     Ok(Units::build(&changes, &dims, by))
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> Value {
-    serde_json::to_value(v).expect("reports serialise")
+/// `metrics retention`: the whole company, or with `by` one row per group, "all" first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum RetentionReport {
+    One(Retention),
+    Groups(Vec<Retention>),
+}
+
+/// One row of `metrics churn`: the split, and the `to` that was asked for (`to` is cut at the
+/// as-of date).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChurnRow {
+    #[serde(flatten)]
+    pub split: ChurnSplit,
+    pub requested_to: NaiveDate,
+}
+
+/// Any report's answer, as `kizuna metrics NAME` prints it and `/api/v1/metrics/NAME` returns it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ReportOutput {
+    Retention(RetentionReport),
+    Mrr(Vec<MonthMovements>),
+    Cohorts(CohortTable),
+    Ltv(Vec<LtvReport>),
+    Arr(Vec<ArrRow>),
+    Churn(Vec<ChurnRow>),
 }
 
 /// `metrics retention`: one object, or with `by` an array with `group: "all"` first.
 /// Sums come from the database (one row per group), so this stays fast on millions of rows.
 /// A `to` after the as-of date is cut there; the answer keeps the one asked for as `requested_to`.
-pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<RetentionReport, ReportError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -56,21 +86,21 @@ pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Value
     if let Some(by) = by {
         sums.extend(store.retention_sums(from, to, Some(by)).await?);
     }
-    let mut rows: Vec<Value> = sums
+    let mut rows: Vec<Retention> = sums
         .iter()
         .map(|s| {
             let mut r = retention::from_sums(s, from, to);
             r.group = by.map(|_| s.group.clone());
             r.requested_to = requested_to;
-            to_json(r)
+            r
         })
         .collect();
-    Ok(if by.is_some() { Value::Array(rows) } else { rows.remove(0) })
+    Ok(if by.is_some() { RetentionReport::Groups(rows) } else { RetentionReport::One(rows.remove(0)) })
 }
 
 /// `metrics mrr`: one row per month (with `by`: per group and month, "all" first), as of `at`:
 /// months after the as-of month are left out and the as-of month is month to date (`partial`).
-pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMovements>, ReportError> {
     let at = p.as_of()?;
     let (from, to, _) = p.month_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -82,29 +112,28 @@ pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repo
     if let Some(by) = by {
         groups.extend(store.movement_sums(from, to, Some(by), at).await?);
     }
-    let rows: Vec<Value> = groups
+    Ok(groups
         .into_iter()
         .flat_map(|(group, sums)| {
             movements::build(&sums, from, to, at).into_iter().map(move |mut m| {
                 m.group = by.map(|_| group.clone());
-                to_json(m)
+                m
             })
         })
-        .collect();
-    Ok(Value::Array(rows))
+        .collect())
 }
 
 /// `metrics cohorts`: the retention triangle.
-pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTable, ReportError> {
     let period = p.period("period", cohorts::PeriodKind::Month)?;
     let measure = p.measure()?;
     let as_of = p.as_of()?;
     let units = load(store, None, as_of).await?;
-    Ok(to_json(cohorts::cohorts(&units.accounts, period, measure, as_of)))
+    Ok(cohorts::cohorts(&units.accounts, period, measure, as_of))
 }
 
 /// `metrics ltv`: sBG fit, projection, DEL / DERL and LTV, per group ("all" first).
-pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvReport>, ReportError> {
     let params = ltv::LtvParams {
         period: p.period("period", cohorts::PeriodKind::Month)?,
         as_of: p.as_of()?,
@@ -114,21 +143,19 @@ pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Repo
     };
     let by = p.group_by()?;
     let units = load(store, by, params.as_of).await?;
-    let rows: Vec<Value> =
-        units.groups().into_iter().map(|(group, members)| to_json(ltv::ltv(&group, &members, params))).collect();
-    Ok(Value::Array(rows))
+    Ok(units.groups().into_iter().map(|(group, members)| ltv::ltv(&group, &members, params)).collect())
 }
 
 /// `metrics arr`: ARR, active accounts and ARPA at a date, per group ("all" first).
-pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>, ReportError> {
     let at = p.as_of()?;
     let by = p.group_by()?.or(Some(GroupBy::Segment));
     let units = load(store, by, at).await?;
-    Ok(to_json(arr::arr(&units.groups(), at)))
+    Ok(arr::arr(&units.groups(), at))
 }
 
 /// `metrics churn`: churned accounts and MRR lost, avoidable vs unavoidable, per group.
-pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ChurnRow>, ReportError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?.unwrap_or(GroupBy::Segment);
@@ -148,11 +175,7 @@ pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Value, Re
         GroupBy::Product => None,
     };
     let records: Vec<_> = records.into_iter().filter(|(_, c)| c.churned_on <= at).collect();
-    let mut v = to_json(arr::churn_split(&records, &timelines, &dims, group_of, from, to));
-    for row in v.as_array_mut().into_iter().flatten().filter_map(Value::as_object_mut) {
-        row.insert("requested_to".into(), serde_json::json!(requested_to));
-    }
-    Ok(v)
+    Ok(arr::churn_split(&records, &timelines, &dims, group_of, from, to).into_iter().map(|split| ChurnRow { split, requested_to }).collect())
 }
 
 /// ARR (12 × MRR) on `at`, in currency units.
@@ -198,14 +221,27 @@ impl Report {
         })
     }
 
-    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<Value, ReportError> {
+    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<ReportOutput, ReportError> {
+        Ok(match self {
+            Report::Retention => ReportOutput::Retention(retention_report(store, p).await?),
+            Report::Mrr => ReportOutput::Mrr(mrr_report(store, p).await?),
+            Report::Cohorts => ReportOutput::Cohorts(cohort_report(store, p).await?),
+            Report::Ltv => ReportOutput::Ltv(ltv_report(store, p).await?),
+            Report::Arr => ReportOutput::Arr(arr_report(store, p).await?),
+            Report::Churn => ReportOutput::Churn(churn_report(store, p).await?),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
-            Report::Retention => retention_report(store, p).await,
-            Report::Mrr => mrr_report(store, p).await,
-            Report::Cohorts => cohort_report(store, p).await,
-            Report::Ltv => ltv_report(store, p).await,
-            Report::Arr => arr_report(store, p).await,
-            Report::Churn => churn_report(store, p).await,
+            Report::Retention => "retention",
+            Report::Mrr => "mrr",
+            Report::Cohorts => "cohorts",
+            Report::Ltv => "ltv",
+            Report::Arr => "arr",
+            Report::Churn => "churn",
         }
     }
+
+    pub const ALL: [Report; 6] = [Report::Retention, Report::Mrr, Report::Cohorts, Report::Ltv, Report::Arr, Report::Churn];
 }

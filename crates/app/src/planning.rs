@@ -1,14 +1,137 @@
 //! Planning reports: a scenario's assumptions, with live data from the store where the scenario
 //! leaves inputs out (the book of accounts and ARR, NRR/GRR for ROI, KPI values for maturity).
 
-use crate::{load, to_json};
+use crate::load;
 use chrono::{Duration, NaiveDate};
 use kizuna_domain::metrics::retention;
 use kizuna_domain::metrics::Month;
+use kizuna_domain::planning::funnel::FunnelReport;
 use kizuna_domain::planning::{budget, capacity, hiring, maturity, Scenario, ScenarioError};
 use kizuna_domain::TouchModel;
 use kizuna_store::{Store, StoreError};
+use serde::Serialize;
 use serde_json::{json, Value};
+
+/// One plan's answer: which plan, the scenario, the date of the live data, and the result.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanOutput {
+    /// capacity, hiring, budget, maturity or funnel.
+    pub plan: String,
+    pub scenario: String,
+    pub at: NaiveDate,
+    pub result: PlanResult,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PlanResult {
+    Capacity(CapacityResult),
+    Hiring(HiringResult),
+    Budget(BudgetResult),
+    Maturity(MaturityResult),
+    Funnel(FunnelResult),
+}
+
+/// The capacity plan, the inputs it ran on, and where the book of accounts came from.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CapacityResult {
+    #[serde(flatten)]
+    pub plan: capacity::CapacityPlan,
+    /// `live` (from the accounts on the date) or `scenario`.
+    pub book_source: String,
+    pub accounts_without_touch_model_counted_as_hybrid: u64,
+    pub inputs: capacity::CapacityInputs,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BudgetResult {
+    #[serde(flatten)]
+    pub plan: budget::BudgetPlan,
+    pub inputs: budget::BudgetInputs,
+}
+
+/// A maturity question with the scenario's answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Question {
+    pub id: String,
+    pub stage: maturity::Stage,
+    pub en: String,
+    pub ja: String,
+    pub answer: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MaturityResult {
+    #[serde(flatten)]
+    pub assessment: maturity::Assessment,
+    pub questions: Vec<Question>,
+}
+
+/// The sBG LTV of the accounts of one touch tier.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TierLtv {
+    pub touch_model: String,
+    pub accounts_active: usize,
+    pub arpa_per_month: Option<f64>,
+    pub del_months: Option<f64>,
+    pub ltv: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LtvAssumptions {
+    pub period: String,
+    pub annual_discount_rate: f64,
+    pub margin: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FunnelResult {
+    #[serde(flatten)]
+    pub report: FunnelReport,
+    pub ltv_by_touch_model: Vec<TierLtv>,
+    pub ltv_assumptions: LtvAssumptions,
+}
+
+/// A month of the hiring plan, with its calendar label.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HiringMonth {
+    #[serde(flatten)]
+    pub plan: hiring::MonthPlan,
+    pub label: String,
+}
+
+/// A hire, with calendar labels; a requisition due before the plan starts has no label and
+/// says how many months before.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HiringHire {
+    #[serde(flatten)]
+    pub hire: hiring::Hire,
+    pub start_label: String,
+    pub requisition_label: Option<String>,
+    pub requisition_months_before_start: i64,
+}
+
+/// What the hiring plan ran on, live data filled in.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HiringResolved {
+    pub start_month: String,
+    pub starting_accounts: f64,
+    pub monthly_churn_rate: f64,
+    pub mix_path: Vec<hiring::MixStep>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HiringResult {
+    pub months: Vec<HiringMonth>,
+    pub hires: Vec<HiringHire>,
+    pub total_hires: u32,
+    pub first_month_current_team_short: Option<u32>,
+    pub first_month_current_team_short_label: Option<String>,
+    pub first_month_high_touch_only_short: Option<u32>,
+    pub first_month_high_touch_only_short_label: Option<String>,
+    pub mix_paths: Vec<hiring::PathResult>,
+    pub resolved: HiringResolved,
+}
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +255,7 @@ async fn live_kpis(store: &dyn Store, at: NaiveDate) -> Result<maturity::LiveKpi
 
 /// Run one plan. The JSON carries the scenario name, the date of the live data and which inputs
 /// came from live data.
-pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<Value, PlanError> {
+pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<PlanOutput, PlanError> {
     let name = scenario.name.clone().unwrap_or_default();
     let result = match kind {
         PlanKind::Capacity => {
@@ -142,40 +265,38 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
             if live {
                 (inputs.book, unassigned) = live_book(store, at).await?;
             }
-            let mut v = to_json(capacity::plan(&inputs));
-            v["book_source"] = json!(if live { "live" } else { "scenario" });
-            v["accounts_without_touch_model_counted_as_hybrid"] = json!(unassigned);
-            v["inputs"] = to_json(&inputs);
-            v
+            PlanResult::Capacity(CapacityResult {
+                plan: capacity::plan(&inputs),
+                book_source: if live { "live" } else { "scenario" }.into(),
+                accounts_without_touch_model_counted_as_hybrid: unassigned,
+                inputs,
+            })
         }
-        PlanKind::Hiring => hiring_plan(store, scenario, at).await?,
-        PlanKind::Funnel => funnel_report(store, at).await?,
+        PlanKind::Hiring => PlanResult::Hiring(hiring_plan(store, scenario, at).await?),
+        PlanKind::Funnel => PlanResult::Funnel(funnel_report(store, at).await?),
         PlanKind::Budget => {
             let inputs = scenario.budget.clone().ok_or(PlanError::MissingSection("budget"))?;
             let r = live_revenue(store, at).await?;
             let arr = crate::to_units_arr(store, at).await?;
             let live = budget::LiveRevenue { arr: Some(arr), nrr: r.nrr, grr: r.grr };
-            let mut v = to_json(budget::plan(&inputs, live));
-            v["inputs"] = to_json(&inputs);
-            v
+            PlanResult::Budget(BudgetResult { plan: budget::plan(&inputs, live), inputs })
         }
         PlanKind::Maturity => {
             let inputs = scenario.maturity.clone().ok_or(PlanError::MissingSection("maturity"))?;
             let kpis = live_kpis(store, at).await?;
-            let mut v = to_json(maturity::assess(&inputs, &kpis));
-            v["questions"] = json!(maturity::QUESTIONS
+            let questions = maturity::QUESTIONS
                 .iter()
-                .map(|q| json!({"id": q.0, "stage": q.1, "en": q.2, "ja": q.3, "answer": inputs.answers.get(q.0).copied().unwrap_or(false)}))
-                .collect::<Vec<_>>());
-            v
+                .map(|q| Question { id: q.0.into(), stage: q.1, en: q.2.into(), ja: q.3.into(), answer: inputs.answers.get(q.0).copied().unwrap_or(false) })
+                .collect();
+            PlanResult::Maturity(MaturityResult { assessment: maturity::assess(&inputs, &kpis), questions })
         }
     };
-    Ok(json!({ "plan": kind.name(), "scenario": name, "at": at, "result": result }))
+    Ok(PlanOutput { plan: kind.name().into(), scenario: name, at, result })
 }
 
 /// Funnel conversion and lag (records if any were imported, else counts) and, per touch tier,
 /// the sBG LTV of the accounts the funnel feeds (seed 004: LTV differs by tier).
-async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<Value, PlanError> {
+async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<FunnelResult, PlanError> {
     use kizuna_domain::planning::funnel;
     let leads = store.funnel_leads().await?;
     let report = if leads.is_empty() { funnel::from_counts(&store.funnel_counts().await?) } else { funnel::from_records(&leads) };
@@ -187,22 +308,28 @@ async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<Value, PlanEr
         margin: 1.0,
         renewals: 1,
     };
-    let ltv: Vec<Value> = units
+    let ltv_by_touch_model = units
         .groups()
         .into_iter()
         .map(|(g, members)| {
             let r = kizuna_domain::metrics::ltv::ltv(&g, &members, params);
-            json!({"touch_model": g, "accounts_active": members.iter().filter(|u| u.timeline.mrr_at(at) > 0).count(),
-                   "arpa_per_month": r.arpa_per_period, "del_months": r.del, "ltv": r.ltv})
+            TierLtv {
+                accounts_active: members.iter().filter(|u| u.timeline.mrr_at(at) > 0).count(),
+                touch_model: g,
+                arpa_per_month: r.arpa_per_period,
+                del_months: r.del,
+                ltv: r.ltv,
+            }
         })
         .collect();
-    let mut v = to_json(report);
-    v["ltv_by_touch_model"] = json!(ltv);
-    v["ltv_assumptions"] = json!({"period": "month", "annual_discount_rate": 0.1, "margin": 1.0});
-    Ok(v)
+    Ok(FunnelResult {
+        report,
+        ltv_by_touch_model,
+        ltv_assumptions: LtvAssumptions { period: "month".into(), annual_discount_rate: 0.1, margin: 1.0 },
+    })
 }
 
-async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> Result<Value, PlanError> {
+async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> Result<HiringResult, PlanError> {
     let h = scenario.hiring.clone().ok_or(PlanError::MissingSection("hiring"))?;
     let c = scenario.capacity.clone().ok_or(PlanError::MissingSection("capacity"))?;
     let needs_book = h.starting_accounts.is_none() || h.mix_path.is_empty();
@@ -225,28 +352,36 @@ async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> R
     };
     let first = h.start_month.as_deref().and_then(Month::parse).unwrap_or_else(|| Month::of(at).next());
     let label = |t: i64| if t >= 0 { first.plus(t as u32).to_string() } else { format!("{} (before the plan)", first.plus(0)) };
-    let mut v = to_json(hiring::plan(&h, &c, start, churn, &path));
-    for m in v["months"].as_array_mut().into_iter().flatten() {
-        m["label"] = json!(label(m["month"].as_i64().unwrap_or(0)));
-    }
-    for x in v["hires"].as_array_mut().into_iter().flatten() {
-        x["start_label"] = json!(label(x["start_month"].as_i64().unwrap_or(0)));
-        let req = x["requisition_month"].as_i64().unwrap_or(0);
-        // Before the plan starts: the label is null and the page says how many months before.
-        x["requisition_label"] = if req >= 0 { json!(first.plus(req as u32).to_string()) } else { Value::Null };
-        x["requisition_months_before_start"] = json!((-req).max(0));
-    }
-    for key in ["first_month_current_team_short", "first_month_high_touch_only_short"] {
-        if let Some(t) = v[key].as_i64() {
-            v[format!("{key}_label")] = json!(label(t));
-        }
-    }
-    v["resolved"] = json!({ "start_month": first.to_string(), "starting_accounts": start, "monthly_churn_rate": churn, "mix_path": path });
-    Ok(v)
+    let plan = hiring::plan(&h, &c, start, churn, &path);
+    Ok(HiringResult {
+        months: plan.months.into_iter().map(|m| HiringMonth { label: label(m.month as i64), plan: m }).collect(),
+        hires: plan
+            .hires
+            .into_iter()
+            .map(|x| {
+                let req = x.requisition_month;
+                HiringHire {
+                    start_label: label(x.start_month as i64),
+                    // Before the plan starts: the label is null and the page says how many months before.
+                    requisition_label: (req >= 0).then(|| first.plus(req as u32).to_string()),
+                    requisition_months_before_start: (-req).max(0),
+                    hire: x,
+                }
+            })
+            .collect(),
+        total_hires: plan.total_hires,
+        first_month_current_team_short: plan.first_month_current_team_short,
+        first_month_current_team_short_label: plan.first_month_current_team_short.map(|t| label(t as i64)),
+        first_month_high_touch_only_short: plan.first_month_high_touch_only_short,
+        first_month_high_touch_only_short_label: plan.first_month_high_touch_only_short.map(|t| label(t as i64)),
+        mix_paths: plan.mix_paths,
+        resolved: HiringResolved { start_month: first.to_string(), starting_accounts: start, monthly_churn_rate: churn, mix_path: path },
+    })
 }
 
 /// Rows for CSV and table output: the part of each plan a spreadsheet would list.
-pub fn rows(kind: PlanKind, v: &Value) -> Value {
+pub fn rows(kind: PlanKind, out: &PlanOutput) -> Value {
+    let v = serde_json::to_value(out).expect("plans serialise");
     let r = &v["result"];
     match kind {
         PlanKind::Capacity => {

@@ -7,7 +7,33 @@ use chrono::{Duration, NaiveDate};
 use kizuna_domain::usage::alerts::{weekly_drop, BASELINE_WEEKS};
 use kizuna_domain::usage::metrics::{evaluate, AccountInputs, Definitions, Kind, WindowFigures};
 use kizuna_store::{Store, UsageFigure, UsageWindow};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Map};
+
+/// One account's usage metrics on a day (`metrics usage`, `GET /api/v1/usage/metrics`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UsageRow {
+    pub account_id: String,
+    pub at: NaiveDate,
+    pub tenure_days: i64,
+    /// Every defined metric by its name, in definition order (null where it has no value).
+    #[serde(flatten)]
+    #[schema(value_type = std::collections::HashMap<String, Option<f64>>)]
+    pub metrics: Map<String, serde_json::Value>,
+}
+
+/// A weekly usage drop (`alerts usage`, `GET /api/v1/usage/alerts`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UsageAlert {
+    pub account_id: String,
+    pub event: String,
+    pub at: NaiveDate,
+    pub last_week: f64,
+    pub baseline_median: f64,
+    pub baseline_mad: f64,
+    pub drop: f64,
+    pub robust_z: Option<f64>,
+}
 use std::collections::{BTreeMap, HashMap};
 
 /// The setting under which definitions saved through the CLI or API are kept.
@@ -152,27 +178,22 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
 
 /// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
 /// then every metric by name (null where it has no value).
-pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Value, ReportError> {
+pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Vec<UsageRow>, ReportError> {
     let table = usage_table(store, defs, at, account).await?;
-    let rows: Vec<Value> = table
+    Ok(table
         .into_iter()
-        .map(|(id, (tenure, values))| {
-            let mut row = Map::new();
-            row.insert("account_id".into(), json!(id));
-            row.insert("at".into(), json!(at));
-            row.insert("tenure_days".into(), json!(tenure));
-            for (name, v) in values {
-                row.insert(name, json!(v));
-            }
-            Value::Object(row)
+        .map(|(account_id, (tenure_days, values))| UsageRow {
+            account_id,
+            at,
+            tenure_days,
+            metrics: values.into_iter().map(|(name, v)| (name, json!(v))).collect(),
         })
-        .collect();
-    Ok(Value::Array(rows))
+        .collect())
 }
 
 /// Accounts whose weekly count of an event (each `count` metric's event) fell far below their
 /// own previous 8 weeks (see `kizuna_domain::usage::alerts`), worst first.
-pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) -> Result<Value, ReportError> {
+pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) -> Result<Vec<UsageAlert>, ReportError> {
     let mut events: Vec<&str> = defs.metrics.iter().filter_map(|m| match &m.kind { Kind::Count { event, .. } => Some(event.as_str()), _ => None }).collect();
     events.sort_unstable();
     events.dedup();
@@ -191,13 +212,19 @@ pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) 
                 continue;
             }
             if let Some(d) = weekly_drop(&counts) {
-                alerts.push(json!({
-                    "account_id": account, "event": event, "at": at, "last_week": d.last_week,
-                    "baseline_median": d.baseline_median, "baseline_mad": d.baseline_mad, "drop": d.drop, "robust_z": d.robust_z,
-                }));
+                alerts.push(UsageAlert {
+                    account_id: account,
+                    event: event.to_string(),
+                    at,
+                    last_week: d.last_week,
+                    baseline_median: d.baseline_median,
+                    baseline_mad: d.baseline_mad,
+                    drop: d.drop,
+                    robust_z: d.robust_z,
+                });
             }
         }
     }
-    alerts.sort_by(|a, b| b["drop"].as_f64().unwrap_or(0.0).total_cmp(&a["drop"].as_f64().unwrap_or(0.0)));
-    Ok(Value::Array(alerts))
+    alerts.sort_by(|a, b| b.drop.total_cmp(&a.drop));
+    Ok(alerts)
 }

@@ -117,7 +117,7 @@ async fn scores_explain_every_measure(db: TestDb) {
     seed(&db).await;
     let store = db.store.as_ref();
     let at = date("2026-11-24");
-    let a = explain(store, "A", at).await.unwrap().unwrap();
+    let a = serde_json::to_value(explain(store, "A", at).await.unwrap().unwrap()).unwrap();
     // usage 28/28 → 100; other: touch 20 d → 80, 2 tickets → 50, renewal in 7 d → 10,
     // MRR flat → 50, NPS 40 → 70, onboarding n/a (359 days a customer): 52. (100 + 52) / 2 = 76
     assert_eq!((a["score"].as_f64(), a["band"].as_str(), a["grade"].as_str()), (Some(76.0), Some("green"), Some("B")), "{a}");
@@ -128,14 +128,14 @@ async fn scores_explain_every_measure(db: TestDb) {
     assert_eq!(a["explanation"]["missing"], serde_json::json!(["onboarding"]));
     assert_eq!(a["drags"][0]["input"], "days_to_renewal", "90 of 100 lost at 1/10 weight = 9 points");
     assert_eq!(a["drags"][0]["points_lost"].as_f64(), Some(9.0));
-    let b = explain(store, "B", at).await.unwrap().unwrap();
+    let b = serde_json::to_value(explain(store, "B", at).await.unwrap().unwrap()).unwrap();
     // 5/28 → 17.86; onboarding 3/5 → 60, touch: never, 15 days a customer → 85, no tickets → 100:
     // (17.86 + 81.667) / 2 = 49.76
     assert_eq!((b["score"].as_f64(), b["band"].as_str(), b["grade"].as_str()), (Some(49.76), Some("red"), Some("D")), "{b}");
     assert_eq!(measure(&b, "onboarding")["raw"].as_f64(), Some(60.0));
     assert_eq!(b["explanation"]["missing"], serde_json::json!(["days_to_renewal", "mrr_change_90d", "attribute.nps"]));
     assert!(b["note"].as_str().unwrap().starts_with("3 of 7 measures had no data"));
-    let c = explain(store, "C", at).await.unwrap().unwrap();
+    let c = serde_json::to_value(explain(store, "C", at).await.unwrap().unwrap()).unwrap();
     assert_eq!((c["score"].as_f64(), c["grade"].as_str()), (Some(25.0), Some("E")), "logins 0, other (0 + 100 + 50) / 3");
     assert!(explain(store, "nobody", at).await.unwrap().is_none());
     assert!(explain(store, "C", date("2026-12-20")).await.unwrap().is_none(), "no longer paying");
@@ -144,9 +144,9 @@ async fn scores_explain_every_measure(db: TestDb) {
 async fn history_trend_and_changes(db: TestDb) {
     seed(&db).await;
     let store = db.store.as_ref();
-    let first = run(store, date("2026-11-17")).await.unwrap();
+    let first = serde_json::to_value(run(store, date("2026-11-17")).await.unwrap()).unwrap();
     assert_eq!(first["accounts"], 3);
-    let second = run(store, date("2026-11-24")).await.unwrap();
+    let second = serde_json::to_value(run(store, date("2026-11-24")).await.unwrap()).unwrap();
     assert_eq!(second["bands"], serde_json::json!({ "green": 1, "red": 2 }));
     // On 11-17 A had 21 logins (75) and touch 13 d → 87, renewal 14 d → 20:
     // other (87 + 50 + 20 + 50 + 70) / 5 = 55.4, overall 65.2
@@ -154,7 +154,7 @@ async fn history_trend_and_changes(db: TestDb) {
     assert_eq!(history.iter().map(|h| (h.scored_on, h.score)).collect::<Vec<_>>(), vec![(date("2026-11-24"), Some(76.0)), (date("2026-11-17"), Some(65.2))]);
     let kept = &history[0].detail_json();
     assert_eq!((kept["trend"].as_str(), kept["score_change"].as_f64()), (Some("up"), Some(10.8)));
-    let explained = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
+    let explained = serde_json::to_value(explain(store, "A", date("2026-11-24")).await.unwrap().unwrap()).unwrap();
     assert_eq!(explained["changes"][0]["input"], "usage.logins_28d", "{explained}");
     assert_eq!(explained["changes"][0]["delta"].as_f64(), Some(12.5), "37.5 → 50 points");
     assert_eq!(explained["changes"][0]["raw_before"].as_f64(), Some(21.0));
@@ -163,12 +163,12 @@ async fn history_trend_and_changes(db: TestDb) {
     // Re-scoring an older day keeps the current row.
     run(store, date("2026-11-10")).await.unwrap();
     assert_eq!(store.health_current().await.unwrap().iter().find(|r| r.0 == "A").unwrap().1, Some(76.0));
-    let live = explain(store, "A", date("2026-11-24")).await.unwrap().unwrap();
+    let live = serde_json::to_value(explain(store, "A", date("2026-11-24")).await.unwrap().unwrap()).unwrap();
     assert_eq!(live["previous"]["at"], "2026-11-17");
     assert_eq!(live["history"].as_array().unwrap().len(), 3);
     // A run keeps explanations for 90 days: on 2027-02-20 those of 11-10 and 11-17 go, their
     // scores stay; 11-24 (88 days back) keeps its own.
-    let later = run(store, date("2027-02-20")).await.unwrap();
+    let later = serde_json::to_value(run(store, date("2027-02-20")).await.unwrap()).unwrap();
     assert_eq!(later["explanations_cleared"], 6, "3 accounts × 2 days: {later}");
     let kept: HashMap<NaiveDate, (Option<f64>, serde_json::Value)> = store.health_history("A", 10).await.unwrap().into_iter().map(|h| (h.scored_on, (h.score, h.detail_json()))).collect();
     assert_eq!(kept[&date("2026-11-17")], (Some(65.2), serde_json::json!({})));
@@ -189,13 +189,13 @@ async fn backtest_ranks_the_churner(db: TestDb) {
     tx.commit().await.unwrap();
     // Labels come from the revenue data as of `at`: C's MRR falls to 0 on 12-10.
     let q: HashMap<String, String> = [("from", "2026-11-24"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("at", "2026-12-31")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let v = backtest(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let v = serde_json::to_value(backtest(db.store.as_ref(), &Params(&q)).await.unwrap()).unwrap();
     assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(3), Some(1)), "{v}");
     assert_eq!((v["auc"].as_f64(), v["top_decile_lift"].as_f64()), (Some(1.0), Some(3.0)), "C has the lowest score; top tenth = 1 of 3");
     assert_eq!(v["calibration"]["bands"][0], serde_json::json!({ "group": "red", "observations": 2, "churned": 1, "churn_rate": 0.5 }));
     let mut short = q.clone();
     short.insert("horizon".into(), "7d".into());
-    let v = backtest(db.store.as_ref(), &Params(&short)).await.unwrap();
+    let v = serde_json::to_value(backtest(db.store.as_ref(), &Params(&short)).await.unwrap()).unwrap();
     assert_eq!((v["churned"].as_u64(), v["auc"].clone()), (Some(0), serde_json::Value::Null), "C churns 16 days later");
     let mut bad = q.clone();
     bad.insert("scorecard".into(), "nope".into());
@@ -209,7 +209,7 @@ async fn backtest_ranks_the_churner(db: TestDb) {
     assert!(err.starts_with("from \"2026-11-24\" is later than the as-of date 2026-12-09 minus the 28-day horizon (2026-11-11)"), "{err}");
     early.insert("horizon".into(), "14d".into());
     early.insert("to".into(), "2026-12-31".into());
-    let v = backtest(db.store.as_ref(), &Params(&early)).await.unwrap();
+    let v = serde_json::to_value(backtest(db.store.as_ref(), &Params(&early)).await.unwrap()).unwrap();
     assert_eq!((v["churned"].as_u64(), v["to"].as_str(), v["requested_to"].as_str()), (Some(0), Some("2026-11-25"), Some("2026-12-31")), "{v}");
 }
 
@@ -235,7 +235,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     db.store.ingest(&m).await.unwrap();
     let q: HashMap<String, String> =
         [("from", "2026-11-17"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("metrics", "logins_28d,active_days_28d"), ("at", "2026-12-22")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let v = calibrate(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let v = serde_json::to_value(calibrate(db.store.as_ref(), &Params(&q)).await.unwrap()).unwrap();
     assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(80), Some(24)), "12 churners × 2 dates: {v}");
     let logins = &v["coefficients"][0];
     assert_eq!(logins["metric"], "logins_28d");
@@ -244,7 +244,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     let probs: Vec<f64> = v["accounts"].as_array().unwrap().iter().map(|a| a["churn_probability"].as_f64().unwrap()).collect();
     assert_eq!(probs.len(), 28, "the 12 churners stopped paying on 12-15");
     assert!(v["proposed_scorecard_toml"].as_str().unwrap().contains("input = \"usage.logins_28d\""));
-    let f = forecast(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let f = serde_json::to_value(forecast(db.store.as_ref(), &Params(&q)).await.unwrap()).unwrap();
     let expected: f64 = probs.iter().sum();
     assert!((f["expected_churns"].as_f64().unwrap() - (expected * 100.0).round() / 100.0).abs() < 1e-9, "{f}");
     let (lo, hi) = (f["interval_90"][0].as_f64().unwrap(), f["interval_90"][1].as_f64().unwrap());
@@ -271,7 +271,7 @@ async fn demo_default_scorecard_has_signal(db: TestDb) {
     kizuna_demo::write(db.store.as_ref(), &kizuna_demo::generate(&opts)).await.unwrap();
     let (from, to) = ((until - Duration::days(92)).to_string(), (until - Duration::days(28)).to_string());
     let q: HashMap<String, String> = [("from", from.as_str()), ("to", to.as_str()), ("every", "7d"), ("horizon", "28d")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let v = backtest(db.store.as_ref(), &Params(&q)).await.unwrap();
+    let v = serde_json::to_value(backtest(db.store.as_ref(), &Params(&q)).await.unwrap()).unwrap();
     let auc = v["auc"].as_f64().unwrap();
     assert!(v["churned"].as_u64().unwrap() >= 10, "{v}");
     assert!(auc > 0.75, "AUC {auc}: {v}");

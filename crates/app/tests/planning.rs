@@ -45,7 +45,7 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
     seed(&db).await;
     let at = d("2024-06-30");
     let s = planning::default_scenario();
-    let cap = planning::run(db.store.as_ref(), PlanKind::Capacity, &s, at).await.unwrap();
+    let cap = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Capacity, &s, at).await.unwrap()).unwrap();
     let r = &cap["result"];
     let book: Vec<(String, String, u64, f64)> = r["slices"]
         .as_array()
@@ -67,7 +67,7 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
     assert_eq!(r["book_source"], "live");
     assert_eq!(r["accounts_without_touch_model_counted_as_hybrid"], 1);
 
-    let bud = planning::run(db.store.as_ref(), PlanKind::Budget, &s, at).await.unwrap();
+    let bud = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Budget, &s, at).await.unwrap()).unwrap();
     let roi = &bud["result"]["roi"];
     // From 2023-07-01: A1 800k, A2 200k, A4 50k = 1,050k; on 2024-06-30: 1,000k + 200k + 0.
     let (nrr, grr) = (1_200_000.0 / 1_050_000.0, 1_000_000.0 / 1_050_000.0);
@@ -77,7 +77,7 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
     let expected = arr * (grr - 0.85) + arr * (nrr - grr) * 0.5;
     assert!((roi["return_total"].as_f64().unwrap() - expected).abs() < 1e-6);
 
-    let mat = planning::run(db.store.as_ref(), PlanKind::Maturity, &s, at).await.unwrap();
+    let mat = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Maturity, &s, at).await.unwrap()).unwrap();
     let r = &mat["result"];
     assert_eq!(r["stage"], "proactive");
     let team = r["goals"].as_array().unwrap().iter().flat_map(|g| g["kpis"].as_array().unwrap().clone()).find(|k| k["kpi"] == "team_performance").unwrap();
@@ -93,7 +93,7 @@ async fn scenarios_are_saved_listed_and_replaced(db: TestDb) {
     let names: Vec<String> = db.store.scenarios().await.unwrap().into_iter().map(|s| s.0).collect();
     assert_eq!(names, vec!["fy2027", "lean"]);
     let lean = planning::saved_or_default(db.store.as_ref(), Some("lean")).await.unwrap();
-    let cap = planning::run(db.store.as_ref(), PlanKind::Capacity, &lean, d("2024-06-30")).await.unwrap();
+    let cap = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Capacity, &lean, d("2024-06-30")).await.unwrap()).unwrap();
     // 1,950 h × 0.8 = 1,560 h → 13 CSMs.
     assert_eq!(cap["result"]["bottom_up_csms"], 13);
     db.store.save_scenario("lean", example).await.unwrap();
@@ -114,7 +114,7 @@ async fn funnel_from_imported_records(db: TestDb) {
     .unwrap();
     kizuna_import::import_file(db.store.as_ref(), kizuna_import::ImportKind::FunnelLeads, &path, &kizuna_import::NoProgress).await.unwrap();
     let s = planning::default_scenario();
-    let v = planning::run(db.store.as_ref(), PlanKind::Funnel, &s, d("2024-06-30")).await.unwrap();
+    let v = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Funnel, &s, d("2024-06-30")).await.unwrap()).unwrap();
     let r = &v["result"];
     assert_eq!(r["source"], "records");
     assert_eq!(r["months"][0]["month"], "2024-04");

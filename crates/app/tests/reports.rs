@@ -47,7 +47,7 @@ async fn load(db: &TestDb) {
 
 async fn run(db: &TestDb, report: &str, params: &[(&str, &str)]) -> Value {
     let map: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Report::parse(report).unwrap().run(db.store.as_ref(), &Params(&map)).await.unwrap()
+    serde_json::to_value(Report::parse(report).unwrap().run(db.store.as_ref(), &Params(&map)).await.unwrap()).unwrap()
 }
 
 fn close(v: &Value, expected: f64) -> bool {
@@ -199,7 +199,7 @@ async fn dashboard_cards_equal_its_last_row(db: TestDb) {
     load_as_of(&db).await;
     for at in ["2026-12-06", "2026-12-31", "2026-11-30"] {
         let p: HashMap<String, String> = [("at".to_string(), at.to_string())].into();
-        let d = kizuna_app::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap();
+        let d = serde_json::to_value(kizuna_app::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap()).unwrap();
         let last = d["months"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(d["mrr"], last["ending_mrr"], "as of {at}: {d}");
         assert_eq!(d["active_accounts"], last["customers_end"], "as of {at}");

@@ -33,7 +33,7 @@ async fn seed(db: &TestDb) {
 
 async fn metrics_for_every_paying_account(db: TestDb) {
     seed(&db).await;
-    let v = usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), None).await.unwrap();
+    let v = serde_json::to_value(usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), None).await.unwrap()).unwrap();
     let rows = v.as_array().unwrap();
     assert_eq!(rows.iter().map(|r| r["account_id"].as_str().unwrap()).collect::<Vec<_>>(), ["A", "B"], "C pays nothing");
     let a = &rows[0];
@@ -44,7 +44,7 @@ async fn metrics_for_every_paying_account(db: TestDb) {
     assert_eq!(b["tenure_days"], 15, "paying since Nov 10");
     assert_eq!((b["logins_28d"].as_f64(), b["logins_change"].clone(), b["days_since_login"].as_f64()), (Some(1.0), Value::Null, Some(3.0)));
     assert!((b["core_actions_28d_scaled"].as_f64().unwrap() - 5.0 * 28.0 / 15.0).abs() < 1e-9);
-    let one = usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), Some("B")).await.unwrap();
+    let one = serde_json::to_value(usage_metrics(db.store.as_ref(), &Definitions::default_set(), date("2026-11-24"), Some("B")).await.unwrap()).unwrap();
     assert_eq!(one.as_array().unwrap().len(), 1);
 }
 
@@ -63,7 +63,7 @@ async fn alerts_find_a_collapse(db: TestDb) {
     }
     db.store.ingest(&m).await.unwrap();
     let defs = Definitions::parse("[[metric]]\nname = \"exports_7d\"\nkind = \"count\"\nevent = \"export\"\ndays = 7\n").unwrap();
-    let v = usage_alerts(db.store.as_ref(), &defs, at).await.unwrap();
+    let v = serde_json::to_value(usage_alerts(db.store.as_ref(), &defs, at).await.unwrap()).unwrap();
     let alerts = v.as_array().unwrap();
     assert_eq!(alerts.len(), 1, "{v}");
     assert_eq!((alerts[0]["account_id"].as_str(), alerts[0]["event"].as_str()), (Some("A"), Some("export")));
@@ -96,7 +96,7 @@ async fn windows_of_every_kind_and_length(db: TestDb) {
     ]
     .concat();
     let defs = Definitions::parse(&text).unwrap();
-    let v = usage_metrics(db.store.as_ref(), &defs, at, Some("A")).await.unwrap();
+    let v = serde_json::to_value(usage_metrics(db.store.as_ref(), &defs, at, Some("A")).await.unwrap()).unwrap();
     let a = &v[0];
     let names = ["paid_7d", "paid_90d", "paid_change", "login_days_7d", "report_users_7d", "days_7d", "logins_90d", "paid_count_90d", "login_users_90d", "days_since_paid", "days_since_login"];
     let got: Vec<Option<f64>> = names.iter().map(|k| a[*k].as_f64()).collect();

@@ -65,6 +65,9 @@ enum Command {
     /// API keys for the REST API (read) and for sending usage events (write).
     #[command(subcommand)]
     Keys(commands::keys::Keys),
+    /// Print the API document (OpenAPI 3.1, JSON): every /api/v1 and /v1 route, as the server
+    /// serves it at /api/v1/openapi.json. Needs no database.
+    Openapi,
     /// Back up the database to FILE while the server runs (SQLite: a complete database file;
     /// PostgreSQL: a pg_dump archive). FILE must not exist yet.
     Backup {
@@ -123,6 +126,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(c) => commands::score::run(&db, c).await,
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
+        Command::Openapi => {
+            println!("{}", kizuna_server::openapi_json());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup { file } => commands::backup::run_backup(&db, &file).await,
         Command::Restore { file } => commands::backup::run_restore(&db, &file).await,
         Command::Migrate { to } => commands::migrate::run(&db, &to).await,

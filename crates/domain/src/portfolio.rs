@@ -9,7 +9,7 @@ use serde::Serialize;
 /// The target mix of seed 003 §7: 20% high touch, 60% hybrid, 20% tech touch (of accounts).
 pub const TARGET_MIX: [(TouchModel, f64); 3] = [(TouchModel::High, 0.2), (TouchModel::Hybrid, 0.6), (TouchModel::Tech, 0.2)];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MixRow {
     /// `high`, `hybrid`, `tech`, or `(none)` for accounts without a touch model.
     pub touch_model: String,

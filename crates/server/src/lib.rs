@@ -5,6 +5,7 @@
 rust_i18n::i18n!("locales", fallback = "en");
 
 mod api;
+pub use api::{openapi, openapi_json};
 pub mod auth;
 pub mod edge;
 mod error;
@@ -109,7 +110,7 @@ pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result
         return Ok(None);
     }
     let v = kizuna_app::health::run(store, today).await?;
-    Ok(Some(v["accounts"].as_u64().unwrap_or(0)))
+    Ok(Some(v.accounts as u64))
 }
 
 /// Serve until Ctrl-C / SIGTERM. Expired sessions are swept every hour.

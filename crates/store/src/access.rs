@@ -8,7 +8,7 @@ use kizuna_domain::StaffRow;
 use serde::Serialize;
 
 /// An API key as stored (the secret itself is never stored).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub key_id: String,
     /// `read` or `write`.
@@ -34,7 +34,7 @@ pub struct AuditEntry<'a> {
     pub detail: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub id: i64,
     #[serde(serialize_with = "kizuna_domain::time::serde_local")]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// One account's score on one day, with its explanation (`detail`, JSON text: kept as text so a
 /// run over a large book does not hold a JSON tree per account).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthRow {
     pub account_id: String,
     pub scored_on: NaiveDate,

@@ -182,7 +182,7 @@ impl AccountSort {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccountPage {
     pub total: u64,
     pub page: u32,
@@ -191,7 +191,7 @@ pub struct AccountPage {
 }
 
 /// Row counts per table: what an import changed, and proof that a failed one changed nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     pub accounts: u64,
     pub subscriptions: u64,
@@ -207,7 +207,7 @@ pub struct Counts {
 }
 
 /// A staff user as stored (without the password hash).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StaffUser {
     pub email: String,
     pub name: String,

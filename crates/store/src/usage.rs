@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// One row of the daily rollup.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DailyUsage {
     pub account_id: String,
     pub day: NaiveDate,

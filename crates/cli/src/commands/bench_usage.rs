@@ -176,7 +176,7 @@ pub async fn usage_metrics(db: &str, accounts: u64, per_account: u64, no_load: b
         let t = Instant::now();
         let v = kizuna_app::usage::usage_metrics(store.as_ref(), &defs, at, None).await?;
         times.push(t.elapsed().as_secs_f64());
-        rows = v.as_array().map_or(0, Vec::len);
+        rows = v.len();
     }
     times.sort_by(|a, b| a.total_cmp(b));
     println!("usage metrics ({} metrics) for {rows} accounts at {at}: median {:.3} s over {repeat} runs", defs.metrics.len(), times[times.len() / 2]);

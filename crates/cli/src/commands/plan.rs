@@ -115,11 +115,12 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
 
 /// A workbook with the plan's rows on the first sheet and every figure (flattened key → value)
 /// on a second, so nothing in the JSON is lost.
-fn write_xlsx(path: &Path, kind: PlanKind, value: &Value, lang: &str) -> anyhow::Result<()> {
+fn write_xlsx(path: &Path, kind: PlanKind, plan: &planning::PlanOutput, lang: &str) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format as XFormat, Workbook};
     let mut wb = Workbook::new();
     let bold = XFormat::new().set_bold();
-    let rows = planning::rows(kind, value);
+    let rows = planning::rows(kind, plan);
+    let value = &serde_json::to_value(plan)?;
     let sheet = wb.add_worksheet();
     sheet.set_name(label(kind.name(), lang))?;
     if let Some(first) = rows.as_array().and_then(|r| r.first()).and_then(Value::as_object) {

@@ -1,8 +1,8 @@
 //! `kizuna score ...`: health scores (run, explain, backtest, calibrate, forecast) and the
 //! scorecards they use.
 
+use kizuna_app::health::Explanation;
 use kizuna_app::{health, render_rows, Format, Params, ReportError};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -117,13 +117,13 @@ fn model_params(m: Model) -> HashMap<String, String> {
     p
 }
 
-fn print_json(v: &Value) -> anyhow::Result<()> {
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     super::emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
 /// Parameter errors name the flag and exit 2, like the other report commands. CSV and table
 /// show the report's `rows` array (a table with the summary fields above it).
-fn report(r: Result<Value, ReportError>, output: &Output, rows: &str) -> anyhow::Result<ExitCode> {
+fn report<T: serde::Serialize>(r: Result<T, ReportError>, output: &Output, rows: &str) -> anyhow::Result<ExitCode> {
     match r {
         Ok(v) => {
             super::emit(&render_rows(&v, Format::parse(&output.format).expect("clap checked the format"), rows))?;
@@ -154,7 +154,7 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
             if format == "json" {
                 print_json(&v)?;
             } else if format == "csv" {
-                super::emit(&kizuna_app::render(&v["explanation"]["measures"], Format::Csv))?;
+                super::emit(&kizuna_app::render(&v.explanation.measures, Format::Csv))?;
             } else {
                 super::emit(&explain_text(&v))?;
             }
@@ -188,8 +188,8 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn num(v: &Value) -> String {
-    match v.as_f64() {
+fn num(v: Option<f64>) -> String {
+    match v {
         Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
         Some(x) => format!("{x:.2}"),
         None => "—".into(),
@@ -197,48 +197,42 @@ fn num(v: &Value) -> String {
 }
 
 /// A plain-text explanation for the terminal.
-fn explain_text(v: &Value) -> String {
+fn explain_text(v: &Explanation) -> String {
     let mut out = String::new();
-    let e = &v["explanation"];
     out.push_str(&format!(
         "{}  {}  scorecard {}\nscore {}  band {}  grade {}  trend {}\n",
-        v["account_id"].as_str().unwrap_or(""),
-        v["at"].as_str().unwrap_or(""),
-        v["scorecard"].as_str().unwrap_or(""),
-        num(&v["score"]),
-        v["band"].as_str().unwrap_or("—"),
-        v["grade"].as_str().unwrap_or("—"),
-        v["trend"].as_str().unwrap_or(""),
+        v.account_id,
+        v.at,
+        v.scorecard,
+        num(v.score),
+        v.band.map(|b| b.as_str()).unwrap_or("—"),
+        v.grade.map(String::from).unwrap_or_else(|| "—".into()),
+        v.trend,
     ));
-    if let Some(p) = v["previous"].as_object() {
-        out.push_str(&format!("previous {} on {} (change {})\n", num(&p["score"]), p["at"].as_str().unwrap_or(""), num(&v["score_change"])));
+    if let Some(p) = &v.previous {
+        out.push_str(&format!("previous {} on {} (change {})\n", num(p.score), p.at, num(v.score_change)));
     }
-    if let Some(note) = v["note"].as_str() {
+    if let Some(note) = &v.note {
         out.push_str(&format!("note: {note}\n"));
     }
     out.push_str(&format!("\n{:<14} {:<32} {:>10} {:>6} {:>7} {:>12}\n", "group", "measure", "raw", "score", "weight", "contribution"));
-    for m in e["measures"].as_array().into_iter().flatten() {
+    for m in &v.explanation.measures {
         out.push_str(&format!(
             "{:<14} {:<32} {:>10} {:>6} {:>6.1}% {:>12}\n",
-            m["group"].as_str().unwrap_or(""),
-            m["input"].as_str().unwrap_or(""),
-            num(&m["raw"]),
-            num(&m["score"]),
-            m["effective_weight"].as_f64().unwrap_or(0.0) * 100.0,
-            if m["score"].is_null() { "missing".to_string() } else { num(&m["contribution"]) },
+            m.group,
+            m.input,
+            num(m.raw),
+            num(m.score),
+            m.effective_weight * 100.0,
+            if m.score.is_none() { "missing".to_string() } else { num(Some(m.contribution)) },
         ));
     }
-    let drags: Vec<String> = v["drags"].as_array().into_iter().flatten().map(|d| format!("{} (−{})", d["input"].as_str().unwrap_or(""), num(&d["points_lost"]))).collect();
+    let drags: Vec<String> = v.drags.iter().map(|d| format!("{} (−{})", d.input, num(Some(d.points_lost)))).collect();
     if !drags.is_empty() {
         out.push_str(&format!("\nbiggest drags: {}\n", drags.join(", ")));
     }
-    let changes: Vec<String> = v["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(5)
-        .map(|c| format!("{} {} → {} ({:+.2})", c["input"].as_str().unwrap_or(""), num(&c["raw_before"]), num(&c["raw_now"]), c["delta"].as_f64().unwrap_or(0.0)))
-        .collect();
+    let changes: Vec<String> =
+        v.changes.iter().take(5).map(|c| format!("{} {} → {} ({:+.2})", c.input, num(c.raw_before), num(c.raw_now), c.delta)).collect();
     if !changes.is_empty() {
         out.push_str(&format!("since last score: {}\n", changes.join("; ")));
     }

@@ -47,7 +47,7 @@ pub fn top_decile_lift(risk: &[f64], churned: &[bool]) -> Option<f64> {
     Some((in_top / k) / (total / n as f64))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupRate {
     pub group: String,
     pub observations: u64,

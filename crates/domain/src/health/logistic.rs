@@ -113,7 +113,7 @@ pub fn fit(x: &[f64], p: usize, y: &[bool], l2: f64, keep: Option<&[usize]>) -> 
 }
 
 /// How one metric was prepared before the fit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Prepared {
     pub metric: String,
     /// `log1p` for fat-tailed, non-negative metrics; else `none`.

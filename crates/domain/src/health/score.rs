@@ -7,7 +7,7 @@ use super::scorecard::{Bands, Grades, Scorecard, Scorecards};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     Red,
@@ -53,7 +53,7 @@ pub fn grade(score: f64, g: &Grades) -> char {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MeasureScore {
     pub input: String,
     pub group: String,
@@ -69,7 +69,7 @@ pub struct MeasureScore {
     pub points_lost: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupScore {
     pub name: String,
     pub weight: f64,
@@ -77,7 +77,7 @@ pub struct GroupScore {
     pub score: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Score {
     pub scorecard: String,
     /// None when no measure had data.
@@ -190,7 +190,7 @@ pub fn drags(s: &Score, n: usize) -> Vec<&MeasureScore> {
 }
 
 /// One measure's change since the previous score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub input: String,
     pub raw_before: Option<f64>,

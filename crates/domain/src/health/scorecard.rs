@@ -11,14 +11,14 @@ use std::collections::HashSet;
 /// attributes (`attribute.<name>`, e.g. an NPS or CSAT imported with the account).
 pub const BUILT_IN_INPUTS: [&str; 5] = ["onboarding", "support_tickets_90d", "days_since_csm_touch", "days_to_renewal", "mrr_change_90d"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Higher,
     Lower,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Measure {
     pub input: String,
@@ -39,7 +39,7 @@ pub struct Measure {
     pub scores: Option<Vec<f64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     pub name: String,
@@ -48,7 +48,7 @@ pub struct Group {
     pub measures: Vec<Measure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scorecard {
     pub name: String,
@@ -61,7 +61,7 @@ pub struct Scorecard {
 }
 
 /// red below `red_below`, green from `green_from`, yellow between.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bands {
     pub red_below: f64,
@@ -69,7 +69,7 @@ pub struct Bands {
 }
 
 /// The lowest score of grades A, B, C and D; below D is E.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grades {
     pub a: f64,
@@ -80,7 +80,7 @@ pub struct Grades {
 
 /// How the `onboarding` input is read: the share of `steps` distinct events of `event` seen,
 /// for accounts younger than `within_days` (older accounts have no onboarding measure).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Onboarding {
     pub event: String,
@@ -88,7 +88,7 @@ pub struct Onboarding {
     pub within_days: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scorecards {
     pub bands: Bands,
@@ -272,7 +272,7 @@ impl Measure {
 impl Scorecard {
     /// This scorecard alone, as a `[[scorecard]]` table to paste into a scorecards file.
     pub fn to_toml(&self) -> String {
-        #[derive(Serialize)]
+        #[derive(Serialize, utoipa::ToSchema)]
         struct One<'a> {
             scorecard: [&'a Scorecard; 1],
         }

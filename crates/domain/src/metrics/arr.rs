@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ArrRow {
     pub group: String,
     pub at: NaiveDate,
@@ -48,13 +48,13 @@ pub fn arr(groups: &[(String, Vec<&Unit>)], at: NaiveDate) -> Vec<ArrRow> {
         .collect()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChurnCount {
     pub accounts: u64,
     pub mrr_lost: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChurnSplit {
     pub group: String,
     pub from: NaiveDate,

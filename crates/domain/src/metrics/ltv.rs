@@ -31,7 +31,7 @@ pub struct LtvParams {
     pub renewals: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LtvReport {
     pub group: String,
     pub alpha: Option<f64>,

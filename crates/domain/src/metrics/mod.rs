@@ -77,6 +77,20 @@ impl serde::Serialize for Month {
     }
 }
 
+// In the API document a month is a `YYYY-MM` string, as it serialises.
+impl utoipa::PartialSchema for Month {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^\d{4}-\d{2}$"))
+            .description(Some("a calendar month, YYYY-MM"))
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Month {}
+
 impl std::fmt::Display for Month {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)

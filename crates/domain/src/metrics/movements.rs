@@ -20,7 +20,7 @@ use crate::money::{to_units, Cents};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MonthMovements {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,

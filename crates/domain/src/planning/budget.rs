@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeadcountLine {
     pub role: String,
@@ -26,7 +26,7 @@ pub struct HeadcountLine {
 }
 
 /// Share of CS time per activity; must add up to 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeShare {
     pub support: f64,
@@ -48,7 +48,7 @@ impl TimeShare {
 }
 
 /// The company's sales & marketing spend per year by purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesMarketing {
     pub acquisition: f64,
@@ -56,7 +56,7 @@ pub struct SalesMarketing {
     pub retention: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoiInputs {
     /// ARR at the start of the year; default the live ARR.
@@ -70,7 +70,7 @@ pub struct RoiInputs {
     pub expansion_attribution: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetInputs {
     #[serde(default = "jpy")]
@@ -89,14 +89,14 @@ fn jpy() -> String {
     "JPY".into()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StrategySplit {
     pub strategy: &'static str,
     pub sales_marketing: f64,
     pub cogs: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SmCategory {
     pub category: &'static str,
     pub amount: f64,
@@ -106,7 +106,7 @@ pub struct SmCategory {
     pub difference_points: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Roi {
     pub arr: f64,
     pub nrr: f64,
@@ -120,7 +120,7 @@ pub struct Roi {
     pub roi: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BudgetPlan {
     pub currency: String,
     pub headcount: Vec<(String, f64, f64)>,

@@ -18,7 +18,7 @@ use crate::money::{to_units, Cents};
 use serde::{Deserialize, Serialize};
 
 /// Hours a CSM spends per account per month, by touch model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TouchHours {
     pub high: f64,
@@ -37,7 +37,7 @@ impl TouchHours {
 }
 
 /// One slice of the book: a segment served with one touch model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookSlice {
     pub segment: String,
@@ -52,7 +52,7 @@ pub struct BookSlice {
     pub accounts_per_csm: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityInputs {
     /// The book; when empty, the live accounts and ARR at `--at` are used.
@@ -89,7 +89,7 @@ fn default_span_new() -> u32 {
     6
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SliceResult {
     pub segment: String,
     pub touch_model: TouchModel,
@@ -102,14 +102,14 @@ pub struct SliceResult {
 }
 
 /// What one assumption would have to be for bottom-up to equal top-down.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GapCloser {
     pub assumption: &'static str,
     pub current: f64,
     pub required: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityPlan {
     pub slices: Vec<SliceResult>,
     pub accounts: u64,

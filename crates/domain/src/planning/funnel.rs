@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Lead,
@@ -51,7 +51,7 @@ impl Stage {
 }
 
 /// One lead's way through the funnel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FunnelLead {
     pub lead_id: String,
     pub account_id: Option<String>,
@@ -91,7 +91,7 @@ impl FunnelLead {
 }
 
 /// How many reached a stage in a month (the counts import).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FunnelCount {
     pub month: Month,
     pub stage: Stage,
@@ -99,7 +99,7 @@ pub struct FunnelCount {
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MonthFunnel {
     pub month: String,
     /// Reached per stage, in stage order (lead … renewed).
@@ -111,7 +111,7 @@ pub struct MonthFunnel {
     pub median_lag_days: BTreeMap<String, Option<f64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lag {
     pub from: Stage,
     pub to: Stage,
@@ -120,7 +120,7 @@ pub struct Lag {
     pub mean_days: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FunnelReport {
     pub source: &'static str,
     pub months: Vec<MonthFunnel>,

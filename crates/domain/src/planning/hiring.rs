@@ -22,7 +22,7 @@ use super::headcount;
 use serde::{Deserialize, Serialize};
 
 /// Share of accounts per touch model from a month on (offset from the plan's first month).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixStep {
     #[serde(default)]
@@ -38,7 +38,7 @@ impl MixStep {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HiringInputs {
     /// First month of the plan (YYYY-MM); default the month after the data date.
@@ -80,7 +80,7 @@ pub const SEED_PATHS: &[(&str, MixStep)] = &[
     ("high20_hybrid60_tech20", MixStep { from_month: 0, high: 0.2, hybrid: 0.6, tech: 0.2 }),
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MonthPlan {
     pub month: u32,
     pub accounts: f64,
@@ -101,7 +101,7 @@ pub struct MonthPlan {
     pub leads: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Hire {
     pub start_month: u32,
     pub requisition_month: i64,
@@ -110,7 +110,7 @@ pub struct Hire {
     pub late: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PathResult {
     pub path: String,
     pub mix: MixStep,
@@ -118,7 +118,7 @@ pub struct PathResult {
     pub first_month_current_team_short: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HiringPlan {
     pub months: Vec<MonthPlan>,
     pub hires: Vec<Hire>,

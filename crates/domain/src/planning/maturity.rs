@@ -8,12 +8,23 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Reactive,
     Proactive,
     Predictive,
+}
+
+impl Stage {
+    /// The wire name, as it serialises.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Reactive => "reactive",
+            Stage::Proactive => "proactive",
+            Stage::Predictive => "predictive",
+        }
+    }
 }
 
 /// (id, stage it indicates, English, Japanese)
@@ -29,7 +40,7 @@ pub const QUESTIONS: &[(&str, Stage, &str, &str)] = &[
     ("revenue_targets", Stage::Predictive, "CS carries revenue targets (NRR, expansion) and works upsell opportunities with sales.", "CSがNRRや拡大売上の目標を持ち、営業とアップセル機会を進めている。"),
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaturityInputs {
     /// Question id → yes / no. Unanswered questions count as no.
@@ -37,7 +48,7 @@ pub struct MaturityInputs {
 }
 
 /// KPI values Kizuna can measure today.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LiveKpis {
     pub nrr: Option<f64>,
     pub logo_churn_rate: Option<f64>,
@@ -47,21 +58,30 @@ pub struct LiveKpis {
     pub arr_per_csm: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Kpi {
     pub kpi: &'static str,
     /// The current value, or null when Kizuna does not measure it yet.
-    pub value: Option<serde_json::Value>,
+    pub value: Option<KpiValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A KPI's current value: a rate, ARR per segment, or the team's load.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum KpiValue {
+    Rate(f64),
+    BySegment(BTreeMap<String, f64>),
+    Team { accounts_per_csm: f64, arr_per_csm: Option<f64> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Goal {
     pub goal: &'static str,
     pub stage: Stage,
     pub kpis: Vec<Kpi>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Assessment {
     pub stage: Stage,
     pub proactive_yes: usize,
@@ -93,17 +113,13 @@ pub fn assess(inputs: &MaturityInputs, live: &LiveKpis) -> Assessment {
     } else {
         Stage::Reactive
     };
-    let value = |kpi: &str| -> Option<serde_json::Value> {
-        use serde_json::json;
+    let value = |kpi: &str| -> Option<KpiValue> {
         match kpi {
-            "nrr" => live.nrr.map(|v| json!(v)),
-            "logo_churn_rate" => live.logo_churn_rate.map(|v| json!(v)),
-            "revenue_churn_rate" => live.revenue_churn_rate.map(|v| json!(v)),
-            "arr_by_segment" => (!live.arr_by_segment.is_empty())
-                .then(|| json!(live.arr_by_segment.iter().cloned().collect::<BTreeMap<String, f64>>())),
-            "team_performance" => live
-                .accounts_per_csm
-                .map(|a| json!({"accounts_per_csm": a, "arr_per_csm": live.arr_per_csm})),
+            "nrr" => live.nrr.map(KpiValue::Rate),
+            "logo_churn_rate" => live.logo_churn_rate.map(KpiValue::Rate),
+            "revenue_churn_rate" => live.revenue_churn_rate.map(KpiValue::Rate),
+            "arr_by_segment" => (!live.arr_by_segment.is_empty()).then(|| KpiValue::BySegment(live.arr_by_segment.iter().cloned().collect())),
+            "team_performance" => live.accounts_per_csm.map(|a| KpiValue::Team { accounts_per_csm: a, arr_per_csm: live.arr_per_csm }),
             _ => None,
         }
     };
@@ -141,7 +157,7 @@ mod tests {
         assert_eq!(p.stage, Stage::Predictive);
         assert!(p.missing_practices.is_empty());
         let churn = p.goals.iter().find(|g| g.goal == "reduce_churn").unwrap();
-        assert_eq!(churn.kpis[0].value, Some(serde_json::json!(1.05)));
+        assert_eq!(churn.kpis[0].value, Some(KpiValue::Rate(1.05)));
         assert_eq!(churn.kpis[3].value, None, "no health index yet");
     }
 }

@@ -7,7 +7,7 @@ use super::hiring::HiringInputs;
 use super::maturity::{MaturityInputs, QUESTIONS};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: Option<String>,

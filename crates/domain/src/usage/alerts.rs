@@ -16,7 +16,7 @@ pub const Z_THRESHOLD: f64 = -3.0;
 pub const MIN_DROP: f64 = 0.5;
 pub const MIN_BASELINE: f64 = 5.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Drop {
     pub baseline_median: f64,
     pub baseline_mad: f64,

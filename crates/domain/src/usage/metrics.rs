@@ -18,7 +18,7 @@ use std::collections::HashMap;
 /// Windows a metric may use.
 pub const WINDOWS: [u32; 3] = [7, 28, 90];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Kind {
     Count { event: String, days: u32 },
@@ -31,7 +31,7 @@ pub enum Kind {
     TenureScaled { of: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricDef {
     pub name: String,
     #[serde(flatten)]
@@ -41,7 +41,7 @@ pub struct MetricDef {
 /// The setting the usage configuration is saved under (metrics and `[[trait]]` rules).
 pub const SETTING: &str = "usage_metrics";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Definitions {
     #[serde(rename = "metric")]
     pub metrics: Vec<MetricDef>,

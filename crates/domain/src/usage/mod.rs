@@ -43,7 +43,7 @@ impl UsageMessage {
 }
 
 /// What an ingestion wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct IngestSummary {
     /// Events stored now.
     pub events: u64,

@@ -55,7 +55,7 @@ impl Target {
 }
 
 /// One `[[trait]]` of the usage configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraitRule {
     #[serde(rename = "trait")]

@@ -11,8 +11,71 @@ use chrono::{NaiveDate, Utc};
 use kizuna_domain::access::Permission;
 use kizuna_domain::{Account, ActivityKind, ActivityRow, TouchModel};
 use kizuna_store::{AccountPage, AccountQuery, AccountSort, Store};
-use serde::Deserialize;
+use super::doc::ErrorBody;
+use kizuna_domain::{Activity, ChurnRecord, Contact, Subscription};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// Page, from 1.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Accounts per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    per_page: Option<u32>,
+    segment: Option<String>,
+    /// high, hybrid or tech.
+    #[param(pattern = "^(high|hybrid|tech)$")]
+    touch_model: Option<String>,
+    /// The owner's e-mail.
+    owner: Option<String>,
+    partner: Option<String>,
+    /// Lifecycle stage.
+    stage: Option<String>,
+    /// red, yellow or green.
+    #[param(pattern = "^(red|yellow|green)$")]
+    health: Option<String>,
+    /// Search in id and name (NFKC-normalised).
+    q: Option<String>,
+    /// account_id, name, segment, touch_model, owner, partner, stage, mrr or health.
+    sort: Option<String>,
+    /// asc or desc.
+    #[param(pattern = "^(asc|desc)$")]
+    order: Option<String>,
+    /// Date of the MRR shown, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    on: Option<String>,
+}
+
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct OnQuery {
+    /// Date of the MRR shown, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    on: Option<String>,
+}
+
+/// An account with what belongs to it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountDetail {
+    pub account: Account,
+    pub subscriptions: Vec<Subscription>,
+    pub contacts: Vec<Contact>,
+    /// The latest 50.
+    pub activities: Vec<Activity>,
+    pub churn_records: Vec<ChurnRecord>,
+}
+
+/// The activity created.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedActivity {
+    pub activity_id: String,
+    pub account_id: String,
+}
 
 /// Parameters: `page`, `per_page` (1–1000), `segment`, `touch_model`, `owner`, `partner`, `stage`,
 /// `health` (red, yellow, green), `q`, `sort` (account_id, name, segment, touch_model, owner,
@@ -57,6 +120,10 @@ pub async fn visible_account(store: &dyn Store, me: &Principal, id: &str, on: Na
     }
 }
 
+/// Accounts, paged, filtered and sorted; a partner sees only its own.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
+    responses((status = 200, body = AccountPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn list(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<AccountPage>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let query = scoped_query(&q, &me)?;
@@ -64,27 +131,30 @@ pub async fn list(State(state): State<AppState>, me: Principal, Query(q): Query<
 }
 
 /// The account with its subscriptions, contacts, latest 50 activities and churn records.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path, description = "The account id"), OnQuery),
+    responses((status = 200, body = AccountDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     me: Principal,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AccountDetail>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let on: NaiveDate = Params(&q).date("on")?.unwrap_or_else(|| kizuna_domain::time::today());
     let store = state.store.as_ref();
     let account = visible_account(store, &me, &id, on).await?;
-    Ok(Json(serde_json::json!({
-        "account": account,
-        "subscriptions": store.subscriptions(&id).await?,
-        "contacts": store.contacts(&id).await?,
-        "activities": store.activities(&id, 50).await?,
-        "churn_records": store.churn_records(&id).await?,
-    })))
+    Ok(Json(AccountDetail {
+        account,
+        subscriptions: store.subscriptions(&id).await?,
+        contacts: store.contacts(&id).await?,
+        activities: store.activities(&id, 50).await?,
+        churn_records: store.churn_records(&id).await?,
+    }))
 }
 
 /// A note, meeting, call, e-mail or QBR to add to an account's timeline.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewActivity {
     pub kind: String,
     #[serde(default)]
@@ -135,12 +205,18 @@ pub async fn add_activity(store: &dyn Store, me: &Principal, id: &str, a: NewAct
     Ok(row)
 }
 
+/// Add a note, meeting, call, e-mail or QBR to the account's timeline.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/activities", tag = "accounts", params(("id" = String, Path, description = "The account id")),
+    request_body = NewActivity,
+    responses((status = 201, body = CreatedActivity), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 415, description = "Not JSON"), (status = 422, description = "A field has the wrong type")),
+    security(("session" = [])))]
 pub async fn create_activity(
     State(state): State<AppState>,
     me: Principal,
     Path(id): Path<String>,
     Json(a): Json<NewActivity>,
-) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<CreatedActivity>), ApiError> {
     let row = add_activity(state.store.as_ref(), &me, &id, a).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!({ "activity_id": row.activity_id, "account_id": row.account_id }))))
+    Ok((axum::http::StatusCode::CREATED, Json(CreatedActivity { activity_id: row.activity_id, account_id: row.account_id })))
 }

@@ -15,8 +15,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use super::doc::IngestErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use kizuna_domain::usage::segment::{self, Kind, SegmentError, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES};
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
 use kizuna_domain::AccountRow;
@@ -27,11 +29,18 @@ use std::io::Read;
 /// Compressed bodies are refused above this (a body at the 500 KB limit compresses smaller).
 const MAX_RAW_BYTES: usize = 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/batch", post(batch))
-        .route("/v1/import", post(batch))
-        .route("/v1/{kind}", post(single))
+/// What a request stored.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub success: bool,
+    pub summary: kizuna_domain::usage::IngestSummary,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(batch))
+        .routes(routes!(import))
+        .routes(routes!(single))
         // Above Segment's 500 KB, so an oversized batch gets our 400 that says why.
         .layer(DefaultBodyLimit::max(MAX_RAW_BYTES))
 }
@@ -73,23 +82,54 @@ impl IntoResponse for IngestError {
     }
 }
 
-async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, IngestError> {
+/// One message (Segment's tracking API). The body may be gzip or deflate compressed; 32 KB at
+/// most once decompressed.
+#[utoipa::path(post, path = "/v1/{kind}", tag = "ingestion",
+    params(("kind" = String, Path, pattern = "^(track|identify|group|page|screen|alias)$", description = "track, identify, group, page, screen or alias")),
+    request_body(content = Object, description = "A Segment message (JSON)", content_type = "application/json"),
+    responses((status = 200, body = Accepted), (status = 400, body = IngestErrorBody), (status = 401, body = IngestErrorBody),
+              (status = 403, body = IngestErrorBody), (status = 404, body = IngestErrorBody), (status = 413, body = IngestErrorBody),
+              (status = 415, body = IngestErrorBody), (status = 503, description = "Retry after `Retry-After` seconds", body = IngestErrorBody)),
+    security(("write_key" = [])))]
+async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): Path<String>, body: Bytes) -> Result<Json<Accepted>, IngestError> {
     let body = decoded(&headers, body, MAX_MESSAGE_BYTES)?;
     let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen or batch")))?;
     let message = segment::parse_single(kind, &body, chrono::Utc::now())?;
     partner_accounts(&state, &key, std::slice::from_ref(&message), false).await?;
     let summary = state.ingestor.ingest(vec![message]).await?;
-    Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
+    Ok(Json(Accepted { success: true, summary }))
 }
 
-async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, IngestError> {
+/// Many messages (`{"batch": [...]}`), 500 KB at most once decompressed.
+#[utoipa::path(post, path = "/v1/batch", tag = "ingestion",
+    request_body(content = Object, description = "`{\"batch\": [messages]}` (JSON)", content_type = "application/json"),
+    responses((status = 200, body = Accepted), (status = 400, body = IngestErrorBody), (status = 401, body = IngestErrorBody),
+              (status = 403, body = IngestErrorBody), (status = 413, body = IngestErrorBody),
+              (status = 415, body = IngestErrorBody), (status = 503, description = "Retry after `Retry-After` seconds", body = IngestErrorBody)),
+    security(("write_key" = [])))]
+async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Accepted>, IngestError> {
+    accept_batch(state, headers, body).await
+}
+
+/// `/v1/import`: the same as `/v1/batch` (Segment's bulk alias).
+#[utoipa::path(post, path = "/v1/import", tag = "ingestion",
+    request_body(content = Object, description = "`{\"batch\": [messages]}` (JSON)", content_type = "application/json"),
+    responses((status = 200, body = Accepted), (status = 400, body = IngestErrorBody), (status = 401, body = IngestErrorBody),
+              (status = 403, body = IngestErrorBody), (status = 413, body = IngestErrorBody),
+              (status = 415, body = IngestErrorBody), (status = 503, description = "Retry after `Retry-After` seconds", body = IngestErrorBody)),
+    security(("write_key" = [])))]
+async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Accepted>, IngestError> {
+    accept_batch(state, headers, body).await
+}
+
+async fn accept_batch(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Json<Accepted>, IngestError> {
     let body = decoded(&headers, body, MAX_BATCH_BYTES)?;
     let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let messages = segment::parse_batch(&body, chrono::Utc::now())?;
     partner_accounts(&state, &key, &messages, true).await?;
     let summary = state.ingestor.ingest(messages).await?;
-    Ok(Json(serde_json::json!({ "success": true, "summary": summary })))
+    Ok(Json(Accepted { success: true, summary }))
 }
 
 /// A partner-bound key writes only to its partner's accounts: a message whose account belongs

@@ -1,7 +1,10 @@
 //! JSON API, version 1. Every route needs a signed-in session or an API key
-//! (`Authorization: Bearer KEY`); what it may see follows the role, as in the pages.
+//! (`Authorization: Bearer KEY`); what it may see follows the role, as in the pages. Each handler
+//! carries its `#[utoipa::path]`, so the document (`GET /api/v1/openapi.json`) is built from the
+//! same routes the server answers (`doc.rs`).
 
 mod accounts;
+pub mod doc;
 mod ingest;
 mod metrics;
 mod plan;
@@ -11,55 +14,94 @@ mod usage;
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
-use axum::routing::{get, post};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use doc::{ApiDoc, DashboardQuery, ErrorBody};
+use kizuna_app::dashboard::Dashboard;
 use kizuna_app::{render, Format};
 use kizuna_domain::access::Permission;
+use kizuna_store::AuditRecord;
+use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use accounts::{add_activity, scoped_query, visible_account, NewActivity};
 
+/// Every `/api/v1` and `/v1` route, with the limits on expensive work.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/accounts", get(accounts::list))
-        .route("/api/v1/accounts/{id}", get(accounts::show))
-        .route("/api/v1/accounts/{id}/activities", post(accounts::create_activity))
-        .route("/api/v1/accounts/{id}/health", get(scores::account))
-        .route("/api/v1/health/scorecards", get(scores::get_scorecards).put(scores::put_scorecards))
-        .route("/api/v1/plan/scenarios", get(plan::list))
-        .route("/api/v1/plan/scenarios/{name}", get(plan::get).put(plan::put))
-        .route("/api/v1/audit", get(audit))
-        .route("/api/v1/usage/definitions", get(usage::get_definitions).put(usage::put_definitions))
-        .merge(expensive(state))
-        .merge(ingest::routes())
+    let expensive = expensive().route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::bounded));
+    let (router, _) = cheap().merge(expensive).merge(ingest::routes()).split_for_parts();
+    router
+}
+
+/// The API document: every route of [`routes`], its parameters, bodies, answers and security.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = cheap().merge(expensive()).merge(ingest::routes()).split_for_parts();
+    doc
+}
+
+/// The document as JSON text, built once.
+pub fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| openapi().to_pretty_json().expect("the API document serialises"))
+}
+
+fn cheap() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(document))
+        .routes(routes!(me))
+        .routes(routes!(accounts::list))
+        .routes(routes!(accounts::show))
+        .routes(routes!(accounts::create_activity))
+        .routes(routes!(scores::account))
+        .routes(routes!(scores::get_scorecards, scores::put_scorecards))
+        .routes(routes!(plan::list))
+        .routes(routes!(plan::get, plan::put))
+        .routes(routes!(audit))
+        .routes(routes!(usage::get_definitions, usage::put_definitions))
 }
 
 /// Routes that compute over the whole portfolio: a few at once per caller, with a time limit
 /// (`limits`).
-fn expensive(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/dashboard", get(dashboard))
-        .route("/api/v1/health/run", post(scores::run))
-        .route("/api/v1/health/backtest", get(scores::backtest))
-        .route("/api/v1/health/calibrate", get(scores::calibrate).post(scores::calibrate_and_save))
-        .route("/api/v1/health/forecast", get(scores::forecast))
-        .route("/api/v1/metrics/{report}", get(metrics::report))
-        .route("/api/v1/plan/{kind}", get(plan::report))
-        .route("/api/v1/usage/metrics", get(usage::metrics))
-        .route("/api/v1/alerts/usage", get(usage::alerts))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::bounded))
+fn expensive() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(dashboard))
+        .routes(routes!(scores::run))
+        .routes(routes!(scores::backtest))
+        .routes(routes!(scores::calibrate, scores::calibrate_and_save))
+        .routes(routes!(scores::forecast))
+        .routes(routes!(metrics::retention))
+        .routes(routes!(metrics::mrr))
+        .routes(routes!(metrics::cohorts))
+        .routes(routes!(metrics::ltv))
+        .routes(routes!(metrics::arr))
+        .routes(routes!(metrics::churn))
+        .routes(routes!(plan::report))
+        .routes(routes!(usage::metrics))
+        .routes(routes!(usage::alerts))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.
-pub(crate) fn respond(v: serde_json::Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+pub(crate) fn respond<T: Serialize>(v: T, q: &HashMap<String, String>) -> Result<Response, ApiError> {
     Ok(match q.get("format").map(String::as_str) {
         None | Some("json") => Json(v).into_response(),
-        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&v, Format::Csv)).into_response(),
+        Some("csv") => {
+            let v = serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))?;
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&v, Format::Csv)).into_response()
+        }
         Some(other) => return Err(ApiError::BadRequest(format!("format {other:?} is not one of: json, csv"))),
     })
+}
+
+/// `GET /api/v1/openapi.json`: this document. Needs no sign-in.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "admin", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+async fn document() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
 
 /// `GET /healthz`: 200 when the database answers. Needs no sign-in. `degraded` (still 200: the
@@ -80,26 +122,69 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Va
     }))
 }
 
+/// Who a request is made as.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The user's e-mail, or `key:<id>` for an API key.
+    pub actor: String,
+    pub name: String,
+    /// admin, cs_ops, manager, csm, viewer or partner.
+    pub role: String,
+    pub partner_id: Option<String>,
+    pub via_key: bool,
+}
+
 /// `GET /api/v1/me`: who the request is made as.
-async fn me(me: Principal) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "actor": me.actor, "name": me.name, "role": me.role.as_str(), "partner_id": me.partner_id, "via_key": me.via_key,
-    }))
+#[utoipa::path(get, path = "/api/v1/me", tag = "admin",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+async fn me(me: Principal) -> Json<Me> {
+    Json(Me { actor: me.actor, name: me.name, role: me.role.as_str().to_string(), partner_id: me.partner_id, via_key: me.via_key })
 }
 
 /// `GET /api/v1/dashboard?from=YYYY-MM&to=YYYY-MM`: the portfolio dashboard's figures.
-async fn dashboard(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "metrics", params(DashboardQuery, doc::AtQuery),
+    responses((status = 200, body = Dashboard), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+async fn dashboard(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Dashboard>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let p = kizuna_app::Params(&q);
     Ok(Json(kizuna_app::dashboard::dashboard(state.store.as_ref(), &p, kizuna_app::today()).await?))
 }
 
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AuditQuery {
+    /// Page, from 1.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Entries per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    per_page: Option<u32>,
+    /// Only this actor's entries.
+    actor: Option<String>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub entries: Vec<AuditRecord>,
+}
+
 /// `GET /api/v1/audit?page=&per_page=&actor=`: the audit log, newest first.
-async fn audit(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+async fn audit(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<AuditPage>, ApiError> {
     me.require(Permission::ReadAudit)?;
     let p = crate::params::Params(&q);
     let page = p.number("page", 1, u32::MAX)?.unwrap_or(1);
     let per_page = p.number("per_page", 1, 1000)?.unwrap_or(100);
     let (total, entries) = state.store.audit_log(p.text("actor").as_deref(), page, per_page).await?;
-    Ok(Json(serde_json::json!({ "total": total, "page": page, "per_page": per_page, "entries": entries })))
+    Ok(Json(AuditPage { total, page, per_page, entries }))
 }

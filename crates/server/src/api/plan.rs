@@ -12,8 +12,31 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kizuna_app::planning::{self, PlanError, PlanKind};
 use kizuna_app::{render, Format};
+use super::doc::{AtQuery, ErrorBody, FormatQuery};
+use kizuna_app::planning::PlanOutput;
 use kizuna_domain::planning::Scenario;
+use serde::Serialize;
 use std::collections::HashMap;
+
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ScenarioQuery {
+    /// A saved scenario (default: the shipped example, with the book from live data).
+    scenario: Option<String>,
+}
+
+/// A saved scenario's name and when it was last saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScenarioEntry {
+    pub name: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SavedScenario {
+    pub saved: String,
+}
 
 impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
@@ -25,6 +48,12 @@ impl From<PlanError> for ApiError {
     }
 }
 
+/// Run one plan on a scenario, with live data where the scenario leaves inputs out.
+#[utoipa::path(get, path = "/api/v1/plan/{kind}", tag = "planning",
+    params(("kind" = String, Path, pattern = "^(capacity|hiring|budget|maturity|funnel)$", description = "capacity, hiring, budget, maturity or funnel"), ScenarioQuery, AtQuery, FormatQuery),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((PlanOutput = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn report(
     State(state): State<AppState>,
     me: Principal,
@@ -46,15 +75,21 @@ pub async fn report(
     })
 }
 
-pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+/// The saved scenarios.
+#[utoipa::path(get, path = "/api/v1/plan/scenarios", tag = "planning",
+    responses((status = 200, body = Vec<ScenarioEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<Vec<ScenarioEntry>>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let rows = state.store.scenarios().await?;
-    Ok(Json(serde_json::json!(rows
-        .into_iter()
-        .map(|(name, at)| serde_json::json!({"name": name, "updated_at": kizuna_domain::time::rfc3339(at)}))
-        .collect::<Vec<_>>())))
+    Ok(Json(rows.into_iter().map(|(name, at)| ScenarioEntry { name, updated_at: kizuna_domain::time::rfc3339(at) }).collect()))
 }
 
+/// A saved scenario (TOML).
+#[utoipa::path(get, path = "/api/v1/plan/scenarios/{name}", tag = "planning", params(("name" = String, Path, description = "The scenario's name")),
+    responses((status = 200, description = "The scenario (TOML, docs/scenario.example.toml)", content_type = "application/toml", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<String>) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let body = state.store.scenario(&name).await?.ok_or_else(|| ApiError::NotFound(format!("scenario {name:?}")))?;
@@ -62,7 +97,11 @@ pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<
 }
 
 /// Validate and save; a scenario that does not parse is refused with the key and line named.
-pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<String>, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(put, path = "/api/v1/plan/scenarios/{name}", tag = "planning", params(("name" = String, Path, description = "The scenario's name, 1 to 100 characters")),
+    request_body(content = String, description = "The scenario (TOML)", content_type = "application/toml"),
+    responses((status = 200, body = SavedScenario), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<String>, body: String) -> Result<Json<SavedScenario>, ApiError> {
     me.require(Permission::EditPlans)?;
     if name.trim().is_empty() || name.len() > 100 {
         return Err(ApiError::BadRequest(format!("scenario name {name:?} must be 1 to 100 characters")));
@@ -70,5 +109,5 @@ pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<
     Scenario::parse(&body).map_err(|e| ApiError::BadRequest(format!("scenario: {e}")))?;
     state.store.save_scenario(&name, &body).await?;
     me.audit(state.store.as_ref(), "scenario.save", Some(&name), serde_json::json!({ "bytes": body.len() })).await?;
-    Ok(Json(serde_json::json!({ "saved": name })))
+    Ok(Json(SavedScenario { saved: name }))
 }

@@ -10,15 +10,27 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_app::health;
+use super::doc::{AtQuery, CalibrateQuery, ErrorBody, SaveQuery, ScorecardQuery, WindowQuery};
+use kizuna_app::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
 use kizuna_domain::access::Permission;
 use kizuna_domain::health::Scorecards;
-use serde_json::Value;
+use serde::Serialize;
 use std::collections::HashMap;
+
+/// The names of the scorecards saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SavedScorecards {
+    pub saved: Vec<String>,
+}
 
 /// `GET /api/v1/accounts/{id}/health?at=`: the score computed now for `at` (default today),
 /// measure by measure, against the previous kept score, with the kept history.
-pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/health", tag = "accounts",
+    params(("id" = String, Path, description = "The account id"), AtQuery),
+    responses((status = 200, body = Explanation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, description = "No such account, or it was not paying on `at`", body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Explanation>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     visible_account(state.store.as_ref(), &me, &id, at).await?;
@@ -26,6 +38,11 @@ pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Pat
     v.map(Json).ok_or_else(|| ApiError::Missing(Msg::new("err.not_paying").arg("id", &id).arg("at", &at.to_string())))
 }
 
+/// The scorecards (TOML), saved or the default set.
+#[utoipa::path(get, path = "/api/v1/health/scorecards", tag = "health",
+    responses((status = 200, description = "Scorecards (TOML, docs/health.md)", content_type = "application/toml", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn get_scorecards(State(state): State<AppState>, me: Principal) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let text = state.store.setting(health::SETTING).await?.unwrap_or_else(|| kizuna_domain::health::scorecard::DEFAULT.to_string());
@@ -33,21 +50,29 @@ pub async fn get_scorecards(State(state): State<AppState>, me: Principal) -> Res
 }
 
 /// Checked before it is saved: a bad scorecard is refused with the scorecard and measure named.
-pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(put, path = "/api/v1/health/scorecards", tag = "health",
+    request_body(content = String, description = "Scorecards (TOML)", content_type = "application/toml"),
+    responses((status = 200, body = SavedScorecards), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedScorecards>, ApiError> {
     me.require(Permission::EditPlans)?;
     let cards = Scorecards::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.store.save_setting(health::SETTING, &body).await?;
-    let names: Vec<&str> = cards.scorecards.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<String> = cards.scorecards.iter().map(|c| c.name.clone()).collect();
     me.audit(state.store.as_ref(), "scorecards.save", None, serde_json::json!({ "scorecards": names })).await?;
-    Ok(Json(serde_json::json!({ "saved": names })))
+    Ok(Json(SavedScorecards { saved: names }))
 }
 
 /// `POST /api/v1/health/run?at=`: score every paying account now and keep the scores.
-pub async fn run(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/api/v1/health/run", tag = "health", params(AtQuery),
+    responses((status = 200, body = RunSummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn run(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<RunSummary>, ApiError> {
     me.require(Permission::EditPlans)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     let v = health::run(state.store.as_ref(), at).await?;
-    me.audit(state.store.as_ref(), "health.run", None, serde_json::json!({ "at": at, "accounts": v["accounts"] })).await?;
+    me.audit(state.store.as_ref(), "health.run", None, serde_json::json!({ "at": at, "accounts": v.accounts })).await?;
     Ok(Json(v))
 }
 
@@ -70,14 +95,23 @@ fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn backtest(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+/// Replay a scorecard at each observation date: AUC, lift and churn rate per band and grade.
+#[utoipa::path(get, path = "/api/v1/health/backtest", tag = "health", params(WindowQuery, ScorecardQuery, AtQuery),
+    responses((status = 200, body = Backtest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn backtest(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Backtest>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
     Ok(Json(health::backtest(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }
 
 /// `GET` reports; `POST` with `save=NAME` also saves the proposed scorecard.
-pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/health/calibrate", tag = "health", params(WindowQuery, CalibrateQuery, AtQuery),
+    responses((status = 200, body = CalibrationReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<CalibrationReport>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     if q.contains_key("save") {
         return Err(ApiError::BadRequest("save: use POST /api/v1/health/calibrate to save the proposed scorecard".into()));
@@ -86,17 +120,27 @@ pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Q
     Ok(Json(health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }
 
-pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+/// Calibrate and, with `save=NAME`, save the proposed scorecard.
+#[utoipa::path(post, path = "/api/v1/health/calibrate", tag = "health", params(WindowQuery, CalibrateQuery, SaveQuery, AtQuery),
+    responses((status = 200, body = CalibrationReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<CalibrationReport>, ApiError> {
     me.require(Permission::EditPlans)?;
     bounded_window(&q)?;
     let v = health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?;
-    if v["saved"] == Value::Bool(true) {
-        me.audit(state.store.as_ref(), "scorecards.calibrate", q.get("save").map(String::as_str), serde_json::json!({ "auc": v["cross_validation"]["auc"] })).await?;
+    if v.saved {
+        me.audit(state.store.as_ref(), "scorecards.calibrate", q.get("save").map(String::as_str), serde_json::json!({ "auc": v.cross_validation.auc })).await?;
     }
     Ok(Json(v))
 }
 
-pub async fn forecast(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+/// Expected churns within the horizon among accounts paying on `at`, from the calibrated model.
+#[utoipa::path(get, path = "/api/v1/health/forecast", tag = "health", params(WindowQuery, CalibrateQuery, AtQuery),
+    responses((status = 200, body = Forecast), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn forecast(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Forecast>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
     Ok(Json(health::forecast(state.store.as_ref(), &kizuna_app::Params(&q)).await?))

@@ -9,12 +9,32 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_app::usage::{definitions, usage_alerts, usage_metrics, SETTING};
+use super::doc::{AtQuery, ErrorBody, FormatQuery};
+use kizuna_app::usage::{definitions, usage_alerts, usage_metrics, UsageAlert, UsageRow, SETTING};
+use serde::Serialize;
+
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AccountFilter {
+    /// Only this account (a partner may ask for its own accounts only).
+    account: Option<String>,
+}
+
+/// The names of the metrics saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SavedMetrics {
+    pub saved: Vec<String>,
+}
 use kizuna_domain::access::Permission;
 use kizuna_domain::usage::metrics::Definitions;
 use std::collections::HashMap;
 
 /// Every metric for every paying account; a partner may ask for one of its own accounts only.
+#[utoipa::path(get, path = "/api/v1/usage/metrics", tag = "usage", params(AtQuery, AccountFilter, FormatQuery),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((Vec<UsageRow> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
@@ -30,6 +50,11 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Que
     respond(usage_metrics(state.store.as_ref(), &defs, at, account.as_deref()).await?, &q)
 }
 
+/// Accounts whose weekly count of an event fell far below their own previous 8 weeks, worst first.
+#[utoipa::path(get, path = "/api/v1/alerts/usage", tag = "usage", params(AtQuery, FormatQuery),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((Vec<UsageAlert> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn alerts(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
@@ -37,6 +62,11 @@ pub async fn alerts(State(state): State<AppState>, me: Principal, Query(q): Quer
     respond(usage_alerts(state.store.as_ref(), &defs, at).await?, &q)
 }
 
+/// The usage metric definitions (TOML), saved or the default set.
+#[utoipa::path(get, path = "/api/v1/usage/definitions", tag = "usage",
+    responses((status = 200, description = "Definitions (TOML, docs/usage.md)", content_type = "application/toml", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let text = state.store.setting(SETTING).await?.unwrap_or_else(|| kizuna_domain::usage::metrics::DEFAULT.to_string());
@@ -44,10 +74,14 @@ pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Re
 }
 
 /// Checked before it is saved: a bad definition is refused with the metric named.
-pub async fn put_definitions(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(put, path = "/api/v1/usage/definitions", tag = "usage",
+    request_body(content = String, description = "Definitions (TOML)", content_type = "application/toml"),
+    responses((status = 200, body = SavedMetrics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn put_definitions(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedMetrics>, ApiError> {
     me.require(Permission::EditPlans)?;
     let defs = Definitions::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.store.save_setting(SETTING, &body).await?;
     me.audit(state.store.as_ref(), "usage_definitions.save", None, serde_json::json!({ "metrics": defs.metrics.len() })).await?;
-    Ok(Json(serde_json::json!({ "saved": defs.metrics.iter().map(|m| &m.name).collect::<Vec<_>>() })))
+    Ok(Json(SavedMetrics { saved: defs.metrics.iter().map(|m| m.name.clone()).collect() }))
 }

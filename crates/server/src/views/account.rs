@@ -149,12 +149,12 @@ async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::Nai
     );
     let defs = kizuna_app::usage::definitions(state.store.as_ref()).await?;
     let table = kizuna_app::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
-    let metrics: Vec<Value> = match table.as_array().and_then(|rows| rows.first()) {
+    let metrics: Vec<Value> = match table.first() {
         Some(row) => defs
             .metrics
             .iter()
             .map(|m| {
-                let v = row[&m.name].as_f64();
+                let v = row.metrics.get(&m.name).and_then(Value::as_f64);
                 let shown = match (&m.kind, v) {
                     (_, None) => "—".to_string(),
                     (kizuna_domain::usage::metrics::Kind::Change { .. }, Some(x)) => format!("{:+.1}%", x * 100.0),

@@ -58,8 +58,8 @@ fn group_label(group: &str, page: &Page) -> String {
     if text.ends_with(&key) { group.to_string() } else { text }
 }
 
-fn number(v: &Value) -> String {
-    match v.as_f64() {
+fn number(v: Option<f64>) -> String {
+    match v {
         None => "—".into(),
         Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
         Some(x) if x.abs() < 10.0 => format!("{x:.2}"),
@@ -70,58 +70,45 @@ fn number(v: &Value) -> String {
 /// The account page's health panel: None when the account is not paying today.
 pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
     let Some(v) = kizuna_app::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
-    let measures: Vec<Value> = v["explanation"]["measures"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let measures: Vec<Value> = v
+        .explanation
+        .measures
+        .iter()
         .map(|m| {
             json!({
-                "group": group_label(m["group"].as_str().unwrap_or(""), page),
-                "name": measure_label(m["input"].as_str().unwrap_or(""), page),
-                "raw": number(&m["raw"]), "score": number(&m["score"]),
-                "weight": format!("{:.0}%", m["effective_weight"].as_f64().unwrap_or(0.0) * 100.0),
-                "contribution": if m["score"].is_null() { page.t("health.missing") } else { number(&m["contribution"]) },
-                "missing": m["score"].is_null(),
+                "group": group_label(&m.group, page),
+                "name": measure_label(&m.input, page),
+                "raw": number(m.raw), "score": number(m.score),
+                "weight": format!("{:.0}%", m.effective_weight * 100.0),
+                "contribution": if m.score.is_none() { page.t("health.missing") } else { number(Some(m.contribution)) },
+                "missing": m.score.is_none(),
             })
         })
         .collect();
-    let drags: Vec<Value> = v["drags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| json!({ "name": measure_label(d["input"].as_str().unwrap_or(""), page), "lost": number(&d["points_lost"]) }))
-        .collect();
-    let changes: Vec<Value> = v["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let drags: Vec<Value> =
+        v.drags.iter().map(|d| json!({ "name": measure_label(&d.input, page), "lost": number(Some(d.points_lost)) })).collect();
+    let changes: Vec<Value> = v
+        .changes
+        .iter()
         .take(5)
         .map(|c| {
             json!({
-                "name": measure_label(c["input"].as_str().unwrap_or(""), page),
-                "before": number(&c["raw_before"]), "now": number(&c["raw_now"]),
-                "delta": format!("{:+.1}", c["delta"].as_f64().unwrap_or(0.0)),
+                "name": measure_label(&c.input, page),
+                "before": number(c.raw_before), "now": number(c.raw_now),
+                "delta": format!("{:+.1}", c.delta),
             })
         })
         .collect();
-    let mut history: Vec<(String, f64)> = v["history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| Some((date(h["at"].as_str()?.parse().ok()?, page.lang), h["score"].as_f64()?)))
-        .collect();
+    let mut history: Vec<(String, f64)> = v.history.iter().filter_map(|h| Some((date(h.at, page.lang), h.score?))).collect();
     history.reverse();
     let chart = (history.len() >= 2).then(|| columns(&page.t("health.history"), &history, &|x| format!("{x:.0}")));
-    let previous = v["previous"].as_object().map(|p| {
-        json!({ "score": number(&p["score"]), "at": p["at"].as_str().and_then(|d| d.parse().ok()).map(|d| date(d, page.lang)).unwrap_or_default() })
-    });
-    let badge = Badge::of(v["score"].as_f64(), v["band"].as_str(), v["previous"]["score"].as_f64(), page);
-    let note = v["explanation"]["missing"].as_array().filter(|m| !m.is_empty()).map(|m| {
-        page.t("health.missing_note").replace("%{count}", &m.len().to_string())
-    });
+    let previous = v.previous.as_ref().map(|p| json!({ "score": number(p.score), "at": date(p.at, page.lang) }));
+    let badge = Badge::of(v.score, v.band.map(|b| b.as_str()), v.previous.as_ref().and_then(|p| p.score), page);
+    let missing = &v.explanation.missing;
+    let note = (!missing.is_empty()).then(|| page.t("health.missing_note").replace("%{count}", &missing.len().to_string()));
     Ok(Some(json!({
-        "badge": badge, "grade": v["grade"], "scorecard": v["scorecard"], "measures": measures, "drags": drags,
+        "badge": badge, "grade": v.grade, "scorecard": v.scorecard, "measures": measures, "drags": drags,
         "changes": changes, "chart": chart, "previous": previous, "note": note,
-        "change": v["score_change"].as_f64().map(|c| format!("{c:+.1}")),
+        "change": v.score_change.map(|c| format!("{c:+.1}")),
     })))
 }

@@ -11,7 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Months;
-use kizuna_app::{Params, Report};
+use kizuna_app::{Params, Report, ReportOutput, RetentionReport};
+use kizuna_domain::metrics::arr::ArrRow;
+use kizuna_domain::metrics::cohorts::CohortTable;
+use kizuna_domain::metrics::movements::MonthMovements;
+use kizuna_domain::metrics::retention::Retention;
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use serde_json::{json, Value};
@@ -21,10 +25,6 @@ pub const REPORTS: &[&str] = &["retention", "mrr", "cohorts", "arr"];
 
 pub async fn index() -> Redirect {
     Redirect::to("/reports/retention")
-}
-
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64()
 }
 
 /// A dimension's label prefix for group names (`segment.smb` → 中堅・中小).
@@ -65,17 +65,22 @@ pub async fn page(
     let report = Report::parse(&name).expect("listed report");
     let value = report.run(state.store.as_ref(), &Params(&q)).await?;
     let by = q.get("by").cloned().unwrap_or_default();
-    let group = |v: &Value| label(prefix(&by), v.as_str().unwrap_or("all"), lang);
-    let body = match report {
-        Report::Retention => retention(&value, &page, &group),
-        Report::Mrr => mrr(&value, &page),
-        Report::Cohorts => cohorts(&value, lang),
-        _ => arr(&value, &page, &group),
+    let group = |g: Option<&str>| label(prefix(&by), g.unwrap_or("all"), lang);
+    let body = match value {
+        ReportOutput::Retention(RetentionReport::One(r)) => retention(&[r], &page, &group),
+        ReportOutput::Retention(RetentionReport::Groups(rows)) => retention(&rows, &page, &group),
+        ReportOutput::Mrr(rows) => mrr(&rows, &page),
+        ReportOutput::Cohorts(table) => cohorts(&table),
+        ReportOutput::Arr(rows) => arr(&rows, &page, &group),
+        ReportOutput::Ltv(_) | ReportOutput::Churn(_) => return Err(ApiError::NotFound(format!("report {name:?}"))),
     };
     let mut csv_query: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
     csv_query.sort();
     let heading = match report {
-        Report::Retention => page.t("report.retention_period").replace("%{from}", &date(q["from"].parse().unwrap_or(today), lang)).replace("%{to}", &date(q["to"].parse().unwrap_or(today), lang)),
+        Report::Retention => {
+            let day = |k: &str| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(today);
+            page.t("report.retention_period").replace("%{from}", &date(day("from"), lang)).replace("%{to}", &date(day("to"), lang))
+        }
         _ => String::new(),
     };
     page.render(
@@ -90,68 +95,64 @@ pub async fn page(
     .map(IntoResponse::into_response)
 }
 
-fn retention(v: &Value, page: &Page, group: &dyn Fn(&Value) -> String) -> Value {
-    let rows: Vec<Value> = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+fn retention(rows: &[Retention], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> Value {
     let chart = grouped_bars(
         &page.t("report.retention_chart"),
         &[page.t("dash.nrr"), page.t("dash.grr")],
-        &rows.iter().map(|r| (group(&r["group"]), vec![f(&r["nrr"]).unwrap_or(0.0) * 100.0, f(&r["grr"]).unwrap_or(0.0) * 100.0])).collect::<Vec<_>>(),
+        &rows.iter().map(|r| (group(r.group.as_deref()), vec![r.nrr.unwrap_or(0.0) * 100.0, r.grr.unwrap_or(0.0) * 100.0])).collect::<Vec<_>>(),
         &|x| format!("{x:.1}%"),
     );
     json!({
         "chart": chart,
         "rows": rows.iter().map(|r| json!({
-            "group": group(&r["group"]), "accounts_start": count(r["accounts_start"].as_u64().unwrap_or(0)),
-            "accounts_churned": count(r["accounts_churned"].as_u64().unwrap_or(0)), "logo_churn": pct(f(&r["logo_churn_rate"])),
-            "mrr_start": yen(f(&r["mrr_start"]).unwrap_or(0.0)), "nrr": pct(f(&r["nrr"])), "grr": pct(f(&r["grr"])),
-            "monthly_logo_churn": pct(f(&r["monthly_logo_churn_rate"])),
+            "group": group(r.group.as_deref()), "accounts_start": count(r.accounts_start),
+            "accounts_churned": count(r.accounts_churned), "logo_churn": pct(r.logo_churn_rate),
+            "mrr_start": yen(r.mrr_start), "nrr": pct(r.nrr), "grr": pct(r.grr),
+            "monthly_logo_churn": pct(r.monthly_logo_churn_rate),
         })).collect::<Vec<_>>(),
     })
 }
 
-fn mrr(v: &Value, page: &Page) -> Value {
-    let rows: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+fn mrr(rows: &[MonthMovements], page: &Page) -> Value {
     json!({
         "rows": rows.iter().map(|m| json!({
-            "month": m["month"].as_str().and_then(Month::parse).map(|x| month(x.first_day(), page.lang)).unwrap_or_default(),
-            "starting": yen(f(&m["starting_mrr"]).unwrap_or(0.0)), "new": yen(f(&m["new"]).unwrap_or(0.0)),
-            "expansion": yen(f(&m["expansion"]).unwrap_or(0.0)), "reactivation": yen(f(&m["reactivation"]).unwrap_or(0.0)),
-            "contraction": yen(f(&m["contraction"]).unwrap_or(0.0)), "churn": yen(f(&m["churn"]).unwrap_or(0.0)),
-            "ending": yen(f(&m["ending_mrr"]).unwrap_or(0.0)), "net": yen(f(&m["net_change"]).unwrap_or(0.0)),
-            "quick_ratio": f(&m["quick_ratio"]).map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
-            "customers_end": count(m["customers_end"].as_u64().unwrap_or(0)),
+            "month": Month::parse(&m.month).map(|x| month(x.first_day(), page.lang)).unwrap_or_default(),
+            "starting": yen(m.starting_mrr), "new": yen(m.new),
+            "expansion": yen(m.expansion), "reactivation": yen(m.reactivation),
+            "contraction": yen(m.contraction), "churn": yen(m.churn),
+            "ending": yen(m.ending_mrr), "net": yen(m.net_change),
+            "quick_ratio": m.quick_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
+            "customers_end": count(m.customers_end),
         })).collect::<Vec<_>>(),
     })
 }
 
-fn cohorts(v: &Value, _lang: &str) -> Value {
-    let rows: Vec<Value> = v["cohorts"].as_array().cloned().unwrap_or_default();
-    let width = rows.iter().map(|r| r["percentages"].as_array().map_or(0, Vec::len)).max().unwrap_or(0);
+fn cohorts(table: &CohortTable) -> Value {
+    let width = table.cohorts.iter().map(|r| r.percentages.len()).max().unwrap_or(0);
     json!({
         "ages": (0..width).collect::<Vec<_>>(),
-        "rows": rows.iter().map(|r| json!({
-            "cohort": r["cohort"], "size": count(r["size"].as_u64().unwrap_or(0)),
-            "cells": r["percentages"].as_array().into_iter().flatten().map(|p| match p.as_f64() {
-                Some(x) => json!({ "text": format!("{:.0}%", x * 100.0), "bg": heat(x), "fg": heat_text(x), "title": format!("{:.1}%", x * 100.0) }),
+        "rows": table.cohorts.iter().map(|r| json!({
+            "cohort": r.cohort, "size": count(r.size),
+            "cells": r.percentages.iter().map(|p| match p {
+                Some(x) => json!({ "text": format!("{:.0}%", x * 100.0), "bg": heat(*x), "fg": heat_text(*x), "title": format!("{:.1}%", x * 100.0) }),
                 None => json!({ "text": "", "bg": "#f7f8fa", "fg": "#1f2933", "title": "" }),
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
 
-fn arr(v: &Value, page: &Page, group: &dyn Fn(&Value) -> String) -> Value {
-    let rows: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+fn arr(rows: &[ArrRow], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> Value {
     let chart = grouped_bars(
         &page.t("report.arr_chart"),
         &[page.t("col.arr")],
-        &rows.iter().filter(|r| r["group"] != "all").map(|r| (group(&r["group"]), vec![f(&r["arr"]).unwrap_or(0.0)])).collect::<Vec<_>>(),
+        &rows.iter().filter(|r| r.group != "all").map(|r| (group(Some(&r.group)), vec![r.arr])).collect::<Vec<_>>(),
         &|x| yen(x),
     );
     json!({
         "chart": chart,
         "rows": rows.iter().map(|r| json!({
-            "group": group(&r["group"]), "accounts": count(r["accounts_active"].as_u64().unwrap_or(0)), "mrr": yen(f(&r["mrr"]).unwrap_or(0.0)),
-            "arr": yen(f(&r["arr"]).unwrap_or(0.0)), "arpa": f(&r["arpa"]).map(yen).unwrap_or_else(|| "—".into()), "share": pct(f(&r["share"])),
+            "group": group(Some(&r.group)), "accounts": count(r.accounts_active), "mrr": yen(r.mrr),
+            "arr": yen(r.arr), "arpa": r.arpa.map(yen).unwrap_or_else(|| "—".into()), "share": pct(r.share),
         })).collect::<Vec<_>>(),
     })
 }
