@@ -8,6 +8,7 @@ mod format;
 mod params;
 pub mod planning;
 pub mod usage;
+pub mod users;
 
 pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
 pub use params::{ParamError, Params};

@@ -22,7 +22,9 @@ pub struct PlanOutput {
     pub result: PlanResult,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// One of the five plans' results (which one: `plan`). In the document it is `anyOf`, not
+/// `oneOf`: objects may carry more fields than a schema names, so a result could match several.
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum PlanResult {
     Capacity(CapacityResult),
@@ -30,6 +32,35 @@ pub enum PlanResult {
     Budget(BudgetResult),
     Maturity(MaturityResult),
     Funnel(FunnelResult),
+}
+
+impl utoipa::PartialSchema for PlanResult {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, Ref};
+        let any_of = AnyOfBuilder::new()
+            .item(Ref::from_schema_name("CapacityResult"))
+            .item(Ref::from_schema_name("HiringResult"))
+            .item(Ref::from_schema_name("BudgetResult"))
+            .item(Ref::from_schema_name("MaturityResult"))
+            .item(Ref::from_schema_name("FunnelResult"))
+            .build();
+        utoipa::openapi::schema::Schema::AnyOf(any_of).into()
+    }
+}
+
+impl utoipa::ToSchema for PlanResult {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::ToSchema;
+        fn add<T: ToSchema>(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::schemas(schemas);
+        }
+        add::<CapacityResult>(schemas);
+        add::<HiringResult>(schemas);
+        add::<BudgetResult>(schemas);
+        add::<MaturityResult>(schemas);
+        add::<FunnelResult>(schemas);
+    }
 }
 
 /// The capacity plan, the inputs it ran on, and where the book of accounts came from.

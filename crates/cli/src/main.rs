@@ -1,6 +1,7 @@
 //! `kizuna`: the one binary. Each subcommand lives in `commands/`.
 
 mod commands;
+mod settings;
 
 /// mimalloc for Rust and, through its `override` feature, for the bundled SQLite too: glibc's
 /// allocator kept trimming and regrowing its heaps under ingestion and usage queries (a third
@@ -22,14 +23,21 @@ use std::process::ExitCode;
         automatically when the database is opened."
 )]
 struct Cli {
-    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
-    #[arg(long, global = true, env = "KIZUNA_DATABASE_URL", default_value = kizuna_store::DEFAULT_DATABASE_URL)]
-    database: String,
+    /// A config file (TOML) with any of: database, time_zone, listen, secure_cookies,
+    /// backup_dir, backup_every, backup_keep. Flags and environment variables win over it.
+    #[arg(long, global = true, env = "KIZUNA_CONFIG")]
+    config: Option<std::path::PathBuf>,
+
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB
+    /// [default: sqlite://kizuna.db].
+    #[arg(long, global = true, env = "KIZUNA_DATABASE_URL")]
+    database: Option<String>,
 
     /// The business time zone (IANA name): it decides "today", the day a usage event counts
-    /// in, report day boundaries and the times shown. Changing it re-files stored usage by day.
-    #[arg(long, global = true, env = "KIZUNA_TIME_ZONE", default_value = "Asia/Tokyo", value_parser = parse_zone)]
-    time_zone: chrono_tz::Tz,
+    /// in, report day boundaries and the times shown. Changing it re-files stored usage by day
+    /// [default: Asia/Tokyo].
+    #[arg(long, global = true, env = "KIZUNA_TIME_ZONE", value_parser = parse_zone)]
+    time_zone: Option<chrono_tz::Tz>,
 
     #[command(subcommand)]
     command: Command,
@@ -96,7 +104,26 @@ fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    kizuna_domain::time::set_zone(cli.time_zone);
+    let mut given = settings::Given {
+        config: cli.config.clone(),
+        database: cli.database.clone(),
+        time_zone: cli.time_zone.map(|z| z.name().to_string()),
+        ..Default::default()
+    };
+    match &cli.command {
+        Command::Serve(a) => a.fill(&mut given),
+        // `demo --serve` takes the cookie setting from the environment or the config file.
+        Command::Demo(_) => given.secure_cookies = std::env::var("KIZUNA_SECURE_COOKIES").ok().and_then(|v| settings::parse_bool(&v).ok()),
+        _ => {}
+    }
+    let settings = match settings::Settings::load(given) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    kizuna_domain::time::set_zone(settings.time_zone);
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -105,7 +132,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, settings)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -114,12 +141,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let db = cli.database;
+async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode> {
+    let db = settings.database.clone();
     match cli.command {
-        Command::Serve(args) => commands::serve::run(&db, args).await,
+        Command::Serve(_) => commands::serve::run(&settings).await,
         Command::Import(kind) => commands::import::run(&db, kind).await,
-        Command::Demo(args) => commands::demo::run(&db, args).await,
+        Command::Demo(args) => commands::demo::run(&db, args, settings.secure_cookies).await,
         Command::Metrics(metric) => commands::metrics::run(&db, metric).await,
         Command::Plan(plan) => commands::plan::run(&db, plan).await,
         Command::Alerts(c) => commands::alerts::run(&db, c).await,

@@ -170,7 +170,7 @@ impl IntoResponse for ApiError {
             }
             _ => None,
         };
-        let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        let mut resp = (status, Json(serde_json::json!({ "error": message, "request_id": crate::request_id() }))).into_response();
         if let Some(m) = msg {
             resp.extensions_mut().insert(m);
         }

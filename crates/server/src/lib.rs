@@ -61,7 +61,33 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(edge::bounded_input))
         .layer(middleware::from_fn_with_state(state.secure_cookies, secure_cookies))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_scope))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
         .with_state(state)
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being answered (`x-request-id`), for error bodies.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok().filter(|id| !id.is_empty())
+}
+
+/// Every log line about a request carries its id, method and path (never the query: it may
+/// hold a key or an e-mail).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+}
+
+/// Makes the request id readable while the request is answered, so an error body can name it.
+async fn request_scope(req: Request, next: Next) -> Response {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    REQUEST_ID.scope(id, next.run(req)).await
 }
 
 /// No framing, no MIME sniffing, no third-party anything: pages use only our own inline CSS and
@@ -114,7 +140,7 @@ pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result
 }
 
 /// Serve until Ctrl-C / SIGTERM. Expired sessions are swept every hour.
-pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
+pub async fn serve(store: Arc<dyn Store>, listen: &str, secure_cookies: bool) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("Kizuna listening on http://{}", listener.local_addr()?);
     let sweeper = store.clone();
@@ -140,7 +166,7 @@ pub async fn serve(store: Arc<dyn Store>, listen: &str) -> std::io::Result<()> {
         }
     });
     let mut state = AppState::new(store);
-    state.secure_cookies = std::env::var("KIZUNA_SECURE_COOKIES").is_ok_and(|v| v == "1" || v == "true");
+    state.secure_cookies = secure_cookies;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
 }

@@ -20,7 +20,7 @@ pub struct Args {
     pub listen: String,
 }
 
-pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     // Written only into an empty database: another --until shifts every date, and writing a
     // second company over the first would mix the two.
@@ -63,7 +63,7 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.serve {
         eprintln!("Kizuna on http://{}", args.listen);
-        kizuna_server::serve(store, &args.listen).await?;
+        kizuna_server::serve(store, &args.listen, secure_cookies).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,28 +1,43 @@
 use std::process::ExitCode;
 
+/// The server's flags; each also comes from the environment or the config file (`Settings`).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "KIZUNA_LISTEN")]
-    pub listen: String,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "KIZUNA_LISTEN")]
+    pub listen: Option<String>,
     /// Write scheduled backups (as `kizuna backup` does) into this directory.
     #[arg(long, env = "KIZUNA_BACKUP_DIR")]
     pub backup_dir: Option<std::path::PathBuf>,
-    /// How often to back up: 24h, 6h, 30m, 7d ...
-    #[arg(long, env = "KIZUNA_BACKUP_EVERY", default_value = "24h", value_parser = super::backup::parse_every)]
-    pub backup_every: std::time::Duration,
-    /// How many scheduled backups to keep; older ones are deleted.
-    #[arg(long, env = "KIZUNA_BACKUP_KEEP", default_value_t = 7)]
-    pub backup_keep: usize,
+    /// How often to back up: 24h, 6h, 30m, 7d ... [default: 24h].
+    #[arg(long, env = "KIZUNA_BACKUP_EVERY")]
+    pub backup_every: Option<String>,
+    /// How many scheduled backups to keep; older ones are deleted [default: 7].
+    #[arg(long, env = "KIZUNA_BACKUP_KEEP")]
+    pub backup_keep: Option<usize>,
+    /// Every cookie Kizuna sets is Secure (serve behind HTTPS): 1 or true.
+    #[arg(long, env = "KIZUNA_SECURE_COOKIES", value_parser = crate::settings::parse_bool)]
+    pub secure_cookies: Option<bool>,
 }
 
-pub async fn run(db: &str, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open(db).await?;
-    if let Some(dir) = args.backup_dir {
-        super::backup::schedule(db.to_string(), dir.clone(), args.backup_every, args.backup_keep)?;
-        eprintln!("backing up into {} every {} s, keeping {}", dir.display(), args.backup_every.as_secs(), args.backup_keep);
+impl Args {
+    pub fn fill(&self, given: &mut crate::settings::Given) {
+        given.listen = self.listen.clone();
+        given.backup_dir = self.backup_dir.clone();
+        given.backup_every = self.backup_every.clone();
+        given.backup_keep = self.backup_keep;
+        given.secure_cookies = self.secure_cookies;
     }
-    eprintln!("Kizuna on http://{} (database {})", args.listen, kizuna_store::redact_url(db));
-    kizuna_server::serve(store, &args.listen).await?;
+}
+
+pub async fn run(s: &crate::settings::Settings) -> anyhow::Result<ExitCode> {
+    tracing::debug!("settings: {s:?}");
+    let store = super::open(&s.database).await?;
+    if let Some(dir) = &s.backup_dir {
+        super::backup::schedule(s.database.clone(), dir.clone(), s.backup_every, s.backup_keep)?;
+        eprintln!("backing up into {} every {} s, keeping {}", dir.display(), s.backup_every.as_secs(), s.backup_keep);
+    }
+    eprintln!("Kizuna on http://{} (database {})", s.listen, kizuna_store::redact_url(&s.database));
+    kizuna_server::serve(store, &s.listen, s.secure_cookies).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Subcommand};
 use kizuna_domain::access::hash_new_password;
-use kizuna_domain::{Role, StaffRow};
+use kizuna_domain::Role;
 use kizuna_store::AuditEntry;
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -67,23 +67,19 @@ pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
             if role == Role::Partner && c.partner.is_none() {
                 bail!("--role partner needs --partner PARTNER_ID: a partner user sees only that partner's accounts");
             }
-            let email = c.email.trim().to_lowercase();
-            if !email.contains('@') {
-                bail!("--email {:?} is not an e-mail address", c.email);
-            }
             let password = match c.password {
                 Some(p) => p,
                 None => read_password()?,
             };
-            let hash = hash_new_password(&password, &[&email, c.name.as_deref().unwrap_or("")]).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let partner_id = if role == Role::Partner { c.partner } else { None };
-            let row = StaffRow { name: c.name.unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id: c.team, partner_id };
-            if !store.create_user(&row, &hash).await? {
-                bail!("a user with e-mail {email:?} already exists (use `kizuna users set-password` or the admin page)");
+            let new = kizuna_app::users::NewUser { email: c.email, name: c.name, role, team_id: c.team, partner_id: c.partner, password };
+            match kizuna_app::users::create_user(store.as_ref(), "cli", new).await {
+                Ok(row) => println!("created {} ({role})", row.email),
+                Err(kizuna_app::users::UserError::Email(e)) => bail!("--email {e:?} is not an e-mail address"),
+                Err(kizuna_app::users::UserError::Exists(e)) => {
+                    bail!("a user with e-mail {e:?} already exists (use `kizuna users set-password` or the admin page)")
+                }
+                Err(e) => bail!("{e}"),
             }
-            let detail = serde_json::json!({ "role": role.as_str(), "partner_id": row.partner_id });
-            store.audit(AuditEntry { actor: "cli", action: "user.create", target: Some(&email), detail }).await?;
-            println!("created {email} ({role})");
         }
         Users::SetPassword { email } => {
             let email = email.trim().to_lowercase();

@@ -65,14 +65,40 @@ pub struct Kpi {
     pub value: Option<KpiValue>,
 }
 
-/// A KPI's current value: a rate, ARR per segment, or the team's load.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// A KPI's current value: a rate, ARR per segment, or the team's load. In the API document it
+/// is `anyOf` (the team's object would also read as a map of numbers).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum KpiValue {
     Rate(f64),
     BySegment(BTreeMap<String, f64>),
     Team { accounts_per_csm: f64, arr_per_csm: Option<f64> },
 }
+
+impl utoipa::PartialSchema for KpiValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, AnyOfBuilder, ObjectBuilder, Type};
+        let number = || ObjectBuilder::new().schema_type(Type::Number);
+        let any_of = AnyOfBuilder::new()
+            .item(number().description(Some("a rate (1.05 = 105%)")))
+            .item(
+                ObjectBuilder::new()
+                    .description(Some("ARR by segment"))
+                    .additional_properties(Some(AdditionalProperties::RefOr(number().build().into()))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .description(Some("the team's load"))
+                    .property("accounts_per_csm", number())
+                    .property("arr_per_csm", ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Number, Type::Null])))
+                    .required("accounts_per_csm"),
+            )
+            .build();
+        utoipa::openapi::schema::Schema::AnyOf(any_of).into()
+    }
+}
+
+impl utoipa::ToSchema for KpiValue {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Goal {

@@ -75,7 +75,7 @@ impl IntoResponse for IngestError {
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         };
-        let body = serde_json::json!({ "success": false, "code": code, "message": message, "error": message });
+        let body = serde_json::json!({ "success": false, "code": code, "message": message, "error": message, "request_id": crate::request_id() });
         let mut resp = (status, Json(body)).into_response();
         self.0.headers(resp.headers_mut());
         resp

@@ -8,7 +8,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kizuna_domain::access::{hash_new_password, KeyKind, PasswordError, Permission, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
-use kizuna_domain::{Role, StaffRow};
+use kizuna_domain::Role;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -24,12 +24,16 @@ fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
 
 /// A password an admin chose for `email` (named `name`), checked by the password policy.
 fn password_hash(password: &str, email: &str, name: Option<&str>) -> Result<String, ApiError> {
-    hash_new_password(password, &[email, name.unwrap_or("")]).map_err(|e| match e {
+    hash_new_password(password, &[email, name.unwrap_or("")]).map_err(password_error)
+}
+
+fn password_error(e: PasswordError) -> ApiError {
+    match e {
         PasswordError::TooShort(n) => ApiError::Invalid(Msg::new("err.password_short").arg("count", n).arg("min", MIN_PASSWORD_CHARS)),
         PasswordError::Blank => ApiError::Invalid(Msg::new("err.password_blank")),
         PasswordError::Weak(score) => ApiError::Invalid(Msg::new("err.password_weak").arg("score", score).arg("min", MIN_PASSWORD_SCORE)),
         other => ApiError::Internal(other.to_string()),
-    })
+    }
 }
 
 fn field(f: &FormData, name: &str) -> Option<String> {
@@ -101,22 +105,30 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
     me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
-        let email = bounded_field(&f, "email", 254)?.map(|e| e.to_lowercase()).filter(|e| e.contains('@')).ok_or_else(|| ApiError::Invalid(Msg::new("err.email")))?;
+        let email = bounded_field(&f, "email", 254)?.unwrap_or_default();
         let name = bounded_field(&f, "name", 200)?;
         let team_id = bounded_field(&f, "team_id", 100)?;
-        bounded_field(&f, "partner_id", 100)?;
+        let partner_id = bounded_field(&f, "partner_id", 100)?;
         let role = role_field(&f)?;
-        let partner_id = partner_field(&f, role)?;
-        let hash = password_hash(f.get("password").map(String::as_str).unwrap_or(""), &email, name.as_deref())?;
-        let row = StaffRow { name: name.unwrap_or_else(|| email.clone()), email: email.clone(), role, team_id, partner_id };
-        if !state.store.create_user(&row, &hash).await? {
-            return Err(ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)));
-        }
-        me.audit(state.store.as_ref(), "user.create", Some(&email), json!({ "role": role.as_str(), "partner_id": row.partner_id })).await?;
-        Ok(email)
+        let password = f.get("password").cloned().unwrap_or_default();
+        let new = kizuna_app::users::NewUser { email, name, role, team_id, partner_id, password };
+        let row = kizuna_app::users::create_user(state.store.as_ref(), &me.actor, new).await.map_err(user_error)?;
+        Ok(row.email)
     }
     .await;
     users_outcome(&state, me, &headers, &q, result).await
+}
+
+/// What the admin page says when a user cannot be created.
+fn user_error(e: kizuna_app::users::UserError) -> ApiError {
+    use kizuna_app::users::UserError;
+    match e {
+        UserError::Email(_) => ApiError::Invalid(Msg::new("err.email")),
+        UserError::PartnerNeeded => ApiError::Invalid(Msg::new("err.partner_required")),
+        UserError::Password(p) => password_error(p),
+        UserError::Exists(email) => ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)),
+        UserError::Store(s) => ApiError::Store(s),
+    }
 }
 
 /// Change a user's role (and partner) and, when given, reset the password.
