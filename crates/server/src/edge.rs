@@ -75,12 +75,15 @@ pub fn check(path: &str, query: Option<&str>) -> Result<(), Msg> {
 /// The layer: the request line checked, and a declared body over the route's limit refused
 /// before it is read (a body without a length is cut off at the limit by `DefaultBodyLimit`).
 pub async fn bounded_input(req: Request, next: Next) -> Response {
+    // `/v1` answers in the shape Segment's libraries read, the rest of the API in its own.
+    let segment = req.uri().path().starts_with("/v1/");
+    let answer = move |e: ApiError| if segment { crate::api::segment_error(e) } else { e.into_response() };
     if let Err(m) = check(req.uri().path(), req.uri().query()) {
-        return ApiError::Invalid(m).into_response();
+        return answer(ApiError::Invalid(m));
     }
     let limit = body_limit(req.uri().path());
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    let too_large = || ApiError::TooLarge(Msg::new("err.body_too_large").arg("limit", limit / 1024)).into_response();
+    let too_large = || answer(ApiError::TooLarge(Msg::new("err.body_too_large").arg("limit", limit / 1024)));
     if declared.is_some_and(|n| n > limit) {
         return too_large();
     }

@@ -20,6 +20,7 @@ pub enum Direction {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ScorecardMeasure)]
 pub struct Measure {
     pub input: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -70,6 +70,7 @@ impl PeriodKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = CohortMeasure)]
 pub enum Measure {
     Logos,
     Mrr,

@@ -209,14 +209,20 @@ pub async fn add_activity(store: &dyn Store, me: &Principal, id: &str, a: NewAct
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/activities", tag = "accounts", params(("id" = String, Path, description = "The account id")),
     request_body = NewActivity,
     responses((status = 201, body = CreatedActivity), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 415, description = "Not JSON"), (status = 422, description = "A field has the wrong type")),
+              (status = 404, body = ErrorBody), (status = 415, description = "Not sent as JSON", body = ErrorBody)),
     security(("session" = [])))]
 pub async fn create_activity(
     State(state): State<AppState>,
     me: Principal,
     Path(id): Path<String>,
-    Json(a): Json<NewActivity>,
+    body: Result<Json<NewActivity>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<CreatedActivity>), ApiError> {
+    use axum::extract::rejection::JsonRejection;
+    // A body that is not the JSON asked for is answered in the API's error shape, not axum's text.
+    let Json(a) = body.map_err(|e| match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedEncoding("send the activity as JSON (Content-Type: application/json)".into()),
+        other => ApiError::BadRequest(format!("the activity is not the JSON expected: {}", other.body_text())),
+    })?;
     let row = add_activity(state.store.as_ref(), &me, &id, a).await?;
     Ok((axum::http::StatusCode::CREATED, Json(CreatedActivity { activity_id: row.activity_id, account_id: row.account_id })))
 }

@@ -46,6 +46,34 @@ impl Modify for Security {
     }
 }
 
+/// Answers the edge layer (`edge.rs`) may give before any handler runs, on every route: 400 for
+/// a request line with a control character or over the length limits, 413 for a body over
+/// the route's limit. Added to each operation that does not list them already.
+pub struct EdgeErrors;
+
+impl Modify for EdgeErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let body = if path.starts_with("/v1/") { "IngestErrorBody" } else { "ErrorBody" };
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                let mut add = |code: &str, why: &str| {
+                    if !op.responses.responses.contains_key(code) {
+                        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(body))).build();
+                        let answer = ResponseBuilder::new().description(why).content("application/json", content).build();
+                        op.responses.responses.insert(code.to_string(), answer.into());
+                    }
+                };
+                add("400", "The request line holds a control character or is too long, or a parameter is wrong");
+                if op.request_body.is_some() {
+                    add("413", "The body is over the route's limit");
+                }
+            }
+        }
+    }
+}
+
 /// Every error of `/api/v1`: the message in the caller's language (`Accept-Language`) and the
 /// request's id, which the server log carries on every line about the request.
 #[derive(Debug, Serialize, ToSchema)]

@@ -64,8 +64,16 @@ impl<E: Into<ApiError>> From<E> for IngestError {
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        let message = self.0.public_message();
+        segment_error(self.0)
+    }
+}
+
+/// An error answered in the shape Segment's and RudderStack's libraries read (also for requests
+/// the edge layer refuses before a `/v1` handler runs).
+pub fn segment_error(e: ApiError) -> Response {
+    {
+        let status = e.status();
+        let message = e.public_message();
         let code = match status {
             StatusCode::BAD_REQUEST => "invalid_request",
             StatusCode::UNAUTHORIZED => "unauthorized",
@@ -77,7 +85,7 @@ impl IntoResponse for IngestError {
         };
         let body = serde_json::json!({ "success": false, "code": code, "message": message, "error": message, "request_id": crate::request_id() });
         let mut resp = (status, Json(body)).into_response();
-        self.0.headers(resp.headers_mut());
+        e.headers(resp.headers_mut());
         resp
     }
 }

@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use accounts::{add_activity, scoped_query, visible_account, NewActivity};
+pub use ingest::segment_error;
 
 /// Every `/api/v1` and `/v1` route, with the limits on expensive work.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -40,7 +41,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 /// The API document: every route of [`routes`], its parameters, bodies, answers and security.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = cheap().merge(expensive()).merge(ingest::routes()).split_for_parts();
+    let (_, mut doc) = cheap().merge(expensive()).merge(ingest::routes()).split_for_parts();
+    // Applied once every route is in: it adds the edge layer's answers to each operation.
+    utoipa::Modify::modify(&doc::EdgeErrors, &mut doc);
     doc
 }
 

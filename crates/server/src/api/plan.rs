@@ -98,7 +98,7 @@ pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<
 
 /// Validate and save; a scenario that does not parse is refused with the key and line named.
 #[utoipa::path(put, path = "/api/v1/plan/scenarios/{name}", tag = "planning", params(("name" = String, Path, description = "The scenario's name, 1 to 100 characters")),
-    request_body(content = String, description = "The scenario (TOML)", content_type = "application/toml"),
+    request_body(content = String, description = "The scenario (TOML)", content_type = "text/plain"),
     responses((status = 200, body = SavedScenario), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<String>, body: String) -> Result<Json<SavedScenario>, ApiError> {

@@ -51,7 +51,7 @@ pub async fn get_scorecards(State(state): State<AppState>, me: Principal) -> Res
 
 /// Checked before it is saved: a bad scorecard is refused with the scorecard and measure named.
 #[utoipa::path(put, path = "/api/v1/health/scorecards", tag = "health",
-    request_body(content = String, description = "Scorecards (TOML)", content_type = "application/toml"),
+    request_body(content = String, description = "Scorecards (TOML)", content_type = "text/plain"),
     responses((status = 200, body = SavedScorecards), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedScorecards>, ApiError> {

@@ -75,7 +75,7 @@ pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Re
 
 /// Checked before it is saved: a bad definition is refused with the metric named.
 #[utoipa::path(put, path = "/api/v1/usage/definitions", tag = "usage",
-    request_body(content = String, description = "Definitions (TOML)", content_type = "application/toml"),
+    request_body(content = String, description = "Definitions (TOML)", content_type = "text/plain"),
     responses((status = 200, body = SavedMetrics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put_definitions(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedMetrics>, ApiError> {
