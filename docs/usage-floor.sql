@@ -1,5 +1,5 @@
 -- What SQLite itself takes for the keyed writes of a usage import, as set operations from the
--- bare table that `kizuna bench import-events` loads with .import (FILE.raw.db):
+-- bare table that `kizuna-bench import-events` loads with .import (FILE.raw.db):
 --   sqlite3 /tmp/ie.db.raw.db < docs/usage-floor.sql
 -- Same tables and keys as migrations 0010 and 0011; the rollup is built by one GROUP BY.
 .timer on

@@ -4,7 +4,7 @@ Kizuna (RudderStack's gzips its bodies and sends identify traits only in context
 Usage: python_client.py segment|rudder URL WRITE_KEY PREFIX. Sends identify, track before
 grouping, group with traits, track after grouping and page, flushes, then sends the same messages
 again (same messageIds, as a client retrying after a lost answer would). Exits non-zero if the
-library reports an error. crates/cli/tests/sdk.rs checks what was stored.
+library reports an error. crates/cli/tests/it/sdk.rs checks what was stored.
 """
 
 import sys

@@ -2,7 +2,7 @@
 // sending to Kizuna. Usage: node segment_node.mjs URL WRITE_KEY PREFIX. Sends identify, track
 // before grouping, group with traits, track after grouping and page, flushes, then sends the
 // same messages again (same messageIds). Exits non-zero if the library reports an error.
-// crates/cli/tests/sdk.rs checks what was stored.
+// crates/cli/tests/it/sdk.rs checks what was stored.
 import { Analytics } from '@segment/analytics-node';
 
 const [url, writeKey, p] = process.argv.slice(2);

@@ -93,9 +93,6 @@ enum Command {
         #[arg(long)]
         to: String,
     },
-    /// Performance benchmarks that generate their own data (see docs/benchmarks.md).
-    #[command(subcommand)]
-    Bench(commands::bench::Bench),
 }
 
 fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
@@ -161,6 +158,5 @@ async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode>
         Command::Backup { file } => commands::backup::run_backup(&db, &file).await,
         Command::Restore { file } => commands::backup::run_restore(&db, &file).await,
         Command::Migrate { to } => commands::migrate::run(&db, &to).await,
-        Command::Bench(bench) => commands::bench::run(&db, bench).await,
     }
 }

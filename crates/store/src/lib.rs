@@ -95,6 +95,27 @@ pub async fn open_alone(url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// A database that could not be opened, named without its password: what the command-line
+/// tools print (`opening database sqlite://kizuna.db: ...`, the cause after the colon).
+#[derive(Debug, thiserror::Error)]
+#[error("opening database {url}")]
+pub struct OpenError {
+    /// Redacted ([`redact_url`]).
+    pub url: String,
+    #[source]
+    pub source: StoreError,
+}
+
+/// [`open`] for a command-line tool (`kizuna`, `kizuna-bench`): the error names the database.
+pub async fn open_named(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    open(url).await.map_err(|source| OpenError { url: redact_url(url), source })
+}
+
+/// [`open_alone`] for a command-line tool: the error names the database.
+pub async fn open_alone_named(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    open_alone(url).await.map_err(|source| OpenError { url: redact_url(url), source })
+}
+
 /// Filters, sort and page for the account list.
 #[derive(Debug, Clone)]
 pub struct AccountQuery {

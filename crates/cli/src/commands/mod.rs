@@ -1,8 +1,5 @@
 pub mod alerts;
 pub mod backup;
-pub mod bench;
-pub mod bench_health;
-pub mod bench_usage;
 pub mod demo;
 pub mod import;
 pub mod keys;
@@ -13,18 +10,17 @@ pub mod score;
 pub mod serve;
 pub mod users;
 
-use anyhow::Context;
 use std::sync::Arc;
 
 /// Open (and migrate) the database, naming it in any error.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
-    kizuna_store::open(url).await.with_context(|| format!("opening database {}", kizuna_store::redact_url(url)))
+    Ok(kizuna_store::open_named(url).await?)
 }
 
 /// [`open`] for a command that writes much at once and needs no one else on the database
 /// meanwhile (imports): see [`kizuna_store::open_alone`].
 pub async fn open_alone(url: &str) -> anyhow::Result<Arc<dyn kizuna_store::Store>> {
-    kizuna_store::open_alone(url).await.with_context(|| format!("opening database {}", kizuna_store::redact_url(url)))
+    Ok(kizuna_store::open_alone_named(url).await?)
 }
 
 /// Write a command's output; a reader that went away (`| head`) is not an error.

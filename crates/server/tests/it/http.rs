@@ -15,8 +15,7 @@ use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery";
 
-mod common;
-use common::Reply;
+use crate::common::Reply;
 
 /// A browser: a cookie jar over the real router, on a fresh database.
 struct Client {

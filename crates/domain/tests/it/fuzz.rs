@@ -92,7 +92,7 @@ fn mutated(text: &'static str) -> impl Strategy<Value = String> {
     )
 }
 
-const SCENARIO: &str = include_str!("../../../docs/scenario.example.toml");
+const SCENARIO: &str = include_str!("../../../../docs/scenario.example.toml");
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]

@@ -1,4 +1,4 @@
-//! `kizuna bench ingest` and `kizuna bench usage-metrics`: usage ingestion over HTTP with a load
+//! `kizuna-bench ingest`, `kizuna-bench import-events` and `kizuna-bench usage-metrics`: usage ingestion over HTTP with a load
 //! generator on the same machine, and recomputing every usage metric for many accounts.
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -15,7 +15,7 @@ use std::time::{Duration as Wait, Instant};
 /// batches of `batch` track events for `seconds` (gzipped with `gzip`, compressed by each sender
 /// as an SDK would); prints events/s and batch latency percentiles.
 pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, ids: MessageIds, gzip: bool) -> anyhow::Result<ExitCode> {
-    let store = super::open(db).await?;
+    let store = crate::open(db).await?;
     let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "bench", KeyKind::Write, Some("bench ingest".into()), None).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/batch", listener.local_addr()?);
@@ -136,7 +136,7 @@ fn batch_body(c: usize, n: u64, batch: usize, ids: MessageIds, rng: &mut impl ra
 /// Loads `accounts` paying accounts with `per_account` events each over the last 60 days
 /// (unless `no_load`), then times computing every default usage metric at one date.
 pub async fn usage_metrics(db: &str, accounts: u64, per_account: u64, no_load: bool, repeat: usize) -> anyhow::Result<ExitCode> {
-    let store = super::open(db).await?;
+    let store = crate::open(db).await?;
     let at = NaiveDate::from_ymd_opt(2026, 11, 24).expect("valid date");
     if !no_load {
         let started = Instant::now();
@@ -203,13 +203,13 @@ pub async fn import_events(db: &str, events: u64) -> anyhow::Result<ExitCode> {
     out.flush()?;
     drop(out);
     let size = std::fs::metadata(&path)?.len() as f64 / (1 << 20) as f64;
-    let store = super::open_alone(db).await?;
+    let store = crate::open_alone(db).await?;
     let t = Instant::now();
     let summary = kizuna_import::import_file(store.as_ref(), kizuna_import::ImportKind::Events, &path, &kizuna_import::NoProgress)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ours = t.elapsed().as_secs_f64();
-    let rss = super::bench::peak_rss_mib().unwrap_or(0.0);
+    let rss = crate::peak_rss_mib().unwrap_or(0.0);
     println!(
         "kizuna import events: {} rows ({size:.0} MiB CSV) in {ours:.1} s: {:.0} events/s; peak memory {rss:.0} MiB",
         summary.rows,
@@ -312,7 +312,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("k.db").display());
-        let store = crate::commands::open(&db).await.unwrap();
+        let store = crate::open(&db).await.unwrap();
         let batch = r#"{"batch": [
             {"type": "track", "userId": "u1", "event": "login", "messageId": "m1", "timestamp": "2026-11-20T09:00:00Z", "context": {"groupId": "A1"}},
             {"type": "track", "userId": "u2", "event": "export", "messageId": "m2", "timestamp": "2026-11-20T10:00:00Z", "context": {"groupId": "A1"},

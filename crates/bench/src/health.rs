@@ -1,4 +1,4 @@
-//! `kizuna bench score` and `kizuna bench calibrate`: scoring many accounts with a 20-measure
+//! `kizuna-bench score` and `kizuna-bench calibrate`: scoring many accounts with a 20-measure
 //! scorecard, and fitting the calibration model on a large observation table.
 
 use chrono::NaiveDate;
@@ -100,14 +100,14 @@ fn scorecards(defs: &Definitions) -> Scorecards {
     Scorecards::parse(&text).expect("the bench scorecard parses")
 }
 
-/// Loads the accounts and events of `bench usage-metrics` (unless `no_load`), saves 15 usage
+/// Loads the accounts and events of `kizuna-bench usage-metrics` (unless `no_load`), saves 15 usage
 /// metrics and a 20-measure scorecard, then times gathering the inputs, scoring (pure) and a
 /// whole `score run` (gather, score, keep).
 pub async fn score(db: &str, accounts: u64, per_account: u64, no_load: bool, repeat: usize) -> anyhow::Result<ExitCode> {
     if !no_load {
-        super::bench_usage::usage_metrics(db, accounts, per_account, false, 1).await?;
+        crate::usage::usage_metrics(db, accounts, per_account, false, 1).await?;
     }
-    let store = super::open(db).await?;
+    let store = crate::open(db).await?;
     let defs = Definitions::parse(METRICS)?;
     let cards = scorecards(&defs);
     store.save_setting(kizuna_app::usage::SETTING, METRICS).await?;

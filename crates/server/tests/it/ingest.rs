@@ -14,8 +14,7 @@ use std::io::Write;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-mod common;
-use common::Reply;
+use crate::common::Reply;
 
 /// A server on `db` and a write key for it.
 struct Server {

@@ -1,4 +1,4 @@
-//! What the server test binaries share: an answer read whole.
+//! What the server test modules share: an answer read whole.
 
 use axum::body::to_bytes;
 use axum::http::StatusCode;
@@ -22,7 +22,6 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
-    #[allow(dead_code)] // not every test binary follows redirects
     pub fn location(&self) -> &str {
         self.headers["location"].to_str().unwrap()
     }

@@ -54,9 +54,6 @@ fn every_command_has_help() {
         &["plan", "save"],
         &["plan", "list"],
         &["plan", "example"],
-        &["bench"],
-        &["bench", "import"],
-        &["bench", "metrics"],
     ];
     for c in commands {
         let mut args = c.to_vec();

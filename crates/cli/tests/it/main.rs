@@ -1,0 +1,7 @@
+//! The integration tests of kizuna, in one test binary: cargo builds and links a
+//! binary for each file directly under tests/, so each test file is a module here instead.
+
+mod backup;
+mod cli;
+mod crash;
+mod sdk;

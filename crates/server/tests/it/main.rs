@@ -1,0 +1,6 @@
+//! The integration tests of kizuna-server, in one test binary: cargo builds and links a
+//! binary for each file directly under tests/, so each test file is a module here instead.
+
+mod common;
+mod http;
+mod ingest;
