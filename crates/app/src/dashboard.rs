@@ -63,12 +63,12 @@ pub struct Period {
 
 pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<Period, ParamError> {
     let month = |name: &str, default: Month| -> Result<Month, ParamError> {
-        match p.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match p.raw(name) {
             None => Ok(default),
             Some(v) => Month::parse(v).ok_or_else(|| ParamError::new(name, v, "is not a month (YYYY-MM)")),
         }
     };
-    let at = match p.0.get("at").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let at = match p.raw("at") {
         None => today,
         Some(_) => p.as_of()?,
     };

@@ -7,11 +7,13 @@ pub mod health;
 mod format;
 mod params;
 pub mod planning;
+pub mod requests;
 pub mod usage;
 pub mod users;
 
 pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
 pub use params::{ParamError, Params};
+pub use requests::Lookup;
 
 use chrono::NaiveDate;
 use kizuna_domain::metrics::retention::RetentionSums;

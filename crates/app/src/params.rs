@@ -1,10 +1,10 @@
-//! Report parameters from a name → value map (CLI flags and HTTP query strings alike), with errors
-//! that name the parameter, the value and what was expected.
+//! Checking a request's fields (`requests.rs`; a page's query map works too), with errors that
+//! name the parameter, the value and what was expected.
 
 use chrono::NaiveDate;
 use kizuna_domain::metrics::cohorts::{Measure, PeriodKind};
 use kizuna_domain::metrics::{GroupBy, Month};
-use std::collections::HashMap;
+use crate::requests::Lookup;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{name} {value:?} {problem}")]
@@ -20,11 +20,16 @@ impl ParamError {
     }
 }
 
-pub struct Params<'a>(pub &'a HashMap<String, String>);
+pub struct Params<'a>(pub &'a dyn Lookup);
 
 impl Params<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.0.lookup(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    /// A field as given, trimmed; None when absent or blank.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.get(name)
     }
 
     fn required(&self, name: &str) -> Result<&str, ParamError> {

@@ -2,13 +2,12 @@
 
 use crate::ApiError;
 use chrono::NaiveDate;
-use std::collections::HashMap;
 
-pub struct Params<'a>(pub &'a HashMap<String, String>);
+pub struct Params<'a>(pub &'a dyn kizuna_app::Lookup);
 
 impl Params<'_> {
     pub fn text(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        self.0.lookup(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
     }
 
     pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -31,5 +30,17 @@ impl Params<'_> {
         self.text(name)
             .map(|v| parse(&v).ok_or_else(|| ApiError::BadRequest(format!("{name} {v:?} is not one of: {expected}"))))
             .transpose()
+    }
+}
+
+/// A query string read into a request struct (`kizuna_app::requests`). One serde cannot read (a
+/// parameter given twice, say) is refused with a 400 in the API's JSON, like every other error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri).map(|q| ApiQuery(q.0)).map_err(|e| ApiError::BadRequest(e.body_text()))
     }
 }

@@ -1,9 +1,10 @@
 //! `kizuna metrics ...`: the same reports and JSON as `GET /api/v1/metrics/...`. Each subcommand
-//! turns its flags into the parameter map the analytics crate validates for CLI and HTTP alike.
+//! turns its flags into the report's request (`kizuna_app::requests`), which the API reads from
+//! the query string; the app checks both the same way.
 
-use kizuna_app::{render, Format, Params, Report, ReportError};
+use kizuna_app::requests::{ArrRequest, CohortRequest, LtvRequest, MonthRangeRequest, RangeRequest};
+use kizuna_app::{render, Format, Lookup, Params, Report, ReportError};
 use kizuna_domain::usage::metrics::Definitions;
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -138,31 +139,34 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// The report, its parameters by API name, and the output format.
-    fn into_parts(self) -> (Report, Vec<(&'static str, Option<String>)>, Output) {
+    /// The report, its request straight from the flags, and the output format.
+    fn into_parts(self) -> (Report, Box<dyn Lookup>, Output) {
         match self {
             Metric::Retention { range, by, output } => {
-                (Report::Retention, vec![("from", Some(range.from)), ("to", Some(range.to)), ("by", by.by)], output)
+                (Report::Retention, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, ..Default::default() }), output)
             }
-            Metric::Mrr { from, to, by, output } => (Report::Mrr, vec![("from", Some(from)), ("to", Some(to)), ("by", by.by)], output),
+            Metric::Mrr { from, to, by, output } => {
+                (Report::Mrr, Box::new(MonthRangeRequest { from: Some(from), to: Some(to), by: by.by, ..Default::default() }), output)
+            }
             Metric::Cohorts { period, measure, at, output } => {
-                (Report::Cohorts, vec![("period", Some(period)), ("measure", Some(measure)), ("at", at.at)], output)
+                (Report::Cohorts, Box::new(CohortRequest { period: Some(period), measure: Some(measure), at: at.at, format: None }), output)
             }
             Metric::Ltv { period, discount_rate, margin, renewals, by, at, output } => (
                 Report::Ltv,
-                vec![
-                    ("period", Some(period)),
-                    ("discount_rate", Some(discount_rate)),
-                    ("margin", Some(margin)),
-                    ("renewals", Some(renewals)),
-                    ("by", by.by),
-                    ("at", at.at),
-                ],
+                Box::new(LtvRequest {
+                    period: Some(period),
+                    discount_rate: Some(discount_rate),
+                    margin: Some(margin),
+                    renewals: Some(renewals),
+                    by: by.by,
+                    at: at.at,
+                    format: None,
+                }),
                 output,
             ),
-            Metric::Arr { at, by, output } => (Report::Arr, vec![("at", at.at), ("by", by.by)], output),
+            Metric::Arr { at, by, output } => (Report::Arr, Box::new(ArrRequest { by: by.by, at: at.at, format: None }), output),
             Metric::Churn { range, by, output } => {
-                (Report::Churn, vec![("from", Some(range.from)), ("to", Some(range.to)), ("by", by.by)], output)
+                (Report::Churn, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, ..Default::default() }), output)
             }
             Metric::Usage { .. } | Metric::UsageDefinitions { .. } => unreachable!("handled by run"),
         }
@@ -212,10 +216,9 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    let (report, params, output) = metric.into_parts();
-    let params: HashMap<String, String> = params.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
+    let (report, request, output) = metric.into_parts();
     let store = super::open(db).await?;
-    match report.run(store.as_ref(), &Params(&params)).await {
+    match report.run(store.as_ref(), &Params(request.as_ref())).await {
         Ok(v) => {
             let format = Format::parse(&output.format).expect("clap checked the format");
             super::emit(&render(&v, format))?;

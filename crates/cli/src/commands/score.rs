@@ -2,8 +2,8 @@
 //! scorecards they use.
 
 use kizuna_app::health::Explanation;
+use kizuna_app::requests::{BacktestRequest, CalibrateRequest};
 use kizuna_app::{health, render_rows, Format, Params, ReportError};
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Clone)]
@@ -101,20 +101,25 @@ pub enum Score {
     },
 }
 
-fn replay_params(r: Replay) -> HashMap<String, String> {
-    HashMap::from([("from".into(), r.from), ("to".into(), r.to), ("every".into(), r.every), ("horizon".into(), r.horizon)])
+/// The backtest request, straight from the flags.
+fn backtest_request(r: Replay, scorecard: String) -> BacktestRequest {
+    BacktestRequest { from: Some(r.from), to: Some(r.to), every: Some(r.every), horizon: Some(r.horizon), scorecard: Some(scorecard), at: None }
 }
 
-fn model_params(m: Model) -> HashMap<String, String> {
-    let mut p = replay_params(m.replay);
-    p.insert("l2".into(), m.l2);
-    if let Some(v) = m.metrics {
-        p.insert("metrics".into(), v);
+/// The calibration (and forecast) request, straight from the flags.
+fn calibrate_request(m: Model, save: Option<String>) -> CalibrateRequest {
+    let r = m.replay;
+    CalibrateRequest {
+        from: Some(r.from),
+        to: Some(r.to),
+        every: Some(r.every),
+        horizon: Some(r.horizon),
+        metrics: m.metrics,
+        l2: Some(m.l2),
+        name: None,
+        save,
+        at: m.at,
     }
-    if let Some(v) = m.at {
-        p.insert("at".into(), v);
-    }
-    p
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
@@ -161,18 +166,12 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Score::Backtest { scorecard, replay, output } => {
-            let mut p = replay_params(replay);
-            p.insert("scorecard".into(), scorecard);
-            report(health::backtest(store, &Params(&p)).await, &output, "dates")
+            report(health::backtest(store, &Params(&backtest_request(replay, scorecard))).await, &output, "dates")
         }
         Score::Calibrate { model, save, output } => {
-            let mut p = model_params(model);
-            if let Some(s) = save {
-                p.insert("save".into(), s);
-            }
-            report(health::calibrate(store, &Params(&p)).await, &output, "coefficients")
+            report(health::calibrate(store, &Params(&calibrate_request(model, save))).await, &output, "coefficients")
         }
-        Score::Forecast { model, output } => report(health::forecast(store, &Params(&model_params(model))).await, &output, "riskiest"),
+        Score::Forecast { model, output } => report(health::forecast(store, &Params(&calibrate_request(model, None))).await, &output, "riskiest"),
         Score::Scorecards { save } => {
             if let Some(path) = save {
                 let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -5,7 +5,8 @@
 use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState, Msg};
-use axum::extract::{Path, Query, State};
+use crate::params::ApiQuery;
+use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{NaiveDate, Utc};
 use kizuna_domain::access::Permission;
@@ -14,18 +15,17 @@ use kizuna_store::{AccountPage, AccountQuery, AccountSort, Store};
 use super::doc::ErrorBody;
 use kizuna_domain::{Activity, ChurnRecord, Contact, Subscription};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
-#[derive(Debug, utoipa::IntoParams)]
+/// The account list's filters, sort and page (the API; the page reads the same names).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListQuery {
+pub struct ListQuery {
     /// Page, from 1.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1)]
+    page: Option<String>,
     /// Accounts per page, 1 to 1000 (default 50).
-    #[param(minimum = 1, maximum = 1000)]
-    per_page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    per_page: Option<String>,
     segment: Option<String>,
     /// high, hybrid or tech.
     #[param(pattern = "^(high|hybrid|tech)$")]
@@ -49,15 +49,17 @@ struct ListQuery {
     #[param(format = Date)]
     on: Option<String>,
 }
+kizuna_app::lookup!(ListQuery { page, per_page, segment, touch_model, owner, partner, stage, health, q, sort, order, on });
 
-#[derive(Debug, utoipa::IntoParams)]
+/// The day an account's MRR is read on.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct OnQuery {
+pub struct OnQuery {
     /// Date of the MRR shown, YYYY-MM-DD (default today).
     #[param(format = Date)]
     on: Option<String>,
 }
+kizuna_app::lookup!(OnQuery { on });
 
 /// An account with what belongs to it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -81,7 +83,7 @@ pub struct CreatedActivity {
 /// `health` (red, yellow, green), `q`, `sort` (account_id, name, segment, touch_model, owner,
 /// partner, stage, mrr, health), `order`
 /// (asc, desc), `on` (date of MRR).
-pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiError> {
+pub fn account_query(q: &dyn kizuna_app::Lookup) -> Result<AccountQuery, ApiError> {
     let p = Params(q);
     let on = p.date("on")?.unwrap_or_else(|| kizuna_domain::time::today());
     let mut query = AccountQuery::new(on);
@@ -102,7 +104,7 @@ pub fn account_query(q: &HashMap<String, String>) -> Result<AccountQuery, ApiErr
 }
 
 /// The query with the principal's scope forced on it.
-pub fn scoped_query(q: &HashMap<String, String>, me: &Principal) -> Result<AccountQuery, ApiError> {
+pub fn scoped_query(q: &dyn kizuna_app::Lookup, me: &Principal) -> Result<AccountQuery, ApiError> {
     let mut query = account_query(q)?;
     if let Some(partner) = me.scope() {
         query.partner_id = Some(partner);
@@ -124,7 +126,7 @@ pub async fn visible_account(store: &dyn Store, me: &Principal, id: &str, on: Na
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
     responses((status = 200, body = AccountPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn list(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<AccountPage>, ApiError> {
+pub async fn list(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<AccountPage>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let query = scoped_query(&q, &me)?;
     Ok(Json(state.store.list_accounts(&query).await?))
@@ -138,7 +140,7 @@ pub async fn show(
     State(state): State<AppState>,
     me: Principal,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<OnQuery>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let on: NaiveDate = Params(&q).date("on")?.unwrap_or_else(|| kizuna_domain::time::today());

@@ -93,9 +93,8 @@ pub struct IngestErrorBody {
 }
 
 /// `as of` (default today, in the business time zone).
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct AtQuery {
     /// The as-of date, YYYY-MM-DD (default today): nothing after it is counted.
     #[param(format = Date)]
@@ -103,139 +102,22 @@ pub struct AtQuery {
 }
 
 /// A report's output format.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct FormatQuery {
     /// `json` (default) or `csv` (UTF-8, one row per line).
     #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct RangeQuery {
-    /// First day, YYYY-MM-DD.
-    #[param(format = Date)]
-    pub from: String,
-    /// Last day, YYYY-MM-DD (cut at the as-of date; the answer keeps `requested_to`).
-    #[param(format = Date)]
-    pub to: String,
-    /// segment, touch_model, product, partner or owner (adds a `group`; "all" first).
-    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
-    pub by: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct MonthRangeQuery {
-    /// First month, YYYY-MM.
-    #[param(pattern = r"^\d{4}-\d{2}$")]
-    pub from: String,
-    /// Last month, YYYY-MM.
-    #[param(pattern = r"^\d{4}-\d{2}$")]
-    pub to: String,
-    /// segment, touch_model, product, partner or owner.
-    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
-    pub by: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct CohortQuery {
-    /// month (default), quarter or year.
-    #[param(pattern = "^(month|quarter|year)$")]
-    pub period: Option<String>,
-    /// logos (default) or mrr.
-    #[param(pattern = "^(logos|mrr)$")]
-    pub measure: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct LtvQuery {
-    /// month (default), quarter or year.
-    #[param(pattern = "^(month|quarter|year)$")]
-    pub period: Option<String>,
-    /// Annual discount rate, 0 to 10 (default 0.1).
-    pub discount_rate: Option<f64>,
-    /// Gross margin, 0 to 1 (default 1).
-    pub margin: Option<f64>,
-    /// Renewals already made counted in DERL (default 1).
-    pub renewals: Option<u32>,
-    /// segment, touch_model, product, partner or owner.
-    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
-    pub by: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ByQuery {
-    /// segment, touch_model, product, partner or owner.
-    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
-    pub by: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DashboardQuery {
-    /// First month, YYYY-MM (default: eleven months before `to`).
-    #[param(pattern = r"^\d{4}-\d{2}$")]
-    pub from: Option<String>,
-    /// Last month, YYYY-MM (default: the month of `at`).
-    #[param(pattern = r"^\d{4}-\d{2}$")]
-    pub to: Option<String>,
-}
 
-/// Observation window of backtests, calibration and forecasts.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct WindowQuery {
-    /// First observation date, YYYY-MM-DD.
-    #[param(format = Date)]
-    pub from: String,
-    /// Last observation date, YYYY-MM-DD (cut to the as-of date minus the horizon).
-    #[param(format = Date)]
-    pub to: String,
-    /// Days between observation dates, `7d` or `7` (default 7d); at most 104 dates over HTTP.
-    #[param(pattern = r"^[0-9]+d?$")]
-    pub every: Option<String>,
-    /// Days after each observation in which churn counts, `28d` (default).
-    #[param(pattern = r"^[0-9]+d?$")]
-    pub horizon: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct CalibrateQuery {
-    /// Usage metrics to fit on, comma-separated (default every defined one).
-    pub metrics: Option<String>,
-    /// L2 penalty, 0.0001 to 10000 (default 1).
-    pub l2: Option<f64>,
-    /// Name of the proposed scorecard (default `calibrated`).
-    pub name: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct SaveQuery {
-    /// Save the proposed scorecard under this name.
-    pub save: Option<String>,
-}
 
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ScorecardQuery {
-    /// The scorecard to replay (default `default`).
-    pub scorecard: Option<String>,
-}
+kizuna_app::lookup!(AtQuery { at });
+kizuna_app::lookup!(FormatQuery { format });

@@ -13,17 +13,18 @@ mod usage;
 
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use doc::{ApiDoc, DashboardQuery, ErrorBody};
+use crate::params::ApiQuery;
+use doc::{ApiDoc, ErrorBody};
+use kizuna_app::requests::DashboardRequest;
 use kizuna_app::dashboard::Dashboard;
 use kizuna_app::{render, Format};
 use kizuna_domain::access::Permission;
 use kizuna_store::AuditRecord;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -89,8 +90,8 @@ fn expensive() -> OpenApiRouter<AppState> {
 }
 
 /// A report as JSON, or as CSV with `format=csv`.
-pub(crate) fn respond<T: Serialize>(v: T, q: &HashMap<String, String>) -> Result<Response, ApiError> {
-    Ok(match q.get("format").map(String::as_str) {
+pub(crate) fn respond<T: Serialize>(v: T, format: Option<&str>) -> Result<Response, ApiError> {
+    Ok(match format.map(str::trim).filter(|f| !f.is_empty()) {
         None | Some("json") => Json(v).into_response(),
         Some("csv") => {
             let v = serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -146,29 +147,29 @@ async fn me(me: Principal) -> Json<Me> {
 }
 
 /// `GET /api/v1/dashboard?from=YYYY-MM&to=YYYY-MM`: the portfolio dashboard's figures.
-#[utoipa::path(get, path = "/api/v1/dashboard", tag = "metrics", params(DashboardQuery, doc::AtQuery),
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "metrics", params(DashboardRequest),
     responses((status = 200, body = Dashboard), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-async fn dashboard(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Dashboard>, ApiError> {
+async fn dashboard(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<DashboardRequest>) -> Result<Json<Dashboard>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let p = kizuna_app::Params(&q);
     Ok(Json(kizuna_app::dashboard::dashboard(state.store.as_ref(), &p, kizuna_app::today()).await?))
 }
 
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct AuditQuery {
     /// Page, from 1.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1)]
+    page: Option<String>,
     /// Entries per page, 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    per_page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    per_page: Option<String>,
     /// Only this actor's entries.
     actor: Option<String>,
 }
+kizuna_app::lookup!(AuditQuery { page, per_page, actor });
 
 /// One page of the audit log, newest first.
 #[derive(Debug, Serialize, ToSchema)]
@@ -183,7 +184,7 @@ pub struct AuditPage {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-async fn audit(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<AuditPage>, ApiError> {
+async fn audit(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
     me.require(Permission::ReadAudit)?;
     let p = crate::params::Params(&q);
     let page = p.number("page", 1, u32::MAX)?.unwrap_or(1);

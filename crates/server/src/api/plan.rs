@@ -3,28 +3,33 @@
 //! `GET /api/v1/plan/scenarios`, `GET|PUT /api/v1/plan/scenarios/{name}` (TOML text).
 
 use crate::auth::Principal;
-use crate::params::Params;
+use crate::params::{ApiQuery, Params};
 use kizuna_domain::access::Permission;
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kizuna_app::planning::{self, PlanError, PlanKind};
 use kizuna_app::{render, Format};
-use super::doc::{AtQuery, ErrorBody, FormatQuery};
+use super::doc::ErrorBody;
 use kizuna_app::planning::PlanOutput;
 use kizuna_domain::planning::Scenario;
 use serde::Serialize;
-use std::collections::HashMap;
 
-#[derive(Debug, utoipa::IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ScenarioQuery {
+pub struct PlanQuery {
     /// A saved scenario (default: the shipped example, with the book from live data).
     scenario: Option<String>,
+    /// The date of the live data, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    at: Option<String>,
+    /// `json` (default) or `csv` (the plan's rows).
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
 }
+kizuna_app::lookup!(PlanQuery { scenario, at, format });
 
 /// A saved scenario's name and when it was last saved.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -50,7 +55,7 @@ impl From<PlanError> for ApiError {
 
 /// Run one plan on a scenario, with live data where the scenario leaves inputs out.
 #[utoipa::path(get, path = "/api/v1/plan/{kind}", tag = "planning",
-    params(("kind" = String, Path, pattern = "^(capacity|hiring|budget|maturity|funnel)$", description = "capacity, hiring, budget, maturity or funnel"), ScenarioQuery, AtQuery, FormatQuery),
+    params(("kind" = String, Path, pattern = "^(capacity|hiring|budget|maturity|funnel)$", description = "capacity, hiring, budget, maturity or funnel"), PlanQuery),
     responses((status = 200, description = "JSON, or CSV with format=csv", content((PlanOutput = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
@@ -58,7 +63,7 @@ pub async fn report(
     State(state): State<AppState>,
     me: Principal,
     Path(kind): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<PlanQuery>,
 ) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let kind = PlanKind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("plan {kind:?}")))?;
@@ -66,7 +71,7 @@ pub async fn report(
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let scenario = planning::saved_or_default(state.store.as_ref(), p.text("scenario").as_deref()).await?;
     let value = planning::run(state.store.as_ref(), kind, &scenario, at).await?;
-    Ok(match q.get("format").map(String::as_str) {
+    Ok(match q.format.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None | Some("json") => Json(value).into_response(),
         Some("csv") => {
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], render(&planning::rows(kind, &value), Format::Csv)).into_response()

@@ -6,16 +6,18 @@ use super::visible_account;
 use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState, Msg};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use super::doc::{AtQuery, CalibrateQuery, ErrorBody, SaveQuery, ScorecardQuery, WindowQuery};
+use super::doc::{AtQuery, ErrorBody};
+use crate::params::ApiQuery;
+use kizuna_app::requests::{BacktestRequest, CalibrateRequest};
+use kizuna_app::Lookup;
 use kizuna_app::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
 use kizuna_domain::access::Permission;
 use kizuna_domain::health::Scorecards;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// The names of the scorecards saved.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -30,7 +32,7 @@ pub struct SavedScorecards {
     responses((status = 200, body = Explanation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, description = "No such account, or it was not paying on `at`", body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Explanation>, ApiError> {
+pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, ApiQuery(q): ApiQuery<AtQuery>) -> Result<Json<Explanation>, ApiError> {
     me.require(Permission::ReadAccounts)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     visible_account(state.store.as_ref(), &me, &id, at).await?;
@@ -68,7 +70,7 @@ pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: 
     responses((status = 200, body = RunSummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("session" = [])))]
-pub async fn run(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<RunSummary>, ApiError> {
+pub async fn run(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AtQuery>) -> Result<Json<RunSummary>, ApiError> {
     me.require(Permission::EditPlans)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     let v = health::run(state.store.as_ref(), at).await?;
@@ -82,7 +84,7 @@ pub const API_MAX_OBSERVATIONS: i64 = 104;
 
 /// Refuses a backtest, calibration or forecast window with more observation dates than
 /// [`API_MAX_OBSERVATIONS`], naming the window and the limit. Other mistakes are left to the report.
-fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
+fn bounded_window(q: &dyn Lookup) -> Result<(), ApiError> {
     let p = kizuna_app::Params(q);
     let (Ok((from, to)), Ok(every)) = (p.date_range("from", "to"), p.days("every", 7)) else { return Ok(()) };
     let dates = (to - from).num_days() / i64::from(every.max(1)) + 1;
@@ -96,24 +98,24 @@ fn bounded_window(q: &HashMap<String, String>) -> Result<(), ApiError> {
 }
 
 /// Replay a scorecard at each observation date: AUC, lift and churn rate per band and grade.
-#[utoipa::path(get, path = "/api/v1/health/backtest", tag = "health", params(WindowQuery, ScorecardQuery, AtQuery),
+#[utoipa::path(get, path = "/api/v1/health/backtest", tag = "health", params(BacktestRequest),
     responses((status = 200, body = Backtest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn backtest(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Backtest>, ApiError> {
+pub async fn backtest(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<BacktestRequest>) -> Result<Json<Backtest>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
     Ok(Json(health::backtest(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
 }
 
 /// `GET` reports; `POST` with `save=NAME` also saves the proposed scorecard.
-#[utoipa::path(get, path = "/api/v1/health/calibrate", tag = "health", params(WindowQuery, CalibrateQuery, AtQuery),
+#[utoipa::path(get, path = "/api/v1/health/calibrate", tag = "health", params(CalibrateRequest),
     responses((status = 200, body = CalibrationReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<CalibrationReport>, ApiError> {
+pub async fn calibrate(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<CalibrationReport>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
-    if q.contains_key("save") {
+    if q.save.is_some() {
         return Err(ApiError::BadRequest("save: use POST /api/v1/health/calibrate to save the proposed scorecard".into()));
     }
     bounded_window(&q)?;
@@ -121,26 +123,26 @@ pub async fn calibrate(State(state): State<AppState>, me: Principal, Query(q): Q
 }
 
 /// Calibrate and, with `save=NAME`, save the proposed scorecard.
-#[utoipa::path(post, path = "/api/v1/health/calibrate", tag = "health", params(WindowQuery, CalibrateQuery, SaveQuery, AtQuery),
+#[utoipa::path(post, path = "/api/v1/health/calibrate", tag = "health", params(CalibrateRequest),
     responses((status = 200, body = CalibrationReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("session" = [])))]
-pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<CalibrationReport>, ApiError> {
+pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<CalibrationReport>, ApiError> {
     me.require(Permission::EditPlans)?;
     bounded_window(&q)?;
     let v = health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?;
     if v.saved {
-        me.audit(state.store.as_ref(), "scorecards.calibrate", q.get("save").map(String::as_str), serde_json::json!({ "auc": v.cross_validation.auc })).await?;
+        me.audit(state.store.as_ref(), "scorecards.calibrate", q.save.as_deref(), serde_json::json!({ "auc": v.cross_validation.auc })).await?;
     }
     Ok(Json(v))
 }
 
 /// Expected churns within the horizon among accounts paying on `at`, from the calibrated model.
-#[utoipa::path(get, path = "/api/v1/health/forecast", tag = "health", params(WindowQuery, CalibrateQuery, AtQuery),
+#[utoipa::path(get, path = "/api/v1/health/forecast", tag = "health", params(CalibrateRequest),
     responses((status = 200, body = Forecast), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn forecast(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Json<Forecast>, ApiError> {
+pub async fn forecast(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<Forecast>, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
     Ok(Json(health::forecast(state.store.as_ref(), &kizuna_app::Params(&q)).await?))

@@ -5,21 +5,28 @@ use super::{respond, visible_account};
 use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use super::doc::{AtQuery, ErrorBody, FormatQuery};
+use crate::params::ApiQuery;
 use kizuna_app::usage::{definitions, usage_alerts, usage_metrics, UsageAlert, UsageRow, SETTING};
 use serde::Serialize;
 
-#[derive(Debug, utoipa::IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct AccountFilter {
+pub struct UsageQuery {
+    /// The day, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    at: Option<String>,
     /// Only this account (a partner may ask for its own accounts only).
     account: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
 }
+kizuna_app::lookup!(UsageQuery { at, account, format });
 
 /// The names of the metrics saved.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -28,14 +35,13 @@ pub struct SavedMetrics {
 }
 use kizuna_domain::access::Permission;
 use kizuna_domain::usage::metrics::Definitions;
-use std::collections::HashMap;
 
 /// Every metric for every paying account; a partner may ask for one of its own accounts only.
-#[utoipa::path(get, path = "/api/v1/usage/metrics", tag = "usage", params(AtQuery, AccountFilter, FormatQuery),
+#[utoipa::path(get, path = "/api/v1/usage/metrics", tag = "usage", params(UsageQuery),
     responses((status = 200, description = "JSON, or CSV with format=csv", content((Vec<UsageRow> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+pub async fn metrics(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<UsageQuery>) -> Result<Response, ApiError> {
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let account = p.text("account");
@@ -47,7 +53,7 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Que
         None => me.require(Permission::ReadPortfolio)?,
     }
     let defs = definitions(state.store.as_ref()).await?;
-    respond(usage_metrics(state.store.as_ref(), &defs, at, account.as_deref()).await?, &q)
+    respond(usage_metrics(state.store.as_ref(), &defs, at, account.as_deref()).await?, q.format.as_deref())
 }
 
 /// Accounts whose weekly count of an event fell far below their own previous 8 weeks, worst first.
@@ -55,11 +61,11 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, Query(q): Que
     responses((status = 200, description = "JSON, or CSV with format=csv", content((Vec<UsageAlert> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn alerts(State(state): State<AppState>, me: Principal, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+pub async fn alerts(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<UsageQuery>) -> Result<Response, ApiError> {
     me.require(Permission::ReadPortfolio)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     let defs = definitions(state.store.as_ref()).await?;
-    respond(usage_alerts(state.store.as_ref(), &defs, at).await?, &q)
+    respond(usage_alerts(state.store.as_ref(), &defs, at).await?, q.format.as_deref())
 }
 
 /// The usage metric definitions (TOML), saved or the default set.

@@ -1,0 +1,212 @@
+//! What each use case is asked, as one struct per use case: the CLI builds it from its flags,
+//! the API deserialises it from the query string (`ApiQuery<T>` in the server), and the API
+//! document lists its fields (`utoipa::IntoParams`). Values stay text until the use case checks
+//! them ([`crate::Params`]), so a wrong one is refused with the parameter, the value and what
+//! was expected, in the same words on the command line and over HTTP.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// A request whose fields [`crate::Params`] reads by their API names.
+pub trait Lookup: Sync {
+    fn lookup(&self, name: &str) -> Option<&str>;
+}
+
+impl Lookup for std::collections::HashMap<String, String> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
+/// Each field of a request struct by its name (also for the server's own requests).
+#[macro_export]
+macro_rules! lookup {
+    ($t:ty { $($f:ident),* $(,)? }) => {
+        impl $crate::requests::Lookup for $t {
+            fn lookup(&self, name: &str) -> Option<&str> {
+                match name {
+                    $(stringify!($f) => self.$f.as_deref(),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// `metrics retention` and `metrics churn`: a date range.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeRequest {
+    /// First day, YYYY-MM-DD.
+    #[param(required = true, format = Date)]
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (cut at the as-of date; the answer keeps `requested_to`).
+    #[param(required = true, format = Date)]
+    pub to: Option<String>,
+    /// segment, touch_model, product, partner or owner (adds a `group`; "all" first).
+    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
+    pub by: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today): nothing after it is counted.
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+lookup!(RangeRequest { from, to, by, at, format });
+
+/// `metrics mrr`: a month range.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthRangeRequest {
+    /// First month, YYYY-MM.
+    #[param(required = true, pattern = r"^\d{4}-\d{2}$")]
+    pub from: Option<String>,
+    /// Last month, YYYY-MM (months after the as-of month are left out).
+    #[param(required = true, pattern = r"^\d{4}-\d{2}$")]
+    pub to: Option<String>,
+    /// segment, touch_model, product, partner or owner.
+    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
+    pub by: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+lookup!(MonthRangeRequest { from, to, by, at, format });
+
+/// `metrics cohorts`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CohortRequest {
+    /// month (default), quarter or year.
+    #[param(pattern = "^(month|quarter|year)$")]
+    pub period: Option<String>,
+    /// logos (default) or mrr.
+    #[param(pattern = "^(logos|mrr)$")]
+    pub measure: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+lookup!(CohortRequest { period, measure, at, format });
+
+/// `metrics ltv`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LtvRequest {
+    /// month (default), quarter or year.
+    #[param(pattern = "^(month|quarter|year)$")]
+    pub period: Option<String>,
+    /// Annual discount rate, 0 to 10 (default 0.1).
+    #[param(value_type = Option<f64>)]
+    pub discount_rate: Option<String>,
+    /// Gross margin, 0 to 1 (default 1).
+    #[param(value_type = Option<f64>)]
+    pub margin: Option<String>,
+    /// Renewals already made, for DERL (default 1).
+    #[param(value_type = Option<u32>)]
+    pub renewals: Option<String>,
+    /// segment, touch_model, product, partner or owner.
+    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
+    pub by: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+lookup!(LtvRequest { period, discount_rate, margin, renewals, by, at, format });
+
+/// `metrics arr`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ArrRequest {
+    /// segment (default), touch_model, product, partner or owner.
+    #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]
+    pub by: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+lookup!(ArrRequest { by, at, format });
+
+/// The dashboard.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DashboardRequest {
+    /// First month, YYYY-MM (default: eleven months before `to`).
+    #[param(pattern = r"^\d{4}-\d{2}$")]
+    pub from: Option<String>,
+    /// Last month, YYYY-MM (default: the month of `at`).
+    #[param(pattern = r"^\d{4}-\d{2}$")]
+    pub to: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+}
+lookup!(DashboardRequest { from, to, at });
+
+/// `score backtest`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BacktestRequest {
+    /// First observation date, YYYY-MM-DD.
+    #[param(required = true, format = Date)]
+    pub from: Option<String>,
+    /// Last observation date, YYYY-MM-DD (cut to the as-of date minus the horizon).
+    #[param(required = true, format = Date)]
+    pub to: Option<String>,
+    /// Days between observation dates, `7d`, `1w` or `7` (default 7d); at most 104 dates over HTTP.
+    #[param(pattern = r"^[0-9]+[dw]?$")]
+    pub every: Option<String>,
+    /// Days after each observation in which churn counts, `28d` (default).
+    #[param(pattern = r"^[0-9]+[dw]?$")]
+    pub horizon: Option<String>,
+    /// The scorecard to replay (default `default`).
+    pub scorecard: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today): churn after it is not known yet.
+    #[param(format = Date)]
+    pub at: Option<String>,
+}
+lookup!(BacktestRequest { from, to, every, horizon, scorecard, at });
+
+/// `score calibrate` and `score forecast`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CalibrateRequest {
+    /// First observation date, YYYY-MM-DD.
+    #[param(required = true, format = Date)]
+    pub from: Option<String>,
+    /// Last observation date, YYYY-MM-DD (cut to the as-of date minus the horizon).
+    #[param(required = true, format = Date)]
+    pub to: Option<String>,
+    /// Days between observation dates (default 7d); at most 104 dates over HTTP.
+    #[param(pattern = r"^[0-9]+[dw]?$")]
+    pub every: Option<String>,
+    /// Days after each observation in which churn counts (default 28d).
+    #[param(pattern = r"^[0-9]+[dw]?$")]
+    pub horizon: Option<String>,
+    /// Usage metrics to fit on, comma-separated (default every defined one).
+    pub metrics: Option<String>,
+    /// L2 penalty, 0.0001 to 10000 (default 1).
+    #[param(value_type = Option<f64>)]
+    pub l2: Option<String>,
+    /// Name of the proposed scorecard (default `calibrated`).
+    pub name: Option<String>,
+    /// Save the proposed scorecard under this name (POST only).
+    pub save: Option<String>,
+    /// The date of the probabilities, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+}
+lookup!(CalibrateRequest { from, to, every, horizon, metrics, l2, name, save, at });
