@@ -13,20 +13,76 @@ use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use kizuna_app::dashboard::GroupRow;
 use kizuna_domain::metrics::movements::MonthMovements;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashMap;
 
-fn breakdown(rows: &[GroupRow], prefix: &str, lang: &str) -> Vec<Value> {
+/// What the dashboard template shows: every figure already formatted in the page language.
+#[derive(Serialize)]
+struct DashboardView {
+    kpis: Vec<KpiCard>,
+    chart: String,
+    table: Vec<MovementRow>,
+    mix: Vec<MixView>,
+    mix_chart: String,
+    period: String,
+    as_of_note: String,
+    by_segment: Vec<BreakdownRow>,
+    by_touch: Vec<BreakdownRow>,
+    f_from: String,
+    f_to: String,
+    churned: String,
+    started: String,
+}
+
+#[derive(Serialize)]
+struct KpiCard {
+    id: &'static str,
+    label: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct MovementRow {
+    month: String,
+    partial: bool,
+    starting: String,
+    new: String,
+    expansion: String,
+    reactivation: String,
+    contraction: String,
+    churn: String,
+    ending: String,
+}
+
+#[derive(Serialize)]
+struct BreakdownRow {
+    group: String,
+    accounts: String,
+    arr: String,
+    nrr: String,
+    grr: String,
+    logo_churn: String,
+}
+
+#[derive(Serialize)]
+struct MixView {
+    touch: String,
+    accounts: String,
+    share: String,
+    target: String,
+    gap: String,
+    mrr_share: String,
+}
+
+fn breakdown(rows: &[GroupRow], prefix: &str, lang: &str) -> Vec<BreakdownRow> {
     rows.iter()
-        .map(|r| {
-            json!({
-                "group": label(prefix, &r.group, lang),
-                "accounts": count(r.accounts),
-                "arr": yen(r.arr),
-                "nrr": pct(r.nrr),
-                "grr": pct(r.grr),
-                "logo_churn": pct(r.logo_churn_rate),
-            })
+        .map(|r| BreakdownRow {
+            group: label(prefix, &r.group, lang),
+            accounts: count(r.accounts),
+            arr: yen(r.arr),
+            nrr: pct(r.nrr),
+            grr: pct(r.grr),
+            logo_churn: pct(r.logo_churn_rate),
         })
         .collect()
 }
@@ -48,26 +104,23 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         &[series("contraction", |m| m.contraction), series("churn", |m| m.churn)],
         &|v| yen(v),
     );
-    let table: Vec<Value> = d
+    let table = d
         .months
         .iter()
-        .map(|m| {
-            let label = if m.partial {
+        .map(|m| MovementRow {
+            month: if m.partial {
                 page.t("dash.month_to_date").replace("%{month}", &month_label(m)).replace("%{day}", &super::format::date(at, lang))
             } else {
                 month_label(m)
-            };
-            json!({
-                "month": label,
-                "partial": m.partial,
-                "starting": yen(m.starting_mrr),
-                "new": yen(m.new),
-                "expansion": yen(m.expansion),
-                "reactivation": yen(m.reactivation),
-                "contraction": yen(m.contraction),
-                "churn": yen(m.churn),
-                "ending": yen(m.ending_mrr),
-            })
+            },
+            partial: m.partial,
+            starting: yen(m.starting_mrr),
+            new: yen(m.new),
+            expansion: yen(m.expansion),
+            reactivation: yen(m.reactivation),
+            contraction: yen(m.contraction),
+            churn: yen(m.churn),
+            ending: yen(m.ending_mrr),
         })
         .collect();
     let mix_chart = grouped_bars(
@@ -79,42 +132,41 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
             .collect::<Vec<_>>(),
         &|v| format!("{v:.1}%"),
     );
-    let mix: Vec<Value> = d
+    let mix = d
         .touch_mix
         .iter()
-        .map(|r| {
-            json!({
-                "touch": label("touch", &r.touch_model, lang),
-                "accounts": count(r.accounts),
-                "share": pct(Some(r.account_share)),
-                "target": pct(r.target_share),
-                "gap": r.gap.map(|g| format!("{:+.1}", g * 100.0)).unwrap_or_else(|| "—".into()),
-                "mrr_share": pct(Some(r.mrr_share)),
-            })
+        .map(|r| MixView {
+            touch: label("touch", &r.touch_model, lang),
+            accounts: count(r.accounts),
+            share: pct(Some(r.account_share)),
+            target: pct(r.target_share),
+            gap: r.gap.map(|g| format!("{:+.1}", g * 100.0)).unwrap_or_else(|| "—".into()),
+            mrr_share: pct(Some(r.mrr_share)),
         })
         .collect();
-    let kpis = json!([
-        { "id": "arr", "label": page.t("dash.arr"), "value": yen(d.arr) },
-        { "id": "mrr", "label": page.t("dash.mrr"), "value": yen(d.mrr) },
-        { "id": "nrr", "label": page.t("dash.nrr"), "value": pct(d.nrr) },
-        { "id": "grr", "label": page.t("dash.grr"), "value": pct(d.grr) },
-        { "id": "logo_churn", "label": page.t("dash.logo_churn"), "value": pct(d.logo_churn_rate) },
-        { "id": "accounts", "label": page.t("dash.accounts"), "value": count(d.active_accounts) },
-    ]);
-    let period = page
-        .t("dash.period")
-        .replace("%{from}", &super::format::date(d.start, lang))
-        .replace("%{to}", &super::format::date(d.end, lang));
-    page.render(
-        &state,
-        "dashboard.html",
-        minijinja::context! {
-            kpis, chart, table, mix, mix_chart, period,
-            as_of_note => page.t("dash.as_of_note").replace("%{day}", &super::format::date(at, lang)),
-            by_segment => breakdown(&d.by_segment, "segment", lang),
-            by_touch => breakdown(&d.by_touch_model, "touch", lang),
-            f_from => d.from.to_string(), f_to => d.to.to_string(),
-            churned => count(d.accounts_churned), started => count(d.accounts_start),
-        },
-    )
+    let kpi = |id: &'static str, value: String| KpiCard { id, label: page.t(&format!("dash.{id}")), value };
+    let kpis = vec![
+        kpi("arr", yen(d.arr)),
+        kpi("mrr", yen(d.mrr)),
+        kpi("nrr", pct(d.nrr)),
+        kpi("grr", pct(d.grr)),
+        kpi("logo_churn", pct(d.logo_churn_rate)),
+        kpi("accounts", count(d.active_accounts)),
+    ];
+    let view = DashboardView {
+        kpis,
+        chart,
+        table,
+        mix,
+        mix_chart,
+        period: page.t("dash.period").replace("%{from}", &super::format::date(d.start, lang)).replace("%{to}", &super::format::date(d.end, lang)),
+        as_of_note: page.t("dash.as_of_note").replace("%{day}", &super::format::date(at, lang)),
+        by_segment: breakdown(&d.by_segment, "segment", lang),
+        by_touch: breakdown(&d.by_touch_model, "touch", lang),
+        f_from: d.from.to_string(),
+        f_to: d.to.to_string(),
+        churned: count(d.accounts_churned),
+        started: count(d.accounts_start),
+    };
+    page.render(&state, "dashboard.html", minijinja::Value::from_serialize(&view))
 }

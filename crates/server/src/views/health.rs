@@ -7,7 +7,6 @@ use super::Page;
 use crate::{ApiError, AppState};
 use kizuna_domain::health::trend;
 use serde::Serialize;
-use serde_json::{json, Value};
 
 #[derive(Serialize)]
 pub struct Badge {
@@ -67,48 +66,90 @@ fn number(v: Option<f64>) -> String {
     }
 }
 
+/// The account page's health panel, formatted for the page.
+#[derive(Serialize)]
+pub struct Panel {
+    badge: Option<Badge>,
+    grade: Option<char>,
+    scorecard: String,
+    measures: Vec<MeasureView>,
+    drags: Vec<DragView>,
+    changes: Vec<ChangeView>,
+    chart: Option<String>,
+    previous: Option<PreviousView>,
+    note: Option<String>,
+    change: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MeasureView {
+    group: String,
+    name: String,
+    raw: String,
+    score: String,
+    weight: String,
+    contribution: String,
+    missing: bool,
+}
+
+#[derive(Serialize)]
+struct DragView {
+    name: String,
+    lost: String,
+}
+
+#[derive(Serialize)]
+struct ChangeView {
+    name: String,
+    before: String,
+    now: String,
+    delta: String,
+}
+
+#[derive(Serialize)]
+struct PreviousView {
+    score: String,
+    at: String,
+}
+
 /// The account page's health panel: None when the account is not paying today.
-pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
+pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Panel>, ApiError> {
     let Some(v) = kizuna_app::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
-    let measures: Vec<Value> = v
+    let measures = v
         .explanation
         .measures
         .iter()
-        .map(|m| {
-            json!({
-                "group": group_label(&m.group, page),
-                "name": measure_label(&m.input, page),
-                "raw": number(m.raw), "score": number(m.score),
-                "weight": format!("{:.0}%", m.effective_weight * 100.0),
-                "contribution": if m.score.is_none() { page.t("health.missing") } else { number(Some(m.contribution)) },
-                "missing": m.score.is_none(),
-            })
+        .map(|m| MeasureView {
+            group: group_label(&m.group, page),
+            name: measure_label(&m.input, page),
+            raw: number(m.raw),
+            score: number(m.score),
+            weight: format!("{:.0}%", m.effective_weight * 100.0),
+            contribution: if m.score.is_none() { page.t("health.missing") } else { number(Some(m.contribution)) },
+            missing: m.score.is_none(),
         })
         .collect();
-    let drags: Vec<Value> =
-        v.drags.iter().map(|d| json!({ "name": measure_label(&d.input, page), "lost": number(Some(d.points_lost)) })).collect();
-    let changes: Vec<Value> = v
+    let drags = v.drags.iter().map(|d| DragView { name: measure_label(&d.input, page), lost: number(Some(d.points_lost)) }).collect();
+    let changes = v
         .changes
         .iter()
         .take(5)
-        .map(|c| {
-            json!({
-                "name": measure_label(&c.input, page),
-                "before": number(c.raw_before), "now": number(c.raw_now),
-                "delta": format!("{:+.1}", c.delta),
-            })
-        })
+        .map(|c| ChangeView { name: measure_label(&c.input, page), before: number(c.raw_before), now: number(c.raw_now), delta: format!("{:+.1}", c.delta) })
         .collect();
     let mut history: Vec<(String, f64)> = v.history.iter().filter_map(|h| Some((date(h.at, page.lang), h.score?))).collect();
     history.reverse();
     let chart = (history.len() >= 2).then(|| columns(&page.t("health.history"), &history, &|x| format!("{x:.0}")));
-    let previous = v.previous.as_ref().map(|p| json!({ "score": number(p.score), "at": date(p.at, page.lang) }));
-    let badge = Badge::of(v.score, v.band.map(|b| b.as_str()), v.previous.as_ref().and_then(|p| p.score), page);
     let missing = &v.explanation.missing;
-    let note = (!missing.is_empty()).then(|| page.t("health.missing_note").replace("%{count}", &missing.len().to_string()));
-    Ok(Some(json!({
-        "badge": badge, "grade": v.grade, "scorecard": v.scorecard, "measures": measures, "drags": drags,
-        "changes": changes, "chart": chart, "previous": previous, "note": note,
-        "change": v.score_change.map(|c| format!("{c:+.1}")),
-    })))
+    Ok(Some(Panel {
+        badge: Badge::of(v.score, v.band.map(|b| b.as_str()), v.previous.as_ref().and_then(|p| p.score), page),
+        grade: v.grade,
+        scorecard: v.scorecard.clone(),
+        measures,
+        drags,
+        changes,
+        chart,
+        previous: v.previous.as_ref().map(|p| PreviousView { score: number(p.score), at: date(p.at, page.lang) }),
+        note: (!missing.is_empty()).then(|| page.t("health.missing_note").replace("%{count}", &missing.len().to_string())),
+        change: v.score_change.map(|c| format!("{c:+.1}")),
+    }))
 }

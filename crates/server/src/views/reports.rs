@@ -18,7 +18,7 @@ use kizuna_domain::metrics::movements::MonthMovements;
 use kizuna_domain::metrics::retention::Retention;
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashMap;
 
 pub const REPORTS: &[&str] = &["retention", "mrr", "cohorts", "arr"];
@@ -95,64 +95,147 @@ pub async fn page(
     .map(IntoResponse::into_response)
 }
 
-fn retention(rows: &[Retention], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> Value {
+/// A report page's body: a chart (SVG, already rendered) and rows formatted for the page.
+#[derive(Serialize)]
+struct Body<R: Serialize> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart: Option<String>,
+    rows: Vec<R>,
+    /// Column headings of the cohort triangle (ages); empty for the other reports.
+    ages: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct RetentionRow {
+    group: String,
+    accounts_start: String,
+    accounts_churned: String,
+    logo_churn: String,
+    mrr_start: String,
+    nrr: String,
+    grr: String,
+    monthly_logo_churn: String,
+}
+
+#[derive(Serialize)]
+struct MrrRow {
+    month: String,
+    starting: String,
+    new: String,
+    expansion: String,
+    reactivation: String,
+    contraction: String,
+    churn: String,
+    ending: String,
+    net: String,
+    quick_ratio: String,
+    customers_end: String,
+}
+
+#[derive(Serialize)]
+struct CohortView {
+    cohort: String,
+    size: String,
+    cells: Vec<Cell>,
+}
+
+/// One heatmap cell: its text and colours.
+#[derive(Serialize)]
+struct Cell {
+    text: String,
+    bg: String,
+    fg: String,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct ArrView {
+    group: String,
+    accounts: String,
+    mrr: String,
+    arr: String,
+    arpa: String,
+    share: String,
+}
+
+fn body<R: Serialize>(chart: Option<String>, rows: Vec<R>, ages: Vec<usize>) -> minijinja::Value {
+    minijinja::Value::from_serialize(Body { chart, rows, ages })
+}
+
+fn retention(rows: &[Retention], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> minijinja::Value {
     let chart = grouped_bars(
         &page.t("report.retention_chart"),
         &[page.t("dash.nrr"), page.t("dash.grr")],
         &rows.iter().map(|r| (group(r.group.as_deref()), vec![r.nrr.unwrap_or(0.0) * 100.0, r.grr.unwrap_or(0.0) * 100.0])).collect::<Vec<_>>(),
         &|x| format!("{x:.1}%"),
     );
-    json!({
-        "chart": chart,
-        "rows": rows.iter().map(|r| json!({
-            "group": group(r.group.as_deref()), "accounts_start": count(r.accounts_start),
-            "accounts_churned": count(r.accounts_churned), "logo_churn": pct(r.logo_churn_rate),
-            "mrr_start": yen(r.mrr_start), "nrr": pct(r.nrr), "grr": pct(r.grr),
-            "monthly_logo_churn": pct(r.monthly_logo_churn_rate),
-        })).collect::<Vec<_>>(),
-    })
+    let rows = rows
+        .iter()
+        .map(|r| RetentionRow {
+            group: group(r.group.as_deref()),
+            accounts_start: count(r.accounts_start),
+            accounts_churned: count(r.accounts_churned),
+            logo_churn: pct(r.logo_churn_rate),
+            mrr_start: yen(r.mrr_start),
+            nrr: pct(r.nrr),
+            grr: pct(r.grr),
+            monthly_logo_churn: pct(r.monthly_logo_churn_rate),
+        })
+        .collect();
+    body(Some(chart), rows, vec![])
 }
 
-fn mrr(rows: &[MonthMovements], page: &Page) -> Value {
-    json!({
-        "rows": rows.iter().map(|m| json!({
-            "month": Month::parse(&m.month).map(|x| month(x.first_day(), page.lang)).unwrap_or_default(),
-            "starting": yen(m.starting_mrr), "new": yen(m.new),
-            "expansion": yen(m.expansion), "reactivation": yen(m.reactivation),
-            "contraction": yen(m.contraction), "churn": yen(m.churn),
-            "ending": yen(m.ending_mrr), "net": yen(m.net_change),
-            "quick_ratio": m.quick_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
-            "customers_end": count(m.customers_end),
-        })).collect::<Vec<_>>(),
-    })
+fn mrr(rows: &[MonthMovements], page: &Page) -> minijinja::Value {
+    let rows = rows
+        .iter()
+        .map(|m| MrrRow {
+            month: Month::parse(&m.month).map(|x| month(x.first_day(), page.lang)).unwrap_or_default(),
+            starting: yen(m.starting_mrr),
+            new: yen(m.new),
+            expansion: yen(m.expansion),
+            reactivation: yen(m.reactivation),
+            contraction: yen(m.contraction),
+            churn: yen(m.churn),
+            ending: yen(m.ending_mrr),
+            net: yen(m.net_change),
+            quick_ratio: m.quick_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
+            customers_end: count(m.customers_end),
+        })
+        .collect();
+    body::<MrrRow>(None, rows, vec![])
 }
 
-fn cohorts(table: &CohortTable) -> Value {
+fn cohorts(table: &CohortTable) -> minijinja::Value {
     let width = table.cohorts.iter().map(|r| r.percentages.len()).max().unwrap_or(0);
-    json!({
-        "ages": (0..width).collect::<Vec<_>>(),
-        "rows": table.cohorts.iter().map(|r| json!({
-            "cohort": r.cohort, "size": count(r.size),
-            "cells": r.percentages.iter().map(|p| match p {
-                Some(x) => json!({ "text": format!("{:.0}%", x * 100.0), "bg": heat(*x), "fg": heat_text(*x), "title": format!("{:.1}%", x * 100.0) }),
-                None => json!({ "text": "", "bg": "#f7f8fa", "fg": "#1f2933", "title": "" }),
-            }).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+    let cell = |p: &Option<f64>| match p {
+        Some(x) => Cell { text: format!("{:.0}%", x * 100.0), bg: heat(*x), fg: heat_text(*x).to_string(), title: format!("{:.1}%", x * 100.0) },
+        None => Cell { text: String::new(), bg: "#f7f8fa".into(), fg: "#1f2933".into(), title: String::new() },
+    };
+    let rows = table
+        .cohorts
+        .iter()
+        .map(|r| CohortView { cohort: r.cohort.clone(), size: count(r.size), cells: r.percentages.iter().map(cell).collect() })
+        .collect();
+    body::<CohortView>(None, rows, (0..width).collect())
 }
 
-fn arr(rows: &[ArrRow], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> Value {
+fn arr(rows: &[ArrRow], page: &Page, group: &dyn Fn(Option<&str>) -> String) -> minijinja::Value {
     let chart = grouped_bars(
         &page.t("report.arr_chart"),
         &[page.t("col.arr")],
         &rows.iter().filter(|r| r.group != "all").map(|r| (group(Some(&r.group)), vec![r.arr])).collect::<Vec<_>>(),
         &|x| yen(x),
     );
-    json!({
-        "chart": chart,
-        "rows": rows.iter().map(|r| json!({
-            "group": group(Some(&r.group)), "accounts": count(r.accounts_active), "mrr": yen(r.mrr),
-            "arr": yen(r.arr), "arpa": r.arpa.map(yen).unwrap_or_else(|| "—".into()), "share": pct(r.share),
-        })).collect::<Vec<_>>(),
-    })
+    let rows = rows
+        .iter()
+        .map(|r| ArrView {
+            group: group(Some(&r.group)),
+            accounts: count(r.accounts_active),
+            mrr: yen(r.mrr),
+            arr: yen(r.arr),
+            arpa: r.arpa.map(yen).unwrap_or_else(|| "—".into()),
+            share: pct(r.share),
+        })
+        .collect();
+    body(Some(chart), rows, vec![])
 }
