@@ -15,7 +15,7 @@ use kizuna_domain::planning::capacity::SliceResult;
 use kizuna_domain::planning::funnel::MonthFunnel;
 use kizuna_domain::planning::maturity::{KpiValue, Stage};
 use kizuna_domain::money::{format_money, group_thousands};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashMap;
 
 fn yen(v: Option<f64>) -> String {
@@ -49,7 +49,140 @@ fn segment_name(segment: &str, lang: &str) -> String {
     if text.ends_with(&key) { segment.to_string() } else { text }
 }
 
-fn capacity_view(r: &CapacityResult, lang: &str) -> Value {
+/// A figure: its label and its formatted value.
+type Figure = (String, String);
+
+#[derive(Serialize)]
+struct CapacityView {
+    figures: Vec<Figure>,
+    book_source: String,
+    slices: Vec<SliceView>,
+    chart: String,
+    closers: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SliceView {
+    label: String,
+    accounts: String,
+    arr: String,
+    bottom_up: String,
+    top_down: String,
+}
+
+#[derive(Serialize)]
+struct HiringView {
+    figures: Vec<Figure>,
+    chart: String,
+    hires: Vec<String>,
+    paths: Vec<PathView>,
+}
+
+#[derive(Serialize)]
+struct PathView {
+    mix: String,
+    needed: String,
+    short: String,
+}
+
+#[derive(Serialize)]
+struct BudgetView {
+    figures: Vec<Figure>,
+    strategies: Vec<StrategyView>,
+    chart: String,
+    sm_split: Vec<SmView>,
+    roi: Option<RoiView>,
+}
+
+#[derive(Serialize)]
+struct StrategyView {
+    name: String,
+    sm: String,
+    cogs: String,
+}
+
+#[derive(Serialize)]
+struct SmView {
+    name: String,
+    amount: String,
+    share: String,
+    best: String,
+    diff: String,
+}
+
+#[derive(Serialize)]
+struct RoiView {
+    lines: Vec<Figure>,
+    assumptions: String,
+}
+
+#[derive(Serialize)]
+struct MaturityView {
+    stage: String,
+    missing: Vec<String>,
+    goals: Vec<GoalView>,
+}
+
+#[derive(Serialize)]
+struct GoalView {
+    name: String,
+    stage: String,
+    kpis: Vec<KpiView>,
+}
+
+#[derive(Serialize)]
+struct KpiView {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct FunnelView {
+    empty: bool,
+    ltv: Vec<TierView>,
+    source: String,
+    chart: String,
+    stages: Vec<String>,
+    months: Vec<FunnelMonthView>,
+    lags: Vec<LagView>,
+}
+
+#[derive(Serialize)]
+struct TierView {
+    tier: String,
+    accounts: String,
+    arpa: String,
+    del: String,
+    ltv: String,
+}
+
+#[derive(Serialize)]
+struct FunnelMonthView {
+    month: String,
+    reached: Vec<String>,
+    conversion: Vec<String>,
+    lags: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct LagView {
+    step: String,
+    median: String,
+    mean: String,
+    leads: String,
+}
+
+/// One scenario's column: each plan it has a section for.
+#[derive(Serialize, Default)]
+struct Column {
+    name: String,
+    capacity: Option<CapacityView>,
+    hiring: Option<HiringView>,
+    budget: Option<BudgetView>,
+    maturity: Option<MaturityView>,
+}
+
+fn capacity_view(r: &CapacityResult, lang: &str) -> CapacityView {
     let label = |s: &SliceResult| format!("{} / {}", segment_name(&s.segment, lang), t(&format!("touch.{}", s.touch_model), lang));
     let slices = &r.plan.slices;
     let chart = grouped_bars(
@@ -61,7 +194,7 @@ fn capacity_view(r: &CapacityResult, lang: &str) -> Value {
             .collect::<Vec<_>>(),
         &|v| format!("{v:.1}"),
     );
-    let closers: Vec<String> = r
+    let closers = r
         .plan
         .gap_closers
         .iter()
@@ -79,30 +212,36 @@ fn capacity_view(r: &CapacityResult, lang: &str) -> Value {
         .collect();
     let p = &r.plan;
     let dash = |v: Option<i64>| v.map(|g| g.to_string()).unwrap_or_else(|| "—".into());
-    json!({
-        "figures": [
-            [t("cap.hours", lang), num(Some(p.hours_per_month), 1)],
-            [t("cap.bottom_up", lang), whole(Some(p.bottom_up_csms))],
-            [t("cap.top_down", lang), whole(p.top_down_csms)],
-            [t("cap.gap", lang), dash(p.gap)],
-            [t("cap.cs_ops", lang), whole(Some(p.cs_ops))],
-            [format!("{} ({})", t("cap.leads_exp", lang), r.inputs.span_experienced_lead), whole(Some(p.leads_experienced))],
-            [format!("{} ({})", t("cap.leads_new", lang), r.inputs.span_new_lead), whole(Some(p.leads_new))],
-            [t("cap.accounts_per_csm", lang), num(p.accounts_per_csm, 1)],
-            [t("cap.arr_per_csm", lang), yen(p.arr_per_csm)],
-            [t("cap.current_short", lang), dash(p.current_team_short_by)],
+    CapacityView {
+        figures: vec![
+            (t("cap.hours", lang), num(Some(p.hours_per_month), 1)),
+            (t("cap.bottom_up", lang), whole(Some(p.bottom_up_csms))),
+            (t("cap.top_down", lang), whole(p.top_down_csms)),
+            (t("cap.gap", lang), dash(p.gap)),
+            (t("cap.cs_ops", lang), whole(Some(p.cs_ops))),
+            (format!("{} ({})", t("cap.leads_exp", lang), r.inputs.span_experienced_lead), whole(Some(p.leads_experienced))),
+            (format!("{} ({})", t("cap.leads_new", lang), r.inputs.span_new_lead), whole(Some(p.leads_new))),
+            (t("cap.accounts_per_csm", lang), num(p.accounts_per_csm, 1)),
+            (t("cap.arr_per_csm", lang), yen(p.arr_per_csm)),
+            (t("cap.current_short", lang), dash(p.current_team_short_by)),
         ],
-        "book_source": t(if r.book_source == "live" { "cap.book_live" } else { "cap.book_scenario" }, lang),
-        "slices": slices.iter().map(|s| json!({
-            "label": label(s), "accounts": whole(Some(s.accounts as f64)), "arr": yen(Some(s.arr)),
-            "bottom_up": num(Some(s.bottom_up_fte), 2), "top_down": num(s.top_down_fte_by_arr, 2),
-        })).collect::<Vec<_>>(),
-        "chart": chart,
-        "closers": closers,
-    })
+        book_source: t(if r.book_source == "live" { "cap.book_live" } else { "cap.book_scenario" }, lang),
+        slices: slices
+            .iter()
+            .map(|s| SliceView {
+                label: label(s),
+                accounts: whole(Some(s.accounts as f64)),
+                arr: yen(Some(s.arr)),
+                bottom_up: num(Some(s.bottom_up_fte), 2),
+                top_down: num(s.top_down_fte_by_arr, 2),
+            })
+            .collect(),
+        chart,
+        closers,
+    }
 }
 
-fn hiring_view(r: &HiringResult, lang: &str) -> Value {
+fn hiring_view(r: &HiringResult, lang: &str) -> HiringView {
     let chart = grouped_bars(
         &t("hire.chart", lang),
         &[t("hire.required", lang), t("hire.headcount", lang)],
@@ -110,7 +249,7 @@ fn hiring_view(r: &HiringResult, lang: &str) -> Value {
         &|v| format!("{v:.1}"),
     );
     let when = |label: &Option<String>| label.clone().unwrap_or_else(|| t("hire.never", lang));
-    let hires: Vec<String> = r
+    let hires = r
         .hires
         .iter()
         .map(|h| {
@@ -126,25 +265,30 @@ fn hiring_view(r: &HiringResult, lang: &str) -> Value {
             if h.hire.late { format!("{line} — {}", t("hire.late", lang)) } else { line }
         })
         .collect();
-    json!({
-        "figures": [
-            [t("hire.total", lang), whole(Some(r.total_hires))],
-            [t("hire.current_short", lang), when(&r.first_month_current_team_short_label)],
-            [t("hire.high_only_short", lang), when(&r.first_month_high_touch_only_short_label)],
+    HiringView {
+        figures: vec![
+            (t("hire.total", lang), whole(Some(r.total_hires))),
+            (t("hire.current_short", lang), when(&r.first_month_current_team_short_label)),
+            (t("hire.high_only_short", lang), when(&r.first_month_high_touch_only_short_label)),
         ],
-        "chart": chart,
-        "hires": hires,
-        "paths": r.mix_paths.iter().map(|p| json!({
-            "mix": format!("{} / {} / {}", pct(Some(p.mix.high)), pct(Some(p.mix.hybrid)), pct(Some(p.mix.tech))),
-            "needed": whole(Some(p.csms_needed_at_end)),
-            "short": p.first_month_current_team_short.map(|m| {
-                r.months.get(m as usize).map(|x| x.label.clone()).unwrap_or_default()
-            }).unwrap_or_else(|| t("hire.never", lang)),
-        })).collect::<Vec<_>>(),
-    })
+        chart,
+        hires,
+        paths: r
+            .mix_paths
+            .iter()
+            .map(|p| PathView {
+                mix: format!("{} / {} / {}", pct(Some(p.mix.high)), pct(Some(p.mix.hybrid)), pct(Some(p.mix.tech))),
+                needed: whole(Some(p.csms_needed_at_end)),
+                short: p
+                    .first_month_current_team_short
+                    .map(|m| r.months.get(m as usize).map(|x| x.label.clone()).unwrap_or_default())
+                    .unwrap_or_else(|| t("hire.never", lang)),
+            })
+            .collect(),
+    }
 }
 
-fn budget_view(r: &BudgetResult, lang: &str) -> Value {
+fn budget_view(r: &BudgetResult, lang: &str) -> BudgetView {
     let b = &r.plan;
     let strategy = |s: &str| t(&format!("strategy.{s}"), lang);
     let chart = grouped_bars(
@@ -153,33 +297,44 @@ fn budget_view(r: &BudgetResult, lang: &str) -> Value {
         &b.strategies.iter().map(|s| (strategy(s.strategy), vec![s.sales_marketing, s.cogs])).collect::<Vec<_>>(),
         &|v| format_money((v * 100.0).round() as i64, "JPY"),
     );
-    json!({
-        "figures": [
-            [t("bud.people", lang), yen(Some(b.people_cost))],
-            [t("bud.tools", lang), yen(Some(b.tools))],
-            [t("bud.programs", lang), yen(Some(b.programs))],
-            [t("bud.total", lang), yen(Some(b.total))],
+    BudgetView {
+        figures: vec![
+            (t("bud.people", lang), yen(Some(b.people_cost))),
+            (t("bud.tools", lang), yen(Some(b.tools))),
+            (t("bud.programs", lang), yen(Some(b.programs))),
+            (t("bud.total", lang), yen(Some(b.total))),
         ],
-        "strategies": b.strategies.iter().map(|s| json!({
-            "name": strategy(s.strategy), "sm": yen(Some(s.sales_marketing)), "cogs": yen(Some(s.cogs)),
-        })).collect::<Vec<_>>(),
-        "chart": chart,
-        "sm_split": b.sales_marketing_split.iter().map(|c| json!({
-            "name": t(&format!("sm.{}", c.category), lang),
-            "amount": yen(Some(c.amount)), "share": pct(Some(c.share)), "best": pct(Some(c.best_practice_share)),
-            "diff": format!("{:+.1}", c.difference_points),
-        })).collect::<Vec<_>>(),
-        "roi": b.roi.as_ref().map(|roi| json!({
-            "lines": [
-                [t("roi.retained", lang), yen(Some(roi.retained_arr_attributable))],
-                [t("roi.expansion", lang), yen(Some(roi.expansion_arr_attributable))],
-                [t("roi.value", lang), pct(Some(roi.roi))],
+        strategies: b
+            .strategies
+            .iter()
+            .map(|s| StrategyView { name: strategy(s.strategy), sm: yen(Some(s.sales_marketing)), cogs: yen(Some(s.cogs)) })
+            .collect(),
+        chart,
+        sm_split: b
+            .sales_marketing_split
+            .iter()
+            .map(|c| SmView {
+                name: t(&format!("sm.{}", c.category), lang),
+                amount: yen(Some(c.amount)),
+                share: pct(Some(c.share)),
+                best: pct(Some(c.best_practice_share)),
+                diff: format!("{:+.1}", c.difference_points),
+            })
+            .collect(),
+        roi: b.roi.as_ref().map(|roi| RoiView {
+            lines: vec![
+                (t("roi.retained", lang), yen(Some(roi.retained_arr_attributable))),
+                (t("roi.expansion", lang), yen(Some(roi.expansion_arr_attributable))),
+                (t("roi.value", lang), pct(Some(roi.roi))),
             ],
-            "assumptions": t("roi.assumptions", lang)
-                .replace("%{arr}", &yen(Some(roi.arr))).replace("%{nrr}", &pct(Some(roi.nrr))).replace("%{grr}", &pct(Some(roi.grr)))
-                .replace("%{baseline}", &pct(Some(roi.baseline_grr))).replace("%{attribution}", &pct(Some(roi.expansion_attribution))),
-        })),
-    })
+            assumptions: t("roi.assumptions", lang)
+                .replace("%{arr}", &yen(Some(roi.arr)))
+                .replace("%{nrr}", &pct(Some(roi.nrr)))
+                .replace("%{grr}", &pct(Some(roi.grr)))
+                .replace("%{baseline}", &pct(Some(roi.baseline_grr)))
+                .replace("%{attribution}", &pct(Some(roi.expansion_attribution))),
+        }),
+    }
 }
 
 fn kpi_value(v: Option<&KpiValue>, lang: &str) -> String {
@@ -191,42 +346,49 @@ fn kpi_value(v: Option<&KpiValue>, lang: &str) -> String {
     }
 }
 
-fn maturity_view(r: &MaturityResult, lang: &str) -> Value {
+fn maturity_view(r: &MaturityResult, lang: &str) -> MaturityView {
     let text = |id: &str| {
         r.questions.iter().find(|q| q.id == id).map(|q| if lang == "ja" { q.ja.clone() } else { q.en.clone() }).unwrap_or_else(|| id.to_string())
     };
     let a = &r.assessment;
     let stage = |s: &Stage| t(&format!("stage.{}", s.as_str()), lang);
-    json!({
-        "stage": stage(&a.stage),
-        "missing": a.missing_practices.iter().map(|m| text(m)).collect::<Vec<_>>(),
-        "goals": a.goals.iter().map(|g| json!({
-            "name": t(&format!("goal.{}", g.goal), lang),
-            "stage": stage(&g.stage),
-            "kpis": g.kpis.iter().map(|k| json!({"name": t(&format!("kpi.{}", k.kpi), lang), "value": kpi_value(k.value.as_ref(), lang)})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+    MaturityView {
+        stage: stage(&a.stage),
+        missing: a.missing_practices.iter().map(|m| text(m)).collect(),
+        goals: a
+            .goals
+            .iter()
+            .map(|g| GoalView {
+                name: t(&format!("goal.{}", g.goal), lang),
+                stage: stage(&g.stage),
+                kpis: g.kpis.iter().map(|k| KpiView { name: t(&format!("kpi.{}", k.kpi), lang), value: kpi_value(k.value.as_ref(), lang) }).collect(),
+            })
+            .collect(),
+    }
 }
 
 const STAGES: [&str; 6] = ["lead", "meeting", "opportunity", "won", "onboarded", "renewed"];
 
-fn funnel_view(r: &FunnelResult, lang: &str) -> Value {
+fn funnel_view(r: &FunnelResult, lang: &str) -> FunnelView {
     let total = &r.report.total;
     let reached = |m: &MonthFunnel, s: &str| m.reached.get(s).copied().unwrap_or(0);
-    let ltv: Vec<Value> = r
+    let ltv = r
         .ltv_by_touch_model
         .iter()
         .map(|l| {
             let tier = l.touch_model.as_str();
-            json!({
-                "tier": if tier == "all" { t("accounts.any", lang) } else { t(&format!("touch.{tier}"), lang) },
-                "accounts": whole(Some(l.accounts_active as f64)), "arpa": yen(l.arpa_per_month),
-                "del": num(l.del_months, 1), "ltv": yen(l.ltv),
-            })
+            TierView {
+                tier: if tier == "all" { t("accounts.any", lang) } else { t(&format!("touch.{tier}"), lang) },
+                accounts: whole(Some(l.accounts_active as f64)),
+                arpa: yen(l.arpa_per_month),
+                del: num(l.del_months, 1),
+                ltv: yen(l.ltv),
+            }
         })
         .collect();
+    let empty = FunnelView { empty: true, ltv, source: String::new(), chart: String::new(), stages: vec![], months: vec![], lags: vec![] };
     if reached(total, "lead") == 0 && reached(total, "won") == 0 {
-        return json!({ "empty": true, "ltv": ltv });
+        return empty;
     }
     let stage_name = |s: &str| t(&format!("stage.{s}"), lang);
     let chart = grouped_bars(
@@ -237,45 +399,48 @@ fn funnel_view(r: &FunnelResult, lang: &str) -> Value {
     );
     let step = |i: usize| format!("{}_to_{}", STAGES[i - 1], STAGES[i]);
     let shown = r.report.months.iter().rev().take(12).rev().chain(std::iter::once(total));
-    json!({
-        "source": t("funnel.source", lang).replace("%{source}", &t(&format!("funnel.{}", r.report.source), lang)),
-        "chart": chart,
-        "stages": STAGES.iter().map(|s| stage_name(s)).collect::<Vec<_>>(),
-        "months": shown.map(|m| json!({
-            "month": m.month,
-            "reached": STAGES.iter().map(|s| whole(Some(reached(m, s) as f64))).collect::<Vec<_>>(),
-            "conversion": (1..6).map(|i| pct(m.conversion.get(&step(i)).copied().flatten())).collect::<Vec<_>>(),
-            "lags": (1..6).map(|i| num(m.median_lag_days.get(&step(i)).copied().flatten(), 1)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "lags": r.report.lags.iter().map(|l| json!({
-            "step": format!("{} → {}", stage_name(l.from.as_str()), stage_name(l.to.as_str())),
-            "median": num(l.median_days, 1), "mean": num(l.mean_days, 1), "leads": whole(Some(l.leads as f64)),
-        })).collect::<Vec<_>>(),
-        "ltv": ltv,
-    })
-}
-
-fn result_view(r: &PlanResult, lang: &str) -> Value {
-    match r {
-        PlanResult::Capacity(r) => capacity_view(r, lang),
-        PlanResult::Hiring(r) => hiring_view(r, lang),
-        PlanResult::Budget(r) => budget_view(r, lang),
-        PlanResult::Maturity(r) => maturity_view(r, lang),
-        PlanResult::Funnel(r) => funnel_view(r, lang),
+    FunnelView {
+        empty: false,
+        source: t("funnel.source", lang).replace("%{source}", &t(&format!("funnel.{}", r.report.source), lang)),
+        chart,
+        stages: STAGES.iter().map(|s| stage_name(s)).collect(),
+        months: shown
+            .map(|m| FunnelMonthView {
+                month: m.month.clone(),
+                reached: STAGES.iter().map(|s| whole(Some(reached(m, s) as f64))).collect(),
+                conversion: (1..6).map(|i| pct(m.conversion.get(&step(i)).copied().flatten())).collect(),
+                lags: (1..6).map(|i| num(m.median_lag_days.get(&step(i)).copied().flatten(), 1)).collect(),
+            })
+            .collect(),
+        lags: r
+            .report
+            .lags
+            .iter()
+            .map(|l| LagView {
+                step: format!("{} → {}", stage_name(l.from.as_str()), stage_name(l.to.as_str())),
+                median: num(l.median_days, 1),
+                mean: num(l.mean_days, 1),
+                leads: whole(Some(l.leads as f64)),
+            })
+            .collect(),
+        ..empty
     }
 }
 
-async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Value, ApiError> {
+async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Column, ApiError> {
     let scenario = planning::saved_or_default(state.store.as_ref(), name).await?;
-    let mut col = json!({ "name": name.map(str::to_string).unwrap_or_else(|| t("plan.default", lang)) });
+    let mut col = Column { name: name.map(str::to_string).unwrap_or_else(|| t("plan.default", lang)), ..Default::default() };
     for kind in [PlanKind::Capacity, PlanKind::Hiring, PlanKind::Budget, PlanKind::Maturity] {
-        let view = match planning::run(state.store.as_ref(), kind, &scenario, at).await {
-            Ok(v) => result_view(&v.result, lang),
-            Err(planning::PlanError::MissingSection(_)) => Value::Null,
+        match planning::run(state.store.as_ref(), kind, &scenario, at).await {
+            Ok(v) => match &v.result {
+                PlanResult::Capacity(r) => col.capacity = Some(capacity_view(r, lang)),
+                PlanResult::Hiring(r) => col.hiring = Some(hiring_view(r, lang)),
+                PlanResult::Budget(r) => col.budget = Some(budget_view(r, lang)),
+                PlanResult::Maturity(r) => col.maturity = Some(maturity_view(r, lang)),
+                PlanResult::Funnel(_) => {}
+            },
+            Err(planning::PlanError::MissingSection(_)) => {}
             Err(e) => return Err(e.into()),
-        };
-        if let Some(col) = col.as_object_mut() {
-            col.insert(kind.name().into(), view);
         }
     }
     Ok(col)
@@ -300,8 +465,10 @@ pub async fn page(
     }
     let saved: Vec<String> = state.store.scenarios().await?.into_iter().map(|s| s.0).collect();
     let scenario = planning::default_scenario();
-    let funnel = planning::run(state.store.as_ref(), PlanKind::Funnel, &scenario, at).await?;
-    let funnel = result_view(&funnel.result, lang);
+    let funnel = match planning::run(state.store.as_ref(), PlanKind::Funnel, &scenario, at).await?.result {
+        PlanResult::Funnel(r) => Some(funnel_view(&r, lang)),
+        _ => None,
+    };
     page.render(
         &state,
         "plan.html",
