@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::portfolio::monthly_mrr;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 
 pub async fn page(
@@ -57,68 +58,75 @@ async fn render(
         .flatten()
         .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
         .collect();
-    let subscriptions: Vec<Value> = subs
+    let subscriptions: Vec<SubscriptionView> = subs
         .iter()
-        .map(|s| {
-            json!({
-                "product": s.product, "start": date(s.start_date, lang), "end": s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
-                "mrr": money(s.mrr, &s.currency), "quantity": s.quantity.map(quantity), "units": s.units, "active": s.start_date <= today && s.end_date.is_none_or(|e| today < e),
-            })
+        .map(|s| SubscriptionView {
+            product: s.product.clone(),
+            start: date(s.start_date, lang),
+            end: s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
+            mrr: money(s.mrr, &s.currency),
+            quantity: s.quantity.map(quantity),
+            units: s.units.clone(),
+            active: s.start_date <= today && s.end_date.is_none_or(|e| today < e),
         })
         .collect();
-    let contacts: Vec<Value> = store
+    let contacts: Vec<ContactView> = store
         .contacts(id)
         .await?
         .into_iter()
-        .map(|c| {
-            json!({
-                "email": c.email, "name": c.name, "role": c.role.map(|r| label("contact_role", r.as_str(), lang)), "title": c.title, "phone": c.phone,
-                "last_active": c.last_active.map(|d| date(d, lang)).unwrap_or_default(),
-            })
+        .map(|c| ContactView {
+            role: c.role.map(|r| label("contact_role", r.as_str(), lang)),
+            last_active: c.last_active.map(|d| date(d, lang)).unwrap_or_default(),
+            email: c.email,
+            name: c.name,
+            title: c.title,
+            phone: c.phone,
         })
         .collect();
-    let activities: Vec<Value> = store
+    let activities: Vec<ActivityView> = store
         .activities(id, 100)
         .await?
         .into_iter()
-        .map(|a| {
-            json!({
-                "kind": label("activity", a.kind.as_str(), lang), "kind_id": a.kind.as_str(), "at": datetime(a.occurred_at, lang),
-                "author": a.author_email, "subject": a.subject, "body": a.body,
-            })
+        .map(|a| ActivityView {
+            kind: label("activity", a.kind.as_str(), lang),
+            kind_id: a.kind.as_str(),
+            at: datetime(a.occurred_at, lang),
+            author: a.author_email,
+            subject: a.subject,
+            body: a.body,
         })
         .collect();
-    let churn: Vec<Value> = store
+    let churn: Vec<ChurnView> = store
         .churn_records(id)
         .await?
         .into_iter()
-        .map(|c| {
-            json!({
-                "on": date(c.churned_on, lang), "reason": label("reason", c.reason.as_str(), lang),
-                "avoidable": page.t(if c.avoidable { "account.avoidable" } else { "account.unavoidable" }),
-                "mrr_lost": c.mrr_lost.map(|m| money(m, &currency)), "note": c.note,
-            })
+        .map(|c| ChurnView {
+            on: date(c.churned_on, lang),
+            reason: label("reason", c.reason.as_str(), lang),
+            avoidable: page.t(if c.avoidable { "account.avoidable" } else { "account.unavoidable" }),
+            mrr_lost: c.mrr_lost.map(|m| money(m, &currency)),
+            note: c.note,
         })
         .collect();
-    let profile = json!([
-        [page.t("col.account_id"), account.account_id],
-        [page.t("col.segment"), account.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default()],
-        [page.t("col.touch_model"), account.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default()],
-        [page.t("col.owner"), account.owner_email.clone().unwrap_or_default()],
-        [page.t("col.partner"), account.partner_id.clone().unwrap_or_default()],
-        [page.t("col.stage"), account.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()],
-        [page.t("col.mrr"), money(account.mrr, &currency)],
-        [page.t("col.arr"), money(account.mrr * 12.0, &currency)],
-        [page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()],
-    ]);
-    let history_rows: Vec<Value> = history.iter().rev().take(12).map(|(m, v)| json!([month(m.first_day(), lang), yen(*v)])).collect();
+    let profile: Vec<(String, String)> = vec![
+        (page.t("col.account_id"), account.account_id.clone()),
+        (page.t("col.segment"), account.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default()),
+        (page.t("col.touch_model"), account.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default()),
+        (page.t("col.owner"), account.owner_email.clone().unwrap_or_default()),
+        (page.t("col.partner"), account.partner_id.clone().unwrap_or_default()),
+        (page.t("col.stage"), account.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()),
+        (page.t("col.mrr"), money(account.mrr, &currency)),
+        (page.t("col.arr"), money(account.mrr * 12.0, &currency)),
+        (page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()),
+    ];
+    let history_rows: Vec<(String, String)> = history.iter().rev().take(12).map(|(m, v)| (month(m.first_day(), lang), yen(*v))).collect();
     let usage = usage_panel(state, &page, id, today).await?;
     let health = super::health::panel(state, &page, id, today).await?;
     page.render_status(
         state,
         "account.html",
         minijinja::context! {
-            account => json!({ "id": account.account_id, "name": account.name }),
+            account => AccountHead { id: account.account_id.clone(), name: account.name.clone() },
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
             profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
             error => error.map(|m| m.render(lang)), usage, health,
@@ -130,7 +138,7 @@ async fn render(
 
 /// The usage panel: events per day over the last 70 days (chart and numbers on hover) and every
 /// usage metric today; None when the account has sent no usage.
-async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Value>, ApiError> {
+async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<UsagePanel>, ApiError> {
     let from = today - chrono::Duration::days(69);
     let daily = state.store.usage_daily(id, from, today).await?;
     if daily.is_empty() {
@@ -149,7 +157,7 @@ async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::Nai
     );
     let defs = kizuna_app::usage::definitions(state.store.as_ref()).await?;
     let table = kizuna_app::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
-    let metrics: Vec<Value> = match table.first() {
+    let metrics: Vec<(String, String)> = match table.first() {
         Some(row) => defs
             .metrics
             .iter()
@@ -161,13 +169,13 @@ async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::Nai
                     (_, Some(x)) if x.fract() == 0.0 => super::format::count(x as u64),
                     (_, Some(x)) => format!("{x:.2}"),
                 };
-                json!([m.name, shown])
+                (m.name.clone(), shown)
             })
             .collect(),
         None => vec![],
     };
-    let types: Vec<Value> = per_type.iter().map(|(t, n)| json!([t, super::format::count(*n)])).collect();
-    Ok(Some(json!({ "chart": chart, "metrics": metrics, "types": types })))
+    let types = per_type.iter().map(|(t, n)| (t.to_string(), super::format::count(*n))).collect();
+    Ok(Some(UsagePanel { chart, metrics, types }))
 }
 
 /// `1,291` for whole quantities, `12.5` otherwise.
@@ -199,4 +207,59 @@ pub async fn add_activity_form(
         Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),
     }
+}
+
+/// The page's view models: every value formatted in the page language.
+#[derive(Serialize)]
+struct AccountHead {
+    id: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct SubscriptionView {
+    product: String,
+    start: String,
+    end: String,
+    mrr: String,
+    quantity: Option<String>,
+    units: Option<String>,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct ContactView {
+    email: String,
+    name: Option<String>,
+    role: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    last_active: String,
+}
+
+#[derive(Serialize)]
+struct ActivityView {
+    kind: String,
+    kind_id: &'static str,
+    at: String,
+    author: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChurnView {
+    on: String,
+    reason: String,
+    avoidable: String,
+    mrr_lost: Option<String>,
+    note: Option<String>,
+}
+
+/// Usage on the account page: events per day, the metrics by name, events by type.
+#[derive(Serialize)]
+struct UsagePanel {
+    chart: String,
+    metrics: Vec<(String, String)>,
+    types: Vec<(String, String)>,
 }

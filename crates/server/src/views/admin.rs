@@ -70,16 +70,19 @@ fn partner_field(f: &FormData, role: Role) -> Result<Option<String>, ApiError> {
 async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, notice: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
     let page = Page::new(headers, q, Some(me));
     let error = error.map(|m| m.render(page.lang));
-    let users: Vec<serde_json::Value> = state
+    let users: Vec<UserView> = state
         .store
         .staff_users()
         .await?
         .into_iter()
-        .map(|u| {
-            json!({
-                "email": u.email, "name": u.name, "role": u.role, "role_label": page.t(&format!("role.{}", u.role)), "team": u.team_id,
-                "partner": u.partner_id, "deactivated": u.deactivated_at.map(|t| datetime(t, page.lang)),
-            })
+        .map(|u| UserView {
+            role_label: page.t(&format!("role.{}", u.role)),
+            role: u.role.to_string(),
+            email: u.email,
+            name: u.name,
+            team: u.team_id,
+            partner: u.partner_id,
+            deactivated: u.deactivated_at.map(|t| datetime(t, page.lang)),
         })
         .collect();
     let roles: Vec<(String, String)> = Role::ALL.iter().map(|r| (r.as_str().to_string(), page.t(&format!("role.{r}")))).collect();
@@ -188,17 +191,20 @@ pub async fn deactivate_user(State(state): State<AppState>, me: Principal, heade
 async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
     let page = Page::new(headers, q, Some(me));
     let error = error.map(|m| m.render(page.lang));
-    let keys: Vec<serde_json::Value> = state
+    let keys: Vec<KeyView> = state
         .store
         .api_keys()
         .await?
         .into_iter()
-        .map(|k| {
-            json!({
-                "key_id": k.key_id, "kind": k.kind, "label": k.label, "partner": k.partner_id, "created_by": k.created_by,
-                "created_at": datetime(k.created_at, page.lang), "revoked": k.revoked_at.map(|t| datetime(t, page.lang)),
-                "last_used": k.last_used_at.map(|t| datetime(t, page.lang)),
-            })
+        .map(|k| KeyView {
+            created_at: datetime(k.created_at, page.lang),
+            revoked: k.revoked_at.map(|t| datetime(t, page.lang)),
+            last_used: k.last_used_at.map(|t| datetime(t, page.lang)),
+            key_id: k.key_id,
+            kind: k.kind,
+            label: k.label,
+            partner: k.partner_id,
+            created_by: k.created_by,
         })
         .collect();
     let partners = state.store.partners().await?;
@@ -248,9 +254,9 @@ pub async fn audit(State(state): State<AppState>, me: Principal, headers: Header
     let actor = p.text("actor");
     let (total, entries) = state.store.audit_log(actor.as_deref(), page_no, 100).await?;
     let page = Page::new(&headers, &q, Some(me));
-    let entries: Vec<serde_json::Value> = entries
+    let entries: Vec<AuditView> = entries
         .into_iter()
-        .map(|e| json!({ "at": datetime(e.at, page.lang), "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail.to_string() }))
+        .map(|e| AuditView { at: datetime(e.at, page.lang), actor: e.actor, action: e.action, target: e.target, detail: e.detail.to_string() })
         .collect();
     let pages = total.div_ceil(100).max(1);
     let link = |n: u64| format!("/admin/audit?page={n}{}", actor.as_ref().map(|a| format!("&actor={}", super::urlencode(a))).unwrap_or_default());
@@ -262,4 +268,39 @@ pub async fn audit(State(state): State<AppState>, me: Principal, headers: Header
             prev => (page_no > 1).then(|| link(page_no as u64 - 1)), next => ((page_no as u64) < pages).then(|| link(page_no as u64 + 1)),
         },
     )
+}
+
+/// A staff user as the users page lists it.
+#[derive(serde::Serialize)]
+struct UserView {
+    email: String,
+    name: String,
+    role: String,
+    role_label: String,
+    team: Option<String>,
+    partner: Option<String>,
+    deactivated: Option<String>,
+}
+
+/// An API key as the keys page lists it (never its secret).
+#[derive(serde::Serialize)]
+struct KeyView {
+    key_id: String,
+    kind: String,
+    label: String,
+    partner: Option<String>,
+    created_by: String,
+    created_at: String,
+    revoked: Option<String>,
+    last_used: Option<String>,
+}
+
+/// An audit log entry as the audit page lists it.
+#[derive(serde::Serialize)]
+struct AuditView {
+    at: String,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    detail: String,
 }
