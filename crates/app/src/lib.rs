@@ -12,7 +12,7 @@ pub mod usage;
 pub mod users;
 
 pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
-pub use params::{ParamError, Params};
+pub use params::{check_as_of, ParamError, Params, MAX_YEARS_AHEAD};
 pub use requests::Lookup;
 
 use chrono::NaiveDate;

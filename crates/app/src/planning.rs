@@ -206,6 +206,8 @@ pub enum PlanError {
     #[error("the scenario has no [{0}] table; see docs/scenario.example.toml")]
     MissingSection(&'static str),
     #[error(transparent)]
+    Param(#[from] crate::ParamError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -287,6 +289,7 @@ async fn live_kpis(store: &dyn Store, at: NaiveDate) -> Result<maturity::LiveKpi
 /// Run one plan. The JSON carries the scenario name, the date of the live data and which inputs
 /// came from live data.
 pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<PlanOutput, PlanError> {
+    crate::check_as_of("at", at)?;
     let name = scenario.name.clone().unwrap_or_default();
     let result = match kind {
         PlanKind::Capacity => {

@@ -1109,6 +1109,12 @@ async fn openapi_document_covers_every_route(db: TestDb) {
     assert!(r.json()["error"].as_str().unwrap().starts_with("the activity is not the JSON expected"), "{}", r.body);
     assert!(r.json()["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{}", r.body);
     assert_eq!(r.headers.get("x-request-id").and_then(|v| v.to_str().ok()), r.json()["request_id"].as_str());
+    // An as-of date centuries ahead made the funnel plan run for minutes: refused at once.
+    for uri in ["/api/v1/plan/funnel?at=2355-03-29", "/api/v1/metrics/ltv?at=2355-03-29", "/api/v1/metrics/cohorts?at=2355-03-29"] {
+        let r = get(&admin, uri, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("years after today")), "{uri}: {}", r.body);
+    }
     // A query the typed request cannot hold (a parameter twice) is the API's JSON 400 too.
     let r = get(&admin, "/api/v1/metrics/retention?from=2024-01-01&from=2024-02-01&to=2024-03-01", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
