@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
+use super::reports::MrrRow;
 use kizuna_app::dashboard::GroupRow;
 use kizuna_domain::metrics::movements::MonthMovements;
 use serde::Serialize;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 struct DashboardView {
     kpis: Vec<KpiCard>,
     chart: String,
-    table: Vec<MovementRow>,
+    table: Vec<MrrRow>,
     mix: Vec<MixView>,
     mix_chart: String,
     period: String,
@@ -39,19 +40,6 @@ struct KpiCard {
     id: &'static str,
     label: String,
     value: String,
-}
-
-#[derive(Serialize)]
-struct MovementRow {
-    month: String,
-    partial: bool,
-    starting: String,
-    new: String,
-    expansion: String,
-    reactivation: String,
-    contraction: String,
-    churn: String,
-    ending: String,
 }
 
 #[derive(Serialize)]
@@ -107,20 +95,13 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     let table = d
         .months
         .iter()
-        .map(|m| MovementRow {
-            month: if m.partial {
+        .map(|m| {
+            let label = if m.partial {
                 page.t("dash.month_to_date").replace("%{month}", &month_label(m)).replace("%{day}", &super::format::date(at, lang))
             } else {
                 month_label(m)
-            },
-            partial: m.partial,
-            starting: yen(m.starting_mrr),
-            new: yen(m.new),
-            expansion: yen(m.expansion),
-            reactivation: yen(m.reactivation),
-            contraction: yen(m.contraction),
-            churn: yen(m.churn),
-            ending: yen(m.ending_mrr),
+            };
+            super::reports::mrr_row(m, label)
         })
         .collect();
     let mix_chart = grouped_bars(

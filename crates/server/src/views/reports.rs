@@ -117,9 +117,11 @@ struct RetentionRow {
     monthly_logo_churn: String,
 }
 
+/// One month of MRR movements, formatted: the reports' MRR table and the dashboard's.
 #[derive(Serialize)]
-struct MrrRow {
+pub(super) struct MrrRow {
     month: String,
+    partial: bool,
     starting: String,
     new: String,
     expansion: String,
@@ -185,23 +187,26 @@ fn retention(rows: &[Retention], page: &Page, group: &dyn Fn(Option<&str>) -> St
     body(Some(chart), rows, vec![])
 }
 
+/// A month's movements in the page's money format, under the label `month`.
+pub(super) fn mrr_row(m: &MonthMovements, month: String) -> MrrRow {
+    MrrRow {
+        month,
+        partial: m.partial,
+        starting: yen(m.starting_mrr),
+        new: yen(m.new),
+        expansion: yen(m.expansion),
+        reactivation: yen(m.reactivation),
+        contraction: yen(m.contraction),
+        churn: yen(m.churn),
+        ending: yen(m.ending_mrr),
+        net: yen(m.net_change),
+        quick_ratio: m.quick_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
+        customers_end: count(m.customers_end),
+    }
+}
+
 fn mrr(rows: &[MonthMovements], page: &Page) -> minijinja::Value {
-    let rows = rows
-        .iter()
-        .map(|m| MrrRow {
-            month: Month::parse(&m.month).map(|x| month(x.first_day(), page.lang)).unwrap_or_default(),
-            starting: yen(m.starting_mrr),
-            new: yen(m.new),
-            expansion: yen(m.expansion),
-            reactivation: yen(m.reactivation),
-            contraction: yen(m.contraction),
-            churn: yen(m.churn),
-            ending: yen(m.ending_mrr),
-            net: yen(m.net_change),
-            quick_ratio: m.quick_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
-            customers_end: count(m.customers_end),
-        })
-        .collect();
+    let rows = rows.iter().map(|m| mrr_row(m, Month::parse(&m.month).map(|x| month(x.first_day(), page.lang)).unwrap_or_default())).collect();
     body::<MrrRow>(None, rows, vec![])
 }
 
