@@ -1,7 +1,7 @@
 //! The portfolio dashboard's figures for a period of months: one function, so the page and
 //! `GET /api/v1/dashboard` can never disagree.
 
-use crate::{ParamError, Params, ReportError};
+use crate::{ParamError, Params, AppError};
 use chrono::NaiveDate;
 use kizuna_domain::metrics::retention::{from_sums, RetentionSums};
 use kizuna_domain::metrics::{movements, GroupBy, Month};
@@ -107,7 +107,7 @@ fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate,
         .collect()
 }
 
-pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, ReportError> {
+pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, AppError> {
     let Period { from, to, requested_to, start, end, at } = period(p, today)?;
     let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
     let retention = from_sums(&all, start, end);

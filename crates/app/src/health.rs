@@ -3,7 +3,7 @@
 //! calibrating a logistic model on usage metrics. Shared by `kizuna score ...` and the API.
 
 use crate::usage::{definitions, usage_table};
-use crate::{ParamError, Params, ReportError};
+use crate::{ParamError, Params, AppError};
 use chrono::{Duration, Months, NaiveDate};
 use kizuna_domain::health::logistic::{self, Prepared};
 use kizuna_domain::health::backtest::GroupRate;
@@ -24,7 +24,7 @@ pub const KEEP_EXPLANATIONS_DAYS: i64 = 90;
 pub const SETTING: &str = "health_scorecards";
 
 /// Saved scorecards, or the default set.
-pub async fn scorecards(store: &dyn Store) -> Result<Scorecards, ReportError> {
+pub async fn scorecards(store: &dyn Store) -> Result<Scorecards, AppError> {
     match store.setting(SETTING).await? {
         Some(text) => Scorecards::parse(&text).map_err(|e| ParamError::new("scorecards", SETTING, &e.to_string()).into()),
         None => Ok(Scorecards::default_set()),
@@ -59,7 +59,7 @@ fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: Naive
 /// Every input of every account paying on `at` (or just `account`), as it was on `at`.
 /// Lifecycle stages are today's (the store keeps no stage history); a churned stage is ignored,
 /// since an account paying on `at` was not churned then.
-pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, ReportError> {
+pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, AppError> {
     let wanted: HashSet<&str> = cards.inputs().into_iter().collect();
     let onboarding = &cards.onboarding;
     let setup = async {
@@ -77,7 +77,7 @@ pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, a
         async { Ok(store.contract_terms(at, account).await?) },
         async { Ok(store.mrr_on(at, account).await?) },
         async { Ok(store.mrr_on(at - Duration::days(90), account).await?) },
-        async { Ok::<_, ReportError>(setup.await?) },
+        async { Ok::<_, AppError>(setup.await?) },
     )?;
     let profiles: HashMap<String, kizuna_store::AccountProfile> = profiles.into_iter().map(|p| (p.account_id.clone(), p)).collect();
     let activity: HashMap<String, kizuna_store::ActivitySummary> = activity.into_iter().map(|a| (a.account_id.clone(), a)).collect();
@@ -337,7 +337,7 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> He
 
 /// `score run`: score every account paying on `at`, keep the scores, and count them by band
 /// and grade.
-pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, ReportError> {
+pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, AppError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, None).await?;
@@ -363,7 +363,7 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, ReportE
 /// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed
 /// now, measure by measure, against its previous kept score, with its history. None when the
 /// account was not paying on `at`.
-pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Explanation>, ReportError> {
+pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Explanation>, AppError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, Some(account)).await?;
@@ -427,7 +427,7 @@ struct Window {
 
 /// Observation dates and horizon, as of `at` (default today): an observation is labelled only
 /// when its whole horizon has passed, so `to` is cut to `at − horizon`.
-fn window(p: &Params<'_>) -> Result<Window, ReportError> {
+fn window(p: &Params<'_>) -> Result<Window, AppError> {
     let (from, requested_to) = p.date_range("from", "to")?;
     let (every, horizon) = (p.days("every", 7)?, p.days("horizon", 28)?);
     let as_of = p.as_of()?;
@@ -444,7 +444,7 @@ fn window(p: &Params<'_>) -> Result<Window, ReportError> {
 
 /// `score backtest`: replay a scorecard at each observation date and check how well the score
 /// ranked the accounts that churned within the horizon.
-pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Backtest, ReportError> {
+pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Backtest, AppError> {
     let w = window(p)?;
     let cards = scorecards(store).await?;
     let name = p.text("scorecard").unwrap_or("default");
@@ -509,7 +509,7 @@ pub struct Observations {
 }
 
 /// Churn is read from the revenue data as of `as_of`.
-pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32, as_of: NaiveDate) -> Result<Observations, ReportError> {
+pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32, as_of: NaiveDate) -> Result<Observations, AppError> {
     let churns = crate::revenue_churns(store, as_of).await?;
     let mut o = Observations { metrics: metrics.to_vec(), accounts: vec![], columns: vec![vec![]; metrics.len()], churned: vec![] };
     for at in dates(from, to, every) {
@@ -567,7 +567,7 @@ pub fn fit_observations(o: &Observations, l2: f64) -> (Model, Vec<f64>) {
 }
 
 /// The usage metrics to calibrate on: `metrics` (comma-separated names) or every defined one.
-fn metric_names(p: &Params<'_>, defs: &Definitions) -> Result<Vec<String>, ReportError> {
+fn metric_names(p: &Params<'_>, defs: &Definitions) -> Result<Vec<String>, AppError> {
     let all: Vec<String> = defs.metrics.iter().map(|m| m.name.clone()).collect();
     let Some(list) = p.text("metrics") else { return Ok(all) };
     let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
@@ -579,7 +579,7 @@ fn metric_names(p: &Params<'_>, defs: &Definitions) -> Result<Vec<String>, Repor
     Ok(names)
 }
 
-async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Definitions, Observations, Model, Vec<f64>, f64), ReportError> {
+async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Definitions, Observations, Model, Vec<f64>, f64), AppError> {
     let w = window(p)?;
     let l2 = p.fraction("l2", 1.0, 0.0001, 10_000.0)?;
     let defs = definitions(store).await?;
@@ -593,7 +593,7 @@ async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Defini
 }
 
 /// Each paying account's churn probability on `at`, highest first, with its MRR (cents).
-async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at: NaiveDate) -> Result<Vec<(String, f64, i64)>, ReportError> {
+async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at: NaiveDate) -> Result<Vec<(String, f64, i64)>, AppError> {
     let table = usage_table(store, defs, at, None).await?;
     let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
     let mut out: Vec<(String, f64, i64)> = table
@@ -612,7 +612,7 @@ async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at:
 /// `score calibrate`: fit the model, report cross-validated AUC and lift, the coefficients and
 /// a proposed scorecard; each account's churn probability on `at` (default `to` + horizon, or
 /// today if earlier). With `save`, the proposal is saved under that name.
-pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationReport, ReportError> {
+pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationReport, AppError> {
     let (w, defs, o, model, oof, l2) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let name = p.text("save").or(p.text("name")).unwrap_or("calibrated");
@@ -665,7 +665,7 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationR
 
 /// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
 /// 90% interval, and the MRR at risk, from the calibrated model.
-pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Forecast, ReportError> {
+pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Forecast, AppError> {
     let (w, defs, o, model, oof, _) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let probs = probabilities(store, &defs, &model, at).await?;

@@ -2,14 +2,22 @@
 //! (validated here, so CLI and HTTP give the same errors), loads what it needs from the store and
 //! computes with `kizuna_domain::metrics`. The JSON shape is the contract for CLI and API alike.
 
+pub mod access;
+pub mod accounts;
 pub mod dashboard;
+mod error;
 pub mod health;
 mod format;
 mod params;
 pub mod planning;
 pub mod requests;
+mod service;
 pub mod usage;
 pub mod users;
+
+pub use access::{Actor, Denied};
+pub use error::AppError;
+pub use service::{App, AuditPage, ScenarioEntry};
 
 pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
 pub use params::{check_as_of, ParamError, Params, MAX_YEARS_AHEAD};
@@ -26,14 +34,6 @@ use kizuna_domain::metrics::movements::MonthMovements;
 use kizuna_domain::metrics::retention::Retention;
 use serde::Serialize;
 use std::collections::HashMap;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Param(#[from] ParamError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// Every account's MRR timeline as of `at`: changes after it (a period's scheduled end, a
 /// subscription not started yet) have not happened and are left out.
@@ -80,7 +80,7 @@ pub enum ReportOutput {
 /// `metrics retention`: one object, or with `by` an array with `group: "all"` first.
 /// Sums come from the database (one row per group), so this stays fast on millions of rows.
 /// A `to` after the as-of date is cut there; the answer keeps the one asked for as `requested_to`.
-pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<RetentionReport, ReportError> {
+pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<RetentionReport, AppError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -103,7 +103,7 @@ pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Reten
 
 /// `metrics mrr`: one row per month (with `by`: per group and month, "all" first), as of `at`:
 /// months after the as-of month are left out and the as-of month is month to date (`partial`).
-pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMovements>, ReportError> {
+pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMovements>, AppError> {
     let at = p.as_of()?;
     let (from, to, _) = p.month_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -127,7 +127,7 @@ pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMo
 }
 
 /// `metrics cohorts`: the retention triangle.
-pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTable, ReportError> {
+pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTable, AppError> {
     let period = p.period("period", cohorts::PeriodKind::Month)?;
     let measure = p.measure()?;
     let as_of = p.as_of()?;
@@ -136,7 +136,7 @@ pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTa
 }
 
 /// `metrics ltv`: sBG fit, projection, DEL / DERL and LTV, per group ("all" first).
-pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvReport>, ReportError> {
+pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvReport>, AppError> {
     let params = ltv::LtvParams {
         period: p.period("period", cohorts::PeriodKind::Month)?,
         as_of: p.as_of()?,
@@ -150,7 +150,7 @@ pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvRepo
 }
 
 /// `metrics arr`: ARR, active accounts and ARPA at a date, per group ("all" first).
-pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>, ReportError> {
+pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>, AppError> {
     let at = p.as_of()?;
     let by = p.group_by()?.or(Some(GroupBy::Segment));
     let units = load(store, by, at).await?;
@@ -158,7 +158,7 @@ pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>
 }
 
 /// `metrics churn`: churned accounts and MRR lost, avoidable vs unavoidable, per group.
-pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ChurnRow>, ReportError> {
+pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ChurnRow>, AppError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?.unwrap_or(GroupBy::Segment);
@@ -224,7 +224,7 @@ impl Report {
         })
     }
 
-    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<ReportOutput, ReportError> {
+    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<ReportOutput, AppError> {
         Ok(match self {
             Report::Retention => ReportOutput::Retention(retention_report(store, p).await?),
             Report::Mrr => ReportOutput::Mrr(mrr_report(store, p).await?),

@@ -49,10 +49,26 @@ impl Params<'_> {
         self.get(name).ok_or_else(|| ParamError::new(name, "", "is required"))
     }
 
-    fn date(&self, name: &str) -> Result<Option<NaiveDate>, ParamError> {
+    /// A date, YYYY-MM-DD; None when absent.
+    pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ParamError> {
         self.get(name)
             .map(|v| kizuna_domain::fields::parse_date(name, v).map_err(|e| ParamError::new(name, v, &e.problem)))
             .transpose()
+    }
+
+    /// A whole number from `min` to `max`; None when absent.
+    pub fn number(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, ParamError> {
+        self.get(name)
+            .map(|v| match v.parse::<u32>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ParamError::new(name, v, &format!("is not a whole number from {min} to {max}"))),
+            })
+            .transpose()
+    }
+
+    /// One of a closed set of values, parsed by `parse`; `expected` lists them for the error.
+    pub fn choice<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>, expected: &str) -> Result<Option<T>, ParamError> {
+        self.get(name).map(|v| parse(v).ok_or_else(|| ParamError::new(name, v, &format!("is not one of: {expected}")))).transpose()
     }
 
     pub fn date_or_today(&self, name: &str) -> Result<NaiveDate, ParamError> {

@@ -210,3 +210,63 @@ pub struct CalibrateRequest {
     pub at: Option<String>,
 }
 lookup!(CalibrateRequest { from, to, every, horizon, metrics, l2, name, save, at });
+
+/// The account list: filters, sort and page (the API; the accounts page reads the same names).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountListRequest {
+    /// Page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub page: Option<String>,
+    /// Accounts per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<String>,
+    pub segment: Option<String>,
+    /// high, hybrid or tech.
+    #[param(pattern = "^(high|hybrid|tech)$")]
+    pub touch_model: Option<String>,
+    /// The owner's e-mail.
+    pub owner: Option<String>,
+    pub partner: Option<String>,
+    /// Lifecycle stage.
+    pub stage: Option<String>,
+    /// red, yellow or green.
+    #[param(pattern = "^(red|yellow|green)$")]
+    pub health: Option<String>,
+    /// Search in id and name (NFKC-normalised).
+    pub q: Option<String>,
+    /// account_id, name, segment, touch_model, owner, partner, stage, mrr or health.
+    pub sort: Option<String>,
+    /// asc or desc.
+    #[param(pattern = "^(asc|desc)$")]
+    pub order: Option<String>,
+    /// Date of the MRR shown, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub on: Option<String>,
+}
+lookup!(AccountListRequest { page, per_page, segment, touch_model, owner, partner, stage, health, q, sort, order, on });
+
+/// One account: the day its MRR is read on.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OnRequest {
+    /// Date of the MRR shown, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub on: Option<String>,
+}
+lookup!(OnRequest { on });
+
+/// The audit log: a page, and optionally one actor's entries.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditRequest {
+    /// Page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub page: Option<String>,
+    /// Entries per page, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<String>,
+    /// Only this actor's entries.
+    pub actor: Option<String>,
+}
+lookup!(AuditRequest { page, per_page, actor });

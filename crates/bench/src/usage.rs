@@ -16,7 +16,7 @@ use std::time::{Duration as Wait, Instant};
 /// as an SDK would); prints events/s and batch latency percentiles.
 pub async fn ingest(db: &str, seconds: u64, connections: usize, batch: usize, ids: MessageIds, gzip: bool) -> anyhow::Result<ExitCode> {
     let store = crate::open(db).await?;
-    let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "bench", KeyKind::Write, Some("bench ingest".into()), None).await?;
+    let (key, _) = kizuna_app::users::create_key(store.as_ref(), &kizuna_app::Actor::operator(), KeyKind::Write, Some("bench ingest".into()), None).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/batch", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, kizuna_server::router(kizuna_server::AppState::new(store))).await });

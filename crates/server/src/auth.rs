@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder, AuthUser, AuthnBackend};
 use base64::Engine;
-use kizuna_domain::access::{hash_key, new_key, verify_password, KeyKind, Permission};
+use kizuna_domain::access::{hash_key, verify_password};
 use kizuna_domain::Role;
-use kizuna_store::{ApiKey, AuditEntry, Store, StoreError};
+use kizuna_store::{ApiKey, Store, StoreError};
 use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
@@ -163,50 +163,12 @@ pub fn layer(store: Arc<dyn Store>, secure: bool) -> AuthManagerLayer<Backend, D
     AuthManagerLayerBuilder::new(Backend { store }, sessions).build()
 }
 
-/// The signed-in user or the API key behind a request.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The user's e-mail, or `key:<id>` for an API key; what the audit log records.
-    pub actor: String,
-    pub name: String,
-    pub role: Role,
-    pub partner_id: Option<String>,
-    pub via_key: bool,
-}
-
-impl Principal {
-    /// The partner this principal is confined to, if any.
-    pub fn scope(&self) -> Option<String> {
-        self.role.scope(self.partner_id.as_deref())
-    }
-
-    /// What the role allows; an API key only reads (a partner-bound key included), whatever
-    /// role it stands for.
-    pub fn can(&self, p: Permission) -> bool {
-        let reads = matches!(p, Permission::ReadPortfolio | Permission::ReadAccounts | Permission::ReadAudit);
-        self.role.can(p) && (reads || !self.via_key)
-    }
-
-    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.can(p) {
-            Ok(())
-        } else if self.via_key && self.role.can(p) {
-            Err(ApiError::Denied(crate::Msg::new("err.key_read_only")))
-        } else {
-            Err(ApiError::Denied(crate::Msg::new("err.forbidden").arg_key("role", format!("role.{}", self.role))))
-        }
-    }
-
-    /// Writes an audit entry by this principal.
-    pub async fn audit(&self, store: &dyn Store, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), ApiError> {
-        store.audit(AuditEntry { actor: &self.actor, action, target, detail }).await?;
-        Ok(())
-    }
-}
+/// The signed-in user or the API key behind a request: the application layer's actor.
+pub type Principal = kizuna_app::Actor;
 
 impl From<User> for Principal {
     fn from(u: User) -> Self {
-        Principal { actor: u.email, name: u.name, role: u.role, partner_id: u.partner_id, via_key: false }
+        Principal { id: u.email, name: u.name, role: u.role, partner_id: u.partner_id, via_key: false }
     }
 }
 
@@ -279,24 +241,7 @@ async fn key_principal(h: &HeaderValue, state: &AppState) -> Result<Principal, A
     let unknown = "the API key is not valid (unknown, revoked or malformed)";
     let key = stored_key(state, key_from_header(h), "read", unknown, "it may only send usage events").await?;
     let role = if key.partner_id.is_some() { Role::Partner } else { Role::Viewer };
-    Ok(Principal { actor: format!("key:{}", key.key_id), name: key.label, role, partner_id: key.partner_id, via_key: true })
-}
-
-/// Creates and stores a key; returns the secret (to show once) and what was stored.
-pub async fn create_api_key(store: &dyn Store, by: &str, kind: KeyKind, label: Option<String>, partner_id: Option<String>) -> Result<(String, ApiKey), StoreError> {
-    let k = new_key(kind);
-    let key = ApiKey {
-        key_id: k.key_id,
-        kind: kind.as_str().into(),
-        label: label.unwrap_or_else(|| format!("{} key", kind.as_str())),
-        partner_id,
-        created_by: by.into(),
-        created_at: chrono::Utc::now(),
-        revoked_at: None,
-        last_used_at: None,
-    };
-    store.create_api_key(&key, &k.hash).await?;
-    Ok((k.secret, key))
+    Ok(Principal { id: format!("key:{}", key.key_id), name: key.label, role, partner_id: key.partner_id, via_key: true })
 }
 
 #[cfg(test)]

@@ -88,8 +88,9 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     #[error(transparent)]
     Store(#[from] kizuna_store::StoreError),
+    /// A use case's error not described for people (a parameter's problem, in English).
     #[error(transparent)]
-    Report(#[from] kizuna_app::ReportError),
+    App(kizuna_app::AppError),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
     /// A failure that is not the caller's (500); logged, not shown.
@@ -99,6 +100,72 @@ pub enum ApiError {
     /// succeed later. Logged, not shown.
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl From<kizuna_app::AppError> for ApiError {
+    /// Each of the application's errors as the reader is told it (by i18n key) and its status.
+    fn from(e: kizuna_app::AppError) -> Self {
+        use kizuna_app::accounts::ActivityError;
+        use kizuna_app::users::UserError;
+        use kizuna_app::planning::PlanError;
+        use kizuna_app::{AppError, Denied};
+        match e {
+            AppError::Denied(Denied::KeyReadOnly) => ApiError::Denied(Msg::new("err.key_read_only")),
+            AppError::Denied(Denied::Role(role)) => ApiError::Denied(Msg::new("err.forbidden").arg_key("role", format!("role.{role}"))),
+            AppError::AccountNotFound(id) => ApiError::Missing(Msg::new("err.account_not_found").arg("id", id)),
+            AppError::NotPaying { id, at } => ApiError::Missing(Msg::new("err.not_paying").arg("id", id).arg("at", at)),
+            AppError::Activity(a) => ApiError::Invalid(match a {
+                ActivityError::Kind(v) => Msg::new("err.activity_kind").arg("value", v),
+                ActivityError::Empty => Msg::new("err.activity_empty"),
+                ActivityError::TooLong => Msg::new("err.activity_long"),
+                ActivityError::Time(v) => Msg::new("err.timestamp").arg("field", "occurred_at").arg("value", v),
+            }),
+            AppError::User(u) => match u {
+                UserError::Email(_) => ApiError::Invalid(Msg::new("err.email")),
+                UserError::PartnerNeeded => ApiError::Invalid(Msg::new("err.partner_required")),
+                UserError::Password(p) => password_error(p),
+                UserError::Exists(email) => ApiError::Invalid(Msg::new("err.user_exists").arg("email", email)),
+                UserError::NoUser(email) => ApiError::Invalid(Msg::new("err.no_user").arg("email", email)),
+                UserError::SelfDemote => ApiError::Invalid(Msg::new("err.self_demote")),
+                UserError::SelfDeactivate => ApiError::Invalid(Msg::new("err.self_deactivate")),
+            },
+            AppError::NoKey(id) => ApiError::Invalid(Msg::new("err.no_key").arg("id", id)),
+            AppError::Plan(PlanError::NotFound(name)) => ApiError::NotFound(format!("scenario {name:?}")),
+            AppError::Plan(other) => ApiError::BadRequest(other.to_string()),
+            AppError::Config(text) => ApiError::BadRequest(text),
+            AppError::Store(s) => ApiError::Store(s),
+            other => ApiError::App(other),
+        }
+    }
+}
+
+impl From<kizuna_app::ParamError> for ApiError {
+    fn from(e: kizuna_app::ParamError) -> Self {
+        ApiError::App(kizuna_app::AppError::Param(e))
+    }
+}
+
+impl From<kizuna_app::Denied> for ApiError {
+    fn from(e: kizuna_app::Denied) -> Self {
+        kizuna_app::AppError::Denied(e).into()
+    }
+}
+
+impl From<kizuna_app::planning::PlanError> for ApiError {
+    fn from(e: kizuna_app::planning::PlanError) -> Self {
+        kizuna_app::AppError::from(e).into()
+    }
+}
+
+/// A password the policy refuses, said for people.
+pub fn password_error(e: kizuna_domain::access::PasswordError) -> ApiError {
+    use kizuna_domain::access::{PasswordError, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
+    match e {
+        PasswordError::TooShort(n) => ApiError::Invalid(Msg::new("err.password_short").arg("count", n).arg("min", MIN_PASSWORD_CHARS)),
+        PasswordError::Blank => ApiError::Invalid(Msg::new("err.password_blank")),
+        PasswordError::Weak(score) => ApiError::Invalid(Msg::new("err.password_weak").arg("score", score).arg("min", MIN_PASSWORD_SCORE)),
+        other => ApiError::Internal(other.to_string()),
+    }
 }
 
 /// Seconds a client is asked to wait before retrying a 503.
@@ -121,8 +188,9 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Report(kizuna_app::ReportError::Param(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::App(kizuna_app::AppError::Store(e)) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::App(kizuna_app::AppError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::App(_) => StatusCode::BAD_REQUEST,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Template(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -131,7 +131,7 @@ fn with_secure(cookie: HeaderValue) -> HeaderValue {
 /// The server's daily scoring: score every account on `today` unless that was done already.
 /// Returns how many accounts were scored, if it ran. Checked hourly, so a server started at any
 /// time of day scores within the hour and again after midnight in the business time zone.
-pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_app::ReportError> {
+pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_app::AppError> {
     if store.last_health_day().await?.is_some_and(|d| d >= today) {
         return Ok(None);
     }

@@ -4,7 +4,7 @@
 use anyhow::bail;
 use clap::Subcommand;
 use kizuna_domain::access::KeyKind;
-use kizuna_store::AuditEntry;
+use kizuna_app::{Actor, App};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -28,26 +28,23 @@ pub enum Keys {
 
 pub async fn run(db: &str, cmd: Keys) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
+    let operator = Actor::operator();
+    let app = App::new(store.as_ref(), &operator);
     match cmd {
         Keys::Create { kind, label, partner } => {
             let Some(k) = KeyKind::parse(&kind) else { bail!("--kind {kind:?} is not one of: read, write") };
-            let (secret, key) = kizuna_server::auth::create_api_key(store.as_ref(), "cli", k, label, partner).await?;
-            let detail = serde_json::json!({ "kind": key.kind, "partner_id": key.partner_id });
-            store.audit(AuditEntry { actor: "cli", action: "key.create", target: Some(&key.key_id), detail }).await?;
+            let (secret, key) = app.create_key(k, label, partner).await?;
             eprintln!("{} key {} created; it is shown only this once:", key.kind, key.key_id);
             println!("{secret}");
         }
         Keys::List => {
-            for k in store.api_keys().await? {
+            for k in app.keys().await? {
                 let revoked = k.revoked_at.map(|t| format!("revoked {}", kizuna_domain::time::local(t).format("%Y-%m-%d %H:%M"))).unwrap_or_else(|| "active".into());
                 println!("{}\t{}\t{}\t{}\t{}\t{}", k.key_id, k.kind, k.label, k.partner_id.unwrap_or_default(), kizuna_domain::time::local(k.created_at).format("%Y-%m-%d %H:%M"), revoked);
             }
         }
         Keys::Revoke { key_id } => {
-            if !store.revoke_api_key(&key_id, chrono::Utc::now()).await? {
-                bail!("no active key {key_id:?} (see `kizuna keys list`)");
-            }
-            store.audit(AuditEntry { actor: "cli", action: "key.revoke", target: Some(&key_id), detail: serde_json::json!({}) }).await?;
+            app.revoke_key(&key_id).await?;
             println!("revoked {key_id}");
         }
     }

@@ -3,7 +3,7 @@
 //! the query string; the app checks both the same way.
 
 use kizuna_app::requests::{ArrRequest, CohortRequest, LtvRequest, MonthRangeRequest, RangeRequest};
-use kizuna_app::{render, Format, Lookup, Params, Report, ReportError};
+use kizuna_app::{render, Format, Lookup, Report, AppError};
 use kizuna_domain::usage::metrics::Definitions;
 use std::process::ExitCode;
 
@@ -196,21 +196,29 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
     match metric {
         Metric::Usage { at, account, definitions, output } => {
             let store = super::open(db).await?;
-            let defs = usage_definitions(store.as_ref(), definitions).await?;
-            let v = kizuna_app::usage::usage_metrics(store.as_ref(), &defs, at_or_today(at)?, account.as_deref()).await?;
+            let operator = kizuna_app::Actor::operator();
+            let at = at_or_today(at)?;
+            let v = match definitions {
+                // Definitions tried from a file, not saved: the use case reads the saved ones.
+                Some(file) => {
+                    let defs = usage_definitions(store.as_ref(), Some(file)).await?;
+                    kizuna_app::usage::usage_metrics(store.as_ref(), &defs, at, account.as_deref()).await?
+                }
+                None => kizuna_app::App::new(store.as_ref(), &operator).usage_metrics(at, account.as_deref()).await?,
+            };
             super::emit(&render(&v, Format::parse(&output.format).expect("clap checked the format")))?;
             return Ok(ExitCode::SUCCESS);
         }
         Metric::UsageDefinitions { save } => {
             let store = super::open(db).await?;
+            let operator = kizuna_app::Actor::operator();
+            let app = kizuna_app::App::new(store.as_ref(), &operator);
             if let Some(path) = save {
                 let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                Definitions::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                store.save_setting(kizuna_app::usage::SETTING, &text).await?;
+                app.save_usage_definitions(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 eprintln!("saved the usage metric definitions from {}", path.display());
             } else {
-                let text = store.setting(kizuna_app::usage::SETTING).await?;
-                print!("{}", text.as_deref().unwrap_or(kizuna_domain::usage::metrics::DEFAULT));
+                print!("{}", app.usage_definitions_text().await?);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -218,13 +226,14 @@ pub async fn run(db: &str, metric: Metric) -> anyhow::Result<ExitCode> {
     }
     let (report, request, output) = metric.into_parts();
     let store = super::open(db).await?;
-    match report.run(store.as_ref(), &Params(request.as_ref())).await {
+    let operator = kizuna_app::Actor::operator();
+    match kizuna_app::App::new(store.as_ref(), &operator).report(report, request.as_ref()).await {
         Ok(v) => {
             let format = Format::parse(&output.format).expect("clap checked the format");
             super::emit(&render(&v, format))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(ReportError::Param(e)) => {
+        Err(AppError::Param(e)) => {
             eprintln!("error: --{} {:?} {}", e.name.replace('_', "-"), e.value, e.problem);
             Ok(ExitCode::from(2))
         }

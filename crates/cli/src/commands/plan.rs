@@ -95,12 +95,14 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         }
     };
     let store = super::open(db).await?;
+    let operator = kizuna_app::Actor::operator();
+    let app = kizuna_app::App::new(store.as_ref(), &operator);
     let scenario = match &args.scenario {
         Some(path) => read_scenario(path)?,
-        None => planning::saved_or_default(store.as_ref(), args.name.as_deref()).await?,
+        None => app.scenario(args.name.as_deref()).await?,
     };
     let at = args.at.unwrap_or_else(kizuna_app::today);
-    let value = planning::run(store.as_ref(), kind, &scenario, at).await?;
+    let value = app.plan(kind, &scenario, at).await?;
     let format = Format::parse(&args.format).expect("clap checked the format");
     match format {
         Format::Json => print!("{}", render(&value, format)),

@@ -3,7 +3,7 @@
 
 use kizuna_app::health::Explanation;
 use kizuna_app::requests::{BacktestRequest, CalibrateRequest};
-use kizuna_app::{health, render_rows, Format, Params, ReportError};
+use kizuna_app::{render_rows, Format, AppError};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Clone)]
@@ -128,13 +128,13 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 
 /// Parameter errors name the flag and exit 2, like the other report commands. CSV and table
 /// show the report's `rows` array (a table with the summary fields above it).
-fn report<T: serde::Serialize>(r: Result<T, ReportError>, output: &Output, rows: &str) -> anyhow::Result<ExitCode> {
+fn report<T: serde::Serialize>(r: Result<T, AppError>, output: &Output, rows: &str) -> anyhow::Result<ExitCode> {
     match r {
         Ok(v) => {
             super::emit(&render_rows(&v, Format::parse(&output.format).expect("clap checked the format"), rows))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(ReportError::Param(e)) => {
+        Err(AppError::Param(e)) => {
             eprintln!("error: --{} {:?} {}", e.name.replace('_', "-"), e.value, e.problem);
             Ok(ExitCode::from(2))
         }
@@ -144,15 +144,20 @@ fn report<T: serde::Serialize>(r: Result<T, ReportError>, output: &Output, rows:
 
 pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
-    let store = store.as_ref();
+    let operator = kizuna_app::Actor::operator();
+    let app = kizuna_app::App::new(store.as_ref(), &operator);
     match cmd {
         Score::Run { at, output } => {
             let at = super::metrics::at_or_today(at)?;
-            report(health::run(store, at).await, &output, "")
+            report(app.score(at).await, &output, "")
         }
         Score::Explain { account_id, at, format } => {
             let at = super::metrics::at_or_today(at)?;
-            let Some(v) = health::explain(store, &account_id, at).await? else {
+            let found = match app.explain(&account_id, at).await {
+                Err(AppError::AccountNotFound(_)) => None,
+                other => other?,
+            };
+            let Some(v) = found else {
                 eprintln!("error: account {account_id:?} is not a paying account on {at}");
                 return Ok(ExitCode::from(2));
             };
@@ -166,21 +171,19 @@ pub async fn run(db: &str, cmd: Score) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Score::Backtest { scorecard, replay, output } => {
-            report(health::backtest(store, &Params(&backtest_request(replay, scorecard))).await, &output, "dates")
+            report(app.backtest(&backtest_request(replay, scorecard)).await, &output, "dates")
         }
         Score::Calibrate { model, save, output } => {
-            report(health::calibrate(store, &Params(&calibrate_request(model, save))).await, &output, "coefficients")
+            report(app.calibrate(&calibrate_request(model, save)).await, &output, "coefficients")
         }
-        Score::Forecast { model, output } => report(health::forecast(store, &Params(&calibrate_request(model, None))).await, &output, "riskiest"),
+        Score::Forecast { model, output } => report(app.forecast(&calibrate_request(model, None)).await, &output, "riskiest"),
         Score::Scorecards { save } => {
             if let Some(path) = save {
                 let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                kizuna_domain::health::Scorecards::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                store.save_setting(health::SETTING, &text).await?;
+                app.save_scorecards(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 eprintln!("saved the scorecards from {}", path.display());
             } else {
-                let text = store.setting(health::SETTING).await?;
-                print!("{}", text.as_deref().unwrap_or(kizuna_domain::health::scorecard::DEFAULT));
+                print!("{}", app.scorecards_text().await?);
             }
             Ok(ExitCode::SUCCESS)
         }

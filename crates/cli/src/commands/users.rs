@@ -2,9 +2,9 @@
 
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Subcommand};
-use kizuna_domain::access::hash_new_password;
+use kizuna_app::users::{NewUser, UserChange, UserError};
+use kizuna_app::{Actor, App, AppError};
 use kizuna_domain::Role;
-use kizuna_store::AuditEntry;
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -61,6 +61,8 @@ fn read_password() -> anyhow::Result<String> {
 
 pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
+    let operator = Actor::operator();
+    let app = App::new(store.as_ref(), &operator);
     match cmd {
         Users::Create(c) => {
             let Ok(role) = c.role.parse::<Role>() else { bail!("--role {:?}: {}", c.role, Role::expected()) };
@@ -71,44 +73,34 @@ pub async fn run(db: &str, cmd: Users) -> anyhow::Result<ExitCode> {
                 Some(p) => p,
                 None => read_password()?,
             };
-            let new = kizuna_app::users::NewUser { email: c.email, name: c.name, role, team_id: c.team, partner_id: c.partner, password };
-            match kizuna_app::users::create_user(store.as_ref(), "cli", new).await {
+            let new = NewUser { email: c.email, name: c.name, role, team_id: c.team, partner_id: c.partner, password };
+            match app.create_user(new).await {
                 Ok(row) => println!("created {} ({role})", row.email),
-                Err(kizuna_app::users::UserError::Email(e)) => bail!("--email {e:?} is not an e-mail address"),
-                Err(kizuna_app::users::UserError::Exists(e)) => {
+                Err(AppError::User(UserError::Email(e))) => bail!("--email {e:?} is not an e-mail address"),
+                Err(AppError::User(UserError::Exists(e))) => {
                     bail!("a user with e-mail {e:?} already exists (use `kizuna users set-password` or the admin page)")
                 }
                 Err(e) => bail!("{e}"),
             }
         }
         Users::SetPassword { email } => {
-            let email = email.trim().to_lowercase();
-            let hash = hash_new_password(&read_password()?, &[&email]).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if !store.set_password(&email, &hash).await? {
-                bail!("no user with e-mail {email:?}");
-            }
-            store.audit(AuditEntry { actor: "cli", action: "user.update", target: Some(&email), detail: serde_json::json!({ "password_reset": true }) }).await?;
+            let change = UserChange { email, role: None, password: Some(read_password()?) };
+            let email = app.change_user(change).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("password set for {email}");
         }
         Users::List => {
-            for u in store.staff_users().await? {
+            for u in app.users().await? {
                 let status = u.deactivated_at.map(|t| format!("\tdeactivated {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
                 println!("{}\t{}\t{}\t{}{status}", u.email, u.role, u.partner_id.unwrap_or_default(), u.name);
             }
         }
         Users::Deactivate { email } => {
-            let email = email.trim().to_lowercase();
-            let Some(keys) = store.deactivate_user(&email, chrono::Utc::now()).await? else { bail!("no user with e-mail {email:?}") };
-            store.audit(AuditEntry { actor: "cli", action: "user.deactivate", target: Some(&email), detail: serde_json::json!({ "keys_revoked": keys }) }).await?;
-            println!("deactivated {email}: signed out everywhere, {keys} API key(s) revoked");
+            let keys = app.set_user_active(&email, false).await?.unwrap_or_default();
+            println!("deactivated {}: signed out everywhere, {keys} API key(s) revoked", email.trim().to_lowercase());
         }
         Users::Reactivate { email } => {
-            let email = email.trim().to_lowercase();
-            if !store.reactivate_user(&email).await? {
-                bail!("no user with e-mail {email:?}");
-            }
-            store.audit(AuditEntry { actor: "cli", action: "user.reactivate", target: Some(&email), detail: serde_json::json!({}) }).await?;
-            println!("reactivated {email} (keys revoked before stay revoked)");
+            app.set_user_active(&email, true).await?;
+            println!("reactivated {} (keys revoked before stay revoked)", email.trim().to_lowercase());
         }
     }
     Ok(ExitCode::SUCCESS)

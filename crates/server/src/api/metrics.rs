@@ -9,16 +9,14 @@ use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::response::Response;
-use kizuna_app::{ChurnRow, Params, Report, RetentionReport};
-use kizuna_domain::access::Permission;
+use kizuna_app::{ChurnRow, Report, RetentionReport};
 use kizuna_domain::metrics::arr::ArrRow;
 use kizuna_domain::metrics::cohorts::CohortTable;
 use kizuna_domain::metrics::ltv::LtvReport;
 use kizuna_domain::metrics::movements::MonthMovements;
 
 async fn run(state: AppState, me: Principal, report: Report, q: &dyn Lookup) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let out = report.run(state.store.as_ref(), &Params(q)).await?;
+    let out = kizuna_app::App::new(state.store.as_ref(), &me).report(report, q).await?;
     super::respond(out, q.lookup("format"))
 }
 

@@ -22,15 +22,14 @@ use doc::{ApiDoc, ErrorBody};
 use kizuna_app::requests::DashboardRequest;
 use kizuna_app::dashboard::Dashboard;
 use kizuna_app::{render, Format};
-use kizuna_domain::access::Permission;
-use kizuna_store::AuditRecord;
+use kizuna_app::requests::AuditRequest;
+use kizuna_app::{App, AuditPage};
 use serde::Serialize;
 use std::sync::OnceLock;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use accounts::{add_activity, scoped_query, visible_account, NewActivity};
 pub use ingest::segment_error;
 
 /// Every `/api/v1` and `/v1` route, with the limits on expensive work.
@@ -143,7 +142,7 @@ pub struct Me {
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 async fn me(me: Principal) -> Json<Me> {
-    Json(Me { actor: me.actor, name: me.name, role: me.role.as_str().to_string(), partner_id: me.partner_id, via_key: me.via_key })
+    Json(Me { actor: me.id, name: me.name, role: me.role.as_str().to_string(), partner_id: me.partner_id, via_key: me.via_key })
 }
 
 /// `GET /api/v1/dashboard?from=YYYY-MM&to=YYYY-MM`: the portfolio dashboard's figures.
@@ -152,43 +151,13 @@ async fn me(me: Principal) -> Json<Me> {
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 async fn dashboard(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<DashboardRequest>) -> Result<Json<Dashboard>, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let p = kizuna_app::Params(&q);
-    Ok(Json(kizuna_app::dashboard::dashboard(state.store.as_ref(), &p, kizuna_app::today()).await?))
-}
-
-#[derive(Debug, Default, serde::Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct AuditQuery {
-    /// Page, from 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
-    page: Option<String>,
-    /// Entries per page, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    per_page: Option<String>,
-    /// Only this actor's entries.
-    actor: Option<String>,
-}
-kizuna_app::lookup!(AuditQuery { page, per_page, actor });
-
-/// One page of the audit log, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub total: u64,
-    pub page: u32,
-    pub per_page: u32,
-    pub entries: Vec<AuditRecord>,
+    Ok(Json(App::new(state.store.as_ref(), &me).dashboard(&q, kizuna_app::today()).await?))
 }
 
 /// `GET /api/v1/audit?page=&per_page=&actor=`: the audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(AuditRequest),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-async fn audit(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
-    me.require(Permission::ReadAudit)?;
-    let p = crate::params::Params(&q);
-    let page = p.number("page", 1, u32::MAX)?.unwrap_or(1);
-    let per_page = p.number("per_page", 1, 1000)?.unwrap_or(100);
-    let (total, entries) = state.store.audit_log(p.text("actor").as_deref(), page, per_page).await?;
-    Ok(Json(AuditPage { total, page, per_page, entries }))
+async fn audit(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AuditRequest>) -> Result<Json<AuditPage>, ApiError> {
+    Ok(Json(App::new(state.store.as_ref(), &me).audit_log(&q).await?))
 }

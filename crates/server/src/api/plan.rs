@@ -4,17 +4,16 @@
 
 use crate::auth::Principal;
 use crate::params::{ApiQuery, Params};
-use kizuna_domain::access::Permission;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kizuna_app::planning::{self, PlanError, PlanKind};
+use kizuna_app::planning::{self, PlanKind};
+use kizuna_app::{App, ScenarioEntry};
 use kizuna_app::{render, Format};
 use super::doc::ErrorBody;
 use kizuna_app::planning::PlanOutput;
-use kizuna_domain::planning::Scenario;
 use serde::Serialize;
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -31,27 +30,11 @@ pub struct PlanQuery {
 }
 kizuna_app::lookup!(PlanQuery { scenario, at, format });
 
-/// A saved scenario's name and when it was last saved.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ScenarioEntry {
-    pub name: String,
-    pub updated_at: String,
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SavedScenario {
     pub saved: String,
 }
 
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::NotFound(name) => ApiError::NotFound(format!("scenario {name:?}")),
-            PlanError::Store(s) => ApiError::Store(s),
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
-}
 
 /// Run one plan on a scenario, with live data where the scenario leaves inputs out.
 #[utoipa::path(get, path = "/api/v1/plan/{kind}", tag = "planning",
@@ -65,12 +48,12 @@ pub async fn report(
     Path(kind): Path<String>,
     ApiQuery(q): ApiQuery<PlanQuery>,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     let kind = PlanKind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("plan {kind:?}")))?;
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
-    let scenario = planning::saved_or_default(state.store.as_ref(), p.text("scenario").as_deref()).await?;
-    let value = planning::run(state.store.as_ref(), kind, &scenario, at).await?;
+    let app = App::new(state.store.as_ref(), &me);
+    let scenario = app.scenario(p.text("scenario").as_deref()).await?;
+    let value = app.plan(kind, &scenario, at).await?;
     Ok(match q.format.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None | Some("json") => Json(value).into_response(),
         Some("csv") => {
@@ -85,9 +68,7 @@ pub async fn report(
     responses((status = 200, body = Vec<ScenarioEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<Vec<ScenarioEntry>>, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let rows = state.store.scenarios().await?;
-    Ok(Json(rows.into_iter().map(|(name, at)| ScenarioEntry { name, updated_at: kizuna_domain::time::rfc3339(at) }).collect()))
+    Ok(Json(App::new(state.store.as_ref(), &me).scenarios().await?))
 }
 
 /// A saved scenario (TOML).
@@ -96,8 +77,7 @@ pub async fn list(State(state): State<AppState>, me: Principal) -> Result<Json<V
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<String>) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let body = state.store.scenario(&name).await?.ok_or_else(|| ApiError::NotFound(format!("scenario {name:?}")))?;
+    let body = App::new(state.store.as_ref(), &me).scenario_text(&name).await?.ok_or_else(|| ApiError::NotFound(format!("scenario {name:?}")))?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], body).into_response())
 }
 
@@ -107,12 +87,6 @@ pub async fn get(State(state): State<AppState>, me: Principal, Path(name): Path<
     responses((status = 200, body = SavedScenario), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put(State(state): State<AppState>, me: Principal, Path(name): Path<String>, body: String) -> Result<Json<SavedScenario>, ApiError> {
-    me.require(Permission::EditPlans)?;
-    if name.trim().is_empty() || name.len() > 100 {
-        return Err(ApiError::BadRequest(format!("scenario name {name:?} must be 1 to 100 characters")));
-    }
-    Scenario::parse(&body).map_err(|e| ApiError::BadRequest(format!("scenario: {e}")))?;
-    state.store.save_scenario(&name, &body).await?;
-    me.audit(state.store.as_ref(), "scenario.save", Some(&name), serde_json::json!({ "bytes": body.len() })).await?;
+    App::new(state.store.as_ref(), &me).save_scenario(&name, &body).await?;
     Ok(Json(SavedScenario { saved: name }))
 }

@@ -2,10 +2,9 @@
 //! demand, backtest, calibration and forecast. Portfolio-wide calls need portfolio rights;
 //! changing scorecards or running scores needs the right to edit configuration.
 
-use super::visible_account;
 use crate::auth::Principal;
 use crate::params::Params;
-use crate::{ApiError, AppState, Msg};
+use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -14,9 +13,8 @@ use super::doc::{AtQuery, ErrorBody};
 use crate::params::ApiQuery;
 use kizuna_app::requests::{BacktestRequest, CalibrateRequest};
 use kizuna_app::Lookup;
-use kizuna_app::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
-use kizuna_domain::access::Permission;
-use kizuna_domain::health::Scorecards;
+use kizuna_app::App;
+use kizuna_app::health::{Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
 use serde::Serialize;
 
 /// The names of the scorecards saved.
@@ -33,11 +31,9 @@ pub struct SavedScorecards {
               (status = 403, body = ErrorBody), (status = 404, description = "No such account, or it was not paying on `at`", body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Path<String>, ApiQuery(q): ApiQuery<AtQuery>) -> Result<Json<Explanation>, ApiError> {
-    me.require(Permission::ReadAccounts)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
-    visible_account(state.store.as_ref(), &me, &id, at).await?;
-    let v = health::explain(state.store.as_ref(), &id, at).await?;
-    v.map(Json).ok_or_else(|| ApiError::Missing(Msg::new("err.not_paying").arg("id", &id).arg("at", &at.to_string())))
+    let v = App::new(state.store.as_ref(), &me).explain(&id, at).await?;
+    Ok(Json(v.ok_or(kizuna_app::AppError::NotPaying { id, at })?))
 }
 
 /// The scorecards (TOML), saved or the default set.
@@ -46,8 +42,7 @@ pub async fn account(State(state): State<AppState>, me: Principal, Path(id): Pat
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_scorecards(State(state): State<AppState>, me: Principal) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let text = state.store.setting(health::SETTING).await?.unwrap_or_else(|| kizuna_domain::health::scorecard::DEFAULT.to_string());
+    let text = App::new(state.store.as_ref(), &me).scorecards_text().await?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
 }
 
@@ -57,12 +52,8 @@ pub async fn get_scorecards(State(state): State<AppState>, me: Principal) -> Res
     responses((status = 200, body = SavedScorecards), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedScorecards>, ApiError> {
-    me.require(Permission::EditPlans)?;
-    let cards = Scorecards::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state.store.save_setting(health::SETTING, &body).await?;
-    let names: Vec<String> = cards.scorecards.iter().map(|c| c.name.clone()).collect();
-    me.audit(state.store.as_ref(), "scorecards.save", None, serde_json::json!({ "scorecards": names })).await?;
-    Ok(Json(SavedScorecards { saved: names }))
+    let saved = App::new(state.store.as_ref(), &me).save_scorecards(&body).await?;
+    Ok(Json(SavedScorecards { saved }))
 }
 
 /// `POST /api/v1/health/run?at=`: score every paying account now and keep the scores.
@@ -71,11 +62,8 @@ pub async fn put_scorecards(State(state): State<AppState>, me: Principal, body: 
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn run(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AtQuery>) -> Result<Json<RunSummary>, ApiError> {
-    me.require(Permission::EditPlans)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
-    let v = health::run(state.store.as_ref(), at).await?;
-    me.audit(state.store.as_ref(), "health.run", None, serde_json::json!({ "at": at, "accounts": v.accounts })).await?;
-    Ok(Json(v))
+    Ok(Json(App::new(state.store.as_ref(), &me).score(at).await?))
 }
 
 /// Observation dates a request over HTTP may ask for (the command line allows 520): two years
@@ -103,9 +91,8 @@ fn bounded_window(q: &dyn Lookup) -> Result<(), ApiError> {
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn backtest(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<BacktestRequest>) -> Result<Json<Backtest>, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
-    Ok(Json(health::backtest(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
+    Ok(Json(App::new(state.store.as_ref(), &me).backtest(&q).await?))
 }
 
 /// `GET` reports; `POST` with `save=NAME` also saves the proposed scorecard.
@@ -114,12 +101,11 @@ pub async fn backtest(State(state): State<AppState>, me: Principal, ApiQuery(q):
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn calibrate(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<CalibrationReport>, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     if q.save.is_some() {
         return Err(ApiError::BadRequest("save: use POST /api/v1/health/calibrate to save the proposed scorecard".into()));
     }
     bounded_window(&q)?;
-    Ok(Json(health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
+    Ok(Json(App::new(state.store.as_ref(), &me).calibrate(&q).await?))
 }
 
 /// Calibrate and, with `save=NAME`, save the proposed scorecard.
@@ -128,13 +114,8 @@ pub async fn calibrate(State(state): State<AppState>, me: Principal, ApiQuery(q)
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<CalibrationReport>, ApiError> {
-    me.require(Permission::EditPlans)?;
     bounded_window(&q)?;
-    let v = health::calibrate(state.store.as_ref(), &kizuna_app::Params(&q)).await?;
-    if v.saved {
-        me.audit(state.store.as_ref(), "scorecards.calibrate", q.save.as_deref(), serde_json::json!({ "auc": v.cross_validation.auc })).await?;
-    }
-    Ok(Json(v))
+    Ok(Json(App::new(state.store.as_ref(), &me).calibrate_to_save(&q).await?))
 }
 
 /// Expected churns within the horizon among accounts paying on `at`, from the calibrated model.
@@ -143,7 +124,6 @@ pub async fn calibrate_and_save(State(state): State<AppState>, me: Principal, Ap
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn forecast(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<CalibrateRequest>) -> Result<Json<Forecast>, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     bounded_window(&q)?;
-    Ok(Json(health::forecast(state.store.as_ref(), &kizuna_app::Params(&q)).await?))
+    Ok(Json(App::new(state.store.as_ref(), &me).forecast(&q).await?))
 }

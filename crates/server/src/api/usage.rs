@@ -1,7 +1,7 @@
 //! Usage over HTTP: `GET /api/v1/usage/metrics?at=&account=&format=csv` (the observation table),
 //! `GET|PUT /api/v1/usage/definitions` (TOML), `GET /api/v1/alerts/usage?at=`.
 
-use super::{respond, visible_account};
+use super::respond;
 use crate::auth::Principal;
 use crate::params::Params;
 use crate::{ApiError, AppState};
@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use super::doc::{AtQuery, ErrorBody, FormatQuery};
 use crate::params::ApiQuery;
-use kizuna_app::usage::{definitions, usage_alerts, usage_metrics, UsageAlert, UsageRow, SETTING};
+use kizuna_app::usage::{UsageAlert, UsageRow};
+use kizuna_app::App;
 use serde::Serialize;
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -33,8 +34,6 @@ kizuna_app::lookup!(UsageQuery { at, account, format });
 pub struct SavedMetrics {
     pub saved: Vec<String>,
 }
-use kizuna_domain::access::Permission;
-use kizuna_domain::usage::metrics::Definitions;
 
 /// Every metric for every paying account; a partner may ask for one of its own accounts only.
 #[utoipa::path(get, path = "/api/v1/usage/metrics", tag = "usage", params(UsageQuery),
@@ -45,15 +44,7 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, ApiQuery(q): 
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let account = p.text("account");
-    match &account {
-        Some(id) => {
-            me.require(Permission::ReadAccounts)?;
-            visible_account(state.store.as_ref(), &me, id, at).await?;
-        }
-        None => me.require(Permission::ReadPortfolio)?,
-    }
-    let defs = definitions(state.store.as_ref()).await?;
-    respond(usage_metrics(state.store.as_ref(), &defs, at, account.as_deref()).await?, q.format.as_deref())
+    respond(App::new(state.store.as_ref(), &me).usage_metrics(at, account.as_deref()).await?, q.format.as_deref())
 }
 
 /// Accounts whose weekly count of an event fell far below their own previous 8 weeks, worst first.
@@ -62,10 +53,8 @@ pub async fn metrics(State(state): State<AppState>, me: Principal, ApiQuery(q): 
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn alerts(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<UsageQuery>) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
-    let defs = definitions(state.store.as_ref()).await?;
-    respond(usage_alerts(state.store.as_ref(), &defs, at).await?, q.format.as_deref())
+    respond(App::new(state.store.as_ref(), &me).usage_alerts(at).await?, q.format.as_deref())
 }
 
 /// The usage metric definitions (TOML), saved or the default set.
@@ -74,8 +63,7 @@ pub async fn alerts(State(state): State<AppState>, me: Principal, ApiQuery(q): A
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let text = state.store.setting(SETTING).await?.unwrap_or_else(|| kizuna_domain::usage::metrics::DEFAULT.to_string());
+    let text = App::new(state.store.as_ref(), &me).usage_definitions_text().await?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
 }
 
@@ -85,9 +73,6 @@ pub async fn get_definitions(State(state): State<AppState>, me: Principal) -> Re
     responses((status = 200, body = SavedMetrics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn put_definitions(State(state): State<AppState>, me: Principal, body: String) -> Result<Json<SavedMetrics>, ApiError> {
-    me.require(Permission::EditPlans)?;
-    let defs = Definitions::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state.store.save_setting(SETTING, &body).await?;
-    me.audit(state.store.as_ref(), "usage_definitions.save", None, serde_json::json!({ "metrics": defs.metrics.len() })).await?;
-    Ok(Json(SavedMetrics { saved: defs.metrics.iter().map(|m| m.name.clone()).collect() }))
+    let saved = App::new(state.store.as_ref(), &me).save_usage_definitions(&body).await?;
+    Ok(Json(SavedMetrics { saved }))
 }

@@ -4,13 +4,13 @@
 use super::charts::columns;
 use super::format::{date, datetime, money, month, yen};
 use super::{csrf, label, urlencode, Page};
-use crate::api::{add_activity, visible_account, NewActivity};
+use kizuna_app::accounts::NewActivity;
+use kizuna_app::App;
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::portfolio::monthly_mrr;
 use serde::Serialize;
@@ -36,13 +36,12 @@ async fn render(
     error: Option<crate::Msg>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadAccounts)?;
-    let store = state.store.as_ref();
     let today = kizuna_domain::time::today();
-    let account = visible_account(store, &me, id, today).await?;
-    let page = Page::new(headers, q, Some(me));
+    let app = App::new(state.store.as_ref(), &me);
+    let detail = app.account(id, today, 100).await?;
+    let (account, subs) = (detail.account, detail.subscriptions);
+    let page = Page::new(headers, q, Some(me.clone()));
     let lang = page.lang;
-    let subs = store.subscriptions(id).await?;
     let currency = subs.first().map(|s| s.currency.clone()).unwrap_or_else(|| "JPY".into());
     let now = Month::of(today);
     let history = monthly_mrr(&subs, Month::of(now.first_day() - chrono::Months::new(23)), now);
@@ -70,9 +69,8 @@ async fn render(
             active: s.start_date <= today && s.end_date.is_none_or(|e| today < e),
         })
         .collect();
-    let contacts: Vec<ContactView> = store
-        .contacts(id)
-        .await?
+    let contacts: Vec<ContactView> = detail
+        .contacts
         .into_iter()
         .map(|c| ContactView {
             role: c.role.map(|r| label("contact_role", r.as_str(), lang)),
@@ -83,9 +81,8 @@ async fn render(
             phone: c.phone,
         })
         .collect();
-    let activities: Vec<ActivityView> = store
-        .activities(id, 100)
-        .await?
+    let activities: Vec<ActivityView> = detail
+        .activities
         .into_iter()
         .map(|a| ActivityView {
             kind: label("activity", a.kind.as_str(), lang),
@@ -96,9 +93,8 @@ async fn render(
             body: a.body,
         })
         .collect();
-    let churn: Vec<ChurnView> = store
-        .churn_records(id)
-        .await?
+    let churn: Vec<ChurnView> = detail
+        .churn_records
         .into_iter()
         .map(|c| ChurnView {
             on: date(c.churned_on, lang),
@@ -120,8 +116,8 @@ async fn render(
         (page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()),
     ];
     let history_rows: Vec<(String, String)> = history.iter().rev().take(12).map(|(m, v)| (month(m.first_day(), lang), yen(*v))).collect();
-    let usage = usage_panel(state, &page, id, today).await?;
-    let health = super::health::panel(state, &page, id, today).await?;
+    let usage = usage_panel(app, &page, id, today).await?;
+    let health = super::health::panel(app, &page, id, today).await?;
     page.render_status(
         state,
         "account.html",
@@ -138,9 +134,9 @@ async fn render(
 
 /// The usage panel: events per day over the last 70 days (chart and numbers on hover) and every
 /// usage metric today; None when the account has sent no usage.
-async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<UsagePanel>, ApiError> {
+async fn usage_panel(app: App<'_>, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<UsagePanel>, ApiError> {
     let from = today - chrono::Duration::days(69);
-    let daily = state.store.usage_daily(id, from, today).await?;
+    let daily = app.usage_daily(id, from, today).await?;
     if daily.is_empty() {
         return Ok(None);
     }
@@ -155,8 +151,8 @@ async fn usage_panel(state: &AppState, page: &Page, id: &str, today: chrono::Nai
         &per_day.iter().map(|(d, n)| (date(*d, page.lang), *n)).collect::<Vec<_>>(),
         &|v| super::format::count(v as u64),
     );
-    let defs = kizuna_app::usage::definitions(state.store.as_ref()).await?;
-    let table = kizuna_app::usage::usage_metrics(state.store.as_ref(), &defs, today, Some(id)).await?;
+    let defs = app.usage_definitions().await?;
+    let table = app.usage_metrics(today, Some(id)).await?;
     let metrics: Vec<(String, String)> = match table.first() {
         Some(row) => defs
             .metrics
@@ -202,7 +198,7 @@ pub async fn add_activity_form(
         body: f.get("body").cloned(),
         occurred_at: f.get("occurred_on").cloned(),
     };
-    match add_activity(state.store.as_ref(), &me, &id, a).await {
+    match App::new(state.store.as_ref(), &me).add_activity(&id, a).await.map_err(ApiError::from) {
         Ok(_) => Ok(Redirect::to(&format!("/accounts/{}#timeline", urlencode(&id))).into_response()),
         Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),

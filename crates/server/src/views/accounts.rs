@@ -3,13 +3,12 @@
 
 use super::format::yen;
 use super::{label, urlencode, Page};
-use crate::api::scoped_query;
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use kizuna_domain::access::Permission;
+use kizuna_app::App;
 use kizuna_domain::money::group_thousands;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -50,11 +49,11 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadAccounts)?;
+    let app = App::new(state.store.as_ref(), &me);
+    let result = app.accounts(&q).await?;
+    let (owners, partners) = app.filter_choices().await?;
     let page = Page::new(&headers, &q, Some(me.clone()));
     let lang = page.lang;
-    let query = scoped_query(&q, &me)?;
-    let result = state.store.list_accounts(&query).await?;
     let rows: Vec<Row> = result
         .accounts
         .iter()
@@ -87,8 +86,6 @@ pub async fn page(
     let mut export_params = q.clone();
     export_params.remove("page");
     let export = link(&export_params, &[]).replacen("/accounts?", "/accounts.csv?", 1);
-    let owners = owner_choices(state.store.staff_users().await?, me.scope());
-    let partners = if me.scope().is_some() { vec![] } else { state.store.partners().await? };
     let f = |k: &str| q.get(k).cloned().unwrap_or_default();
     page.render(
         &state,
@@ -106,59 +103,33 @@ pub async fn page(
     )
 }
 
-/// The owner filter's choices: internal CSMs and managers; a partner sees only its own users,
-/// never the e-mail addresses of the company's staff.
-fn owner_choices(users: Vec<kizuna_store::StaffUser>, scope: Option<String>) -> Vec<String> {
-    users
-        .into_iter()
-        .filter(|u| u.deactivated_at.is_none())
-        .filter(|u| match &scope {
-            Some(partner) => u.partner_id.as_deref() == Some(partner.as_str()),
-            None => u.role == "csm" || u.role == "manager",
-        })
-        .map(|u| u.email)
-        .collect()
-}
-
 /// `GET /accounts.csv?...`: every account of the current view (all pages), as CSV.
 pub async fn export(
     State(state): State<AppState>,
     me: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadAccounts)?;
-    let mut query = scoped_query(&q, &me)?;
-    query.per_page = 1000;
-    query.page = 1;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
     out.write_record(["account_id", "name", "segment", "touch_model", "owner_email", "partner_id", "lifecycle_stage", "mrr", "health_score", "health_band"]).map_err(csv_err)?;
-    loop {
-        let chunk = state.store.list_accounts(&query).await?;
-        for a in &chunk.accounts {
-            // Text cells as a spreadsheet may safely open them; the figures stay numbers.
-            let text = |v: &str| kizuna_app::safe_text(v).into_owned();
-            out.write_record([
-                text(&a.account_id),
-                text(&a.name),
-                text(a.segment.as_deref().unwrap_or("")),
-                a.touch_model.map(|t| t.as_str()).unwrap_or("").to_string(),
-                text(a.owner_email.as_deref().unwrap_or("")),
-                text(a.partner_id.as_deref().unwrap_or("")),
-                text(a.lifecycle_stage.as_deref().unwrap_or("")),
-                a.mrr.to_string(),
-                a.health_score.map(|s| s.to_string()).unwrap_or_default(),
-                text(a.health_band.as_deref().unwrap_or("")),
-            ])
-            .map_err(csv_err)?;
-        }
-        if (query.page as u64) * (query.per_page as u64) >= chunk.total {
-            break;
-        }
-        query.page += 1;
+    let accounts = App::new(state.store.as_ref(), &me).export_accounts(&q, serde_json::json!(q)).await?;
+    for a in &accounts {
+        // Text cells as a spreadsheet may safely open them; the figures stay numbers.
+        let text = |v: &str| kizuna_app::safe_text(v).into_owned();
+        out.write_record([
+            text(&a.account_id),
+            text(&a.name),
+            text(a.segment.as_deref().unwrap_or("")),
+            a.touch_model.map(|t| t.as_str()).unwrap_or("").to_string(),
+            text(a.owner_email.as_deref().unwrap_or("")),
+            text(a.partner_id.as_deref().unwrap_or("")),
+            text(a.lifecycle_stage.as_deref().unwrap_or("")),
+            a.mrr.to_string(),
+            a.health_score.map(|s| s.to_string()).unwrap_or_default(),
+            text(a.health_band.as_deref().unwrap_or("")),
+        ])
+        .map_err(csv_err)?;
     }
-    let detail = serde_json::json!({ "filters": q });
-    me.audit(state.store.as_ref(), "accounts.export", None, detail).await?;
     let body = out.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"accounts.csv\"")],

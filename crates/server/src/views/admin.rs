@@ -7,9 +7,11 @@ use crate::{ApiError, AppState, Msg};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kizuna_domain::access::{hash_new_password, KeyKind, PasswordError, Permission, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
+use kizuna_app::requests::AuditRequest;
+use kizuna_app::users::{NewUser, UserChange};
+use kizuna_app::App;
+use kizuna_domain::access::KeyKind;
 use kizuna_domain::Role;
-use serde_json::json;
 use std::collections::HashMap;
 
 type FormData = HashMap<String, String>;
@@ -19,20 +21,6 @@ fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Denied(crate::Msg::new("edit.csrf")))
-    }
-}
-
-/// A password an admin chose for `email` (named `name`), checked by the password policy.
-fn password_hash(password: &str, email: &str, name: Option<&str>) -> Result<String, ApiError> {
-    hash_new_password(password, &[email, name.unwrap_or("")]).map_err(password_error)
-}
-
-fn password_error(e: PasswordError) -> ApiError {
-    match e {
-        PasswordError::TooShort(n) => ApiError::Invalid(Msg::new("err.password_short").arg("count", n).arg("min", MIN_PASSWORD_CHARS)),
-        PasswordError::Blank => ApiError::Invalid(Msg::new("err.password_blank")),
-        PasswordError::Weak(score) => ApiError::Invalid(Msg::new("err.password_weak").arg("score", score).arg("min", MIN_PASSWORD_SCORE)),
-        other => ApiError::Internal(other.to_string()),
     }
 }
 
@@ -58,22 +46,12 @@ fn role_field(f: &FormData) -> Result<Role, ApiError> {
     raw.parse().map_err(|_| ApiError::Invalid(Msg::new("err.role").arg("value", &raw)))
 }
 
-/// A partner user must name its partner; other roles must not.
-fn partner_field(f: &FormData, role: Role) -> Result<Option<String>, ApiError> {
-    match (role, field(f, "partner_id")) {
-        (Role::Partner, None) => Err(ApiError::Invalid(Msg::new("err.partner_required"))),
-        (Role::Partner, p) => Ok(p),
-        (_, _) => Ok(None),
-    }
-}
-
 async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, notice: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
-    let page = Page::new(headers, q, Some(me));
+    let app = App::new(state.store.as_ref(), &me);
+    let (users, partners) = (app.users().await?, app.partners().await?);
+    let page = Page::new(headers, q, Some(me.clone()));
     let error = error.map(|m| m.render(page.lang));
-    let users: Vec<UserView> = state
-        .store
-        .staff_users()
-        .await?
+    let users: Vec<UserView> = users
         .into_iter()
         .map(|u| UserView {
             role_label: page.t(&format!("role.{}", u.role)),
@@ -86,7 +64,6 @@ async fn users_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &Fo
         })
         .collect();
     let roles: Vec<(String, String)> = Role::ALL.iter().map(|r| (r.as_str().to_string(), page.t(&format!("role.{r}")))).collect();
-    let partners = state.store.partners().await?;
     page.render_status(state, "admin_users.html", minijinja::context! { users, roles, partners, notice, error }, status)
 }
 
@@ -100,12 +77,10 @@ async fn users_outcome(state: &AppState, me: Principal, headers: &HeaderMap, q: 
 }
 
 pub async fn users(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     users_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
 }
 
 pub async fn create_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
         let email = bounded_field(&f, "email", 254)?.unwrap_or_default();
@@ -114,48 +89,23 @@ pub async fn create_user(State(state): State<AppState>, me: Principal, headers: 
         let partner_id = bounded_field(&f, "partner_id", 100)?;
         let role = role_field(&f)?;
         let password = f.get("password").cloned().unwrap_or_default();
-        let new = kizuna_app::users::NewUser { email, name, role, team_id, partner_id, password };
-        let row = kizuna_app::users::create_user(state.store.as_ref(), &me.actor, new).await.map_err(user_error)?;
-        Ok(row.email)
+        let new = NewUser { email, name, role, team_id, partner_id, password };
+        Ok(App::new(state.store.as_ref(), &me).create_user(new).await?.email)
     }
     .await;
     users_outcome(&state, me, &headers, &q, result).await
 }
 
-/// What the admin page says when a user cannot be created.
-fn user_error(e: kizuna_app::users::UserError) -> ApiError {
-    use kizuna_app::users::UserError;
-    match e {
-        UserError::Email(_) => ApiError::Invalid(Msg::new("err.email")),
-        UserError::PartnerNeeded => ApiError::Invalid(Msg::new("err.partner_required")),
-        UserError::Password(p) => password_error(p),
-        UserError::Exists(email) => ApiError::Invalid(Msg::new("err.user_exists").arg("email", &email)),
-        UserError::Store(s) => ApiError::Store(s),
-    }
-}
-
 /// Change a user's role (and partner) and, when given, reset the password.
 pub async fn update_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
-        let email = field(&f, "email").unwrap_or_default();
-        let role = role_field(&f)?;
-        let partner_id = partner_field(&f, role)?;
-        if email == me.actor && role != Role::Admin {
-            return Err(ApiError::Invalid(Msg::new("err.self_demote")));
-        }
-        if !state.store.set_role(&email, role, partner_id.as_deref()).await? {
-            return Err(ApiError::Invalid(Msg::new("err.no_user").arg("email", &email)));
-        }
-        let password = f.get("password").filter(|p| !p.is_empty());
-        if let Some(p) = password {
-            let hash = password_hash(p, &email, None)?;
-            state.store.set_password(&email, &hash).await?;
-        }
-        let detail = json!({ "role": role.as_str(), "partner_id": partner_id, "password_reset": password.is_some() });
-        me.audit(state.store.as_ref(), "user.update", Some(&email), detail).await?;
-        Ok(email)
+        let change = UserChange {
+            email: field(&f, "email").unwrap_or_default(),
+            role: Some((role_field(&f)?, field(&f, "partner_id"))),
+            password: f.get("password").filter(|p| !p.is_empty()).cloned(),
+        };
+        Ok(App::new(state.store.as_ref(), &me).change_user(change).await?)
     }
     .await;
     users_outcome(&state, me, &headers, &q, result).await
@@ -165,36 +115,22 @@ pub async fn update_user(State(state): State<AppState>, me: Principal, headers: 
 /// cannot sign in, their sessions end at their next request, and the API keys they created are
 /// revoked.
 pub async fn deactivate_user(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let result = async {
-        let email = field(&f, "email").map(|e| e.to_lowercase()).unwrap_or_default();
-        if email == me.actor {
-            return Err(ApiError::Invalid(Msg::new("err.self_deactivate")));
-        }
-        let no_user = || ApiError::Invalid(Msg::new("err.no_user").arg("email", &email));
-        if field(&f, "reactivate").is_some() {
-            if !state.store.reactivate_user(&email).await? {
-                return Err(no_user());
-            }
-            me.audit(state.store.as_ref(), "user.reactivate", Some(&email), json!({})).await?;
-        } else {
-            let keys = state.store.deactivate_user(&email, chrono::Utc::now()).await?.ok_or_else(no_user)?;
-            me.audit(state.store.as_ref(), "user.deactivate", Some(&email), json!({ "keys_revoked": keys })).await?;
-        }
-        Ok(email)
+        let email = field(&f, "email").unwrap_or_default();
+        App::new(state.store.as_ref(), &me).set_user_active(&email, field(&f, "reactivate").is_some()).await?;
+        Ok(email.to_lowercase())
     }
     .await;
     users_outcome(&state, me, &headers, &q, result).await
 }
 
 async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &FormData, secret: Option<String>, error: Option<Msg>, status: StatusCode) -> Result<Response, ApiError> {
-    let page = Page::new(headers, q, Some(me));
+    let app = App::new(state.store.as_ref(), &me);
+    let (keys, partners) = (app.keys().await?, app.partners().await?);
+    let page = Page::new(headers, q, Some(me.clone()));
     let error = error.map(|m| m.render(page.lang));
-    let keys: Vec<KeyView> = state
-        .store
-        .api_keys()
-        .await?
+    let keys: Vec<KeyView> = keys
         .into_iter()
         .map(|k| KeyView {
             created_at: datetime(k.created_at, page.lang),
@@ -207,18 +143,15 @@ async fn keys_page(state: &AppState, me: Principal, headers: &HeaderMap, q: &For
             created_by: k.created_by,
         })
         .collect();
-    let partners = state.store.partners().await?;
     page.render_status(state, "admin_keys.html", minijinja::context! { keys, partners, secret, error }, status)
 }
 
 pub async fn keys(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     keys_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
 }
 
 /// Create a key; its secret is shown this once and never again.
 pub async fn create_key(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let kind_raw = field(&f, "kind").unwrap_or_default();
     let Some(kind) = KeyKind::parse(&kind_raw) else {
@@ -230,31 +163,27 @@ pub async fn create_key(State(state): State<AppState>, me: Principal, headers: H
         (Err(ApiError::Invalid(e)), _) | (_, Err(ApiError::Invalid(e))) => return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let key = crate::auth::create_api_key(state.store.as_ref(), &me.actor, kind, label, partner).await?;
-    me.audit(state.store.as_ref(), "key.create", Some(&key.1.key_id), json!({ "kind": kind.as_str(), "partner_id": key.1.partner_id })).await?;
-    keys_page(&state, me, &headers, &q, Some(key.0), None, StatusCode::OK).await
+    let (secret, _) = App::new(state.store.as_ref(), &me).create_key(kind, label, partner).await?;
+    keys_page(&state, me, &headers, &q, Some(secret), None, StatusCode::OK).await
 }
 
 pub async fn revoke_key(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>, Form(f): Form<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::Admin)?;
     check_csrf(&headers, &f)?;
     let id = field(&f, "key_id").unwrap_or_default();
-    if !state.store.revoke_api_key(&id, chrono::Utc::now()).await? {
-        let e = Msg::new("err.no_key").arg("id", &id);
-        return keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await;
+    match App::new(state.store.as_ref(), &me).revoke_key(&id).await.map_err(ApiError::from) {
+        Ok(()) => keys_page(&state, me, &headers, &q, None, None, StatusCode::OK).await,
+        Err(ApiError::Invalid(e)) => keys_page(&state, me, &headers, &q, None, Some(e), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
     }
-    me.audit(state.store.as_ref(), "key.revoke", Some(&id), json!({})).await?;
-    keys_page(&state, me, &headers, &q, None, None, StatusCode::OK).await
 }
 
 pub async fn audit(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
-    me.require(Permission::ReadAudit)?;
-    let p = crate::params::Params(&q);
-    let page_no = p.number("page", 1, u32::MAX)?.unwrap_or(1);
-    let actor = p.text("actor");
-    let (total, entries) = state.store.audit_log(actor.as_deref(), page_no, 100).await?;
+    let request = AuditRequest { page: q.get("page").cloned(), per_page: None, actor: q.get("actor").cloned() };
+    let log = App::new(state.store.as_ref(), &me).audit_log(&request).await?;
+    let (total, page_no, actor) = (log.total, log.page, crate::params::Params(&request).text("actor").map(str::to_string));
     let page = Page::new(&headers, &q, Some(me));
-    let entries: Vec<AuditView> = entries
+    let entries: Vec<AuditView> = log
+        .entries
         .into_iter()
         .map(|e| AuditView { at: datetime(e.at, page.lang), actor: e.actor, action: e.action, target: e.target, detail: e.detail.to_string() })
         .collect();

@@ -9,7 +9,6 @@ use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use super::reports::MrrRow;
 use kizuna_app::dashboard::GroupRow;
@@ -76,10 +75,9 @@ fn breakdown(rows: &[GroupRow], prefix: &str, lang: &str) -> Vec<BreakdownRow> {
 }
 
 pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
+    let d = kizuna_app::App::new(state.store.as_ref(), &me).dashboard(&q, kizuna_app::today()).await?;
     let page = Page::new(&headers, &q, Some(me));
     let lang = page.lang;
-    let d = kizuna_app::dashboard::dashboard(state.store.as_ref(), &kizuna_app::Params(&q), kizuna_app::today()).await?;
     let at = d.at;
     let month_label = |m: &MonthMovements| Month::parse(&m.month).map(|m| month(m.first_day(), lang)).unwrap_or_default();
     let labels: Vec<String> = d.months.iter().map(|m| m.month.chars().skip(2).collect()).collect();

@@ -4,7 +4,7 @@
 use super::charts::columns;
 use super::format::date;
 use super::Page;
-use crate::{ApiError, AppState};
+use crate::ApiError;
 use kizuna_domain::health::trend;
 use serde::Serialize;
 
@@ -113,8 +113,8 @@ struct PreviousView {
 }
 
 /// The account page's health panel: None when the account is not paying today.
-pub async fn panel(state: &AppState, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Panel>, ApiError> {
-    let Some(v) = kizuna_app::health::explain(state.store.as_ref(), id, today).await? else { return Ok(None) };
+pub async fn panel(app: kizuna_app::App<'_>, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Panel>, ApiError> {
+    let Some(v) = app.explain(id, today).await? else { return Ok(None) };
     let measures = v
         .explanation
         .measures

@@ -35,7 +35,7 @@ impl Page {
     pub fn render_status(&self, state: &AppState, template: &str, ctx: minijinja::Value, status: StatusCode) -> Result<Response, ApiError> {
         let me = self.me.as_ref().map(|m| {
             minijinja::context! {
-                name => m.name, actor => m.actor, role => m.role.as_str(), role_label => t(&format!("role.{}", m.role), self.lang),
+                name => m.name, actor => m.id, role => m.role.as_str(), role_label => t(&format!("role.{}", m.role), self.lang),
             }
         });
         let can = |p| self.me.as_ref().is_some_and(|m| m.can(p));

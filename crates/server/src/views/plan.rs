@@ -4,7 +4,7 @@
 use super::charts::grouped_bars;
 use crate::auth::Principal;
 use crate::i18n::t;
-use kizuna_domain::access::Permission;
+use kizuna_app::App;
 use crate::params::Params;
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
@@ -427,11 +427,11 @@ fn funnel_view(r: &FunnelResult, lang: &str) -> FunnelView {
     }
 }
 
-async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Column, ApiError> {
-    let scenario = planning::saved_or_default(state.store.as_ref(), name).await?;
+async fn column(app: App<'_>, name: Option<&str>, at: chrono::NaiveDate, lang: &str) -> Result<Column, ApiError> {
+    let scenario = app.scenario(name).await?;
     let mut col = Column { name: name.map(str::to_string).unwrap_or_else(|| t("plan.default", lang)), ..Default::default() };
     for kind in [PlanKind::Capacity, PlanKind::Hiring, PlanKind::Budget, PlanKind::Maturity] {
-        match planning::run(state.store.as_ref(), kind, &scenario, at).await {
+        match app.plan(kind, &scenario, at).await {
             Ok(v) => match &v.result {
                 PlanResult::Capacity(r) => col.capacity = Some(capacity_view(r, lang)),
                 PlanResult::Hiring(r) => col.hiring = Some(hiring_view(r, lang)),
@@ -439,7 +439,7 @@ async fn column(state: &AppState, name: Option<&str>, at: chrono::NaiveDate, lan
                 PlanResult::Maturity(r) => col.maturity = Some(maturity_view(r, lang)),
                 PlanResult::Funnel(_) => {}
             },
-            Err(planning::PlanError::MissingSection(_)) => {}
+            Err(kizuna_app::AppError::Plan(planning::PlanError::MissingSection(_))) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -452,20 +452,20 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let page = super::Page::new(&headers, &q, Some(me));
+    let app = App::new(state.store.as_ref(), &me);
+    let page = super::Page::new(&headers, &q, Some(me.clone()));
     let lang = page.lang;
     let p = Params(&q);
     let at = p.date("at")?.unwrap_or_else(kizuna_app::today);
     let (name, compare) = (p.text("scenario"), p.text("compare"));
-    let mut columns = vec![column(&state, name.as_deref(), at, lang).await?];
+    let mut columns = vec![column(app, name.as_deref(), at, lang).await?];
     if let Some(c) = &compare {
-        let c = (c != "default").then_some(c.as_str());
-        columns.push(column(&state, c, at, lang).await?);
+        let c = (*c != "default").then_some(*c);
+        columns.push(column(app, c, at, lang).await?);
     }
-    let saved: Vec<String> = state.store.scenarios().await?.into_iter().map(|s| s.0).collect();
+    let saved: Vec<String> = app.scenarios().await?.into_iter().map(|s| s.name).collect();
     let scenario = planning::default_scenario();
-    let funnel = match planning::run(state.store.as_ref(), PlanKind::Funnel, &scenario, at).await?.result {
+    let funnel = match app.plan(PlanKind::Funnel, &scenario, at).await?.result {
         PlanResult::Funnel(r) => Some(funnel_view(&r, lang)),
         _ => None,
     };

@@ -8,8 +8,6 @@ use crate::{ApiError, AppState};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kizuna_domain::access::Permission;
-use kizuna_domain::planning::Scenario;
 use std::collections::HashMap;
 
 struct Edit {
@@ -29,13 +27,14 @@ fn render(state: &AppState, page: &Page, e: Edit, status: StatusCode) -> Result<
 }
 
 pub async fn form(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
-    let page = Page::new(&headers, &q, Some(me));
+    let app = kizuna_app::App::new(state.store.as_ref(), &me);
     let name = q.get("name").cloned().unwrap_or_default();
-    let body = match name.as_str() {
-        "" => kizuna_domain::planning::scenario::EXAMPLE.to_string(),
-        n => state.store.scenario(n).await?.unwrap_or_else(|| kizuna_domain::planning::scenario::EXAMPLE.to_string()),
+    let saved = match name.as_str() {
+        "" => app.scenarios().await.map(|_| None)?,
+        n => app.scenario_text(n).await?,
     };
+    let body = saved.unwrap_or_else(|| kizuna_domain::planning::scenario::EXAMPLE.to_string());
+    let page = Page::new(&headers, &q, Some(me));
     render(&state, &page, Edit { name, body, message: None, error: None }, StatusCode::OK)
 }
 
@@ -53,18 +52,12 @@ pub async fn save(
     if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
         return render(&state, &page, edit(None, Some(page.t("edit.csrf"))), StatusCode::FORBIDDEN);
     }
-    if !me.can(Permission::EditPlans) {
-        return render(&state, &page, edit(None, Some(page.t("edit.forbidden"))), StatusCode::FORBIDDEN);
+    match kizuna_app::App::new(state.store.as_ref(), &me).save_scenario(&name, &body).await {
+        Ok(()) => render(&state, &page, edit(Some(page.t("edit.saved").replace("%{name}", &name)), None), StatusCode::OK),
+        Err(kizuna_app::AppError::Denied(_)) => render(&state, &page, edit(None, Some(page.t("edit.forbidden"))), StatusCode::FORBIDDEN),
+        Err(kizuna_app::AppError::Config(e)) => {
+            render(&state, &page, edit(None, Some(page.t("edit.error").replace("%{error}", &e))), StatusCode::BAD_REQUEST)
+        }
+        Err(e) => Err(e.into()),
     }
-    if name.is_empty() || name.chars().count() > 100 {
-        let e = format!("name {name:?} must be 1 to 100 characters");
-        return render(&state, &page, edit(None, Some(page.t("edit.error").replace("%{error}", &e))), StatusCode::BAD_REQUEST);
-    }
-    if let Err(e) = Scenario::parse(&body) {
-        let msg = page.t("edit.error").replace("%{error}", &e.to_string());
-        return render(&state, &page, edit(None, Some(msg)), StatusCode::BAD_REQUEST);
-    }
-    state.store.save_scenario(&name, &body).await?;
-    me.audit(state.store.as_ref(), "scenario.save", Some(&name), serde_json::json!({ "bytes": body.len() })).await?;
-    render(&state, &page, edit(Some(page.t("edit.saved").replace("%{name}", &name)), None), StatusCode::OK)
 }

@@ -11,12 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Months;
-use kizuna_app::{Params, Report, ReportOutput, RetentionReport};
+use kizuna_app::{Report, ReportOutput, RetentionReport};
 use kizuna_domain::metrics::arr::ArrRow;
 use kizuna_domain::metrics::cohorts::CohortTable;
 use kizuna_domain::metrics::movements::MonthMovements;
 use kizuna_domain::metrics::retention::Retention;
-use kizuna_domain::access::Permission;
 use kizuna_domain::metrics::Month;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -43,11 +42,10 @@ pub async fn page(
     Path(name): Path<String>,
     Query(mut q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    me.require(Permission::ReadPortfolio)?;
     if !REPORTS.contains(&name.as_str()) {
         return Err(ApiError::NotFound(format!("report {name:?}")));
     }
-    let page = Page::new(&headers, &q, Some(me));
+    let page = Page::new(&headers, &q, Some(me.clone()));
     let lang = page.lang;
     let today = kizuna_app::today();
     let this_month = Month::of(today);
@@ -63,7 +61,7 @@ pub async fn page(
     }
     q.retain(|k, _| k != "lang");
     let report = Report::parse(&name).expect("listed report");
-    let value = report.run(state.store.as_ref(), &Params(&q)).await?;
+    let value = kizuna_app::App::new(state.store.as_ref(), &me).report(report, &q).await?;
     let by = q.get("by").cloned().unwrap_or_default();
     let group = |g: Option<&str>| label(prefix(&by), g.unwrap_or("all"), lang);
     let body = match value {

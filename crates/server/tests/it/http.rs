@@ -425,9 +425,9 @@ async fn partners_see_only_their_accounts(db: TestDb) {
 
 async fn api_keys_read_scope_and_revoke(db: TestDb) {
     seed(&db).await;
-    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
-    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
-    let (partner, pk) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, Some("BI".into()), Some("P-NONE".into())).await.unwrap();
+    let (read, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let (write, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
+    let (partner, pk) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, Some("BI".into()), Some("P-NONE".into())).await.unwrap();
     let mut c = Client::anonymous(db);
     c.bearer = Some(read.clone());
     let j = get(&c, "/api/v1/accounts", None).await.json();
@@ -591,8 +591,8 @@ const SEGMENT_BATCH: &str = r#"{
 
 async fn usage_ingestion_like_segment(db: TestDb) {
     use kizuna_domain::access::KeyKind;
-    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Write, None, None).await.unwrap();
-    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Read, None, None).await.unwrap();
+    let (write, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), KeyKind::Write, None, None).await.unwrap();
+    let (read, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), KeyKind::Read, None, None).await.unwrap();
     let c = Client::anonymous(db);
     assert_eq!(post_json(&c, "/v1/batch", None, SEGMENT_BATCH).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(post_json(&c, "/v1/batch", Some(&read), SEGMENT_BATCH).await.status, StatusCode::FORBIDDEN);
@@ -702,7 +702,7 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
 /// same write from this site, or with the token in `X-CSRF-Token`, works; keys are not affected.
 async fn api_writes_by_cookie_need_csrf(db: TestDb) {
     seed(&db).await;
-    let (write, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
+    let (write, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Write, None, None).await.unwrap();
     let c = admin(db).await;
     let before = c.store.audit_log(None, 1, 1000).await.unwrap().0;
     let evil = |uri: &str| Request::post(uri).header("host", HOST).header("origin", "http://evil.example");
@@ -735,7 +735,7 @@ async fn api_writes_by_cookie_need_csrf(db: TestDb) {
     req = req.header("authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{write}:"))));
     let r = c.send(req, Body::from(batch)).await;
     assert_eq!(r.status, StatusCode::OK, "a write key from anywhere: {}", r.body);
-    let (read, _) = kizuna_server::auth::create_api_key(c.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let (read, _) = kizuna_app::users::create_key(c.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
     let r = c.send(evil("/api/v1/health/run").header("authorization", format!("Bearer {read}")), Body::empty()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(!r.body.contains("CSRF"), "refused for the key's role, not for CSRF: {}", r.body);
@@ -879,7 +879,7 @@ async fn partner_limits_secure_cookies_and_health(db: TestDb) {
     add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
     add_user(&db, "beta@partner.example", Role::Partner, Some("P-BETA")).await;
     add_user(&db, "sato@kizuna.example", Role::Csm, None).await;
-    let (partner_key, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, Some("P-ALPHA".into())).await.unwrap();
+    let (partner_key, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, None, Some("P-ALPHA".into())).await.unwrap();
     let mut k = Client::anonymous(db.clone());
     k.bearer = Some(partner_key);
     assert_eq!(get(&k, "/api/v1/accounts/P1", None).await.status, StatusCode::OK);
@@ -917,7 +917,7 @@ async fn partner_limits_secure_cookies_and_health(db: TestDb) {
 /// a caller may run two at once (429 past that), and each has a time limit (503).
 async fn expensive_requests_are_bounded(db: TestDb) {
     seed(&db).await;
-    let (read, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let (read, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
     let mut c = Client::anonymous(db);
     c.bearer = Some(read.clone());
     let wide = get(&c, "/api/v1/health/forecast?from=2020-01-01&to=2026-01-01", None).await;

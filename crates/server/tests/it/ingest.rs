@@ -25,7 +25,7 @@ struct Server {
 impl Server {
     async fn new(store: &Arc<dyn Store>) -> Self {
         use kizuna_domain::access::KeyKind;
-        let (key, _) = kizuna_server::auth::create_api_key(store.as_ref(), "test", KeyKind::Write, None, None).await.unwrap();
+        let (key, _) = kizuna_app::users::create_key(store.as_ref(), &kizuna_app::Actor::operator(), KeyKind::Write, None, None).await.unwrap();
         Server { state: AppState::new(store.clone()), key }
     }
 
@@ -227,7 +227,7 @@ async fn partner_keys_and_ids(db: TestDb) {
     let mut s = Server::new(&db.store).await;
     let company = br#"{"userId": "theirs-u", "groupId": "THEIRS", "traits": {"email": "t@example.com"}}"#;
     assert_eq!(s.post("/v1/group", &[], company.to_vec()).await.status, StatusCode::OK, "a company key may write anywhere");
-    (s.key, _) = kizuna_server::auth::create_api_key(db.store.as_ref(), "test", KeyKind::Write, None, Some("P-ALPHA".into())).await.unwrap();
+    (s.key, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), KeyKind::Write, None, Some("P-ALPHA".into())).await.unwrap();
     let ok = r#"{"batch": [{"type": "track", "userId": "u1", "event": "login", "messageId": "a", "context": {"groupId": "MINE"}},
         {"type": "group", "userId": "u1", "groupId": "NEW-1"}]}"#;
     let r = s.post("/v1/batch", &[], ok.as_bytes().to_vec()).await;

@@ -1,0 +1,341 @@
+//! Every use case as one actor calls it. This is where permissions are checked, once: each
+//! method names what it needs, then runs the use case (which writes its own audit entry). The
+//! CLI (as [`Actor::operator`]), the API and the pages all go through [`App`].
+//!
+//! | use cases                                              | permission                     |
+//! |--------------------------------------------------------|--------------------------------|
+//! | reports, dashboard, plans, backtest, forecast, alerts  | `ReadPortfolio`                |
+//! | accounts, one account, its score and usage             | `ReadAccounts` (partner: own)  |
+//! | logging an activity                                    | `WriteActivities`              |
+//! | saving scenarios, scorecards, definitions; scoring now | `EditPlans`                    |
+//! | the audit log                                          | `ReadAudit`                    |
+//! | users and API keys                                     | `Admin`                        |
+
+use crate::access::Actor;
+use crate::accounts::{self, AccountDetail, NewActivity};
+use crate::dashboard::Dashboard;
+use crate::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
+use crate::planning::{self, PlanKind, PlanOutput};
+use crate::usage::{self, UsageAlert, UsageRow};
+use crate::users::{self, NewUser, UserChange};
+use crate::{AppError, Lookup, Params, Report, ReportOutput};
+use chrono::NaiveDate;
+use kizuna_domain::access::{KeyKind, Permission};
+use kizuna_domain::health::Scorecards;
+use kizuna_domain::planning::Scenario;
+use kizuna_domain::usage::metrics::Definitions;
+use kizuna_domain::{Account, ActivityRow, StaffRow};
+use kizuna_store::access::AuditRecord;
+use kizuna_store::usage::DailyUsage;
+use kizuna_store::{AccountPage, ApiKey, StaffUser, Store};
+use serde::Serialize;
+use serde_json::json;
+
+/// The use cases, for one actor.
+#[derive(Clone, Copy)]
+pub struct App<'a> {
+    store: &'a dyn Store,
+    actor: &'a Actor,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub entries: Vec<AuditRecord>,
+}
+
+/// A saved scenario's name and when it was last saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScenarioEntry {
+    pub name: String,
+    pub updated_at: String,
+}
+
+impl<'a> App<'a> {
+    pub fn new(store: &'a dyn Store, actor: &'a Actor) -> Self {
+        App { store, actor }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    fn need(&self, p: Permission) -> Result<(), AppError> {
+        Ok(self.actor.require(p)?)
+    }
+
+    // Portfolio figures.
+
+    /// A revenue report (`kizuna metrics NAME`, `/api/v1/metrics/NAME`, the report pages).
+    pub async fn report(&self, report: Report, q: &dyn Lookup) -> Result<ReportOutput, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        report.run(self.store, &Params(q)).await
+    }
+
+    pub async fn dashboard(&self, q: &dyn Lookup, today: NaiveDate) -> Result<Dashboard, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        crate::dashboard::dashboard(self.store, &Params(q), today).await
+    }
+
+    /// The saved scenario `name`, or the default one.
+    pub async fn scenario(&self, name: Option<&str>) -> Result<Scenario, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        Ok(planning::saved_or_default(self.store, name).await?)
+    }
+
+    /// The saved scenario's text as saved.
+    pub async fn scenario_text(&self, name: &str) -> Result<Option<String>, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        Ok(self.store.scenario(name).await?)
+    }
+
+    pub async fn scenarios(&self) -> Result<Vec<ScenarioEntry>, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        let rows = self.store.scenarios().await?;
+        Ok(rows.into_iter().map(|(name, at)| ScenarioEntry { name, updated_at: kizuna_domain::time::rfc3339(at) }).collect())
+    }
+
+    pub async fn plan(&self, kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<PlanOutput, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        Ok(planning::run(self.store, kind, scenario, at).await?)
+    }
+
+    /// Saves a scenario (TOML) under `name` (1 to 100 characters) after checking it parses.
+    pub async fn save_scenario(&self, name: &str, body: &str) -> Result<(), AppError> {
+        self.need(Permission::EditPlans)?;
+        if name.trim().is_empty() || name.chars().count() > 100 {
+            return Err(AppError::Config(format!("scenario name {name:?} must be 1 to 100 characters")));
+        }
+        Scenario::parse(body).map_err(|e| AppError::Config(format!("scenario: {e}")))?;
+        self.store.save_scenario(name, body).await?;
+        self.actor.audit(self.store, "scenario.save", Some(name), json!({ "bytes": body.len() })).await?;
+        Ok(())
+    }
+
+    // Health.
+
+    /// The account's explained score on `at` (`None`: it was not paying then).
+    pub async fn explain(&self, id: &str, at: NaiveDate) -> Result<Option<Explanation>, AppError> {
+        self.visible_account(id, at).await?;
+        health::explain(self.store, id, at).await
+    }
+
+    /// The scorecards as saved (TOML), or the default ones.
+    pub async fn scorecards_text(&self) -> Result<String, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        Ok(self.store.setting(health::SETTING).await?.unwrap_or_else(|| kizuna_domain::health::scorecard::DEFAULT.to_string()))
+    }
+
+    /// Saves scorecards (TOML) after checking them; returns their names.
+    pub async fn save_scorecards(&self, body: &str) -> Result<Vec<String>, AppError> {
+        self.need(Permission::EditPlans)?;
+        let cards = Scorecards::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
+        self.store.save_setting(health::SETTING, body).await?;
+        let names: Vec<String> = cards.scorecards.iter().map(|c| c.name.clone()).collect();
+        self.actor.audit(self.store, "scorecards.save", None, json!({ "scorecards": names })).await?;
+        Ok(names)
+    }
+
+    /// Scores every paying account as of `at` now.
+    pub async fn score(&self, at: NaiveDate) -> Result<RunSummary, AppError> {
+        self.need(Permission::EditPlans)?;
+        let v = health::run(self.store, at).await?;
+        self.actor.audit(self.store, "health.run", None, json!({ "at": at, "accounts": v.accounts })).await?;
+        Ok(v)
+    }
+
+    pub async fn backtest(&self, q: &dyn Lookup) -> Result<Backtest, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        health::backtest(self.store, &Params(q)).await
+    }
+
+    /// Calibration; with `save`, the proposal is saved, which needs the right to edit.
+    pub async fn calibrate(&self, q: &dyn Lookup) -> Result<CalibrationReport, AppError> {
+        let save = q.lookup("save").filter(|s| !s.trim().is_empty());
+        self.need(if save.is_some() { Permission::EditPlans } else { Permission::ReadPortfolio })?;
+        let v = health::calibrate(self.store, &Params(q)).await?;
+        if v.saved {
+            self.actor.audit(self.store, "scorecards.calibrate", save, json!({ "auc": v.cross_validation.auc })).await?;
+        }
+        Ok(v)
+    }
+
+    /// Calibration asked for in order to save (the API's POST): the right to edit is needed
+    /// even when no name to save under was given.
+    pub async fn calibrate_to_save(&self, q: &dyn Lookup) -> Result<CalibrationReport, AppError> {
+        self.need(Permission::EditPlans)?;
+        self.calibrate(q).await
+    }
+
+    pub async fn forecast(&self, q: &dyn Lookup) -> Result<Forecast, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        health::forecast(self.store, &Params(q)).await
+    }
+
+    // Usage.
+
+    /// The usage table on `at`: one account's row (which it must see) or everyone's.
+    pub async fn usage_metrics(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<UsageRow>, AppError> {
+        match account {
+            Some(id) => drop(self.visible_account(id, at).await?),
+            None => self.need(Permission::ReadPortfolio)?,
+        }
+        let defs = usage::definitions(self.store).await?;
+        usage::usage_metrics(self.store, &defs, at, account).await
+    }
+
+    /// One account's daily event counts from `from` to `to` (for its usage chart).
+    pub async fn usage_daily(&self, id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>, AppError> {
+        self.visible_account(id, to).await?;
+        Ok(self.store.usage_daily(id, from, to).await?)
+    }
+
+    pub async fn usage_alerts(&self, at: NaiveDate) -> Result<Vec<UsageAlert>, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        let defs = usage::definitions(self.store).await?;
+        usage::usage_alerts(self.store, &defs, at).await
+    }
+
+    /// The usage metrics defined, to show an account's (anyone who reads accounts may).
+    pub async fn usage_definitions(&self) -> Result<Definitions, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        usage::definitions(self.store).await
+    }
+
+    /// The usage metric definitions as saved (TOML), or the default ones.
+    pub async fn usage_definitions_text(&self) -> Result<String, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        Ok(self.store.setting(usage::SETTING).await?.unwrap_or_else(|| kizuna_domain::usage::metrics::DEFAULT.to_string()))
+    }
+
+    /// Saves usage metric definitions (TOML) after checking them; returns the metrics' names.
+    pub async fn save_usage_definitions(&self, body: &str) -> Result<Vec<String>, AppError> {
+        self.need(Permission::EditPlans)?;
+        let defs = Definitions::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
+        self.store.save_setting(usage::SETTING, body).await?;
+        self.actor.audit(self.store, "usage_definitions.save", None, json!({ "metrics": defs.metrics.len() })).await?;
+        Ok(defs.metrics.iter().map(|m| m.name.clone()).collect())
+    }
+
+    // Accounts.
+
+    /// A page of accounts, filtered and sorted; a partner's actor gets only its own.
+    pub async fn accounts(&self, q: &dyn Lookup) -> Result<AccountPage, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let query = accounts::scoped_query(q, self.actor)?;
+        Ok(self.store.list_accounts(&query).await?)
+    }
+
+    /// Every account the list's filters select, page by page, for an export; audited with
+    /// `filters` (what was asked).
+    pub async fn export_accounts(&self, q: &dyn Lookup, filters: serde_json::Value) -> Result<Vec<Account>, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let mut query = accounts::scoped_query(q, self.actor)?;
+        (query.page, query.per_page) = (1, 1000);
+        let mut all = Vec::new();
+        loop {
+            let chunk = self.store.list_accounts(&query).await?;
+            all.extend(chunk.accounts);
+            if (query.page as u64) * (query.per_page as u64) >= chunk.total {
+                break;
+            }
+            query.page += 1;
+        }
+        self.actor.audit(self.store, "accounts.export", None, json!({ "filters": filters })).await?;
+        Ok(all)
+    }
+
+    /// The account if the actor may see it; "not found" otherwise.
+    pub async fn visible_account(&self, id: &str, on: NaiveDate) -> Result<Account, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        accounts::visible_account(self.store, self.actor, id, on).await
+    }
+
+    /// The account with what belongs to it, its `latest` activities among them.
+    pub async fn account(&self, id: &str, on: NaiveDate, latest: u32) -> Result<AccountDetail, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        accounts::detail(self.store, self.actor, id, on, latest).await
+    }
+
+    pub async fn add_activity(&self, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
+        self.need(Permission::WriteActivities)?;
+        accounts::add_activity(self.store, self.actor, id, a).await
+    }
+
+    /// What the account list can be filtered by: owners (e-mails) and partners (id, name).
+    /// Internally, the active CSMs and managers and every partner; a partner's actor gets only
+    /// its own active users and no partners, never the company's staff addresses.
+    pub async fn filter_choices(&self) -> Result<(Vec<String>, Vec<(String, String)>), AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let scope = self.actor.scope();
+        let owners = self
+            .store
+            .staff_users()
+            .await?
+            .into_iter()
+            .filter(|u| u.deactivated_at.is_none())
+            .filter(|u| match &scope {
+                Some(partner) => u.partner_id.as_deref() == Some(partner.as_str()),
+                None => u.role == "csm" || u.role == "manager",
+            })
+            .map(|u| u.email)
+            .collect();
+        let partners = if scope.is_some() { vec![] } else { self.store.partners().await? };
+        Ok((owners, partners))
+    }
+
+    // Administration.
+
+    pub async fn audit_log(&self, q: &dyn Lookup) -> Result<AuditPage, AppError> {
+        self.need(Permission::ReadAudit)?;
+        let p = Params(q);
+        let page = p.number("page", 1, u32::MAX)?.unwrap_or(1);
+        let per_page = p.number("per_page", 1, 1000)?.unwrap_or(100);
+        let (total, entries) = self.store.audit_log(p.text("actor"), page, per_page).await?;
+        Ok(AuditPage { total, page, per_page, entries })
+    }
+
+    pub async fn users(&self) -> Result<Vec<StaffUser>, AppError> {
+        self.need(Permission::Admin)?;
+        Ok(self.store.staff_users().await?)
+    }
+
+    /// Partners known from the accounts (id, name), to bind users and keys to.
+    pub async fn partners(&self) -> Result<Vec<(String, String)>, AppError> {
+        self.need(Permission::Admin)?;
+        Ok(self.store.partners().await?)
+    }
+
+    pub async fn create_user(&self, u: NewUser) -> Result<StaffRow, AppError> {
+        self.need(Permission::Admin)?;
+        users::create_user(self.store, self.actor, u).await
+    }
+
+    pub async fn change_user(&self, c: UserChange) -> Result<String, AppError> {
+        self.need(Permission::Admin)?;
+        users::change_user(self.store, self.actor, c).await
+    }
+
+    pub async fn set_user_active(&self, email: &str, active: bool) -> Result<Option<u64>, AppError> {
+        self.need(Permission::Admin)?;
+        users::set_active(self.store, self.actor, email, active).await
+    }
+
+    pub async fn keys(&self) -> Result<Vec<ApiKey>, AppError> {
+        self.need(Permission::Admin)?;
+        Ok(self.store.api_keys().await?)
+    }
+
+    pub async fn create_key(&self, kind: KeyKind, label: Option<String>, partner_id: Option<String>) -> Result<(String, ApiKey), AppError> {
+        self.need(Permission::Admin)?;
+        users::create_key(self.store, self.actor, kind, label, partner_id).await
+    }
+
+    pub async fn revoke_key(&self, key_id: &str) -> Result<(), AppError> {
+        self.need(Permission::Admin)?;
+        users::revoke_key(self.store, self.actor, key_id).await
+    }
+}
