@@ -126,16 +126,13 @@ impl Plan {
 pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<UsageTable, AppError> {
     let plan = Plan::new(defs);
     // Every pass at the same time (on SQLite each holds a core).
-    let (mut accounts, sums, days, users, lasts) = futures::try_join!(
-        store.active_accounts(at),
+    let (accounts, sums, days, users, lasts) = futures::try_join!(
+        store.active_accounts(at, account),
         store.usage_windows(&plan.sums, at, account),
         store.usage_windows(&plan.days, at, account),
         store.usage_window_users(&plan.users, at, account),
         store.usage_last_days(&plan.last_events, at, account),
     )?;
-    if let Some(a) = account {
-        accounts.retain(|(id, _)| id == a);
-    }
     let index: HashMap<&str, usize> = accounts.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
     let mut inputs: Vec<AccountInputs> = accounts.iter().map(|(_, first)| AccountInputs::new(defs, (at - *first).num_days() + 1)).collect();
     // Per result set, the metrics it feeds: (metric position, column, kind).
@@ -197,7 +194,7 @@ pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) 
     let mut events: Vec<&str> = defs.metrics.iter().filter_map(|m| match &m.kind { Kind::Count { event, .. } => Some(event.as_str()), _ => None }).collect();
     events.sort_unstable();
     events.dedup();
-    let active: std::collections::HashSet<String> = store.active_accounts(at).await?.into_iter().map(|a| a.0).collect();
+    let active: std::collections::HashSet<String> = store.active_accounts(at, None).await?.into_iter().map(|a| a.0).collect();
     let weeks = BASELINE_WEEKS + 1;
     let from = at - Duration::days(7 * weeks as i64 - 1);
     let mut alerts = Vec::new();

@@ -315,8 +315,9 @@ pub trait Usage: Send + Sync {
     async fn usage_last_days(&self, events: &[String], to: NaiveDate, account: Option<&str>) -> Result<Vec<(String, Vec<Option<NaiveDate>>)>>;
     /// Per account and day: events of `event` on days `from..=to` (days without any are absent).
     async fn usage_day_counts(&self, event: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, NaiveDate, u64)>>;
-    /// Accounts paying on `at` (MRR > 0), with the first day they paid.
-    async fn active_accounts(&self, at: NaiveDate) -> Result<Vec<(String, NaiveDate)>>;
+    /// Accounts paying on `at` (MRR > 0), with the first day they paid; only `account` when
+    /// given (an account page read every account's changes, 170 ms at 100,000 accounts).
+    async fn active_accounts(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
     async fn save_setting(&self, name: &str, body: &str) -> Result<()>;
@@ -478,12 +479,16 @@ macro_rules! usage_impl {
                 Ok(rows.into_iter().map(|(a, d, n)| (a, d, n as u64)).collect())
             }
 
-            async fn active_accounts(&self, at: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
-                Ok(sqlx::query_as(
-                    "SELECT account_id, MIN(day) FROM mrr_changes WHERE day <= $1 GROUP BY account_id \
-                     HAVING SUM(delta_cents) > 0 ORDER BY account_id",
-                )
+            async fn active_accounts(&self, at: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, chrono::NaiveDate)>> {
+                // Two texts, so that one account's reads its rows by the key, not every account's.
+                let one = if account.is_some() { "AND account_id = $2" } else { "AND $2 IS NULL" };
+                let sql = format!(
+                    "SELECT account_id, MIN(day) FROM mrr_changes WHERE day <= $1 {one} \
+                     GROUP BY account_id HAVING SUM(delta_cents) > 0 ORDER BY account_id"
+                );
+                Ok(sqlx::query_as(&sql)
                 .bind(at)
+                .bind(account)
                 .fetch_all(&self.pool)
                 .await?)
             }
