@@ -335,6 +335,17 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> He
     }
 }
 
+/// The daily scoring job (`health.daily_score`): score every account on `today` unless that was
+/// done already (a restart, or scores kept by `kizuna score run`). How many accounts were
+/// scored, if it ran.
+pub async fn score_if_due(store: &dyn Store, today: NaiveDate) -> Result<Option<u64>, AppError> {
+    if store.last_health_day().await?.is_some_and(|d| d >= today) {
+        return Ok(None);
+    }
+    let v = run(store, today).await?;
+    Ok(Some(v.accounts as u64))
+}
+
 /// `score run`: score every account paying on `at`, keep the scores, and count them by band
 /// and grade.
 pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, AppError> {

@@ -8,6 +8,7 @@ pub mod dashboard;
 mod error;
 pub mod health;
 mod format;
+pub mod jobs;
 mod params;
 pub mod planning;
 pub mod requests;

@@ -270,3 +270,16 @@ pub struct AuditRequest {
     pub actor: Option<String>,
 }
 lookup!(AuditRequest { page, per_page, actor });
+
+/// The jobs list: optionally one status, and how many.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsRequest {
+    /// queued, running, done, failed or dead.
+    #[param(pattern = "^(queued|running|done|failed|dead)$")]
+    pub status: Option<String>,
+    /// At most this many, 1 to 10000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub limit: Option<String>,
+}
+lookup!(JobsRequest { status, limit });

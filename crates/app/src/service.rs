@@ -8,7 +8,7 @@
 //! | accounts, one account, its score and usage             | `ReadAccounts` (partner: own)  |
 //! | logging an activity                                    | `WriteActivities`              |
 //! | saving scenarios, scorecards, definitions; scoring now | `EditPlans`                    |
-//! | the audit log                                          | `ReadAudit`                    |
+//! | the audit log, the jobs                                | `ReadAudit`                    |
 //! | users and API keys                                     | `Admin`                        |
 
 use crate::access::Actor;
@@ -27,7 +27,7 @@ use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::{Account, ActivityRow, StaffRow};
 use kizuna_store::access::AuditRecord;
 use kizuna_store::usage::DailyUsage;
-use kizuna_store::{AccountPage, ApiKey, StaffUser, Store};
+use kizuna_store::{AccountPage, ApiKey, JobRecord, StaffUser, Store};
 use serde::Serialize;
 use serde_json::json;
 
@@ -296,6 +296,16 @@ impl<'a> App<'a> {
         let per_page = p.number("per_page", 1, 1000)?.unwrap_or(100);
         let (total, entries) = self.store.audit_log(p.text("actor"), page, per_page).await?;
         Ok(AuditPage { total, page, per_page, entries })
+    }
+
+    /// The jobs the servers ran or will run, the latest scheduled first (`status`: queued,
+    /// running, done, failed or dead).
+    pub async fn jobs(&self, status: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, AppError> {
+        self.need(Permission::ReadAudit)?;
+        if let Some(s) = status.filter(|s| kizuna_domain::jobs::JobStatus::parse(s).is_none()) {
+            return Err(crate::ParamError::new("status", s, "is not one of: queued, running, done, failed, dead").into());
+        }
+        Ok(self.store.jobs(status, limit.clamp(1, 10_000)).await?)
     }
 
     pub async fn users(&self) -> Result<Vec<StaffUser>, AppError> {

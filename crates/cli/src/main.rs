@@ -73,6 +73,10 @@ enum Command {
     /// API keys for the REST API (read) and for sending usage events (write).
     #[command(subcommand)]
     Keys(commands::keys::Keys),
+    /// Durable jobs: daily health scoring, the session sweep, scheduled backups (each run,
+    /// its attempts and status).
+    #[command(subcommand)]
+    Jobs(commands::jobs::Jobs),
     /// Print the API document (OpenAPI 3.1, JSON): every /api/v1 and /v1 route, as the server
     /// serves it at /api/v1/openapi.json. Needs no database.
     Openapi,
@@ -151,6 +155,7 @@ async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode>
         Command::Score(c) => commands::score::run(&db, c).await,
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
+        Command::Jobs(c) => commands::jobs::run(&db, c).await,
         Command::Openapi => {
             println!("{}", kizuna_server::openapi_json());
             Ok(ExitCode::SUCCESS)

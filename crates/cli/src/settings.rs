@@ -22,6 +22,7 @@ pub struct Given {
     pub backup_dir: Option<PathBuf>,
     pub backup_every: Option<String>,
     pub backup_keep: Option<usize>,
+    pub node: Option<String>,
 }
 
 /// The config file: the same names as the flags, in snake case.
@@ -35,6 +36,7 @@ struct File {
     backup_dir: Option<PathBuf>,
     backup_every: Option<String>,
     backup_keep: Option<usize>,
+    node: Option<String>,
 }
 
 #[derive(Clone)]
@@ -48,6 +50,9 @@ pub struct Settings {
     pub backup_dir: Option<PathBuf>,
     pub backup_every: Duration,
     pub backup_keep: usize,
+    /// This server's name in the jobs table (several servers may share one database): the
+    /// host name and process id unless given.
+    pub node: String,
     /// The config file read, if any.
     pub config: Option<PathBuf>,
 }
@@ -62,6 +67,7 @@ impl std::fmt::Debug for Settings {
             .field("backup_dir", &self.backup_dir)
             .field("backup_every", &self.backup_every)
             .field("backup_keep", &self.backup_keep)
+            .field("node", &self.node)
             .field("config", &self.config)
             .finish()
     }
@@ -93,9 +99,21 @@ impl Settings {
             backup_dir: given.backup_dir.or(file.backup_dir),
             backup_every,
             backup_keep: given.backup_keep.or(file.backup_keep).unwrap_or(DEFAULT_BACKUP_KEEP),
+            node: given.node.or(file.node).filter(|n| !n.trim().is_empty()).unwrap_or_else(default_node),
             config: given.config,
         })
     }
+}
+
+/// `HOST:PID`: unique among servers running at once.
+pub fn default_node() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kizuna".into());
+    format!("{host}:{}", std::process::id())
 }
 
 fn read_file(path: &Path) -> anyhow::Result<File> {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod fields;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod planning;

@@ -128,47 +128,44 @@ fn with_secure(cookie: HeaderValue) -> HeaderValue {
     HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
 }
 
-/// The server's daily scoring: score every account on `today` unless that was done already.
-/// Returns how many accounts were scored, if it ran. Checked hourly, so a server started at any
-/// time of day scores within the hour and again after midnight in the business time zone.
-pub async fn score_if_due(store: &dyn Store, today: chrono::NaiveDate) -> Result<Option<u64>, kizuna_app::AppError> {
-    if store.last_health_day().await?.is_some_and(|d| d >= today) {
-        return Ok(None);
-    }
-    let v = kizuna_app::health::run(store, today).await?;
-    Ok(Some(v.accounts as u64))
-}
+/// How often a server looks for due jobs.
+pub const JOB_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Serve until Ctrl-C / SIGTERM. Expired sessions are swept every hour.
-pub async fn serve(store: Arc<dyn Store>, listen: &str, secure_cookies: bool) -> std::io::Result<()> {
+/// Serve until Ctrl-C / SIGTERM, running due jobs (daily scoring, the session sweep, scheduled
+/// backups) as `runner` every [`JOB_TICK`].
+pub async fn serve(store: Arc<dyn Store>, listen: &str, secure_cookies: bool, runner: kizuna_app::jobs::Runner) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!("Kizuna listening on http://{}", listener.local_addr()?);
-    let sweeper = store.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            if let Err(e) = sweeper.sessions_delete_expired(chrono::Utc::now().timestamp()).await {
-                tracing::warn!("sweeping expired sessions: {e}");
-            }
-        }
-    });
-    let scorer = store.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match score_if_due(scorer.as_ref(), kizuna_app::today()).await {
-                Ok(Some(n)) => tracing::info!("daily health scoring: {n} accounts scored"),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("daily health scoring: {e}"),
-            }
-        }
-    });
+    tracing::info!("Kizuna listening on http://{} as node {}", listener.local_addr()?, runner.node);
+    tokio::spawn(run_jobs(store.clone(), runner));
     let mut state = AppState::new(store);
     state.secure_cookies = secure_cookies;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
+}
+
+/// The jobs loop: every tick, queue what the schedules want and run what is due. Backups more
+/// frequent than the tick shorten it (at most one a second).
+async fn run_jobs(store: Arc<dyn Store>, runner: kizuna_app::jobs::Runner) {
+    let backups = runner.backups.as_ref().map(|b| b.every.max(std::time::Duration::from_secs(1)));
+    let mut every = tokio::time::interval(backups.map_or(JOB_TICK, |b| b.min(JOB_TICK)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match kizuna_app::jobs::run_due(store.as_ref(), &runner, chrono::Utc::now()).await {
+            Ok(attempts) => attempts.iter().for_each(log_attempt),
+            Err(e) => tracing::warn!("jobs: {e}"),
+        }
+    }
+}
+
+fn log_attempt(a: &kizuna_app::jobs::Attempt) {
+    let (id, kind, n) = (&a.job.job_id, &a.job.kind, a.job.attempts);
+    match (&a.end, a.recorded) {
+        (_, false) => tracing::warn!("job {id} ({kind}) ended after its lease ran out; another node holds it now"),
+        (kizuna_store::JobEnd::Done, _) => tracing::info!("job {id} ({kind}) done, attempt {n}"),
+        (kizuna_store::JobEnd::Retry { error, at }, _) => tracing::warn!("job {id} ({kind}) failed, attempt {n}, retry at {at}: {error}"),
+        (kizuna_store::JobEnd::Dead { error }, _) => tracing::error!("job {id} ({kind}) dead after attempt {n}: {error}"),
+    }
 }
 
 async fn shutdown() {

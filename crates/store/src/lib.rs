@@ -5,6 +5,7 @@ pub mod access;
 pub mod backup;
 mod error;
 pub mod health;
+pub mod jobs;
 pub mod migrate;
 mod postgres;
 mod sql;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
+pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
 pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -242,7 +244,7 @@ pub struct StaffUser {
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
 /// import is one transaction: all of it lands or none of it does.
 #[async_trait]
-pub trait Store: Access + Usage + Health + Send + Sync + 'static {
+pub trait Store: Access + Usage + Health + Jobs + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.

@@ -1,6 +1,7 @@
 //! PostgreSQL, for teams that outgrow one machine (and later Citus, distributed by account).
 
 use crate::access::access_impl;
+use crate::jobs::jobs_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
@@ -88,6 +89,7 @@ fn time_value(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc
 
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
+jobs_impl!(PgStore, " FOR UPDATE SKIP LOCKED");
 usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2");
 health_impl!(PgStore, sqlx::Postgres);
 

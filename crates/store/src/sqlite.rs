@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode.
 
 use crate::access::access_impl;
+use crate::jobs::jobs_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
@@ -264,6 +265,7 @@ mod tests {
 
 store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
 access_impl!(SqliteStore, sqlx::Sqlite);
+jobs_impl!(SqliteStore, "");
 usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO", "BEGIN IMMEDIATE", "json_patch(attributes, $2)");
 health_impl!(SqliteStore, sqlx::Sqlite);
 

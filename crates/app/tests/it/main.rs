@@ -3,6 +3,7 @@
 
 mod access;
 mod health;
+mod jobs;
 mod planning;
 mod reports;
 mod usage;

@@ -49,31 +49,16 @@ pub fn parse_every(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Scheduled backups: every `every`, a new `kizuna-YYYYMMDD-HHMMSS.EXT` in `dir`, keeping the
-/// newest `keep`. A failed backup is logged and tried again at the next interval.
-pub fn schedule(db: String, dir: PathBuf, every: Duration, keep: usize) -> anyhow::Result<()> {
-    let format = BackupFormat::of_url(&db)?;
+/// The server's scheduled backups (`--backup-dir`), checked at start: the directory can be
+/// created and at least one backup is kept. They run as the durable job `backup.scheduled`
+/// (`kizuna_app::jobs`), once per period however many servers share the database.
+pub fn plan(db: &str, dir: PathBuf, every: Duration, keep: usize) -> anyhow::Result<kizuna_app::jobs::BackupPlan> {
+    BackupFormat::of_url(db)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating the backup directory {}", dir.display()))?;
     if keep == 0 {
         bail!("--backup-keep 0 would delete every backup: keep at least 1");
     }
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let file = dir.join(backup::scheduled_name(format, chrono::Utc::now()));
-            match backup::backup(&db, &file).await {
-                Ok(_) => tracing::info!("scheduled backup written to {}", file.display()),
-                Err(e) => tracing::error!("scheduled backup to {} failed: {e}", file.display()),
-            }
-            match backup::prune(&dir, format, keep) {
-                Ok(old) => old.iter().for_each(|p| tracing::info!("old backup {} deleted (keeping {keep})", p.display())),
-                Err(e) => tracing::warn!("deleting old backups in {}: {e}", dir.display()),
-            }
-        }
-    });
-    Ok(())
+    Ok(kizuna_app::jobs::BackupPlan { database: db.to_string(), dir, every, keep })
 }
 
 #[cfg(test)]

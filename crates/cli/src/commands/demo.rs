@@ -63,7 +63,8 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
     }
     if args.serve {
         eprintln!("Kizuna on http://{}", args.listen);
-        kizuna_server::serve(store, &args.listen, secure_cookies).await?;
+        let runner = kizuna_app::jobs::Runner { node: crate::settings::default_node(), backups: None };
+        kizuna_server::serve(store, &args.listen, secure_cookies, runner).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@ pub mod alerts;
 pub mod backup;
 pub mod demo;
 pub mod import;
+pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod migrate;

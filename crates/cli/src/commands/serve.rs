@@ -18,6 +18,9 @@ pub struct Args {
     /// Every cookie Kizuna sets is Secure (serve behind HTTPS): 1 or true.
     #[arg(long, env = "KIZUNA_SECURE_COOKIES", value_parser = crate::settings::parse_bool)]
     pub secure_cookies: Option<bool>,
+    /// This server's name in the jobs table, when several share one database [default: HOST:PID].
+    #[arg(long, env = "KIZUNA_NODE")]
+    pub node: Option<String>,
 }
 
 impl Args {
@@ -27,17 +30,23 @@ impl Args {
         given.backup_every = self.backup_every.clone();
         given.backup_keep = self.backup_keep;
         given.secure_cookies = self.secure_cookies;
+        given.node = self.node.clone();
     }
 }
 
 pub async fn run(s: &crate::settings::Settings) -> anyhow::Result<ExitCode> {
     tracing::debug!("settings: {s:?}");
     let store = super::open(&s.database).await?;
-    if let Some(dir) = &s.backup_dir {
-        super::backup::schedule(s.database.clone(), dir.clone(), s.backup_every, s.backup_keep)?;
-        eprintln!("backing up into {} every {} s, keeping {}", dir.display(), s.backup_every.as_secs(), s.backup_keep);
-    }
-    eprintln!("Kizuna on http://{} (database {})", s.listen, kizuna_store::redact_url(&s.database));
-    kizuna_server::serve(store, &s.listen, s.secure_cookies).await?;
+    let backups = match &s.backup_dir {
+        Some(dir) => {
+            let plan = super::backup::plan(&s.database, dir.clone(), s.backup_every, s.backup_keep)?;
+            eprintln!("backing up into {} every {} s, keeping {}", dir.display(), s.backup_every.as_secs(), s.backup_keep);
+            Some(plan)
+        }
+        None => None,
+    };
+    eprintln!("Kizuna on http://{} (database {}, node {})", s.listen, kizuna_store::redact_url(&s.database), s.node);
+    let runner = kizuna_app::jobs::Runner { node: s.node.clone(), backups };
+    kizuna_server::serve(store, &s.listen, s.secure_cookies, runner).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ use doc::{ApiDoc, ErrorBody};
 use kizuna_app::requests::DashboardRequest;
 use kizuna_app::dashboard::Dashboard;
 use kizuna_app::{render, Format};
-use kizuna_app::requests::AuditRequest;
+use kizuna_app::requests::{AuditRequest, JobsRequest};
 use kizuna_app::{App, AuditPage};
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -65,6 +65,7 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(plan::list))
         .routes(routes!(plan::get, plan::put))
         .routes(routes!(audit))
+        .routes(routes!(jobs))
         .routes(routes!(usage::get_definitions, usage::put_definitions))
 }
 
@@ -160,4 +161,15 @@ async fn dashboard(State(state): State<AppState>, me: Principal, ApiQuery(q): Ap
     security(("bearer" = []), ("session" = [])))]
 async fn audit(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AuditRequest>) -> Result<Json<AuditPage>, ApiError> {
     Ok(Json(App::new(state.store.as_ref(), &me).audit_log(&q).await?))
+}
+
+/// `GET /api/v1/jobs?status=&limit=`: the durable jobs (daily scoring, session sweep, backups),
+/// the latest scheduled first, with their attempts, node, status and last error.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "admin", params(JobsRequest),
+    responses((status = 200, body = Vec<kizuna_store::JobRecord>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+async fn jobs(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<JobsRequest>) -> Result<Json<Vec<kizuna_store::JobRecord>>, ApiError> {
+    let p = crate::params::Params(&q);
+    let limit = p.number("limit", 1, 10_000)?.unwrap_or(100);
+    Ok(Json(App::new(state.store.as_ref(), &me).jobs(p.text("status"), limit).await?))
 }

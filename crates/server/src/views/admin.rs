@@ -199,6 +199,50 @@ pub async fn audit(State(state): State<AppState>, me: Principal, headers: Header
     )
 }
 
+/// `GET /admin/jobs?status=`: the durable jobs, latest scheduled first (the 200 latest).
+pub async fn jobs(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<FormData>) -> Result<Response, ApiError> {
+    let status = field(&q, "status");
+    let jobs = App::new(state.store.as_ref(), &me).jobs(status.as_deref(), 200).await?;
+    let page = Page::new(&headers, &q, Some(me));
+    let lang = page.lang;
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| datetime(t, lang));
+    let jobs: Vec<JobView> = jobs
+        .into_iter()
+        .map(|j| JobView {
+            scheduled_for: datetime(j.scheduled_for, lang),
+            kind: super::label("job_kind", &j.kind, lang),
+            status_label: super::label("job_status", &j.status, lang),
+            attempts: format!("{}/{}", j.attempts, j.max_attempts),
+            started: when(j.started_at),
+            finished: when(j.finished_at),
+            job_id: j.job_id,
+            key: j.key,
+            status: j.status,
+            node: j.node,
+            error: j.error,
+        })
+        .collect();
+    let statuses: Vec<(&str, String)> =
+        kizuna_domain::jobs::JobStatus::ALL.iter().map(|s| (s.as_str(), super::label("job_status", s.as_str(), lang))).collect();
+    page.render(&state, "admin_jobs.html", minijinja::context! { jobs, statuses, f_status => status.unwrap_or_default() })
+}
+
+/// A job as the jobs page lists it.
+#[derive(serde::Serialize)]
+struct JobView {
+    job_id: String,
+    key: String,
+    scheduled_for: String,
+    kind: String,
+    status: String,
+    status_label: String,
+    attempts: String,
+    node: Option<String>,
+    started: Option<String>,
+    finished: Option<String>,
+    error: Option<String>,
+}
+
 /// A staff user as the users page lists it.
 #[derive(serde::Serialize)]
 struct UserView {

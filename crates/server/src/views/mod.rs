@@ -48,6 +48,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/keys", get(admin::keys).post(admin::create_key))
         .route("/admin/keys/revoke", post(admin::revoke_key))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/jobs", get(admin::jobs))
         .layer(middleware::from_fn_with_state(state, html_errors))
 }
 
@@ -65,6 +66,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_users.html", include_str!("../../templates/admin_users.html")),
     ("admin_keys.html", include_str!("../../templates/admin_keys.html")),
     ("admin_audit.html", include_str!("../../templates/admin_audit.html")),
+    ("admin_jobs.html", include_str!("../../templates/admin_jobs.html")),
 ];
 
 pub fn templates() -> Environment<'static> {

@@ -681,8 +681,8 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
     let refused = get(&c, "/api/v1/health/calibrate?from=2026-11-24&to=2026-11-24&save=x", None).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "GET never saves");
 
-    assert_eq!(kizuna_server::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-24")).await.unwrap(), None, "already scored today");
-    assert_eq!(kizuna_server::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-25")).await.unwrap(), Some(4));
+    assert_eq!(kizuna_app::health::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-24")).await.unwrap(), None, "already scored today");
+    assert_eq!(kizuna_app::health::score_if_due(c.store.as_ref(), kizuna_store::testing::date("2026-11-25")).await.unwrap(), Some(4));
     assert_eq!(c.store.last_health_day().await.unwrap(), Some(kizuna_store::testing::date("2026-11-25")));
 
     add_user(&c, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
@@ -1038,6 +1038,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/plan/scenarios/{name}"),
     ("put", "/api/v1/plan/scenarios/{name}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/jobs"),
     ("get", "/api/v1/usage/metrics"),
     ("get", "/api/v1/usage/definitions"),
     ("put", "/api/v1/usage/definitions"),

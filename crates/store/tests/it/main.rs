@@ -2,4 +2,5 @@
 //! binary for each file directly under tests/, so each test file is a module here instead.
 
 mod conformance;
+mod jobs;
 mod time_zone;
