@@ -114,17 +114,31 @@ enum Outcome {
     Refused,
 }
 
+/// Attempts of one commit that loses to a concurrent transaction before its requests are told
+/// to retry (503).
+const CONFLICT_ATTEMPTS: u32 = 5;
+
 /// Commits the jobs together and answers each. A failure that is not transient (a statement the
 /// database refuses for its content) is retried job by job, so one request that cannot be
 /// stored does not fail the others that happened to share its commit.
 async fn commit(store: &dyn Store, mut jobs: Vec<Job>) -> Outcome {
     let requests: Vec<Vec<UsageMessage>> = jobs.iter_mut().map(|j| std::mem::take(&mut j.messages)).collect();
-    let e = match store.ingest_many(&requests).await {
-        Ok(summaries) => {
-            jobs.into_iter().zip(summaries).for_each(|(job, s)| drop(job.reply.send(Ok(s))));
-            return Outcome::Stored;
+    let mut attempt = 1;
+    let e = loop {
+        match store.ingest_many(&requests).await {
+            Ok(summaries) => {
+                jobs.into_iter().zip(summaries).for_each(|(job, s)| drop(job.reply.send(Ok(s))));
+                return Outcome::Stored;
+            }
+            // Another server's commit took the same rows in another order: it rolled back
+            // whole, so run it again after a short, random wait.
+            Err(e) if e.is_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                tracing::info!("storing usage events met a concurrent commit (attempt {attempt}): {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(rand::random::<u64>() % (20 << attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => break e,
         }
-        Err(e) => e,
     };
     tracing::error!("storing usage events: {e}");
     let failure = Failure::from(&e);

@@ -49,6 +49,18 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The transaction lost to a concurrent one (PostgreSQL: deadlock detected, serialization
+    /// failure): the same transaction, run again, usually succeeds. Servers sharing one database
+    /// writing the same rows at once (the same account's usage rollups) meet this.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Sql(sqlx::Error::Database(db)) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
+            _ => false,
+        }
+    }
+}
+
 fn sqlx_transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => match db.code() {

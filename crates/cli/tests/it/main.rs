@@ -5,3 +5,4 @@ mod backup;
 mod cli;
 mod crash;
 mod sdk;
+mod servers;
