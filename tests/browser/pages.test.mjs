@@ -99,6 +99,7 @@ test('every page in both languages, translated, with a screenshot', async () => 
     dashboard: '/dashboard', accounts: '/accounts', account: `/accounts/${id}`, 'report-retention': '/reports/retention',
     'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
     'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
+    'admin-jobs': '/admin/jobs',
   };
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -112,6 +113,26 @@ test('every page in both languages, translated, with a screenshot', async () => 
     }
     await p.context().close();
   }
+});
+
+test('jobs: the server ran the day\'s scoring on its own, shown in the reader\'s language', async () => {
+  const p = await as('admin');
+  let row;
+  for (let i = 0; i < 50; i++) {
+    await p.goto(`${server.base}/admin/jobs`);
+    row = p.locator('tr[data-status=done]', { hasText: '毎日のヘルススコア計算' });
+    if (await row.count() > 0) break;
+    await p.waitForTimeout(200);
+  }
+  assert.equal(await row.count(), 1, 'one daily scoring job, done');
+  assert.match(await row.innerText(), /完了/);
+  assert.match(await row.innerText(), /1\/5/, 'one attempt of five');
+  const api = await (await p.request.get(`${server.base}/api/v1/jobs?status=done`)).json();
+  assert.ok(api.some((j) => j.kind === 'health.daily_score' && j.attempts === 1), JSON.stringify(api));
+  await p.goto(`${server.base}/admin/jobs?status=dead`);
+  assert.equal(await p.locator('tbody tr').count(), 0);
+  assert.match(await p.locator('p.empty').innerText(), /この状態のジョブはありません/);
+  await shot(p, 'admin-jobs-done-ja');
 });
 
 test('dashboard figures equal the API', async () => {

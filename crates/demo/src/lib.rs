@@ -49,13 +49,43 @@ impl Options {
 /// Staff e-mail domain of the demo company.
 pub const STAFF_DOMAIN: &str = "kizuna-demo.example";
 
+/// The whole demo company, its usage in memory.
 pub fn generate(opts: &Options) -> DemoData {
+    let mut data = generate_company(opts);
+    data.usage = usage::generate(&data, opts.seed, opts.until);
+    data
+}
+
+/// The demo company without its usage, which [`write_usage`] generates as it writes.
+pub fn generate_company(opts: &Options) -> DemoData {
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(opts.seed), data: DemoData::default(), opts, paid: vec![] };
     g.staff_and_catalogue();
     g.accounts();
-    g.data.usage = usage::generate(&g.data, opts.seed, opts.until);
     g.data
 }
+
+/// Generates the company's usage account by account and ingests it in slices of about 50,000
+/// messages (each one transaction): the same messages as [`generate`] holds, in flat memory.
+/// Returns how many were written.
+pub async fn write_usage(store: &dyn kizuna_store::Store, data: &DemoData, opts: &Options) -> kizuna_store::Result<u64> {
+    let (mut slice, mut written) = (Vec::with_capacity(USAGE_SLICE), 0u64);
+    for messages in usage::Generator::new(data, opts.seed, opts.until) {
+        slice.extend(messages);
+        if slice.len() >= USAGE_SLICE {
+            store.ingest(&slice).await?;
+            written += slice.len() as u64;
+            slice.clear();
+        }
+    }
+    if !slice.is_empty() {
+        store.ingest(&slice).await?;
+        written += slice.len() as u64;
+    }
+    Ok(written)
+}
+
+/// Usage messages per transaction when the demo writes them.
+const USAGE_SLICE: usize = 50_000;
 
 struct Gen<'a> {
     rng: ChaCha8Rng,
@@ -510,7 +540,7 @@ pub async fn write(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_s
     tx.upsert_funnel_leads(&data.funnel).await?;
     tx.commit().await?;
     // Usage in slices, each one transaction, so memory stays small.
-    for chunk in data.usage.chunks(50_000) {
+    for chunk in data.usage.chunks(USAGE_SLICE) {
         store.ingest(chunk).await?;
     }
     Ok(())

@@ -35,8 +35,9 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
         let until = args.until.unwrap_or_else(|| kizuna_domain::time::today());
         let mut opts = kizuna_demo::Options::new(args.seed, until);
         opts.accounts = args.accounts;
-        let data = kizuna_demo::generate(&opts);
+        let data = kizuna_demo::generate_company(&opts);
         kizuna_demo::write(store.as_ref(), &data).await?;
+        let usage = kizuna_demo::write_usage(store.as_ref(), &data, &opts).await?;
         let users = kizuna_demo::write_sign_ins(store.as_ref(), &data).await?;
         // Weekly health scores over the last 4 weeks, so trends and history have something to show.
         for week in (0..=4).rev() {
@@ -53,7 +54,7 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
             data.churn.len(),
             data.funnel.len(),
             data.staff.len(),
-            data.usage.len()
+            usage
         );
         println!("health scores kept weekly for the last 4 weeks (default scorecard; see kizuna score explain ID)");
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);

@@ -54,6 +54,9 @@ fn every_command_has_help() {
         &["plan", "save"],
         &["plan", "list"],
         &["plan", "example"],
+        &["jobs"],
+        &["jobs", "list"],
+        &["jobs", "run"],
     ];
     for c in commands {
         let mut args = c.to_vec();
@@ -195,7 +198,40 @@ async fn plan_from_scenario_file_and_xlsx(db: TestDb) {
     assert_eq!(text(&ex.stdout), std::fs::read_to_string(example).unwrap());
 }
 
+/// `kizuna jobs run` runs what is due once; `kizuna jobs list` shows each run with the keys the
+/// issue names, as JSON, CSV and a table.
+async fn jobs_run_and_list(db: TestDb) {
+    let url = db.url.as_str();
+    let ran = kizuna(Some(url), &["jobs", "run"]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert!(text(&ran.stdout).contains("health.daily_score") && text(&ran.stdout).contains("\tdone"), "{}", text(&ran.stdout));
+    assert!(text(&ran.stderr).contains("2 job(s) run"), "{}", text(&ran.stderr));
+    let again = kizuna(Some(url), &["jobs", "run"]);
+    assert!(text(&again.stderr).contains("0 job(s) run"), "nothing due twice: {}", text(&again.stderr));
+
+    let out = kizuna(Some(url), &["jobs", "list", "--format", "json"]);
+    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = jobs.as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    for j in jobs {
+        for key in ["job_id", "kind", "scheduled_for", "node", "attempts", "status", "error", "started_at", "finished_at"] {
+            assert!(j.get(key).is_some(), "{key} in {j}");
+        }
+        assert_eq!((j["status"].as_str(), j["attempts"].as_i64()), (Some("done"), Some(1)));
+        assert!(j["node"].as_str().unwrap().starts_with("cli:"));
+    }
+    let csv = text(&kizuna(Some(url), &["jobs", "list", "--format", "csv", "--status", "done"]).stdout);
+    let header = csv.lines().next().unwrap();
+    assert!(header.contains("job_id") && header.contains("scheduled_for") && header.contains("finished_at"), "{header}");
+    assert_eq!(csv.lines().count(), 3);
+    let none = kizuna(Some(url), &["jobs", "list", "--status", "dead"]);
+    assert!(none.status.success() && text(&none.stdout).is_empty());
+    let bad = kizuna(Some(url), &["jobs", "list", "--status", "paused"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("paused"));
+}
+
 both_engines!(
+    jobs_run_and_list,
     bad_import_exits_non_zero_and_writes_nothing,
     demo_is_deterministic_and_metrics_run,
     plan_from_scenario_file_and_xlsx,
