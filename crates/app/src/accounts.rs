@@ -6,7 +6,7 @@ use crate::access::Actor;
 use crate::{AppError, Lookup, Params};
 use chrono::{NaiveDate, Utc};
 use kizuna_domain::{Account, Activity, ActivityKind, ActivityRow, ChurnRecord, Contact, Subscription, TouchModel};
-use kizuna_store::{AccountQuery, AccountSort, Store};
+use kizuna_store::{AccountQuery, AccountSort, AuditEntry, Store};
 use serde::{Deserialize, Serialize};
 
 /// An account with what belongs to it.
@@ -133,11 +133,12 @@ pub fn check_activity(account_id: &str, a: NewActivity, author: Option<String>) 
 pub async fn add_activity(store: &dyn Store, actor: &Actor, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
     visible_account(store, actor, id, crate::today()).await?;
     let row = check_activity(id, a, (!actor.via_key).then(|| actor.id.clone()))?;
+    // The activity and its audit entry in one transaction: both or neither.
+    let detail = serde_json::json!({ "activity_id": row.activity_id, "kind": row.kind.as_str() });
     let mut tx = store.begin().await?;
     tx.upsert_activities(std::slice::from_ref(&row)).await?;
+    tx.audit(AuditEntry { actor: &actor.id, action: "activity.create", target: Some(id), detail }).await?;
     tx.commit().await?;
-    let detail = serde_json::json!({ "activity_id": row.activity_id, "kind": row.kind.as_str() });
-    actor.audit(store, "activity.create", Some(id), detail).await?;
     Ok(row)
 }
 

@@ -82,6 +82,9 @@ pub trait Access: Send + Sync {
     async fn audit_log(&self, actor: Option<&str>, page: u32, per_page: u32) -> Result<(u64, Vec<AuditRecord>)>;
 }
 
+/// One audit entry: at, actor, action, target, detail (JSON text).
+pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)";
+
 macro_rules! access_impl {
     ($Store:ident, $Db:ty) => {
         #[async_trait::async_trait]
@@ -256,7 +259,7 @@ macro_rules! access_impl {
             }
 
             async fn audit(&self, e: $crate::access::AuditEntry<'_>) -> $crate::Result<()> {
-                sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query($crate::access::AUDIT_INSERT)
                     .bind(chrono::Utc::now())
                     .bind(e.actor)
                     .bind(e.action)

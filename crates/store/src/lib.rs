@@ -314,7 +314,10 @@ pub trait Tx: Send {
     /// [`StoreError::StoredBefore`]; the transaction is then to be dropped and done again
     /// without this.
     fn assume_new_events(&mut self);
-    /// Refresh derived tables (MRR changes) and make everything durable.
+    /// An audit entry, committed with the change it records (or not at all).
+    async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
+    /// Refresh derived tables (MRR changes, when subscriptions were written) and make
+    /// everything durable.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

@@ -222,7 +222,7 @@ macro_rules! store_impl {
                 let after_commit = self.prepare_bulk().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone() }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone(), revenue: false }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
@@ -610,6 +610,9 @@ macro_rules! store_impl {
             /// Statements that undo the store's preparation for a bulk write, run once committed.
             after_commit: &'static [&'static str],
             pool: sqlx::Pool<$Db>,
+            /// Subscriptions were written: the MRR changes and events are recomputed at commit
+            /// (a note logged on an account skips the four statements).
+            revenue: bool,
         }
 
         impl $Tx {
@@ -632,6 +635,7 @@ macro_rules! store_impl {
             }
 
             async fn touch<'r>(&mut self, ids: impl Iterator<Item = &'r str>) -> Result<()> {
+                self.revenue = true;
                 let mut ids: Vec<&str> = ids.collect();
                 ids.sort_unstable();
                 ids.dedup();
@@ -896,12 +900,26 @@ macro_rules! store_impl {
                 self.usage.optimistic = true;
             }
 
+            async fn audit(&mut self, e: crate::access::AuditEntry<'_>) -> Result<()> {
+                sqlx::query(crate::access::AUDIT_INSERT)
+                    .bind(chrono::Utc::now())
+                    .bind(e.actor)
+                    .bind(e.action)
+                    .bind(e.target)
+                    .bind(e.detail.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn commit(mut self: Box<Self>) -> Result<()> {
                 flush_rollup(&mut self.tx, &mut self.usage).await?;
-                sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
-                sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
-                sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;
-                sqlx::query(EVENTS_INSERT).execute(&mut *self.tx).await?;
+                if self.revenue {
+                    sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
+                    sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
+                    sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;
+                    sqlx::query(EVENTS_INSERT).execute(&mut *self.tx).await?;
+                }
                 if let Some(drop) = $dialect.drop_touched {
                     sqlx::query(drop).execute(&mut *self.tx).await?;
                 }

@@ -4,3 +4,4 @@
 mod conformance;
 mod jobs;
 mod time_zone;
+mod unit_of_work;
