@@ -2,7 +2,7 @@
 //! fails is retried with growing waits and is dead after its last attempt; a job whose lease
 //! ran out on every attempt is not run again; scheduled backups are written and pruned.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use kizuna_app::jobs::{run_due, run_next, schedule, BackupPlan, Runner};
 use kizuna_domain::jobs::{DAILY_SCORE, MAX_ATTEMPTS};
 use kizuna_store::both_engines;
@@ -13,9 +13,15 @@ fn runner(node: &str) -> Runner {
     Runner { node: node.into(), backups: None }
 }
 
+/// A fixed time in the middle of an hour and of a business day, so that "30 seconds later"
+/// never crosses into the next hour's sweep or the next day's scoring.
+fn mid_hour() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 6, 3, 15, 0).unwrap()
+}
+
 async fn schedules_queue_each_job_once_and_it_runs(db: TestDb) {
     let s = db.store.as_ref();
-    let now = Utc::now();
+    let now = mid_hour();
     assert_eq!(schedule(s, &runner("a"), now).await.unwrap(), 2, "today's scoring and this hour's sweep");
     assert_eq!(schedule(s, &runner("b"), now).await.unwrap(), 0, "another server asks for the same work: nothing new");
     let ran = run_due(s, &runner("a"), now).await.unwrap();
@@ -87,7 +93,7 @@ async fn backups_run_once_per_period_and_are_pruned(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let plan = BackupPlan { database: db.url.clone(), dir: dir.path().to_path_buf(), every: std::time::Duration::from_secs(86_400), keep: 1 };
     let r = Runner { node: "a".into(), backups: Some(plan) };
-    let now = Utc::now();
+    let now = mid_hour();
     let ran = run_due(db.store.as_ref(), &r, now).await.unwrap();
     assert!(ran.iter().any(|a| a.job.kind == "backup.scheduled" && a.end == JobEnd::Done), "{ran:?}");
     let files = || std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect::<Vec<_>>();
