@@ -6,7 +6,7 @@ use crate::access::Actor;
 use crate::{AppError, Lookup, Params};
 use chrono::{NaiveDate, Utc};
 use kizuna_domain::{Account, Activity, ActivityKind, ActivityRow, ChurnRecord, Contact, Subscription, TouchModel};
-use kizuna_store::{AccountQuery, AccountSort, AuditEntry, Store};
+use kizuna_store::{AccountQuery, AccountSort, AuditEntry, NewEvent, Store};
 use serde::{Deserialize, Serialize};
 
 /// An account with what belongs to it.
@@ -138,6 +138,8 @@ pub async fn add_activity(store: &dyn Store, actor: &Actor, id: &str, a: NewActi
     let mut tx = store.begin().await?;
     tx.upsert_activities(std::slice::from_ref(&row)).await?;
     tx.audit(AuditEntry { actor: &actor.id, action: "activity.create", target: Some(id), detail }).await?;
+    let payload = serde_json::json!({ "activity_id": row.activity_id, "kind": row.kind.as_str(), "author": row.author_email, "occurred_at": row.occurred_at });
+    tx.emit(NewEvent { kind: "activity.logged", account_id: Some(id), payload }).await?;
     tx.commit().await?;
     Ok(row)
 }

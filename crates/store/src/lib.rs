@@ -7,6 +7,7 @@ mod error;
 pub mod health;
 pub mod jobs;
 pub mod migrate;
+pub mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
+pub use outbox::{NewEvent, Outbox, OutboxEvent};
 pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -244,7 +246,7 @@ pub struct StaffUser {
 /// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
 /// import is one transaction: all of it lands or none of it does.
 #[async_trait]
-pub trait Store: Access + Usage + Health + Jobs + Send + Sync + 'static {
+pub trait Store: Access + Usage + Health + Jobs + Outbox + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.
@@ -316,6 +318,9 @@ pub trait Tx: Send {
     fn assume_new_events(&mut self);
     /// An audit entry, committed with the change it records (or not at all).
     async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
+    /// A domain event, committed with the change that raised it (or not at all). Writing
+    /// subscriptions emits `subscription.changed` per account by itself, at commit.
+    async fn emit(&mut self, event: NewEvent<'_>) -> Result<()>;
     /// Refresh derived tables (MRR changes, when subscriptions were written) and make
     /// everything durable.
     async fn commit(self: Box<Self>) -> Result<()>;

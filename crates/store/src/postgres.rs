@@ -2,6 +2,7 @@
 
 use crate::access::access_impl;
 use crate::jobs::jobs_impl;
+use crate::outbox::outbox_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
@@ -20,6 +21,7 @@ const DIALECT: Dialect = Dialect {
     month_of_day: "to_char(m.day, 'YYYY-MM')",
     merge_attributes: "accounts.attributes || excluded.attributes",
     analyze_accounts: &["ANALYZE accounts"],
+    outbox_lock: Some(crate::outbox::PG_OUTBOX_LOCK),
 };
 
 impl PgStore {
@@ -90,6 +92,7 @@ fn time_value(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 jobs_impl!(PgStore, " FOR UPDATE SKIP LOCKED");
+outbox_impl!(PgStore);
 usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2");
 health_impl!(PgStore, sqlx::Postgres);
 

@@ -14,6 +14,9 @@ pub(crate) struct Dialect {
     pub month_of_day: &'static str,
     /// Refreshes the planner's statistics on accounts (inside the transaction).
     pub analyze_accounts: &'static [&'static str],
+    /// Taken once by a transaction before it writes to the outbox, so events are committed in
+    /// sequence order (PostgreSQL; SQLite writes one transaction at a time).
+    pub outbox_lock: Option<&'static str>,
 }
 
 /// Accounts written in one transaction from which statistics are refreshed at commit.
@@ -222,7 +225,7 @@ macro_rules! store_impl {
                 let after_commit = self.prepare_bulk().await?;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone(), revenue: false }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone(), revenue: false, emitting: false }))
             }
 
             async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
@@ -613,6 +616,8 @@ macro_rules! store_impl {
             /// Subscriptions were written: the MRR changes and events are recomputed at commit
             /// (a note logged on an account skips the four statements).
             revenue: bool,
+            /// The outbox lock is held (taken before the first event).
+            emitting: bool,
         }
 
         impl $Tx {
@@ -632,6 +637,17 @@ macro_rules! store_impl {
                     created += qb.build().execute(&mut *self.tx).await?.rows_affected();
                 }
                 Ok(created)
+            }
+
+            /// Takes the outbox lock once, before the transaction's first event.
+            async fn lock_outbox(&mut self) -> Result<()> {
+                if !self.emitting {
+                    if let Some(lock) = $dialect.outbox_lock {
+                        sqlx::query(lock).execute(&mut *self.tx).await?;
+                    }
+                    self.emitting = true;
+                }
+                Ok(())
             }
 
             async fn touch<'r>(&mut self, ids: impl Iterator<Item = &'r str>) -> Result<()> {
@@ -912,9 +928,23 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn emit(&mut self, e: crate::outbox::NewEvent<'_>) -> Result<()> {
+                self.lock_outbox().await?;
+                sqlx::query(crate::outbox::EVENT_INSERT)
+                    .bind(Utc::now().timestamp_millis())
+                    .bind(e.kind)
+                    .bind(e.account_id)
+                    .bind(e.payload.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn commit(mut self: Box<Self>) -> Result<()> {
                 flush_rollup(&mut self.tx, &mut self.usage).await?;
                 if self.revenue {
+                    self.lock_outbox().await?;
+                    sqlx::query(crate::outbox::SUBSCRIPTION_EVENTS).bind(Utc::now().timestamp_millis()).execute(&mut *self.tx).await?;
                     sqlx::query(RECOMPUTE_DELETE).execute(&mut *self.tx).await?;
                     sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
                     sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;

@@ -2,6 +2,7 @@
 
 use crate::access::access_impl;
 use crate::jobs::jobs_impl;
+use crate::outbox::outbox_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
@@ -38,6 +39,7 @@ const DIALECT: Dialect = Dialect {
     // A full ANALYZE of accounts: 0.1 s at 100,000 accounts. (An approximate one, with
     // analysis_limit, misjudged how selective a segment is and kept the slow plan.)
     analyze_accounts: &["ANALYZE accounts"],
+    outbox_lock: None,
 };
 
 impl SqliteStore {
@@ -266,6 +268,7 @@ mod tests {
 store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
 access_impl!(SqliteStore, sqlx::Sqlite);
 jobs_impl!(SqliteStore, "");
+outbox_impl!(SqliteStore);
 usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO", "BEGIN IMMEDIATE", "json_patch(attributes, $2)");
 health_impl!(SqliteStore, sqlx::Sqlite);
 

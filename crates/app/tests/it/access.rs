@@ -87,6 +87,9 @@ async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {
     assert_eq!((owners, partners.len()), (vec!["p1@x.jp".to_string()], 0), "a partner sees its own users, never the staff's addresses");
     let row = app.add_activity("A1", activity()).await.unwrap();
     assert_eq!(row.author_email.as_deref(), Some("p1@x.jp"));
+    let logged: Vec<_> = store.events_after(0, 100).await.unwrap().into_iter().filter(|e| e.kind == "activity.logged").collect();
+    assert_eq!(logged.len(), 1, "the refused attempts raised nothing");
+    assert_eq!((logged[0].account_id.as_deref(), logged[0].payload["activity_id"].as_str()), (Some("A1"), Some(row.activity_id.as_str())));
 
     // Internally, the owner filter offers CSMs and managers.
     let csm = actor("csm@x.jp", Role::Csm, None, false);

@@ -3,5 +3,6 @@
 
 mod conformance;
 mod jobs;
+mod outbox;
 mod time_zone;
 mod unit_of_work;
