@@ -4,7 +4,7 @@
 use kizuna_domain::access::Permission;
 use kizuna_domain::{Account, Role};
 use kizuna_store::access::AuditEntry;
-use kizuna_store::{Store, StoreError};
+use kizuna_store::{Access, StoreError, Tx};
 
 /// The one acting: what the audit log records, the role that decides what it may do and the
 /// partner it is confined to.
@@ -66,9 +66,15 @@ impl Actor {
         }
     }
 
-    /// Writes an audit entry by this actor.
-    pub async fn audit(&self, store: &dyn Store, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), StoreError> {
+    /// Records something this actor did that changed nothing stored (an export, a run whose
+    /// writes are their own): an audit entry on its own.
+    pub async fn record(&self, store: &dyn Access, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), StoreError> {
         store.audit(AuditEntry { actor: &self.id, action, target, detail }).await
+    }
+
+    /// Writes an audit entry by this actor, in the transaction of the change it records.
+    pub async fn audit(&self, tx: &mut dyn Tx, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), StoreError> {
+        tx.audit(AuditEntry { actor: &self.id, action, target, detail }).await
     }
 }
 

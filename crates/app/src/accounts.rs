@@ -6,7 +6,7 @@ use crate::access::Actor;
 use crate::{AppError, Lookup, Params};
 use chrono::{NaiveDate, Utc};
 use kizuna_domain::{Account, Activity, ActivityKind, ActivityRow, ChurnRecord, Contact, Subscription, TouchModel};
-use kizuna_store::{AccountQuery, AccountSort, AuditEntry, NewEvent, Store};
+use kizuna_store::{AccountQuery, AccountSort, Accounts, AuditEntry, NewEvent, Revenue, UnitOfWork};
 use serde::{Deserialize, Serialize};
 
 /// An account with what belongs to it.
@@ -81,7 +81,7 @@ pub fn scoped_query(q: &dyn Lookup, actor: &Actor) -> Result<AccountQuery, AppEr
 }
 
 /// The account if it exists and the actor may see it; otherwise not found, either way.
-pub async fn visible_account(store: &dyn Store, actor: &Actor, id: &str, on: NaiveDate) -> Result<Account, AppError> {
+pub async fn visible_account(store: &(impl Accounts + ?Sized), actor: &Actor, id: &str, on: NaiveDate) -> Result<Account, AppError> {
     match store.get_account(id, on).await? {
         Some(account) if actor.sees(&account) => Ok(account),
         _ => Err(AppError::AccountNotFound(id.to_string())),
@@ -89,7 +89,7 @@ pub async fn visible_account(store: &dyn Store, actor: &Actor, id: &str, on: Nai
 }
 
 /// The account with its subscriptions, contacts, `latest` activities and churn records.
-pub async fn detail(store: &dyn Store, actor: &Actor, id: &str, on: NaiveDate, latest: u32) -> Result<AccountDetail, AppError> {
+pub async fn detail(store: &(impl Accounts + Revenue + ?Sized), actor: &Actor, id: &str, on: NaiveDate, latest: u32) -> Result<AccountDetail, AppError> {
     let account = visible_account(store, actor, id, on).await?;
     Ok(AccountDetail {
         account,
@@ -130,7 +130,7 @@ pub fn check_activity(account_id: &str, a: NewActivity, author: Option<String>) 
 }
 
 /// Logs the activity on the account's timeline, by `actor`, and audits it.
-pub async fn add_activity(store: &dyn Store, actor: &Actor, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
+pub async fn add_activity(store: &(impl Accounts + UnitOfWork + ?Sized), actor: &Actor, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
     visible_account(store, actor, id, crate::today()).await?;
     let row = check_activity(id, a, (!actor.via_key).then(|| actor.id.clone()))?;
     // The activity and its audit entry in one transaction: both or neither.

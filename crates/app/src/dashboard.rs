@@ -7,7 +7,7 @@ use kizuna_domain::metrics::retention::{from_sums, RetentionSums};
 use kizuna_domain::metrics::{movements, GroupBy, Month};
 use kizuna_domain::money::to_units;
 use kizuna_domain::portfolio::touch_mix;
-use kizuna_store::Store;
+use kizuna_store::Revenue;
 use kizuna_domain::metrics::movements::MonthMovements;
 use kizuna_domain::portfolio::MixRow;
 use serde::Serialize;
@@ -107,7 +107,7 @@ fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate,
         .collect()
 }
 
-pub async fn dashboard(store: &dyn Store, p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, AppError> {
+pub async fn dashboard(store: &(impl Revenue + ?Sized), p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, AppError> {
     let Period { from, to, requested_to, start, end, at } = period(p, today)?;
     let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
     let retention = from_sums(&all, start, end);

@@ -2,6 +2,7 @@
 //! and keeping the history, explaining one account, backtesting a scorecard against churn, and
 //! calibrating a logistic model on usage metrics. Shared by `kizuna score ...` and the API.
 
+use crate::access::Actor;
 use crate::usage::{definitions, usage_table};
 use crate::{ParamError, Params, AppError};
 use chrono::{Duration, Months, NaiveDate};
@@ -11,7 +12,7 @@ use kizuna_domain::health::score::Change;
 use kizuna_domain::health::{self as domain, backtest, Band, Score, Scorecard, Scorecards};
 use serde::Serialize;
 use kizuna_domain::usage::metrics::Definitions;
-use kizuna_store::{HealthRow, Store};
+use kizuna_store::{Accounts, Health, HealthRow, Revenue, UnitOfWork, Usage};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -24,7 +25,7 @@ pub const KEEP_EXPLANATIONS_DAYS: i64 = 90;
 pub const SETTING: &str = "health_scorecards";
 
 /// Saved scorecards, or the default set.
-pub async fn scorecards(store: &dyn Store) -> Result<Scorecards, AppError> {
+pub async fn scorecards(store: &(impl Usage + ?Sized)) -> Result<Scorecards, AppError> {
     match store.setting(SETTING).await? {
         Some(text) => Scorecards::parse(&text).map_err(|e| ParamError::new("scorecards", SETTING, &e.to_string()).into()),
         None => Ok(Scorecards::default_set()),
@@ -59,7 +60,7 @@ fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: Naive
 /// Every input of every account paying on `at` (or just `account`), as it was on `at`.
 /// Lifecycle stages are today's (the store keeps no stage history); a churned stage is ignored,
 /// since an account paying on `at` was not churned then.
-pub async fn gather(store: &dyn Store, cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, AppError> {
+pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, AppError> {
     let wanted: HashSet<&str> = cards.inputs().into_iter().collect();
     let onboarding = &cards.onboarding;
     let setup = async {
@@ -338,7 +339,7 @@ fn row_of(id: &str, at: NaiveDate, s: &Score, previous: Option<&Previous>) -> He
 /// The daily scoring job (`health.daily_score`): score every account on `today` unless that was
 /// done already (a restart, or scores kept by `kizuna score run`). How many accounts were
 /// scored, if it ran.
-pub async fn score_if_due(store: &dyn Store, today: NaiveDate) -> Result<Option<u64>, AppError> {
+pub async fn score_if_due(store: &(impl Health + Usage + ?Sized), today: NaiveDate) -> Result<Option<u64>, AppError> {
     if store.last_health_day().await?.is_some_and(|d| d >= today) {
         return Ok(None);
     }
@@ -348,7 +349,7 @@ pub async fn score_if_due(store: &dyn Store, today: NaiveDate) -> Result<Option<
 
 /// `score run`: score every account paying on `at`, keep the scores, and count them by band
 /// and grade.
-pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, AppError> {
+pub async fn run(store: &(impl Health + Usage + ?Sized), at: NaiveDate) -> Result<RunSummary, AppError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, None).await?;
@@ -374,7 +375,7 @@ pub async fn run(store: &dyn Store, at: NaiveDate) -> Result<RunSummary, AppErro
 /// `score explain` / `GET /api/v1/accounts/{id}/health`: the account's score on `at`, computed
 /// now, measure by measure, against its previous kept score, with its history. None when the
 /// account was not paying on `at`.
-pub async fn explain(store: &dyn Store, account: &str, at: NaiveDate) -> Result<Option<Explanation>, AppError> {
+pub async fn explain(store: &(impl Health + Usage + ?Sized), account: &str, at: NaiveDate) -> Result<Option<Explanation>, AppError> {
     let cards = scorecards(store).await?;
     let defs = definitions(store).await?;
     let states = gather(store, &cards, &defs, at, Some(account)).await?;
@@ -455,7 +456,7 @@ fn window(p: &Params<'_>) -> Result<Window, AppError> {
 
 /// `score backtest`: replay a scorecard at each observation date and check how well the score
 /// ranked the accounts that churned within the horizon.
-pub async fn backtest(store: &dyn Store, p: &Params<'_>) -> Result<Backtest, AppError> {
+pub async fn backtest(store: &(impl Accounts + Health + Revenue + Usage + ?Sized), p: &Params<'_>) -> Result<Backtest, AppError> {
     let w = window(p)?;
     let cards = scorecards(store).await?;
     let name = p.text("scorecard").unwrap_or("default");
@@ -520,7 +521,7 @@ pub struct Observations {
 }
 
 /// Churn is read from the revenue data as of `as_of`.
-pub async fn observations(store: &dyn Store, defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32, as_of: NaiveDate) -> Result<Observations, AppError> {
+pub async fn observations(store: &(impl Accounts + Revenue + Usage + ?Sized), defs: &Definitions, metrics: &[String], from: NaiveDate, to: NaiveDate, every: u32, horizon: u32, as_of: NaiveDate) -> Result<Observations, AppError> {
     let churns = crate::revenue_churns(store, as_of).await?;
     let mut o = Observations { metrics: metrics.to_vec(), accounts: vec![], columns: vec![vec![]; metrics.len()], churned: vec![] };
     for at in dates(from, to, every) {
@@ -590,7 +591,7 @@ fn metric_names(p: &Params<'_>, defs: &Definitions) -> Result<Vec<String>, AppEr
     Ok(names)
 }
 
-async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Definitions, Observations, Model, Vec<f64>, f64), AppError> {
+async fn calibrated(store: &(impl Accounts + Revenue + Usage + ?Sized), p: &Params<'_>) -> Result<(Window, Definitions, Observations, Model, Vec<f64>, f64), AppError> {
     let w = window(p)?;
     let l2 = p.fraction("l2", 1.0, 0.0001, 10_000.0)?;
     let defs = definitions(store).await?;
@@ -604,7 +605,7 @@ async fn calibrated(store: &dyn Store, p: &Params<'_>) -> Result<(Window, Defini
 }
 
 /// Each paying account's churn probability on `at`, highest first, with its MRR (cents).
-async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at: NaiveDate) -> Result<Vec<(String, f64, i64)>, AppError> {
+async fn probabilities(store: &(impl Health + Usage + ?Sized), defs: &Definitions, model: &Model, at: NaiveDate) -> Result<Vec<(String, f64, i64)>, AppError> {
     let table = usage_table(store, defs, at, None).await?;
     let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
     let mut out: Vec<(String, f64, i64)> = table
@@ -622,8 +623,8 @@ async fn probabilities(store: &dyn Store, defs: &Definitions, model: &Model, at:
 
 /// `score calibrate`: fit the model, report cross-validated AUC and lift, the coefficients and
 /// a proposed scorecard; each account's churn probability on `at` (default `to` + horizon, or
-/// today if earlier). With `save`, the proposal is saved under that name.
-pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationReport, AppError> {
+/// today if earlier). With `save`, the proposal is saved under that name, audited as `actor`'s.
+pub async fn calibrate(store: &(impl Accounts + Health + Revenue + Usage + UnitOfWork + ?Sized), p: &Params<'_>, actor: &Actor) -> Result<CalibrationReport, AppError> {
     let (w, defs, o, model, oof, l2) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let name = p.text("save").or(p.text("name")).unwrap_or("calibrated");
@@ -631,8 +632,12 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationR
     let mut cards = scorecards(store).await?;
     cards.put(proposal.clone());
     let proposal_toml = Scorecards::parse(&cards.to_toml()).map(|_| proposal.to_toml()).map_err(|e| ParamError::new("save", name, &e.to_string()))?;
-    if p.text("save").is_some() {
-        store.save_setting(SETTING, &cards.to_toml()).await?;
+    let cross_validation = CrossValidation { folds: 5, by: "account".into(), auc: backtest::auc(&oof, &o.churned), top_decile_lift: backtest::top_decile_lift(&oof, &o.churned) };
+    if let Some(save) = p.text("save") {
+        let mut tx = store.begin().await?;
+        tx.save_setting(SETTING, &cards.to_toml()).await?;
+        actor.audit(&mut *tx, "scorecards.calibrate", Some(save), serde_json::json!({ "auc": cross_validation.auc })).await?;
+        tx.commit().await?;
     }
     let probs = probabilities(store, &defs, &model, at).await?;
     let churned = o.churned.iter().filter(|c| **c).count();
@@ -663,7 +668,7 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationR
         observations: o.churned.len(),
         churned,
         churn_rate: churned as f64 / o.churned.len() as f64,
-        cross_validation: CrossValidation { folds: 5, by: "account".into(), auc: backtest::auc(&oof, &o.churned), top_decile_lift: backtest::top_decile_lift(&oof, &o.churned) },
+        cross_validation,
         intercept: model.fit.intercept,
         coefficients,
         proposed_scorecard: proposal,
@@ -676,7 +681,7 @@ pub async fn calibrate(store: &dyn Store, p: &Params<'_>) -> Result<CalibrationR
 
 /// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
 /// 90% interval, and the MRR at risk, from the calibrated model.
-pub async fn forecast(store: &dyn Store, p: &Params<'_>) -> Result<Forecast, AppError> {
+pub async fn forecast(store: &(impl Accounts + Health + Revenue + Usage + ?Sized), p: &Params<'_>) -> Result<Forecast, AppError> {
     let (w, defs, o, model, oof, _) = calibrated(store, p).await?;
     let at = p.date_or_today("at")?;
     let probs = probabilities(store, &defs, &model, at).await?;

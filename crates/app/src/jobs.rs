@@ -7,7 +7,7 @@ use crate::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use kizuna_domain::jobs::{backoff, due, Due, BACKUP, DAILY_SCORE, LEASE, MAX_ATTEMPTS, SESSION_SWEEP};
 use kizuna_store::backup::{self, BackupFormat};
-use kizuna_store::{JobEnd, JobRecord, NewJob, Store};
+use kizuna_store::{JobEnd, JobRecord, Jobs, NewJob, Store};
 use std::path::PathBuf;
 
 /// Who runs jobs, and with what: the node's name (in each job it runs) and, when backups are
@@ -65,7 +65,7 @@ pub struct Attempt {
 }
 
 /// Queues every job the schedules want at `now` that is not queued yet; how many were new.
-pub async fn schedule(store: &dyn Store, runner: &Runner, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub async fn schedule(store: &(impl Jobs + ?Sized), runner: &Runner, now: DateTime<Utc>) -> Result<usize, AppError> {
     let mut queued = 0;
     let mut wanted = due(now, kizuna_domain::time::zone());
     wanted.extend(runner.backups.as_ref().map(|b| b.due(now)));

@@ -27,7 +27,7 @@ pub use requests::Lookup;
 use chrono::NaiveDate;
 use kizuna_domain::metrics::retention::RetentionSums;
 use kizuna_domain::metrics::{arr, cohorts, ltv, movements, retention, GroupBy, Units};
-use kizuna_store::{Store, StoreError};
+use kizuna_store::{Accounts, Revenue, StoreError};
 use kizuna_domain::metrics::arr::{ArrRow, ChurnSplit};
 use kizuna_domain::metrics::cohorts::CohortTable;
 use kizuna_domain::metrics::ltv::LtvReport;
@@ -38,7 +38,7 @@ use std::collections::HashMap;
 
 /// Every account's MRR timeline as of `at`: changes after it (a period's scheduled end, a
 /// subscription not started yet) have not happened and are left out.
-async fn load(store: &dyn Store, by: Option<GroupBy>, at: NaiveDate) -> Result<Units, StoreError> {
+async fn load(store: &(impl Accounts + Revenue + ?Sized), by: Option<GroupBy>, at: NaiveDate) -> Result<Units, StoreError> {
     let mut changes = store.mrr_changes().await?;
     changes.retain(|c| c.day <= at);
     // Dimensions are only needed for a breakdown other than product (a third of the load time).
@@ -81,7 +81,7 @@ pub enum ReportOutput {
 /// `metrics retention`: one object, or with `by` an array with `group: "all"` first.
 /// Sums come from the database (one row per group), so this stays fast on millions of rows.
 /// A `to` after the as-of date is cut there; the answer keeps the one asked for as `requested_to`.
-pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<RetentionReport, AppError> {
+pub async fn retention_report(store: &(impl Revenue + ?Sized), p: &Params<'_>) -> Result<RetentionReport, AppError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -104,7 +104,7 @@ pub async fn retention_report(store: &dyn Store, p: &Params<'_>) -> Result<Reten
 
 /// `metrics mrr`: one row per month (with `by`: per group and month, "all" first), as of `at`:
 /// months after the as-of month are left out and the as-of month is month to date (`partial`).
-pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMovements>, AppError> {
+pub async fn mrr_report(store: &(impl Revenue + ?Sized), p: &Params<'_>) -> Result<Vec<MonthMovements>, AppError> {
     let at = p.as_of()?;
     let (from, to, _) = p.month_range_as_of("from", "to", at)?;
     let by = p.group_by()?;
@@ -128,7 +128,7 @@ pub async fn mrr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<MonthMo
 }
 
 /// `metrics cohorts`: the retention triangle.
-pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTable, AppError> {
+pub async fn cohort_report(store: &(impl Accounts + Revenue + ?Sized), p: &Params<'_>) -> Result<CohortTable, AppError> {
     let period = p.period("period", cohorts::PeriodKind::Month)?;
     let measure = p.measure()?;
     let as_of = p.as_of()?;
@@ -137,7 +137,7 @@ pub async fn cohort_report(store: &dyn Store, p: &Params<'_>) -> Result<CohortTa
 }
 
 /// `metrics ltv`: sBG fit, projection, DEL / DERL and LTV, per group ("all" first).
-pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvReport>, AppError> {
+pub async fn ltv_report(store: &(impl Accounts + Revenue + ?Sized), p: &Params<'_>) -> Result<Vec<LtvReport>, AppError> {
     let params = ltv::LtvParams {
         period: p.period("period", cohorts::PeriodKind::Month)?,
         as_of: p.as_of()?,
@@ -151,7 +151,7 @@ pub async fn ltv_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<LtvRepo
 }
 
 /// `metrics arr`: ARR, active accounts and ARPA at a date, per group ("all" first).
-pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>, AppError> {
+pub async fn arr_report(store: &(impl Accounts + Revenue + ?Sized), p: &Params<'_>) -> Result<Vec<ArrRow>, AppError> {
     let at = p.as_of()?;
     let by = p.group_by()?.or(Some(GroupBy::Segment));
     let units = load(store, by, at).await?;
@@ -159,7 +159,7 @@ pub async fn arr_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ArrRow>
 }
 
 /// `metrics churn`: churned accounts and MRR lost, avoidable vs unavoidable, per group.
-pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<ChurnRow>, AppError> {
+pub async fn churn_report(store: &(impl Accounts + Revenue + ?Sized), p: &Params<'_>) -> Result<Vec<ChurnRow>, AppError> {
     let at = p.as_of()?;
     let (from, to, requested_to) = p.date_range_as_of("from", "to", at)?;
     let by = p.group_by()?.unwrap_or(GroupBy::Segment);
@@ -183,7 +183,7 @@ pub async fn churn_report(store: &dyn Store, p: &Params<'_>) -> Result<Vec<Churn
 }
 
 /// ARR (12 × MRR) on `at`, in currency units.
-pub(crate) async fn to_units_arr(store: &dyn Store, at: NaiveDate) -> Result<f64, StoreError> {
+pub(crate) async fn to_units_arr(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<f64, StoreError> {
     let units = load(store, None, at).await?;
     Ok(kizuna_domain::money::to_units(12 * units.accounts.iter().map(|u| u.timeline.mrr_at(at)).sum::<i64>()))
 }
@@ -195,7 +195,7 @@ pub fn today() -> NaiveDate {
 
 /// Accounts whose MRR fell from above 0 to 0, with the day it did, for churn on or before
 /// `at`: the churn label of backtests and calibration (`docs/metrics.md`, "Churn label").
-pub(crate) async fn revenue_churns(store: &dyn Store, at: NaiveDate) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+pub(crate) async fn revenue_churns(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<Vec<(String, NaiveDate)>, StoreError> {
     let units = load(store, None, at).await?;
     Ok(units.accounts.iter().flat_map(|u| u.timeline.churn_days().into_iter().map(|d| (u.account_id.clone(), d))).collect())
 }
@@ -225,7 +225,7 @@ impl Report {
         })
     }
 
-    pub async fn run(self, store: &dyn Store, p: &Params<'_>) -> Result<ReportOutput, AppError> {
+    pub async fn run(self, store: &(impl Accounts + Revenue + ?Sized), p: &Params<'_>) -> Result<ReportOutput, AppError> {
         Ok(match self {
             Report::Retention => ReportOutput::Retention(retention_report(store, p).await?),
             Report::Mrr => ReportOutput::Mrr(mrr_report(store, p).await?),

@@ -8,7 +8,7 @@ use kizuna_domain::metrics::Month;
 use kizuna_domain::planning::funnel::FunnelReport;
 use kizuna_domain::planning::{budget, capacity, hiring, maturity, Scenario, ScenarioError};
 use kizuna_domain::TouchModel;
-use kizuna_store::{Store, StoreError};
+use kizuna_store::{Accounts, Planning, Revenue, StoreError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -222,7 +222,7 @@ pub fn default_scenario() -> Scenario {
 }
 
 /// A saved scenario by name, or the default one when `name` is None.
-pub async fn saved_or_default(store: &dyn Store, name: Option<&str>) -> Result<Scenario, PlanError> {
+pub async fn saved_or_default(store: &(impl Planning + ?Sized), name: Option<&str>) -> Result<Scenario, PlanError> {
     match name {
         None => Ok(default_scenario()),
         Some(n) => {
@@ -234,7 +234,7 @@ pub async fn saved_or_default(store: &dyn Store, name: Option<&str>) -> Result<S
 
 /// Active accounts and their MRR at `at`, per (segment, touch model). Accounts without a touch
 /// model count as hybrid (the model most accounts are on), and the output says how many.
-async fn live_book(store: &dyn Store, at: NaiveDate) -> Result<(Vec<capacity::BookSlice>, u64), StoreError> {
+async fn live_book(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<(Vec<capacity::BookSlice>, u64), StoreError> {
     let units = load(store, None, at).await?;
     let dims = store.account_dims().await?;
     let dims: BTreeMap<&str, _> = dims.iter().map(|d| (d.account_id.as_str(), d)).collect();
@@ -260,13 +260,13 @@ async fn live_book(store: &dyn Store, at: NaiveDate) -> Result<(Vec<capacity::Bo
 }
 
 /// ARR at `at`, and NRR / GRR / churn over the 12 months before it.
-async fn live_revenue(store: &dyn Store, at: NaiveDate) -> Result<retention::Retention, StoreError> {
+async fn live_revenue(store: &(impl Revenue + ?Sized), at: NaiveDate) -> Result<retention::Retention, StoreError> {
     let from = at - Duration::days(365);
     let sums = store.retention_sums(from, at, None).await?.into_iter().next().unwrap_or_default();
     Ok(retention::from_sums(&sums, from, at))
 }
 
-async fn live_kpis(store: &dyn Store, at: NaiveDate) -> Result<maturity::LiveKpis, StoreError> {
+async fn live_kpis(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<maturity::LiveKpis, StoreError> {
     let r = live_revenue(store, at).await?;
     let units = load(store, Some(kizuna_domain::metrics::GroupBy::Segment), at).await?;
     let arr = kizuna_domain::metrics::arr::arr(&units.groups(), at);
@@ -288,7 +288,7 @@ async fn live_kpis(store: &dyn Store, at: NaiveDate) -> Result<maturity::LiveKpi
 
 /// Run one plan. The JSON carries the scenario name, the date of the live data and which inputs
 /// came from live data.
-pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<PlanOutput, PlanError> {
+pub async fn run(store: &(impl Accounts + Planning + Revenue + ?Sized), kind: PlanKind, scenario: &Scenario, at: NaiveDate) -> Result<PlanOutput, PlanError> {
     crate::check_as_of("at", at)?;
     let name = scenario.name.clone().unwrap_or_default();
     let result = match kind {
@@ -330,7 +330,7 @@ pub async fn run(store: &dyn Store, kind: PlanKind, scenario: &Scenario, at: Nai
 
 /// Funnel conversion and lag (records if any were imported, else counts) and, per touch tier,
 /// the sBG LTV of the accounts the funnel feeds (seed 004: LTV differs by tier).
-async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<FunnelResult, PlanError> {
+async fn funnel_report(store: &(impl Accounts + Planning + Revenue + ?Sized), at: NaiveDate) -> Result<FunnelResult, PlanError> {
     use kizuna_domain::planning::funnel;
     let leads = store.funnel_leads().await?;
     let report = if leads.is_empty() { funnel::from_counts(&store.funnel_counts().await?) } else { funnel::from_records(&leads) };
@@ -363,7 +363,7 @@ async fn funnel_report(store: &dyn Store, at: NaiveDate) -> Result<FunnelResult,
     })
 }
 
-async fn hiring_plan(store: &dyn Store, scenario: &Scenario, at: NaiveDate) -> Result<HiringResult, PlanError> {
+async fn hiring_plan(store: &(impl Accounts + Revenue + ?Sized), scenario: &Scenario, at: NaiveDate) -> Result<HiringResult, PlanError> {
     let h = scenario.hiring.clone().ok_or(PlanError::MissingSection("hiring"))?;
     let c = scenario.capacity.clone().ok_or(PlanError::MissingSection("capacity"))?;
     let needs_book = h.starting_accounts.is_none() || h.mix_path.is_empty();

@@ -110,8 +110,10 @@ impl<'a> App<'a> {
             return Err(AppError::Config(format!("scenario name {name:?} must be 1 to 100 characters")));
         }
         Scenario::parse(body).map_err(|e| AppError::Config(format!("scenario: {e}")))?;
-        self.store.save_scenario(name, body).await?;
-        self.actor.audit(self.store, "scenario.save", Some(name), json!({ "bytes": body.len() })).await?;
+        let mut tx = self.store.begin().await?;
+        tx.save_scenario(name, body).await?;
+        self.actor.audit(&mut *tx, "scenario.save", Some(name), json!({ "bytes": body.len() })).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -133,9 +135,11 @@ impl<'a> App<'a> {
     pub async fn save_scorecards(&self, body: &str) -> Result<Vec<String>, AppError> {
         self.need(Permission::EditPlans)?;
         let cards = Scorecards::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
-        self.store.save_setting(health::SETTING, body).await?;
         let names: Vec<String> = cards.scorecards.iter().map(|c| c.name.clone()).collect();
-        self.actor.audit(self.store, "scorecards.save", None, json!({ "scorecards": names })).await?;
+        let mut tx = self.store.begin().await?;
+        tx.save_setting(health::SETTING, body).await?;
+        self.actor.audit(&mut *tx, "scorecards.save", None, json!({ "scorecards": names })).await?;
+        tx.commit().await?;
         Ok(names)
     }
 
@@ -143,7 +147,7 @@ impl<'a> App<'a> {
     pub async fn score(&self, at: NaiveDate) -> Result<RunSummary, AppError> {
         self.need(Permission::EditPlans)?;
         let v = health::run(self.store, at).await?;
-        self.actor.audit(self.store, "health.run", None, json!({ "at": at, "accounts": v.accounts })).await?;
+        self.actor.record(self.store, "health.run", None, json!({ "at": at, "accounts": v.accounts })).await?;
         Ok(v)
     }
 
@@ -156,11 +160,7 @@ impl<'a> App<'a> {
     pub async fn calibrate(&self, q: &dyn Lookup) -> Result<CalibrationReport, AppError> {
         let save = q.lookup("save").filter(|s| !s.trim().is_empty());
         self.need(if save.is_some() { Permission::EditPlans } else { Permission::ReadPortfolio })?;
-        let v = health::calibrate(self.store, &Params(q)).await?;
-        if v.saved {
-            self.actor.audit(self.store, "scorecards.calibrate", save, json!({ "auc": v.cross_validation.auc })).await?;
-        }
-        Ok(v)
+        health::calibrate(self.store, &Params(q), self.actor).await
     }
 
     /// Calibration asked for in order to save (the API's POST): the right to edit is needed
@@ -215,8 +215,10 @@ impl<'a> App<'a> {
     pub async fn save_usage_definitions(&self, body: &str) -> Result<Vec<String>, AppError> {
         self.need(Permission::EditPlans)?;
         let defs = Definitions::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
-        self.store.save_setting(usage::SETTING, body).await?;
-        self.actor.audit(self.store, "usage_definitions.save", None, json!({ "metrics": defs.metrics.len() })).await?;
+        let mut tx = self.store.begin().await?;
+        tx.save_setting(usage::SETTING, body).await?;
+        self.actor.audit(&mut *tx, "usage_definitions.save", None, json!({ "metrics": defs.metrics.len() })).await?;
+        tx.commit().await?;
         Ok(defs.metrics.iter().map(|m| m.name.clone()).collect())
     }
 
@@ -244,7 +246,7 @@ impl<'a> App<'a> {
             }
             query.page += 1;
         }
-        self.actor.audit(self.store, "accounts.export", None, json!({ "filters": filters })).await?;
+        self.actor.record(self.store, "accounts.export", None, json!({ "filters": filters })).await?;
         Ok(all)
     }
 

@@ -6,7 +6,7 @@ use crate::AppError;
 use chrono::{Duration, NaiveDate};
 use kizuna_domain::usage::alerts::{weekly_drop, BASELINE_WEEKS};
 use kizuna_domain::usage::metrics::{evaluate, AccountInputs, Definitions, Kind, WindowFigures};
-use kizuna_store::{Store, UsageFigure, UsageWindow};
+use kizuna_store::{Usage, UsageFigure, UsageWindow};
 use serde::Serialize;
 use serde_json::{json, Map};
 
@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, HashMap};
 pub const SETTING: &str = "usage_metrics";
 
 /// Saved definitions, or the default set.
-pub async fn definitions(store: &dyn Store) -> Result<Definitions, AppError> {
+pub async fn definitions(store: &(impl Usage + ?Sized)) -> Result<Definitions, AppError> {
     match store.setting(SETTING).await? {
         Some(text) => Definitions::parse(&text).map_err(|e| crate::ParamError::new("definitions", SETTING, &e.to_string()).into()),
         None => Ok(Definitions::default_set()),
@@ -123,7 +123,7 @@ impl Plan {
     }
 }
 
-pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<UsageTable, AppError> {
+pub async fn usage_table(store: &(impl Usage + ?Sized), defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<UsageTable, AppError> {
     let plan = Plan::new(defs);
     // Every pass at the same time (on SQLite each holds a core).
     let (accounts, sums, days, users, lasts) = futures::try_join!(
@@ -175,7 +175,7 @@ pub async fn usage_table(store: &dyn Store, defs: &Definitions, at: NaiveDate, a
 
 /// One row per account paying on `at` (or just `account`): `account_id`, `at`, `tenure_days`,
 /// then every metric by name (null where it has no value).
-pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Vec<UsageRow>, AppError> {
+pub async fn usage_metrics(store: &(impl Usage + ?Sized), defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<Vec<UsageRow>, AppError> {
     let table = usage_table(store, defs, at, account).await?;
     Ok(table
         .into_iter()
@@ -190,7 +190,7 @@ pub async fn usage_metrics(store: &dyn Store, defs: &Definitions, at: NaiveDate,
 
 /// Accounts whose weekly count of an event (each `count` metric's event) fell far below their
 /// own previous 8 weeks (see `kizuna_domain::usage::alerts`), worst first.
-pub async fn usage_alerts(store: &dyn Store, defs: &Definitions, at: NaiveDate) -> Result<Vec<UsageAlert>, AppError> {
+pub async fn usage_alerts(store: &(impl Usage + ?Sized), defs: &Definitions, at: NaiveDate) -> Result<Vec<UsageAlert>, AppError> {
     let mut events: Vec<&str> = defs.metrics.iter().filter_map(|m| match &m.kind { Kind::Count { event, .. } => Some(event.as_str()), _ => None }).collect();
     events.sort_unstable();
     events.dedup();

@@ -6,7 +6,7 @@ use crate::access::Actor;
 use crate::AppError;
 use kizuna_domain::access::{hash_new_password, new_key, KeyKind, PasswordError};
 use kizuna_domain::{Role, StaffRow};
-use kizuna_store::{ApiKey, Store};
+use kizuna_store::{ApiKey, UnitOfWork};
 use serde_json::json;
 
 /// A user to create, as typed by an admin (e-mail as given; it is trimmed and lower-cased).
@@ -61,7 +61,7 @@ fn partner_for(role: Role, partner_id: Option<String>) -> Result<Option<String>,
 }
 
 /// Checks and creates the user, and records `actor` doing it in the audit log.
-pub async fn create_user(store: &dyn Store, actor: &Actor, u: NewUser) -> Result<StaffRow, AppError> {
+pub async fn create_user(store: &dyn UnitOfWork, actor: &Actor, u: NewUser) -> Result<StaffRow, AppError> {
     let email = normal_email(&u.email);
     if !email.contains('@') || email.len() > 254 {
         return Err(UserError::Email(u.email).into());
@@ -69,17 +69,20 @@ pub async fn create_user(store: &dyn Store, actor: &Actor, u: NewUser) -> Result
     let partner_id = partner_for(u.role, u.partner_id)?;
     let hash = hash_new_password(&u.password, &[&email, u.name.as_deref().unwrap_or("")]).map_err(UserError::from)?;
     let row = StaffRow { name: u.name.unwrap_or_else(|| email.clone()), email: email.clone(), role: u.role, team_id: u.team_id, partner_id };
-    if !store.create_user(&row, &hash).await? {
+    let mut tx = store.begin().await?;
+    if !tx.create_user(&row, &hash).await? {
         return Err(UserError::Exists(email).into());
     }
-    actor.audit(store, "user.create", Some(&email), json!({ "role": row.role.as_str(), "partner_id": row.partner_id })).await?;
+    actor.audit(&mut *tx, "user.create", Some(&email), json!({ "role": row.role.as_str(), "partner_id": row.partner_id })).await?;
+    tx.commit().await?;
     Ok(row)
 }
 
 /// Changes the user's role (which signs them out) and/or password, and audits it. An admin
 /// cannot take the admin role from themselves.
-pub async fn change_user(store: &dyn Store, actor: &Actor, c: UserChange) -> Result<String, AppError> {
+pub async fn change_user(store: &dyn UnitOfWork, actor: &Actor, c: UserChange) -> Result<String, AppError> {
     let email = normal_email(&c.email);
+    let mut tx = store.begin().await?;
     let no_user = || AppError::from(UserError::NoUser(email.clone()));
     let mut detail = serde_json::Map::new();
     if let Some((role, partner)) = c.role {
@@ -87,7 +90,7 @@ pub async fn change_user(store: &dyn Store, actor: &Actor, c: UserChange) -> Res
             return Err(UserError::SelfDemote.into());
         }
         let partner = partner_for(role, partner)?;
-        if !store.set_role(&email, role, partner.as_deref()).await? {
+        if !tx.set_role(&email, role, partner.as_deref()).await? {
             return Err(no_user());
         }
         detail.insert("role".into(), json!(role.as_str()));
@@ -95,40 +98,45 @@ pub async fn change_user(store: &dyn Store, actor: &Actor, c: UserChange) -> Res
     }
     if let Some(p) = c.password.filter(|p| !p.is_empty()) {
         let hash = hash_new_password(&p, &[&email]).map_err(UserError::from)?;
-        if !store.set_password(&email, &hash).await? {
+        if !tx.set_password(&email, &hash).await? {
             return Err(no_user());
         }
         detail.insert("password_reset".into(), json!(true));
     } else if detail.contains_key("role") {
         detail.insert("password_reset".into(), json!(false));
     }
-    actor.audit(store, "user.update", Some(&email), serde_json::Value::Object(detail)).await?;
+    actor.audit(&mut *tx, "user.update", Some(&email), serde_json::Value::Object(detail)).await?;
+    tx.commit().await?;
     Ok(email)
 }
 
 /// Deactivates the user (they cannot sign in, their sessions end, the keys they created are
 /// revoked; returns how many) or lets them sign in again (`active`; revoked keys stay revoked).
-pub async fn set_active(store: &dyn Store, actor: &Actor, email: &str, active: bool) -> Result<Option<u64>, AppError> {
+pub async fn set_active(store: &dyn UnitOfWork, actor: &Actor, email: &str, active: bool) -> Result<Option<u64>, AppError> {
     let email = normal_email(email);
     if email == actor.id {
         return Err(UserError::SelfDeactivate.into());
     }
     let no_user = || AppError::from(UserError::NoUser(email.clone()));
-    if active {
-        if !store.reactivate_user(&email).await? {
+    let mut tx = store.begin().await?;
+    let keys = if active {
+        if !tx.reactivate_user(&email).await? {
             return Err(no_user());
         }
-        actor.audit(store, "user.reactivate", Some(&email), json!({})).await?;
-        return Ok(None);
-    }
-    let keys = store.deactivate_user(&email, chrono::Utc::now()).await?.ok_or_else(no_user)?;
-    actor.audit(store, "user.deactivate", Some(&email), json!({ "keys_revoked": keys })).await?;
-    Ok(Some(keys))
+        actor.audit(&mut *tx, "user.reactivate", Some(&email), json!({})).await?;
+        None
+    } else {
+        let keys = tx.deactivate_user(&email, chrono::Utc::now()).await?.ok_or_else(no_user)?;
+        actor.audit(&mut *tx, "user.deactivate", Some(&email), json!({ "keys_revoked": keys })).await?;
+        Some(keys)
+    };
+    tx.commit().await?;
+    Ok(keys)
 }
 
 /// Creates an API key by `actor` and audits it; the secret is returned this once and only its
 /// hash is stored.
-pub async fn create_key(store: &dyn Store, actor: &Actor, kind: KeyKind, label: Option<String>, partner_id: Option<String>) -> Result<(String, ApiKey), AppError> {
+pub async fn create_key(store: &dyn UnitOfWork, actor: &Actor, kind: KeyKind, label: Option<String>, partner_id: Option<String>) -> Result<(String, ApiKey), AppError> {
     let k = new_key(kind);
     let key = ApiKey {
         key_id: k.key_id,
@@ -140,16 +148,20 @@ pub async fn create_key(store: &dyn Store, actor: &Actor, kind: KeyKind, label: 
         revoked_at: None,
         last_used_at: None,
     };
-    store.create_api_key(&key, &k.hash).await?;
-    actor.audit(store, "key.create", Some(&key.key_id), json!({ "kind": key.kind, "partner_id": key.partner_id })).await?;
+    let mut tx = store.begin().await?;
+    tx.create_api_key(&key, &k.hash).await?;
+    actor.audit(&mut *tx, "key.create", Some(&key.key_id), json!({ "kind": key.kind, "partner_id": key.partner_id })).await?;
+    tx.commit().await?;
     Ok((k.secret, key))
 }
 
 /// Revokes an active key and audits it.
-pub async fn revoke_key(store: &dyn Store, actor: &Actor, key_id: &str) -> Result<(), AppError> {
-    if !store.revoke_api_key(key_id, chrono::Utc::now()).await? {
+pub async fn revoke_key(store: &dyn UnitOfWork, actor: &Actor, key_id: &str) -> Result<(), AppError> {
+    let mut tx = store.begin().await?;
+    if !tx.revoke_api_key(key_id, chrono::Utc::now()).await? {
         return Err(AppError::NoKey(key_id.to_string()));
     }
-    actor.audit(store, "key.revoke", Some(key_id), json!({})).await?;
+    actor.audit(&mut *tx, "key.revoke", Some(key_id), json!({})).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -110,8 +110,10 @@ pub async fn score(db: &str, accounts: u64, per_account: u64, no_load: bool, rep
     let store = crate::open(db).await?;
     let defs = Definitions::parse(METRICS)?;
     let cards = scorecards(&defs);
-    store.save_setting(kizuna_app::usage::SETTING, METRICS).await?;
-    store.save_setting(health::SETTING, &cards.to_toml()).await?;
+    let mut tx = store.begin().await?;
+    tx.save_setting(kizuna_app::usage::SETTING, METRICS).await?;
+    tx.save_setting(health::SETTING, &cards.to_toml()).await?;
+    tx.commit().await?;
     let measures: usize = cards.scorecards[0].groups.iter().map(|g| g.measures.len()).sum();
     let at = NaiveDate::from_ymd_opt(2026, 11, 24).expect("valid date");
     let (mut gather, mut scoring, mut whole) = (vec![], vec![], vec![]);

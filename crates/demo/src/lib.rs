@@ -519,9 +519,11 @@ pub fn sign_ins(data: &DemoData) -> Vec<(String, Role)> {
 pub async fn write_sign_ins(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_store::Result<Vec<(String, Role)>> {
     let users = sign_ins(data);
     let hash = kizuna_domain::access::hash_password(DEMO_PASSWORD).expect("the demo password is long enough");
+    let mut tx = store.begin().await?;
     for (email, _) in &users {
-        store.set_password(email, &hash).await?;
+        tx.set_password(email, &hash).await?;
     }
+    tx.commit().await?;
     Ok(users)
 }
 

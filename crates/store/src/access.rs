@@ -4,11 +4,10 @@
 use crate::{Result, StaffUser};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kizuna_domain::StaffRow;
 use serde::Serialize;
 
 /// An API key as stored (the secret itself is never stored).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct ApiKey {
     pub key_id: String,
     /// `read` or `write`.
@@ -23,6 +22,14 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "kizuna_domain::time::serde_local_opt")]
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A staff user with the password hash sign-in checks.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserWithHash {
+    #[sqlx(flatten)]
+    pub user: StaffUser,
+    pub password_hash: Option<String>,
 }
 
 /// One audit entry to write: who did what to which target.
@@ -49,17 +56,8 @@ pub struct AuditRecord {
 pub trait Access: Send + Sync {
     /// The user and its password hash (None when no password has been set).
     async fn user_with_hash(&self, email: &str) -> Result<Option<(StaffUser, Option<String>)>>;
-    /// Insert a new user with a password hash; false (and nothing written) when the e-mail exists.
-    async fn create_user(&self, user: &StaffRow, password_hash: &str) -> Result<bool>;
-    /// False when there is no such user.
-    async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool>;
-    async fn set_role(&self, email: &str, role: kizuna_domain::Role, partner_id: Option<&str>) -> Result<bool>;
-    /// Deactivate a user at `at` and revoke every API key they created, in one transaction.
-    /// `None` when there is no such user; otherwise how many keys were revoked (a user already
-    /// deactivated keeps the first date).
-    async fn deactivate_user(&self, email: &str, at: DateTime<Utc>) -> Result<Option<u64>>;
-    /// Let a deactivated user sign in again (their revoked keys stay revoked). False when there is no such user.
-    async fn reactivate_user(&self, email: &str) -> Result<bool>;
+    /// Every staff user, by e-mail.
+    async fn staff_users(&self) -> Result<Vec<StaffUser>>;
 
     /// Insert a session; false when the id is taken (the caller draws another).
     async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> Result<bool>;
@@ -69,12 +67,9 @@ pub trait Access: Send + Sync {
     async fn session_delete(&self, id: &str) -> Result<()>;
     async fn sessions_delete_expired(&self, now: i64) -> Result<u64>;
 
-    async fn create_api_key(&self, key: &ApiKey, secret_hash: &str) -> Result<()>;
     /// The key with this secret hash, revoked or not.
     async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>>;
     async fn api_keys(&self) -> Result<Vec<ApiKey>>;
-    /// False when there is no such key or it was already revoked.
-    async fn revoke_api_key(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool>;
     async fn touch_api_key(&self, key_id: &str, at: DateTime<Utc>) -> Result<()>;
 
     async fn audit(&self, entry: AuditEntry<'_>) -> Result<()>;
@@ -89,96 +84,33 @@ macro_rules! access_impl {
     ($Store:ident, $Db:ty) => {
         #[async_trait::async_trait]
         impl $crate::access::Access for $Store {
+            async fn staff_users(&self) -> $crate::Result<Vec<$crate::StaffUser>> {
+                Ok(sqlx::query_as("SELECT email, name, role, team_id, partner_id, deactivated_at FROM staff_users ORDER BY email")
+                    .fetch_all(self.pool())
+                    .await?)
+            }
+
             async fn user_with_hash(&self, email: &str) -> $crate::Result<Option<($crate::StaffUser, Option<String>)>> {
-                type Row = (String, String, String, Option<String>, Option<String>, Option<chrono::DateTime<chrono::Utc>>, Option<String>);
-                let row: Option<Row> = sqlx::query_as(
+                let row: Option<$crate::access::UserWithHash> = sqlx::query_as(
                     "SELECT email, name, role, team_id, partner_id, deactivated_at, password_hash FROM staff_users WHERE email = $1",
                 )
                 .bind(email.trim().to_lowercase())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
-                Ok(row.map(|r| {
-                    ($crate::StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4, deactivated_at: r.5 }, r.6)
-                }))
+                Ok(row.map(|r| (r.user, r.password_hash)))
             }
 
-            async fn deactivate_user(&self, email: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
-                let known: Option<String> = sqlx::query_scalar("SELECT email FROM staff_users WHERE email = $1")
-                    .bind(email)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if known.is_none() {
-                    return Ok(None);
-                }
-                sqlx::query("UPDATE staff_users SET deactivated_at = $1 WHERE email = $2 AND deactivated_at IS NULL")
-                    .bind(at)
-                    .bind(email)
-                    .execute(&mut *tx)
-                    .await?;
-                let keys = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL")
-                    .bind(at)
-                    .bind(email)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                Ok(Some(keys))
-            }
 
-            async fn reactivate_user(&self, email: &str) -> $crate::Result<bool> {
-                let n = sqlx::query("UPDATE staff_users SET deactivated_at = NULL WHERE email = $1")
-                    .bind(email)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                Ok(n == 1)
-            }
 
-            async fn create_user(&self, u: &kizuna_domain::StaffRow, password_hash: &str) -> $crate::Result<bool> {
-                let n = sqlx::query(
-                    "INSERT INTO staff_users (email, name, role, team_id, partner_id, password_hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
-                )
-                .bind(&u.email)
-                .bind(&u.name)
-                .bind(u.role.as_str())
-                .bind(&u.team_id)
-                .bind(&u.partner_id)
-                .bind(password_hash)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
-            }
 
-            async fn set_password(&self, email: &str, password_hash: &str) -> $crate::Result<bool> {
-                let n = sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE email = $2")
-                    .bind(password_hash)
-                    .bind(email)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                Ok(n == 1)
-            }
 
-            async fn set_role(&self, email: &str, role: kizuna_domain::Role, partner_id: Option<&str>) -> $crate::Result<bool> {
-                let n = sqlx::query("UPDATE staff_users SET role = $1, partner_id = $2 WHERE email = $3")
-                    .bind(role.as_str())
-                    .bind(partner_id)
-                    .bind(email)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                Ok(n == 1)
-            }
 
             async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> $crate::Result<bool> {
                 let n = sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
                     .bind(id)
                     .bind(data)
                     .bind(expires_at)
-                    .execute(&self.pool)
+                    .execute(self.pool())
                     .await?
                     .rows_affected();
                 Ok(n == 1)
@@ -192,7 +124,7 @@ macro_rules! access_impl {
                 .bind(id)
                 .bind(data)
                 .bind(expires_at)
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?;
                 Ok(())
             }
@@ -201,60 +133,33 @@ macro_rules! access_impl {
                 Ok(sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
                     .bind(id)
                     .bind(now)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.pool())
                     .await?)
             }
 
             async fn session_delete(&self, id: &str) -> $crate::Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(self.pool()).await?;
                 Ok(())
             }
 
             async fn sessions_delete_expired(&self, now: i64) -> $crate::Result<u64> {
-                Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?.rows_affected())
+                Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?.rows_affected())
             }
 
-            async fn create_api_key(&self, k: &$crate::access::ApiKey, secret_hash: &str) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO api_keys (key_id, secret_hash, kind, label, partner_id, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&k.key_id)
-                .bind(secret_hash)
-                .bind(&k.kind)
-                .bind(&k.label)
-                .bind(&k.partner_id)
-                .bind(&k.created_by)
-                .bind(k.created_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
 
             async fn api_key_by_hash(&self, secret_hash: &str) -> $crate::Result<Option<$crate::access::ApiKey>> {
                 let sql = format!("{KEY_COLUMNS} WHERE secret_hash = $1");
-                let row: Option<KeyTuple> = sqlx::query_as(&sql).bind(secret_hash).fetch_optional(&self.pool).await?;
-                Ok(row.map(key_from))
+                Ok(sqlx::query_as(&sql).bind(secret_hash).fetch_optional(self.pool()).await?)
             }
 
             async fn api_keys(&self) -> $crate::Result<Vec<$crate::access::ApiKey>> {
                 let sql = format!("{KEY_COLUMNS} ORDER BY created_at DESC, key_id");
-                let rows: Vec<KeyTuple> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(key_from).collect())
+                Ok(sqlx::query_as(&sql).fetch_all(self.pool()).await?)
             }
 
-            async fn revoke_api_key(&self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<bool> {
-                let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
-                    .bind(at)
-                    .bind(key_id)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                Ok(n == 1)
-            }
 
             async fn touch_api_key(&self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<()> {
-                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2").bind(at).bind(key_id).execute(&self.pool).await?;
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2").bind(at).bind(key_id).execute(self.pool()).await?;
                 Ok(())
             }
 
@@ -265,7 +170,7 @@ macro_rules! access_impl {
                     .bind(e.action)
                     .bind(e.target)
                     .bind(e.detail.to_string())
-                    .execute(&self.pool)
+                    .execute(self.pool())
                     .await?;
                 Ok(())
             }
@@ -275,7 +180,7 @@ macro_rules! access_impl {
                 let offset = (page.max(1) as i64 - 1) * per_page;
                 let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE ($1 IS NULL OR actor = $1)")
                     .bind(actor)
-                    .fetch_one(&self.pool)
+                    .fetch_one(self.pool())
                     .await?;
                 let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, at, actor, action, target, detail FROM audit_log WHERE ($1 IS NULL OR actor = $1) \
@@ -284,7 +189,7 @@ macro_rules! access_impl {
                 .bind(actor)
                 .bind(per_page)
                 .bind(offset)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 let entries = rows
                     .into_iter()
@@ -303,29 +208,6 @@ macro_rules! access_impl {
 
         const KEY_COLUMNS: &str =
             "SELECT key_id, kind, label, partner_id, created_by, created_at, revoked_at, last_used_at FROM api_keys";
-        type KeyTuple = (
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            chrono::DateTime<chrono::Utc>,
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        );
-
-        fn key_from(r: KeyTuple) -> $crate::access::ApiKey {
-            $crate::access::ApiKey {
-                key_id: r.0,
-                kind: r.1,
-                label: r.2,
-                partner_id: r.3,
-                created_by: r.4,
-                created_at: r.5,
-                revoked_at: r.6,
-                last_used_at: r.7,
-            }
-        }
     };
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// One account's score on one day, with its explanation (`detail`, JSON text: kept as text so a
 /// run over a large book does not hold a JSON tree per account).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct HealthRow {
     pub account_id: String,
     pub scored_on: NaiveDate,
@@ -19,6 +19,7 @@ pub struct HealthRow {
     pub band: Option<String>,
     pub grade: Option<String>,
     /// The score before this one (for trend arrows); kept in `health_current` only.
+    #[sqlx(default)]
     pub previous_score: Option<f64>,
     pub detail: String,
 }
@@ -85,11 +86,6 @@ pub trait Health: Send + Sync {
     async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
 }
 
-type HealthTuple = (String, NaiveDate, String, Option<f64>, Option<String>, Option<String>, String);
-
-pub(crate) fn health_from(t: HealthTuple) -> Result<HealthRow> {
-    Ok(HealthRow { account_id: t.0, scored_on: t.1, scorecard: t.2, score: t.3, band: t.4, grade: t.5, previous_score: None, detail: t.6 })
-}
 
 /// `WHERE`/`AND` clause for an optional account, bound as parameter `$n`.
 pub(crate) fn scope(account: Option<&str>, word: &str, n: u32) -> String {
@@ -101,7 +97,7 @@ macro_rules! health_impl {
         #[async_trait::async_trait]
         impl $crate::health::Health for $Store {
             async fn save_health(&self, rows: &[$crate::health::HealthRow]) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool().begin().await?;
                 for chunk in rows.chunks(2000) {
                     let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_scores (account_id, scored_on, scorecard, score, band, grade, detail) ");
                     q.push_values(chunk, |mut b, r| {
@@ -127,15 +123,15 @@ macro_rules! health_impl {
             }
 
             async fn health_history(&self, account_id: &str, limit: u32) -> $crate::Result<Vec<$crate::health::HealthRow>> {
-                let rows: Vec<_> = sqlx::query_as(
+                let rows: Vec<$crate::health::HealthRow> = sqlx::query_as(
                     "SELECT account_id, scored_on, scorecard, score, band, grade, detail FROM health_scores \
                      WHERE account_id = $1 ORDER BY scored_on DESC LIMIT $2",
                 )
                 .bind(account_id)
                 .bind(limit as i64)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
-                rows.into_iter().map($crate::health::health_from).collect()
+                Ok(rows)
             }
 
             async fn health_before(&self, on: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::HealthRow>> {
@@ -146,13 +142,13 @@ macro_rules! health_impl {
                     $crate::health::scope(account, "AND", 2)
                 );
                 let q = sqlx::query_as(&sql).bind(on);
-                let rows: Vec<_> = match account {
+                let rows: Vec<$crate::health::HealthRow> = match account {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
-                rows.into_iter().map($crate::health::health_from).collect()
+                Ok(rows)
             }
 
             async fn health_scores_before(&self, on: chrono::NaiveDate) -> $crate::Result<Vec<(String, chrono::NaiveDate, Option<f64>, Option<String>, Option<String>)>> {
@@ -162,26 +158,26 @@ macro_rules! health_impl {
                      ON h.account_id = m.account_id AND h.scored_on = m.last",
                 )
                 .bind(on)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?)
             }
 
             async fn clear_health_detail(&self, before: chrono::NaiveDate) -> $crate::Result<u64> {
-                let done = sqlx::query("UPDATE health_scores SET detail = '{}' WHERE scored_on < $1 AND detail <> '{}'").bind(before).execute(&self.pool).await?;
+                let done = sqlx::query("UPDATE health_scores SET detail = '{}' WHERE scored_on < $1 AND detail <> '{}'").bind(before).execute(self.pool()).await?;
                 Ok(done.rows_affected())
             }
 
             async fn drop_stale_current(&self, before: chrono::NaiveDate) -> $crate::Result<u64> {
-                let done = sqlx::query("DELETE FROM health_current WHERE scored_on < $1").bind(before).execute(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM health_current WHERE scored_on < $1").bind(before).execute(self.pool()).await?;
                 Ok(done.rows_affected())
             }
 
             async fn last_health_day(&self) -> $crate::Result<Option<chrono::NaiveDate>> {
-                Ok(sqlx::query_scalar("SELECT MAX(scored_on) FROM health_scores").fetch_one(&self.pool).await?)
+                Ok(sqlx::query_scalar("SELECT MAX(scored_on) FROM health_scores").fetch_one(self.pool()).await?)
             }
 
             async fn health_current(&self) -> $crate::Result<Vec<(String, Option<f64>, Option<String>, Option<f64>)>> {
-                Ok(sqlx::query_as("SELECT account_id, score, band, previous_score FROM health_current ORDER BY account_id").fetch_all(&self.pool).await?)
+                Ok(sqlx::query_as("SELECT account_id, score, band, previous_score FROM health_current ORDER BY account_id").fetch_all(self.pool()).await?)
             }
 
             async fn activity_summary(&self, at: chrono::NaiveDate, support_from: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::ActivitySummary>> {
@@ -197,7 +193,7 @@ macro_rules! health_impl {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -216,7 +212,7 @@ macro_rules! health_impl {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -234,7 +230,7 @@ macro_rules! health_impl {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?)
             }
 
@@ -245,7 +241,7 @@ macro_rules! health_impl {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 Ok(rows
                     .into_iter()

@@ -161,7 +161,7 @@ macro_rules! jobs_impl {
                 .bind($crate::jobs::ms(job.scheduled_for))
                 .bind(job.max_attempts)
                 .bind($crate::jobs::ms(now))
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?
                 .rows_affected();
                 Ok((n == 1).then_some(id))
@@ -187,7 +187,7 @@ macro_rules! jobs_impl {
                     .bind(node)
                     .bind($crate::jobs::ms(now))
                     .bind($crate::jobs::ms(lease_until))
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.pool())
                     .await?;
                 Ok(row.map(Into::into))
             }
@@ -204,7 +204,7 @@ macro_rules! jobs_impl {
                 .bind($crate::jobs::ms(now))
                 .bind(job_id)
                 .bind(node)
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?
                 .rows_affected();
                 Ok(n == 1)
@@ -216,7 +216,7 @@ macro_rules! jobs_impl {
                     $crate::jobs::JOB_COLUMNS
                 );
                 let rows: Vec<$crate::jobs::JobRow> =
-                    sqlx::query_as(&sql).bind(status).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(status).bind(i64::from(limit)).fetch_all(self.pool()).await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
         }

@@ -2,13 +2,17 @@
 //! and once for PostgreSQL, each with its own migrations. Pick one with [`open`].
 
 pub mod access;
+pub mod accounts;
 pub mod backup;
+mod engine;
 mod error;
 pub mod health;
 pub mod jobs;
 pub mod migrate;
 pub mod outbox;
+pub mod planning;
 mod postgres;
+pub mod revenue;
 mod sql;
 mod sqlite;
 mod sqlite_rows;
@@ -16,14 +20,13 @@ pub mod usage;
 pub mod testing;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
-use kizuna_domain::metrics::movements::GroupMovements;
-use kizuna_domain::metrics::retention::RetentionSums;
-use kizuna_domain::metrics::{GroupBy, Month};
 use kizuna_domain::*;
 use serde::Serialize;
 use std::sync::Arc;
 
+pub use accounts::{AccountPage, AccountQuery, AccountSort, Accounts, Counts};
+pub use planning::Planning;
+pub use revenue::Revenue;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
@@ -120,119 +123,8 @@ pub async fn open_alone_named(url: &str) -> Result<Arc<dyn Store>, OpenError> {
     open_alone(url).await.map_err(|source| OpenError { url: redact_url(url), source })
 }
 
-/// Filters, sort and page for the account list.
-#[derive(Debug, Clone)]
-pub struct AccountQuery {
-    pub segment: Option<String>,
-    pub touch_model: Option<TouchModel>,
-    pub owner_email: Option<String>,
-    pub partner_id: Option<String>,
-    pub lifecycle_stage: Option<String>,
-    /// red, yellow or green: the latest health score's band.
-    pub health_band: Option<String>,
-    /// Case-insensitive substring of the account id or name.
-    pub search: Option<String>,
-    pub sort: AccountSort,
-    pub descending: bool,
-    /// 1-based.
-    pub page: u32,
-    pub per_page: u32,
-    /// The day whose MRR is shown.
-    pub on: NaiveDate,
-}
-
-impl AccountQuery {
-    pub fn new(on: NaiveDate) -> Self {
-        AccountQuery {
-            segment: None,
-            touch_model: None,
-            owner_email: None,
-            partner_id: None,
-            lifecycle_stage: None,
-            health_band: None,
-            search: None,
-            sort: AccountSort::AccountId,
-            descending: false,
-            page: 1,
-            per_page: 50,
-            on,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountSort {
-    AccountId,
-    Name,
-    Segment,
-    TouchModel,
-    Owner,
-    Partner,
-    Stage,
-    Mrr,
-    Health,
-}
-
-impl AccountSort {
-    pub const NAMES: &'static str = "account_id, name, segment, touch_model, owner, partner, stage, mrr, health";
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "account_id" => AccountSort::AccountId,
-            "name" => AccountSort::Name,
-            "segment" => AccountSort::Segment,
-            "touch_model" => AccountSort::TouchModel,
-            "owner" | "owner_email" => AccountSort::Owner,
-            "partner" | "partner_id" => AccountSort::Partner,
-            "stage" | "lifecycle_stage" => AccountSort::Stage,
-            "mrr" => AccountSort::Mrr,
-            "health" | "health_score" => AccountSort::Health,
-            _ => return None,
-        })
-    }
-
-    fn column(self) -> &'static str {
-        match self {
-            AccountSort::AccountId => "a.account_id",
-            AccountSort::Name => "COALESCE(a.name, a.account_id)",
-            AccountSort::Segment => "a.segment",
-            AccountSort::TouchModel => "a.touch_model",
-            AccountSort::Owner => "a.owner_email",
-            AccountSort::Partner => "a.partner_id",
-            AccountSort::Stage => "a.lifecycle_stage",
-            AccountSort::Mrr => "mrr_cents",
-            // Unscored accounts sort as the lowest on both engines.
-            AccountSort::Health => "COALESCE((SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), -1)",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AccountPage {
-    pub total: u64,
-    pub page: u32,
-    pub per_page: u32,
-    pub accounts: Vec<Account>,
-}
-
-/// Row counts per table: what an import changed, and proof that a failed one changed nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Counts {
-    pub accounts: u64,
-    pub subscriptions: u64,
-    pub contacts: u64,
-    pub activities: u64,
-    pub churn_records: u64,
-    pub partners: u64,
-    pub staff_users: u64,
-    pub teams: u64,
-    pub products: u64,
-    pub funnel_leads: u64,
-    pub funnel_counts: u64,
-}
-
 /// A staff user as stored (without the password hash).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct StaffUser {
     pub email: String,
     pub name: String,
@@ -243,10 +135,18 @@ pub struct StaffUser {
     pub deactivated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The store API every feature uses. Reads take `&self`; writes go through a [`Tx`], so an
-/// import is one transaction: all of it lands or none of it does.
+/// The whole store, for wiring only: every area's reads, and [`Store::begin`] for writes.
+/// A use case takes the narrowest area trait it needs ([`Accounts`], [`Revenue`], [`Usage`],
+/// [`Health`], [`Access`], [`Planning`], [`Jobs`], [`Outbox`]), and [`UnitOfWork`] when it writes.
+pub trait Store: Accounts + Revenue + Usage + Health + Access + Planning + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+
+impl<T> Store for T where T: Accounts + Revenue + Usage + Health + Access + Planning + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+
+/// Writes: one transaction across every area. Reads take `&self` on the area traits; every
+/// write goes through a [`Tx`], so a change, its audit entry and the events it raises commit
+/// together or not at all.
 #[async_trait]
-pub trait Store: Access + Usage + Health + Jobs + Outbox + Send + Sync + 'static {
+pub trait UnitOfWork: Send + Sync {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
     /// A cheap round trip, for health checks.
@@ -256,42 +156,6 @@ pub trait Store: Access + Usage + Health + Jobs + Outbox + Send + Sync + 'static
     async fn read_only(&self) -> Result<Option<String>>;
     /// Start a write transaction. Dropping it without [`Tx::commit`] rolls everything back.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
-
-    async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage>;
-    async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>>;
-    async fn subscriptions(&self, account_id: &str) -> Result<Vec<Subscription>>;
-    async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>>;
-    /// Newest first.
-    async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>>;
-    async fn churn_records(&self, account_id: &str) -> Result<Vec<ChurnRecord>>;
-    async fn counts(&self) -> Result<Counts>;
-    async fn staff_users(&self) -> Result<Vec<StaffUser>>;
-    /// (partner_id, name), by id.
-    async fn partners(&self) -> Result<Vec<(String, String)>>;
-
-    /// Segment, touch model, partner and owner of every account, for breakdowns.
-    async fn account_dims(&self) -> Result<Vec<AccountDims>>;
-    /// Every MRR change, ordered by account, product, day.
-    async fn mrr_changes(&self) -> Result<Vec<MrrChange>>;
-    /// Every churn record with its account id, ordered by account and date.
-    async fn all_churn_records(&self) -> Result<Vec<(String, ChurnRecord)>>;
-
-    /// Retention sums per group over [from, to], computed in the database (one row per group).
-    /// Units are accounts, or account × product when `by` is product. Groups with no account
-    /// active at `from` are absent.
-    async fn retention_sums(&self, from: NaiveDate, to: NaiveDate, by: Option<GroupBy>) -> Result<Vec<RetentionSums>>;
-    async fn funnel_leads(&self) -> Result<Vec<planning::funnel::FunnelLead>>;
-    async fn funnel_counts(&self) -> Result<Vec<planning::funnel::FunnelCount>>;
-
-    /// Save (or replace) a planning scenario's TOML text under `name`.
-    async fn save_scenario(&self, name: &str, body: &str) -> Result<()>;
-    async fn scenario(&self, name: &str) -> Result<Option<String>>;
-    /// (name, last saved), by name.
-    async fn scenarios(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>>;
-
-    /// MRR movement sums per group and month for `from..=to`, computed in the database from the
-    /// changes on or before `at` (later ones have not happened yet).
-    async fn movement_sums(&self, from: Month, to: Month, by: Option<GroupBy>, at: NaiveDate) -> Result<Vec<(String, GroupMovements)>>;
 }
 
 /// One write transaction. Each `upsert_*` is idempotent (re-importing a file changes nothing) and
@@ -307,8 +171,8 @@ pub trait Tx: Send {
     async fn upsert_teams(&mut self, rows: &[TeamRow]) -> Result<()>;
     async fn upsert_staff(&mut self, rows: &[StaffRow]) -> Result<()>;
     async fn upsert_products(&mut self, rows: &[ProductRow]) -> Result<()>;
-    async fn upsert_funnel_leads(&mut self, rows: &[planning::funnel::FunnelLead]) -> Result<u64>;
-    async fn upsert_funnel_counts(&mut self, rows: &[planning::funnel::FunnelCount]) -> Result<u64>;
+    async fn upsert_funnel_leads(&mut self, rows: &[kizuna_domain::planning::funnel::FunnelLead]) -> Result<u64>;
+    async fn upsert_funnel_counts(&mut self, rows: &[kizuna_domain::planning::funnel::FunnelCount]) -> Result<u64>;
     /// Usage messages (as [`Usage::ingest`], inside this transaction).
     async fn ingest_usage(&mut self, messages: &[kizuna_domain::usage::UsageMessage]) -> Result<kizuna_domain::usage::IngestSummary>;
     /// From now on, usage events are written as if none had been stored before (no asking
@@ -316,6 +180,24 @@ pub trait Tx: Send {
     /// [`StoreError::StoredBefore`]; the transaction is then to be dropped and done again
     /// without this.
     fn assume_new_events(&mut self);
+    /// Insert a new user with a password hash; false (and nothing written) when the e-mail exists.
+    async fn create_user(&mut self, user: &StaffRow, password_hash: &str) -> Result<bool>;
+    /// False when there is no such user.
+    async fn set_password(&mut self, email: &str, password_hash: &str) -> Result<bool>;
+    async fn set_role(&mut self, email: &str, role: Role, partner_id: Option<&str>) -> Result<bool>;
+    /// Deactivate a user at `at` and revoke every API key they created. `None` when there is
+    /// no such user; otherwise how many keys were revoked (a user already deactivated keeps the
+    /// first date).
+    async fn deactivate_user(&mut self, email: &str, at: chrono::DateTime<chrono::Utc>) -> Result<Option<u64>>;
+    /// Let a deactivated user sign in again (their revoked keys stay revoked). False when there is no such user.
+    async fn reactivate_user(&mut self, email: &str) -> Result<bool>;
+    async fn create_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()>;
+    /// False when there is no such key or it was already revoked.
+    async fn revoke_api_key(&mut self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool>;
+    /// Save (or replace) a named configuration text (read with [`Usage::setting`]).
+    async fn save_setting(&mut self, name: &str, body: &str) -> Result<()>;
+    /// Save (or replace) a planning scenario's TOML text under `name`.
+    async fn save_scenario(&mut self, name: &str, body: &str) -> Result<()>;
     /// An audit entry, committed with the change it records (or not at all).
     async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
     /// A domain event, committed with the change that raised it (or not at all). Writing

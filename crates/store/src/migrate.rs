@@ -3,6 +3,7 @@
 //! one transaction, with PostgreSQL's `COPY` (it reads SQLite's text dates, times and JSON as
 //! its own types). The caller then compares both sides before it reports success.
 
+use crate::engine::Engine;
 use crate::{redact_url, StoreError};
 use futures::TryStreamExt;
 use sqlx::{Column, Row, TypeInfo, ValueRef};

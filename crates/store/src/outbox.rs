@@ -82,7 +82,7 @@ macro_rules! outbox_impl {
                     sqlx::query_as("SELECT seq, at, kind, account_id, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
                         .bind(seq)
                         .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
+                        .fetch_all(self.pool())
                         .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
@@ -90,7 +90,7 @@ macro_rules! outbox_impl {
             async fn consumer_position(&self, consumer: &str) -> $crate::Result<i64> {
                 let p: Option<i64> = sqlx::query_scalar("SELECT position FROM outbox_consumers WHERE consumer = $1")
                     .bind(consumer)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.pool())
                     .await?;
                 Ok(p.unwrap_or(0))
             }
@@ -104,7 +104,7 @@ macro_rules! outbox_impl {
                 .bind(consumer)
                 .bind(seq)
                 .bind(now.timestamp_millis())
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?;
                 Ok(())
             }

@@ -1,11 +1,16 @@
 //! PostgreSQL, for teams that outgrow one machine (and later Citus, distributed by account).
 
 use crate::access::access_impl;
+use crate::accounts::accounts_impl;
+use crate::planning::planning_impl;
+use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
 use crate::outbox::outbox_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
+use crate::engine::Engine;
+use crate::usage::{DayKey, KnownAccounts, PendingEvent};
 use crate::StoreError;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -25,8 +30,6 @@ const DIALECT: Dialect = Dialect {
 };
 
 impl PgStore {
-    const ENGINE: &'static str = "postgres";
-
     pub async fn open(url: &str) -> crate::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -45,26 +48,6 @@ impl PgStore {
         }
         Ok(store)
     }
-
-    /// A standby in recovery, or read-only transactions by default (as an administrator sets
-    /// to stop writes, e.g. when the disk fills).
-    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
-        read_only(&self.pool).await
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Nothing to prepare before a bulk write: PostgreSQL writes each page to its log once.
-    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
-        Ok(&[])
-    }
-
-    /// A connection for usage ingestion: any of the pool's (PostgreSQL writes concurrently).
-    async fn writer(&self) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
-        Ok(self.pool.acquire().await?)
-    }
 }
 
 /// See [`PgStore::read_only_reason`].
@@ -80,33 +63,68 @@ async fn read_only(pool: &PgPool) -> crate::Result<Option<String>> {
     })
 }
 
-/// Days and times bind as themselves (PostgreSQL's binary encoding is already cheap).
-fn day_value(day: chrono::NaiveDate) -> chrono::NaiveDate {
-    day
-}
-
-fn time_value(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    at
-}
-
 store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 jobs_impl!(PgStore, " FOR UPDATE SKIP LOCKED");
 outbox_impl!(PgStore);
 usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2");
 health_impl!(PgStore, sqlx::Postgres);
+accounts_impl!(PgStore, sqlx::Postgres);
+revenue_impl!(PgStore, sqlx::Postgres);
+planning_impl!(PgStore, sqlx::Postgres);
 
-/// PostgreSQL has no direct path: sqlx's pipelined inserts already send its binary encoding
-/// (the caller writes through them).
-async fn insert_events_directly(_: &mut sqlx::Transaction<'_, sqlx::Postgres>, _: &[&PendingEvent<'_>]) -> crate::Result<Option<u64>> {
-    Ok(None)
-}
+impl Engine for PgStore {
+    type Db = sqlx::Postgres;
+    type Writer<'a> = sqlx::pool::PoolConnection<sqlx::Postgres>;
+    // Days and times bind as themselves (PostgreSQL's binary encoding is already cheap).
+    type Day = chrono::NaiveDate;
+    type Time = chrono::DateTime<chrono::Utc>;
+    const NAME: &'static str = "postgres";
+    const DIALECT: Dialect = DIALECT;
 
-/// As [`insert_events_directly`]: the rollup goes through sqlx.
-async fn write_rollup_directly(
-    _: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    _: &[(crate::usage::DayKey, (i64, f64))],
-    _: &[(crate::usage::DayKey, std::sync::Arc<str>)],
-) -> crate::Result<bool> {
-    Ok(false)
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn known_accounts(&self) -> &KnownAccounts {
+        &self.known_accounts
+    }
+
+    /// Any of the pool's connections (PostgreSQL writes concurrently).
+    async fn writer(&self) -> crate::Result<Self::Writer<'_>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Nothing to prepare: PostgreSQL writes each page to its log once.
+    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
+        Ok(&[])
+    }
+
+    /// A standby in recovery, or read-only transactions by default (as an administrator sets
+    /// to stop writes, e.g. when the disk fills).
+    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
+        read_only(&self.pool).await
+    }
+
+    fn day_value(day: chrono::NaiveDate) -> Self::Day {
+        day
+    }
+
+    fn time_value(at: chrono::DateTime<chrono::Utc>) -> Self::Time {
+        at
+    }
+
+    /// None: sqlx's pipelined inserts already send PostgreSQL's binary encoding.
+    async fn insert_events_directly(_: &mut sqlx::Transaction<'_, sqlx::Postgres>, _: &[&PendingEvent<'_>]) -> crate::Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// As [`Engine::insert_events_directly`]: the rollup goes through sqlx.
+    async fn write_rollup_directly(
+        _: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        _: &[(DayKey, (i64, f64))],
+        _: &[(DayKey, std::sync::Arc<str>)],
+    ) -> crate::Result<bool> {
+        Ok(false)
+    }
 }

@@ -136,48 +136,78 @@ SELECT account_id, product, day,
        COALESCE(MAX(mrr) OVER (PARTITION BY account_id, product ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
 FROM r";
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "a.account_id, COALESCE(a.name, a.account_id), a.segment, a.touch_model, \
+/// The columns of an [`AccountRecord`]; the caller closes the last one with the day bound
+/// and `) AS mrr_cents`.
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.account_id, COALESCE(a.name, a.account_id) AS name, a.segment, a.touch_model, \
      a.owner_email, a.partner_id, a.lifecycle_stage, a.attributes, a.created_at, a.updated_at, \
-     (SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), \
-     (SELECT h.band FROM health_current h WHERE h.account_id = a.account_id), \
-     (SELECT h.previous_score FROM health_current h WHERE h.account_id = a.account_id), \
+     (SELECT h.score FROM health_current h WHERE h.account_id = a.account_id) AS health_score, \
+     (SELECT h.band FROM health_current h WHERE h.account_id = a.account_id) AS health_band, \
+     (SELECT h.previous_score FROM health_current h WHERE h.account_id = a.account_id) AS health_previous, \
      (SELECT CAST(COALESCE(SUM(m.delta_cents), 0) AS BIGINT) FROM mrr_changes m \
       WHERE m.account_id = a.account_id AND m.day <= ";
 
-pub(crate) type AccountTuple = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    sqlx::types::Json<serde_json::Value>,
-    Option<chrono::DateTime<chrono::Utc>>,
-    chrono::DateTime<chrono::Utc>,
-    Option<f64>,
-    Option<String>,
-    Option<f64>,
-    i64,
-);
+/// An account as [`ACCOUNT_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRecord {
+    account_id: String,
+    name: String,
+    segment: Option<String>,
+    touch_model: Option<String>,
+    owner_email: Option<String>,
+    partner_id: Option<String>,
+    lifecycle_stage: Option<String>,
+    attributes: sqlx::types::Json<serde_json::Value>,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    health_score: Option<f64>,
+    health_band: Option<String>,
+    health_previous: Option<f64>,
+    mrr_cents: i64,
+}
 
-pub(crate) fn account_from(t: AccountTuple) -> crate::Result<kizuna_domain::Account> {
+pub(crate) fn account_from(r: AccountRecord) -> crate::Result<kizuna_domain::Account> {
     Ok(kizuna_domain::Account {
-        account_id: t.0,
-        name: t.1,
-        segment: t.2,
-        touch_model: parse_stored("accounts.touch_model", t.3)?,
-        owner_email: t.4,
-        partner_id: t.5,
-        lifecycle_stage: t.6,
-        attributes: t.7 .0,
-        created_at: t.8,
-        updated_at: t.9,
-        health_score: t.10,
-        health_band: t.11,
-        health_previous: t.12,
-        mrr: kizuna_domain::money::to_units(t.13),
+        account_id: r.account_id,
+        name: r.name,
+        segment: r.segment,
+        touch_model: parse_stored("accounts.touch_model", r.touch_model)?,
+        owner_email: r.owner_email,
+        partner_id: r.partner_id,
+        lifecycle_stage: r.lifecycle_stage,
+        attributes: r.attributes.0,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        health_score: r.health_score,
+        health_band: r.health_band,
+        health_previous: r.health_previous,
+        mrr: kizuna_domain::money::to_units(r.mrr_cents),
     })
+}
+
+/// A churn record with its account, as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChurnRecordRow {
+    account_id: String,
+    churned_on: chrono::NaiveDate,
+    reason: String,
+    avoidable: bool,
+    mrr_lost_cents: Option<i64>,
+    note: Option<String>,
+}
+
+pub(crate) const CHURN_COLUMNS: &str = "SELECT account_id, churned_on, reason, avoidable, mrr_lost_cents, note FROM churn_records";
+
+pub(crate) fn churn_from(r: ChurnRecordRow) -> crate::Result<(String, kizuna_domain::ChurnRecord)> {
+    Ok((
+        r.account_id,
+        kizuna_domain::ChurnRecord {
+            churned_on: r.churned_on,
+            reason: required("churn_records.reason", r.reason)?,
+            avoidable: r.avoidable,
+            mrr_lost: r.mrr_lost_cents.map(kizuna_domain::money::to_units),
+            note: r.note,
+        },
+    ))
 }
 
 /// Parse an enum column; a value the code does not know means the database was edited by hand.
@@ -199,21 +229,21 @@ pub(crate) fn required<T: std::str::FromStr>(column: &'static str, v: String) ->
 macro_rules! store_impl {
     ($Store:ident, $Tx:ident, $Db:ty, $dialect:expr) => {
         use async_trait::async_trait;
-        use chrono::{NaiveDate, Utc};
+        use chrono::Utc;
         use kizuna_domain::*;
         use sqlx::types::Json;
         use sqlx::QueryBuilder;
         use $crate::sql::*;
-        use $crate::{last_per_key, AccountPage, AccountQuery, Counts, Result, StaffUser, Store, Tx};
+        use $crate::{last_per_key, Result, Tx, UnitOfWork};
 
         #[async_trait]
-        impl Store for $Store {
+        impl UnitOfWork for $Store {
             fn engine(&self) -> &'static str {
-                Self::ENGINE
+                <Self as Engine>::NAME
             }
 
             async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute(self.pool()).await?;
                 Ok(())
             }
 
@@ -223,385 +253,11 @@ macro_rules! store_impl {
 
             async fn begin(&self) -> Result<Box<dyn Tx>> {
                 let after_commit = self.prepare_bulk().await?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool().begin().await?;
                 sqlx::query($dialect.create_touched).execute(&mut *tx).await?;
-                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool.clone(), revenue: false, emitting: false }))
+                Ok(Box::new($Tx { tx, accounts_written: 0, usage: crate::usage::IngestState::bulk(), after_commit, pool: self.pool().clone(), revenue: false, emitting: false }))
             }
 
-            async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
-                let mut count = QueryBuilder::<$Db>::new("SELECT COUNT(*) FROM accounts a WHERE 1 = 1");
-                push_filters(&mut count, q);
-                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-
-                let dir = if q.descending { "DESC" } else { "ASC" };
-                let order = format!(" ORDER BY {} {dir}, a.account_id {dir}", q.sort.column());
-                let per_page = q.per_page.clamp(1, 1000);
-                let offset = (q.page.max(1) as i64 - 1) * per_page as i64;
-                let mut qb = QueryBuilder::<$Db>::new(format!("SELECT {ACCOUNT_COLUMNS}"));
-                qb.push_bind(q.on).push(") AS mrr_cents FROM accounts a");
-                if q.sort == $crate::AccountSort::Mrr {
-                    // Sorting by MRR needs every filtered account's MRR.
-                    qb.push(" WHERE 1 = 1");
-                    push_filters(&mut qb, q);
-                    qb.push(&order);
-                } else {
-                    // Pick the page's ids first, so MRR is computed for those rows only.
-                    qb.push(" JOIN (SELECT a.account_id FROM accounts a WHERE 1 = 1");
-                    push_filters(&mut qb, q);
-                    qb.push(&order).push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ").push_bind(offset);
-                    qb.push(") page ON page.account_id = a.account_id");
-                    qb.push(&order);
-                }
-                qb.push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ");
-                qb.push_bind(if q.sort == $crate::AccountSort::Mrr { offset } else { 0 });
-                let rows: Vec<AccountTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
-                let accounts = rows.into_iter().map(account_from).collect::<Result<_>>()?;
-                Ok(AccountPage { total: total as u64, page: q.page.max(1), per_page, accounts })
-            }
-
-            async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>> {
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} $1) FROM accounts a WHERE a.account_id = $2");
-                let row: Option<AccountTuple> =
-                    sqlx::query_as(&sql).bind(on).bind(account_id).fetch_optional(&self.pool).await?;
-                row.map(account_from).transpose()
-            }
-
-            async fn subscriptions(&self, account_id: &str) -> Result<Vec<Subscription>> {
-                let rows: Vec<(String, NaiveDate, Option<NaiveDate>, i64, Option<f64>, Option<String>, Option<i32>, Option<f64>, String)> =
-                    sqlx::query_as(
-                        "SELECT product, start_date, end_date, mrr_cents, quantity, units, bill_period_months, discount, currency \
-                         FROM subscriptions WHERE account_id = $1 ORDER BY product, start_date",
-                    )
-                    .bind(account_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| Subscription {
-                        product: r.0,
-                        start_date: r.1,
-                        end_date: r.2,
-                        mrr: money::to_units(r.3),
-                        quantity: r.4,
-                        units: r.5,
-                        bill_period_months: r.6,
-                        discount: r.7,
-                        currency: r.8,
-                    })
-                    .collect())
-            }
-
-            async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>> {
-                // A contact who uses the product (an identify with its e-mail) has a last active
-                // day: its user's latest in the rollup, read for the whole account at once.
-                let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDate>)> = sqlx::query_as(
-                    "SELECT c.email, c.name, c.role, c.title, c.phone, l.last_day FROM contacts c LEFT JOIN \
-                     (SELECT user_id, MAX(day) AS last_day FROM usage_daily_users WHERE account_id = $1 GROUP BY user_id) l \
-                     ON l.user_id = c.user_id WHERE c.account_id = $1 ORDER BY c.email",
-                )
-                .bind(account_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Contact { email: r.0, name: r.1, role: parse_stored("contacts.role", r.2)?, title: r.3, phone: r.4, last_active: r.5 })
-                    })
-                    .collect()
-            }
-
-            async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>> {
-                let rows: Vec<(String, String, chrono::DateTime<Utc>, Option<String>, Option<String>, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT activity_id, kind, occurred_at, author_email, subject, body FROM activities \
-                         WHERE account_id = $1 ORDER BY occurred_at DESC, activity_id LIMIT $2",
-                    )
-                    .bind(account_id)
-                    .bind(limit as i64)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Activity {
-                            activity_id: r.0,
-                            kind: required("activities.kind", r.1)?,
-                            occurred_at: r.2,
-                            author_email: r.3,
-                            subject: r.4,
-                            body: r.5,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn churn_records(&self, account_id: &str) -> Result<Vec<ChurnRecord>> {
-                let rows: Vec<(String, NaiveDate, String, bool, Option<i64>, Option<String>)> = sqlx::query_as(
-                    "SELECT account_id, churned_on, reason, avoidable, mrr_lost_cents, note FROM churn_records \
-                     WHERE account_id = $1 ORDER BY churned_on",
-                )
-                .bind(account_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(|r| churn_from(r).map(|(_, c)| c)).collect()
-            }
-
-            async fn all_churn_records(&self) -> Result<Vec<(String, ChurnRecord)>> {
-                let rows: Vec<(String, NaiveDate, String, bool, Option<i64>, Option<String>)> = sqlx::query_as(
-                    "SELECT account_id, churned_on, reason, avoidable, mrr_lost_cents, note FROM churn_records \
-                     ORDER BY account_id, churned_on",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(churn_from).collect()
-            }
-
-            async fn counts(&self) -> Result<Counts> {
-                let mut n = [0u64; 11];
-                let tables = [
-                    "accounts", "subscriptions", "contacts", "activities", "churn_records", "partners", "staff_users",
-                    "teams", "products", "funnel_leads", "funnel_counts",
-                ];
-                for (slot, table) in n.iter_mut().zip(tables) {
-                    let c: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.pool).await?;
-                    *slot = c as u64;
-                }
-                Ok(Counts {
-                    accounts: n[0],
-                    subscriptions: n[1],
-                    contacts: n[2],
-                    activities: n[3],
-                    churn_records: n[4],
-                    partners: n[5],
-                    staff_users: n[6],
-                    teams: n[7],
-                    products: n[8],
-                    funnel_leads: n[9],
-                    funnel_counts: n[10],
-                })
-            }
-
-            async fn staff_users(&self) -> Result<Vec<StaffUser>> {
-                type Row = (String, String, String, Option<String>, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
-                let rows: Vec<Row> =
-                    sqlx::query_as("SELECT email, name, role, team_id, partner_id, deactivated_at FROM staff_users ORDER BY email")
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| StaffUser { email: r.0, name: r.1, role: r.2, team_id: r.3, partner_id: r.4, deactivated_at: r.5 })
-                    .collect())
-            }
-
-            async fn partners(&self) -> Result<Vec<(String, String)>> {
-                Ok(sqlx::query_as("SELECT partner_id, name FROM partners ORDER BY partner_id").fetch_all(&self.pool).await?)
-            }
-
-            async fn account_dims(&self) -> Result<Vec<AccountDims>> {
-                let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-                    "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(AccountDims {
-                            account_id: r.0,
-                            segment: r.1,
-                            touch_model: parse_stored("accounts.touch_model", r.2)?,
-                            partner_id: r.3,
-                            owner_email: r.4,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn retention_sums(
-                &self,
-                from: NaiveDate,
-                to: NaiveDate,
-                by: Option<kizuna_domain::metrics::GroupBy>,
-            ) -> Result<Vec<kizuna_domain::metrics::retention::RetentionSums>> {
-                let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> =
-                    sqlx::query_as(&retention_sql(by)).bind(from).bind(to).fetch_all(&self.pool).await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| kizuna_domain::metrics::retention::RetentionSums {
-                        group: r.0,
-                        accounts_start: r.1 as u64,
-                        accounts_churned: r.2 as u64,
-                        mrr_start: r.3,
-                        mrr_retained: r.4,
-                        mrr_kept: r.5,
-                        churned_mrr: r.6,
-                        downsell_mrr: r.7,
-                    })
-                    .collect())
-            }
-
-            async fn movement_sums(
-                &self,
-                from: kizuna_domain::metrics::Month,
-                to: kizuna_domain::metrics::Month,
-                by: Option<kizuna_domain::metrics::GroupBy>,
-                at: NaiveDate,
-            ) -> Result<Vec<(String, kizuna_domain::metrics::movements::GroupMovements)>> {
-                use kizuna_domain::metrics::movements::{GroupMovements, MonthSums};
-                let mut groups: std::collections::BTreeMap<String, GroupMovements> = Default::default();
-                let before: Vec<(String, i64, i64)> =
-                    sqlx::query_as(&before_sql(by)).bind(from.first_day()).fetch_all(&self.pool).await?;
-                for (g, mrr, n) in before {
-                    let e = groups.entry(g).or_default();
-                    e.mrr_before = mrr;
-                    e.customers_before = n as u64;
-                }
-                let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64)> =
-                    sqlx::query_as(&movements_sql(by, $dialect.month_of_day))
-                        .bind(to.next().first_day().min(at + chrono::Duration::days(1)))
-                        .bind(from.first_day())
-                        .fetch_all(&self.pool)
-                        .await?;
-                for r in rows {
-                    let month = kizuna_domain::metrics::Month::parse(&r.1).ok_or_else(|| $crate::StoreError::BadStoredValue {
-                        column: "mrr_changes.day",
-                        value: r.1.clone(),
-                        expected: "a date (YYYY-MM-DD)".into(),
-                    })?;
-                    let sums = MonthSums {
-                        new: r.2,
-                        expansion: r.3,
-                        contraction: r.4,
-                        churn: r.5,
-                        reactivation: r.6,
-                        gained: r.7 as u64,
-                        lost: r.8 as u64,
-                    };
-                    groups.entry(r.0).or_default().months.push((from.until(month) as usize, sums));
-                }
-                Ok(groups.into_iter().collect())
-            }
-
-            async fn funnel_leads(&self) -> Result<Vec<planning::funnel::FunnelLead>> {
-                type Row = (String, Option<String>, Option<String>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>);
-                let rows: Vec<Row> = sqlx::query_as(
-                    "SELECT lead_id, account_id, segment, lead_on, meeting_on, opportunity_on, won_on, onboarded_on, renewed_on \
-                     FROM funnel_leads ORDER BY lead_id",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| planning::funnel::FunnelLead {
-                        lead_id: r.0,
-                        account_id: r.1,
-                        segment: r.2,
-                        dates: [r.3, r.4, r.5, r.6, r.7, r.8],
-                    })
-                    .collect())
-            }
-
-            async fn funnel_counts(&self) -> Result<Vec<planning::funnel::FunnelCount>> {
-                let rows: Vec<(String, String, String, i64)> =
-                    sqlx::query_as("SELECT month, stage, segment, count FROM funnel_counts ORDER BY month, stage, segment")
-                        .fetch_all(&self.pool)
-                        .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        let bad = |column: &'static str, value: &str| $crate::StoreError::BadStoredValue {
-                            column,
-                            value: value.to_string(),
-                            expected: "a value Kizuna wrote".into(),
-                        };
-                        Ok(planning::funnel::FunnelCount {
-                            month: kizuna_domain::metrics::Month::parse(&r.0).ok_or_else(|| bad("funnel_counts.month", &r.0))?,
-                            stage: planning::funnel::Stage::parse(&r.1).ok_or_else(|| bad("funnel_counts.stage", &r.1))?,
-                            segment: r.2,
-                            count: r.3 as u64,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn save_scenario(&self, name: &str, body: &str) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO plan_scenarios (name, body, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                )
-                .bind(name)
-                .bind(body)
-                .bind(Utc::now())
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn scenario(&self, name: &str) -> Result<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT body FROM plan_scenarios WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn scenarios(&self) -> Result<Vec<(String, chrono::DateTime<Utc>)>> {
-                Ok(sqlx::query_as("SELECT name, updated_at FROM plan_scenarios ORDER BY name").fetch_all(&self.pool).await?)
-            }
-
-            async fn mrr_changes(&self) -> Result<Vec<MrrChange>> {
-                // The day as text and a fixed-width parse: chrono's decoder dominated this query.
-                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-                    "SELECT account_id, product, CAST(day AS TEXT), delta_cents FROM mrr_changes \
-                     ORDER BY account_id, product, day",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        let day = fields::parse_stored_date(&r.2).ok_or_else(|| $crate::StoreError::BadStoredValue {
-                            column: "mrr_changes.day",
-                            value: r.2.clone(),
-                            expected: "a date (YYYY-MM-DD)".into(),
-                        })?;
-                        Ok(MrrChange { account_id: r.0, product: r.1, day, delta_cents: r.3 })
-                    })
-                    .collect()
-            }
-        }
-
-        fn churn_from(r: (String, NaiveDate, String, bool, Option<i64>, Option<String>)) -> Result<(String, ChurnRecord)> {
-            Ok((
-                r.0,
-                ChurnRecord {
-                    churned_on: r.1,
-                    reason: required("churn_records.reason", r.2)?,
-                    avoidable: r.3,
-                    mrr_lost: r.4.map(money::to_units),
-                    note: r.5,
-                },
-            ))
-        }
-
-        fn push_filters<'a>(qb: &mut QueryBuilder<'a, $Db>, q: &'a AccountQuery) {
-            if let Some(s) = &q.segment {
-                qb.push(" AND a.segment = ").push_bind(s);
-            }
-            if let Some(t) = q.touch_model {
-                qb.push(" AND a.touch_model = ").push_bind(t.as_str());
-            }
-            if let Some(o) = &q.owner_email {
-                qb.push(" AND a.owner_email = ").push_bind(o);
-            }
-            if let Some(p) = &q.partner_id {
-                qb.push(" AND a.partner_id = ").push_bind(p);
-            }
-            if let Some(s) = &q.lifecycle_stage {
-                qb.push(" AND a.lifecycle_stage = ").push_bind(s);
-            }
-            if let Some(b) = &q.health_band {
-                qb.push(" AND a.account_id IN (SELECT account_id FROM health_current WHERE band = ").push_bind(b).push(")");
-            }
-            if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
-                let pattern = format!("%{}%", s.trim().to_lowercase().replace('%', "\\%").replace('_', "\\_"));
-                qb.push(" AND (LOWER(a.account_id) LIKE ").push_bind(pattern.clone());
-                qb.push(" ESCAPE '\\' OR LOWER(COALESCE(a.name, '')) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
-            }
         }
 
         pub struct $Tx {
@@ -914,6 +570,127 @@ macro_rules! store_impl {
 
             fn assume_new_events(&mut self) {
                 self.usage.optimistic = true;
+            }
+
+            async fn create_user(&mut self, u: &kizuna_domain::StaffRow, password_hash: &str) -> $crate::Result<bool> {
+                let n = sqlx::query(
+                    "INSERT INTO staff_users (email, name, role, team_id, partner_id, password_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+                )
+                .bind(&u.email)
+                .bind(&u.name)
+                .bind(u.role.as_str())
+                .bind(&u.team_id)
+                .bind(&u.partner_id)
+                .bind(password_hash)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn set_password(&mut self, email: &str, password_hash: &str) -> $crate::Result<bool> {
+                let n = sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE email = $2")
+                    .bind(password_hash)
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn set_role(&mut self, email: &str, role: kizuna_domain::Role, partner_id: Option<&str>) -> $crate::Result<bool> {
+                let n = sqlx::query("UPDATE staff_users SET role = $1, partner_id = $2 WHERE email = $3")
+                    .bind(role.as_str())
+                    .bind(partner_id)
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn deactivate_user(&mut self, email: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<Option<u64>> {
+                let known: Option<String> = sqlx::query_scalar("SELECT email FROM staff_users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                if known.is_none() {
+                    return Ok(None);
+                }
+                sqlx::query("UPDATE staff_users SET deactivated_at = $1 WHERE email = $2 AND deactivated_at IS NULL")
+                    .bind(at)
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?;
+                let keys = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(Some(keys))
+            }
+
+            async fn reactivate_user(&mut self, email: &str) -> $crate::Result<bool> {
+                let n = sqlx::query("UPDATE staff_users SET deactivated_at = NULL WHERE email = $1")
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn create_api_key(&mut self, k: &$crate::access::ApiKey, secret_hash: &str) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (key_id, secret_hash, kind, label, partner_id, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&k.key_id)
+                .bind(secret_hash)
+                .bind(&k.kind)
+                .bind(&k.label)
+                .bind(&k.partner_id)
+                .bind(&k.created_by)
+                .bind(k.created_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_api_key(&mut self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<bool> {
+                let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(key_id)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn save_setting(&mut self, name: &str, body: &str) -> $crate::Result<()> {
+                sqlx::query(
+                    $crate::usage::SAVE_SETTING,
+                )
+                .bind(name)
+                .bind(body)
+                .bind(chrono::Utc::now())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn save_scenario(&mut self, name: &str, body: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO plan_scenarios (name, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(body)
+                .bind(Utc::now())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
             }
 
             async fn audit(&mut self, e: crate::access::AuditEntry<'_>) -> Result<()> {

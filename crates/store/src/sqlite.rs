@@ -1,11 +1,16 @@
 //! The embedded default: one SQLite file in WAL mode.
 
 use crate::access::access_impl;
+use crate::accounts::accounts_impl;
+use crate::planning::planning_impl;
+use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
 use crate::outbox::outbox_impl;
 use crate::sql::{store_impl, Dialect};
 use crate::usage::usage_impl;
 use crate::health::health_impl;
+use crate::engine::Engine;
+use crate::usage::{DayKey, KnownAccounts, PendingEvent};
 use crate::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
@@ -43,8 +48,6 @@ const DIALECT: Dialect = Dialect {
 };
 
 impl SqliteStore {
-    const ENGINE: &'static str = "sqlite";
-
     pub async fn open(url: &str) -> crate::Result<Self> {
         Self::connect(url, false).await
     }
@@ -98,52 +101,6 @@ impl SqliteStore {
             crate::usage::align_usage_days(&store).await?;
         }
         Ok(store)
-    }
-
-    /// Before a bulk write's transaction: on a store opened alone, the rollback journal when no
-    /// other connection has the file open (SQLite refuses to leave WAL mode otherwise, and then
-    /// nothing changes). Returns what puts the file back in WAL mode after the commit. With a
-    /// rollback journal, pages the transaction adds at the end of the file are written once, and
-    /// only the pages it changes are copied first; `synchronous = FULL` because a rollback
-    /// journal needs it to survive a power cut.
-    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
-        if !self.alone {
-            return Ok(&[]);
-        }
-        // With the file open elsewhere SQLite answers "database is locked" at once.
-        let mode: String = match sqlx::query_scalar("PRAGMA journal_mode = DELETE").fetch_one(&self.pool).await {
-            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("5" | "6")) => return Ok(&[]),
-            other => other?,
-        };
-        if !mode.eq_ignore_ascii_case("delete") {
-            return Ok(&[]);
-        }
-        sqlx::query("PRAGMA synchronous = FULL").execute(&self.pool).await?;
-        Ok(&["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"])
-    }
-
-    /// SQLite's own answer (`sqlite3_db_readonly`): the file was opened read-only, because it
-    /// or its directory cannot be written or the URL asked for `mode=ro`.
-    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
-        read_only(&self.pool).await
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// The connection usage ingestion writes through.
-    async fn writer(&self) -> crate::Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>> {
-        let mut writer = self.writer.lock().await;
-        if let Some(conn) = writer.as_mut() {
-            if !writer_is_clean(conn).await {
-                *writer = None;
-            }
-        }
-        if writer.is_none() {
-            *writer = Some(self.writer_options.connect().await?);
-        }
-        Ok(tokio::sync::MutexGuard::map(writer, |w| w.as_mut().expect("opened above")))
     }
 }
 
@@ -271,6 +228,9 @@ jobs_impl!(SqliteStore, "");
 outbox_impl!(SqliteStore);
 usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO", "BEGIN IMMEDIATE", "json_patch(attributes, $2)");
 health_impl!(SqliteStore, sqlx::Sqlite);
+accounts_impl!(SqliteStore, sqlx::Sqlite);
+revenue_impl!(SqliteStore, sqlx::Sqlite);
+planning_impl!(SqliteStore, sqlx::Sqlite);
 
 /// Rows per statement written through [`crate::sqlite_rows`] (50, 100 and 250 did the same
 /// within 3% on a 10M import).
@@ -324,4 +284,83 @@ async fn write_rollup_directly(
         out.extend([Value::Text(a), Value::Day(*d), Value::Text(t), Value::Int(*n), Value::Real(*v)])
     })?;
     Ok(true)
+}
+
+impl Engine for SqliteStore {
+    type Db = sqlx::Sqlite;
+    type Writer<'a> = tokio::sync::MappedMutexGuard<'a, SqliteConnection>;
+    type Day = String;
+    type Time = String;
+    const NAME: &'static str = "sqlite";
+    const DIALECT: Dialect = DIALECT;
+
+    /// Before a bulk write's transaction: on a store opened alone, the rollback journal when no
+    /// other connection has the file open (SQLite refuses to leave WAL mode otherwise, and then
+    /// nothing changes). Returns what puts the file back in WAL mode after the commit. With a
+    /// rollback journal, pages the transaction adds at the end of the file are written once, and
+    /// only the pages it changes are copied first; `synchronous = FULL` because a rollback
+    /// journal needs it to survive a power cut.
+    async fn prepare_bulk(&self) -> crate::Result<&'static [&'static str]> {
+        if !self.alone {
+            return Ok(&[]);
+        }
+        // With the file open elsewhere SQLite answers "database is locked" at once.
+        let mode: String = match sqlx::query_scalar("PRAGMA journal_mode = DELETE").fetch_one(&self.pool).await {
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("5" | "6")) => return Ok(&[]),
+            other => other?,
+        };
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Ok(&[]);
+        }
+        sqlx::query("PRAGMA synchronous = FULL").execute(&self.pool).await?;
+        Ok(&["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"])
+    }
+
+    /// SQLite's own answer (`sqlite3_db_readonly`): the file was opened read-only, because it
+    /// or its directory cannot be written or the URL asked for `mode=ro`.
+    async fn read_only_reason(&self) -> crate::Result<Option<String>> {
+        read_only(&self.pool).await
+    }
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn known_accounts(&self) -> &KnownAccounts {
+        &self.known_accounts
+    }
+
+    /// The connection usage ingestion writes through.
+    async fn writer(&self) -> crate::Result<Self::Writer<'_>> {
+        let mut writer = self.writer.lock().await;
+        if let Some(conn) = writer.as_mut() {
+            if !writer_is_clean(conn).await {
+                *writer = None;
+            }
+        }
+        if writer.is_none() {
+            *writer = Some(self.writer_options.connect().await?);
+        }
+        Ok(tokio::sync::MutexGuard::map(writer, |w| w.as_mut().expect("opened above")))
+    }
+
+    fn day_value(day: chrono::NaiveDate) -> String {
+        day_value(day)
+    }
+
+    fn time_value(at: chrono::DateTime<chrono::Utc>) -> String {
+        time_value(at)
+    }
+
+    async fn insert_events_directly(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, rows: &[&PendingEvent<'_>]) -> crate::Result<Option<u64>> {
+        insert_events_directly(tx, rows).await
+    }
+
+    async fn write_rollup_directly(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        daily: &[(DayKey, (i64, f64))],
+        users: &[(DayKey, std::sync::Arc<str>)],
+    ) -> crate::Result<bool> {
+        write_rollup_directly(tx, daily, users).await
+    }
 }

@@ -44,6 +44,11 @@ pub struct UsageWindow {
     pub days: u32,
 }
 
+/// An event waiting to be written: the event, its account ('' while its user has no group) and
+/// the request it came in. The account is the event's own text when it names one (most do: no
+/// copy per event).
+pub(crate) type PendingEvent<'m> = (&'m kizuna_domain::usage::UsageEvent, std::borrow::Cow<'m, str>, usize);
+
 /// The rollup's key: account, day, event type.
 pub(crate) type DayKey = (Arc<str>, NaiveDate, Arc<str>);
 
@@ -320,7 +325,6 @@ pub trait Usage: Send + Sync {
     async fn active_accounts(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
-    async fn save_setting(&self, name: &str, body: &str) -> Result<()>;
     /// File every stored event again under its day in `zone` (the daily rollup and its users),
     /// in one transaction, and record the zone. Returns the events re-filed.
     async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> Result<u64>;
@@ -366,12 +370,12 @@ macro_rules! usage_impl {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
-                Ok(commit_requests(&mut *self.writer().await?, &self.known_accounts, &[messages]).await?.remove(0))
+                Ok(commit_requests(&mut *self.writer().await?, self.known_accounts(), &[messages]).await?.remove(0))
             }
 
             async fn ingest_many(&self, requests: &[Vec<kizuna_domain::usage::UsageMessage>]) -> $crate::Result<Vec<kizuna_domain::usage::IngestSummary>> {
                 let requests: Vec<&[kizuna_domain::usage::UsageMessage]> = requests.iter().map(Vec::as_slice).collect();
-                commit_requests(&mut *self.writer().await?, &self.known_accounts, &requests).await
+                commit_requests(&mut *self.writer().await?, self.known_accounts(), &requests).await
             }
 
             async fn usage_daily(&self, account_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::Result<Vec<$crate::usage::DailyUsage>> {
@@ -383,7 +387,7 @@ macro_rules! usage_impl {
                 .bind(account_id)
                 .bind(from)
                 .bind(to)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -408,7 +412,7 @@ macro_rules! usage_impl {
                     Some(a) => q.bind(a),
                     None => q,
                 }
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 let totals = |e: i64, v: f64, d: i64| $crate::usage::UsageTotals { events: e as u64, value_sum: v, active_days: d as u64 };
                 Ok(rows.into_iter().map(|r| (r.0, totals(r.1, r.2, r.3), totals(r.4, r.5, r.6))).collect())
@@ -430,13 +434,13 @@ macro_rules! usage_impl {
                         (w.event.as_deref(), w.days, open, close)
                     })
                     .collect();
-                windowed(&self.pool, "usage_daily", &columns, to, account).await
+                windowed(self.pool(), "usage_daily", &columns, to, account).await
             }
 
             async fn usage_window_users(&self, windows: &[(Option<String>, u32)], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
                 let columns: Vec<_> =
                     windows.iter().map(|(event, days)| (event.as_deref(), *days, ", CAST(COUNT(DISTINCT CASE WHEN ", " THEN user_id END) AS DOUBLE PRECISION)")).collect();
-                windowed(&self.pool, "usage_daily_users", &columns, to, account).await
+                windowed(self.pool(), "usage_daily_users", &columns, to, account).await
             }
 
             async fn usage_last_days(&self, events: &[String], to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, Vec<Option<chrono::NaiveDate>>)>> {
@@ -458,7 +462,7 @@ macro_rules! usage_impl {
                     qb.push(" AND account_id = ").push_bind(a.to_string());
                 }
                 qb.push(" GROUP BY account_id");
-                let rows = qb.build().fetch_all(&self.pool).await?;
+                let rows = qb.build().fetch_all(self.pool()).await?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let days = (1..=events.len()).map(|i| r.try_get::<Option<chrono::NaiveDate>, _>(i)).collect::<std::result::Result<Vec<_>, _>>()?;
@@ -474,7 +478,7 @@ macro_rules! usage_impl {
                 .bind(event)
                 .bind(from)
                 .bind(to)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
                 Ok(rows.into_iter().map(|(a, d, n)| (a, d, n as u64)).collect())
             }
@@ -489,29 +493,18 @@ macro_rules! usage_impl {
                 Ok(sqlx::query_as(&sql)
                 .bind(at)
                 .bind(account)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?)
             }
 
             async fn setting(&self, name: &str) -> $crate::Result<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT body FROM settings WHERE name = $1").bind(name).fetch_optional(&self.pool).await?)
+                Ok(sqlx::query_scalar("SELECT body FROM settings WHERE name = $1").bind(name).fetch_optional(self.pool()).await?)
             }
 
-            async fn save_setting(&self, name: &str, body: &str) -> $crate::Result<()> {
-                sqlx::query(
-                    $crate::usage::SAVE_SETTING,
-                )
-                .bind(name)
-                .bind(body)
-                .bind(chrono::Utc::now())
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
 
             async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> $crate::Result<u64> {
                 const PAGE: i64 = 50_000;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool().begin().await?;
                 sqlx::query("DELETE FROM usage_daily_users").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM usage_daily").execute(&mut *tx).await?;
                 let (mut after, mut filed) = ((String::new(), String::new()), 0u64);
@@ -550,14 +543,14 @@ macro_rules! usage_impl {
 
             async fn usage_user_account(&self, user_id: &str) -> $crate::Result<Option<String>> {
                 let a: Option<Option<String>> =
-                    sqlx::query_scalar($crate::usage::USER_ACCOUNT).bind(user_id).fetch_optional(&self.pool).await?;
+                    sqlx::query_scalar($crate::usage::USER_ACCOUNT).bind(user_id).fetch_optional(self.pool()).await?;
                 Ok(a.flatten().filter(|a| !a.is_empty()))
             }
 
             async fn usage_message_counts(&self) -> $crate::Result<Vec<(String, u64)>> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT message_id, COUNT(*) FROM usage_events GROUP BY message_id ORDER BY message_id")
-                        .fetch_all(&self.pool)
+                        .fetch_all(self.pool())
                         .await?;
                 Ok(rows.into_iter().map(|(m, n)| (m, n as u64)).collect())
             }
@@ -607,8 +600,6 @@ macro_rules! usage_impl {
         /// its user has no group) and the request it came in.
         type Pending<'m> = Vec<PendingEvent<'m>>;
 
-        /// The account is the event's own text when it names one (most do: no copy per event).
-        type PendingEvent<'m> = (&'m kizuna_domain::usage::UsageEvent, std::borrow::Cow<'m, str>, usize);
 
         /// Stores several requests' messages in order, one summary per request. Their events are
         /// written together, in inserts of [`EVENT_ROWS`] rows or more whichever request they came
@@ -942,7 +933,7 @@ macro_rules! usage_impl {
         ) -> $crate::Result<()> {
             if state.optimistic && state.bulk {
                 let rows = unique_rows(pending, summaries);
-                if let Some(stored) = insert_events_directly(tx, &rows).await? {
+                if let Some(stored) = <$Store as $crate::engine::Engine>::insert_events_directly(tx, &rows).await? {
                     if stored != rows.len() as u64 {
                         return Err($crate::StoreError::StoredBefore);
                     }
@@ -1013,7 +1004,7 @@ macro_rules! usage_impl {
                     .push_bind(&e.message_id)
                     .push_bind(&e.user_id)
                     .push_bind(&e.event_type)
-                    .push_bind(time_value(e.at))
+                    .push_bind(<$Store as $crate::engine::Engine>::time_value(e.at))
                     .push_bind(e.value)
                     .push_bind(properties_text(&e.properties));
             });
@@ -1136,14 +1127,14 @@ macro_rules! usage_impl {
             if daily.is_empty() {
                 return Ok(()); // every user row has its daily row
             }
-            if state.bulk && write_rollup_directly(tx, &daily, &users).await? {
+            if state.bulk && <$Store as $crate::engine::Engine>::write_rollup_directly(tx, &daily, &users).await? {
                 return Ok(());
             }
             let users: Vec<_> = users.chunks(rows_per_statement(users.len(), ROLLUP_ROWS)).collect();
             run_pipelined(tx, users.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily_users (account_id, day, event_type, user_id) "));
                 qb.push_values(users[i], |mut b, ((a, d, t), u)| {
-                    b.push_bind(&**a).push_bind(day_value(*d)).push_bind(&**t).push_bind(&**u);
+                    b.push_bind(&**a).push_bind(<$Store as $crate::engine::Engine>::day_value(*d)).push_bind(&**t).push_bind(&**u);
                 });
                 qb.push(" ON CONFLICT (account_id, day, event_type, user_id) DO NOTHING");
                 qb
@@ -1153,7 +1144,7 @@ macro_rules! usage_impl {
             run_pipelined(tx, daily.len(), |i| {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " usage_daily (account_id, day, event_type, events, value_sum) "));
                 qb.push_values(daily[i], |mut b, ((a, d, t), (n, v))| {
-                    b.push_bind(&**a).push_bind(day_value(*d)).push_bind(&**t).push_bind(*n).push_bind(*v);
+                    b.push_bind(&**a).push_bind(<$Store as $crate::engine::Engine>::day_value(*d)).push_bind(&**t).push_bind(*n).push_bind(*v);
                 });
                 qb.push(
                     " ON CONFLICT (account_id, day, event_type) DO UPDATE SET events = usage_daily.events + excluded.events, \

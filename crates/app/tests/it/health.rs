@@ -101,7 +101,9 @@ async fn seed(db: &TestDb) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    db.store.save_setting(SETTING, CARDS).await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_setting(SETTING, CARDS).await.unwrap();
+    tx.commit().await.unwrap();
     let at = date("2026-11-24");
     let mut m: Vec<UsageMessage> = (0..28).map(|i| event(format!("a{i}"), "A", if i % 2 == 0 { "a1" } else { "a2" }, "login", at - Duration::days(i))).collect();
     m.extend((0..5).map(|i| event(format!("b{i}"), "B", "b1", "login", date("2026-11-12") + Duration::days(i))));
@@ -235,7 +237,7 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     db.store.ingest(&m).await.unwrap();
     let q: HashMap<String, String> =
         [("from", "2026-11-17"), ("to", "2026-11-24"), ("every", "7d"), ("horizon", "28d"), ("metrics", "logins_28d,active_days_28d"), ("at", "2026-12-22")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let v = serde_json::to_value(calibrate(db.store.as_ref(), &Params(&q)).await.unwrap()).unwrap();
+    let v = serde_json::to_value(calibrate(db.store.as_ref(), &Params(&q), &kizuna_app::Actor::operator()).await.unwrap()).unwrap();
     assert_eq!((v["observations"].as_u64(), v["churned"].as_u64()), (Some(80), Some(24)), "12 churners × 2 dates: {v}");
     let logins = &v["coefficients"][0];
     assert_eq!(logins["metric"], "logins_28d");
@@ -255,12 +257,14 @@ async fn calibration_finds_logins_and_forecasts(db: TestDb) {
     assert!((oof - 24.0).abs() < 8.0, "out of fold the model expects about the 24 churns that happened: {check}");
     let mut save = q.clone();
     save.insert("save".into(), "from_usage".into());
-    calibrate(db.store.as_ref(), &Params(&save)).await.unwrap();
+    calibrate(db.store.as_ref(), &Params(&save), &kizuna_app::Actor::operator()).await.unwrap();
+    let (_, log) = db.store.audit_log(None, 1, 10).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "scorecards.calibrate" && e.target.as_deref() == Some("from_usage")), "saved with its audit entry: {log:?}");
     let cards = kizuna_app::health::scorecards(db.store.as_ref()).await.unwrap();
     assert!(cards.named("from_usage").is_some() && cards.named("default").is_some());
     let mut bad = q.clone();
     bad.insert("metrics".into(), "logins_28d,nps".into());
-    assert!(calibrate(db.store.as_ref(), &Params(&bad)).await.unwrap_err().to_string().starts_with("metrics \"nps\" is not a usage metric"));
+    assert!(calibrate(db.store.as_ref(), &Params(&bad), &kizuna_app::Actor::operator()).await.unwrap_err().to_string().starts_with("metrics \"nps\" is not a usage metric"));
 }
 
 /// The demo company's default scorecard finds real signal: usage fades before churn there.

@@ -88,15 +88,19 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
 
 async fn scenarios_are_saved_listed_and_replaced(db: TestDb) {
     let example = kizuna_domain::planning::scenario::EXAMPLE;
-    db.store.save_scenario("fy2027", example).await.unwrap();
-    db.store.save_scenario("lean", &example.replace("automation_factor = 0.0", "automation_factor = 0.2")).await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_scenario("fy2027", example).await.unwrap();
+    tx.save_scenario("lean", &example.replace("automation_factor = 0.0", "automation_factor = 0.2")).await.unwrap();
+    tx.commit().await.unwrap();
     let names: Vec<String> = db.store.scenarios().await.unwrap().into_iter().map(|s| s.0).collect();
     assert_eq!(names, vec!["fy2027", "lean"]);
     let lean = planning::saved_or_default(db.store.as_ref(), Some("lean")).await.unwrap();
     let cap = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Capacity, &lean, d("2024-06-30")).await.unwrap()).unwrap();
     // 1,950 h × 0.8 = 1,560 h → 13 CSMs.
     assert_eq!(cap["result"]["bottom_up_csms"], 13);
-    db.store.save_scenario("lean", example).await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_scenario("lean", example).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(db.store.scenario("lean").await.unwrap().as_deref(), Some(example));
     let err = planning::saved_or_default(db.store.as_ref(), Some("nope")).await.unwrap_err();
     assert_eq!(err.to_string(), r#"no saved scenario named "nope" (kizuna plan list shows them)"#);

@@ -83,7 +83,9 @@ pub async fn run(db: &str, plan: Plan) -> anyhow::Result<ExitCode> {
         Plan::Save { name, scenario } => {
             let text = std::fs::read_to_string(&scenario).with_context(|| format!("reading {}", scenario.display()))?;
             Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
-            super::open(db).await?.save_scenario(&name, &text).await?;
+            let store = super::open(db).await?;
+            let operator = kizuna_app::Actor::operator();
+            kizuna_app::App::new(store.as_ref(), &operator).save_scenario(&name, &text).await?;
             println!("saved scenario {name:?} from {}", scenario.display());
             return Ok(ExitCode::SUCCESS);
         }

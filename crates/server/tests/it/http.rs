@@ -92,7 +92,9 @@ async fn submit(c: &Client, uri: &str, form: &[(&str, &str)]) -> Reply {
 async fn add_user(db: &TestDb, email: &str, role: Role, partner: Option<&str>) {
     let hash = kizuna_domain::access::hash_password(PASSWORD).unwrap();
     let row = StaffRow { email: email.into(), name: format!("{role} user"), role, team_id: None, partner_id: partner.map(str::to_string) };
-    assert!(db.store.create_user(&row, &hash).await.unwrap());
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(tx.create_user(&row, &hash).await.unwrap());
+    tx.commit().await.unwrap();
 }
 
 /// Signs in through the login form, as a browser would.
@@ -440,7 +442,9 @@ async fn api_keys_read_scope_and_revoke(db: TestDb) {
     c.bearer = Some(partner);
     assert_eq!(get(&c, "/api/v1/accounts", None).await.json()["total"], 0, "a partner key sees its partner's accounts only");
     assert_eq!(get(&c, "/api/v1/accounts/A1", None).await.status, StatusCode::NOT_FOUND);
-    assert!(c.store.revoke_api_key(&pk.key_id, chrono::Utc::now()).await.unwrap());
+    let mut tx = c.store.begin().await.unwrap();
+    assert!(tx.revoke_api_key(&pk.key_id, chrono::Utc::now()).await.unwrap());
+    tx.commit().await.unwrap();
     assert_eq!(get(&c, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED);
     c.bearer = Some(format!("{read}x"));
     assert_eq!(get(&c, "/api/v1/accounts", None).await.status, StatusCode::UNAUTHORIZED);

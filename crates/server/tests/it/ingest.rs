@@ -164,7 +164,9 @@ async fn group_traits_fill_the_account(db: TestDb) {
     tx.upsert_accounts(&[imported]).await.unwrap();
     tx.commit().await.unwrap();
     let config = "[[metric]]\nname = \"logins_7d\"\nkind = \"count\"\nevent = \"login\"\ndays = 7\n\n[[trait]]\ntrait = \"tier\"\nto = \"segment\"\n\n[[trait]]\ntrait = \"plan\"\nto = \"attributes.plan\"\noverwrite = true\n";
-    db.store.save_setting(kizuna_domain::usage::metrics::SETTING, config).await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_setting(kizuna_domain::usage::metrics::SETTING, config).await.unwrap();
+    tx.commit().await.unwrap();
     let group = |account: &str, at: &str, traits: &str| format!(r#"{{"type": "group", "userId": "u1", "groupId": "{account}", "timestamp": "{at}", "traits": {traits}}}"#);
     let body = format!(
         r#"{{"batch": [{}, {}]}}"#,

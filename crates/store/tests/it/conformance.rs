@@ -123,13 +123,25 @@ async fn users_sessions_keys_and_audit(db: TestDb) {
     use kizuna_store::{ApiKey, AuditEntry};
     let s = &db.store;
     let user = StaffRow { email: "sato@kizuna.example".into(), name: "佐藤".into(), role: Role::Csm, team_id: None, partner_id: None };
-    assert!(s.create_user(&user, "hash-1").await.unwrap());
-    assert!(!s.create_user(&user, "hash-2").await.unwrap(), "an existing e-mail is not overwritten");
+    // A user and its audit entry in a transaction that is dropped: neither is written.
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.create_user(&user, "hash-0").await.unwrap());
+    tx.audit(AuditEntry { actor: "admin@x", action: "user.create", target: Some(&user.email), detail: serde_json::json!({}) }).await.unwrap();
+    drop(tx);
+    assert!(s.user_with_hash(&user.email).await.unwrap().is_none());
+    assert_eq!(s.audit_log(None, 1, 10).await.unwrap().0, 0);
+
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.create_user(&user, "hash-1").await.unwrap());
+    assert!(!tx.create_user(&user, "hash-2").await.unwrap(), "an existing e-mail is not overwritten");
+    tx.commit().await.unwrap();
     let (u, hash) = s.user_with_hash("  SATO@kizuna.example ").await.unwrap().unwrap();
     assert_eq!((u.role.as_str(), hash.as_deref()), ("csm", Some("hash-1")));
-    assert!(s.set_password("sato@kizuna.example", "hash-3").await.unwrap());
-    assert!(s.set_role("sato@kizuna.example", Role::Partner, Some("P-1")).await.unwrap());
-    assert!(!s.set_role("nobody@kizuna.example", Role::Admin, None).await.unwrap());
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.set_password("sato@kizuna.example", "hash-3").await.unwrap());
+    assert!(tx.set_role("sato@kizuna.example", Role::Partner, Some("P-1")).await.unwrap());
+    assert!(!tx.set_role("nobody@kizuna.example", Role::Admin, None).await.unwrap());
+    tx.commit().await.unwrap();
     let (u, hash) = s.user_with_hash("sato@kizuna.example").await.unwrap().unwrap();
     assert_eq!((u.role.as_str(), u.partner_id.as_deref(), hash.as_deref()), ("partner", Some("P-1"), Some("hash-3")));
 
@@ -154,13 +166,17 @@ async fn users_sessions_keys_and_audit(db: TestDb) {
         revoked_at: None,
         last_used_at: None,
     };
-    s.create_api_key(&key, "h-secret").await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    tx.create_api_key(&key, "h-secret").await.unwrap();
+    tx.commit().await.unwrap();
     let got = s.api_key_by_hash("h-secret").await.unwrap().unwrap();
     assert_eq!((got.key_id.as_str(), got.partner_id.as_deref(), got.revoked_at), ("ab12cd34", Some("P-1"), None));
     assert!(s.api_key_by_hash("other").await.unwrap().is_none());
     s.touch_api_key("ab12cd34", now).await.unwrap();
-    assert!(s.revoke_api_key("ab12cd34", now).await.unwrap());
-    assert!(!s.revoke_api_key("ab12cd34", now).await.unwrap(), "already revoked");
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.revoke_api_key("ab12cd34", now).await.unwrap());
+    assert!(!tx.revoke_api_key("ab12cd34", now).await.unwrap(), "already revoked");
+    tx.commit().await.unwrap();
     let keys = s.api_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0].revoked_at.is_some() && keys[0].last_used_at.is_some());

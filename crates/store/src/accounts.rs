@@ -1,0 +1,309 @@
+//! The customer book: accounts with their filters and pages, contacts, activities and
+//! partners. The [`Accounts`] part of the store, written once for both engines by
+//! `accounts_impl!`. Writes go through the unit of work ([`crate::Tx`]).
+
+use crate::Result;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use kizuna_domain::{Account, AccountDims, Activity, Contact, TouchModel};
+use serde::Serialize;
+
+/// Filters, sort and page for the account list.
+#[derive(Debug, Clone)]
+pub struct AccountQuery {
+    pub segment: Option<String>,
+    pub touch_model: Option<TouchModel>,
+    pub owner_email: Option<String>,
+    pub partner_id: Option<String>,
+    pub lifecycle_stage: Option<String>,
+    /// red, yellow or green: the latest health score's band.
+    pub health_band: Option<String>,
+    /// Case-insensitive substring of the account id or name.
+    pub search: Option<String>,
+    pub sort: AccountSort,
+    pub descending: bool,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+    /// The day whose MRR is shown.
+    pub on: NaiveDate,
+}
+
+impl AccountQuery {
+    pub fn new(on: NaiveDate) -> Self {
+        AccountQuery {
+            segment: None,
+            touch_model: None,
+            owner_email: None,
+            partner_id: None,
+            lifecycle_stage: None,
+            health_band: None,
+            search: None,
+            sort: AccountSort::AccountId,
+            descending: false,
+            page: 1,
+            per_page: 50,
+            on,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSort {
+    AccountId,
+    Name,
+    Segment,
+    TouchModel,
+    Owner,
+    Partner,
+    Stage,
+    Mrr,
+    Health,
+}
+
+impl AccountSort {
+    pub const NAMES: &'static str = "account_id, name, segment, touch_model, owner, partner, stage, mrr, health";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "account_id" => AccountSort::AccountId,
+            "name" => AccountSort::Name,
+            "segment" => AccountSort::Segment,
+            "touch_model" => AccountSort::TouchModel,
+            "owner" | "owner_email" => AccountSort::Owner,
+            "partner" | "partner_id" => AccountSort::Partner,
+            "stage" | "lifecycle_stage" => AccountSort::Stage,
+            "mrr" => AccountSort::Mrr,
+            "health" | "health_score" => AccountSort::Health,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            AccountSort::AccountId => "a.account_id",
+            AccountSort::Name => "COALESCE(a.name, a.account_id)",
+            AccountSort::Segment => "a.segment",
+            AccountSort::TouchModel => "a.touch_model",
+            AccountSort::Owner => "a.owner_email",
+            AccountSort::Partner => "a.partner_id",
+            AccountSort::Stage => "a.lifecycle_stage",
+            AccountSort::Mrr => "mrr_cents",
+            // Unscored accounts sort as the lowest on both engines.
+            AccountSort::Health => "COALESCE((SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), -1)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountPage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub accounts: Vec<Account>,
+}
+
+/// Row counts per table: what an import changed, and proof that a failed one changed nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub accounts: u64,
+    pub subscriptions: u64,
+    pub contacts: u64,
+    pub activities: u64,
+    pub churn_records: u64,
+    pub partners: u64,
+    pub staff_users: u64,
+    pub teams: u64,
+    pub products: u64,
+    pub funnel_leads: u64,
+    pub funnel_counts: u64,
+}
+
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage>;
+    /// The account with its MRR on `on` and its current health.
+    async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>>;
+    async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>>;
+    /// Newest first.
+    async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>>;
+    /// Row counts of the imported tables.
+    async fn counts(&self) -> Result<Counts>;
+    /// (partner_id, name), by id.
+    async fn partners(&self) -> Result<Vec<(String, String)>>;
+    /// Segment, touch model, partner and owner of every account, for breakdowns.
+    async fn account_dims(&self) -> Result<Vec<AccountDims>>;
+}
+
+macro_rules! accounts_impl {
+    ($Store:ident, $Db:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use chrono::{NaiveDate, Utc};
+            use kizuna_domain::*;
+            use sqlx::QueryBuilder;
+            use $crate::engine::Engine;
+            use $crate::sql::*;
+            use $crate::accounts::{AccountPage, AccountQuery, Counts};
+            use $crate::Result;
+
+            #[async_trait]
+            impl $crate::accounts::Accounts for $Store {
+                async fn list_accounts(&self, q: &AccountQuery) -> Result<AccountPage> {
+                    let mut count = QueryBuilder::<$Db>::new("SELECT COUNT(*) FROM accounts a WHERE 1 = 1");
+                    push_filters(&mut count, q);
+                    let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+
+                    let dir = if q.descending { "DESC" } else { "ASC" };
+                    let order = format!(" ORDER BY {} {dir}, a.account_id {dir}", q.sort.column());
+                    let per_page = q.per_page.clamp(1, 1000);
+                    let offset = (q.page.max(1) as i64 - 1) * per_page as i64;
+                    let mut qb = QueryBuilder::<$Db>::new(format!("SELECT {ACCOUNT_COLUMNS}"));
+                    qb.push_bind(q.on).push(") AS mrr_cents FROM accounts a");
+                    if q.sort == $crate::AccountSort::Mrr {
+                        // Sorting by MRR needs every filtered account's MRR.
+                        qb.push(" WHERE 1 = 1");
+                        push_filters(&mut qb, q);
+                        qb.push(&order);
+                    } else {
+                        // Pick the page's ids first, so MRR is computed for those rows only.
+                        qb.push(" JOIN (SELECT a.account_id FROM accounts a WHERE 1 = 1");
+                        push_filters(&mut qb, q);
+                        qb.push(&order).push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ").push_bind(offset);
+                        qb.push(") page ON page.account_id = a.account_id");
+                        qb.push(&order);
+                    }
+                    qb.push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ");
+                    qb.push_bind(if q.sort == $crate::AccountSort::Mrr { offset } else { 0 });
+                    let rows: Vec<AccountRecord> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    let accounts = rows.into_iter().map(account_from).collect::<Result<_>>()?;
+                    Ok(AccountPage { total: total as u64, page: q.page.max(1), per_page, accounts })
+                }
+
+                async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>> {
+                    let sql = format!("SELECT {ACCOUNT_COLUMNS} $1) AS mrr_cents FROM accounts a WHERE a.account_id = $2");
+                    let row: Option<AccountRecord> =
+                        sqlx::query_as(&sql).bind(on).bind(account_id).fetch_optional(self.pool()).await?;
+                    row.map(account_from).transpose()
+                }
+
+                async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>> {
+                    // A contact who uses the product (an identify with its e-mail) has a last active
+                    // day: its user's latest in the rollup, read for the whole account at once.
+                    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDate>)> = sqlx::query_as(
+                        "SELECT c.email, c.name, c.role, c.title, c.phone, l.last_day FROM contacts c LEFT JOIN \
+                         (SELECT user_id, MAX(day) AS last_day FROM usage_daily_users WHERE account_id = $1 GROUP BY user_id) l \
+                         ON l.user_id = c.user_id WHERE c.account_id = $1 ORDER BY c.email",
+                    )
+                    .bind(account_id)
+                    .fetch_all(self.pool())
+                    .await?;
+                    rows.into_iter()
+                        .map(|r| {
+                            Ok(Contact { email: r.0, name: r.1, role: parse_stored("contacts.role", r.2)?, title: r.3, phone: r.4, last_active: r.5 })
+                        })
+                        .collect()
+                }
+
+                async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>> {
+                    let rows: Vec<(String, String, chrono::DateTime<Utc>, Option<String>, Option<String>, Option<String>)> =
+                        sqlx::query_as(
+                            "SELECT activity_id, kind, occurred_at, author_email, subject, body FROM activities \
+                             WHERE account_id = $1 ORDER BY occurred_at DESC, activity_id LIMIT $2",
+                        )
+                        .bind(account_id)
+                        .bind(limit as i64)
+                        .fetch_all(self.pool())
+                        .await?;
+                    rows.into_iter()
+                        .map(|r| {
+                            Ok(Activity {
+                                activity_id: r.0,
+                                kind: required("activities.kind", r.1)?,
+                                occurred_at: r.2,
+                                author_email: r.3,
+                                subject: r.4,
+                                body: r.5,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn counts(&self) -> Result<Counts> {
+                    let mut n = [0u64; 11];
+                    let tables = [
+                        "accounts", "subscriptions", "contacts", "activities", "churn_records", "partners", "staff_users",
+                        "teams", "products", "funnel_leads", "funnel_counts",
+                    ];
+                    for (slot, table) in n.iter_mut().zip(tables) {
+                        let c: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.pool()).await?;
+                        *slot = c as u64;
+                    }
+                    Ok(Counts {
+                        accounts: n[0],
+                        subscriptions: n[1],
+                        contacts: n[2],
+                        activities: n[3],
+                        churn_records: n[4],
+                        partners: n[5],
+                        staff_users: n[6],
+                        teams: n[7],
+                        products: n[8],
+                        funnel_leads: n[9],
+                        funnel_counts: n[10],
+                    })
+                }
+
+                async fn partners(&self) -> Result<Vec<(String, String)>> {
+                    Ok(sqlx::query_as("SELECT partner_id, name FROM partners ORDER BY partner_id").fetch_all(self.pool()).await?)
+                }
+
+                async fn account_dims(&self) -> Result<Vec<AccountDims>> {
+                    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                        "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",
+                    )
+                    .fetch_all(self.pool())
+                    .await?;
+                    rows.into_iter()
+                        .map(|r| {
+                            Ok(AccountDims {
+                                account_id: r.0,
+                                segment: r.1,
+                                touch_model: parse_stored("accounts.touch_model", r.2)?,
+                                partner_id: r.3,
+                                owner_email: r.4,
+                            })
+                        })
+                        .collect()
+                }
+            }
+
+            fn push_filters<'a>(qb: &mut QueryBuilder<'a, $Db>, q: &'a AccountQuery) {
+                if let Some(s) = &q.segment {
+                    qb.push(" AND a.segment = ").push_bind(s);
+                }
+                if let Some(t) = q.touch_model {
+                    qb.push(" AND a.touch_model = ").push_bind(t.as_str());
+                }
+                if let Some(o) = &q.owner_email {
+                    qb.push(" AND a.owner_email = ").push_bind(o);
+                }
+                if let Some(p) = &q.partner_id {
+                    qb.push(" AND a.partner_id = ").push_bind(p);
+                }
+                if let Some(s) = &q.lifecycle_stage {
+                    qb.push(" AND a.lifecycle_stage = ").push_bind(s);
+                }
+                if let Some(b) = &q.health_band {
+                    qb.push(" AND a.account_id IN (SELECT account_id FROM health_current WHERE band = ").push_bind(b).push(")");
+                }
+                if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
+                    let pattern = format!("%{}%", s.trim().to_lowercase().replace('%', "\\%").replace('_', "\\_"));
+                    qb.push(" AND (LOWER(a.account_id) LIKE ").push_bind(pattern.clone());
+                    qb.push(" ESCAPE '\\' OR LOWER(COALESCE(a.name, '')) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+                }
+            }
+        };
+    };
+}
+pub(crate) use accounts_impl;
