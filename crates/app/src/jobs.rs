@@ -5,7 +5,7 @@
 
 use crate::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
-use kizuna_domain::jobs::{backoff, due, Due, BACKUP, DAILY_SCORE, LEASE, MAX_ATTEMPTS, SESSION_SWEEP};
+use kizuna_domain::jobs::{backoff, due, Due, BACKUP, DAILY_SCORE, DAILY_SIGNALS, LEASE, MAX_ATTEMPTS, SESSION_SWEEP};
 use kizuna_store::backup::{self, BackupFormat};
 use kizuna_store::{JobEnd, JobRecord, Jobs, NewJob, Store};
 use std::path::PathBuf;
@@ -114,6 +114,11 @@ async fn perform(store: &dyn Store, runner: &Runner, job: &JobRecord, now: DateT
             let at = job.payload["at"].as_str().and_then(|d| d.parse::<NaiveDate>().ok());
             let at = at.ok_or_else(|| format!("payload {} has no date \"at\" (YYYY-MM-DD)", job.payload))?;
             crate::health::score_if_due(store, at).await.map(drop).map_err(|e| e.to_string())
+        }
+        DAILY_SIGNALS => {
+            let at = job.payload["at"].as_str().and_then(|d| d.parse::<NaiveDate>().ok());
+            let at = at.ok_or_else(|| format!("payload {} has no date \"at\" (YYYY-MM-DD)", job.payload))?;
+            crate::signals::run_daily(store, at).await.map(drop).map_err(|e| e.to_string())
         }
         SESSION_SWEEP => store.sessions_delete_expired(now.timestamp()).await.map(drop).map_err(|e| e.to_string()),
         BACKUP => match &runner.backups {

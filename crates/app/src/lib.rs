@@ -13,6 +13,7 @@ mod params;
 pub mod planning;
 pub mod requests;
 mod service;
+pub mod signals;
 pub mod usage;
 pub mod users;
 

@@ -38,6 +38,8 @@ impl JobStatus {
 pub const DAILY_SCORE: &str = "health.daily_score";
 pub const SESSION_SWEEP: &str = "sessions.sweep";
 pub const BACKUP: &str = "backup.scheduled";
+/// The day's signals (usage anomalies, and later CTAs), once the day's scores are in.
+pub const DAILY_SIGNALS: &str = "signals.daily";
 
 /// Attempts before a job is dead.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -65,7 +67,8 @@ pub struct Due {
 }
 
 /// What the schedules want at `now`: the day's health scoring (as of the business day in
-/// `tz`, from its start) and this hour's sweep of expired sessions.
+/// `tz`, from its start), this hour's sweep of expired sessions, and the day's signals (from
+/// the same time: they score the day first themselves when the scoring has not run yet).
 pub fn due(now: DateTime<Utc>, tz: Tz) -> Vec<Due> {
     let day: NaiveDate = now.with_timezone(&tz).date_naive();
     let hour = now.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(now);
@@ -81,6 +84,12 @@ pub fn due(now: DateTime<Utc>, tz: Tz) -> Vec<Due> {
             key: format!("{SESSION_SWEEP}:{}", hour.format("%Y-%m-%dT%H")),
             scheduled_for: hour,
             payload: serde_json::json!({}),
+        },
+        Due {
+            kind: DAILY_SIGNALS,
+            key: format!("{DAILY_SIGNALS}:{day}"),
+            scheduled_for: crate::time::start_of_day_in(tz, day),
+            payload: serde_json::json!({ "at": day }),
         },
     ]
 }
@@ -110,6 +119,8 @@ mod tests {
         assert_eq!(due[1].scheduled_for, Utc.with_ymd_and_hms(2026, 12, 6, 16, 0, 0).unwrap());
         let later = super::due(now + Duration::minutes(20), chrono_tz::Asia::Tokyo);
         assert_eq!((later[0].key.as_str(), later[1].key.as_str()), ("health.daily_score:2026-12-07", "sessions.sweep:2026-12-06T16"), "the same keys within the hour");
+        assert_eq!(due[2].key, "signals.daily:2026-12-07");
+        assert_eq!(due[2].scheduled_for, due[0].scheduled_for);
         let utc = super::due(now, chrono_tz::UTC);
         assert_eq!(utc[0].key, "health.daily_score:2026-12-06");
     }

@@ -10,7 +10,7 @@ mod kinds;
 mod reader;
 mod sorter;
 
-use kizuna_store::{Store, Tx};
+use kizuna_store::{Tx, UnitOfWork};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,7 @@ impl std::fmt::Display for ImportSummary {
 /// Import one CSV file. On any error nothing is written and every problem found (up to
 /// [`error::MAX_REPORTED`]) is returned.
 pub async fn import_file(
-    store: &dyn Store,
+    store: &dyn UnitOfWork,
     kind: ImportKind,
     path: &Path,
     progress: &dyn Progress,
@@ -80,7 +80,7 @@ pub async fn import_file(
 
 /// One pass over the file in one transaction: (rows, accounts created).
 async fn import_once(
-    store: &dyn Store,
+    store: &dyn UnitOfWork,
     kind: ImportKind,
     path: &Path,
     progress: &dyn Progress,

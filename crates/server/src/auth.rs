@@ -11,7 +11,7 @@ use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder, AuthUser, AuthnBacke
 use base64::Engine;
 use kizuna_domain::access::{hash_key, verify_password};
 use kizuna_domain::Role;
-use kizuna_store::{ApiKey, Store, StoreError};
+use kizuna_store::{Access, ApiKey, StoreError};
 use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
@@ -67,7 +67,7 @@ pub enum AuthError {
 
 #[derive(Clone)]
 pub struct Backend {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Access>,
 }
 
 impl Backend {
@@ -109,7 +109,7 @@ pub type AuthSession = axum_login::AuthSession<Backend>;
 
 /// Sessions live in Kizuna's own database (either engine), as JSON records.
 #[derive(Clone)]
-pub struct DbSessions(pub Arc<dyn Store>);
+pub struct DbSessions(pub Arc<dyn Access>);
 
 impl std::fmt::Debug for DbSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,7 +154,7 @@ impl SessionStore for DbSessions {
 
 /// Session cookie `kizuna_session`: HttpOnly, SameSite=Lax, Secure when served over HTTPS
 /// (`secure`); a session ends after 12 hours without sign-in activity.
-pub fn layer(store: Arc<dyn Store>, secure: bool) -> AuthManagerLayer<Backend, DbSessions> {
+pub fn layer(store: Arc<dyn Access>, secure: bool) -> AuthManagerLayer<Backend, DbSessions> {
     let sessions = SessionManagerLayer::new(DbSessions(store.clone()))
         .with_name("kizuna_session")
         .with_same_site(SameSite::Lax)

@@ -10,7 +10,7 @@
 
 use crate::ApiError;
 use kizuna_domain::usage::{IngestSummary, UsageMessage};
-use kizuna_store::{Store, StoreError};
+use kizuna_store::{StoreError, Usage};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,7 +53,7 @@ impl Ingestor {
     /// own: its statements are the one path every event waits on, and as a task it waited
     /// behind the request handlers for a turn after each statement. (Its futures still run on
     /// this runtime's timers and sockets, through the handle.)
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn start(store: Arc<dyn Usage>) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let degraded = Arc::new(Mutex::new(None));
         let runtime = tokio::runtime::Handle::current();
@@ -78,7 +78,7 @@ impl Ingestor {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, degraded: Arc<Mutex<Option<Degraded>>>) {
+async fn writer(store: Arc<dyn Usage>, mut rx: mpsc::Receiver<Job>, degraded: Arc<Mutex<Option<Degraded>>>) {
     while let Some(first) = rx.recv().await {
         let mut size = first.messages.len();
         let mut jobs = vec![first];
@@ -121,7 +121,7 @@ const CONFLICT_ATTEMPTS: u32 = 5;
 /// Commits the jobs together and answers each. A failure that is not transient (a statement the
 /// database refuses for its content) is retried job by job, so one request that cannot be
 /// stored does not fail the others that happened to share its commit.
-async fn commit(store: &dyn Store, mut jobs: Vec<Job>) -> Outcome {
+async fn commit(store: &dyn Usage, mut jobs: Vec<Job>) -> Outcome {
     let requests: Vec<Vec<UsageMessage>> = jobs.iter_mut().map(|j| std::mem::take(&mut j.messages)).collect();
     let mut attempt = 1;
     let e = loop {

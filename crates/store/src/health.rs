@@ -87,6 +87,29 @@ pub trait Health: Send + Sync {
 }
 
 
+/// The `health.band_changed` events a chunk of scores raises: (account, payload) for each score
+/// that becomes the account's current one with another band than the current one (none
+/// before counts as another). Re-scoring an older day moves nothing and raises nothing.
+pub(crate) fn band_changes(chunk: &[HealthRow], before: &std::collections::HashMap<String, (NaiveDate, Option<String>)>) -> Vec<(String, String)> {
+    chunk
+        .iter()
+        .filter_map(|r| {
+            let from = match before.get(&r.account_id) {
+                Some((day, _)) if *day > r.scored_on => return None,
+                Some((_, band)) if *band == r.band => return None,
+                Some((_, band)) => band.clone(),
+                None if r.band.is_none() => return None,
+                None => None,
+            };
+            let payload = serde_json::json!({
+                "from": from, "to": r.band, "score": r.score, "previous_score": r.previous_score,
+                "scored_on": r.scored_on, "scorecard": r.scorecard,
+            });
+            Some((r.account_id.clone(), payload.to_string()))
+        })
+        .collect()
+}
+
 /// `WHERE`/`AND` clause for an optional account, bound as parameter `$n`.
 pub(crate) fn scope(account: Option<&str>, word: &str, n: u32) -> String {
     if account.is_some() { format!(" {word} account_id = ${n}") } else { String::new() }
@@ -94,11 +117,28 @@ pub(crate) fn scope(account: Option<&str>, word: &str, n: u32) -> String {
 
 macro_rules! health_impl {
     ($Store:ident, $Db:ty) => {
+        /// The current (day, band) of the chunk's accounts, before the chunk is saved.
+        async fn current_bands(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            chunk: &[$crate::health::HealthRow],
+        ) -> $crate::Result<std::collections::HashMap<String, (chrono::NaiveDate, Option<String>)>> {
+            let mut q = sqlx::QueryBuilder::<$Db>::new("SELECT account_id, scored_on, band FROM health_current WHERE account_id IN (");
+            let mut ids = q.separated(", ");
+            for r in chunk {
+                ids.push_bind(&r.account_id);
+            }
+            q.push(")");
+            let rows: Vec<(String, chrono::NaiveDate, Option<String>)> = q.build_query_as().fetch_all(&mut **tx).await?;
+            Ok(rows.into_iter().map(|(a, d, b)| (a, (d, b))).collect())
+        }
+
         #[async_trait::async_trait]
         impl $crate::health::Health for $Store {
             async fn save_health(&self, rows: &[$crate::health::HealthRow]) -> $crate::Result<()> {
                 let mut tx = self.pool().begin().await?;
+                let mut locked = false;
                 for chunk in rows.chunks(2000) {
+                    let before = current_bands(&mut tx, chunk).await?;
                     let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_scores (account_id, scored_on, scorecard, score, band, grade, detail) ");
                     q.push_values(chunk, |mut b, r| {
                         b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(&r.scorecard).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(&r.detail);
@@ -116,6 +156,22 @@ macro_rules! health_impl {
                         " ON CONFLICT (account_id) DO UPDATE SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, \
                          grade = excluded.grade, previous_score = excluded.previous_score WHERE excluded.scored_on >= health_current.scored_on",
                     );
+                    q.build().execute(&mut *tx).await?;
+                    let changed = $crate::health::band_changes(chunk, &before);
+                    if changed.is_empty() {
+                        continue;
+                    }
+                    if !locked {
+                        if let Some(lock) = <$Store as $crate::engine::Engine>::DIALECT.outbox_lock {
+                            sqlx::query(lock).execute(&mut *tx).await?;
+                        }
+                        locked = true;
+                    }
+                    let at = chrono::Utc::now().timestamp_millis();
+                    let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO outbox (at, kind, account_id, payload) ");
+                    q.push_values(changed, |mut b, (account, payload)| {
+                        b.push_bind(at).push_bind("health.band_changed").push_bind(account).push_bind(payload);
+                    });
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -253,3 +309,27 @@ macro_rules! health_impl {
 }
 
 pub(crate) use health_impl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, day: u32, band: Option<&str>) -> HealthRow {
+        let scored_on = NaiveDate::from_ymd_opt(2026, 12, day).unwrap();
+        HealthRow { account_id: id.into(), scored_on, scorecard: "default".into(), score: Some(50.0), band: band.map(Into::into), grade: None, previous_score: None, detail: String::new() }
+    }
+
+    #[test]
+    fn only_a_new_current_band_is_a_change() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let before = [("same", (day(1), Some("green"))), ("moved", (day(1), Some("green"))), ("older", (day(5), Some("green")))]
+            .into_iter()
+            .map(|(a, (d, b))| (a.to_string(), (d, b.map(String::from))))
+            .collect();
+        let chunk = [row("same", 2, Some("green")), row("moved", 2, Some("red")), row("older", 2, Some("red")), row("new", 2, Some("yellow")), row("unscored", 2, None)];
+        let changed: Vec<(String, serde_json::Value)> =
+            band_changes(&chunk, &before).into_iter().map(|(a, p)| (a, serde_json::from_str(&p).unwrap())).collect();
+        let got: Vec<(&str, &serde_json::Value, &serde_json::Value)> = changed.iter().map(|(a, p)| (a.as_str(), &p["from"], &p["to"])).collect();
+        assert_eq!(got, vec![("moved", &serde_json::json!("green"), &serde_json::json!("red")), ("new", &serde_json::Value::Null, &serde_json::json!("yellow"))]);
+    }
+}

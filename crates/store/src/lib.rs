@@ -28,7 +28,7 @@ pub use accounts::{AccountPage, AccountQuery, AccountSort, Accounts, Counts};
 pub use planning::Planning;
 pub use revenue::Revenue;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
-pub use usage::{DailyUsage, Usage, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
+pub use usage::{DailyUsage, Usage, UsageAnomaly, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
 pub use outbox::{NewEvent, Outbox, OutboxEvent};
 pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
@@ -198,6 +198,9 @@ pub trait Tx: Send {
     async fn save_setting(&mut self, name: &str, body: &str) -> Result<()>;
     /// Save (or replace) a planning scenario's TOML text under `name`.
     async fn save_scenario(&mut self, name: &str, body: &str) -> Result<()>;
+    /// Records a usage anomaly and emits `usage.anomaly`, unless the same account and event
+    /// already has one in the 7 days up to its day (one drop, one event); true when recorded.
+    async fn record_usage_anomaly(&mut self, anomaly: &UsageAnomaly) -> Result<bool>;
     /// An audit entry, committed with the change it records (or not at all).
     async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
     /// A domain event, committed with the change that raised it (or not at all). Writing

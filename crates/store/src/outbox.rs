@@ -49,6 +49,23 @@ pub(crate) const EVENT_INSERT: &str = "INSERT INTO outbox (at, kind, account_id,
 pub(crate) const SUBSCRIPTION_EVENTS: &str =
     "INSERT INTO outbox (at, kind, account_id, payload) SELECT $1, 'subscription.changed', account_id, '{}' FROM touched ORDER BY account_id";
 
+/// Writes one `account.created` per id of `$ids` (`&[String]`) on `$conn`, with what created
+/// them (`import`: a file, the demo or the API; `usage`: an SDK's event naming an account not
+/// known yet). The caller holds the outbox lock. A macro because sqlx's query builder is typed
+/// by engine.
+macro_rules! accounts_created {
+    ($Db:ty, $conn:expr, $ids:expr, $source:literal) => {{
+        let at = chrono::Utc::now().timestamp_millis();
+        let payload = concat!("{\"source\":\"", $source, "\"}");
+        let mut qb = sqlx::QueryBuilder::<$Db>::new("INSERT INTO outbox (at, kind, account_id, payload) ");
+        qb.push_values($ids, |mut b, id: &String| {
+            b.push_bind(at).push_bind("account.created").push_bind(id.as_str()).push_bind(payload);
+        });
+        qb.build().execute($conn).await?;
+    }};
+}
+pub(crate) use accounts_created;
+
 /// The advisory lock key a PostgreSQL transaction takes before it emits (any constant).
 pub(crate) const PG_OUTBOX_LOCK: &str = "SELECT pg_advisory_xact_lock(7349265)";
 

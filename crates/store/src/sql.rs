@@ -289,8 +289,13 @@ macro_rules! store_impl {
                     qb.push_values(chunk, |mut b, id| {
                         b.push_bind(*id).push_bind(now);
                     });
-                    qb.push(" ON CONFLICT (account_id) DO NOTHING");
-                    created += qb.build().execute(&mut *self.tx).await?.rows_affected();
+                    qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
+                    let new: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
+                    if !new.is_empty() {
+                        self.lock_outbox().await?;
+                        crate::outbox::accounts_created!($Db, &mut *self.tx, &new, "import");
+                    }
+                    created += new.len() as u64;
                 }
                 Ok(created)
             }
@@ -691,6 +696,42 @@ macro_rules! store_impl {
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
+            }
+
+            async fn record_usage_anomaly(&mut self, a: &$crate::usage::UsageAnomaly) -> Result<bool> {
+                let since = a.day - chrono::Duration::days(6);
+                let recent: Option<i64> = sqlx::query_scalar(
+                    "SELECT CAST(1 AS BIGINT) FROM usage_anomalies WHERE account_id = $1 AND event_type = $2 AND day >= $3 AND day <= $4 LIMIT 1",
+                )
+                .bind(&a.account_id)
+                .bind(&a.event)
+                .bind(since)
+                .bind(a.day)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                if recent.is_some() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO usage_anomalies (account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z, detected_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&a.account_id)
+                .bind(&a.event)
+                .bind(a.day)
+                .bind(a.last_week)
+                .bind(a.baseline_median)
+                .bind(a.drop)
+                .bind(a.robust_z)
+                .bind(Utc::now().timestamp_millis())
+                .execute(&mut *self.tx)
+                .await?;
+                let payload = serde_json::json!({
+                    "event": a.event, "day": a.day, "last_week": a.last_week,
+                    "baseline_median": a.baseline_median, "drop": a.drop, "robust_z": a.robust_z,
+                });
+                self.emit(crate::outbox::NewEvent { kind: "usage.anomaly", account_id: Some(&a.account_id), payload }).await?;
+                Ok(true)
             }
 
             async fn audit(&mut self, e: crate::access::AuditEntry<'_>) -> Result<()> {

@@ -20,6 +20,24 @@ pub struct DailyUsage {
     pub users: u64,
 }
 
+/// A usage anomaly the daily signals recorded: an event's count over the week up to `day`
+/// fell well below its baseline (`kizuna_domain::usage::anomaly`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct UsageAnomaly {
+    pub account_id: String,
+    #[sqlx(rename = "event_type")]
+    pub event: String,
+    pub day: NaiveDate,
+    /// Events in the 7 days up to `day`.
+    pub last_week: f64,
+    /// The median weekly count of the weeks before.
+    pub baseline_median: f64,
+    /// 1 − last week / baseline.
+    #[sqlx(rename = "drop_ratio")]
+    pub drop: f64,
+    pub robust_z: Option<f64>,
+}
+
 /// One account's usage over a window of days.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageTotals {
@@ -325,6 +343,8 @@ pub trait Usage: Send + Sync {
     async fn active_accounts(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
+    /// Recorded usage anomalies with `day` in [from, to] (one account's when given), newest first.
+    async fn usage_anomalies(&self, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<UsageAnomaly>>;
     /// File every stored event again under its day in `zone` (the daily rollup and its users),
     /// in one transaction, and record the zone. Returns the events re-filed.
     async fn refile_usage_days(&self, zone: chrono_tz::Tz) -> Result<u64>;
@@ -493,6 +513,21 @@ macro_rules! usage_impl {
                 Ok(sqlx::query_as(&sql)
                 .bind(at)
                 .bind(account)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
+            async fn usage_anomalies(&self, from: chrono::NaiveDate, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::usage::UsageAnomaly>> {
+                let sql = format!(
+                    "SELECT account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z FROM usage_anomalies \
+                     WHERE day >= $1 AND day <= $2{} ORDER BY day DESC, account_id, event_type",
+                    $crate::health::scope(account, "AND", 3)
+                );
+                let q = sqlx::query_as(&sql).bind(from).bind(to);
+                Ok(match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
                 .fetch_all(self.pool())
                 .await?)
             }
@@ -1093,6 +1128,12 @@ macro_rules! usage_impl {
                 });
                 qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
                 let created: Vec<String> = qb.build_query_scalar().fetch_all(&mut **tx).await?;
+                if !created.is_empty() {
+                    if let Some(lock) = <$Store as $crate::engine::Engine>::DIALECT.outbox_lock {
+                        sqlx::query(lock).execute(&mut **tx).await?;
+                    }
+                    $crate::outbox::accounts_created!($Db, &mut **tx, &created, "usage");
+                }
                 for a in &created {
                     summaries[accounts[a.as_str()]].accounts_created += 1;
                 }

@@ -22,12 +22,12 @@ fn mid_hour() -> chrono::DateTime<Utc> {
 async fn schedules_queue_each_job_once_and_it_runs(db: TestDb) {
     let s = db.store.as_ref();
     let now = mid_hour();
-    assert_eq!(schedule(s, &runner("a"), now).await.unwrap(), 2, "today's scoring and this hour's sweep");
+    assert_eq!(schedule(s, &runner("a"), now).await.unwrap(), 3, "today's scoring, this hour's sweep and today's signals");
     assert_eq!(schedule(s, &runner("b"), now).await.unwrap(), 0, "another server asks for the same work: nothing new");
     let ran = run_due(s, &runner("a"), now).await.unwrap();
     let mut kinds: Vec<&str> = ran.iter().map(|a| a.job.kind.as_str()).collect();
     kinds.sort();
-    assert_eq!(kinds, vec!["health.daily_score", "sessions.sweep"]);
+    assert_eq!(kinds, vec!["health.daily_score", "sessions.sweep", "signals.daily"]);
     assert!(ran.iter().all(|a| a.end == JobEnd::Done && a.recorded), "{ran:?}");
     assert!(run_due(s, &runner("b"), now + Duration::seconds(30)).await.unwrap().is_empty(), "nothing left to do within the hour");
     let day = s.jobs(Some("done"), 10).await.unwrap().into_iter().find(|j| j.kind == DAILY_SCORE).unwrap();

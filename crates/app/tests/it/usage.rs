@@ -48,9 +48,8 @@ async fn metrics_for_every_paying_account(db: TestDb) {
     assert_eq!(one.as_array().unwrap().len(), 1);
 }
 
-async fn alerts_find_a_collapse(db: TestDb) {
-    seed(&db).await;
-    let at = date("2026-11-24");
+/// The collapse of `alerts_find_a_collapse`: account A's exports, 10 a week for 8 weeks, then 1.
+async fn seed_collapse(db: &TestDb, at: chrono::NaiveDate) {
     let mut m = Vec::new();
     for week in 0..8 {
         for k in 0..10 {
@@ -62,7 +61,15 @@ async fn alerts_find_a_collapse(db: TestDb) {
         m.push(event(format!("b-exp-{k}"), "B", "b1", "export", at - Duration::days(k % 7)));
     }
     db.store.ingest(&m).await.unwrap();
-    let defs = Definitions::parse("[[metric]]\nname = \"exports_7d\"\nkind = \"count\"\nevent = \"export\"\ndays = 7\n").unwrap();
+}
+
+const EXPORTS: &str = "[[metric]]\nname = \"exports_7d\"\nkind = \"count\"\nevent = \"export\"\ndays = 7\n";
+
+async fn alerts_find_a_collapse(db: TestDb) {
+    seed(&db).await;
+    let at = date("2026-11-24");
+    seed_collapse(&db, at).await;
+    let defs = Definitions::parse(EXPORTS).unwrap();
     let v = serde_json::to_value(usage_alerts(db.store.as_ref(), &defs, at).await.unwrap()).unwrap();
     let alerts = v.as_array().unwrap();
     assert_eq!(alerts.len(), 1, "{v}");
@@ -105,4 +112,24 @@ async fn windows_of_every_kind_and_length(db: TestDb) {
     assert_eq!(got, [Some(30.0), Some(150.0), Some(-0.25), Some(7.0), Some(2.0), Some(7.0), Some(42.0), Some(4.0), Some(1.0), Some(2.0), Some(0.0)], "{a}");
 }
 
-both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse, windows_of_every_kind_and_length);
+/// The daily signals score the day first, then record the collapse once and raise one
+/// `usage.anomaly`; the next day's run finds the same drop and raises nothing new.
+async fn daily_signals_record_a_collapse_once(db: TestDb) {
+    seed(&db).await;
+    let at = date("2026-11-24");
+    seed_collapse(&db, at).await;
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_setting(kizuna_app::usage::SETTING, EXPORTS).await.unwrap();
+    tx.commit().await.unwrap();
+    let first = kizuna_app::signals::run_daily(db.store.as_ref(), at).await.unwrap();
+    assert_eq!((first.scored, first.anomalies_found, first.anomalies_new), (2, 1, 1), "{first:?}");
+    assert_eq!(db.store.last_health_day().await.unwrap(), Some(at));
+    let next = kizuna_app::signals::run_daily(db.store.as_ref(), at + Duration::days(1)).await.unwrap();
+    assert_eq!((next.anomalies_found, next.anomalies_new), (1, 0), "the same drop: {next:?}");
+    let events: Vec<_> = db.store.events_after(0, 1000).await.unwrap().into_iter().filter(|e| e.kind == "usage.anomaly").collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].account_id.as_deref(), events[0].payload["drop"].as_f64()), (Some("A"), Some(0.9)));
+    assert_eq!(db.store.usage_anomalies(at, at, None).await.unwrap().len(), 1);
+}
+
+both_engines!(metrics_for_every_paying_account, alerts_find_a_collapse, windows_of_every_kind_and_length, daily_signals_record_a_collapse_once);

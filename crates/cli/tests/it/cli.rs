@@ -205,14 +205,15 @@ async fn jobs_run_and_list(db: TestDb) {
     let ran = kizuna(Some(url), &["jobs", "run"]);
     assert!(ran.status.success(), "{}", text(&ran.stderr));
     assert!(text(&ran.stdout).contains("health.daily_score") && text(&ran.stdout).contains("\tdone"), "{}", text(&ran.stdout));
-    assert!(text(&ran.stderr).contains("2 job(s) run"), "{}", text(&ran.stderr));
+    assert!(text(&ran.stderr).contains("3 job(s) run"), "{}", text(&ran.stderr));
+    assert!(text(&ran.stdout).contains("signals.daily"), "{}", text(&ran.stdout));
     let again = kizuna(Some(url), &["jobs", "run"]);
     assert!(text(&again.stderr).contains("0 job(s) run"), "nothing due twice: {}", text(&again.stderr));
 
     let out = kizuna(Some(url), &["jobs", "list", "--format", "json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let jobs = jobs.as_array().unwrap();
-    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs.len(), 3);
     for j in jobs {
         for key in ["job_id", "kind", "scheduled_for", "node", "attempts", "status", "error", "started_at", "finished_at"] {
             assert!(j.get(key).is_some(), "{key} in {j}");
@@ -223,7 +224,7 @@ async fn jobs_run_and_list(db: TestDb) {
     let csv = text(&kizuna(Some(url), &["jobs", "list", "--format", "csv", "--status", "done"]).stdout);
     let header = csv.lines().next().unwrap();
     assert!(header.contains("job_id") && header.contains("scheduled_for") && header.contains("finished_at"), "{header}");
-    assert_eq!(csv.lines().count(), 3);
+    assert_eq!(csv.lines().count(), 4);
     let none = kizuna(Some(url), &["jobs", "list", "--status", "dead"]);
     assert!(none.status.success() && text(&none.stdout).is_empty());
     let bad = kizuna(Some(url), &["jobs", "list", "--status", "paused"]);

@@ -98,7 +98,7 @@ async fn two_servers_share_the_jobs_and_the_events(db: TestDb) {
     let mut jobs = vec![];
     for _ in 0..200 {
         jobs = store.jobs(None, 100).await.unwrap();
-        if jobs.len() >= 3 && jobs.iter().all(|j| j.status == "done") {
+        if jobs.len() >= 4 && jobs.iter().all(|j| j.status == "done") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -114,6 +114,7 @@ async fn two_servers_share_the_jobs_and_the_events(db: TestDb) {
     // One job per day and hour whichever server asked (two, if the test straddled an hour).
     let scoring = &by_kind["health.daily_score"];
     assert!((1..=2).contains(&scoring.len()), "{jobs:#?}");
+    assert!((1..=2).contains(&by_kind["signals.daily"].len()), "{jobs:#?}");
     let sweeps = &by_kind["sessions.sweep"];
     assert!((2..=3).contains(&sweeps.len()), "this hour's sweep and the orphan: {jobs:#?}");
     for j in &jobs {

@@ -26,7 +26,11 @@ async fn events_commit_with_their_change_and_are_read_in_order(db: TestDb) {
         .unwrap();
     tx.emit(event(1)).await.unwrap();
     tx.commit().await.unwrap();
-    let got = s.events_after(0, 10).await.unwrap();
+    let all = s.events_after(0, 10).await.unwrap();
+    let created: Vec<(Option<&str>, Option<&str>)> =
+        all.iter().filter(|e| e.kind == "account.created").map(|e| (e.account_id.as_deref(), e.payload["source"].as_str())).collect();
+    assert_eq!(created, vec![(Some("A1"), Some("import")), (Some("B2"), Some("import"))], "the accounts the subscriptions named were created");
+    let got: Vec<_> = all.into_iter().filter(|e| e.kind != "account.created").collect();
     let seen: Vec<(&str, Option<&str>)> = got.iter().map(|e| (e.kind.as_str(), e.account_id.as_deref())).collect();
     assert_eq!(
         seen,
@@ -97,4 +101,102 @@ async fn a_consumer_reading_during_writes_skips_nothing(db: TestDb) {
     assert_eq!((n, seen.len()), (120, 120), "every event seen once");
 }
 
-both_engines!(events_commit_with_their_change_and_are_read_in_order, a_consumer_reading_during_writes_skips_nothing);
+/// The events of `kind` after `seq`: (account, payload).
+async fn of_kind(s: &dyn kizuna_store::Store, kind: &str, seq: i64) -> Vec<(String, serde_json::Value)> {
+    let all = s.events_after(seq, 1000).await.unwrap();
+    all.into_iter().filter(|e| e.kind == kind).map(|e| (e.account_id.unwrap_or_default(), e.payload)).collect()
+}
+
+async fn last_seq(s: &dyn kizuna_store::Store) -> i64 {
+    s.events_after(0, 10_000).await.unwrap().last().map_or(0, |e| e.seq)
+}
+
+/// Usage naming an unknown account creates it and says so; an account an import created
+/// before raises nothing.
+async fn accounts_created_by_usage_raise_account_created(db: TestDb) {
+    use kizuna_store::testing::usage_event;
+    let s = db.store.as_ref();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    let mut tx = s.begin().await.unwrap();
+    tx.upsert_subscriptions(&[subscription("K1", "core", "2026-01-01", None, 10_000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let seq = last_seq(s).await;
+    s.ingest(&[usage_event("m1".into(), "K1", "u1", "login", day), usage_event("m2".into(), "N1", "u2", "login", day)]).await.unwrap();
+    s.ingest(&[usage_event("m3".into(), "N1", "u2", "login", day)]).await.unwrap();
+    assert_eq!(of_kind(s, "account.created", seq).await, vec![("N1".to_string(), serde_json::json!({ "source": "usage" }))]);
+}
+
+/// A score that changes the account's current band raises `health.band_changed` with the
+/// bands and scores; the same band again, or an older day scored again, raises nothing.
+async fn a_band_change_raises_its_event(db: TestDb) {
+    use kizuna_store::HealthRow;
+    let s = db.store.as_ref();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let row = |d: u32, score: f64, band: &str, previous: Option<f64>| HealthRow {
+        account_id: "H1".into(),
+        scored_on: day(d),
+        scorecard: "default".into(),
+        score: Some(score),
+        band: Some(band.into()),
+        grade: None,
+        previous_score: previous,
+        detail: "{}".into(),
+    };
+    s.save_health(&[row(1, 80.0, "green", None)]).await.unwrap();
+    s.save_health(&[row(2, 78.0, "green", Some(80.0))]).await.unwrap();
+    s.save_health(&[row(3, 35.5, "red", Some(78.0))]).await.unwrap();
+    s.save_health(&[row(2, 50.0, "yellow", Some(80.0))]).await.unwrap();
+    let got = of_kind(s, "health.band_changed", 0).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((got[0].1["from"].clone(), got[0].1["to"].clone()), (serde_json::Value::Null, serde_json::json!("green")));
+    assert_eq!(
+        got[1].1,
+        serde_json::json!({ "from": "green", "to": "red", "score": 35.5, "previous_score": 78.0, "scored_on": "2026-11-03", "scorecard": "default" })
+    );
+}
+
+/// One usage drop is one anomaly and one `usage.anomaly`, however many days it lasts; a new
+/// drop a week later is another. Dropped with its transaction, it is neither.
+async fn a_usage_anomaly_is_recorded_once_per_drop(db: TestDb) {
+    use kizuna_store::UsageAnomaly;
+    let s = db.store.as_ref();
+    let anomaly = |d: u32| UsageAnomaly {
+        account_id: "U1".into(),
+        event: "report_viewed".into(),
+        day: chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
+        last_week: 2.0,
+        baseline_median: 40.0,
+        drop: 0.95,
+        robust_z: Some(-4.5),
+    };
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.record_usage_anomaly(&anomaly(1)).await.unwrap());
+    drop(tx);
+    assert!(of_kind(s, "usage.anomaly", 0).await.is_empty());
+    let mut tx = s.begin().await.unwrap();
+    let recorded: Vec<bool> = {
+        let mut v = vec![];
+        for d in [1, 4, 7, 8] {
+            v.push(tx.record_usage_anomaly(&anomaly(d)).await.unwrap());
+        }
+        v
+    };
+    tx.commit().await.unwrap();
+    assert_eq!(recorded, vec![true, false, false, true], "the 1st and the 8th: a week apart");
+    let events = of_kind(s, "usage.anomaly", 0).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!((events[0].0.as_str(), events[0].1["event"].as_str(), events[0].1["day"].as_str()), ("U1", Some("report_viewed"), Some("2026-11-01")));
+    let d = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let stored = s.usage_anomalies(d(1), d(30), Some("U1")).await.unwrap();
+    assert_eq!(stored.iter().map(|a| a.day).collect::<Vec<_>>(), vec![d(8), d(1)], "newest first");
+    assert_eq!(stored[1], anomaly(1));
+    assert!(s.usage_anomalies(d(1), d(30), Some("other")).await.unwrap().is_empty());
+}
+
+both_engines!(
+    events_commit_with_their_change_and_are_read_in_order,
+    a_consumer_reading_during_writes_skips_nothing,
+    accounts_created_by_usage_raise_account_created,
+    a_band_change_raises_its_event,
+    a_usage_anomaly_is_recorded_once_per_drop
+);
