@@ -26,6 +26,9 @@ pub enum AppError {
     /// A user that cannot be created or changed (400).
     #[error(transparent)]
     User(#[from] UserError),
+    /// A CTA that is not there (404) or cannot be opened or changed as asked (400).
+    #[error(transparent)]
+    Cta(#[from] crate::ctas::CtaError),
     /// No active API key with that id (400 on the page, an error on the command line).
     #[error("no active key {0:?} (see `kizuna keys list`)")]
     NoKey(String),

@@ -43,7 +43,7 @@ pub struct AccountState {
 }
 
 /// The next renewal after `at` of a contract billed every `months` months.
-fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: NaiveDate) -> NaiveDate {
+pub(crate) fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: NaiveDate) -> NaiveDate {
     if let Some(end) = end {
         return end;
     }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod ctas;
 pub mod dashboard;
 mod error;
 pub mod health;

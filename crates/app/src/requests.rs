@@ -283,3 +283,52 @@ pub struct JobsRequest {
     pub limit: Option<String>,
 }
 lookup!(JobsRequest { status, limit });
+
+/// The CTA list: by status (default `active`: open, in progress and snoozed), owner, account,
+/// type and due date, a page at a time.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CtaListRequest {
+    /// active (default), open, in_progress, snoozed, closed or all.
+    #[param(pattern = "^(active|open|in_progress|snoozed|closed|all)$")]
+    pub status: Option<String>,
+    /// The owner's e-mail; `me` for the one asking.
+    pub owner: Option<String>,
+    pub account: Option<String>,
+    /// risk, opportunity, renewal, onboarding, lifecycle or an admin-defined type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub cta_type: Option<String>,
+    /// Due on or before this day, YYYY-MM-DD.
+    pub due_by: Option<String>,
+    /// Page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub page: Option<String>,
+    /// CTAs per page, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub per_page: Option<String>,
+}
+
+impl crate::requests::Lookup for CtaListRequest {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        match name {
+            "status" => self.status.as_deref(),
+            "owner" => self.owner.as_deref(),
+            "account" => self.account.as_deref(),
+            "type" => self.cta_type.as_deref(),
+            "due_by" => self.due_by.as_deref(),
+            "page" => self.page.as_deref(),
+            "per_page" => self.per_page.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// `ctas run-signals`: the day to run them for.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignalsRequest {
+    /// YYYY-MM-DD (default today, business time zone).
+    pub at: Option<String>,
+}
+lookup!(SignalsRequest { at });

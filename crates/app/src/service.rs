@@ -6,14 +6,19 @@
 //! |--------------------------------------------------------|--------------------------------|
 //! | reports, dashboard, plans, backtest, forecast, alerts  | `ReadPortfolio`                |
 //! | accounts, one account, its score and usage             | `ReadAccounts` (partner: own)  |
-//! | logging an activity                                    | `WriteActivities`              |
+//! | logging an activity; opening and working CTAs          | `WriteActivities`              |
+//! | CTAs (a partner: its accounts')                        | `ReadAccounts`                 |
+//! | CTA types, reasons, playbooks, signal thresholds       | `EditPlaybooks` (CS Ops)       |
+//! | running the daily signals now                          | `EditPlaybooks`                |
 //! | saving scenarios, scorecards, definitions; scoring now | `EditPlans`                    |
 //! | the audit log, the jobs                                | `ReadAudit`                    |
 //! | users and API keys                                     | `Admin`                        |
 
 use crate::access::Actor;
 use crate::accounts::{self, AccountDetail, NewActivity};
+use crate::ctas::{self, CtaChange, CtaDetail, NewCta};
 use crate::dashboard::Dashboard;
+use crate::signals::{self, SignalsSummary};
 use crate::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
 use crate::planning::{self, PlanKind, PlanOutput};
 use crate::usage::{self, UsageAlert, UsageRow};
@@ -27,7 +32,7 @@ use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::{Account, ActivityRow, StaffRow};
 use kizuna_store::access::AuditRecord;
 use kizuna_store::usage::DailyUsage;
-use kizuna_store::{AccountPage, ApiKey, JobRecord, StaffUser, Store};
+use kizuna_store::{AccountPage, ApiKey, Cta, CtaComment, CtaPage, CtaQuery, JobRecord, StaffUser, Store};
 use serde::Serialize;
 use serde_json::json;
 
@@ -302,6 +307,78 @@ impl<'a> App<'a> {
 
     /// The jobs the servers ran or will run, the latest scheduled first (`status`: queued,
     /// running, done, failed or dead).
+    // CTAs.
+
+    /// A page of CTAs (default: not closed), soonest due first.
+    pub async fn ctas(&self, q: &dyn Lookup) -> Result<CtaPage, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let p = Params(q);
+        use kizuna_domain::ctas::CtaStatus::*;
+        let statuses = match p.text("status").unwrap_or("active") {
+            "active" => vec![Open, InProgress, Snoozed],
+            "all" => vec![],
+            s => vec![p.choice("status", kizuna_domain::ctas::CtaStatus::parse, "active, open, in_progress, snoozed, closed or all")?.ok_or_else(|| crate::ParamError::new("status", s, "is not a status"))?],
+        };
+        let owner_email = p.text("owner").map(|o| if o == "me" { self.actor.id.clone() } else { o.trim().to_lowercase() });
+        let query = CtaQuery {
+            statuses,
+            owner_email,
+            account_id: p.text("account").map(str::to_string),
+            partner_id: None,
+            cta_type: p.text("type").map(str::to_string),
+            due_by: p.date("due_by")?,
+            page: p.number("page", 1, u32::MAX)?.unwrap_or(1),
+            per_page: p.number("per_page", 1, 500)?.unwrap_or(50),
+        };
+        ctas::list(self.store, self.actor, query).await
+    }
+
+    /// One CTA with its tasks and comments.
+    pub async fn cta(&self, id: &str) -> Result<CtaDetail, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        ctas::detail(self.store, self.actor, id).await
+    }
+
+    pub async fn create_cta(&self, n: NewCta) -> Result<Cta, AppError> {
+        self.need(Permission::WriteActivities)?;
+        ctas::create(self.store, self.actor, n).await
+    }
+
+    pub async fn update_cta(&self, id: &str, change: CtaChange) -> Result<Cta, AppError> {
+        self.need(Permission::WriteActivities)?;
+        ctas::update(self.store, self.actor, id, change).await
+    }
+
+    pub async fn comment_cta(&self, id: &str, body: &str) -> Result<CtaComment, AppError> {
+        self.need(Permission::WriteActivities)?;
+        ctas::comment(self.store, self.actor, id, body).await
+    }
+
+    /// The CTA configuration (TOML) as saved, or the default.
+    pub async fn playbooks_text(&self) -> Result<String, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        ctas::config_text(self.store).await
+    }
+
+    /// The CTA configuration as data (types and reasons with their labels, playbooks).
+    pub async fn playbooks(&self) -> Result<kizuna_domain::ctas::CtaConfig, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        ctas::config(self.store).await
+    }
+
+    pub async fn save_playbooks(&self, body: &str) -> Result<kizuna_domain::ctas::CtaConfig, AppError> {
+        self.need(Permission::EditPlaybooks)?;
+        ctas::save_config(self.store, self.actor, body).await
+    }
+
+    /// Runs the daily signals as of `at` now (the job does it every day).
+    pub async fn run_signals(&self, at: NaiveDate) -> Result<SignalsSummary, AppError> {
+        self.need(Permission::EditPlaybooks)?;
+        let v = signals::run_daily(self.store, at).await?;
+        self.actor.record(self.store, "signals.run", None, json!({ "at": at, "opened": v.opened, "updated": v.updated })).await?;
+        Ok(v)
+    }
+
     pub async fn jobs(&self, status: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, AppError> {
         self.need(Permission::ReadAudit)?;
         if let Some(s) = status.filter(|s| kizuna_domain::jobs::JobStatus::parse(s).is_none()) {

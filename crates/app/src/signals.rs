@@ -1,14 +1,25 @@
-//! The daily signals (`signals.daily`): what changed in the book that someone should act on,
-//! found once a day after the scores are in. Today: usage anomalies, each recorded once per drop
-//! and raised as a `usage.anomaly` event in the same transaction (docs/events.md).
+//! The daily signals (`signals.daily`, `kizuna ctas run-signals`): what changed in the book
+//! that someone should act on, found once a day after the scores are in, and the CTAs they
+//! open. Usage anomalies are recorded once per drop (`usage.anomaly`); then each signal opens
+//! a CTA, or updates the one already open for the same account, type and reason (its evidence,
+//! and its status when a snooze has run out). A signal whose CTA was closed is not opened again
+//! for the same finding (a renewal's date, an anomaly's day) nor, for the others, within the
+//! cooldown. Running twice opens nothing new.
 
+use crate::ctas::{config, new_cta, open_in, summary, Owned};
 use crate::usage::{definitions, usage_alerts};
 use crate::AppError;
-use chrono::NaiveDate;
-use kizuna_store::{Health, UnitOfWork, Usage, UsageAnomaly};
+use chrono::{Duration, NaiveDate, Utc};
+use kizuna_domain::ctas::{CtaConfig, CtaStatus, Source, HEALTH_DROP, HEALTH_RED, NO_CONTACT, RENEWAL, USAGE_DROP};
+use kizuna_store::{Accounts, AuditEntry, Ctas, Health, NewEvent, SignalCta, UnitOfWork, Usage, UsageAnomaly};
 use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
 
-/// What a run found and what was new.
+/// Who the audit log says opened a signal's CTA.
+pub const ACTOR: &str = "signals";
+
+/// What a run found and did.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SignalsSummary {
     pub at: NaiveDate,
@@ -18,12 +29,85 @@ pub struct SignalsSummary {
     pub anomalies_found: usize,
     /// Of those, the ones not recorded in the 7 days before: each raised `usage.anomaly`.
     pub anomalies_new: usize,
+    /// Signals found, by reason.
+    pub signals: BTreeMap<String, usize>,
+    /// CTAs opened.
+    pub opened: usize,
+    /// Open CTAs whose evidence the signal updated (snoozed ones whose date had come are
+    /// open again: counted in `reopened` too).
+    pub updated: usize,
+    pub reopened: usize,
+    /// Signals that opened nothing: their CTA was closed (for the same finding, or recently).
+    pub skipped: usize,
 }
 
-/// Runs the day's signals as of `at`: scores the day first if that was not done (the signals
-/// read the day's scores), then records the usage anomalies not recorded for the same drop.
-pub async fn run_daily(store: &(impl Health + Usage + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
+/// One finding: a CTA of this type and reason should be open on the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub account_id: String,
+    pub cta_type: &'static str,
+    pub reason: &'static str,
+    /// The same key on the next run means the same finding.
+    pub key: String,
+    pub evidence: serde_json::Value,
+}
+
+/// What to do with a signal, given the account's CTAs of the same type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Open,
+    /// Update this CTA's evidence (and key); `reopen` when its snooze has run out.
+    Update { cta_id: String, reopen: bool },
+    Skip,
+}
+
+/// Decides what a signal does, from the CTAs of its account and type (any status, closed
+/// ones from the last days only). Pure.
+pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_days: u32) -> Action {
+    let same_reason: Vec<&SignalCta> = existing.iter().copied().filter(|c| c.reason == signal.reason).collect();
+    if let Some(c) = same_reason.iter().find(|c| c.status != CtaStatus::Closed) {
+        let reopen = c.status == CtaStatus::Snoozed && c.snoozed_until.is_none_or(|u| u <= at);
+        return Action::Update { cta_id: c.cta_id.clone(), reopen };
+    }
+    // A renewal or a usage drop is one finding (its date, its day): closed, it stays closed.
+    // The others (a state: red, no contact) wait out the cooldown after a CTA was closed.
+    let keyed_by_finding = signal.cta_type == RENEWAL.0 || signal.reason == USAGE_DROP.1;
+    let closed = if keyed_by_finding {
+        same_reason.iter().any(|c| c.signal_key == signal.key)
+    } else {
+        let cooldown = kizuna_domain::time::start_of_day(at - Duration::days(cooldown_days as i64));
+        same_reason.iter().any(|c| c.closed_at.is_some_and(|t| t >= cooldown))
+    };
+    if closed { Action::Skip } else { Action::Open }
+}
+
+/// Runs the day's signals as of `at`: scores the day first if that was not done, records the
+/// usage anomalies, then opens or updates the CTAs the signals call for.
+pub async fn run_daily(store: &(impl Accounts + Health + Usage + Ctas + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
     let scored = crate::health::score_if_due(store, at).await?.unwrap_or(0);
+    let (found, new) = record_anomalies(store, at).await?;
+    let config = config(store).await?;
+    let signals = find(store, &config, at).await?;
+    let mut summary = SignalsSummary {
+        at,
+        scored,
+        anomalies_found: found,
+        anomalies_new: new,
+        signals: BTreeMap::new(),
+        opened: 0,
+        updated: 0,
+        reopened: 0,
+        skipped: 0,
+    };
+    for s in &signals {
+        *summary.signals.entry(s.reason.to_string()).or_default() += 1;
+    }
+    act(store, &config, &signals, at, &mut summary).await?;
+    Ok(summary)
+}
+
+/// Records today's usage anomalies (each drop once, raising `usage.anomaly`): (found, new).
+async fn record_anomalies(store: &(impl Usage + UnitOfWork + ?Sized), at: NaiveDate) -> Result<(usize, usize), AppError> {
     let defs = definitions(store).await?;
     let alerts = usage_alerts(store, &defs, at).await?;
     let mut tx = store.begin().await?;
@@ -41,5 +125,215 @@ pub async fn run_daily(store: &(impl Health + Usage + UnitOfWork + ?Sized), at: 
         new += usize::from(tx.record_usage_anomaly(&anomaly).await?);
     }
     tx.commit().await?;
-    Ok(SignalsSummary { at, scored, anomalies_found: alerts.len(), anomalies_new: new })
+    Ok((alerts.len(), new))
+}
+
+/// Every signal on `at` for accounts paying then.
+async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaConfig, at: NaiveDate) -> Result<Vec<Signal>, AppError> {
+    let t = &config.signals;
+    let paying: HashMap<String, NaiveDate> = store.active_accounts(at, None).await?.into_iter().collect();
+    let mut out = Vec::new();
+
+    // Health: red now and not a week before; or down by the threshold in a week.
+    let now: HashMap<String, (NaiveDate, Option<f64>, Option<String>)> =
+        store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, d, s, b, _)| (a, (d, s, b))).collect();
+    let week_ago: HashMap<String, (NaiveDate, Option<f64>, Option<String>)> =
+        store.health_scores_before(at - Duration::days(6)).await?.into_iter().map(|(a, d, s, b, _)| (a, (d, s, b))).collect();
+    for (account, (day, score, band)) in &now {
+        if !paying.contains_key(account) || *day < at - Duration::days(6) {
+            continue;
+        }
+        let before = week_ago.get(account);
+        let (before_score, before_band) = (before.and_then(|b| b.1), before.and_then(|b| b.2.clone()));
+        let evidence = |drop: Option<f64>| json!({ "score": score, "band": band, "scored_on": day, "previous_score": before_score, "previous_band": before_band, "previous_scored_on": before.map(|b| b.0), "drop": drop });
+        if band.as_deref() == Some("red") && before_band.as_deref() != Some("red") {
+            out.push(Signal { account_id: account.clone(), cta_type: HEALTH_RED.0, reason: HEALTH_RED.1, key: HEALTH_RED.1.into(), evidence: evidence(None) });
+        } else if let (Some(s), Some(b)) = (score, before_score) {
+            if b - s >= t.health_drop_points {
+                out.push(Signal { account_id: account.clone(), cta_type: HEALTH_DROP.0, reason: HEALTH_DROP.1, key: HEALTH_DROP.1.into(), evidence: evidence(Some(b - s)) });
+            }
+        }
+    }
+    add_drags(store, &mut out, at).await?;
+
+    // Usage: each anomaly of the last 7 days, keyed by its event and day.
+    for a in store.usage_anomalies(at - Duration::days(6), at, None).await? {
+        if !paying.contains_key(&a.account_id) {
+            continue;
+        }
+        let key = format!("{}:{}:{}", USAGE_DROP.1, a.event, a.day);
+        let evidence = json!({ "event": a.event, "day": a.day, "last_week": a.last_week, "baseline_median": a.baseline_median, "drop": a.drop, "robust_z": a.robust_z });
+        out.push(Signal { account_id: a.account_id, cta_type: USAGE_DROP.0, reason: USAGE_DROP.1, key, evidence });
+    }
+
+    // Renewals within the window, keyed by their date, with the ARR up for renewal.
+    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
+    let mut renewals: HashMap<String, NaiveDate> = HashMap::new();
+    for term in store.contract_terms(at, None).await? {
+        let d = crate::health::next_renewal(term.start_date, term.end_date, term.bill_period_months, at);
+        renewals.entry(term.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+    }
+    for (account, day) in renewals {
+        let days = (day - at).num_days();
+        if days < 0 || days > t.renewal_days as i64 {
+            continue;
+        }
+        let arr_cents = mrr.get(&account).copied().unwrap_or(0) * 12;
+        let evidence = json!({ "renewal_date": day, "days_left": days, "arr": kizuna_domain::money::to_units(arr_cents), "arr_cents": arr_cents });
+        out.push(Signal { account_id: account, cta_type: RENEWAL.0, reason: RENEWAL.1, key: format!("renewal:{day}"), evidence });
+    }
+
+    // No CSM contact for too long on the touch models that expect it.
+    let touch: HashMap<String, String> = store
+        .account_dims()
+        .await?
+        .into_iter()
+        .filter_map(|d| d.touch_model.map(|m| (d.account_id, m.as_str().to_string())))
+        .collect();
+    let since = at - Duration::days(t.no_contact_days as i64);
+    let last: HashMap<String, Option<NaiveDate>> = store.activity_summary(at, at, None).await?.into_iter().map(|s| (s.account_id, s.last_touch)).collect();
+    for (account, start) in &paying {
+        let Some(model) = touch.get(account) else { continue };
+        if !t.no_contact_touch_models.iter().any(|m| m.parse::<kizuna_domain::TouchModel>().ok().map(|m| m.as_str()) == Some(model.as_str())) {
+            continue;
+        }
+        let last_touch = last.get(account).copied().flatten();
+        // A new customer is given the same time before it counts as neglected.
+        let reference = last_touch.unwrap_or(*start);
+        if reference <= since {
+            let evidence = json!({ "last_contact_on": last_touch, "days": (at - reference).num_days(), "paying_since": start });
+            out.push(Signal { account_id: account.clone(), cta_type: NO_CONTACT.0, reason: NO_CONTACT.1, key: NO_CONTACT.1.into(), evidence });
+        }
+    }
+    out.sort_by(|a, b| (&a.account_id, a.reason, &a.key).cmp(&(&b.account_id, b.reason, &b.key)));
+    Ok(out)
+}
+
+/// The measures that cost each health signal's account the most points, from its latest
+/// explanation (kept with the score).
+async fn add_drags(store: &(impl Health + ?Sized), signals: &mut [Signal], at: NaiveDate) -> Result<(), AppError> {
+    for s in signals.iter_mut() {
+        if let Some(row) = store.health_before(at + Duration::days(1), Some(&s.account_id)).await?.into_iter().next() {
+            s.evidence["drags"] = row.detail_json()["drags"].clone();
+        }
+    }
+    Ok(())
+}
+
+/// Opens or updates the CTAs the signals call for, in one transaction.
+async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaConfig, signals: &[Signal], at: NaiveDate, summary: &mut SignalsSummary) -> Result<(), AppError> {
+    let t = &config.signals;
+    let window = t.cooldown_days.max(t.renewal_days + 31) as i64;
+    let known = store.signal_ctas(kizuna_domain::time::start_of_day(at - Duration::days(window))).await?;
+    let mut by_account: HashMap<(&str, &str), Vec<&SignalCta>> = HashMap::new();
+    for c in &known {
+        by_account.entry((c.account_id.as_str(), c.cta_type.as_str())).or_default().push(c);
+    }
+    let owners: HashMap<String, Option<String>> = store.account_dims().await?.into_iter().map(|d| (d.account_id, d.owner_email)).collect();
+    let mut tx = store.begin().await?;
+    for s in signals {
+        let existing = by_account.get(&(s.account_id.as_str(), s.cta_type)).map(Vec::as_slice).unwrap_or(&[]);
+        match decide(s, existing, at, t.cooldown_days) {
+            Action::Skip => summary.skipped += 1,
+            Action::Open => {
+                let owned = Owned { account_id: s.account_id.clone(), name: s.account_id.clone(), owner_email: owners.get(&s.account_id).cloned().flatten() };
+                let mut cta = new_cta(config, &owned, s.cta_type, s.reason, at, Source::Signal)?;
+                cta.signal_key = s.key.clone();
+                cta.evidence = s.evidence.clone();
+                if s.cta_type == RENEWAL.0 {
+                    if let Some(day) = s.evidence["renewal_date"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()) {
+                        cta.due_on = Some(cta.due_on.map_or(day, |d| d.min(day)));
+                    }
+                }
+                open_in(&mut *tx, ACTOR, &cta).await?;
+                summary.opened += 1;
+            }
+            Action::Update { cta_id, reopen } => {
+                let Some(mut cta) = store.cta(&cta_id).await? else { continue };
+                if cta.evidence == s.evidence && cta.signal_key == s.key && !reopen {
+                    continue;
+                }
+                cta.evidence = s.evidence.clone();
+                cta.signal_key = s.key.clone();
+                if reopen {
+                    cta.status = CtaStatus::Open;
+                    cta.snoozed_until = None;
+                    cta.snooze_reason = None;
+                    summary.reopened += 1;
+                }
+                cta.updated_at = Utc::now();
+                tx.update_cta(&cta).await?;
+                let mut detail = summary_of(&cta, reopen);
+                tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
+                detail["evidence"] = cta.evidence.clone();
+                tx.emit(NewEvent { kind: "cta.updated", account_id: Some(&cta.account_id), payload: detail }).await?;
+                summary.updated += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn summary_of(cta: &kizuna_store::Cta, reopened: bool) -> serde_json::Value {
+    let mut v = summary(cta);
+    v["changed"] = if reopened { json!(["evidence", "status"]) } else { json!(["evidence"]) };
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(reason: &'static str, key: &str) -> Signal {
+        let cta_type = if reason == RENEWAL.1 { RENEWAL.0 } else { "risk" };
+        Signal { account_id: "A1".into(), cta_type, reason, key: key.into(), evidence: json!({}) }
+    }
+
+    fn cta(reason: &str, key: &str, status: CtaStatus, snoozed_until: Option<&str>, closed: Option<&str>) -> SignalCta {
+        SignalCta {
+            account_id: "A1".into(),
+            cta_id: format!("cta-{reason}-{key}"),
+            cta_type: if reason == RENEWAL.1 { RENEWAL.0.into() } else { "risk".into() },
+            reason: reason.into(),
+            signal_key: key.into(),
+            status,
+            snoozed_until: snoozed_until.map(|d| d.parse().unwrap()),
+            closed_at: closed.map(|d| kizuna_domain::time::start_of_day(d.parse().unwrap())),
+        }
+    }
+
+    #[test]
+    fn a_signal_updates_the_open_cta_and_respects_closed_and_snoozed_ones() {
+        let at: NaiveDate = "2026-12-04".parse().unwrap();
+        let red = signal("health_red", "health_red");
+        assert_eq!(decide(&red, &[], at, 14), Action::Open);
+        let open = cta("health_red", "health_red", CtaStatus::Open, None, None);
+        assert_eq!(decide(&red, &[&open], at, 14), Action::Update { cta_id: open.cta_id.clone(), reopen: false });
+        let snoozed = cta("health_red", "health_red", CtaStatus::Snoozed, Some("2026-12-10"), None);
+        assert_eq!(decide(&red, &[&snoozed], at, 14), Action::Update { cta_id: snoozed.cta_id.clone(), reopen: false }, "not before its date");
+        let woke = cta("health_red", "health_red", CtaStatus::Snoozed, Some("2026-12-04"), None);
+        assert_eq!(decide(&red, &[&woke], at, 14), Action::Update { cta_id: woke.cta_id.clone(), reopen: true });
+        let closed = cta("health_red", "health_red", CtaStatus::Closed, None, Some("2026-11-25"));
+        assert_eq!(decide(&red, &[&closed], at, 14), Action::Skip, "closed within the cooldown");
+        let other_reason = cta("usage_drop", "usage_drop:x:2026-12-01", CtaStatus::Open, None, None);
+        assert_eq!(decide(&red, &[&other_reason], at, 14), Action::Open, "another reason is another CTA");
+    }
+
+    #[test]
+    fn a_renewal_closed_stays_closed_and_the_next_renewal_opens() {
+        let at: NaiveDate = "2026-12-04".parse().unwrap();
+        let closed = cta("upcoming_renewal", "renewal:2027-01-31", CtaStatus::Closed, None, Some("2026-12-03"));
+        assert_eq!(decide(&signal("upcoming_renewal", "renewal:2027-01-31"), &[&closed], at, 14), Action::Skip);
+        assert_eq!(decide(&signal("upcoming_renewal", "renewal:2028-01-31"), &[&closed], at, 14), Action::Open, "the next year's renewal");
+        let drop = cta("usage_drop", "usage_drop:export:2026-11-20", CtaStatus::Closed, None, Some("2026-12-01"));
+        assert_eq!(decide(&signal("usage_drop", "usage_drop:export:2026-12-03"), &[&drop], at, 14), Action::Open, "a new drop");
+        let drop_same = signal("usage_drop", "usage_drop:export:2026-11-20");
+        assert_eq!(decide(&drop_same, &[&drop], at, 14), Action::Skip);
+        let long_ago = cta("no_contact", "no_contact", CtaStatus::Closed, None, Some("2026-10-01"));
+        let nc = signal("no_contact", "no_contact");
+        assert_eq!(decide(&nc, &[&long_ago], at, 14), Action::Open, "closed before the cooldown");
+        let lately = cta("no_contact", "no_contact", CtaStatus::Closed, None, Some("2026-11-25"));
+        assert_eq!(decide(&nc, &[&lately], at, 14), Action::Skip, "closed within the cooldown");
+    }
 }

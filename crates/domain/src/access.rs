@@ -18,6 +18,8 @@ pub enum Permission {
     WriteActivities,
     /// Save planning scenarios.
     EditPlans,
+    /// Edit CTA types, reasons, playbooks and signal thresholds (CS Ops).
+    EditPlaybooks,
     /// Read the audit log.
     ReadAudit,
     /// Manage users and API keys.

@@ -2,6 +2,7 @@
 //! Nothing here does IO, so every rule can be unit-tested with hand-computed figures.
 
 pub mod access;
+pub mod ctas;
 pub mod fields;
 pub mod health;
 pub mod jobs;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod backup;
+pub mod ctas;
 mod engine;
 mod error;
 pub mod health;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use accounts::{AccountPage, AccountQuery, AccountSort, Accounts, Counts};
+pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, SignalCta};
 pub use planning::Planning;
 pub use revenue::Revenue;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
@@ -137,10 +139,10 @@ pub struct StaffUser {
 
 /// The whole store, for wiring only: every area's reads, and [`Store::begin`] for writes.
 /// A use case takes the narrowest area trait it needs ([`Accounts`], [`Revenue`], [`Usage`],
-/// [`Health`], [`Access`], [`Planning`], [`Jobs`], [`Outbox`]), and [`UnitOfWork`] when it writes.
-pub trait Store: Accounts + Revenue + Usage + Health + Access + Planning + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+/// [`Health`], [`Access`], [`Planning`], [`Ctas`], [`Jobs`], [`Outbox`]), and [`UnitOfWork`] when it writes.
+pub trait Store: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
 
-impl<T> Store for T where T: Accounts + Revenue + Usage + Health + Access + Planning + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+impl<T> Store for T where T: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
 
 /// Writes: one transaction across every area. Reads take `&self` on the area traits; every
 /// write goes through a [`Tx`], so a change, its audit entry and the events it raises commit
@@ -201,6 +203,13 @@ pub trait Tx: Send {
     /// Records a usage anomaly and emits `usage.anomaly`, unless the same account and event
     /// already has one in the 7 days up to its day (one drop, one event); true when recorded.
     async fn record_usage_anomaly(&mut self, anomaly: &UsageAnomaly) -> Result<bool>;
+    /// A new CTA with its tasks (`account_name` is not stored). Fails when the account already
+    /// has a CTA of the same type and reason that is not closed.
+    async fn insert_cta(&mut self, cta: &Cta) -> Result<()>;
+    /// Writes every field of a stored CTA and replaces its tasks; false when there is none.
+    async fn update_cta(&mut self, cta: &Cta) -> Result<bool>;
+    /// Adds a comment to a CTA: its number within the CTA.
+    async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Result<i64>;
     /// An audit entry, committed with the change it records (or not at all).
     async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
     /// A domain event, committed with the change that raised it (or not at all). Writing

@@ -2,6 +2,7 @@
 
 use crate::access::access_impl;
 use crate::accounts::accounts_impl;
+use crate::ctas::ctas_impl;
 use crate::planning::planning_impl;
 use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
@@ -72,6 +73,7 @@ health_impl!(PgStore, sqlx::Postgres);
 accounts_impl!(PgStore, sqlx::Postgres);
 revenue_impl!(PgStore, sqlx::Postgres);
 planning_impl!(PgStore, sqlx::Postgres);
+ctas_impl!(PgStore, sqlx::Postgres);
 
 impl Engine for PgStore {
     type Db = sqlx::Postgres;

@@ -300,6 +300,30 @@ macro_rules! store_impl {
                 Ok(created)
             }
 
+            /// Writes a CTA's tasks (after its row, or after deleting its old tasks).
+            async fn write_cta_tasks(&mut self, c: &$crate::ctas::Cta) -> Result<()> {
+                if c.tasks.is_empty() {
+                    return Ok(());
+                }
+                let mut qb = QueryBuilder::<$Db>::new(
+                    "INSERT INTO cta_tasks (account_id, cta_id, task_id, title, description, owner_email, owner_role, due_on, done_at, done_by) ",
+                );
+                qb.push_values(&c.tasks, |mut b, t| {
+                    b.push_bind(&c.account_id)
+                        .push_bind(&c.cta_id)
+                        .push_bind(t.task_id)
+                        .push_bind(&t.title)
+                        .push_bind(&t.description)
+                        .push_bind(&t.owner_email)
+                        .push_bind(&t.owner_role)
+                        .push_bind(t.due_on)
+                        .push_bind(t.done_at.map(|d| d.timestamp_millis()))
+                        .push_bind(&t.done_by);
+                });
+                qb.build().execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
             /// Takes the outbox lock once, before the transaction's first event.
             async fn lock_outbox(&mut self) -> Result<()> {
                 if !self.emitting {
@@ -732,6 +756,93 @@ macro_rules! store_impl {
                 });
                 self.emit(crate::outbox::NewEvent { kind: "usage.anomaly", account_id: Some(&a.account_id), payload }).await?;
                 Ok(true)
+            }
+
+            async fn insert_cta(&mut self, c: &$crate::ctas::Cta) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO ctas (account_id, cta_id, cta_type, reason, title, priority, status, owner_email, due_on, snoozed_until, \
+                     snooze_reason, source, evidence, signal_key, created_by, created_at, updated_at, closed_at, outcome, close_note) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                )
+                .bind(&c.account_id)
+                .bind(&c.cta_id)
+                .bind(&c.cta_type)
+                .bind(&c.reason)
+                .bind(&c.title)
+                .bind($crate::ctas::priority_rank(c.priority))
+                .bind(c.status.as_str())
+                .bind(&c.owner_email)
+                .bind(c.due_on)
+                .bind(c.snoozed_until)
+                .bind(&c.snooze_reason)
+                .bind(c.source.as_str())
+                .bind(c.evidence.to_string())
+                .bind(&c.signal_key)
+                .bind(&c.created_by)
+                .bind(c.created_at.timestamp_millis())
+                .bind(c.updated_at.timestamp_millis())
+                .bind(c.closed_at.map(|t| t.timestamp_millis()))
+                .bind(c.outcome.map(|o| o.as_str()))
+                .bind(&c.close_note)
+                .execute(&mut *self.tx)
+                .await?;
+                self.write_cta_tasks(c).await
+            }
+
+            async fn update_cta(&mut self, c: &$crate::ctas::Cta) -> Result<bool> {
+                let n = sqlx::query(
+                    "UPDATE ctas SET title = $3, priority = $4, status = $5, owner_email = $6, due_on = $7, snoozed_until = $8, \
+                     snooze_reason = $9, evidence = $10, signal_key = $11, updated_at = $12, closed_at = $13, outcome = $14, close_note = $15 \
+                     WHERE account_id = $1 AND cta_id = $2",
+                )
+                .bind(&c.account_id)
+                .bind(&c.cta_id)
+                .bind(&c.title)
+                .bind($crate::ctas::priority_rank(c.priority))
+                .bind(c.status.as_str())
+                .bind(&c.owner_email)
+                .bind(c.due_on)
+                .bind(c.snoozed_until)
+                .bind(&c.snooze_reason)
+                .bind(c.evidence.to_string())
+                .bind(&c.signal_key)
+                .bind(c.updated_at.timestamp_millis())
+                .bind(c.closed_at.map(|t| t.timestamp_millis()))
+                .bind(c.outcome.map(|o| o.as_str()))
+                .bind(&c.close_note)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM cta_tasks WHERE account_id = $1 AND cta_id = $2")
+                    .bind(&c.account_id)
+                    .bind(&c.cta_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                self.write_cta_tasks(c).await?;
+                Ok(true)
+            }
+
+            async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<Utc>) -> Result<i64> {
+                let next: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(MAX(comment_id), 0) + 1 AS BIGINT) FROM cta_comments WHERE account_id = $1 AND cta_id = $2",
+                )
+                .bind(account_id)
+                .bind(cta_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                sqlx::query("INSERT INTO cta_comments (account_id, cta_id, comment_id, author, body, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(account_id)
+                    .bind(cta_id)
+                    .bind(next)
+                    .bind(author)
+                    .bind(body)
+                    .bind(at.timestamp_millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(next)
             }
 
             async fn audit(&mut self, e: crate::access::AuditEntry<'_>) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use crate::access::access_impl;
 use crate::accounts::accounts_impl;
+use crate::ctas::ctas_impl;
 use crate::planning::planning_impl;
 use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
@@ -231,6 +232,7 @@ health_impl!(SqliteStore, sqlx::Sqlite);
 accounts_impl!(SqliteStore, sqlx::Sqlite);
 revenue_impl!(SqliteStore, sqlx::Sqlite);
 planning_impl!(SqliteStore, sqlx::Sqlite);
+ctas_impl!(SqliteStore, sqlx::Sqlite);
 
 /// Rows per statement written through [`crate::sqlite_rows`] (50, 100 and 250 did the same
 /// within 3% on a 10M import).

@@ -2,6 +2,7 @@
 //! binary for each file directly under tests/, so each test file is a module here instead.
 
 mod access;
+mod ctas;
 mod health;
 mod jobs;
 mod planning;

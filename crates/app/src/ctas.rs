@@ -1,0 +1,456 @@
+//! Calls to action: open one by hand, work it (status, snooze, owner, due date, tasks,
+//! comments), close it with an outcome; the CTA configuration (types, reasons, playbooks,
+//! signal thresholds). Each change, its audit entry and its event (`cta.opened`,
+//! `cta.updated`, `cta.closed`) commit together. The daily signals that open CTAs are in
+//! [`crate::signals`].
+
+use crate::access::Actor;
+use crate::accounts::visible_account;
+use crate::AppError;
+use chrono::{NaiveDate, Utc};
+use kizuna_domain::ctas::{add_business_days, planned_tasks, shift_due, CtaConfig, CtaStatus, Outcome, Priority, Source, SETTING};
+use kizuna_domain::Role;
+use kizuna_store::{Accounts, Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, NewEvent, Tx, UnitOfWork, Usage};
+use serde::{Deserialize, Serialize};
+
+/// A CTA that cannot be opened or changed as asked (400), or is not there (404).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CtaError {
+    #[error("no CTA {0:?}")]
+    NotFound(String),
+    #[error("CTA type {0:?} is not configured")]
+    UnknownType(String),
+    #[error("CTA type {0:?} has no reason {1:?}")]
+    UnknownReason(String, String),
+    #[error("account {account:?} already has an open CTA of this type and reason: {cta_id}")]
+    AlreadyOpen { account: String, cta_id: String },
+    #[error("snoozing needs a date after today and a reason")]
+    SnoozeNeedsDate,
+    #[error("closing needs an outcome: success, lost or not_needed")]
+    CloseNeedsOutcome,
+    #[error("{field}: {value:?} is not valid; expected {expected}")]
+    Field { field: &'static str, value: String, expected: String },
+    #[error("no task {0} on this CTA")]
+    NoTask(i64),
+    #[error("{0} is too long")]
+    TooLong(&'static str),
+}
+
+/// A CTA opened by hand.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCta {
+    pub account_id: String,
+    #[serde(rename = "type")]
+    pub cta_type: String,
+    pub reason: String,
+    /// Defaults to the reason's label.
+    pub title: Option<String>,
+    /// low, medium, high or critical (default: the reason's).
+    pub priority: Option<String>,
+    /// Defaults to the account's owner.
+    pub owner_email: Option<String>,
+    /// YYYY-MM-DD (default: the reason's business days from today).
+    pub due_on: Option<String>,
+}
+
+/// A change to a CTA. Only the fields given change.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtaChange {
+    /// open, in_progress, snoozed (with `snoozed_until` and `snooze_reason`) or closed (with
+    /// `outcome`).
+    pub status: Option<String>,
+    pub snoozed_until: Option<String>,
+    pub snooze_reason: Option<String>,
+    /// success, lost or not_needed.
+    pub outcome: Option<String>,
+    pub close_note: Option<String>,
+    pub title: Option<String>,
+    pub priority: Option<String>,
+    pub owner_email: Option<String>,
+    /// With `owner_email`: the tasks the previous owner had (or nobody had) go to the new one.
+    #[serde(default)]
+    pub move_tasks: bool,
+    pub due_on: Option<String>,
+    /// With `due_on`: open tasks move by as many business days as the CTA.
+    #[serde(default)]
+    pub shift_tasks: bool,
+    /// Tasks to mark done (`true`) or open again (`false`).
+    #[serde(default)]
+    pub tasks: Vec<TaskChange>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskChange {
+    pub task_id: i64,
+    pub done: bool,
+}
+
+/// A CTA with its comment thread.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CtaDetail {
+    #[serde(flatten)]
+    pub cta: Cta,
+    pub comments: Vec<CtaComment>,
+}
+
+/// The configuration as saved, or the default.
+pub async fn config(store: &(impl Usage + ?Sized)) -> Result<CtaConfig, AppError> {
+    match store.setting(SETTING).await? {
+        Some(text) => CtaConfig::parse(&text).map_err(|e| AppError::Config(format!("CTA configuration: {e}"))),
+        None => Ok(CtaConfig::default_config()),
+    }
+}
+
+/// The configuration's text as saved, or the default's.
+pub async fn config_text(store: &(impl Usage + ?Sized)) -> Result<String, AppError> {
+    Ok(store.setting(SETTING).await?.unwrap_or_else(|| kizuna_domain::ctas::DEFAULT.to_string()))
+}
+
+/// Checks and saves the configuration (TOML), audited.
+pub async fn save_config(store: &(impl UnitOfWork + ?Sized), actor: &Actor, body: &str) -> Result<CtaConfig, AppError> {
+    let config = CtaConfig::parse(body).map_err(|e| AppError::Config(format!("CTA configuration: {e}")))?;
+    let mut tx = store.begin().await?;
+    tx.save_setting(SETTING, body).await?;
+    let detail = serde_json::json!({ "types": config.types.len(), "playbooks": config.playbooks.len() });
+    actor.audit(&mut *tx, "playbooks.save", None, detail).await?;
+    tx.commit().await?;
+    Ok(config)
+}
+
+/// A page of CTAs; a partner's actor sees its accounts' only.
+pub async fn list(store: &(impl Ctas + ?Sized), actor: &Actor, mut q: CtaQuery) -> Result<CtaPage, AppError> {
+    if let Some(p) = actor.scope() {
+        q.partner_id = Some(p);
+    }
+    Ok(store.ctas(&q).await?)
+}
+
+/// The CTA if the actor may see its account.
+pub async fn visible(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta_id: &str) -> Result<Cta, AppError> {
+    let not_found = || AppError::Cta(CtaError::NotFound(cta_id.to_string()));
+    let cta = store.cta(cta_id).await?.ok_or_else(not_found)?;
+    if actor.scope().is_some() {
+        visible_account(store, actor, &cta.account_id, crate::today()).await.map_err(|_| not_found())?;
+    }
+    Ok(cta)
+}
+
+pub async fn detail(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta_id: &str) -> Result<CtaDetail, AppError> {
+    let cta = visible(store, actor, cta_id).await?;
+    let comments = store.cta_comments(&cta.account_id, &cta.cta_id).await?;
+    Ok(CtaDetail { cta, comments })
+}
+
+fn field<T>(field: &'static str, value: &str, parsed: Option<T>, expected: &str) -> Result<T, AppError> {
+    parsed.ok_or_else(|| AppError::Cta(CtaError::Field { field, value: value.to_string(), expected: expected.to_string() }))
+}
+
+fn date(name: &'static str, value: &str) -> Result<NaiveDate, AppError> {
+    field(name, value, value.trim().parse::<NaiveDate>().ok(), "a date (YYYY-MM-DD)")
+}
+
+fn priority(value: &str) -> Result<Priority, AppError> {
+    field("priority", value, Priority::parse(value), "low, medium, high or critical")
+}
+
+fn text(name: &'static str, value: &str, max: usize) -> Result<String, AppError> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(CtaError::TooLong(name).into());
+    }
+    Ok(v.to_string())
+}
+
+/// A new CTA of `cta_type`/`reason` on `account`, with the playbook's tasks (the CTA's
+/// owner does the CSM's tasks; the others wait for someone with their role).
+pub(crate) fn new_cta(config: &CtaConfig, account: &Owned, cta_type: &str, reason: &str, opened: NaiveDate, source: Source) -> Result<Cta, AppError> {
+    config.cta_type(cta_type).ok_or_else(|| CtaError::UnknownType(cta_type.to_string()))?;
+    let r = config.reason(cta_type, reason).ok_or_else(|| CtaError::UnknownReason(cta_type.to_string(), reason.to_string()))?;
+    let now = Utc::now();
+    let owner = account.owner_email.clone();
+    let tasks = planned_tasks(config, cta_type, reason, opened)
+        .into_iter()
+        .zip(1..)
+        .map(|(t, task_id)| CtaTask {
+            task_id,
+            title: t.title,
+            description: t.description,
+            owner_email: if t.owner_role == Role::Csm { owner.clone() } else { None },
+            owner_role: t.owner_role.as_str().to_string(),
+            due_on: Some(t.due_on),
+            done: false,
+            done_at: None,
+            done_by: None,
+        })
+        .collect();
+    Ok(Cta {
+        cta_id: kizuna_store::ctas::new_cta_id(),
+        account_id: account.account_id.clone(),
+        account_name: account.name.clone(),
+        cta_type: cta_type.to_string(),
+        reason: reason.to_string(),
+        title: r.label_en.clone(),
+        priority: r.priority,
+        status: CtaStatus::Open,
+        owner_email: owner,
+        due_on: Some(add_business_days(opened, r.due_days)),
+        snoozed_until: None,
+        snooze_reason: None,
+        source,
+        evidence: serde_json::json!({}),
+        signal_key: reason.to_string(),
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+        outcome: None,
+        close_note: None,
+        tasks,
+    })
+}
+
+/// The account a CTA is opened on: its id, name and owner.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Owned {
+    pub account_id: String,
+    pub name: String,
+    pub owner_email: Option<String>,
+}
+
+impl From<&kizuna_domain::Account> for Owned {
+    fn from(a: &kizuna_domain::Account) -> Self {
+        Owned { account_id: a.account_id.clone(), name: a.name.clone(), owner_email: a.owner_email.clone() }
+    }
+}
+
+/// What the event and audit entry of a CTA carry.
+pub(crate) fn summary(c: &Cta) -> serde_json::Value {
+    serde_json::json!({
+        "cta_id": c.cta_id, "type": c.cta_type, "reason": c.reason, "status": c.status.as_str(),
+        "priority": c.priority.as_str(), "owner_email": c.owner_email, "due_on": c.due_on, "source": c.source.as_str(),
+    })
+}
+
+/// Writes a new CTA, its audit entry and `cta.opened` in the transaction.
+pub(crate) async fn open_in(tx: &mut dyn Tx, actor_id: &str, cta: &Cta) -> Result<(), AppError> {
+    tx.insert_cta(cta).await?;
+    let entry = kizuna_store::AuditEntry { actor: actor_id, action: "cta.open", target: Some(&cta.cta_id), detail: summary(cta) };
+    tx.audit(entry).await?;
+    tx.emit(NewEvent { kind: "cta.opened", account_id: Some(&cta.account_id), payload: summary(cta) }).await?;
+    Ok(())
+}
+
+/// Opens a CTA by hand.
+pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized), actor: &Actor, n: NewCta) -> Result<Cta, AppError> {
+    let today = crate::today();
+    let account = visible_account(store, actor, n.account_id.trim(), today).await?;
+    let config = config(store).await?;
+    let mut cta = new_cta(&config, &Owned::from(&account), n.cta_type.trim(), n.reason.trim(), today, Source::Manual)?;
+    let open = CtaQuery { account_id: Some(account.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
+    if let Some(existing) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason) {
+        return Err(CtaError::AlreadyOpen { account: account.account_id, cta_id: existing.cta_id }.into());
+    }
+    if let Some(t) = n.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        cta.title = text("title", t, 200)?;
+    }
+    if let Some(p) = &n.priority {
+        cta.priority = priority(p)?;
+    }
+    if let Some(o) = n.owner_email.as_deref().filter(|o| !o.trim().is_empty()) {
+        cta.owner_email = Some(text("owner_email", &o.to_lowercase(), 254)?);
+        for t in cta.tasks.iter_mut().filter(|t| t.owner_role == Role::Csm.as_str()) {
+            t.owner_email = cta.owner_email.clone();
+        }
+    }
+    if let Some(d) = &n.due_on {
+        cta.due_on = Some(date("due_on", d)?);
+    }
+    cta.created_by = Some(actor.id.clone());
+    let mut tx = store.begin().await?;
+    open_in(&mut *tx, &actor.id, &cta).await?;
+    tx.commit().await?;
+    Ok(cta)
+}
+
+pub(crate) fn not_closed() -> Vec<CtaStatus> {
+    vec![CtaStatus::Open, CtaStatus::InProgress, CtaStatus::Snoozed]
+}
+
+/// Applies a change to a CTA (pure: checked against `today`); the names of what changed.
+pub fn apply(cta: &mut Cta, c: &CtaChange, actor_id: &str, today: NaiveDate) -> Result<Vec<&'static str>, AppError> {
+    let mut changed = Vec::new();
+    let now = Utc::now();
+    if let Some(t) = c.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        cta.title = text("title", t, 200)?;
+        changed.push("title");
+    }
+    if let Some(p) = &c.priority {
+        cta.priority = priority(p)?;
+        changed.push("priority");
+    }
+    if let Some(o) = &c.owner_email {
+        let new = Some(o.trim().to_lowercase()).filter(|o| !o.is_empty());
+        if c.move_tasks {
+            for t in cta.tasks.iter_mut().filter(|t| !t.done && (t.owner_email.is_none() && t.owner_role == Role::Csm.as_str() || t.owner_email == cta.owner_email)) {
+                t.owner_email = new.clone();
+            }
+        }
+        cta.owner_email = new;
+        changed.push("owner_email");
+    }
+    if let Some(d) = &c.due_on {
+        let to = date("due_on", d)?;
+        if c.shift_tasks {
+            if let Some(from) = cta.due_on {
+                for t in cta.tasks.iter_mut().filter(|t| !t.done) {
+                    t.due_on = t.due_on.map(|due| shift_due(due, from, to));
+                }
+            }
+        }
+        cta.due_on = Some(to);
+        changed.push("due_on");
+    }
+    for tc in &c.tasks {
+        let t = cta.tasks.iter_mut().find(|t| t.task_id == tc.task_id).ok_or(CtaError::NoTask(tc.task_id))?;
+        if t.done != tc.done {
+            t.done = tc.done;
+            (t.done_at, t.done_by) = if tc.done { (Some(now), Some(actor_id.to_string())) } else { (None, None) };
+            changed.push("tasks");
+        }
+    }
+    if let Some(s) = &c.status {
+        let status = field("status", s, CtaStatus::parse(s), "open, in_progress, snoozed or closed")?;
+        match status {
+            CtaStatus::Snoozed => {
+                let until = c.snoozed_until.as_deref().map(|d| date("snoozed_until", d)).transpose()?;
+                let reason = c.snooze_reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+                let (Some(until), Some(reason)) = (until.filter(|u| *u > today), reason) else { return Err(CtaError::SnoozeNeedsDate.into()) };
+                cta.snoozed_until = Some(until);
+                cta.snooze_reason = Some(text("snooze_reason", reason, 500)?);
+            }
+            CtaStatus::Closed => {
+                let o = c.outcome.as_deref().ok_or(CtaError::CloseNeedsOutcome)?;
+                cta.outcome = Some(field("outcome", o, Outcome::parse(o), "success, lost or not_needed")?);
+                cta.close_note = c.close_note.as_deref().map(|n| text("close_note", n, 2000)).transpose()?.filter(|n| !n.is_empty());
+                if cta.status != CtaStatus::Closed {
+                    cta.closed_at = Some(now);
+                }
+            }
+            CtaStatus::Open | CtaStatus::InProgress => {
+                cta.snoozed_until = None;
+                cta.snooze_reason = None;
+                cta.closed_at = None;
+                cta.outcome = None;
+                cta.close_note = None;
+            }
+        }
+        if status != cta.status {
+            cta.status = status;
+            changed.push("status");
+        }
+    }
+    cta.updated_at = now;
+    Ok(changed)
+}
+
+/// Changes a CTA; the change, its audit entry and its event commit together.
+pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor: &Actor, cta_id: &str, change: CtaChange) -> Result<Cta, AppError> {
+    let mut cta = visible(store, actor, cta_id).await?;
+    let was = cta.status;
+    let changed = apply(&mut cta, &change, &actor.id, crate::today())?;
+    if was == CtaStatus::Closed && cta.status != CtaStatus::Closed {
+        let open = CtaQuery { account_id: Some(cta.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
+        if let Some(other) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.cta_id != cta.cta_id) {
+            return Err(CtaError::AlreadyOpen { account: cta.account_id, cta_id: other.cta_id }.into());
+        }
+    }
+    let mut tx = store.begin().await?;
+    if !tx.update_cta(&cta).await? {
+        return Err(CtaError::NotFound(cta_id.to_string()).into());
+    }
+    let mut detail = summary(&cta);
+    detail["changed"] = serde_json::json!(changed);
+    actor.audit(&mut *tx, "cta.update", Some(&cta.cta_id), detail.clone()).await?;
+    let kind = if cta.status == CtaStatus::Closed && was != CtaStatus::Closed { "cta.closed" } else { "cta.updated" };
+    if cta.status == CtaStatus::Closed {
+        detail["outcome"] = serde_json::json!(cta.outcome.map(|o| o.as_str()));
+    }
+    tx.emit(NewEvent { kind, account_id: Some(&cta.account_id), payload: detail }).await?;
+    tx.commit().await?;
+    Ok(cta)
+}
+
+/// Adds a comment to the CTA's thread, audited.
+pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor: &Actor, cta_id: &str, body: &str) -> Result<CtaComment, AppError> {
+    let cta = visible(store, actor, cta_id).await?;
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(CtaError::Field { field: "body", value: String::new(), expected: "a comment (1 to 10,000 characters)".into() }.into());
+    }
+    let body = text("body", body, 10_000)?;
+    let at = Utc::now();
+    let mut tx = store.begin().await?;
+    let comment_id = tx.add_cta_comment(&cta.account_id, &cta.cta_id, &actor.id, &body, at).await?;
+    actor.audit(&mut *tx, "cta.comment", Some(&cta.cta_id), serde_json::json!({ "comment_id": comment_id })).await?;
+    tx.commit().await?;
+    Ok(CtaComment { comment_id, author: actor.id.clone(), body, at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cta() -> Cta {
+        let config = CtaConfig::default_config();
+        let account = Owned { account_id: "A1".into(), name: "一".into(), owner_email: Some("csm@x.jp".into()) };
+        new_cta(&config, &account, "risk", "health_red", "2026-12-04".parse().unwrap(), Source::Signal).unwrap()
+    }
+
+    #[test]
+    fn a_new_cta_gets_its_playbook() {
+        let c = cta();
+        assert_eq!((c.priority, c.status, c.due_on), (Priority::High, CtaStatus::Open, Some("2026-12-08".parse().unwrap())), "2 business days after a Friday");
+        assert_eq!(c.tasks.len(), 3);
+        assert_eq!(c.tasks[0].owner_email.as_deref(), Some("csm@x.jp"));
+        assert_eq!((c.tasks[2].owner_role.as_str(), c.tasks[2].owner_email.as_deref()), ("manager", None), "the manager's task waits for one");
+    }
+
+    #[test]
+    fn snoozing_and_closing_need_their_fields() {
+        let today: NaiveDate = "2026-12-04".parse().unwrap();
+        let mut c = cta();
+        let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some("2026-12-04".into()), snooze_reason: Some("waiting".into()), ..Default::default() };
+        assert!(matches!(apply(&mut c, &snooze, "me", today), Err(AppError::Cta(CtaError::SnoozeNeedsDate))), "not today");
+        let snooze = CtaChange { snoozed_until: Some("2026-12-10".into()), ..snooze };
+        assert_eq!(apply(&mut c, &snooze, "me", today).unwrap(), vec!["status"]);
+        assert_eq!((c.status, c.snoozed_until), (CtaStatus::Snoozed, Some("2026-12-10".parse().unwrap())));
+        let close = CtaChange { status: Some("closed".into()), ..Default::default() };
+        assert!(matches!(apply(&mut c, &close, "me", today), Err(AppError::Cta(CtaError::CloseNeedsOutcome))));
+        let close = CtaChange { outcome: Some("success".into()), ..close };
+        apply(&mut c, &close, "me", today).unwrap();
+        assert_eq!((c.status, c.outcome), (CtaStatus::Closed, Some(Outcome::Success)));
+        assert!(c.closed_at.is_some());
+        let bad = CtaChange { status: Some("done".into()), ..Default::default() };
+        assert!(matches!(apply(&mut c, &bad, "me", today), Err(AppError::Cta(CtaError::Field { field: "status", .. }))));
+    }
+
+    #[test]
+    fn moving_the_due_date_and_owner_moves_open_tasks() {
+        let today: NaiveDate = "2026-12-04".parse().unwrap();
+        let mut c = cta();
+        let first = c.tasks[0].due_on;
+        apply(&mut c, &CtaChange { tasks: vec![TaskChange { task_id: 1, done: true }], ..Default::default() }, "me", today).unwrap();
+        let second = c.tasks[1].due_on.unwrap();
+        let change = CtaChange { due_on: Some("2026-12-10".into()), shift_tasks: true, owner_email: Some("New@x.jp".into()), move_tasks: true, ..Default::default() };
+        apply(&mut c, &change, "me", today).unwrap();
+        assert_eq!(c.tasks[0].due_on, first, "a done task stays");
+        assert_eq!(c.tasks[1].due_on, Some(shift_due(second, "2026-12-08".parse().unwrap(), "2026-12-10".parse().unwrap())));
+        assert_eq!(c.tasks[1].owner_email.as_deref(), Some("new@x.jp"));
+        assert_eq!(c.tasks[0].owner_email.as_deref(), Some("csm@x.jp"), "a done task keeps who did it");
+        assert_eq!(c.tasks[2].owner_email, None, "the manager's task is not the CSM's");
+        assert!(matches!(apply(&mut c, &CtaChange { tasks: vec![TaskChange { task_id: 9, done: true }], ..Default::default() }, "me", today), Err(AppError::Cta(CtaError::NoTask(9)))));
+    }
+}

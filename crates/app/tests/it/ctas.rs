@@ -1,0 +1,165 @@
+//! CTAs end to end on both engines: opened by hand with the playbook's tasks, worked (snooze,
+//! tasks, comments, owner and due date), closed with an outcome, each change audited and raised
+//! as an event; partners see only their accounts' CTAs; the daily signals open each CTA once,
+//! keep a closed renewal closed and wake a snoozed CTA on its date.
+
+use kizuna_app::ctas::{CtaChange, CtaError, NewCta, TaskChange};
+use kizuna_app::signals::run_daily;
+use kizuna_app::{Actor, App, AppError, Denied};
+use kizuna_domain::ctas::{CtaStatus, Outcome, Source};
+use kizuna_domain::{AccountRow, Role, TouchModel};
+use kizuna_store::both_engines;
+use kizuna_store::testing::{date, subscription, TestDb};
+use kizuna_store::{HealthRow, Store};
+use std::collections::HashMap;
+
+fn actor(id: &str, role: Role, partner: Option<&str>) -> Actor {
+    Actor { id: id.into(), name: id.into(), role, partner_id: partner.map(Into::into), via_key: false }
+}
+
+async fn seed(db: &TestDb) {
+    let account = |id: &str, touch: TouchModel, partner: &str| AccountRow {
+        account_id: id.into(),
+        name: Some(format!("{id} 株式会社")),
+        touch_model: Some(touch),
+        owner_email: Some("csm@kizuna.example".into()),
+        partner_id: Some(partner.into()),
+        ..Default::default()
+    };
+    let mut annual = subscription("A1", "core", "2026-01-01", Some("2027-01-01"), 100_000);
+    annual.bill_period_months = Some(12);
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[account("A1", TouchModel::High, "P1"), account("A2", TouchModel::Tech, "P2")]).await.unwrap();
+    tx.upsert_subscriptions(&[annual, subscription("A2", "core", "2026-06-01", None, 30_000)]).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn lookup(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn kinds_after(store: &dyn Store, seq: i64) -> Vec<String> {
+    store.events_after(seq, 1000).await.unwrap().into_iter().filter(|e| e.kind.starts_with("cta.")).map(|e| e.kind).collect()
+}
+
+async fn ctas_are_opened_worked_and_closed(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let csm = actor("csm@kizuna.example", Role::Csm, None);
+    let app = App::new(s, &csm);
+    let new = || NewCta { account_id: "A1".into(), cta_type: "risk".into(), reason: "other".into(), title: Some("競合の提案あり".into()), ..Default::default() };
+    let cta = app.create_cta(new()).await.unwrap();
+    assert_eq!((cta.status, cta.source, cta.owner_email.as_deref()), (CtaStatus::Open, Source::Manual, Some("csm@kizuna.example")));
+    assert_eq!(cta.tasks.len(), 2, "the risk playbook: {:?}", cta.tasks);
+    assert!(matches!(app.create_cta(new()).await, Err(AppError::Cta(CtaError::AlreadyOpen { .. }))), "one open per account, type and reason");
+    let unknown = NewCta { reason: "nope".into(), ..new() };
+    assert!(matches!(app.create_cta(unknown).await, Err(AppError::Cta(CtaError::UnknownReason(..)))));
+
+    let id = cta.cta_id.as_str();
+    let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some("2099-01-05".into()), snooze_reason: Some("担当者が休暇中".into()), ..Default::default() };
+    let snoozed = app.update_cta(id, snooze).await.unwrap();
+    assert_eq!((snoozed.status, snoozed.snooze_reason.as_deref()), (CtaStatus::Snoozed, Some("担当者が休暇中")));
+    let done = CtaChange { status: Some("in_progress".into()), tasks: vec![TaskChange { task_id: 1, done: true }], ..Default::default() };
+    let worked = app.update_cta(id, done).await.unwrap();
+    assert!(worked.tasks[0].done && worked.tasks[0].done_by.as_deref() == Some("csm@kizuna.example"));
+    assert_eq!(worked.snoozed_until, None, "back in progress: no snooze");
+    app.comment_cta(id, "先方と電話。来週デモ。\n次回: 12/10").await.unwrap();
+    let close = CtaChange { status: Some("closed".into()), outcome: Some("success".into()), close_note: Some("解約回避".into()), ..Default::default() };
+    let closed = app.update_cta(id, close).await.unwrap();
+    assert_eq!((closed.status, closed.outcome), (CtaStatus::Closed, Some(Outcome::Success)));
+
+    let detail = app.cta(id).await.unwrap();
+    assert_eq!(detail.comments.len(), 1);
+    assert_eq!(detail.comments[0].body, "先方と電話。来週デモ。\n次回: 12/10", "line breaks kept");
+    assert_eq!((detail.cta.status, detail.cta.tasks.len()), (CtaStatus::Closed, 2));
+    assert_eq!(app.ctas(&lookup(&[])).await.unwrap().total, 0, "closed ones are not active");
+    assert_eq!(app.ctas(&lookup(&[("status", "closed"), ("owner", "me")])).await.unwrap().total, 1);
+    let again = app.create_cta(new()).await.unwrap();
+    assert_ne!(again.cta_id, cta.cta_id, "closed: a new one may open");
+
+    let (_, log) = s.audit_log(None, 1, 50).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("cta.")).collect();
+    assert_eq!(actions, ["cta.open", "cta.update", "cta.comment", "cta.update", "cta.update", "cta.open"], "newest first");
+    assert_eq!(kinds_after(s, 0).await, ["cta.opened", "cta.updated", "cta.updated", "cta.closed", "cta.opened"]);
+
+    // A partner sees its own accounts' CTAs only; a viewer may not work them.
+    let p2 = actor("p2@partner.example", Role::Partner, Some("P2"));
+    assert_eq!(App::new(s, &p2).ctas(&lookup(&[("status", "all")])).await.unwrap().total, 0);
+    assert!(matches!(App::new(s, &p2).cta(id).await, Err(AppError::Cta(CtaError::NotFound(_)))));
+    let p1 = actor("p1@partner.example", Role::Partner, Some("P1"));
+    assert_eq!(App::new(s, &p1).ctas(&lookup(&[("status", "all")])).await.unwrap().total, 2);
+    let viewer = actor("v@kizuna.example", Role::Viewer, None);
+    assert!(matches!(App::new(s, &viewer).create_cta(new()).await, Err(AppError::Denied(Denied::Role(Role::Viewer)))));
+    assert!(matches!(App::new(s, &csm).save_playbooks(kizuna_domain::ctas::DEFAULT).await, Err(AppError::Denied(_))), "CS Ops edits playbooks");
+    let ops = actor("ops@kizuna.example", Role::CsOps, None);
+    App::new(s, &ops).save_playbooks(kizuna_domain::ctas::DEFAULT).await.unwrap();
+}
+
+fn health(account: &str, day: &str, score: f64, band: &str) -> HealthRow {
+    HealthRow {
+        account_id: account.into(),
+        scored_on: date(day),
+        scorecard: "default".into(),
+        score: Some(score),
+        band: Some(band.into()),
+        grade: None,
+        previous_score: None,
+        detail: r#"{"drags": [["usage.logins_28d", 12.5]]}"#.into(),
+    }
+}
+
+async fn signals_open_each_cta_once(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let at = date("2026-12-04");
+    // Scores kept for each day the signals run, so they read these and do not score themselves.
+    s.save_health(&[health("A1", "2026-11-26", 80.0, "green"), health("A2", "2026-11-26", 90.0, "green")]).await.unwrap();
+    for day in ["2026-12-04", "2026-12-05", "2026-12-07"] {
+        s.save_health(&[health("A1", day, 30.0, "red"), health("A2", day, 90.0, "green")]).await.unwrap();
+    }
+    let first = run_daily(s, at).await.unwrap();
+    assert_eq!(first.scored, 0, "the day was scored already");
+    let opened: Vec<(String, String)> = {
+        let page = s.ctas(&kizuna_store::CtaQuery { page: 1, per_page: 100, ..Default::default() }).await.unwrap();
+        page.ctas.into_iter().map(|c| (c.account_id, c.reason)).collect()
+    };
+    assert_eq!(first.opened, 3, "{first:?}");
+    for reason in ["health_red", "upcoming_renewal", "no_contact"] {
+        assert!(opened.contains(&("A1".to_string(), reason.to_string())), "{reason} in {opened:?}");
+    }
+    assert!(!opened.iter().any(|(a, _)| a == "A2"), "A2 is tech touch, green and monthly: {opened:?}");
+    let page = s.ctas(&kizuna_store::CtaQuery { cta_type: Some("renewal".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+    let renewal = &page.ctas[0];
+    assert_eq!((renewal.signal_key.as_str(), renewal.evidence["arr"].as_f64(), renewal.evidence["days_left"].as_i64()), ("renewal:2027-01-01", Some(1_200_000.0), Some(28)));
+    assert_eq!(renewal.source, Source::Signal);
+    let red = s.ctas(&kizuna_store::CtaQuery { cta_type: Some("risk".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+    let red = red.ctas.into_iter().find(|c| c.reason == "health_red").unwrap();
+    assert_eq!((red.evidence["score"].as_f64(), red.evidence["previous_score"].as_f64()), (Some(30.0), Some(80.0)));
+    assert_eq!(red.evidence["drags"][0][0], "usage.logins_28d", "the measure that cost most");
+
+    let second = run_daily(s, at).await.unwrap();
+    assert_eq!((second.opened, second.updated), (0, 0), "twice: nothing new {second:?}");
+
+    // The renewal closed stays closed; the red one snoozed wakes on its date.
+    let ops = Actor::operator();
+    let app = App::new(s, &ops);
+    let close = CtaChange { status: Some("closed".into()), outcome: Some("not_needed".into()), ..Default::default() };
+    app.update_cta(&renewal.cta_id, close).await.unwrap();
+    let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some("2099-12-07".into()), snooze_reason: Some("QBR予定".into()), ..Default::default() };
+    app.update_cta(&red.cta_id, snooze).await.unwrap();
+    let third = run_daily(s, at + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!((third.opened, third.reopened, third.skipped), (0, 0, 1), "{third:?}");
+    assert_eq!(s.cta(&red.cta_id).await.unwrap().unwrap().status, CtaStatus::Snoozed);
+    let mut woken = s.cta(&red.cta_id).await.unwrap().unwrap();
+    woken.snoozed_until = Some(at + chrono::Duration::days(3));
+    let mut tx = s.begin().await.unwrap();
+    tx.update_cta(&woken).await.unwrap();
+    tx.commit().await.unwrap();
+    let fourth = run_daily(s, at + chrono::Duration::days(3)).await.unwrap();
+    assert_eq!((fourth.opened, fourth.reopened), (0, 1), "{fourth:?}");
+    assert_eq!(s.cta(&red.cta_id).await.unwrap().unwrap().status, CtaStatus::Open);
+    let (_, log) = s.audit_log(Some(kizuna_app::signals::ACTOR), 1, 50).await.unwrap();
+    assert!(log.iter().filter(|e| e.action == "cta.open").count() == 3, "{log:?}");
+}
+
+both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once);

@@ -1,0 +1,479 @@
+//! Calls to action (CTAs): a piece of work on one account that someone owns, with a type, a
+//! reason, a priority, a due date and the evidence that opened it; playbooks (the tasks a CTA
+//! gets when it opens); the configuration an admin edits (types, reasons, playbooks, signal
+//! thresholds); and due dates counted in Japanese business days. Pure rules: the table is the
+//! store's `Ctas` area, the use cases are `kizuna_app::ctas`.
+
+use crate::Role;
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// Where a CTA stands. `snoozed`: put aside until a date, with a reason; `closed`: done, with
+/// an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CtaStatus {
+    Open,
+    InProgress,
+    Snoozed,
+    Closed,
+}
+
+/// How a closed CTA ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Lost,
+    NotNeeded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Who opened a CTA: a person (`manual`), the daily signals (`signal`), or later a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Manual,
+    Signal,
+    Rule,
+}
+
+macro_rules! words {
+    ($T:ident { $($v:ident = $s:literal),+ $(,)? }) => {
+        impl $T {
+            pub const ALL: &'static [$T] = &[$($T::$v),+];
+            pub const NAMES: &'static str = concat!($($s, " "),+);
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($T::$v => $s),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s.trim() { $($s => Some($T::$v),)+ _ => None }
+            }
+        }
+
+        impl std::str::FromStr for $T {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $T::parse(s).ok_or_else(|| format!("{s:?} is not one of: {}", $T::NAMES.trim_end().replace(' ', ", ")))
+            }
+        }
+
+        impl std::fmt::Display for $T {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words!(CtaStatus { Open = "open", InProgress = "in_progress", Snoozed = "snoozed", Closed = "closed" });
+words!(Outcome { Success = "success", Lost = "lost", NotNeeded = "not_needed" });
+words!(Priority { Low = "low", Medium = "medium", High = "high", Critical = "critical" });
+words!(Source { Manual = "manual", Signal = "signal", Rule = "rule" });
+
+/// The types every configuration has (an admin adds more).
+pub const BUILT_IN_TYPES: [&str; 5] = ["risk", "opportunity", "renewal", "onboarding", "lifecycle"];
+
+/// The reasons the daily signals open CTAs for, as (type, reason).
+pub const HEALTH_RED: (&str, &str) = ("risk", "health_red");
+pub const HEALTH_DROP: (&str, &str) = ("risk", "health_drop");
+pub const USAGE_DROP: (&str, &str) = ("risk", "usage_drop");
+pub const NO_CONTACT: (&str, &str) = ("risk", "no_contact");
+pub const CHURN_RISK: (&str, &str) = ("risk", "churn_risk");
+pub const RENEWAL: (&str, &str) = ("renewal", "upcoming_renewal");
+
+/// The CTA configuration an admin edits (TOML, `GET/PUT /api/v1/playbooks`): types with their
+/// reasons, playbooks, and the thresholds of the daily signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtaConfig {
+    #[serde(rename = "type", default)]
+    pub types: Vec<CtaType>,
+    #[serde(rename = "playbook", default)]
+    pub playbooks: Vec<Playbook>,
+    #[serde(default)]
+    pub signals: Thresholds,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtaType {
+    /// Lowercase letters, digits and `_`.
+    pub name: String,
+    pub label_en: String,
+    pub label_ja: String,
+    #[serde(rename = "reason", default)]
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub name: String,
+    pub label_en: String,
+    pub label_ja: String,
+    /// Business days from opening to the CTA's due date.
+    #[serde(default = "default_due_days")]
+    pub due_days: u32,
+    #[serde(default = "default_priority")]
+    pub priority: Priority,
+}
+
+fn default_due_days() -> u32 {
+    5
+}
+
+fn default_priority() -> Priority {
+    Priority::Medium
+}
+
+/// Tasks a CTA of `cta_type` (and `reason`, when given; otherwise any reason of the type)
+/// gets when it opens. The most specific playbook wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub cta_type: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(rename = "task", default)]
+    pub tasks: Vec<TaskTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskTemplate {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Business days from the CTA's opening (weekends and Japanese holidays skipped).
+    pub due_days: u32,
+    /// Who does it: the CTA's owner when `csm`, else someone with this role (the task shows
+    /// the role until a person takes it).
+    #[serde(default = "default_owner_role")]
+    pub owner_role: Role,
+}
+
+fn default_owner_role() -> Role {
+    Role::Csm
+}
+
+/// When the daily signals open a CTA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Health fell by at least this many points in 7 days.
+    pub health_drop_points: f64,
+    /// A renewal (the end of a running annual or longer contract) within this many days.
+    pub renewal_days: u32,
+    /// No CSM contact (any activity but a support ticket) for this many days...
+    pub no_contact_days: u32,
+    /// ...on accounts of these touch models.
+    pub no_contact_touch_models: Vec<String>,
+    /// The forecast's churn probability at or above this (0 to 1); none: not used.
+    pub churn_probability: Option<f64>,
+    /// A CTA closed less than this many days ago is not opened again by the same signal.
+    pub cooldown_days: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            health_drop_points: 15.0,
+            renewal_days: 90,
+            no_contact_days: 45,
+            no_contact_touch_models: vec!["high".into()],
+            churn_probability: None,
+            cooldown_days: 14,
+        }
+    }
+}
+
+/// The configuration a new installation starts with.
+pub const DEFAULT: &str = include_str!("ctas_default.toml");
+
+/// The setting the configuration is saved under.
+pub const SETTING: &str = "ctas";
+
+/// A configuration that cannot be used, named so an admin can find it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("type {0:?}: names are lowercase letters, digits and _ (1 to 40)")]
+    BadName(String),
+    #[error("type {0:?} is defined twice")]
+    DuplicateType(String),
+    #[error("built-in type {0:?} is missing")]
+    MissingType(&'static str),
+    #[error("type {0:?}: reason {1:?} is defined twice")]
+    DuplicateReason(String, String),
+    #[error("type {0:?} needs reason {1:?}: the daily signals open CTAs for it")]
+    MissingReason(&'static str, &'static str),
+    #[error("playbook for {0:?}: no such type")]
+    PlaybookType(String),
+    #[error("playbook for {0:?}: type {0:?} has no reason {1:?}")]
+    PlaybookReason(String, String),
+    #[error("playbook for {0:?}: a task needs a title (1 to 200 characters)")]
+    TaskTitle(String),
+    #[error("playbook for {0:?}: task {1:?} is due after {2} business days; at most 250")]
+    TaskDue(String, String, u32),
+    #[error("signals: {0}")]
+    Threshold(String),
+}
+
+impl CtaConfig {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let c: CtaConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    pub fn default_config() -> Self {
+        Self::parse(DEFAULT).expect("the default CTA configuration is valid")
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a configuration serialises")
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.types {
+            check_name(&t.name)?;
+            if !seen.insert(t.name.as_str()) {
+                return Err(ConfigError::DuplicateType(t.name.clone()));
+            }
+            let mut reasons = std::collections::HashSet::new();
+            for r in &t.reasons {
+                check_name(&r.name)?;
+                if !reasons.insert(r.name.as_str()) {
+                    return Err(ConfigError::DuplicateReason(t.name.clone(), r.name.clone()));
+                }
+            }
+        }
+        for name in BUILT_IN_TYPES {
+            if !seen.contains(name) {
+                return Err(ConfigError::MissingType(name));
+            }
+        }
+        for (t, r) in [HEALTH_RED, HEALTH_DROP, USAGE_DROP, NO_CONTACT, CHURN_RISK, RENEWAL] {
+            if self.reason(t, r).is_none() {
+                return Err(ConfigError::MissingReason(t, r));
+            }
+        }
+        for p in &self.playbooks {
+            let Some(t) = self.cta_type(&p.cta_type) else { return Err(ConfigError::PlaybookType(p.cta_type.clone())) };
+            if let Some(r) = &p.reason {
+                if !t.reasons.iter().any(|x| &x.name == r) {
+                    return Err(ConfigError::PlaybookReason(p.cta_type.clone(), r.clone()));
+                }
+            }
+            for task in &p.tasks {
+                if task.title.trim().is_empty() || task.title.chars().count() > 200 {
+                    return Err(ConfigError::TaskTitle(p.cta_type.clone()));
+                }
+                if task.due_days > 250 {
+                    return Err(ConfigError::TaskDue(p.cta_type.clone(), task.title.clone(), task.due_days));
+                }
+            }
+        }
+        let s = &self.signals;
+        if !(s.health_drop_points > 0.0 && s.health_drop_points <= 100.0) {
+            return Err(ConfigError::Threshold(format!("health_drop_points {} must be above 0 and at most 100", s.health_drop_points)));
+        }
+        if let Some(p) = s.churn_probability.filter(|p| !(0.0..=1.0).contains(p) || p.is_nan()) {
+            return Err(ConfigError::Threshold(format!("churn_probability {p} must be between 0 and 1")));
+        }
+        if s.renewal_days == 0 || s.renewal_days > 730 {
+            return Err(ConfigError::Threshold(format!("renewal_days {} must be 1 to 730", s.renewal_days)));
+        }
+        for m in &s.no_contact_touch_models {
+            if m.parse::<crate::TouchModel>().is_err() {
+                return Err(ConfigError::Threshold(format!("no_contact_touch_models: {m:?} is not a touch model (high, hybrid, tech)")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cta_type(&self, name: &str) -> Option<&CtaType> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    pub fn reason(&self, cta_type: &str, reason: &str) -> Option<&Reason> {
+        self.cta_type(cta_type)?.reasons.iter().find(|r| r.name == reason)
+    }
+
+    /// The playbook for a CTA of this type and reason: the one naming the reason, else the
+    /// type's general one.
+    pub fn playbook(&self, cta_type: &str, reason: &str) -> Option<&Playbook> {
+        let of_type = || self.playbooks.iter().filter(move |p| p.cta_type == cta_type);
+        of_type().find(|p| p.reason.as_deref() == Some(reason)).or_else(|| of_type().find(|p| p.reason.is_none()))
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    let ok = (1..=40).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok { Ok(()) } else { Err(ConfigError::BadName(name.to_string())) }
+}
+
+/// A task as a playbook gives it to a CTA opened on a day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub due_on: NaiveDate,
+    pub owner_role: Role,
+}
+
+/// The playbook's tasks for a CTA opened on `opened`, each due `due_days` business days later.
+pub fn planned_tasks(config: &CtaConfig, cta_type: &str, reason: &str, opened: NaiveDate) -> Vec<PlannedTask> {
+    let Some(p) = config.playbook(cta_type, reason) else { return vec![] };
+    p.tasks
+        .iter()
+        .map(|t| PlannedTask { title: t.title.clone(), description: t.description.clone(), due_on: add_business_days(opened, t.due_days), owner_role: t.owner_role })
+        .collect()
+}
+
+/// Whether people work on `day` in Japan: not a Saturday, a Sunday or a national holiday
+/// (substitute and citizens' holidays included).
+pub fn is_business_day(day: NaiveDate) -> bool {
+    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !is_holiday(day)
+}
+
+fn is_holiday(day: NaiveDate) -> bool {
+    thread_local! {
+        static CALENDAR: jpholiday::jpholiday::JPHoliday<'static> = jpholiday::jpholiday::JPHoliday::new();
+    }
+    CALENDAR.with(|c| c.is_holiday(&day))
+}
+
+/// The day `n` business days after `start` (`n` = 0: `start` itself if it is one, else the
+/// next).
+pub fn add_business_days(start: NaiveDate, n: u32) -> NaiveDate {
+    let mut day = start;
+    while !is_business_day(day) {
+        day += Duration::days(1);
+    }
+    for _ in 0..n {
+        day += Duration::days(1);
+        while !is_business_day(day) {
+            day += Duration::days(1);
+        }
+    }
+    day
+}
+
+/// A task's due date when its CTA's due date moves from `from` to `to`: moved by as many
+/// business days, forward or back (a task due on a business day stays on one).
+pub fn shift_due(task_due: NaiveDate, from: NaiveDate, to: NaiveDate) -> NaiveDate {
+    let (lo, hi, forward) = if to >= from { (from, to, true) } else { (to, from, false) };
+    let mut n = 0i64;
+    let mut d = lo;
+    while d < hi {
+        d += Duration::days(1);
+        if is_business_day(d) {
+            n += 1;
+        }
+    }
+    let mut day = task_due;
+    let step = if forward { 1 } else { -1 };
+    let mut left = n;
+    while left > 0 {
+        day += Duration::days(step);
+        if is_business_day(day) {
+            left -= 1;
+        }
+    }
+    day
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn business_days_skip_weekends_and_japanese_holidays() {
+        // Golden Week 2026: Apr 29 (Wed) Shōwa Day; May 3-6 (Sun-Wed) with the substitute
+        // holiday on the 6th. From Tue Apr 28, 3 business days: Thu 30, Fri May 1, Thu May 7.
+        assert_eq!(add_business_days(d("2026-04-28"), 3), d("2026-05-07"));
+        // Silver Week 2026: Mon 21 Respect for the Aged, Tue 22 citizens' holiday, Wed 23 equinox.
+        assert_eq!(add_business_days(d("2026-09-18"), 1), d("2026-09-24"));
+        assert_eq!(add_business_days(d("2026-12-05"), 0), d("2026-12-07"), "a Saturday rolls to Monday");
+        assert_eq!(add_business_days(d("2026-12-07"), 0), d("2026-12-07"));
+        assert!(!is_business_day(d("2027-03-22")), "the equinox's substitute holiday");
+        assert!(is_business_day(d("2026-12-28")));
+    }
+
+    #[test]
+    fn moving_a_due_date_moves_tasks_by_business_days() {
+        // The CTA moves from Fri Dec 4 to Tue Dec 8: two business days (Mon 7, Tue 8).
+        assert_eq!(shift_due(d("2026-12-02"), d("2026-12-04"), d("2026-12-08")), d("2026-12-04"));
+        assert_eq!(shift_due(d("2026-12-04"), d("2026-12-08"), d("2026-12-04")), d("2026-12-02"), "and back");
+        assert_eq!(shift_due(d("2026-12-04"), d("2026-12-04"), d("2026-12-04")), d("2026-12-04"));
+    }
+
+    #[test]
+    fn the_default_configuration_parses_and_reads_back() {
+        let c = CtaConfig::default_config();
+        assert_eq!(CtaConfig::parse(&c.to_toml()).unwrap(), c);
+        assert!(c.reason("renewal", "upcoming_renewal").is_some());
+        let tasks = planned_tasks(&c, "risk", "health_red", d("2026-12-04"));
+        assert!(!tasks.is_empty());
+        assert!(tasks.iter().all(|t| is_business_day(t.due_on) && t.due_on >= d("2026-12-04")));
+    }
+
+    #[test]
+    fn a_playbook_for_the_reason_wins_over_the_types() {
+        let mut c = CtaConfig::default_config();
+        let task = |title: &str| TaskTemplate { title: title.into(), description: None, due_days: 1, owner_role: Role::Csm };
+        c.playbooks = vec![
+            Playbook { cta_type: "risk".into(), reason: None, tasks: vec![task("general")] },
+            Playbook { cta_type: "risk".into(), reason: Some("usage_drop".into()), tasks: vec![task("specific")] },
+        ];
+        assert_eq!(c.playbook("risk", "usage_drop").unwrap().tasks[0].title, "specific");
+        assert_eq!(c.playbook("risk", "health_red").unwrap().tasks[0].title, "general");
+        assert!(c.playbook("opportunity", "upsell").is_none());
+    }
+
+    #[test]
+    fn bad_configurations_name_what_is_wrong() {
+        let c = CtaConfig::default_config();
+        let mut bad = c.clone();
+        bad.types.retain(|t| t.name != "renewal");
+        assert_eq!(bad.check(), Err(ConfigError::MissingType("renewal")));
+        let mut bad = c.clone();
+        bad.playbooks.push(Playbook { cta_type: "risk".into(), reason: Some("nope".into()), tasks: vec![] });
+        assert_eq!(bad.check(), Err(ConfigError::PlaybookReason("risk".into(), "nope".into())));
+        let mut bad = c.clone();
+        bad.types[0].name = "Risk!".into();
+        assert!(matches!(bad.check(), Err(ConfigError::BadName(_))));
+        let mut bad = c;
+        bad.signals.churn_probability = Some(1.5);
+        assert!(matches!(bad.check(), Err(ConfigError::Threshold(_))));
+        assert!(matches!(CtaConfig::parse("[[type]]\nname = 1"), Err(ConfigError::Toml(_))));
+    }
+
+    #[test]
+    fn words_read_back() {
+        for s in CtaStatus::ALL {
+            assert_eq!(CtaStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!("not_needed".parse::<Outcome>(), Ok(Outcome::NotNeeded));
+        assert!("maybe".parse::<Outcome>().unwrap_err().contains("success, lost, not_needed"));
+        assert!(Priority::Critical > Priority::High);
+    }
+}
