@@ -77,6 +77,10 @@ enum Command {
     /// its attempts and status).
     #[command(subcommand)]
     Jobs(commands::jobs::Jobs),
+    /// Calls to action: list, open, change and close them; run the daily signals that open
+    /// them; read or save the playbooks.
+    #[command(subcommand)]
+    Ctas(commands::ctas::Ctas),
     /// Print the API document (OpenAPI 3.1, JSON): every /api/v1 and /v1 route, as the server
     /// serves it at /api/v1/openapi.json. Needs no database.
     Openapi,
@@ -156,6 +160,7 @@ async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode>
         Command::Users(c) => commands::users::run(&db, c).await,
         Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Jobs(c) => commands::jobs::run(&db, c).await,
+        Command::Ctas(c) => commands::ctas::run(&db, c).await,
         Command::Openapi => {
             println!("{}", kizuna_server::openapi_json());
             Ok(ExitCode::SUCCESS)

@@ -129,6 +129,20 @@ impl From<kizuna_app::AppError> for ApiError {
                 UserError::SelfDemote => ApiError::Invalid(Msg::new("err.self_demote")),
                 UserError::SelfDeactivate => ApiError::Invalid(Msg::new("err.self_deactivate")),
             },
+            AppError::Cta(c) => {
+                use kizuna_app::ctas::CtaError;
+                match c {
+                    CtaError::NotFound(id) => ApiError::Missing(Msg::new("err.cta_not_found").arg("id", id)),
+                    CtaError::UnknownType(t) => ApiError::Invalid(Msg::new("err.cta_type").arg("value", t)),
+                    CtaError::UnknownReason(t, r) => ApiError::Invalid(Msg::new("err.cta_reason").arg("type", t).arg("value", r)),
+                    CtaError::AlreadyOpen { account, cta_id } => ApiError::Invalid(Msg::new("err.cta_open").arg("account", account).arg("id", cta_id)),
+                    CtaError::SnoozeNeedsDate => ApiError::Invalid(Msg::new("err.cta_snooze")),
+                    CtaError::CloseNeedsOutcome => ApiError::Invalid(Msg::new("err.cta_outcome")),
+                    CtaError::Field { field, value, expected } => ApiError::Invalid(Msg::new("err.cta_field").arg("field", field).arg("value", value).arg("expected", expected)),
+                    CtaError::NoTask(n) => ApiError::Invalid(Msg::new("err.cta_task").arg("id", n)),
+                    CtaError::TooLong(field) => ApiError::Invalid(Msg::new("err.cta_long").arg("field", field)),
+                }
+            }
             AppError::NoKey(id) => ApiError::Invalid(Msg::new("err.no_key").arg("id", id)),
             AppError::Plan(PlanError::NotFound(name)) => ApiError::NotFound(format!("scenario {name:?}")),
             AppError::Plan(other) => ApiError::BadRequest(other.to_string()),

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod backup;
+pub mod ctas;
 pub mod demo;
 pub mod import;
 pub mod jobs;

@@ -4,6 +4,7 @@
 //! same routes the server answers (`doc.rs`).
 
 mod accounts;
+mod ctas;
 pub mod doc;
 mod ingest;
 mod metrics;
@@ -66,6 +67,10 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(plan::get, plan::put))
         .routes(routes!(audit))
         .routes(routes!(jobs))
+        .routes(routes!(ctas::list, ctas::create))
+        .routes(routes!(ctas::show, ctas::update))
+        .routes(routes!(ctas::comment))
+        .routes(routes!(ctas::get_playbooks, ctas::put_playbooks))
         .routes(routes!(usage::get_definitions, usage::put_definitions))
 }
 
@@ -87,6 +92,7 @@ fn expensive() -> OpenApiRouter<AppState> {
         .routes(routes!(plan::report))
         .routes(routes!(usage::metrics))
         .routes(routes!(usage::alerts))
+        .routes(routes!(ctas::run_signals))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.

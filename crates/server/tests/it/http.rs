@@ -988,8 +988,85 @@ async fn read_only_copy(db: &TestDb) -> std::sync::Arc<dyn kizuna_store::Store> 
     opened
 }
 
+
+/// CTAs over the API: opened as JSON, changed with PATCH, commented; errors in the caller's
+/// language; a partner sees only its accounts' CTAs; the configuration as JSON or TOML, saved
+/// by CS Ops only; a read key reads but does not write.
+async fn ctas_over_the_api(db: TestDb) {
+    seed(&db).await;
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[AccountRow { account_id: "P1".into(), name: Some("北斗商会".into()), partner_id: Some("P-ALPHA".into()), ..Default::default() }]).await.unwrap();
+    tx.commit().await.unwrap();
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let c = Client::anonymous(db.clone());
+    sign_in(&c, "sato@example.jp").await;
+    let json = |req: axum::http::request::Builder| here(req).header("content-type", "application/json");
+    let r = c.send(json(Request::post("/api/v1/ctas")), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other","title":"競合の提案"}"#)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cta = r.json();
+    let id = cta["cta_id"].as_str().unwrap().to_string();
+    for key in ["cta_id", "account_id", "type", "reason", "priority", "status", "owner_email", "due_on", "snoozed_until", "source", "evidence", "created_at", "closed_at", "outcome", "tasks"] {
+        assert!(cta.get(key).is_some(), "{key} in {cta}");
+    }
+    assert_eq!((cta["owner_email"].as_str(), cta["source"].as_str(), cta["tasks"].as_array().map(Vec::len)), (Some("sato@example.jp"), Some("manual"), Some(2)));
+    let again = c.send(json(Request::post("/api/v1/ctas?lang=ja")), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other"}"#)).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.json()["error"].as_str().unwrap().starts_with("Account A1 already has an open CTA of this type and reason: cta-"), "{}", again.body);
+
+    let snooze = c.send(json(Request::patch(format!("/api/v1/ctas/{id}?lang=en"))), Body::from(r#"{"status":"snoozed"}"#)).await;
+    assert_eq!((snooze.status, snooze.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("To snooze, give a date after today and a reason")));
+    let done = c.send(json(Request::patch(format!("/api/v1/ctas/{id}"))), Body::from(r#"{"status":"in_progress","tasks":[{"task_id":1,"done":true}]}"#)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json()["tasks"][0]["done"], true);
+    let comment = c.send(json(Request::post(format!("/api/v1/ctas/{id}/comments"))), Body::from(r#"{"body":"電話済み"}"#)).await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    let detail = get(&c, &format!("/api/v1/ctas/{id}"), None).await.json();
+    assert_eq!((detail["status"].as_str(), detail["comments"][0]["body"].as_str()), (Some("in_progress"), Some("電話済み")));
+    let mine = get(&c, "/api/v1/ctas?owner=me", None).await.json();
+    assert_eq!(mine["total"], 1);
+    assert_eq!(get(&c, "/api/v1/ctas?status=maybe", None).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&c, "/api/v1/ctas/cta-nope", None).await.status, StatusCode::NOT_FOUND);
+    let close = c.send(json(Request::patch(format!("/api/v1/ctas/{id}"))), Body::from(r#"{"status":"closed","outcome":"lost"}"#)).await;
+    assert_eq!(close.json()["outcome"], "lost");
+    let no_csrf = c.send(Request::post("/api/v1/ctas").header("content-type", "application/json"), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other"}"#)).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "a cookie write needs this site's origin");
+
+    let config = get(&c, "/api/v1/playbooks", None).await;
+    assert!(config.json()["type"].as_array().unwrap().iter().any(|t| t["name"] == "renewal"), "{}", config.body);
+    let toml = c.send(Request::get("/api/v1/playbooks").header("accept", "application/toml"), Body::empty()).await;
+    assert!(toml.body.contains("[[type]]"), "{}", toml.body);
+    assert_eq!(put(&c, "/api/v1/playbooks", &toml.body).await.status, StatusCode::FORBIDDEN, "a CSM does not edit playbooks");
+    let ops = Client::anonymous(db.clone());
+    add_user(&db, "ops@kizuna.example", Role::CsOps, None).await;
+    sign_in(&ops, "ops@kizuna.example").await;
+    assert_eq!(put(&ops, "/api/v1/playbooks", &toml.body).await.status, StatusCode::OK);
+    let bad = put(&ops, "/api/v1/playbooks", "[[type]]\nname = \"risk\"\nlabel_en = \"R\"\nlabel_ja = \"R\"\n").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["error"].as_str().unwrap().contains("built-in type \"opportunity\" is missing"), "{}", bad.body);
+    let signals = ops.send(here(Request::post("/api/v1/signals/run?at=2024-03-01")), Body::empty()).await;
+    assert_eq!(signals.status, StatusCode::OK, "{}", signals.body);
+    let opened = signals.json()["opened"].as_u64().unwrap();
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, "/api/v1/ctas?status=all", None).await.json()["total"], 0, "not the partner's accounts");
+    assert_eq!(get(&partner, &format!("/api/v1/ctas/{id}"), None).await.status, StatusCode::NOT_FOUND);
+    let on_other = partner.send(json(Request::post("/api/v1/ctas")), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other"}"#)).await;
+    assert_eq!(on_other.status, StatusCode::NOT_FOUND);
+    let own = partner.send(json(Request::post("/api/v1/ctas")), Body::from(r#"{"account_id":"P1","type":"opportunity","reason":"upsell"}"#)).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+
+    let (read, _) = kizuna_app::users::create_key(db.store.as_ref(), &kizuna_app::Actor::operator(), kizuna_domain::access::KeyKind::Read, None, None).await.unwrap();
+    let key = Client { bearer: Some(read), ..Client::anonymous(db.clone()) };
+    assert_eq!(get(&key, "/api/v1/ctas?status=all", None).await.json()["total"].as_u64(), Some(2 + opened), "a read key reads them all");
+    let write = key.send(Request::post("/api/v1/ctas").header("content-type", "application/json"), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other"}"#)).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN, "{}", write.body);
+}
+
 both_engines!(
     openapi_document_covers_every_route,
+    ctas_over_the_api,
     api_writes_by_cookie_need_csrf,
     exports_neutralise_formulas,
     sign_in_throttled_bounded_and_rotated,
@@ -1043,6 +1120,14 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/plan/scenarios/{name}"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/jobs"),
+    ("get", "/api/v1/ctas"),
+    ("post", "/api/v1/ctas"),
+    ("get", "/api/v1/ctas/{id}"),
+    ("patch", "/api/v1/ctas/{id}"),
+    ("post", "/api/v1/ctas/{id}/comments"),
+    ("get", "/api/v1/playbooks"),
+    ("put", "/api/v1/playbooks"),
+    ("post", "/api/v1/signals/run"),
     ("get", "/api/v1/usage/metrics"),
     ("get", "/api/v1/usage/definitions"),
     ("put", "/api/v1/usage/definitions"),
