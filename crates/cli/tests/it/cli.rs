@@ -231,8 +231,58 @@ async fn jobs_run_and_list(db: TestDb) {
     assert!(!bad.status.success() && text(&bad.stderr).contains("paused"));
 }
 
+
+/// `kizuna ctas ...` on the demo company: the signals open CTAs once, one opened by hand is
+/// closed with its outcome, the lists read back as JSON and CSV, and a bad configuration file
+/// is refused with its name.
+async fn ctas_from_the_command_line(db: TestDb) {
+    let url = db.url.as_str();
+    assert!(kizuna(Some(url), &["demo", "--seed", "5", "--until", "2026-01-31", "--accounts", "150"]).status.success());
+    let run = |at: &str| {
+        let out = kizuna(Some(url), &["ctas", "run-signals", "--at", at, "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run("2026-01-30");
+    let opened = first["opened"].as_u64().unwrap();
+    assert!(opened > 0, "{first}");
+    assert_eq!(run("2026-01-30")["opened"], 0, "twice: nothing new");
+    let listed = kizuna(Some(url), &["ctas", "list", "--format", "json", "--limit", "500"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let before = listed.as_array().unwrap().len() as u64;
+    assert!(before >= opened.min(500), "{before} listed, {opened} opened");
+
+    let account = listed[0]["account_id"].as_str().unwrap().to_string();
+    let created = kizuna(Some(url), &["ctas", "create", "--account", &account, "--type", "opportunity", "--reason", "advocacy", "--title", "導入事例の依頼"]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let id = text(&created.stdout).trim().to_string();
+    assert!(id.starts_with("cta-"), "{id}");
+    let updated = kizuna(Some(url), &["ctas", "update", &id, "--status", "in_progress", "--done", "1", "--comment", "先方の広報に確認中"]);
+    assert!(updated.status.success() || text(&updated.stderr).contains("no task 1"), "{}", text(&updated.stderr));
+    let closed = kizuna(Some(url), &["ctas", "close", &id, "--outcome", "success", "--note", "掲載決定"]);
+    assert!(closed.status.success(), "{}", text(&closed.stderr));
+    let csv = text(&kizuna(Some(url), &["ctas", "list", "--status", "closed", "--format", "csv"]).stdout);
+    let header = csv.trim_start_matches('\u{feff}').lines().next().unwrap().to_string();
+    for key in ["cta_id", "account_id", "type", "reason", "priority", "status", "owner_email", "due_on", "outcome", "tasks"] {
+        assert!(header.split(',').any(|h| h == key), "{key} in {header}");
+    }
+    assert!(csv.contains(&id) && csv.contains("success"), "{csv}");
+    let bad = kizuna(Some(url), &["ctas", "create", "--account", &account, "--type", "risk", "--reason", "nope"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("has no reason \"nope\""), "{}", text(&bad.stderr));
+
+    let config = kizuna(Some(url), &["ctas", "playbooks"]);
+    assert!(text(&config.stdout).contains("[[type]]"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("playbooks.toml");
+    std::fs::write(&file, text(&config.stdout).replace("renewal_days = 90", "renewal_days = 0")).unwrap();
+    let saved = kizuna(Some(url), &["ctas", "playbooks", "--save", file.to_str().unwrap()]);
+    assert!(!saved.status.success());
+    assert!(text(&saved.stderr).contains("playbooks.toml") && text(&saved.stderr).contains("renewal_days"), "{}", text(&saved.stderr));
+}
+
 both_engines!(
     jobs_run_and_list,
+    ctas_from_the_command_line,
     bad_import_exits_non_zero_and_writes_nothing,
     demo_is_deterministic_and_metrics_run,
     plan_from_scenario_file_and_xlsx,
