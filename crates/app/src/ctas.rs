@@ -454,3 +454,65 @@ mod tests {
         assert!(matches!(apply(&mut c, &CtaChange { tasks: vec![TaskChange { task_id: 9, done: true }], ..Default::default() }, "me", today), Err(AppError::Cta(CtaError::NoTask(9)))));
     }
 }
+
+/// A team's month of CTA work for the demo company, as of `until`: the daily signals of each
+/// of the last five weeks, then the owners work what they opened (by a fixed rule, so the same
+/// demo gives the same month): some closed with each outcome, some in progress with a task done
+/// and a comment, some snoozed, and upsell CTAs opened by hand on large healthy accounts. How
+/// many CTAs there are.
+pub async fn demo_month(store: &dyn kizuna_store::Store, until: NaiveDate) -> Result<u64, AppError> {
+    for week in (0..=4).rev() {
+        crate::signals::run_daily(store, until - chrono::Duration::days(7 * week)).await?;
+    }
+    let all = CtaQuery { statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
+    let mut open = store.ctas(&all).await?.ctas;
+    open.sort_by(|a, b| (&a.account_id, &a.reason).cmp(&(&b.account_id, &b.reason)));
+    let owner = |c: &Cta| Actor { id: c.owner_email.clone().unwrap_or_else(|| "cli".into()), name: String::new(), role: Role::Csm, partner_id: None, via_key: false };
+    let notes = ["先方の担当者に電話。来週の定例で利用状況を確認する。", "Sent the usage summary; the sponsor will reply after their budget review.", "管理者向けの再トレーニングを提案済み。"];
+    for (i, c) in open.iter().enumerate() {
+        let actor = owner(c);
+        let change = match i % 6 {
+            0 => CtaChange { status: Some("closed".into()), outcome: Some("success".into()), close_note: Some("定例で合意。利用が戻った。".into()), tasks: done_first(c), ..Default::default() },
+            1 => CtaChange { status: Some("closed".into()), outcome: Some(if i % 4 == 1 { "lost" } else { "not_needed" }.into()), ..Default::default() },
+            2 | 3 => CtaChange { status: Some("in_progress".into()), tasks: done_first(c), ..Default::default() },
+            4 => CtaChange { status: Some("snoozed".into()), snoozed_until: Some((until + chrono::Duration::days(10)).to_string()), snooze_reason: Some("先方の決算期明けに再開".into()), ..Default::default() },
+            _ => continue,
+        };
+        apply_for_demo(store, &actor, c, change, until).await?;
+        if i % 6 != 1 {
+            comment(store, &actor, &c.cta_id, notes[i % notes.len()]).await?;
+        }
+    }
+    let mut q = kizuna_store::AccountQuery::new(until);
+    q.sort = kizuna_store::AccountSort::Mrr;
+    q.descending = true;
+    q.health_band = Some("green".into());
+    q.per_page = 5;
+    for a in store.list_accounts(&q).await?.accounts {
+        let actor = Actor { id: a.owner_email.clone().unwrap_or_else(|| "cli".into()), name: String::new(), role: Role::Csm, partner_id: None, via_key: false };
+        let n = NewCta { account_id: a.account_id.clone(), cta_type: "opportunity".into(), reason: "upsell".into(), title: Some("追加ライセンスの提案 / Propose more seats".into()), ..Default::default() };
+        if let Ok(cta) = create(store, &actor, n).await {
+            comment(store, &actor, &cta.cta_id, "利用部門が拡大中。次回QBRで提案する。").await?;
+        }
+    }
+    Ok(store.ctas(&CtaQuery { page: 1, per_page: 1, ..Default::default() }).await?.total)
+}
+
+fn done_first(c: &Cta) -> Vec<TaskChange> {
+    c.tasks.first().map(|t| TaskChange { task_id: t.task_id, done: true }).into_iter().collect()
+}
+
+/// [`update`] as of the demo's day (a snooze is checked against it, not the real today).
+async fn apply_for_demo(store: &dyn kizuna_store::Store, actor: &Actor, c: &Cta, change: CtaChange, until: NaiveDate) -> Result<(), AppError> {
+    let mut cta = c.clone();
+    let changed = apply(&mut cta, &change, &actor.id, until)?;
+    let mut tx = store.begin().await?;
+    tx.update_cta(&cta).await?;
+    let mut detail = summary(&cta);
+    detail["changed"] = serde_json::json!(changed);
+    actor.audit(&mut *tx, "cta.update", Some(&cta.cta_id), detail.clone()).await?;
+    let kind = if cta.status == CtaStatus::Closed { "cta.closed" } else { "cta.updated" };
+    tx.emit(NewEvent { kind, account_id: Some(&cta.account_id), payload: detail }).await?;
+    tx.commit().await?;
+    Ok(())
+}

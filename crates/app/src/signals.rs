@@ -156,14 +156,23 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
     }
     add_drags(store, &mut out, at).await?;
 
-    // Usage: each anomaly of the last 7 days, keyed by its event and day.
+    // Usage: the anomalies of the last 7 days, one signal per account, shown and keyed by its
+    // largest drop (the others listed with it).
+    let mut drops: BTreeMap<String, Vec<UsageAnomaly>> = BTreeMap::new();
     for a in store.usage_anomalies(at - Duration::days(6), at, None).await? {
-        if !paying.contains_key(&a.account_id) {
-            continue;
+        if paying.contains_key(&a.account_id) {
+            drops.entry(a.account_id.clone()).or_default().push(a);
         }
+    }
+    for (account, mut list) in drops {
+        list.sort_by(|x, y| y.drop.total_cmp(&x.drop).then_with(|| y.day.cmp(&x.day)).then_with(|| x.event.cmp(&y.event)));
+        let a = &list[0];
         let key = format!("{}:{}:{}", USAGE_DROP.1, a.event, a.day);
-        let evidence = json!({ "event": a.event, "day": a.day, "last_week": a.last_week, "baseline_median": a.baseline_median, "drop": a.drop, "robust_z": a.robust_z });
-        out.push(Signal { account_id: a.account_id, cta_type: USAGE_DROP.0, reason: USAGE_DROP.1, key, evidence });
+        let mut evidence = json!({ "event": a.event, "day": a.day, "last_week": a.last_week, "baseline_median": a.baseline_median, "drop": a.drop, "robust_z": a.robust_z });
+        if list.len() > 1 {
+            evidence["also"] = json!(list[1..].iter().map(|o| json!({ "event": o.event, "day": o.day, "drop": o.drop })).collect::<Vec<_>>());
+        }
+        out.push(Signal { account_id: account, cta_type: USAGE_DROP.0, reason: USAGE_DROP.1, key, evidence });
     }
 
     // Renewals within the window, keyed by their date, with the ARR up for renewal.
@@ -225,21 +234,27 @@ async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaC
     let t = &config.signals;
     let window = t.cooldown_days.max(t.renewal_days + 31) as i64;
     let known = store.signal_ctas(kizuna_domain::time::start_of_day(at - Duration::days(window))).await?;
-    let mut by_account: HashMap<(&str, &str), Vec<&SignalCta>> = HashMap::new();
-    for c in &known {
-        by_account.entry((c.account_id.as_str(), c.cta_type.as_str())).or_default().push(c);
+    let mut by_account: HashMap<(String, String), Vec<SignalCta>> = HashMap::new();
+    for c in known {
+        by_account.entry((c.account_id.clone(), c.cta_type.clone())).or_default().push(c);
     }
     let owners: HashMap<String, Option<String>> = store.account_dims().await?.into_iter().map(|d| (d.account_id, d.owner_email)).collect();
     let mut tx = store.begin().await?;
     for s in signals {
-        let existing = by_account.get(&(s.account_id.as_str(), s.cta_type)).map(Vec::as_slice).unwrap_or(&[]);
-        match decide(s, existing, at, t.cooldown_days) {
+        let key = (s.account_id.clone(), s.cta_type.to_string());
+        let existing: Vec<&SignalCta> = by_account.get(&key).map(|v| v.iter().collect()).unwrap_or_default();
+        match decide(s, &existing, at, t.cooldown_days) {
             Action::Skip => summary.skipped += 1,
             Action::Open => {
                 let owned = Owned { account_id: s.account_id.clone(), name: s.account_id.clone(), owner_email: owners.get(&s.account_id).cloned().flatten() };
                 let mut cta = new_cta(config, &owned, s.cta_type, s.reason, at, Source::Signal)?;
                 cta.signal_key = s.key.clone();
                 cta.evidence = s.evidence.clone();
+                // A run for a past day (a backfill, the demo's month) dates the CTA that morning.
+                if at < kizuna_domain::time::today() {
+                    cta.created_at = kizuna_domain::time::start_of_day(at) + Duration::hours(9);
+                    cta.updated_at = cta.created_at;
+                }
                 if s.cta_type == RENEWAL.0 {
                     if let Some(day) = s.evidence["renewal_date"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()) {
                         cta.due_on = Some(cta.due_on.map_or(day, |d| d.min(day)));
@@ -247,6 +262,17 @@ async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaC
                 }
                 open_in(&mut *tx, ACTOR, &cta).await?;
                 summary.opened += 1;
+                // A later signal of this run for the same account and type sees it.
+                by_account.entry(key).or_default().push(SignalCta {
+                    account_id: cta.account_id.clone(),
+                    cta_id: cta.cta_id.clone(),
+                    cta_type: cta.cta_type.clone(),
+                    reason: cta.reason.clone(),
+                    signal_key: cta.signal_key.clone(),
+                    status: cta.status,
+                    snoozed_until: None,
+                    closed_at: None,
+                });
             }
             Action::Update { cta_id, reopen } => {
                 let Some(mut cta) = store.cta(&cta_id).await? else { continue };

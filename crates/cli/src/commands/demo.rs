@@ -43,6 +43,7 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
         for week in (0..=4).rev() {
             kizuna_app::health::run(store.as_ref(), until - chrono::Duration::days(7 * week)).await?;
         }
+        let ctas = kizuna_app::ctas::demo_month(store.as_ref(), until).await?;
         println!(
             "demo company written to {db} (seed {}, until {until}): {} accounts, {} subscription periods, {} contacts, \
              {} activities, {} churn records, {} funnel leads, {} staff users, {} usage messages",
@@ -57,6 +58,7 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
             usage
         );
         println!("health scores kept weekly for the last 4 weeks (default scorecard; see kizuna score explain ID)");
+        println!("{ctas} CTAs from a month of daily signals and the team's work on them (see kizuna ctas list)");
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
         for (email, role) in users {
             println!("  {:<8} {email}", role.as_str());

@@ -27,7 +27,7 @@ pub async fn page(
     render(&state, me, &headers, &id, &q, None, StatusCode::OK).await
 }
 
-async fn render(
+pub(crate) async fn render(
     state: &AppState,
     me: Principal,
     headers: &HeaderMap,
@@ -118,6 +118,7 @@ async fn render(
     let history_rows: Vec<(String, String)> = history.iter().rev().take(12).map(|(m, v)| (month(m.first_day(), lang), yen(*v))).collect();
     let usage = usage_panel(app, &page, id, today).await?;
     let health = super::health::panel(app, &page, id, today).await?;
+    let ctas = super::ctas::account_panel(app, &page, id).await?;
     page.render_status(
         state,
         "account.html",
@@ -125,7 +126,7 @@ async fn render(
             account => AccountHead { id: account.account_id.clone(), name: account.name.clone() },
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
             profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
-            error => error.map(|m| m.render(lang)), usage, health,
+            error => error.map(|m| m.render(lang)), usage, health, ctas,
             today => today.to_string(),
         },
         status,

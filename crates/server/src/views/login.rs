@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 /// A CSM lands on their own book, a partner on its accounts, everyone else on the dashboard.
 pub async fn landing(me: Principal) -> Redirect {
     Redirect::to(&match me.role {
-        Role::Csm => format!("/accounts?owner={}", super::urlencode(&me.id)),
+        Role::Csm => "/ctas".to_string(),
         Role::Partner => "/accounts".to_string(),
         _ => "/dashboard".to_string(),
     })

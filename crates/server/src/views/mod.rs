@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod charts;
 pub(crate) mod csrf;
+mod ctas;
 mod dashboard;
 mod health;
 pub(crate) mod format;
@@ -38,6 +39,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/accounts.csv", get(accounts::export))
         .route("/accounts/{id}", get(account::page))
         .route("/accounts/{id}/activities", post(account::add_activity_form))
+        .route("/accounts/{id}/ctas", post(ctas::create))
+        .route("/ctas", get(ctas::list))
+        .route("/ctas/{id}", get(ctas::show).post(ctas::act))
         .route("/reports", get(reports::index))
         .route("/reports/{name}", get(reports::page))
         .route("/plan", get(plan::page))
@@ -67,6 +71,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_keys.html", include_str!("../../templates/admin_keys.html")),
     ("admin_audit.html", include_str!("../../templates/admin_audit.html")),
     ("admin_jobs.html", include_str!("../../templates/admin_jobs.html")),
+    ("ctas.html", include_str!("../../templates/ctas.html")),
+    ("cta.html", include_str!("../../templates/cta.html")),
 ];
 
 pub fn templates() -> Environment<'static> {

@@ -357,7 +357,7 @@ async fn sign_in_out_and_what_anonymous_gets(db: TestDb) {
     let away = submit(&c, "/login", &[("email", "SATO@kizuna.example"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
     assert_eq!((away.status, away.location()), (StatusCode::SEE_OTHER, "/"), "never redirected off-site");
     let land = get(&c, "/", None).await;
-    assert_eq!(land.location(), "/accounts?owner=sato%40kizuna.example", "a CSM lands on their own book");
+    assert_eq!(land.location(), "/ctas", "a CSM lands on their own work");
     assert_eq!(get(&c, "/api/v1/me", None).await.json()["role"], "csm");
 
     let out = submit(&c, "/logout", &[]).await;
@@ -1064,8 +1064,53 @@ async fn ctas_over_the_api(db: TestDb) {
     assert_eq!(write.status, StatusCode::FORBIDDEN, "{}", write.body);
 }
 
+
+/// The CTA pages in both languages: a CSM lands on their CTAs, opens one from the account page,
+/// ticks a task, snoozes it (a mistake is shown in the page's language), comments with line
+/// breaks, closes it with an outcome; the forms need the page's CSRF token; a partner gets 404.
+async fn cta_pages_in_both_languages(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let c = Client::anonymous(db.clone());
+    sign_in(&c, "sato@example.jp").await;
+    let empty = get(&c, "/ctas?lang=en", None).await;
+    assert!(empty.body.contains("no CTA matches"), "{}", empty.body);
+    let account = get(&c, "/accounts/A1?lang=ja", None).await;
+    assert!(account.body.contains("未完了の CTA") && account.body.contains("リスク — その他のリスク"), "the account page offers to open one");
+    let opened = submit(&c, "/accounts/A1/ctas", &[("kind", "risk/health_drop"), ("title", "利用低下の確認")]).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let href = opened.location().to_string();
+    assert!(href.starts_with("/ctas/cta-"), "{href}");
+    let page = get(&c, &format!("{href}?lang=ja"), None).await;
+    assert!(page.body.contains("利用低下の確認") && page.body.contains("未着手") && page.body.contains("ヘルスが急低下"), "{}", page.body);
+    let list = get(&c, "/ctas", None).await;
+    assert!(list.body.contains("利用低下の確認") && list.body.contains("株式会社さくら"), "{}", list.body);
+
+    assert_eq!(submit(&c, &href, &[("do", "task"), ("task_id", "1"), ("done", "true")]).await.status, StatusCode::SEE_OTHER);
+    let bad = submit(&c, &format!("{href}?lang=ja"), &[("do", "snooze"), ("snoozed_until", "2020-01-01"), ("snooze_reason", "x")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("スヌーズには今日より後の日付と理由が必要です"), "{}", bad.body);
+    let bad_en = submit(&c, &format!("{href}?lang=en"), &[("do", "close")]).await;
+    assert!(bad_en.body.contains("To close, choose an outcome"), "{}", bad_en.body);
+    assert_eq!(submit(&c, &href, &[("do", "snooze"), ("snoozed_until", "2099-01-01"), ("snooze_reason", "先方の決算期")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(submit(&c, &href, &[("do", "comment"), ("body", "一行目\n二行目")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(submit(&c, &href, &[("do", "close"), ("outcome", "success"), ("close_note", "改善")]).await.status, StatusCode::SEE_OTHER);
+    let done = get(&c, &format!("{href}?lang=en"), None).await;
+    assert!(done.body.contains("Closed") && done.body.contains("Success") && done.body.contains("一行目\n二行目"), "{}", done.body);
+    assert!(done.body.contains("☑"), "the task is ticked");
+    let forged = post_form(&c, &href, &[("do", "reopen")], &[("host", HOST), ("origin", ORIGIN)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "no token, no change");
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, &href, Some("en")).await.status, StatusCode::NOT_FOUND);
+    assert!(!get(&partner, "/ctas?status=all", None).await.body.contains("利用低下の確認"));
+}
+
 both_engines!(
     openapi_document_covers_every_route,
+    cta_pages_in_both_languages,
     ctas_over_the_api,
     api_writes_by_cookie_need_csrf,
     exports_neutralise_formulas,
