@@ -52,7 +52,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -61,7 +61,7 @@ test('sign in per role: each lands where it works and sees only its menus', asyn
     admin: { landing: '/dashboard', menus: ['ダッシュボード', '顧客一覧', 'レポート', '管理'] },
     cs_ops: { landing: '/dashboard', menus: ['ダッシュボード', '監査ログ'] },
     manager: { landing: '/dashboard', menus: ['ダッシュボード', 'レポート'] },
-    csm: { landing: '/accounts', menus: ['顧客一覧'] },
+    csm: { landing: '/ctas', menus: ['CTA', '顧客一覧'] },
     viewer: { landing: '/dashboard', menus: ['ダッシュボード'] },
     partner: { landing: '/accounts', menus: ['顧客一覧'] },
   };
@@ -73,8 +73,8 @@ test('sign in per role: each lands where it works and sees only its menus', asyn
     if (role === 'partner') assert.ok(!nav.includes('ダッシュボード'), 'a partner has no portfolio dashboard');
     if (role !== 'admin') assert.ok(!nav.includes('管理'), `${role} has no admin menu`);
     if (role === 'csm') {
-      const owners = await p.locator('tbody tr td:nth-child(5)').allInnerTexts();
-      assert.ok(owners.length > 0 && owners.every((o) => o === user('csm')), 'a CSM lands on their own book');
+      const owners = await p.locator('tbody tr td:nth-child(7)').allInnerTexts();
+      assert.ok(owners.length > 0 && owners.every((o) => o === user('csm')), `a CSM lands on their own CTAs: ${owners}`);
     }
     await shot(p, `landing-${role}-ja`);
     await p.click('header form button');
@@ -99,7 +99,7 @@ test('every page in both languages, translated, with a screenshot', async () => 
     dashboard: '/dashboard', accounts: '/accounts', account: `/accounts/${id}`, 'report-retention': '/reports/retention',
     'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
     'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
-    'admin-jobs': '/admin/jobs',
+    'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=',
   };
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -225,6 +225,7 @@ test('health: the list filters and sorts by band; the account page explains the 
 
 test('account 360: add a note and log a meeting', async () => {
   const p = await as('csm', 'en-US');
+  await p.goto(`${server.base}/accounts?owner=${encodeURIComponent(user('csm'))}`);
   const href = await p.locator('tbody tr td:nth-child(1) a').first().getAttribute('href');
   await p.goto(`${server.base}${href}`);
   assert.ok((await p.locator('svg.chart').count()) >= 1, 'MRR history chart');
@@ -323,4 +324,78 @@ test('a form posted from another site is refused, even with a valid token', asyn
   assert.ok(refused, `refused (${response.status()} ${response.url()})`);
   const list = await (await p.request.get(`${server.base}/api/v1/plan/scenarios`)).json();
   assert.ok(!list.some((s) => s.name === 'evil'));
+});
+
+test('CTAs: a CSM sees today\'s work and why, ticks a task, snoozes one, closes one, and the list follows', async () => {
+  for (const locale of ['ja-JP', 'en-US']) {
+    const ja = locale === 'ja-JP';
+    const p = await as('csm', locale);
+    assert.equal(new URL(p.url()).pathname, '/ctas');
+    const rows = p.locator('table.ctas tbody tr');
+    const before = await rows.count();
+    assert.ok(before >= 2, `the demo gives the CSM open CTAs (${before})`);
+    await assertTranslated(p, `/ctas ${locale}`);
+    await shot(p, `ctas-mine-${locale.slice(0, 2)}`);
+
+    // Why: the evidence of a signal's CTA, in the reader's language.
+    await p.locator('table.ctas tbody tr td:nth-child(5) a').first().click();
+    await p.waitForURL(/\/ctas\/cta-/);
+    const first = new URL(p.url()).pathname;
+    await assertTranslated(p, `${first} ${locale}`);
+    if (await p.locator('#evidence').count() > 0) {
+      assert.ok((await p.locator('#evidence').innerText()).length > 10, 'the evidence is shown');
+    }
+    // Tick the first open task.
+    const task = p.locator('#tasks li[data-done=false]').first();
+    if (await task.count() > 0) {
+      const id = await task.getAttribute('data-task');
+      await Promise.all([p.waitForURL((u) => u.pathname === first), task.locator('button').click()]);
+      assert.equal(await p.locator(`#tasks li[data-task="${id}"]`).getAttribute('data-done'), 'true', 'the task is done');
+    }
+    // Snooze: a date and a reason.
+    await p.fill('#snooze input[name=snoozed_until]', '2099-01-05');
+    await p.fill('#snooze input[name=snooze_reason]', ja ? '先方の決算期明けに再開' : 'After their fiscal year end');
+    await Promise.all([p.waitForURL((u) => u.pathname === first), p.click('#snooze button[type=submit]')]);
+    assert.match(await p.locator('[data-field=status]').innerText(), ja ? /スヌーズ中/ : /Snoozed/);
+    await shot(p, `cta-snoozed-${locale.slice(0, 2)}`);
+
+    // Close another with an outcome and a comment whose line breaks are kept.
+    await p.goto(`${server.base}/ctas?status=open`);
+    const open = p.locator('table.ctas tbody tr td:nth-child(5) a');
+    if (await open.count() > 0) {
+      await open.first().click();
+      await p.waitForURL(/\/ctas\/cta-/);
+      const second = new URL(p.url()).pathname;
+      await p.fill('#comment textarea', ja ? '電話で確認。\n来週デモ予定。' : 'Called them.\nDemo next week.');
+      await Promise.all([p.waitForURL((u) => u.pathname === second), p.click('#comment button[type=submit]')]);
+      assert.match(await p.locator('#comments .body').last().innerText(), ja ? /電話で確認。\n来週デモ予定。/ : /Called them.\nDemo next week./);
+      await p.selectOption('#close select[name=outcome]', 'success');
+      await Promise.all([p.waitForURL((u) => u.pathname === second), p.click('#close button[type=submit]')]);
+      assert.match(await p.locator('[data-field=status]').innerText(), ja ? /完了/ : /Closed/);
+      assert.match(await p.locator('[data-field=outcome]').innerText(), ja ? /成功/ : /Success/);
+    }
+    await p.goto(`${server.base}/ctas`);
+    const after = await rows.count();
+    assert.ok(after <= before, `the list follows (${before} → ${after})`);
+    await p.context().close();
+  }
+});
+
+test('CTAs: a partner sees only its accounts\' CTAs', async () => {
+  const p = await as('partner');
+  const mine = await (await p.request.get(`${server.base}/api/v1/accounts?per_page=1000`)).json();
+  const ids = new Set(mine.accounts.map((a) => a.account_id));
+  const ctas = await (await p.request.get(`${server.base}/api/v1/ctas?status=all&per_page=500`)).json();
+  assert.ok(ctas.ctas.every((c) => ids.has(c.account_id)), 'only its own accounts');
+  const admin = await as('admin');
+  const all = await (await admin.request.get(`${server.base}/api/v1/ctas?status=all&per_page=500`)).json();
+  const other = all.ctas.find((c) => !ids.has(c.account_id));
+  if (other) {
+    const resp = await p.goto(`${server.base}/ctas/${other.cta_id}`);
+    assert.equal(resp.status(), 404, 'another partner\'s CTA is not found');
+  }
+  await p.goto(`${server.base}/ctas?status=all&owner=`);
+  await shot(p, 'ctas-partner-ja');
+  await p.context().close();
+  await admin.context().close();
 });

@@ -185,7 +185,14 @@ pub async fn audit(State(state): State<AppState>, me: Principal, headers: Header
     let entries: Vec<AuditView> = log
         .entries
         .into_iter()
-        .map(|e| AuditView { at: datetime(e.at, page.lang), actor: e.actor, action: e.action, target: e.target, detail: e.detail.to_string() })
+        .map(|e| AuditView {
+            at: datetime(e.at, page.lang),
+            actor: e.actor,
+            action_label: super::label("audit_action", &e.action, page.lang),
+            action: e.action,
+            target: e.target,
+            detail: e.detail.to_string(),
+        })
         .collect();
     let pages = total.div_ceil(100).max(1);
     let link = |n: u64| format!("/admin/audit?page={n}{}", actor.as_ref().map(|a| format!("&actor={}", super::urlencode(a))).unwrap_or_default());
@@ -274,6 +281,7 @@ struct AuditView {
     at: String,
     actor: String,
     action: String,
+    action_label: String,
     target: Option<String>,
     detail: String,
 }

@@ -33,6 +33,14 @@ fn reason_label(config: &CtaConfig, cta_type: &str, reason: &str, lang: &str) ->
     config.reason(cta_type, reason).map(|r| if lang == "ja" { r.label_ja.clone() } else { r.label_en.clone() }).unwrap_or_else(|| reason.to_string())
 }
 
+/// The CTA's title; one that is still its reason's label is shown in the reader's language.
+fn shown_title(c: &Cta, config: &CtaConfig, lang: &str) -> String {
+    match config.reason(&c.cta_type, &c.reason) {
+        Some(r) if c.title == r.label_en || c.title == r.label_ja => reason_label(config, &c.cta_type, &c.reason, lang),
+        _ => c.title.clone(),
+    }
+}
+
 /// A CTA as the pages show it: every value formatted in the page language.
 #[derive(Serialize)]
 struct CtaView {
@@ -72,7 +80,7 @@ fn view(c: &Cta, config: &CtaConfig, page: &Page, today: chrono::NaiveDate) -> C
         account_href: format!("/accounts/{}", urlencode(&c.account_id)),
         type_label: type_label(config, &c.cta_type, lang),
         reason_label: reason_label(config, &c.cta_type, &c.reason, lang),
-        title: c.title.clone(),
+        title: shown_title(c, config, lang),
         priority: c.priority.as_str(),
         priority_label: super::label("cta_priority", c.priority.as_str(), lang),
         status: c.status.as_str(),
