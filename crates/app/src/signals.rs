@@ -154,7 +154,6 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
             }
         }
     }
-    add_drags(store, &mut out, at).await?;
 
     // Usage: the anomalies of the last 7 days, one signal per account, shown and keyed by its
     // largest drop (the others listed with it).
@@ -218,19 +217,37 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
     Ok(out)
 }
 
-/// The measures that cost each health signal's account the most points, from its latest
-/// explanation (kept with the score).
-async fn add_drags(store: &(impl Health + ?Sized), signals: &mut [Signal], at: NaiveDate) -> Result<(), AppError> {
-    for s in signals.iter_mut() {
-        if let Some(row) = store.health_before(at + Duration::days(1), Some(&s.account_id)).await?.into_iter().next() {
-            s.evidence["drags"] = row.detail_json()["drags"].clone();
+/// The measures that cost each of these accounts the most points, from its latest explanation
+/// (kept with the score): one query per account for a few, one for the whole book for many.
+async fn drags_of(store: &(impl Health + ?Sized), accounts: &[&str], at: NaiveDate) -> Result<HashMap<String, serde_json::Value>, AppError> {
+    let day = at + Duration::days(1);
+    let rows = if accounts.len() > 200 {
+        let wanted: std::collections::HashSet<&str> = accounts.iter().copied().collect();
+        store.health_before(day, None).await?.into_iter().filter(|r| wanted.contains(r.account_id.as_str())).collect()
+    } else {
+        let mut rows = Vec::new();
+        for a in accounts {
+            rows.extend(store.health_before(day, Some(a)).await?);
         }
-    }
-    Ok(())
+        rows
+    };
+    Ok(rows.into_iter().map(|r| (r.account_id.clone(), r.detail_json()["drags"].clone())).collect())
+}
+
+/// Whether two evidences say the same, the drags aside (read only for what changes).
+fn same_finding(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("drags");
+        }
+        v
+    };
+    strip(a) == strip(b)
 }
 
 /// Opens or updates the CTAs the signals call for, in one transaction.
-async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaConfig, signals: &[Signal], at: NaiveDate, summary: &mut SignalsSummary) -> Result<(), AppError> {
+async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), config: &CtaConfig, signals: &[Signal], at: NaiveDate, summary: &mut SignalsSummary) -> Result<(), AppError> {
     let t = &config.signals;
     let window = t.cooldown_days.max(t.renewal_days + 31) as i64;
     let known = store.signal_ctas(kizuna_domain::time::start_of_day(at - Duration::days(window))).await?;
@@ -239,17 +256,56 @@ async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaC
         by_account.entry((c.account_id.clone(), c.cta_type.clone())).or_default().push(c);
     }
     let owners: HashMap<String, Option<String>> = store.account_dims().await?.into_iter().map(|d| (d.account_id, d.owner_email)).collect();
-    let mut tx = store.begin().await?;
+    // Decide first, without writing: most signals find what their CTA already says.
+    let mut planned: Vec<(&Signal, Action)> = Vec::new();
     for s in signals {
         let key = (s.account_id.clone(), s.cta_type.to_string());
         let existing: Vec<&SignalCta> = by_account.get(&key).map(|v| v.iter().collect()).unwrap_or_default();
-        match decide(s, &existing, at, t.cooldown_days) {
+        let action = decide(s, &existing, at, t.cooldown_days);
+        match &action {
             Action::Skip => summary.skipped += 1,
+            Action::Update { cta_id, reopen: false } => {
+                let same = existing.iter().find(|c| &c.cta_id == cta_id).is_some_and(|c| c.signal_key == s.key && same_finding(&c.evidence, &s.evidence));
+                if !same {
+                    planned.push((s, action));
+                }
+            }
+            Action::Open => {
+                // A later signal of this run for the same account and type sees it.
+                by_account.entry(key).or_default().push(SignalCta {
+                    account_id: s.account_id.clone(),
+                    cta_id: String::new(),
+                    cta_type: s.cta_type.to_string(),
+                    reason: s.reason.to_string(),
+                    signal_key: s.key.clone(),
+                    status: CtaStatus::Open,
+                    snoozed_until: None,
+                    closed_at: None,
+                    evidence: s.evidence.clone(),
+                });
+                planned.push((s, action));
+            }
+            Action::Update { .. } => planned.push((s, action)),
+        }
+    }
+    let health: Vec<&str> = planned.iter().filter(|(s, _)| s.reason == HEALTH_RED.1 || s.reason == HEALTH_DROP.1).map(|(s, _)| s.account_id.as_str()).collect();
+    let drags = drags_of(store, &health, at).await?;
+    let evidence_of = |s: &Signal| {
+        let mut e = s.evidence.clone();
+        if let Some(d) = drags.get(&s.account_id) {
+            e["drags"] = d.clone();
+        }
+        e
+    };
+    let mut tx = store.begin().await?;
+    for (s, action) in planned {
+        match action {
+            Action::Skip => {}
             Action::Open => {
                 let owned = Owned { account_id: s.account_id.clone(), name: s.account_id.clone(), owner_email: owners.get(&s.account_id).cloned().flatten() };
                 let mut cta = new_cta(config, &owned, s.cta_type, s.reason, at, Source::Signal)?;
                 cta.signal_key = s.key.clone();
-                cta.evidence = s.evidence.clone();
+                cta.evidence = evidence_of(s);
                 // A run for a past day (a backfill, the demo's month) dates the CTA that morning.
                 if at < kizuna_domain::time::today() {
                     cta.created_at = kizuna_domain::time::start_of_day(at) + Duration::hours(9);
@@ -262,24 +318,10 @@ async fn act(store: &(impl Accounts + Ctas + UnitOfWork + ?Sized), config: &CtaC
                 }
                 open_in(&mut *tx, ACTOR, &cta).await?;
                 summary.opened += 1;
-                // A later signal of this run for the same account and type sees it.
-                by_account.entry(key).or_default().push(SignalCta {
-                    account_id: cta.account_id.clone(),
-                    cta_id: cta.cta_id.clone(),
-                    cta_type: cta.cta_type.clone(),
-                    reason: cta.reason.clone(),
-                    signal_key: cta.signal_key.clone(),
-                    status: cta.status,
-                    snoozed_until: None,
-                    closed_at: None,
-                });
             }
             Action::Update { cta_id, reopen } => {
                 let Some(mut cta) = store.cta(&cta_id).await? else { continue };
-                if cta.evidence == s.evidence && cta.signal_key == s.key && !reopen {
-                    continue;
-                }
-                cta.evidence = s.evidence.clone();
+                cta.evidence = evidence_of(s);
                 cta.signal_key = s.key.clone();
                 if reopen {
                     cta.status = CtaStatus::Open;
@@ -326,6 +368,7 @@ mod tests {
             status,
             snoozed_until: snoozed_until.map(|d| d.parse().unwrap()),
             closed_at: closed.map(|d| kizuna_domain::time::start_of_day(d.parse().unwrap())),
+            evidence: json!({}),
         }
     }
 

@@ -107,6 +107,8 @@ pub struct SignalCta {
     pub status: CtaStatus,
     pub snoozed_until: Option<NaiveDate>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// As stored: a signal that finds the same again changes nothing.
+    pub evidence: serde_json::Value,
 }
 
 #[async_trait]
@@ -345,16 +347,16 @@ macro_rules! ctas_impl {
                 }
 
                 async fn signal_ctas(&self, closed_since: chrono::DateTime<chrono::Utc>) -> Result<Vec<$crate::ctas::SignalCta>> {
-                    type Row = (String, String, String, String, String, String, Option<chrono::NaiveDate>, Option<i64>);
+                    type Row = (String, String, String, String, String, String, Option<chrono::NaiveDate>, Option<i64>, String);
                     let rows: Vec<Row> = sqlx::query_as(
-                        "SELECT account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at FROM ctas \
+                        "SELECT account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at, evidence FROM ctas \
                          WHERE status <> 'closed' OR closed_at >= $1",
                     )
                     .bind(closed_since.timestamp_millis())
                     .fetch_all(self.pool())
                     .await?;
                     rows.into_iter()
-                        .map(|(account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at)| {
+                        .map(|(account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at, evidence)| {
                             Ok($crate::ctas::SignalCta {
                                 status: kizuna_domain::ctas::CtaStatus::parse(&status).ok_or_else(|| $crate::StoreError::BadStoredValue {
                                     column: "ctas.status",
@@ -368,6 +370,7 @@ macro_rules! ctas_impl {
                                 signal_key,
                                 snoozed_until,
                                 closed_at: closed_at.and_then(chrono::DateTime::from_timestamp_millis),
+                                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
                             })
                         })
                         .collect()
