@@ -52,7 +52,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -60,8 +60,8 @@ test('sign in per role: each lands where it works and sees only its menus', asyn
   const expect = {
     admin: { landing: '/dashboard', menus: ['ダッシュボード', '顧客一覧', 'レポート', '管理'] },
     cs_ops: { landing: '/dashboard', menus: ['ダッシュボード', '監査ログ'] },
-    manager: { landing: '/dashboard', menus: ['ダッシュボード', 'レポート'] },
-    csm: { landing: '/ctas', menus: ['CTA', '顧客一覧'] },
+    manager: { landing: '/', menus: ['ホーム', 'ダッシュボード', 'レポート'] },
+    csm: { landing: '/', menus: ['ホーム', 'CTA', '顧客一覧'] },
     viewer: { landing: '/dashboard', menus: ['ダッシュボード'] },
     partner: { landing: '/accounts', menus: ['顧客一覧'] },
   };
@@ -72,10 +72,12 @@ test('sign in per role: each lands where it works and sees only its menus', asyn
     for (const m of e.menus) assert.ok(nav.includes(m), `${role} sees ${m}`);
     if (role === 'partner') assert.ok(!nav.includes('ダッシュボード'), 'a partner has no portfolio dashboard');
     if (role !== 'admin') assert.ok(!nav.includes('管理'), `${role} has no admin menu`);
-    if (role === 'csm') {
-      const owners = await p.locator('tbody tr td:nth-child(7)').allInnerTexts();
-      assert.ok(owners.length > 0 && owners.every((o) => o === user('csm')), `a CSM lands on their own CTAs: ${owners}`);
+    if (role === 'csm' || role === 'manager') {
+      assert.match(await p.locator('h1').innerText(), /ホーム/, `${role} lands on the home`);
+      await assertTranslated(p, `home ${role}`);
     }
+    if (role === 'csm') assert.ok((await p.locator('h1').innerText()).includes(user('csm')), 'a CSM sees their own book');
+    if (role === 'manager') assert.ok(await p.locator('#team tbody tr').count() > 1, 'a manager sees a line per CSM');
     await shot(p, `landing-${role}-ja`);
     await p.click('header form button');
     assert.equal(new URL(p.url()).pathname, '/login');
@@ -99,7 +101,7 @@ test('every page in both languages, translated, with a screenshot', async () => 
     dashboard: '/dashboard', accounts: '/accounts', account: `/accounts/${id}`, 'report-retention': '/reports/retention',
     'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
     'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
-    'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=',
+    'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=', home: '/home',
   };
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -330,7 +332,7 @@ test('CTAs: a CSM sees today\'s work and why, ticks a task, snoozes one, closes 
   for (const locale of ['ja-JP', 'en-US']) {
     const ja = locale === 'ja-JP';
     const p = await as('csm', locale);
-    assert.equal(new URL(p.url()).pathname, '/ctas');
+    await p.goto(`${server.base}/ctas`);
     const rows = p.locator('table.ctas tbody tr');
     const before = await rows.count();
     assert.ok(before >= 2, `the demo gives the CSM open CTAs (${before})`);

@@ -8,6 +8,7 @@ pub mod ctas;
 pub mod dashboard;
 mod error;
 pub mod health;
+pub mod home;
 mod format;
 pub mod jobs;
 mod params;

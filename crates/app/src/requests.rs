@@ -332,3 +332,15 @@ pub struct SignalsRequest {
     pub at: Option<String>,
 }
 lookup!(SignalsRequest { at });
+
+/// The home: whose book (`me`, an owner's e-mail; default a CSM's own, everyone's for others)
+/// and as of which day.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HomeRequest {
+    /// `me` or an owner's e-mail.
+    pub owner: Option<String>,
+    /// YYYY-MM-DD (default today, business time zone).
+    pub at: Option<String>,
+}
+lookup!(HomeRequest { owner, at });

@@ -307,6 +307,16 @@ impl<'a> App<'a> {
 
     /// The jobs the servers ran or will run, the latest scheduled first (`status`: queued,
     /// running, done, failed or dead).
+    /// The home for one book: CTAs due, alerts, renewals, health drops and mix, ARR at risk;
+    /// a line per CSM for a manager.
+    pub async fn home(&self, q: &dyn Lookup) -> Result<crate::home::Home, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let p = Params(q);
+        let at = p.date_or_today("at")?;
+        let owner = crate::home::book_owner(self.actor, p.text("owner"));
+        crate::home::home(self.store, self.actor, owner, at).await
+    }
+
     // CTAs.
 
     /// A page of CTAs (default: not closed), soonest due first.

@@ -93,6 +93,7 @@ fn expensive() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::metrics))
         .routes(routes!(usage::alerts))
         .routes(routes!(ctas::run_signals))
+        .routes(routes!(home))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.
@@ -159,6 +160,16 @@ async fn me(me: Principal) -> Json<Me> {
     security(("bearer" = []), ("session" = [])))]
 async fn dashboard(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<DashboardRequest>) -> Result<Json<Dashboard>, ApiError> {
     Ok(Json(App::new(state.store.as_ref(), &me).dashboard(&q, kizuna_app::today()).await?))
+}
+
+/// `GET /api/v1/home?owner=&at=`: what needs attention today, for one book (a CSM's own by
+/// default) or the team's with a line per CSM.
+#[utoipa::path(get, path = "/api/v1/home", tag = "ctas", params(kizuna_app::requests::HomeRequest),
+    responses((status = 200, body = kizuna_app::home::Home), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+async fn home(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<kizuna_app::requests::HomeRequest>) -> Result<Json<kizuna_app::home::Home>, ApiError> {
+    Ok(Json(App::new(state.store.as_ref(), &me).home(&q).await?))
 }
 
 /// `GET /api/v1/audit?page=&per_page=&actor=`: the audit log, newest first.

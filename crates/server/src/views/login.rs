@@ -13,12 +13,19 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// A CSM lands on their own book, a partner on its accounts, everyone else on the dashboard.
-pub async fn landing(me: Principal) -> Redirect {
-    Redirect::to(&match me.role {
-        Role::Csm => "/ctas".to_string(),
-        Role::Partner => "/accounts".to_string(),
-        _ => "/dashboard".to_string(),
-    })
+pub async fn landing(
+    state: axum::extract::State<crate::AppState>,
+    me: Principal,
+    headers: axum::http::HeaderMap,
+    q: axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<axum::response::Response, crate::ApiError> {
+    use axum::response::IntoResponse;
+    match me.role {
+        // CSMs and managers live on the home: what needs attention today and why.
+        Role::Csm | Role::Manager => super::home::page(state, me, headers, q).await,
+        Role::Partner => Ok(Redirect::to("/accounts").into_response()),
+        _ => Ok(Redirect::to("/dashboard").into_response()),
+    }
 }
 
 /// Only a path on this site (not `//evil.example`), so sign-in cannot redirect elsewhere.

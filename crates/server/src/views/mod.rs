@@ -9,6 +9,7 @@ pub(crate) mod csrf;
 mod ctas;
 mod dashboard;
 mod health;
+mod home;
 pub(crate) mod format;
 mod login;
 mod page;
@@ -40,6 +41,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/accounts/{id}", get(account::page))
         .route("/accounts/{id}/activities", post(account::add_activity_form))
         .route("/accounts/{id}/ctas", post(ctas::create))
+        .route("/home", get(home::page))
         .route("/ctas", get(ctas::list))
         .route("/ctas/{id}", get(ctas::show).post(ctas::act))
         .route("/reports", get(reports::index))
@@ -73,6 +75,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_jobs.html", include_str!("../../templates/admin_jobs.html")),
     ("ctas.html", include_str!("../../templates/ctas.html")),
     ("cta.html", include_str!("../../templates/cta.html")),
+    ("home.html", include_str!("../../templates/home.html")),
 ];
 
 pub fn templates() -> Environment<'static> {

@@ -356,8 +356,9 @@ async fn sign_in_out_and_what_anonymous_gets(db: TestDb) {
     assert_eq!(no_token.status, StatusCode::FORBIDDEN, "the sign-in form is CSRF-protected too");
     let away = submit(&c, "/login", &[("email", "SATO@kizuna.example"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
     assert_eq!((away.status, away.location()), (StatusCode::SEE_OTHER, "/"), "never redirected off-site");
-    let land = get(&c, "/", None).await;
-    assert_eq!(land.location(), "/ctas", "a CSM lands on their own work");
+    let land = get(&c, "/?lang=en", None).await;
+    assert_eq!(land.status, StatusCode::OK, "a CSM lands on their home");
+    assert!(land.body.contains("Due today and overdue") && land.body.contains("sato@kizuna.example"), "{}", land.body);
     assert_eq!(get(&c, "/api/v1/me", None).await.json()["role"], "csm");
 
     let out = submit(&c, "/logout", &[]).await;
@@ -1046,6 +1047,16 @@ async fn ctas_over_the_api(db: TestDb) {
     let signals = ops.send(here(Request::post("/api/v1/signals/run?at=2024-03-01")), Body::empty()).await;
     assert_eq!(signals.status, StatusCode::OK, "{}", signals.body);
     let opened = signals.json()["opened"].as_u64().unwrap();
+    let home = get(&ops, "/api/v1/home?at=2024-03-01", None).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    let home = home.json();
+    assert_eq!(home["owner"], Value::Null, "CS ops see the team");
+    assert!(home["per_owner"].as_array().unwrap().iter().any(|o| o["owner_email"] == "sato@example.jp"), "{home}");
+    let mine = get(&c, "/api/v1/home?at=2024-03-01", None).await.json();
+    assert_eq!(mine["owner"], "sato@example.jp", "a CSM's own book");
+    let mix = &mine["health_mix"];
+    let counted: u64 = ["red", "yellow", "green", "unscored"].iter().map(|b| mix[*b].as_u64().unwrap()).sum();
+    assert_eq!((counted, mine["arr"].as_f64()), (2, Some(6_360_000.0)), "A1 and A3, paying on the day: ¥(500,000 + 30,000) × 12: {mine}");
 
     add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
     let partner = Client::anonymous(db.clone());
@@ -1173,6 +1184,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/playbooks"),
     ("put", "/api/v1/playbooks"),
     ("post", "/api/v1/signals/run"),
+    ("get", "/api/v1/home"),
     ("get", "/api/v1/usage/metrics"),
     ("get", "/api/v1/usage/definitions"),
     ("put", "/api/v1/usage/definitions"),

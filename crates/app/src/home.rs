@@ -1,0 +1,263 @@
+//! The home: what needs attention today and why, for one CSM's book or, for a manager, the
+//! team's (with a line per CSM): CTAs due today and overdue, new usage alerts, renewals in the
+//! next 90 and 180 days with ARR and health, the week's biggest health drops with the measure
+//! that cost most, the book's health mix and ARR at risk (ARR of red accounts).
+
+use crate::access::Actor;
+use crate::ctas::not_closed;
+use crate::AppError;
+use chrono::{Duration, NaiveDate};
+use kizuna_domain::Role;
+use kizuna_store::{Accounts, Cta, CtaQuery, Ctas, Health, Usage};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Home {
+    pub at: NaiveDate,
+    /// Whose book: the CSM's e-mail, or none for the whole team (a partner: its accounts).
+    pub owner: Option<String>,
+    /// Not closed, due on or before `at`, soonest first (at most 50).
+    pub ctas_due: Vec<Cta>,
+    pub ctas_due_total: u64,
+    /// Of those, due before `at`.
+    pub ctas_overdue: u64,
+    pub ctas_open_total: u64,
+    /// Usage anomalies of the last 7 days in the book, largest drop first (at most 20).
+    pub alerts: Vec<HomeAlert>,
+    /// Renewals in the next 180 days, soonest first.
+    pub renewals: Vec<HomeRenewal>,
+    pub renewals_90: RenewalTotal,
+    pub renewals_180: RenewalTotal,
+    /// Health down most over 7 days (at most 10), with the measure that cost most points.
+    pub health_drops: Vec<HealthDrop>,
+    pub health_mix: HealthMix,
+    /// Annual recurring revenue of the book on `at`, and of its red accounts.
+    pub arr: f64,
+    pub arr_at_risk: f64,
+    /// For a manager: one line per CSM (owner), most ARR at risk first.
+    pub per_owner: Vec<OwnerLine>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HomeAlert {
+    pub account_id: String,
+    pub name: String,
+    pub event: String,
+    pub day: NaiveDate,
+    pub last_week: f64,
+    pub baseline_median: f64,
+    pub drop: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HomeRenewal {
+    pub account_id: String,
+    pub name: String,
+    pub owner_email: Option<String>,
+    pub renewal_date: NaiveDate,
+    pub days_left: i64,
+    pub arr: f64,
+    pub health_score: Option<f64>,
+    pub health_band: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RenewalTotal {
+    pub accounts: u64,
+    pub arr: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HealthDrop {
+    pub account_id: String,
+    pub name: String,
+    pub score: f64,
+    pub previous_score: f64,
+    pub drop: f64,
+    pub band: Option<String>,
+    /// The measure that cost the most points in the latest score, and how many.
+    pub top_drag: Option<String>,
+    pub top_drag_points: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct HealthMix {
+    pub red: u64,
+    pub yellow: u64,
+    pub green: u64,
+    pub unscored: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OwnerLine {
+    pub owner_email: String,
+    pub accounts: u64,
+    pub arr: f64,
+    pub red: u64,
+    pub arr_at_risk: f64,
+    pub ctas_open: u64,
+    pub ctas_overdue: u64,
+}
+
+/// Whose book the home shows: a CSM's own (or `owner` asked by a manager), else everyone's.
+pub fn book_owner(actor: &Actor, asked: Option<&str>) -> Option<String> {
+    match (actor.role, asked.map(str::trim).filter(|o| !o.is_empty())) {
+        (_, Some("me")) => Some(actor.id.clone()),
+        (Role::Csm, None) => Some(actor.id.clone()),
+        (_, Some(o)) => Some(o.to_lowercase()),
+        (_, None) => None,
+    }
+}
+
+pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), actor: &Actor, owner: Option<String>, at: NaiveDate) -> Result<Home, AppError> {
+    let scope = actor.scope();
+    let dims = store.account_dims().await?;
+    let owners: HashMap<String, Option<String>> = dims.iter().map(|d| (d.account_id.clone(), d.owner_email.clone())).collect();
+    let in_book = |d: &kizuna_domain::AccountDims| {
+        scope.as_ref().is_none_or(|p| d.partner_id.as_deref() == Some(p.as_str())) && owner.as_ref().is_none_or(|o| d.owner_email.as_deref() == Some(o.as_str()))
+    };
+    let paying: HashMap<String, NaiveDate> = store.active_accounts(at, None).await?.into_iter().collect();
+    let book: HashSet<String> = dims.iter().filter(|d| in_book(d) && paying.contains_key(&d.account_id)).map(|d| d.account_id.clone()).collect();
+    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
+    let arr_of = |a: &str| kizuna_domain::money::to_units(mrr.get(a).copied().unwrap_or(0) * 12);
+    let now: HashMap<String, (Option<f64>, Option<String>)> =
+        store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, _, s, b, _)| (a, (s, b))).collect();
+    let before: HashMap<String, Option<f64>> = store.health_scores_before(at - Duration::days(6)).await?.into_iter().map(|(a, _, s, _, _)| (a, s)).collect();
+
+    let mut mix = HealthMix::default();
+    let (mut arr, mut arr_at_risk) = (0.0, 0.0);
+    let mut lines: BTreeMap<String, OwnerLine> = BTreeMap::new();
+    for a in &book {
+        let band = now.get(a).and_then(|h| h.1.as_deref());
+        match band {
+            Some("red") => mix.red += 1,
+            Some("yellow") => mix.yellow += 1,
+            Some("green") => mix.green += 1,
+            _ => mix.unscored += 1,
+        }
+        let account_arr = arr_of(a);
+        arr += account_arr;
+        let red = band == Some("red");
+        if red {
+            arr_at_risk += account_arr;
+        }
+        if owner.is_none() {
+            let o = owners.get(a).cloned().flatten().unwrap_or_default();
+            let line = lines.entry(o.clone()).or_insert_with(|| OwnerLine { owner_email: o, accounts: 0, arr: 0.0, red: 0, arr_at_risk: 0.0, ctas_open: 0, ctas_overdue: 0 });
+            line.accounts += 1;
+            line.arr += account_arr;
+            if red {
+                line.red += 1;
+                line.arr_at_risk += account_arr;
+            }
+        }
+    }
+
+    // CTAs: due now, and per owner for a manager.
+    let query = |due_by: Option<NaiveDate>, per_page: u32| CtaQuery {
+        statuses: not_closed(),
+        owner_email: owner.clone(),
+        partner_id: scope.clone(),
+        due_by,
+        page: 1,
+        per_page,
+        ..Default::default()
+    };
+    let due = store.ctas(&query(Some(at), 50)).await?;
+    let ctas_overdue = store.ctas(&query(Some(at - Duration::days(1)), 1)).await?.total;
+    let open = store.ctas(&query(None, if owner.is_none() { 500 } else { 1 })).await?;
+    if owner.is_none() {
+        for c in &open.ctas {
+            let o = c.owner_email.clone().unwrap_or_default();
+            if let Some(line) = lines.get_mut(&o) {
+                line.ctas_open += 1;
+                line.ctas_overdue += u64::from(c.due_on.is_some_and(|d| d < at));
+            }
+        }
+    }
+
+    // Names only for the rows shown.
+    let mut names: HashMap<String, String> = HashMap::new();
+    async fn name_of(store: &(impl Accounts + ?Sized), names: &mut HashMap<String, String>, id: &str, at: NaiveDate) -> Result<String, AppError> {
+        if let Some(n) = names.get(id) {
+            return Ok(n.clone());
+        }
+        let n = store.get_account(id, at).await?.map(|a| a.name).unwrap_or_else(|| id.to_string());
+        names.insert(id.to_string(), n.clone());
+        Ok(n)
+    }
+
+    let mut anomalies: Vec<_> = store.usage_anomalies(at - Duration::days(6), at, None).await?.into_iter().filter(|a| book.contains(&a.account_id)).collect();
+    anomalies.sort_by(|a, b| b.drop.total_cmp(&a.drop).then_with(|| b.day.cmp(&a.day)));
+    let mut alerts = Vec::new();
+    for a in anomalies.into_iter().take(20) {
+        let name = name_of(store, &mut names, &a.account_id, at).await?;
+        alerts.push(HomeAlert { account_id: a.account_id, name, event: a.event, day: a.day, last_week: a.last_week, baseline_median: a.baseline_median, drop: a.drop });
+    }
+
+    let mut next: HashMap<String, NaiveDate> = HashMap::new();
+    for t in store.contract_terms(at, None).await? {
+        if book.contains(&t.account_id) {
+            let d = crate::health::next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
+            next.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+        }
+    }
+    let mut upcoming: Vec<(String, NaiveDate)> = next.into_iter().filter(|(_, d)| (*d - at).num_days() <= 180).collect();
+    upcoming.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    let (mut renewals_90, mut renewals_180) = (RenewalTotal::default(), RenewalTotal::default());
+    let mut renewals = Vec::new();
+    for (id, day) in upcoming {
+        let days_left = (day - at).num_days();
+        let account_arr = arr_of(&id);
+        for (limit, total) in [(90, &mut renewals_90), (180, &mut renewals_180)] {
+            if days_left <= limit {
+                total.accounts += 1;
+                total.arr += account_arr;
+            }
+        }
+        if renewals.len() < 50 {
+            let name = name_of(store, &mut names, &id, at).await?;
+            let (health_score, health_band) = now.get(&id).cloned().unwrap_or((None, None));
+            renewals.push(HomeRenewal { owner_email: owners.get(&id).cloned().flatten(), account_id: id, name, renewal_date: day, days_left, arr: account_arr, health_score, health_band });
+        }
+    }
+
+    let mut drops: Vec<(String, f64, f64, Option<String>)> = book
+        .iter()
+        .filter_map(|a| {
+            let (score, band) = now.get(a)?;
+            let (s, b) = ((*score)?, before.get(a).copied().flatten()?);
+            (b - s > 0.0).then(|| (a.clone(), s, b, band.clone()))
+        })
+        .collect();
+    drops.sort_by(|x, y| (y.2 - y.1).total_cmp(&(x.2 - x.1)).then_with(|| x.0.cmp(&y.0)));
+    let mut health_drops = Vec::new();
+    for (id, score, previous, band) in drops.into_iter().take(10) {
+        let name = name_of(store, &mut names, &id, at).await?;
+        let drag = store.health_before(at + Duration::days(1), Some(&id)).await?.into_iter().next().map(|r| r.detail_json()["drags"][0].clone());
+        let top_drag = drag.as_ref().and_then(|d| d[0].as_str().map(str::to_string));
+        let top_drag_points = drag.as_ref().and_then(|d| d[1].as_f64());
+        health_drops.push(HealthDrop { account_id: id, name, score, previous_score: previous, drop: previous - score, band, top_drag, top_drag_points });
+    }
+
+    let mut per_owner: Vec<OwnerLine> = lines.into_values().collect();
+    per_owner.sort_by(|a, b| b.arr_at_risk.total_cmp(&a.arr_at_risk).then_with(|| a.owner_email.cmp(&b.owner_email)));
+    Ok(Home {
+        at,
+        owner,
+        ctas_due_total: due.total,
+        ctas_due: due.ctas,
+        ctas_overdue,
+        ctas_open_total: open.total,
+        alerts,
+        renewals,
+        renewals_90,
+        renewals_180,
+        health_drops,
+        health_mix: mix,
+        arr,
+        arr_at_risk,
+        per_owner,
+    })
+}

@@ -1,0 +1,104 @@
+//! The home (`/` for CSMs and managers, `/home` for anyone): what needs attention today and
+//! why, from the same use case as `GET /api/v1/home`.
+
+use super::format::{date, money};
+use super::{label, urlencode, Page};
+use crate::auth::Principal;
+use crate::{ApiError, AppState};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use kizuna_app::App;
+use std::collections::HashMap;
+
+pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let page = Page::new(&headers, &q, Some(me.clone()));
+    let lang = page.lang;
+    let app = App::new(state.store.as_ref(), &me);
+    let home = app.home(&q).await?;
+    let config = app.playbooks().await?;
+    let yen = |v: f64| money(v, "JPY");
+    let account = |id: &str| format!("/accounts/{}", urlencode(id));
+    let ctas: Vec<_> = home
+        .ctas_due
+        .iter()
+        .map(|c| {
+            let reason = config.reason(&c.cta_type, &c.reason).map(|r| if lang == "ja" { r.label_ja.clone() } else { r.label_en.clone() }).unwrap_or_else(|| c.reason.clone());
+            minijinja::context! {
+                href => format!("/ctas/{}", urlencode(&c.cta_id)), title => if config.reason(&c.cta_type, &c.reason).is_some_and(|r| r.label_en == c.title || r.label_ja == c.title) { reason.clone() } else { c.title.clone() },
+                reason, account => c.account_name, account_href => account(&c.account_id), due => c.due_on.map(|d| date(d, lang)).unwrap_or_default(),
+                overdue => c.due_on.is_some_and(|d| d < home.at), priority => c.priority.as_str(), priority_label => label("cta_priority", c.priority.as_str(), lang),
+                owner => c.owner_email, evidence => evidence_line(&c.evidence, lang),
+            }
+        })
+        .collect();
+    let alerts: Vec<_> = home
+        .alerts
+        .iter()
+        .map(|a| minijinja::context! { account => a.name, href => account(&a.account_id), event => a.event, day => date(a.day, lang), last_week => a.last_week, baseline => a.baseline_median, drop => format!("{:.0}%", a.drop * 100.0) })
+        .collect();
+    let renewals: Vec<_> = home
+        .renewals
+        .iter()
+        .map(|r| {
+            minijinja::context! {
+                account => r.name, href => account(&r.account_id), date => date(r.renewal_date, lang), days => r.days_left, arr => yen(r.arr),
+                band => r.health_band, score => r.health_score.map(|s| format!("{s:.1}")), owner => r.owner_email,
+            }
+        })
+        .collect();
+    let drops: Vec<_> = home
+        .health_drops
+        .iter()
+        .map(|d| {
+            minijinja::context! {
+                account => d.name, href => account(&d.account_id), score => format!("{:.1}", d.score), previous => format!("{:.1}", d.previous_score),
+                drop => format!("{:.1}", d.drop), band => d.band, drag => d.top_drag, drag_points => d.top_drag_points.map(|p| format!("{p:.1}")),
+            }
+        })
+        .collect();
+    let owners: Vec<_> = home
+        .per_owner
+        .iter()
+        .map(|o| {
+            minijinja::context! {
+                owner => o.owner_email, accounts => o.accounts, arr => yen(o.arr), red => o.red, at_risk => yen(o.arr_at_risk), open => o.ctas_open, overdue => o.ctas_overdue,
+                href => format!("/?owner={}", urlencode(&o.owner_email)),
+            }
+        })
+        .collect();
+    let mix = &home.health_mix;
+    page.render(
+        &state,
+        "home.html",
+        minijinja::context! {
+            at => date(home.at, lang), mine => home.owner.is_some(), owner => home.owner,
+            due_total => home.ctas_due_total, overdue => home.ctas_overdue, open_total => home.ctas_open_total, ctas, alerts, renewals, drops, owners,
+            r90 => minijinja::context! { accounts => home.renewals_90.accounts, arr => yen(home.renewals_90.arr) },
+            r180 => minijinja::context! { accounts => home.renewals_180.accounts, arr => yen(home.renewals_180.arr) },
+            mix => minijinja::context! { red => mix.red, yellow => mix.yellow, green => mix.green, unscored => mix.unscored },
+            arr => yen(home.arr), at_risk => yen(home.arr_at_risk),
+        },
+    )
+}
+
+/// A signal's evidence in a few words: the score drop, the usage drop, the renewal.
+fn evidence_line(e: &serde_json::Value, lang: &str) -> String {
+    let ja = lang == "ja";
+    if let (Some(s), Some(p)) = (e["score"].as_f64(), e["previous_score"].as_f64()) {
+        return if ja { format!("ヘルス {p:.1} → {s:.1}") } else { format!("health {p:.1} → {s:.1}") };
+    }
+    if let Some(s) = e["score"].as_f64() {
+        return if ja { format!("ヘルス {s:.1}") } else { format!("health {s:.1}") };
+    }
+    if let (Some(ev), Some(d)) = (e["event"].as_str(), e["drop"].as_f64()) {
+        return format!("{ev} −{:.0}%", d * 100.0);
+    }
+    if let Some(days) = e["days_left"].as_i64() {
+        return if ja { format!("更新まで {days} 日") } else { format!("{days} days to renewal") };
+    }
+    if let Some(days) = e["days"].as_i64() {
+        return if ja { format!("接点なし {days} 日") } else { format!("{days} days without contact") };
+    }
+    String::new()
+}
