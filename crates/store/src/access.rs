@@ -77,6 +77,24 @@ pub trait Access: Send + Sync {
     async fn audit_log(&self, actor: Option<&str>, page: u32, per_page: u32) -> Result<(u64, Vec<AuditRecord>)>;
 }
 
+/// An audit entry as stored: its detail is JSON text.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    detail: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> Self {
+        let detail = serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail));
+        AuditRecord { id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, detail }
+    }
+}
+
 /// One audit entry: at, actor, action, target, detail (JSON text).
 pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)";
 
@@ -182,7 +200,7 @@ macro_rules! access_impl {
                     .bind(actor)
                     .fetch_one(self.pool())
                     .await?;
-                let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, String)> = sqlx::query_as(
+                let rows: Vec<$crate::access::AuditRow> = sqlx::query_as(
                     "SELECT id, at, actor, action, target, detail FROM audit_log WHERE ($1 IS NULL OR actor = $1) \
                      ORDER BY id DESC LIMIT $2 OFFSET $3",
                 )
@@ -191,17 +209,7 @@ macro_rules! access_impl {
                 .bind(offset)
                 .fetch_all(self.pool())
                 .await?;
-                let entries = rows
-                    .into_iter()
-                    .map(|r| $crate::access::AuditRecord {
-                        id: r.0,
-                        at: r.1,
-                        actor: r.2,
-                        action: r.3,
-                        target: r.4,
-                        detail: serde_json::from_str(&r.5).unwrap_or(serde_json::Value::String(r.5)),
-                    })
-                    .collect();
+                let entries = rows.into_iter().map($crate::access::AuditRecord::from).collect();
                 Ok((total as u64, entries))
             }
         }

@@ -139,7 +139,7 @@ macro_rules! accounts_impl {
     ($Store:ident, $Db:ty) => {
         const _: () = {
             use async_trait::async_trait;
-            use chrono::{NaiveDate, Utc};
+            use chrono::NaiveDate;
             use kizuna_domain::*;
             use sqlx::QueryBuilder;
             use $crate::engine::Engine;
@@ -190,7 +190,7 @@ macro_rules! accounts_impl {
                 async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>> {
                     // A contact who uses the product (an identify with its e-mail) has a last active
                     // day: its user's latest in the rollup, read for the whole account at once.
-                    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDate>)> = sqlx::query_as(
+                    let rows: Vec<ContactRecord> = sqlx::query_as(
                         "SELECT c.email, c.name, c.role, c.title, c.phone, l.last_day FROM contacts c LEFT JOIN \
                          (SELECT user_id, MAX(day) AS last_day FROM usage_daily_users WHERE account_id = $1 GROUP BY user_id) l \
                          ON l.user_id = c.user_id WHERE c.account_id = $1 ORDER BY c.email",
@@ -198,15 +198,11 @@ macro_rules! accounts_impl {
                     .bind(account_id)
                     .fetch_all(self.pool())
                     .await?;
-                    rows.into_iter()
-                        .map(|r| {
-                            Ok(Contact { email: r.0, name: r.1, role: parse_stored("contacts.role", r.2)?, title: r.3, phone: r.4, last_active: r.5 })
-                        })
-                        .collect()
+                    rows.into_iter().map(ContactRecord::into_contact).collect()
                 }
 
                 async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>> {
-                    let rows: Vec<(String, String, chrono::DateTime<Utc>, Option<String>, Option<String>, Option<String>)> =
+                    let rows: Vec<ActivityRecord> =
                         sqlx::query_as(
                             "SELECT activity_id, kind, occurred_at, author_email, subject, body FROM activities \
                              WHERE account_id = $1 ORDER BY occurred_at DESC, activity_id LIMIT $2",
@@ -215,18 +211,7 @@ macro_rules! accounts_impl {
                         .bind(limit as i64)
                         .fetch_all(self.pool())
                         .await?;
-                    rows.into_iter()
-                        .map(|r| {
-                            Ok(Activity {
-                                activity_id: r.0,
-                                kind: required("activities.kind", r.1)?,
-                                occurred_at: r.2,
-                                author_email: r.3,
-                                subject: r.4,
-                                body: r.5,
-                            })
-                        })
-                        .collect()
+                    rows.into_iter().map(ActivityRecord::into_activity).collect()
                 }
 
                 async fn counts(&self) -> Result<Counts> {
@@ -259,22 +244,12 @@ macro_rules! accounts_impl {
                 }
 
                 async fn account_dims(&self) -> Result<Vec<AccountDims>> {
-                    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                    let rows: Vec<DimsRecord> = sqlx::query_as(
                         "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",
                     )
                     .fetch_all(self.pool())
                     .await?;
-                    rows.into_iter()
-                        .map(|r| {
-                            Ok(AccountDims {
-                                account_id: r.0,
-                                segment: r.1,
-                                touch_model: parse_stored("accounts.touch_model", r.2)?,
-                                partner_id: r.3,
-                                owner_email: r.4,
-                            })
-                        })
-                        .collect()
+                    rows.into_iter().map(DimsRecord::into_dims).collect()
                 }
             }
 

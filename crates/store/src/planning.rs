@@ -28,7 +28,18 @@ macro_rules! planning_impl {
             #[async_trait]
             impl $crate::planning::Planning for $Store {
                 async fn funnel_leads(&self) -> Result<Vec<planning::funnel::FunnelLead>> {
-                    type Row = (String, Option<String>, Option<String>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>, Option<NaiveDate>);
+                    #[derive(sqlx::FromRow)]
+                    struct Row {
+                        lead_id: String,
+                        account_id: Option<String>,
+                        segment: Option<String>,
+                        lead_on: Option<NaiveDate>,
+                        meeting_on: Option<NaiveDate>,
+                        opportunity_on: Option<NaiveDate>,
+                        won_on: Option<NaiveDate>,
+                        onboarded_on: Option<NaiveDate>,
+                        renewed_on: Option<NaiveDate>,
+                    }
                     let rows: Vec<Row> = sqlx::query_as(
                         "SELECT lead_id, account_id, segment, lead_on, meeting_on, opportunity_on, won_on, onboarded_on, renewed_on \
                          FROM funnel_leads ORDER BY lead_id",
@@ -38,10 +49,10 @@ macro_rules! planning_impl {
                     Ok(rows
                         .into_iter()
                         .map(|r| planning::funnel::FunnelLead {
-                            lead_id: r.0,
-                            account_id: r.1,
-                            segment: r.2,
-                            dates: [r.3, r.4, r.5, r.6, r.7, r.8],
+                            lead_id: r.lead_id,
+                            account_id: r.account_id,
+                            segment: r.segment,
+                            dates: [r.lead_on, r.meeting_on, r.opportunity_on, r.won_on, r.onboarded_on, r.renewed_on],
                         })
                         .collect())
                 }

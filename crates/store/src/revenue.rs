@@ -40,28 +40,14 @@ macro_rules! revenue_impl {
             #[async_trait]
             impl $crate::revenue::Revenue for $Store {
                 async fn subscriptions(&self, account_id: &str) -> Result<Vec<Subscription>> {
-                    let rows: Vec<(String, NaiveDate, Option<NaiveDate>, i64, Option<f64>, Option<String>, Option<i32>, Option<f64>, String)> =
-                        sqlx::query_as(
-                            "SELECT product, start_date, end_date, mrr_cents, quantity, units, bill_period_months, discount, currency \
-                             FROM subscriptions WHERE account_id = $1 ORDER BY product, start_date",
-                        )
-                        .bind(account_id)
-                        .fetch_all(self.pool())
-                        .await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|r| Subscription {
-                            product: r.0,
-                            start_date: r.1,
-                            end_date: r.2,
-                            mrr: money::to_units(r.3),
-                            quantity: r.4,
-                            units: r.5,
-                            bill_period_months: r.6,
-                            discount: r.7,
-                            currency: r.8,
-                        })
-                        .collect())
+                    let rows: Vec<SubscriptionRecord> = sqlx::query_as(
+                        "SELECT product, start_date, end_date, mrr_cents, quantity, units, bill_period_months, discount, currency \
+                         FROM subscriptions WHERE account_id = $1 ORDER BY product, start_date",
+                    )
+                    .bind(account_id)
+                    .fetch_all(self.pool())
+                    .await?;
+                    Ok(rows.into_iter().map(Subscription::from).collect())
                 }
 
                 async fn churn_records(&self, account_id: &str) -> Result<Vec<ChurnRecord>> {
@@ -85,21 +71,8 @@ macro_rules! revenue_impl {
                     to: NaiveDate,
                     by: Option<kizuna_domain::metrics::GroupBy>,
                 ) -> Result<Vec<kizuna_domain::metrics::retention::RetentionSums>> {
-                    let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> =
-                        sqlx::query_as(&retention_sql(by)).bind(from).bind(to).fetch_all(self.pool()).await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|r| kizuna_domain::metrics::retention::RetentionSums {
-                            group: r.0,
-                            accounts_start: r.1 as u64,
-                            accounts_churned: r.2 as u64,
-                            mrr_start: r.3,
-                            mrr_retained: r.4,
-                            mrr_kept: r.5,
-                            churned_mrr: r.6,
-                            downsell_mrr: r.7,
-                        })
-                        .collect())
+                    let rows: Vec<RetentionRow> = sqlx::query_as(&retention_sql(by)).bind(from).bind(to).fetch_all(self.pool()).await?;
+                    Ok(rows.into_iter().map(Into::into).collect())
                 }
 
                 async fn movement_sums(
@@ -109,7 +82,7 @@ macro_rules! revenue_impl {
                     by: Option<kizuna_domain::metrics::GroupBy>,
                     at: NaiveDate,
                 ) -> Result<Vec<(String, kizuna_domain::metrics::movements::GroupMovements)>> {
-                    use kizuna_domain::metrics::movements::{GroupMovements, MonthSums};
+                    use kizuna_domain::metrics::movements::GroupMovements;
                     let mut groups: std::collections::BTreeMap<String, GroupMovements> = Default::default();
                     let before: Vec<(String, i64, i64)> =
                         sqlx::query_as(&before_sql(by)).bind(from.first_day()).fetch_all(self.pool()).await?;
@@ -118,34 +91,28 @@ macro_rules! revenue_impl {
                         e.mrr_before = mrr;
                         e.customers_before = n as u64;
                     }
-                    let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64)> =
+                    let rows: Vec<MovementRow> =
                         sqlx::query_as(&movements_sql(by, <$Store as Engine>::DIALECT.month_of_day))
                             .bind(to.next().first_day().min(at + chrono::Duration::days(1)))
                             .bind(from.first_day())
                             .fetch_all(self.pool())
                             .await?;
                     for r in rows {
-                        let month = kizuna_domain::metrics::Month::parse(&r.1).ok_or_else(|| $crate::StoreError::BadStoredValue {
+                        let month = kizuna_domain::metrics::Month::parse(&r.month).ok_or_else(|| $crate::StoreError::BadStoredValue {
                             column: "mrr_changes.day",
-                            value: r.1.clone(),
+                            value: r.month.clone(),
                             expected: "a date (YYYY-MM-DD)".into(),
                         })?;
-                        let sums = MonthSums {
-                            new: r.2,
-                            expansion: r.3,
-                            contraction: r.4,
-                            churn: r.5,
-                            reactivation: r.6,
-                            gained: r.7 as u64,
-                            lost: r.8 as u64,
-                        };
-                        groups.entry(r.0).or_default().months.push((from.until(month) as usize, sums));
+                        let sums = r.sums();
+                        groups.entry(r.grp).or_default().months.push((from.until(month) as usize, sums));
                     }
                     Ok(groups.into_iter().collect())
                 }
 
                 async fn mrr_changes(&self) -> Result<Vec<MrrChange>> {
                     // The day as text and a fixed-width parse: chrono's decoder dominated this query.
+                    // A tuple, not a named row: this reads every change (millions), and a row read by
+                    // name looks each column up by its name.
                     let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
                         "SELECT account_id, product, CAST(day AS TEXT), delta_cents FROM mrr_changes \
                          ORDER BY account_id, product, day",

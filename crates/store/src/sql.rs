@@ -47,12 +47,12 @@ pub(crate) fn retention_sql(by: Option<kizuna_domain::metrics::GroupBy>) -> Stri
                    SUM(c.delta_cents) AS b
             FROM mrr_changes c WHERE c.day <= $2
             GROUP BY {unit})
-        SELECT {group} AS grp, COUNT(*),
-               CAST(SUM(CASE WHEN m.b <= 0 THEN 1 ELSE 0 END) AS BIGINT),
-               CAST(SUM(m.a) AS BIGINT), CAST(SUM(m.b) AS BIGINT),
-               CAST(SUM(CASE WHEN m.a < m.b THEN m.a ELSE m.b END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.b <= 0 THEN m.a ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.b > 0 AND m.a > m.b THEN m.a - m.b ELSE 0 END) AS BIGINT)
+        SELECT {group} AS grp, COUNT(*) AS accounts_start,
+               CAST(SUM(CASE WHEN m.b <= 0 THEN 1 ELSE 0 END) AS BIGINT) AS accounts_churned,
+               CAST(SUM(m.a) AS BIGINT) AS mrr_start, CAST(SUM(m.b) AS BIGINT) AS mrr_retained,
+               CAST(SUM(CASE WHEN m.a < m.b THEN m.a ELSE m.b END) AS BIGINT) AS mrr_kept,
+               CAST(SUM(CASE WHEN m.b <= 0 THEN m.a ELSE 0 END) AS BIGINT) AS churned_mrr,
+               CAST(SUM(CASE WHEN m.b > 0 AND m.a > m.b THEN m.a - m.b ELSE 0 END) AS BIGINT) AS downsell_mrr
         FROM m {join} WHERE m.a > 0 GROUP BY 1 ORDER BY 1"
     )
 }
@@ -64,13 +64,13 @@ pub(crate) fn movements_sql(by: Option<kizuna_domain::metrics::GroupBy>, month_o
     let units = if product == "''" { "m.product = ''" } else { "m.product <> ''" };
     format!(
         "SELECT {group} AS grp, {month_of_day} AS month,
-               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND NOT m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents > m.prev_cents THEN m.mrr_cents - m.prev_cents ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.mrr_cents > 0 AND m.mrr_cents < m.prev_cents THEN m.prev_cents - m.mrr_cents ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN m.prev_cents ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 THEN 1 ELSE 0 END) AS BIGINT),
-               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN 1 ELSE 0 END) AS BIGINT)
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND NOT m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT) AS new,
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents > m.prev_cents THEN m.mrr_cents - m.prev_cents ELSE 0 END) AS BIGINT) AS expansion,
+               CAST(SUM(CASE WHEN m.mrr_cents > 0 AND m.mrr_cents < m.prev_cents THEN m.prev_cents - m.mrr_cents ELSE 0 END) AS BIGINT) AS contraction,
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN m.prev_cents ELSE 0 END) AS BIGINT) AS churn,
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 AND m.paid_before THEN m.mrr_cents ELSE 0 END) AS BIGINT) AS reactivation,
+               CAST(SUM(CASE WHEN m.prev_cents <= 0 AND m.mrr_cents > 0 THEN 1 ELSE 0 END) AS BIGINT) AS gained,
+               CAST(SUM(CASE WHEN m.prev_cents > 0 AND m.mrr_cents <= 0 THEN 1 ELSE 0 END) AS BIGINT) AS lost
         FROM mrr_events m {join}
         WHERE {units} AND m.day < $1 AND m.day >= $2
         GROUP BY 1, 2 ORDER BY 1, 2"
@@ -182,6 +182,159 @@ pub(crate) fn account_from(r: AccountRecord) -> crate::Result<kizuna_domain::Acc
         health_previous: r.health_previous,
         mrr: kizuna_domain::money::to_units(r.mrr_cents),
     })
+}
+
+/// One group's retention sums as [`retention_sql`] reads them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RetentionRow {
+    grp: String,
+    accounts_start: i64,
+    accounts_churned: i64,
+    mrr_start: i64,
+    mrr_retained: i64,
+    mrr_kept: i64,
+    churned_mrr: i64,
+    downsell_mrr: i64,
+}
+
+impl From<RetentionRow> for kizuna_domain::metrics::retention::RetentionSums {
+    fn from(r: RetentionRow) -> Self {
+        kizuna_domain::metrics::retention::RetentionSums {
+            group: r.grp,
+            accounts_start: r.accounts_start as u64,
+            accounts_churned: r.accounts_churned as u64,
+            mrr_start: r.mrr_start,
+            mrr_retained: r.mrr_retained,
+            mrr_kept: r.mrr_kept,
+            churned_mrr: r.churned_mrr,
+            downsell_mrr: r.downsell_mrr,
+        }
+    }
+}
+
+/// One group's movements in one month as [`movements_sql`] reads them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MovementRow {
+    pub(crate) grp: String,
+    pub(crate) month: String,
+    new: i64,
+    expansion: i64,
+    contraction: i64,
+    churn: i64,
+    reactivation: i64,
+    gained: i64,
+    lost: i64,
+}
+
+impl MovementRow {
+    pub(crate) fn sums(&self) -> kizuna_domain::metrics::movements::MonthSums {
+        kizuna_domain::metrics::movements::MonthSums {
+            new: self.new,
+            expansion: self.expansion,
+            contraction: self.contraction,
+            churn: self.churn,
+            reactivation: self.reactivation,
+            gained: self.gained as u64,
+            lost: self.lost as u64,
+        }
+    }
+}
+
+/// A contact as the account page reads it, with its user's last active day.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactRecord {
+    email: String,
+    name: Option<String>,
+    role: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    last_day: Option<chrono::NaiveDate>,
+}
+
+impl ContactRecord {
+    pub(crate) fn into_contact(self) -> crate::Result<kizuna_domain::Contact> {
+        Ok(kizuna_domain::Contact {
+            role: parse_stored("contacts.role", self.role)?,
+            email: self.email,
+            name: self.name,
+            title: self.title,
+            phone: self.phone,
+            last_active: self.last_day,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ActivityRecord {
+    activity_id: String,
+    kind: String,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    author_email: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+}
+
+impl ActivityRecord {
+    pub(crate) fn into_activity(self) -> crate::Result<kizuna_domain::Activity> {
+        Ok(kizuna_domain::Activity {
+            kind: required("activities.kind", self.kind)?,
+            activity_id: self.activity_id,
+            occurred_at: self.occurred_at,
+            author_email: self.author_email,
+            subject: self.subject,
+            body: self.body,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DimsRecord {
+    account_id: String,
+    segment: Option<String>,
+    touch_model: Option<String>,
+    partner_id: Option<String>,
+    owner_email: Option<String>,
+}
+
+impl DimsRecord {
+    pub(crate) fn into_dims(self) -> crate::Result<kizuna_domain::AccountDims> {
+        Ok(kizuna_domain::AccountDims {
+            touch_model: parse_stored("accounts.touch_model", self.touch_model)?,
+            account_id: self.account_id,
+            segment: self.segment,
+            partner_id: self.partner_id,
+            owner_email: self.owner_email,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubscriptionRecord {
+    product: String,
+    start_date: chrono::NaiveDate,
+    end_date: Option<chrono::NaiveDate>,
+    mrr_cents: i64,
+    quantity: Option<f64>,
+    units: Option<String>,
+    bill_period_months: Option<i32>,
+    discount: Option<f64>,
+    currency: String,
+}
+
+impl From<SubscriptionRecord> for kizuna_domain::Subscription {
+    fn from(r: SubscriptionRecord) -> Self {
+        kizuna_domain::Subscription {
+            product: r.product,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            mrr: kizuna_domain::money::to_units(r.mrr_cents),
+            quantity: r.quantity,
+            units: r.units,
+            bill_period_months: r.bill_period_months,
+            discount: r.discount,
+            currency: r.currency,
+        }
+    }
 }
 
 /// A churn record with its account, as stored.
