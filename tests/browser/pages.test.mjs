@@ -52,7 +52,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -101,7 +101,7 @@ test('every page in both languages, translated, with a screenshot', async () => 
     dashboard: '/dashboard', accounts: '/accounts', account: `/accounts/${id}`, 'report-retention': '/reports/retention',
     'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
     'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
-    'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=', home: '/home',
+    'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=', home: '/home', renewals: '/renewals?owner=',
   };
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -400,4 +400,19 @@ test('CTAs: a partner sees only its accounts\' CTAs', async () => {
   await shot(p, 'ctas-partner-ja');
   await p.context().close();
   await admin.context().close();
+});
+
+test('renewals: a CSM sets a forecast call and the totals follow', async () => {
+  const p = await as('csm', 'en-US');
+  await p.goto(`${server.base}/renewals`);
+  const rows = p.locator('table.renewals tbody tr');
+  if (await rows.count() === 0) return; // the demo CSM has no renewal in the window
+  const id = await rows.first().getAttribute('data-account');
+  await rows.first().locator('select[name=forecast_call]').selectOption('at_risk');
+  await Promise.all([p.waitForURL(/\/renewals/), rows.first().locator('button').click()]);
+  assert.equal(await p.locator(`tr[data-account="${id}"] select[name=forecast_call]`).inputValue(), 'at_risk');
+  assert.match(await p.locator('.kpis').innerText(), /At risk/);
+  await assertTranslated(p, '/renewals en');
+  await shot(p, 'renewals-call-en');
+  await p.context().close();
 });

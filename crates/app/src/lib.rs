@@ -14,6 +14,7 @@ pub mod jobs;
 mod params;
 pub mod planning;
 pub mod requests;
+pub mod renewals;
 mod service;
 pub mod signals;
 pub mod usage;

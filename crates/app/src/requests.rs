@@ -344,3 +344,17 @@ pub struct HomeRequest {
     pub at: Option<String>,
 }
 lookup!(HomeRequest { owner, at });
+
+/// The renewals centre: renewals dated within [from, to] (default today and 180 days later),
+/// one owner's (`me`) or everyone's.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RenewalsRequest {
+    /// First day, YYYY-MM-DD (default today).
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (default 180 days after `from`).
+    pub to: Option<String>,
+    /// `me` or an owner's e-mail (default: a CSM's own, everyone's for others).
+    pub owner: Option<String>,
+}
+lookup!(RenewalsRequest { from, to, owner });

@@ -317,6 +317,26 @@ impl<'a> App<'a> {
         crate::home::home(self.store, self.actor, owner, at).await
     }
 
+    /// Upcoming renewals with their figures and forecast calls, and the totals by month.
+    pub async fn renewals(&self, q: &dyn Lookup) -> Result<crate::renewals::Renewals, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let p = Params(q);
+        let today = crate::today();
+        let from = p.date("from")?.unwrap_or(today);
+        let to = p.date("to")?.unwrap_or(from + chrono::Duration::days(180));
+        if to < from || (to - from).num_days() > 3660 {
+            return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
+        }
+        let owner = crate::home::book_owner(self.actor, p.text("owner"));
+        crate::renewals::list(self.store, self.actor, owner, from, to, today).await
+    }
+
+    /// Sets the forecast call on an account's renewal.
+    pub async fn set_renewal_call(&self, account_id: &str, c: crate::renewals::NewCall) -> Result<kizuna_store::RenewalCall, AppError> {
+        self.need(Permission::WriteActivities)?;
+        crate::renewals::set_call(self.store, self.actor, account_id, c).await
+    }
+
     // CTAs.
 
     /// A page of CTAs (default: not closed), soonest due first.

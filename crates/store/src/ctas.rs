@@ -111,8 +111,24 @@ pub struct SignalCta {
     pub evidence: serde_json::Value,
 }
 
+/// The forecast call set on an account's renewal.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct RenewalCall {
+    pub account_id: String,
+    pub renewal_date: NaiveDate,
+    /// likely, at_risk, will_churn or upsell.
+    pub forecast_call: String,
+    pub note: Option<String>,
+    pub set_by: String,
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub set_at: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait Ctas: Send + Sync {
+    /// The calls set on renewals dated within [from, to].
+    async fn renewal_calls(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<RenewalCall>>;
     async fn ctas(&self, q: &CtaQuery) -> Result<CtaPage>;
     async fn cta(&self, cta_id: &str) -> Result<Option<Cta>>;
     /// Oldest first.
@@ -318,6 +334,17 @@ macro_rules! ctas_impl {
                     let rows: Vec<CtaRow> = q.build_query_as().fetch_all(self.pool()).await?;
                     let tasks = tasks_of(self.pool(), &rows).await?;
                     Ok($crate::ctas::CtaPage { total: total as u64, page, per_page, ctas: assemble(rows, tasks)? })
+                }
+
+                async fn renewal_calls(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<$crate::ctas::RenewalCall>> {
+                    Ok(sqlx::query_as(
+                        "SELECT account_id, renewal_date, forecast_call, note, set_by FROM renewal_calls \
+                         WHERE renewal_date >= $1 AND renewal_date <= $2 ORDER BY renewal_date, account_id",
+                    )
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(self.pool())
+                    .await?)
                 }
 
                 async fn cta(&self, cta_id: &str) -> Result<Option<$crate::ctas::Cta>> {

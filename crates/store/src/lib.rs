@@ -26,7 +26,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use accounts::{AccountPage, AccountQuery, AccountSort, Accounts, Counts};
-pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, SignalCta};
+pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, RenewalCall, SignalCta};
 pub use planning::Planning;
 pub use revenue::Revenue;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
@@ -208,6 +208,8 @@ pub trait Tx: Send {
     async fn insert_cta(&mut self, cta: &Cta) -> Result<()>;
     /// Writes every field of a stored CTA and replaces its tasks; false when there is none.
     async fn update_cta(&mut self, cta: &Cta) -> Result<bool>;
+    /// Sets (or replaces) the forecast call on an account's renewal.
+    async fn set_renewal_call(&mut self, call: &RenewalCall) -> Result<()>;
     /// Adds a comment to a CTA: its number within the CTA.
     async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Result<i64>;
     /// An audit entry, committed with the change it records (or not at all).

@@ -978,6 +978,23 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
+            async fn set_renewal_call(&mut self, c: &$crate::ctas::RenewalCall) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO renewal_calls (account_id, renewal_date, forecast_call, note, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (account_id, renewal_date) DO UPDATE SET forecast_call = excluded.forecast_call, note = excluded.note, \
+                     set_by = excluded.set_by, set_at = excluded.set_at",
+                )
+                .bind(&c.account_id)
+                .bind(c.renewal_date)
+                .bind(&c.forecast_call)
+                .bind(&c.note)
+                .bind(&c.set_by)
+                .bind(c.set_at.unwrap_or_else(Utc::now).timestamp_millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
             async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<Utc>) -> Result<i64> {
                 let next: i64 = sqlx::query_scalar(
                     "SELECT CAST(COALESCE(MAX(comment_id), 0) + 1 AS BIGINT) FROM cta_comments WHERE account_id = $1 AND cta_id = $2",

@@ -117,3 +117,29 @@ pub async fn run_signals(State(state): State<AppState>, me: Principal, ApiQuery(
     let at = Params(&q).date("at")?.unwrap_or_else(kizuna_app::today);
     Ok(Json(App::new(state.store.as_ref(), &me).run_signals(at).await?))
 }
+
+/// Upcoming renewals (`from`, `to`, `owner`): ARR, health and trend, open risk CTAs, last
+/// contact, the forecast call; totals by month and by call.
+#[utoipa::path(get, path = "/api/v1/renewals", tag = "ctas", params(kizuna_app::requests::RenewalsRequest),
+    responses((status = 200, body = kizuna_app::renewals::Renewals), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn renewals(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<kizuna_app::requests::RenewalsRequest>) -> Result<Json<kizuna_app::renewals::Renewals>, ApiError> {
+    Ok(Json(App::new(state.store.as_ref(), &me).renewals(&q).await?))
+}
+
+/// Set the forecast call on an account's renewal: likely, at_risk, will_churn or upsell.
+#[utoipa::path(put, path = "/api/v1/renewals/{account_id}/call", tag = "ctas", params(("account_id" = String, Path, description = "The account id")),
+    request_body = kizuna_app::renewals::NewCall,
+    responses((status = 200, body = kizuna_store::RenewalCall), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 415, description = "Not sent as JSON", body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn set_call(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(account_id): Path<String>,
+    body: Result<Json<kizuna_app::renewals::NewCall>, JsonRejection>,
+) -> Result<Json<kizuna_store::RenewalCall>, ApiError> {
+    let c = json_body(body, "call")?;
+    Ok(Json(App::new(state.store.as_ref(), &me).set_renewal_call(&account_id, c).await?))
+}

@@ -71,6 +71,7 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(ctas::show, ctas::update))
         .routes(routes!(ctas::comment))
         .routes(routes!(ctas::get_playbooks, ctas::put_playbooks))
+        .routes(routes!(ctas::set_call))
         .routes(routes!(usage::get_definitions, usage::put_definitions))
 }
 
@@ -94,6 +95,7 @@ fn expensive() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::alerts))
         .routes(routes!(ctas::run_signals))
         .routes(routes!(home))
+        .routes(routes!(ctas::renewals))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.

@@ -15,6 +15,7 @@ mod login;
 mod page;
 mod plan;
 mod plan_edit;
+mod renewals;
 mod reports;
 
 use crate::error::ErrorMessage;
@@ -42,6 +43,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/accounts/{id}/activities", post(account::add_activity_form))
         .route("/accounts/{id}/ctas", post(ctas::create))
         .route("/home", get(home::page))
+        .route("/renewals", get(renewals::page))
+        .route("/renewals/call", post(renewals::set_call))
         .route("/ctas", get(ctas::list))
         .route("/ctas/{id}", get(ctas::show).post(ctas::act))
         .route("/reports", get(reports::index))
@@ -76,6 +79,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ctas.html", include_str!("../../templates/ctas.html")),
     ("cta.html", include_str!("../../templates/cta.html")),
     ("home.html", include_str!("../../templates/home.html")),
+    ("renewals.html", include_str!("../../templates/renewals.html")),
 ];
 
 pub fn templates() -> Environment<'static> {

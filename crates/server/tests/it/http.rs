@@ -1119,8 +1119,58 @@ async fn cta_pages_in_both_languages(db: TestDb) {
     assert!(!get(&partner, "/ctas?status=all", None).await.body.contains("利用低下の確認"));
 }
 
+
+/// The renewals centre over the API and as a page: each renewal with its ARR and the keys of the
+/// contract, a forecast call set and counted in the totals, a bad call refused, a partner seeing
+/// none of the company's renewals.
+async fn renewals_centre(db: TestDb) {
+    seed(&db).await;
+    let today = kizuna_app::today();
+    let renewal = today + chrono::Duration::days(60);
+    let mut annual = subscription("A3", "core", &(renewal - chrono::Duration::days(365)).to_string(), Some(&renewal.to_string()), 100_000);
+    annual.bill_period_months = Some(12);
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[annual]).await.unwrap();
+    tx.commit().await.unwrap();
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let c = Client::anonymous(db.clone());
+    sign_in(&c, "sato@example.jp").await;
+    let list = get(&c, "/api/v1/renewals", None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let list = list.json();
+    let item = list["renewals"].as_array().unwrap().iter().find(|r| r["account_id"] == "A3").cloned().unwrap_or_else(|| panic!("{list}"));
+    for key in ["account_id", "name", "renewal_date", "arr", "health_score", "health_band", "churn_probability", "open_risk_ctas", "last_contact_at", "forecast_call"] {
+        assert!(item.get(key).is_some(), "{key} in {item}");
+    }
+    assert_eq!((item["renewal_date"].as_str(), item["arr"].as_f64()), (Some(renewal.to_string().as_str()), Some(1_560_000.0)), "(100,000 + 30,000) × 12: {item}");
+    let json = |req: axum::http::request::Builder| here(req).header("content-type", "application/json");
+    let body = format!(r#"{{"renewal_date":"{renewal}","forecast_call":"at_risk","note":"決裁者が交代"}}"#);
+    let set = c.send(json(Request::put("/api/v1/renewals/A3/call")), Body::from(body)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let bad = c.send(json(Request::put("/api/v1/renewals/A3/call")), Body::from(format!(r#"{{"renewal_date":"{renewal}","forecast_call":"maybe"}}"#))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["error"].as_str().unwrap().contains("forecast_call \"maybe\""), "{}", bad.body);
+    let after = get(&c, "/api/v1/renewals", None).await.json();
+    assert_eq!(after["by_call"]["at_risk"].as_f64(), Some(1_560_000.0), "{after}");
+    let page = get(&c, "/renewals?lang=ja", None).await;
+    assert!(page.body.contains("青葉商事") && page.body.contains("リスクあり"), "{}", page.body);
+    let en = get(&c, "/renewals?lang=en", None).await;
+    assert!(en.body.contains("At risk") && en.body.contains("ARR up for renewal"), "{}", en.body);
+    let posted = submit(&c, "/renewals/call", &[("account_id", "A3"), ("renewal_date", &renewal.to_string()), ("forecast_call", "likely")]).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    assert_eq!(get(&c, "/api/v1/renewals", None).await.json()["by_call"]["likely"].as_f64(), Some(1_560_000.0));
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, "/api/v1/renewals", None).await.json()["renewals"].as_array().map(Vec::len), Some(0));
+    let theirs = partner.send(json(Request::put("/api/v1/renewals/A3/call")), Body::from(format!(r#"{{"renewal_date":"{renewal}","forecast_call":"likely"}}"#))).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+}
+
 both_engines!(
     openapi_document_covers_every_route,
+    renewals_centre,
     cta_pages_in_both_languages,
     ctas_over_the_api,
     api_writes_by_cookie_need_csrf,
@@ -1185,6 +1235,8 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/playbooks"),
     ("post", "/api/v1/signals/run"),
     ("get", "/api/v1/home"),
+    ("get", "/api/v1/renewals"),
+    ("put", "/api/v1/renewals/{account_id}/call"),
     ("get", "/api/v1/usage/metrics"),
     ("get", "/api/v1/usage/definitions"),
     ("put", "/api/v1/usage/definitions"),
@@ -1225,7 +1277,7 @@ async fn openapi_document_covers_every_route(db: TestDb) {
         }
         // Answered by a route: signed out, every API route says 401 (or 400 for a body it
         // cannot read), never the router's 404 or 405.
-        let uri = path.replace("{id}", "A1").replace("{kind}", "capacity").replace("{name}", "x");
+        let uri = path.replace("{id}", "A1").replace("{account_id}", "A1").replace("{kind}", "capacity").replace("{name}", "x");
         let req = Request::builder().method(method.to_uppercase().as_str()).uri(&uri).header("origin", "http://localhost");
         let r = anonymous.send(req, Body::empty()).await;
         assert!(r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: {} {}", r.status, r.body);

@@ -1,0 +1,157 @@
+//! The renewals centre: each upcoming renewal with its ARR, health and trend, open risk CTAs,
+//! last contact and the forecast call its CSM sets (`likely`, `at_risk`, `will_churn`,
+//! `upsell`), and the totals of ARR up for renewal by month and by call.
+
+use crate::access::Actor;
+use crate::AppError;
+use chrono::{Duration, NaiveDate, Utc};
+use kizuna_store::{Accounts, Ctas, Health, RenewalCall, UnitOfWork, Usage};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// The calls a CSM can set on a renewal.
+pub const CALLS: [&str; 4] = ["likely", "at_risk", "will_churn", "upsell"];
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Renewal {
+    pub account_id: String,
+    pub name: String,
+    pub owner_email: Option<String>,
+    pub renewal_date: NaiveDate,
+    pub days_left: i64,
+    pub arr: f64,
+    pub health_score: Option<f64>,
+    pub health_band: Option<String>,
+    /// Score now minus a week before (none when either is missing).
+    pub health_trend: Option<f64>,
+    /// The forecast's churn probability; none until a calibrated model is kept (`kizuna score
+    /// calibrate --save`), which this release does not yet read here.
+    pub churn_probability: Option<f64>,
+    pub open_risk_ctas: u64,
+    /// The day of the last CSM contact (any activity but a support ticket).
+    pub last_contact_at: Option<NaiveDate>,
+    pub forecast_call: Option<String>,
+    pub forecast_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct MonthTotal {
+    /// YYYY-MM.
+    pub month: String,
+    pub accounts: u64,
+    pub arr: f64,
+    /// ARR by forecast call (`none` when not set).
+    pub by_call: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Renewals {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub renewals: Vec<Renewal>,
+    pub arr: f64,
+    pub by_call: BTreeMap<String, f64>,
+    pub months: Vec<MonthTotal>,
+}
+
+/// A call set on a renewal.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCall {
+    /// YYYY-MM-DD: the renewal it is for.
+    pub renewal_date: String,
+    /// likely, at_risk, will_churn or upsell.
+    pub forecast_call: String,
+    pub note: Option<String>,
+}
+
+/// The renewals of accounts the actor sees (a CSM's own with `owner`) dated within [from, to],
+/// soonest first, as of `at`.
+pub async fn list(
+    store: &(impl Accounts + Health + Usage + Ctas + ?Sized),
+    actor: &Actor,
+    owner: Option<String>,
+    from: NaiveDate,
+    to: NaiveDate,
+    at: NaiveDate,
+) -> Result<Renewals, AppError> {
+    let scope = actor.scope();
+    let dims: HashMap<String, kizuna_domain::AccountDims> = store.account_dims().await?.into_iter().map(|d| (d.account_id.clone(), d)).collect();
+    let visible = |id: &str| {
+        dims.get(id).is_some_and(|d| scope.as_ref().is_none_or(|p| d.partner_id.as_deref() == Some(p.as_str())) && owner.as_ref().is_none_or(|o| d.owner_email.as_deref() == Some(o.as_str())))
+    };
+    let mut next: HashMap<String, NaiveDate> = HashMap::new();
+    for t in store.contract_terms(at, None).await? {
+        if visible(&t.account_id) {
+            let d = crate::health::next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
+            next.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+        }
+    }
+    let mut due: Vec<(String, NaiveDate)> = next.into_iter().filter(|(_, d)| *d >= from && *d <= to).collect();
+    due.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
+    let now: HashMap<String, (Option<f64>, Option<String>)> = store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, _, s, b, _)| (a, (s, b))).collect();
+    let before: HashMap<String, Option<f64>> = store.health_scores_before(at - Duration::days(6)).await?.into_iter().map(|(a, _, s, _, _)| (a, s)).collect();
+    let mut risk: HashMap<String, u64> = HashMap::new();
+    for c in store.signal_ctas(Utc::now() + Duration::days(1)).await? {
+        if c.cta_type == "risk" {
+            *risk.entry(c.account_id).or_default() += 1;
+        }
+    }
+    let last: HashMap<String, Option<NaiveDate>> = store.activity_summary(at, at, None).await?.into_iter().map(|s| (s.account_id, s.last_touch)).collect();
+    let calls: HashMap<(String, NaiveDate), RenewalCall> = store.renewal_calls(from, to).await?.into_iter().map(|c| ((c.account_id.clone(), c.renewal_date), c)).collect();
+
+    let mut out = Renewals { from, to, renewals: Vec::new(), arr: 0.0, by_call: BTreeMap::new(), months: Vec::new() };
+    let mut months: BTreeMap<String, MonthTotal> = BTreeMap::new();
+    for (id, day) in due {
+        let arr = kizuna_domain::money::to_units(mrr.get(&id).copied().unwrap_or(0) * 12);
+        let (score, band) = now.get(&id).cloned().unwrap_or((None, None));
+        let trend = score.zip(before.get(&id).copied().flatten()).map(|(s, b)| s - b);
+        let call = calls.get(&(id.clone(), day));
+        let call_name = call.map(|c| c.forecast_call.clone()).unwrap_or_else(|| "none".into());
+        *out.by_call.entry(call_name.clone()).or_default() += arr;
+        out.arr += arr;
+        let month = day.format("%Y-%m").to_string();
+        let m = months.entry(month.clone()).or_insert_with(|| MonthTotal { month, ..Default::default() });
+        m.accounts += 1;
+        m.arr += arr;
+        *m.by_call.entry(call_name).or_default() += arr;
+        let name = store.get_account(&id, at).await?.map(|a| a.name).unwrap_or_else(|| id.clone());
+        out.renewals.push(Renewal {
+            owner_email: dims.get(&id).and_then(|d| d.owner_email.clone()),
+            name,
+            renewal_date: day,
+            days_left: (day - at).num_days(),
+            arr,
+            health_score: score,
+            health_band: band,
+            health_trend: trend,
+            churn_probability: None,
+            open_risk_ctas: risk.get(&id).copied().unwrap_or(0),
+            last_contact_at: last.get(&id).copied().flatten(),
+            forecast_call: call.map(|c| c.forecast_call.clone()),
+            forecast_note: call.and_then(|c| c.note.clone()),
+            account_id: id,
+        });
+    }
+    out.months = months.into_values().collect();
+    Ok(out)
+}
+
+/// Sets the forecast call on the account's renewal, audited.
+pub async fn set_call(store: &(impl Accounts + UnitOfWork + ?Sized), actor: &Actor, account_id: &str, c: NewCall) -> Result<RenewalCall, AppError> {
+    crate::accounts::visible_account(store, actor, account_id, crate::today()).await?;
+    let renewal_date = c.renewal_date.trim().parse::<NaiveDate>().map_err(|_| crate::ParamError::new("renewal_date", &c.renewal_date, "is not a date (YYYY-MM-DD)"))?;
+    if !CALLS.contains(&c.forecast_call.as_str()) {
+        return Err(crate::ParamError::new("forecast_call", &c.forecast_call, "is not one of: likely, at_risk, will_churn, upsell").into());
+    }
+    let note = c.note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
+    let call = RenewalCall { account_id: account_id.to_string(), renewal_date, forecast_call: c.forecast_call, note, set_by: actor.id.clone(), set_at: Some(Utc::now()) };
+    let mut tx = store.begin().await?;
+    tx.set_renewal_call(&call).await?;
+    let detail = serde_json::json!({ "renewal_date": renewal_date, "forecast_call": call.forecast_call });
+    actor.audit(&mut *tx, "renewal.call", Some(account_id), detail.clone()).await?;
+    tx.emit(kizuna_store::NewEvent { kind: "renewal.call_set", account_id: Some(account_id), payload: detail }).await?;
+    tx.commit().await?;
+    Ok(call)
+}
