@@ -100,13 +100,14 @@ pub struct OwnerLine {
     pub ctas_overdue: u64,
 }
 
-/// Whose book the home shows: a CSM's own (or `owner` asked by a manager), else everyone's.
+/// Whose book: `me` or an owner's e-mail as asked; asked empty, everyone's; not asked, a
+/// CSM's own and everyone's for the other roles.
 pub fn book_owner(actor: &Actor, asked: Option<&str>) -> Option<String> {
-    match (actor.role, asked.map(str::trim).filter(|o| !o.is_empty())) {
-        (_, Some("me")) => Some(actor.id.clone()),
-        (Role::Csm, None) => Some(actor.id.clone()),
-        (_, Some(o)) => Some(o.to_lowercase()),
-        (_, None) => None,
+    match asked.map(str::trim) {
+        None => (actor.role == Role::Csm).then(|| actor.id.clone()),
+        Some("") => None,
+        Some("me") => Some(actor.id.clone()),
+        Some(o) => Some(o.to_lowercase()),
     }
 }
 
@@ -260,4 +261,19 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
         arr_at_risk,
         per_owner,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csm_starts_on_their_own_book_and_may_ask_for_everyones() {
+        let actor = |role| Actor { id: "sato@x.jp".into(), name: String::new(), role, partner_id: None, via_key: false };
+        assert_eq!(book_owner(&actor(Role::Csm), None).as_deref(), Some("sato@x.jp"));
+        assert_eq!(book_owner(&actor(Role::Csm), Some("")), None, "asked for everyone");
+        assert_eq!(book_owner(&actor(Role::Manager), None), None);
+        assert_eq!(book_owner(&actor(Role::Manager), Some("me")).as_deref(), Some("sato@x.jp"));
+        assert_eq!(book_owner(&actor(Role::Manager), Some(" Ito@X.jp ")).as_deref(), Some("ito@x.jp"));
+    }
 }

@@ -44,7 +44,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         "renewals.html",
         minijinja::context! {
             rows, months, totals, calls, arr => yen(v.arr), from => v.from.to_string(), to => v.to.to_string(),
-            owner => q.get("owner").cloned().unwrap_or_default(),
+            owner => q.get("owner").cloned().unwrap_or_else(|| if me.role == kizuna_domain::Role::Csm { "me".into() } else { String::new() }),
         },
     )
 }
