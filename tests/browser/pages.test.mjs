@@ -339,9 +339,15 @@ test('CTAs: a CSM sees today\'s work and why, ticks a task, snoozes one, closes 
     await assertTranslated(p, `/ctas ${locale}`);
     await shot(p, `ctas-mine-${locale.slice(0, 2)}`);
 
+    // The home lists what is due; the first open one of the list is the soonest due.
+    await p.goto(`${server.base}/ctas?status=open`);
+    const firstHref = await p.locator('table.ctas tbody tr td:nth-child(5) a').first().getAttribute('href');
+    const firstDue = (await p.locator('table.ctas tbody tr td:first-child').first().innerText()).includes(ja ? '期限超過' : 'overdue');
+    await p.goto(`${server.base}/`);
+    const dueBefore = Number(await p.locator('.kpi[data-kpi=due] .value').innerText());
+    if (firstDue) assert.equal(await p.locator(`#today a[href="${firstHref}"]`).count(), 1, 'an overdue CTA is on the home');
     // Why: the evidence of a signal's CTA, in the reader's language.
-    await p.locator('table.ctas tbody tr td:nth-child(5) a').first().click();
-    await p.waitForURL(/\/ctas\/cta-/);
+    await p.goto(`${server.base}${firstHref}`);
     const first = new URL(p.url()).pathname;
     await assertTranslated(p, `${first} ${locale}`);
     if (await p.locator('#evidence').count() > 0) {
@@ -360,6 +366,10 @@ test('CTAs: a CSM sees today\'s work and why, ticks a task, snoozes one, closes 
     await Promise.all([p.waitForURL((u) => u.pathname === first), p.click('#snooze button[type=submit]')]);
     assert.match(await p.locator('[data-field=status]').innerText(), ja ? /スヌーズ中/ : /Snoozed/);
     await shot(p, `cta-snoozed-${locale.slice(0, 2)}`);
+    // The home follows: a snoozed CTA is put aside until its date.
+    await p.goto(`${server.base}/`);
+    assert.equal(await p.locator(`#today a[href="${first}"]`).count(), 0, 'a snoozed CTA leaves the home');
+    if (firstDue) assert.equal(Number(await p.locator('.kpi[data-kpi=due] .value').innerText()), dueBefore - 1, 'one fewer due');
 
     // Close another with an outcome and a comment whose line breaks are kept.
     await p.goto(`${server.base}/ctas?status=open`);

@@ -7,6 +7,7 @@ use crate::access::Actor;
 use crate::ctas::not_closed;
 use crate::AppError;
 use chrono::{Duration, NaiveDate};
+use kizuna_domain::ctas::CtaStatus;
 use kizuna_domain::Role;
 use kizuna_store::{Accounts, Cta, CtaQuery, Ctas, Health, Usage};
 use serde::Serialize;
@@ -17,7 +18,7 @@ pub struct Home {
     pub at: NaiveDate,
     /// Whose book: the CSM's e-mail, or none for the whole team (a partner: its accounts).
     pub owner: Option<String>,
-    /// Not closed, due on or before `at`, soonest first (at most 50).
+    /// Open or in progress (not snoozed), due on or before `at`, soonest first (at most 50).
     pub ctas_due: Vec<Cta>,
     pub ctas_due_total: u64,
     /// Of those, due before `at`.
@@ -156,8 +157,9 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
     }
 
     // CTAs: due now, and per owner for a manager.
+    // Snoozed CTAs are put aside until their date: not due, but still open.
     let query = |due_by: Option<NaiveDate>, per_page: u32| CtaQuery {
-        statuses: not_closed(),
+        statuses: if due_by.is_some() { vec![CtaStatus::Open, CtaStatus::InProgress] } else { not_closed() },
         owner_email: owner.clone(),
         partner_id: scope.clone(),
         due_by,
