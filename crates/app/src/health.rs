@@ -42,8 +42,19 @@ pub struct AccountState {
     pub inputs: HashMap<String, Option<f64>>,
 }
 
+/// Each account's next renewal after `at`: the earliest of its running annual (or longer)
+/// contracts' (signals, home, renewals and scoring all read it so).
+pub(crate) fn next_renewals(terms: Vec<kizuna_store::ContractTerm>, at: NaiveDate) -> HashMap<String, NaiveDate> {
+    let mut next: HashMap<String, NaiveDate> = HashMap::new();
+    for t in terms {
+        let d = next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
+        next.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+    }
+    next
+}
+
 /// The next renewal after `at` of a contract billed every `months` months.
-pub(crate) fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: NaiveDate) -> NaiveDate {
+fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: NaiveDate) -> NaiveDate {
     if let Some(end) = end {
         return end;
     }
@@ -82,11 +93,7 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
     )?;
     let profiles: HashMap<String, kizuna_store::AccountProfile> = profiles.into_iter().map(|p| (p.account_id.clone(), p)).collect();
     let activity: HashMap<String, kizuna_store::ActivitySummary> = activity.into_iter().map(|a| (a.account_id.clone(), a)).collect();
-    let mut renewal: HashMap<String, NaiveDate> = HashMap::new();
-    for t in terms {
-        let d = next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
-        renewal.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
-    }
+    let renewal = next_renewals(terms, at);
     let mrr_now: HashMap<String, i64> = mrr_now.into_iter().collect();
     let mrr_before: HashMap<String, i64> = mrr_before.into_iter().collect();
     let setup: HashMap<String, u64> = setup.into_iter().map(|(a, now, _)| (a, now.events)).collect();

@@ -199,14 +199,8 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
         alerts.push(HomeAlert { account_id: a.account_id, name, event: a.event, day: a.day, last_week: a.last_week, baseline_median: a.baseline_median, drop: a.drop });
     }
 
-    let mut next: HashMap<String, NaiveDate> = HashMap::new();
-    for t in store.contract_terms(at, None).await? {
-        if book.contains(&t.account_id) {
-            let d = crate::health::next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
-            next.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
-        }
-    }
-    let mut upcoming: Vec<(String, NaiveDate)> = next.into_iter().filter(|(_, d)| (*d - at).num_days() <= 180).collect();
+    let next = crate::health::next_renewals(store.contract_terms(at, None).await?, at);
+    let mut upcoming: Vec<(String, NaiveDate)> = next.into_iter().filter(|(a, d)| book.contains(a) && (*d - at).num_days() <= 180).collect();
     upcoming.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     let (mut renewals_90, mut renewals_180) = (RenewalTotal::default(), RenewalTotal::default());
     let mut renewals = Vec::new();

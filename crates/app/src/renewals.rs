@@ -80,14 +80,8 @@ pub async fn list(
     let visible = |id: &str| {
         dims.get(id).is_some_and(|d| scope.as_ref().is_none_or(|p| d.partner_id.as_deref() == Some(p.as_str())) && owner.as_ref().is_none_or(|o| d.owner_email.as_deref() == Some(o.as_str())))
     };
-    let mut next: HashMap<String, NaiveDate> = HashMap::new();
-    for t in store.contract_terms(at, None).await? {
-        if visible(&t.account_id) {
-            let d = crate::health::next_renewal(t.start_date, t.end_date, t.bill_period_months, at);
-            next.entry(t.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
-        }
-    }
-    let mut due: Vec<(String, NaiveDate)> = next.into_iter().filter(|(_, d)| *d >= from && *d <= to).collect();
+    let next = crate::health::next_renewals(store.contract_terms(at, None).await?, at);
+    let mut due: Vec<(String, NaiveDate)> = next.into_iter().filter(|(a, d)| visible(a) && *d >= from && *d <= to).collect();
     due.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
     let now: HashMap<String, (Option<f64>, Option<String>)> = store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, _, s, b, _)| (a, (s, b))).collect();

@@ -176,12 +176,7 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
 
     // Renewals within the window, keyed by their date, with the ARR up for renewal.
     let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
-    let mut renewals: HashMap<String, NaiveDate> = HashMap::new();
-    for term in store.contract_terms(at, None).await? {
-        let d = crate::health::next_renewal(term.start_date, term.end_date, term.bill_period_months, at);
-        renewals.entry(term.account_id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
-    }
-    for (account, day) in renewals {
+    for (account, day) in crate::health::next_renewals(store.contract_terms(at, None).await?, at) {
         let days = (day - at).num_days();
         if days < 0 || days > t.renewal_days as i64 {
             continue;
