@@ -182,11 +182,12 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
 
     // Names only for the rows shown.
     let mut names: HashMap<String, String> = HashMap::new();
-    async fn name_of(store: &(impl Accounts + ?Sized), names: &mut HashMap<String, String>, id: &str, at: NaiveDate) -> Result<String, AppError> {
+    // (A name alone: `get_account` would also sum the account's MRR.)
+    async fn name_of(store: &(impl Accounts + ?Sized), names: &mut HashMap<String, String>, id: &str) -> Result<String, AppError> {
         if let Some(n) = names.get(id) {
             return Ok(n.clone());
         }
-        let n = store.get_account(id, at).await?.map(|a| a.name).unwrap_or_else(|| id.to_string());
+        let n = store.account_names(&[id.to_string()]).await?.remove(id).unwrap_or_else(|| id.to_string());
         names.insert(id.to_string(), n.clone());
         Ok(n)
     }
@@ -195,7 +196,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
     anomalies.sort_by(|a, b| b.drop.total_cmp(&a.drop).then_with(|| b.day.cmp(&a.day)));
     let mut alerts = Vec::new();
     for a in anomalies.into_iter().take(20) {
-        let name = name_of(store, &mut names, &a.account_id, at).await?;
+        let name = name_of(store, &mut names, &a.account_id).await?;
         alerts.push(HomeAlert { account_id: a.account_id, name, event: a.event, day: a.day, last_week: a.last_week, baseline_median: a.baseline_median, drop: a.drop });
     }
 
@@ -214,7 +215,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
             }
         }
         if renewals.len() < 50 {
-            let name = name_of(store, &mut names, &id, at).await?;
+            let name = name_of(store, &mut names, &id).await?;
             let (health_score, health_band) = now.get(&id).cloned().unwrap_or((None, None));
             renewals.push(HomeRenewal { owner_email: owners.get(&id).cloned().flatten(), account_id: id, name, renewal_date: day, days_left, arr: account_arr, health_score, health_band });
         }
@@ -231,7 +232,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
     drops.sort_by(|x, y| (y.2 - y.1).total_cmp(&(x.2 - x.1)).then_with(|| x.0.cmp(&y.0)));
     let mut health_drops = Vec::new();
     for (id, score, previous, band) in drops.into_iter().take(10) {
-        let name = name_of(store, &mut names, &id, at).await?;
+        let name = name_of(store, &mut names, &id).await?;
         let drag = store.health_before(at + Duration::days(1), Some(&id)).await?.into_iter().next().map(|r| r.detail_json()["drags"][0].clone());
         let top_drag = drag.as_ref().and_then(|d| d[0].as_str().map(str::to_string));
         let top_drag_points = drag.as_ref().and_then(|d| d[1].as_f64());

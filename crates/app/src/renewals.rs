@@ -95,6 +95,8 @@ pub async fn list(
     let last: HashMap<String, Option<NaiveDate>> = store.activity_summary(at, at, None).await?.into_iter().map(|s| (s.account_id, s.last_touch)).collect();
     let calls: HashMap<(String, NaiveDate), RenewalCall> = store.renewal_calls(from, to).await?.into_iter().map(|c| ((c.account_id.clone(), c.renewal_date), c)).collect();
 
+    let ids: Vec<String> = due.iter().map(|(id, _)| id.clone()).collect();
+    let names = store.account_names(&ids).await?;
     let mut out = Renewals { from, to, renewals: Vec::new(), arr: 0.0, by_call: BTreeMap::new(), months: Vec::new() };
     let mut months: BTreeMap<String, MonthTotal> = BTreeMap::new();
     for (id, day) in due {
@@ -110,7 +112,7 @@ pub async fn list(
         m.accounts += 1;
         m.arr += arr;
         *m.by_call.entry(call_name).or_default() += arr;
-        let name = store.get_account(&id, at).await?.map(|a| a.name).unwrap_or_else(|| id.clone());
+        let name = names.get(&id).cloned().unwrap_or_else(|| id.clone());
         out.renewals.push(Renewal {
             owner_email: dims.get(&id).and_then(|d| d.owner_email.clone()),
             name,

@@ -131,6 +131,8 @@ pub trait Accounts: Send + Sync {
     async fn counts(&self) -> Result<Counts>;
     /// (partner_id, name), by id.
     async fn partners(&self) -> Result<Vec<(String, String)>>;
+    /// The names of these accounts (the id for one without a name), in one read per thousand.
+    async fn account_names(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>>;
     /// Segment, touch model, partner and owner of every account, for breakdowns.
     async fn account_dims(&self) -> Result<Vec<AccountDims>>;
 }
@@ -237,6 +239,21 @@ macro_rules! accounts_impl {
                         funnel_leads: n[9],
                         funnel_counts: n[10],
                     })
+                }
+
+                async fn account_names(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>> {
+                    let mut names = std::collections::HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(BATCH) {
+                        let mut q = QueryBuilder::<$Db>::new("SELECT account_id, COALESCE(name, account_id) FROM accounts WHERE account_id IN (");
+                        let mut list = q.separated(", ");
+                        for id in chunk {
+                            list.push_bind(id.clone());
+                        }
+                        q.push(")");
+                        let rows: Vec<(String, String)> = q.build_query_as().fetch_all(self.pool()).await?;
+                        names.extend(rows);
+                    }
+                    Ok(names)
                 }
 
                 async fn partners(&self) -> Result<Vec<(String, String)>> {

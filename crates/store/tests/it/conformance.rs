@@ -208,6 +208,8 @@ async fn list_filters_by_stage(db: TestDb) {
     q.sort = AccountSort::Stage;
     let page = db.store.list_accounts(&q).await.unwrap();
     assert_eq!(page.accounts[0].account_id, "A2", "adoption sorts before onboarding");
+    let names = db.store.account_names(&["A1".into(), "A2".into(), "NOPE".into()]).await.unwrap();
+    assert_eq!((names["A1"].as_str(), names["A2"].as_str(), names.get("NOPE")), ("一", "二", None));
 }
 
 async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
