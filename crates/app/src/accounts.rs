@@ -6,7 +6,7 @@ use crate::access::Actor;
 use crate::{AppError, Lookup, Params};
 use chrono::{NaiveDate, Utc};
 use kizuna_domain::{Account, Activity, ActivityKind, ActivityRow, ChurnRecord, Contact, Subscription, TouchModel};
-use kizuna_store::{AccountQuery, AccountSort, Accounts, AuditEntry, NewEvent, Revenue, UnitOfWork};
+use kizuna_store::{AccountQuery, AccountSort, AccountStatus, Accounts, Access, AuditEntry, NewEvent, Revenue, SavedView, UnitOfWork};
 use serde::{Deserialize, Serialize};
 
 /// An account with what belongs to it.
@@ -50,7 +50,8 @@ pub enum ActivityError {
 
 /// The list's filters, sort and page, from the request's fields: `page`, `per_page` (1–1000),
 /// `segment`, `touch_model`, `owner`, `partner`, `stage`, `health` (red, yellow, green), `q`,
-/// `sort`, `order` (asc, desc) and `on` (the day the MRR is read on).
+/// `status` (active, churned, all; all when absent), `sort`, `order` (asc, desc) and `on` (the
+/// day the MRR is read on).
 pub fn account_query(q: &dyn Lookup) -> Result<AccountQuery, AppError> {
     let p = Params(q);
     let on = p.date("on")?.unwrap_or_else(crate::today);
@@ -63,6 +64,7 @@ pub fn account_query(q: &dyn Lookup) -> Result<AccountQuery, AppError> {
     query.health_band =
         p.choice("health", |s| kizuna_domain::health::Band::parse(s).map(|b| b.as_str().to_string()), "red, yellow, green")?;
     query.search = p.text("q").map(str::to_string);
+    query.status = p.choice("status", AccountStatus::parse, AccountStatus::NAMES)?.unwrap_or(AccountStatus::All);
     query.sort = p.choice("sort", AccountSort::parse, AccountSort::NAMES)?.unwrap_or(AccountSort::AccountId);
     query.descending =
         p.choice("order", |s| match s { "asc" => Some(false), "desc" => Some(true), _ => None }, "asc, desc")?.unwrap_or(false);
@@ -78,6 +80,152 @@ pub fn scoped_query(q: &dyn Lookup, actor: &Actor) -> Result<AccountQuery, AppEr
         query.partner_id = Some(partner);
     }
     Ok(query)
+}
+
+/// An account as the list shows it for daily work: the account, and beside it what a CSM
+/// looks at first (ARR, the next renewal, the last contact and login, the health change, open
+/// CTAs) with its owner and partner by name.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountListItem {
+    #[serde(flatten)]
+    pub account: Account,
+    /// MRR × 12 on the list's day, in currency units.
+    pub arr: f64,
+    /// The next renewal of a running annual (or longer) contract after the list's day.
+    pub renewal_date: Option<NaiveDate>,
+    pub days_to_renewal: Option<i64>,
+    /// The latest logged activity other than a support ticket, up to the list's day.
+    #[serde(serialize_with = "kizuna_domain::time::serde_local_opt")]
+    pub last_contact_at: Option<chrono::DateTime<Utc>>,
+    /// The latest day any of the account's users used the product, and days since then.
+    pub last_active_on: Option<NaiveDate>,
+    pub days_since_active: Option<i64>,
+    /// The latest score minus the one before it (one decimal).
+    pub health_change: Option<f64>,
+    pub open_ctas: u64,
+    pub owner_name: Option<String>,
+    pub partner_name: Option<String>,
+}
+
+/// A page of the list for daily work.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub accounts: Vec<AccountListItem>,
+}
+
+/// The page of accounts `query` selects, with what the list shows beside each one, read for
+/// the page's accounts only.
+pub async fn work_list(store: &(impl Accounts + Access + ?Sized), query: &AccountQuery) -> Result<AccountList, AppError> {
+    let page = store.list_accounts(query).await?;
+    let ids: Vec<String> = page.accounts.iter().map(|a| a.account_id.clone()).collect();
+    let glances = store.account_glances(&ids, query.on).await?;
+    let renewals = crate::health::next_renewals(glances.terms, query.on);
+    let people: std::collections::HashMap<String, String> =
+        store.staff_users().await?.into_iter().filter(|u| !u.name.is_empty()).map(|u| (u.email, u.name)).collect();
+    let partners: std::collections::HashMap<String, String> = store.partners().await?.into_iter().collect();
+    let accounts = page
+        .accounts
+        .into_iter()
+        .map(|account| {
+            let id = &account.account_id;
+            let renewal_date = renewals.get(id).copied();
+            let last_active_on = glances.last_active.get(id).copied();
+            AccountListItem {
+                arr: account.mrr * 12.0,
+                days_to_renewal: renewal_date.map(|d| (d - query.on).num_days()),
+                renewal_date,
+                last_contact_at: glances.last_contact.get(id).copied(),
+                days_since_active: last_active_on.map(|d| (query.on - d).num_days()),
+                last_active_on,
+                health_change: match (account.health_score, account.health_previous) {
+                    (Some(now), Some(before)) => Some(((now - before) * 10.0).round() / 10.0),
+                    _ => None,
+                },
+                open_ctas: glances.open_ctas.get(id).copied().unwrap_or(0),
+                owner_name: account.owner_email.as_ref().and_then(|e| people.get(e).cloned()),
+                partner_name: account.partner_id.as_ref().and_then(|p| partners.get(p).cloned()),
+                account,
+            }
+        })
+        .collect();
+    Ok(AccountList { total: page.total, page: page.page, per_page: page.per_page, accounts })
+}
+
+/// A view to save: its name and the list's query string.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewView {
+    pub name: String,
+    /// The account list's query string (`health=red&owner=...`); `page` and `lang` are dropped.
+    pub query: String,
+}
+
+/// Why a view cannot be saved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ViewError {
+    #[error("a view needs a name of 1 to 100 characters")]
+    Name,
+    #[error("the query is at most 2,000 characters")]
+    TooLong,
+    #[error("query: {0}")]
+    Query(String),
+    #[error("no saved view {0:?}")]
+    NotFound(String),
+}
+
+/// The view checked: a name, and a query the list accepts, kept without `page` and `lang` so
+/// opening it starts on the first page in the reader's language.
+pub fn check_view(v: &NewView) -> Result<(String, String), ViewError> {
+    let name = v.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ViewError::Name);
+    }
+    if v.query.len() > 2000 {
+        return Err(ViewError::TooLong);
+    }
+    let mut pairs: Vec<(String, String)> = url_pairs(v.query.trim_start_matches('?'))
+        .into_iter()
+        .filter(|(k, v)| k != "page" && k != "lang" && !v.is_empty())
+        .collect();
+    pairs.sort();
+    let map: std::collections::HashMap<String, String> = pairs.iter().cloned().collect();
+    account_query(&map).map_err(|e| ViewError::Query(e.to_string()))?;
+    let query = serde_urlencoded::to_string(&pairs).map_err(|e| ViewError::Query(e.to_string()))?;
+    Ok((name.to_string(), query))
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+/// Saves a view of the account list for the actor; audited.
+pub async fn save_view(store: &(impl UnitOfWork + ?Sized), actor: &Actor, v: NewView) -> Result<SavedView, AppError> {
+    let (name, query) = check_view(&v).map_err(AppError::View)?;
+    let view = SavedView {
+        view_id: format!("v{:08x}", rand::random::<u32>()),
+        user_email: actor.id.clone(),
+        name,
+        query,
+        created_at: Utc::now().timestamp_millis(),
+    };
+    let mut tx = store.begin().await?;
+    tx.save_view(&view).await?;
+    tx.audit(AuditEntry { actor: &actor.id, action: "view.save", target: None, detail: serde_json::json!({ "view_id": view.view_id, "name": view.name, "query": view.query }) }).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Deletes one of the actor's views; not found when it has no such view.
+pub async fn delete_view(store: &(impl UnitOfWork + ?Sized), actor: &Actor, view_id: &str) -> Result<(), AppError> {
+    let mut tx = store.begin().await?;
+    if !tx.delete_view(&actor.id, view_id).await? {
+        return Err(AppError::View(ViewError::NotFound(view_id.to_string())));
+    }
+    tx.audit(AuditEntry { actor: &actor.id, action: "view.delete", target: None, detail: serde_json::json!({ "view_id": view_id }) }).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The account if it exists and the actor may see it; otherwise not found, either way.

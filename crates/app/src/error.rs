@@ -29,6 +29,9 @@ pub enum AppError {
     /// A CTA that is not there (404) or cannot be opened or changed as asked (400).
     #[error(transparent)]
     Cta(#[from] crate::ctas::CtaError),
+    /// A saved view that cannot be saved (400) or is not there (404).
+    #[error(transparent)]
+    View(crate::accounts::ViewError),
     /// No active API key with that id (400 on the page, an error on the command line).
     #[error("no active key {0:?} (see `kizuna keys list`)")]
     NoKey(String),

@@ -235,7 +235,10 @@ pub struct AccountListRequest {
     pub health: Option<String>,
     /// Search in id and name (NFKC-normalised).
     pub q: Option<String>,
-    /// account_id, name, segment, touch_model, owner, partner, stage, mrr or health.
+    /// active (paying or not paying yet), churned (had MRR, has none on the day) or all (the default).
+    #[param(pattern = "^(active|churned|all)$")]
+    pub status: Option<String>,
+    /// account_id, name, segment, touch_model, owner, partner, stage, mrr or health (unscored last).
     pub sort: Option<String>,
     /// asc or desc.
     #[param(pattern = "^(asc|desc)$")]
@@ -244,7 +247,7 @@ pub struct AccountListRequest {
     #[param(format = Date)]
     pub on: Option<String>,
 }
-lookup!(AccountListRequest { page, per_page, segment, touch_model, owner, partner, stage, health, q, sort, order, on });
+lookup!(AccountListRequest { page, per_page, segment, touch_model, owner, partner, stage, health, q, status, sort, order, on });
 
 /// One account: the day its MRR is read on.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

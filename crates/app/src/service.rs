@@ -32,7 +32,7 @@ use kizuna_domain::usage::metrics::Definitions;
 use kizuna_domain::{Account, ActivityRow, StaffRow};
 use kizuna_store::access::AuditRecord;
 use kizuna_store::usage::DailyUsage;
-use kizuna_store::{AccountPage, ApiKey, Cta, CtaComment, CtaPage, CtaQuery, JobRecord, StaffUser, Store};
+use kizuna_store::{ApiKey, Cta, CtaComment, CtaPage, CtaQuery, JobRecord, StaffUser, Store};
 use serde::Serialize;
 use serde_json::json;
 
@@ -230,10 +230,28 @@ impl<'a> App<'a> {
     // Accounts.
 
     /// A page of accounts, filtered and sorted; a partner's actor gets only its own.
-    pub async fn accounts(&self, q: &dyn Lookup) -> Result<AccountPage, AppError> {
+    pub async fn accounts(&self, q: &dyn Lookup) -> Result<accounts::AccountList, AppError> {
         self.need(Permission::ReadAccounts)?;
         let query = accounts::scoped_query(q, self.actor)?;
-        Ok(self.store.list_accounts(&query).await?)
+        accounts::work_list(self.store, &query).await
+    }
+
+    /// The actor's saved views of the account list.
+    pub async fn saved_views(&self) -> Result<Vec<kizuna_store::SavedView>, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        Ok(self.store.saved_views(&self.actor.id).await?)
+    }
+
+    /// Saves a view of the account list for the actor.
+    pub async fn save_view(&self, v: accounts::NewView) -> Result<kizuna_store::SavedView, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        accounts::save_view(self.store, self.actor, v).await
+    }
+
+    /// Deletes one of the actor's saved views.
+    pub async fn delete_view(&self, view_id: &str) -> Result<(), AppError> {
+        self.need(Permission::ReadAccounts)?;
+        accounts::delete_view(self.store, self.actor, view_id).await
     }
 
     /// Every account the list's filters select, page by page, for an export; audited with
@@ -272,10 +290,10 @@ impl<'a> App<'a> {
         accounts::add_activity(self.store, self.actor, id, a).await
     }
 
-    /// What the account list can be filtered by: owners (e-mails) and partners (id, name).
+    /// What the account list can be filtered by: owners (e-mail, name) and partners (id, name).
     /// Internally, the active CSMs and managers and every partner; a partner's actor gets only
     /// its own active users and no partners, never the company's staff addresses.
-    pub async fn filter_choices(&self) -> Result<(Vec<String>, Vec<(String, String)>), AppError> {
+    pub async fn filter_choices(&self) -> Result<(Vec<(String, String)>, Vec<(String, String)>), AppError> {
         self.need(Permission::ReadAccounts)?;
         let scope = self.actor.scope();
         let owners = self
@@ -288,7 +306,7 @@ impl<'a> App<'a> {
                 Some(partner) => u.partner_id.as_deref() == Some(partner.as_str()),
                 None => u.role == "csm" || u.role == "manager",
             })
-            .map(|u| u.email)
+            .map(|u| (u.email, u.name))
             .collect();
         let partners = if scope.is_some() { vec![] } else { self.store.partners().await? };
         Ok((owners, partners))

@@ -11,6 +11,7 @@ pub mod model;
 pub mod planning;
 pub mod money;
 pub mod portfolio;
+pub mod search;
 pub mod time;
 pub mod usage;
 

@@ -143,6 +143,15 @@ impl From<kizuna_app::AppError> for ApiError {
                     CtaError::TooLong(field) => ApiError::Invalid(Msg::new("err.cta_long").arg("field", field)),
                 }
             }
+            AppError::View(v) => {
+                use kizuna_app::accounts::ViewError;
+                match v {
+                    ViewError::Name => ApiError::Invalid(Msg::new("err.view_name")),
+                    ViewError::TooLong => ApiError::Invalid(Msg::new("err.view_long")),
+                    ViewError::Query(why) => ApiError::Invalid(Msg::new("err.view_query").arg("why", why)),
+                    ViewError::NotFound(id) => ApiError::Missing(Msg::new("err.view_not_found").arg("id", id)),
+                }
+            }
             AppError::NoKey(id) => ApiError::Invalid(Msg::new("err.no_key").arg("id", id)),
             AppError::Plan(PlanError::NotFound(name)) => ApiError::NotFound(format!("scenario {name:?}")),
             AppError::Plan(other) => ApiError::BadRequest(other.to_string()),

@@ -18,8 +18,11 @@ pub struct AccountQuery {
     pub lifecycle_stage: Option<String>,
     /// red, yellow or green: the latest health score's band.
     pub health_band: Option<String>,
-    /// Case-insensitive substring of the account id or name.
+    /// Substring of the account id or name, matched after folding both the same way
+    /// (NFKC, lower case, no spaces: [`kizuna_domain::search`]).
     pub search: Option<String>,
+    /// Paying or not yet paying, churned, or both (on `on`).
+    pub status: AccountStatus,
     pub sort: AccountSort,
     pub descending: bool,
     /// 1-based.
@@ -39,6 +42,7 @@ impl AccountQuery {
             lifecycle_stage: None,
             health_band: None,
             search: None,
+            status: AccountStatus::All,
             sort: AccountSort::AccountId,
             descending: false,
             page: 1,
@@ -46,6 +50,62 @@ impl AccountQuery {
             on,
         }
     }
+}
+
+/// Which accounts a list holds, on its day. An account is churned when it had MRR before and
+/// has none on the day; every other account (paying, or not paying yet) is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountStatus {
+    #[default]
+    All,
+    Active,
+    Churned,
+}
+
+impl AccountStatus {
+    pub const NAMES: &'static str = "active, churned, all";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => AccountStatus::Active,
+            "churned" => AccountStatus::Churned,
+            "all" => AccountStatus::All,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::All => "all",
+            AccountStatus::Active => "active",
+            AccountStatus::Churned => "churned",
+        }
+    }
+}
+
+/// What the list shows beside each account of a page, read for the page's accounts only.
+#[derive(Debug, Clone, Default)]
+pub struct AccountGlances {
+    /// Running annual (or longer) contracts, for the next renewal.
+    pub terms: Vec<crate::health::ContractTerm>,
+    /// The latest logged activity other than a support ticket, up to the day.
+    pub last_contact: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+    /// The latest day with a product event from any user.
+    pub last_active: std::collections::HashMap<String, NaiveDate>,
+    /// CTAs not closed.
+    pub open_ctas: std::collections::HashMap<String, u64>,
+}
+
+/// A saved view of the account list: a name and the query string it stands for.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SavedView {
+    pub view_id: String,
+    pub user_email: String,
+    pub name: String,
+    /// The list's query string, without `page` and `lang` (e.g. `health=red&sort=mrr`).
+    pub query: String,
+    #[serde(skip)]
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +149,17 @@ impl AccountSort {
             AccountSort::Partner => "a.partner_id",
             AccountSort::Stage => "a.lifecycle_stage",
             AccountSort::Mrr => "mrr_cents",
-            // Unscored accounts sort as the lowest on both engines.
-            AccountSort::Health => "COALESCE((SELECT h.score FROM health_current h WHERE h.account_id = a.account_id), -1)",
+            AccountSort::Health => "(SELECT h.score FROM health_current h WHERE h.account_id = a.account_id)",
+        }
+    }
+
+    /// The ORDER BY clause; unscored accounts come last whichever way health is sorted.
+    pub(crate) fn order_by(self, descending: bool) -> String {
+        let dir = if descending { "DESC" } else { "ASC" };
+        let column = self.column();
+        match self {
+            AccountSort::Health => format!(" ORDER BY CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} {dir}, a.account_id {dir}"),
+            _ => format!(" ORDER BY {column} {dir}, a.account_id {dir}"),
         }
     }
 }
@@ -135,6 +204,10 @@ pub trait Accounts: Send + Sync {
     async fn account_names(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>>;
     /// Segment, touch model, partner and owner of every account, for breakdowns.
     async fn account_dims(&self) -> Result<Vec<AccountDims>>;
+    /// Renewal terms, last contact, last active day and open CTAs of these accounts on `on`.
+    async fn account_glances(&self, ids: &[String], on: NaiveDate) -> Result<AccountGlances>;
+    /// The user's saved views, by name.
+    async fn saved_views(&self, user_email: &str) -> Result<Vec<SavedView>>;
 }
 
 macro_rules! accounts_impl {
@@ -156,8 +229,7 @@ macro_rules! accounts_impl {
                     push_filters(&mut count, q);
                     let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
 
-                    let dir = if q.descending { "DESC" } else { "ASC" };
-                    let order = format!(" ORDER BY {} {dir}, a.account_id {dir}", q.sort.column());
+                    let order = q.sort.order_by(q.descending);
                     let per_page = q.per_page.clamp(1, 1000);
                     let offset = (q.page.max(1) as i64 - 1) * per_page as i64;
                     let mut qb = QueryBuilder::<$Db>::new(format!("SELECT {ACCOUNT_COLUMNS}"));
@@ -260,6 +332,60 @@ macro_rules! accounts_impl {
                     Ok(sqlx::query_as("SELECT partner_id, name FROM partners ORDER BY partner_id").fetch_all(self.pool()).await?)
                 }
 
+                async fn account_glances(&self, ids: &[String], on: NaiveDate) -> Result<$crate::accounts::AccountGlances> {
+                    let mut g = $crate::accounts::AccountGlances::default();
+                    let end_of_day = kizuna_domain::time::start_of_day(on + chrono::Duration::days(1));
+                    for chunk in ids.chunks(BATCH) {
+                        let in_list = |qb: &mut QueryBuilder<'_, $Db>| {
+                            let mut list = qb.separated(", ");
+                            for id in chunk {
+                                list.push_bind(id.clone());
+                            }
+                            qb.push(")");
+                        };
+                        let mut qb = QueryBuilder::<$Db>::new(
+                            "SELECT account_id, start_date, end_date, bill_period_months FROM subscriptions WHERE start_date <= ",
+                        );
+                        qb.push_bind(on).push(" AND (end_date IS NULL OR end_date > ").push_bind(on);
+                        qb.push(") AND bill_period_months >= 12 AND mrr_cents > 0 AND account_id IN (");
+                        in_list(&mut qb);
+                        let rows: Vec<(String, NaiveDate, Option<NaiveDate>, i32)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        g.terms.extend(rows.into_iter().map(|(account_id, start_date, end_date, bill_period_months)| {
+                            $crate::health::ContractTerm { account_id, start_date, end_date, bill_period_months }
+                        }));
+
+                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(occurred_at) FROM activities WHERE kind <> 'support_ticket' AND occurred_at < ");
+                        qb.push_bind(end_of_day).push(" AND account_id IN (");
+                        in_list(&mut qb);
+                        qb.push(" GROUP BY account_id");
+                        let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        g.last_contact.extend(rows.into_iter().filter_map(|(a, t)| Some((a, t?))));
+
+                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(day) FROM usage_daily WHERE day <= ");
+                        qb.push_bind(<$Store as Engine>::day_value(on)).push(" AND account_id IN (");
+                        in_list(&mut qb);
+                        qb.push(" GROUP BY account_id");
+                        let rows: Vec<(String, Option<NaiveDate>)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        g.last_active.extend(rows.into_iter().filter_map(|(a, d)| Some((a, d?))));
+
+                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, COUNT(*) FROM ctas WHERE status <> 'closed' AND account_id IN (");
+                        in_list(&mut qb);
+                        qb.push(" GROUP BY account_id");
+                        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        g.open_ctas.extend(rows.into_iter().map(|(a, n)| (a, n as u64)));
+                    }
+                    Ok(g)
+                }
+
+                async fn saved_views(&self, user_email: &str) -> Result<Vec<$crate::accounts::SavedView>> {
+                    Ok(sqlx::query_as(
+                        "SELECT view_id, user_email, name, query, created_at FROM saved_views WHERE user_email = $1 ORDER BY name, view_id",
+                    )
+                    .bind(user_email)
+                    .fetch_all(self.pool())
+                    .await?)
+                }
+
                 async fn account_dims(&self) -> Result<Vec<AccountDims>> {
                     let rows: Vec<DimsRecord> = sqlx::query_as(
                         "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",
@@ -267,6 +393,34 @@ macro_rules! accounts_impl {
                     .fetch_all(self.pool())
                     .await?;
                     rows.into_iter().map(DimsRecord::into_dims).collect()
+                }
+            }
+
+            impl $Store {
+                /// Writes the search key of accounts that have none (rows from before the key
+                /// existed), a thousand at a time.
+                pub(crate) async fn fill_search_keys(&self) -> Result<u64> {
+                    let mut filled = 0;
+                    loop {
+                        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+                            "SELECT account_id, name FROM accounts WHERE search_key IS NULL ORDER BY account_id LIMIT 1000",
+                        )
+                        .fetch_all(self.pool())
+                        .await?;
+                        if rows.is_empty() {
+                            return Ok(filled);
+                        }
+                        let mut tx = self.pool().begin().await?;
+                        for (id, name) in &rows {
+                            sqlx::query("UPDATE accounts SET search_key = $1 WHERE account_id = $2")
+                                .bind(kizuna_domain::search::account_key(id, name.as_deref()))
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        tx.commit().await?;
+                        filled += rows.len() as u64;
+                    }
                 }
             }
 
@@ -289,10 +443,28 @@ macro_rules! accounts_impl {
                 if let Some(b) = &q.health_band {
                     qb.push(" AND a.account_id IN (SELECT account_id FROM health_current WHERE band = ").push_bind(b).push(")");
                 }
-                if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
-                    let pattern = format!("%{}%", s.trim().to_lowercase().replace('%', "\\%").replace('_', "\\_"));
-                    qb.push(" AND (LOWER(a.account_id) LIKE ").push_bind(pattern.clone());
-                    qb.push(" ESCAPE '\\' OR LOWER(COALESCE(a.name, '')) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+                match q.status {
+                    $crate::AccountStatus::All => {}
+                    status => {
+                        // Churned: had MRR up to the day and has none on it.
+                        qb.push(" AND (SELECT CASE WHEN COUNT(*) > 0 AND SUM(m.delta_cents) = 0 THEN 1 ELSE 0 END FROM mrr_changes m \
+                                 WHERE m.account_id = a.account_id AND m.day <= ").push_bind(q.on);
+                        qb.push(if status == $crate::AccountStatus::Churned { ") = 1" } else { ") = 0" });
+                    }
+                }
+                if let Some(folded) = q.search.as_deref().and_then(kizuna_domain::search::query) {
+                    let plain = !folded.contains(['%', '_', '"']);
+                    if <$Store as Engine>::NAME == "sqlite" && plain && kizuna_domain::search::uses_index(&folded) {
+                        // FTS5's trigram index answers a LIKE of three characters or more.
+                        qb.push(" AND a.account_id IN (SELECT i.account_id FROM account_search s \
+                                 JOIN account_search_ids i ON i.search_id = s.rowid WHERE s.search_key LIKE ")
+                            .push_bind(format!("%{folded}%"))
+                            .push(")");
+                    } else {
+                        // PostgreSQL's pg_trgm index serves this LIKE; on SQLite a short search reads the keys.
+                        let pattern = format!("%{}%", folded.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                        qb.push(" AND a.search_key LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+                    }
                 }
             }
         };

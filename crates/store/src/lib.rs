@@ -25,7 +25,7 @@ use kizuna_domain::*;
 use serde::Serialize;
 use std::sync::Arc;
 
-pub use accounts::{AccountPage, AccountQuery, AccountSort, Accounts, Counts};
+pub use accounts::{AccountGlances, AccountPage, AccountQuery, AccountSort, AccountStatus, Accounts, Counts, SavedView};
 pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, RenewalCall, SignalCta};
 pub use planning::Planning;
 pub use revenue::Revenue;
@@ -210,6 +210,10 @@ pub trait Tx: Send {
     async fn update_cta(&mut self, cta: &Cta) -> Result<bool>;
     /// Sets (or replaces) the forecast call on an account's renewal.
     async fn set_renewal_call(&mut self, call: &RenewalCall) -> Result<()>;
+    /// Saves a view of the account list (replacing one of the same user and id).
+    async fn save_view(&mut self, view: &SavedView) -> Result<()>;
+    /// Deletes one of the user's views; whether it existed.
+    async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.
     async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Result<i64>;
     /// An audit entry, committed with the change it records (or not at all).

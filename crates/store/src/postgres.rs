@@ -46,6 +46,7 @@ impl PgStore {
         let store = PgStore { pool, known_accounts: Default::default() };
         if read_only.is_none() {
             crate::usage::align_usage_days(&store).await?;
+            store.fill_search_keys().await?;
         }
         Ok(store)
     }

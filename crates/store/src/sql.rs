@@ -438,9 +438,9 @@ macro_rules! store_impl {
                 let now = Utc::now();
                 let mut created = 0;
                 for chunk in ids.chunks(BATCH) {
-                    let mut qb = QueryBuilder::<$Db>::new("INSERT INTO accounts (account_id, updated_at) ");
+                    let mut qb = QueryBuilder::<$Db>::new("INSERT INTO accounts (account_id, search_key, updated_at) ");
                     qb.push_values(chunk, |mut b, id| {
-                        b.push_bind(*id).push_bind(now);
+                        b.push_bind(*id).push_bind(kizuna_domain::search::account_key(id, None)).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
                     let new: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
@@ -515,7 +515,7 @@ macro_rules! store_impl {
                     let chunk = last_per_key(chunk, |r| r.account_id.clone());
                     let mut qb = QueryBuilder::<$Db>::new(
                         "INSERT INTO accounts (account_id, name, segment, touch_model, owner_email, partner_id, \
-                         lifecycle_stage, attributes, created_at, updated_at) ",
+                         lifecycle_stage, attributes, created_at, updated_at, search_key) ",
                     );
                     qb.push_values(chunk, |mut b, r| {
                         b.push_bind(&r.account_id)
@@ -527,11 +527,14 @@ macro_rules! store_impl {
                             .push_bind(&r.lifecycle_stage)
                             .push_bind(Json(&r.attributes))
                             .push_bind(r.created_at)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(kizuna_domain::search::account_key(&r.account_id, r.name.as_deref()));
                     });
                     qb.push(format!(
                         " ON CONFLICT (account_id) DO UPDATE SET \
                          name = COALESCE(excluded.name, accounts.name), \
+                         search_key = CASE WHEN excluded.name IS NULL THEN COALESCE(accounts.search_key, excluded.search_key) \
+                         ELSE excluded.search_key END, \
                          segment = COALESCE(excluded.segment, accounts.segment), \
                          touch_model = COALESCE(excluded.touch_model, accounts.touch_model), \
                          owner_email = COALESCE(excluded.owner_email, accounts.owner_email), \
@@ -976,6 +979,30 @@ macro_rules! store_impl {
                     .await?;
                 self.write_cta_tasks(c).await?;
                 Ok(true)
+            }
+
+            async fn save_view(&mut self, v: &$crate::accounts::SavedView) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO saved_views (user_email, view_id, name, query, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (user_email, view_id) DO UPDATE SET name = excluded.name, query = excluded.query",
+                )
+                .bind(&v.user_email)
+                .bind(&v.view_id)
+                .bind(&v.name)
+                .bind(&v.query)
+                .bind(v.created_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM saved_views WHERE user_email = $1 AND view_id = $2")
+                    .bind(user_email)
+                    .bind(view_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn set_renewal_call(&mut self, c: &$crate::ctas::RenewalCall) -> Result<()> {

@@ -100,6 +100,7 @@ impl SqliteStore {
         let store = SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() };
         if read_only.is_none() {
             crate::usage::align_usage_days(&store).await?;
+            store.fill_search_keys().await?;
         }
         Ok(store)
     }

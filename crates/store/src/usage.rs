@@ -822,14 +822,15 @@ macro_rules! usage_impl {
             let [name, segment, stage] = set;
             sqlx::query(concat!(
                 "UPDATE accounts SET attributes = ", $patch_attributes, ", name = COALESCE($3, name), segment = COALESCE($4, segment), \
-                 lifecycle_stage = COALESCE($5, lifecycle_stage), updated_at = $6 WHERE account_id = $1"
+                 lifecycle_stage = COALESCE($5, lifecycle_stage), updated_at = $6, search_key = COALESCE($7, search_key) WHERE account_id = $1"
             ))
             .bind(account_id)
             .bind(sqlx::types::Json(&patch))
-            .bind(name)
+            .bind(name.clone())
             .bind(segment)
             .bind(stage)
             .bind(chrono::Utc::now())
+            .bind(name.as_deref().map(|n| kizuna_domain::search::account_key(account_id, Some(n))))
             .execute(&mut **tx)
             .await?;
             sqlx::query(
@@ -1122,9 +1123,9 @@ macro_rules! usage_impl {
             let now = chrono::Utc::now();
             let named: Vec<&str> = accounts.keys().copied().collect();
             for chunk in named.chunks(ROLLUP_ROWS) {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, updated_at) "));
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(concat!($insert, " accounts (account_id, search_key, updated_at) "));
                 qb.push_values(chunk, |mut b, a| {
-                    b.push_bind(*a).push_bind(now);
+                    b.push_bind(*a).push_bind(kizuna_domain::search::account_key(a, None)).push_bind(now);
                 });
                 qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
                 let created: Vec<String> = qb.build_query_scalar().fetch_all(&mut **tx).await?;

@@ -73,9 +73,9 @@ async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {
     let partner = actor("p1@x.jp", Role::Partner, Some("P1"), false);
     let app = App::new(store, &partner);
     let page = app.accounts(&all).await.unwrap();
-    assert_eq!(page.accounts.iter().map(|a| a.account_id.as_str()).collect::<Vec<_>>(), vec!["A1"]);
+    assert_eq!(page.accounts.iter().map(|a| a.account.account_id.as_str()).collect::<Vec<_>>(), vec!["A1"]);
     let other_partner = AccountListRequest { partner: Some("P2".into()), ..all.clone() };
-    assert_eq!(app.accounts(&other_partner).await.unwrap().accounts[0].account_id, "A1", "the partner filter cannot widen the scope");
+    assert_eq!(app.accounts(&other_partner).await.unwrap().accounts[0].account.account_id, "A1", "the partner filter cannot widen the scope");
     assert!(matches!(app.account("B1", date("2024-02-01"), 50).await, Err(AppError::AccountNotFound(id)) if id == "B1"));
     assert!(matches!(app.add_activity("B1", activity()).await, Err(AppError::AccountNotFound(_))));
     assert!(matches!(app.explain("B1", date("2024-02-01")).await, Err(AppError::AccountNotFound(_))));
@@ -84,6 +84,7 @@ async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {
     assert_eq!(denied(app.report(Report::Retention, &range).await), Denied::Role(Role::Partner));
     assert_eq!(app.export_accounts(&all, serde_json::json!({})).await.unwrap().len(), 1);
     let (owners, partners) = app.filter_choices().await.unwrap();
+    let owners: Vec<String> = owners.into_iter().map(|(email, _)| email).collect();
     assert_eq!((owners, partners.len()), (vec!["p1@x.jp".to_string()], 0), "a partner sees its own users, never the staff's addresses");
     let row = app.add_activity("A1", activity()).await.unwrap();
     assert_eq!(row.author_email.as_deref(), Some("p1@x.jp"));
@@ -94,6 +95,7 @@ async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {
     // Internally, the owner filter offers CSMs and managers.
     let csm = actor("csm@x.jp", Role::Csm, None, false);
     let (owners, _) = App::new(store, &csm).filter_choices().await.unwrap();
+    let owners: Vec<String> = owners.into_iter().map(|(email, _)| email).collect();
     assert_eq!(owners, vec!["csm@x.jp".to_string(), "mgr@x.jp".to_string()]);
 
     // An admin's changes are checked and audited by the use case itself.

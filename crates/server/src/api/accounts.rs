@@ -8,10 +8,10 @@ use crate::{ApiError, AppState};
 use super::doc::ErrorBody;
 use axum::extract::{Path, State};
 use axum::Json;
-use kizuna_app::accounts::{AccountDetail, NewActivity};
+use kizuna_app::accounts::{AccountDetail, AccountList, NewActivity, NewView};
 use kizuna_app::requests::{AccountListRequest, OnRequest};
 use kizuna_app::App;
-use kizuna_store::AccountPage;
+use kizuna_store::SavedView;
 use serde::Serialize;
 
 /// The activity created.
@@ -21,12 +21,45 @@ pub struct CreatedActivity {
     pub account_id: String,
 }
 
-/// Accounts, paged, filtered and sorted; a partner sees only its own.
+/// Accounts, paged, filtered and sorted, each with its ARR, next renewal, last contact and
+/// login, health change and open CTAs; a partner sees only its own.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountListRequest),
-    responses((status = 200, body = AccountPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = AccountList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn list(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AccountListRequest>) -> Result<Json<AccountPage>, ApiError> {
+pub async fn list(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<AccountListRequest>) -> Result<Json<AccountList>, ApiError> {
     Ok(Json(App::new(state.store.as_ref(), &me).accounts(&q).await?))
+}
+
+/// The signed-in user's saved views of the account list.
+#[utoipa::path(get, path = "/api/v1/account-views", tag = "accounts",
+    responses((status = 200, body = Vec<SavedView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn views(State(state): State<AppState>, me: Principal) -> Result<Json<Vec<SavedView>>, ApiError> {
+    Ok(Json(App::new(state.store.as_ref(), &me).saved_views().await?))
+}
+
+/// Save a view of the account list: a name and the list's query string.
+#[utoipa::path(post, path = "/api/v1/account-views", tag = "accounts", request_body = NewView,
+    responses((status = 201, body = SavedView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 415, description = "Not sent as JSON", body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn save_view(
+    State(state): State<AppState>,
+    me: Principal,
+    body: Result<Json<NewView>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<SavedView>), ApiError> {
+    let v = super::ctas::json_body(body, "view")?;
+    let view = App::new(state.store.as_ref(), &me).save_view(v).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)))
+}
+
+/// Delete one of the signed-in user's saved views.
+#[utoipa::path(delete, path = "/api/v1/account-views/{id}", tag = "accounts", params(("id" = String, Path, description = "The view id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn delete_view(State(state): State<AppState>, me: Principal, Path(id): Path<String>) -> Result<axum::http::StatusCode, ApiError> {
+    App::new(state.store.as_ref(), &me).delete_view(&id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// The account with its subscriptions, contacts, latest 50 activities and churn records.

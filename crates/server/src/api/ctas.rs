@@ -21,7 +21,7 @@ use kizuna_store::{Cta, CtaComment, CtaPage};
 use serde::Deserialize;
 
 /// A body that is not the JSON asked for, in the API's error shape.
-fn json_body<T>(body: Result<Json<T>, JsonRejection>, what: &str) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>, what: &str) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|e| match e {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedEncoding(format!("send the {what} as JSON (Content-Type: application/json)")),
         other => ApiError::BadRequest(format!("the {what} is not the JSON expected: {}", other.body_text())),

@@ -60,6 +60,8 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(accounts::list))
         .routes(routes!(accounts::show))
+        .routes(routes!(accounts::views, accounts::save_view))
+        .routes(routes!(accounts::delete_view))
         .routes(routes!(accounts::create_activity))
         .routes(routes!(scores::account))
         .routes(routes!(scores::get_scorecards, scores::put_scorecards))

@@ -39,6 +39,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/dashboard", get(dashboard::page))
         .route("/accounts", get(accounts::page))
         .route("/accounts.csv", get(accounts::export))
+        .route("/accounts/views", post(accounts::save_view))
+        .route("/accounts/views/delete", post(accounts::delete_view))
         .route("/accounts/{id}", get(account::page))
         .route("/accounts/{id}/activities", post(account::add_activity_form))
         .route("/accounts/{id}/ctas", post(ctas::create))

@@ -16,12 +16,19 @@ pub struct Page {
     csrf_token: String,
     set_csrf: Option<String>,
     set_lang: bool,
+    /// This page in the other language, its filters kept (a link relative to the path).
+    lang_href: String,
 }
 
 impl Page {
     pub fn new(headers: &HeaderMap, q: &HashMap<String, String>, me: Option<Principal>) -> Self {
         let (csrf_token, set_csrf) = csrf::token(headers);
-        Page { lang: locale(headers, q), me, csrf_token, set_csrf, set_lang: q.contains_key("lang") }
+        let lang = locale(headers, q);
+        let mut params: Vec<(&String, &String)> = q.iter().filter(|(k, v)| *k != "lang" && !v.is_empty()).collect();
+        params.sort();
+        let mut lang_href: String = params.iter().map(|(k, v)| format!("{}={}&", super::urlencode(k), super::urlencode(v))).collect();
+        lang_href = format!("?{lang_href}lang={}", if lang == "ja" { "en" } else { "ja" });
+        Page { lang, me, csrf_token, set_csrf, set_lang: q.contains_key("lang"), lang_href }
     }
 
     pub fn t(&self, key: &str) -> String {
@@ -42,6 +49,7 @@ impl Page {
         let base = minijinja::context! {
             lang => self.lang,
             other_lang => if self.lang == "ja" { "en" } else { "ja" },
+            lang_href => self.lang_href,
             me,
             can_portfolio => can(Permission::ReadPortfolio),
             can_write => can(Permission::WriteActivities),

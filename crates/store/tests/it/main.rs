@@ -1,6 +1,7 @@
 //! The integration tests of kizuna-store, in one test binary: cargo builds and links a
 //! binary for each file directly under tests/, so each test file is a module here instead.
 
+mod account_list;
 mod conformance;
 mod jobs;
 mod outbox;
