@@ -137,7 +137,7 @@ pub async fn page(
     let owners: Vec<(String, String)> = owners.into_iter().map(|(email, name)| (email.clone(), if name.is_empty() { email } else { name })).collect();
     let views: Vec<minijinja::Value> = views
         .iter()
-        .map(|v| minijinja::context! { id => v.view_id, name => v.name, href => format!("/accounts?{}", v.query), current => v.query == view_query(&q, &[]) })
+        .map(|v| minijinja::context! { id => v.view_id, name => v.name, href => format!("/accounts?{}", v.query), current => v.query == view_query(&raw, &[]) })
         .collect();
     let export = format!("/accounts.csv?{}", view_query(&q, &[]));
     let f = |k: &str| q.get(k).cloned().unwrap_or_default();
@@ -146,7 +146,7 @@ pub async fn page(
         "accounts.html",
         minijinja::context! {
             rows, columns, owners, partners, stages => STAGES, statuses => STATUSES, export, views,
-            view_query => view_query(&q, &[]),
+            view_query => view_query(&raw, &[]),
             total => group_thousands(result.total),
             page => result.page,
             pages,
@@ -200,11 +200,11 @@ pub async fn export(
         out.write_record([
             text(&a.account_id),
             text(&a.name),
-            a.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default(),
+            text(&a.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default()),
             a.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default(),
             text(a.owner_email.as_deref().unwrap_or("")),
             text(a.partner_id.as_deref().unwrap_or("")),
-            a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default(),
+            text(&a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()),
             format!("{:.0}", a.mrr),
             format!("{:.0}", a.mrr * 12.0),
             a.health_score.map(|s| format!("{s:.1}")).unwrap_or_default(),

@@ -223,13 +223,15 @@ async fn metrics_api_matches_reports(db: TestDb) {
 async fn account_page_in_both_languages(db: TestDb) {
     let db = admin(db).await;
     seed(&db).await;
-    let ja = get(&db, "/accounts", Some("ja,en;q=0.5")).await;
+    let active = get(&db, "/accounts", Some("ja,en;q=0.5")).await;
+    assert!(active.body.contains("2 社") && !active.body.contains("&lt;script&gt;"), "active accounts by default: A2 churned in 2024");
+    let ja = get(&db, "/accounts?status=all", Some("ja,en;q=0.5")).await;
     assert_eq!(ja.status, StatusCode::OK);
     assert!(ja.body.contains("<html lang=\"ja\">") && ja.body.contains("顧客一覧") && ja.body.contains("3 社"), "{}", ja.body);
-    assert!(ja.body.contains("ハイタッチ") && ja.body.contains("¥500,000") && ja.body.contains(">拡大<"));
+    assert!(ja.body.contains("ハイタッチ") && ja.body.contains("¥6,000,000") && ja.body.contains(">拡大<"), "ARR, not MRR");
     assert!(ja.body.contains("&lt;script&gt;") && !ja.body.contains("<script>alert"), "names are escaped");
 
-    let en = get(&db, "/accounts?segment=smb", Some("en-US,en;q=0.9")).await;
+    let en = get(&db, "/accounts?segment=smb&status=all", Some("en-US,en;q=0.9")).await;
     assert!(en.body.contains("<html lang=\"en\">") && en.body.contains("Accounts") && en.body.contains("2 accounts"));
     assert!(en.body.contains("Tech touch") && !en.body.contains("株式会社さくら"));
     assert!(!ja.body.contains(">expansion<") && !ja.body.contains(">churned<"), "no stage codes on the Japanese page");
@@ -674,7 +676,9 @@ async fn health_scores_api_pages_and_isolation(db: TestDb) {
     assert!(listed["accounts"].as_array().unwrap().iter().any(|a| a["account_id"] == "A1"));
     assert_eq!(get(&c, "/api/v1/accounts?health=purple", None).await.status, StatusCode::BAD_REQUEST);
     let csv = get(&c, "/accounts.csv", None).await.body;
-    assert!(csv.lines().next().unwrap().ends_with(",health_score,health_band"), "{csv}");
+    assert!(csv.starts_with('\u{feff}') && csv.lines().next().unwrap().ends_with(",ヘルススコア,ヘルス区分"), "a BOM and Japanese headers for Excel: {csv}");
+    let csv = get(&c, "/accounts.csv?lang=en", None).await.body;
+    assert!(csv.lines().next().unwrap().ends_with(",Health score,Health band"), "{csv}");
     let page = get(&c, "/accounts/A1", Some("ja")).await;
     assert!(page.body.contains("ヘルススコア") && page.body.contains("最終CSM接点からの日数"), "the account page explains the score");
     let page = get(&c, "/accounts/A1", Some("en")).await;
@@ -762,10 +766,10 @@ async fn exports_neutralise_formulas(db: TestDb) {
     .unwrap();
     tx.commit().await.unwrap();
     let c = admin(db).await;
-    let csv = get(&c, "/accounts.csv?on=2024-02-01", None).await.body;
+    let csv = get(&c, "/accounts.csv?on=2024-02-01&lang=en", None).await.body;
     assert!(csv.contains("\nF1,'=cmd|' /C calc'!A0,'@SUM(1+1),"), "{csv}");
     assert!(csv.contains("\n'+F2,'-2+3,'\tsmb,"), "{csv}");
-    assert!(csv.contains("F3,普通の会社,smb,"), "{csv}");
+    assert!(csv.contains("F3,普通の会社,SMB,"), "segments by their label: {csv}");
     assert!(csv.contains(",1000,") && csv.contains(",2000,"), "figures stay numbers: {csv}");
     let arr = get(&c, "/api/v1/metrics/arr?at=2024-02-01&by=segment&format=csv", None).await.body;
     assert!(arr.contains("\n'@SUM(1+1),") && arr.contains("\n'\tsmb,"), "{arr}");
@@ -1123,6 +1127,45 @@ async fn cta_pages_in_both_languages(db: TestDb) {
 /// The renewals centre over the API and as a page: each renewal with its ARR and the keys of the
 /// contract, a forecast call set and counted in the totals, a bad call refused, a partner seeing
 /// none of the company's renewals.
+/// Issue 25: the account list for daily work: active by default, search as people type,
+/// owners by name, the language switch keeps the filters, saved views per user.
+async fn account_list_for_daily_work(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let c = admin(db.clone()).await;
+    let api = get(&c, "/api/v1/accounts?status=active&sort=name", None).await.json();
+    assert_eq!(api["total"], 2, "{api}");
+    let a1 = &api["accounts"][0];
+    assert_eq!((a1["account_id"].as_str(), a1["arr"].as_f64(), a1["owner_name"].as_str(), a1["open_ctas"].as_u64()), (Some("A1"), Some(6_000_000.0), Some("csm user"), Some(0)), "{a1}");
+    assert_eq!(get(&c, "/api/v1/accounts", None).await.json()["total"], 3, "the API lists every account unless asked");
+    assert_eq!(get(&c, "/api/v1/accounts?status=churned", None).await.json()["accounts"][0]["account_id"], "A2");
+    assert_eq!(get(&c, "/api/v1/accounts?status=gone", None).await.status, StatusCode::BAD_REQUEST);
+
+    let found = get(&c, "/accounts?q=%E6%A0%AA%E5%BC%8F%E4%BC%9A%E7%A4%BE%E3%80%80%E3%81%95%E3%81%8F%E3%82%89", Some("ja")).await;
+    assert!(found.body.contains("1 社") && found.body.contains("株式会社さくら"), "「株式会社　さくら」 finds 株式会社さくら: {}", found.body);
+    assert!(found.body.contains(">csm user<"), "the owner by name");
+    let red = get(&c, "/accounts?health=red&segment=smb", Some("ja")).await;
+    assert!(red.body.contains(r#"href="?health=red&amp;segment=smb&amp;lang=en""#), "the language switch keeps the filters");
+
+    // Saved views: one user's, kept without page and language.
+    let saved = submit(&c, "/accounts/views", &[("name", "赤いSMB"), ("query", "health=red&segment=smb&page=3&lang=en")]).await;
+    assert_eq!((saved.status, saved.location()), (StatusCode::SEE_OTHER, "/accounts?health=red&segment=smb"));
+    let views = get(&c, "/api/v1/account-views", None).await.json();
+    assert_eq!((views[0]["name"].as_str(), views[0]["query"].as_str()), (Some("赤いSMB"), Some("health=red&segment=smb")), "{views}");
+    let page = get(&c, "/accounts?health=red&segment=smb", Some("ja")).await;
+    assert!(page.body.contains("保存済みビュー") && page.body.contains(r#"aria-current="page" data-view"#), "{}", page.body);
+    let bad = c.send(here(Request::post("/api/v1/account-views").header("content-type", "application/json")), Body::from(r#"{"name": "x", "query": "health=purple"}"#)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let other = Client::anonymous(db.clone());
+    sign_in(&other, "sato@example.jp").await;
+    assert_eq!(get(&other, "/api/v1/account-views", None).await.json(), serde_json::json!([]), "views are per user");
+    let id = views[0]["view_id"].as_str().unwrap().to_string();
+    let uri = format!("/api/v1/account-views/{id}");
+    assert_eq!(other.send(here(Request::delete(&uri)), Body::empty()).await.status, StatusCode::NOT_FOUND, "another user's view cannot be deleted");
+    assert_eq!(c.send(here(Request::delete(&uri)), Body::empty()).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(get(&c, "/api/v1/account-views", None).await.json(), serde_json::json!([]));
+}
+
 async fn renewals_centre(db: TestDb) {
     seed(&db).await;
     let today = kizuna_app::today();
@@ -1171,6 +1214,7 @@ async fn renewals_centre(db: TestDb) {
 both_engines!(
     openapi_document_covers_every_route,
     renewals_centre,
+    account_list_for_daily_work,
     cta_pages_in_both_languages,
     ctas_over_the_api,
     api_writes_by_cookie_need_csrf,
@@ -1203,6 +1247,9 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/accounts"),
+    ("get", "/api/v1/account-views"),
+    ("post", "/api/v1/account-views"),
+    ("delete", "/api/v1/account-views/{id}"),
     ("get", "/api/v1/accounts/{id}"),
     ("post", "/api/v1/accounts/{id}/activities"),
     ("get", "/api/v1/accounts/{id}/health"),
