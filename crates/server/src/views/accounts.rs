@@ -127,7 +127,7 @@ pub async fn page(
             let active = sort == key;
             let next_order = if active && order != "desc" { "desc" } else { "asc" };
             minijinja::context! {
-                name => *c, title => page.t(&format!("col.{c}")),
+                name => key, title => page.t(&format!("col.{c}")),
                 href => sortable.then(|| link(&q, &[("sort", key.to_string()), ("order", next_order.to_string())])),
                 sorted => active.then(|| if order == "desc" { "descending" } else { "ascending" }),
                 num => matches!(*c, "arr" | "health" | "health_change" | "open_ctas" | "days_since_login"),
