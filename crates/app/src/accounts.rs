@@ -32,6 +32,16 @@ pub struct NewActivity {
     /// RFC 3339 or YYYY-MM-DD; now when absent.
     #[serde(default)]
     pub occurred_at: Option<String>,
+    /// Who took part (a meeting's or call's attendees).
+    #[serde(default)]
+    pub attendees: Option<String>,
+    /// What was agreed to do next.
+    #[serde(default)]
+    pub next_steps: Option<String>,
+    /// `internal` (the vendor's team only; the default for staff) or `shared` (the account's
+    /// partner sees it too; always so for a partner's own entries).
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
 /// Why an activity cannot be logged.
@@ -42,8 +52,11 @@ pub enum ActivityError {
     Kind(String),
     #[error("an activity needs a subject or a body")]
     Empty,
-    #[error("the subject is at most 200 characters and the body at most 20,000")]
+    #[error("the subject is at most 200 characters, attendees at most 1,000, and the body and next steps at most 20,000")]
     TooLong,
+    /// Not internal or shared, or internal from a partner (whose entries its partner sees).
+    #[error("visibility {0:?} is not one of: internal, shared (a partner's entries are shared)")]
+    Visibility(String),
     #[error("occurred_at {0:?} is not a date (YYYY-MM-DD) or an RFC 3339 time")]
     Time(String),
 }
@@ -120,14 +133,21 @@ pub struct AccountList {
 /// the page's accounts only.
 pub async fn work_list(store: &(impl Accounts + Access + ?Sized), query: &AccountQuery) -> Result<AccountList, AppError> {
     let page = store.list_accounts(query).await?;
-    let ids: Vec<String> = page.accounts.iter().map(|a| a.account_id.clone()).collect();
+    let accounts = items(store, page.accounts, query.on).await?;
+    Ok(AccountList { total: page.total, page: page.page, per_page: page.per_page, accounts })
+}
+
+/// What the list shows beside each of these accounts on `on` (the account page's summary
+/// strip shows the same for one).
+pub async fn items(store: &(impl Accounts + Access + ?Sized), accounts: Vec<Account>, on: NaiveDate) -> Result<Vec<AccountListItem>, AppError> {
+    let query = AccountQuery::new(on);
+    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
     let glances = store.account_glances(&ids, query.on).await?;
     let renewals = crate::health::next_renewals(glances.terms, query.on);
     let people: std::collections::HashMap<String, String> =
         store.staff_users().await?.into_iter().filter(|u| !u.name.is_empty()).map(|u| (u.email, u.name)).collect();
     let partners: std::collections::HashMap<String, String> = store.partners().await?.into_iter().collect();
-    let accounts = page
-        .accounts
+    Ok(accounts
         .into_iter()
         .map(|account| {
             let id = &account.account_id;
@@ -150,8 +170,7 @@ pub async fn work_list(store: &(impl Accounts + Access + ?Sized), query: &Accoun
                 account,
             }
         })
-        .collect();
-    Ok(AccountList { total: page.total, page: page.page, per_page: page.per_page, accounts })
+        .collect())
 }
 
 /// A view to save: its name and the list's query string.
@@ -243,25 +262,32 @@ pub async fn detail(store: &(impl Accounts + Revenue + ?Sized), actor: &Actor, i
         account,
         subscriptions: store.subscriptions(id).await?,
         contacts: store.contacts(id).await?,
-        activities: store.activities(id, latest).await?,
+        activities: store.activities(id, latest, actor.scope().is_none()).await?,
         churn_records: store.churn_records(id).await?,
     })
 }
 
 /// The activity checked: a kind people log, a subject or a body within bounds, a time.
-pub fn check_activity(account_id: &str, a: NewActivity, author: Option<String>) -> Result<ActivityRow, ActivityError> {
+pub fn check_activity(account_id: &str, a: NewActivity, author: Option<String>, partner: bool) -> Result<ActivityRow, ActivityError> {
     let kind: ActivityKind = a.kind.parse().map_err(|_| ActivityError::Kind(a.kind.clone()))?;
     if kind == ActivityKind::SupportTicket {
         return Err(ActivityError::Kind(a.kind));
     }
     let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (subject, body) = (clean(a.subject), clean(a.body));
+    let (subject, body, attendees, next_steps) = (clean(a.subject), clean(a.body), clean(a.attendees), clean(a.next_steps));
     if subject.is_none() && body.is_none() {
         return Err(ActivityError::Empty);
     }
-    if subject.as_ref().is_some_and(|s| s.chars().count() > 200) || body.as_ref().is_some_and(|b| b.chars().count() > 20_000) {
+    let longer = |v: &Option<String>, n: usize| v.as_ref().is_some_and(|s| s.chars().count() > n);
+    if longer(&subject, 200) || longer(&body, 20_000) || longer(&attendees, 1_000) || longer(&next_steps, 20_000) {
         return Err(ActivityError::TooLong);
     }
+    let internal = match (clean(a.visibility).map(|v| v.to_ascii_lowercase()).as_deref(), partner) {
+        (None, partner) => !partner,
+        (Some("shared"), _) => false,
+        (Some("internal"), false) => true,
+        (Some(other), _) => return Err(ActivityError::Visibility(other.to_string())),
+    };
     let occurred_at = match clean(a.occurred_at) {
         None => Utc::now(),
         Some(v) => kizuna_domain::fields::parse_timestamp("occurred_at", &v).map_err(|_| ActivityError::Time(v))?,
@@ -274,15 +300,18 @@ pub fn check_activity(account_id: &str, a: NewActivity, author: Option<String>) 
         author_email: author,
         subject,
         body,
+        attendees,
+        next_steps,
+        internal,
     })
 }
 
 /// Logs the activity on the account's timeline, by `actor`, and audits it.
 pub async fn add_activity(store: &(impl Accounts + UnitOfWork + ?Sized), actor: &Actor, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
     visible_account(store, actor, id, crate::today()).await?;
-    let row = check_activity(id, a, (!actor.via_key).then(|| actor.id.clone()))?;
+    let row = check_activity(id, a, (!actor.via_key).then(|| actor.id.clone()), actor.scope().is_some())?;
     // The activity and its audit entry in one transaction: both or neither.
-    let detail = serde_json::json!({ "activity_id": row.activity_id, "kind": row.kind.as_str() });
+    let detail = serde_json::json!({ "activity_id": row.activity_id, "kind": row.kind.as_str(), "internal": row.internal });
     let mut tx = store.begin().await?;
     tx.upsert_activities(std::slice::from_ref(&row)).await?;
     tx.audit(AuditEntry { actor: &actor.id, action: "activity.create", target: Some(id), detail }).await?;
@@ -297,21 +326,36 @@ mod tests {
     use super::*;
 
     fn activity(kind: &str, subject: Option<&str>, body: Option<&str>, at: Option<&str>) -> NewActivity {
-        NewActivity { kind: kind.into(), subject: subject.map(Into::into), body: body.map(Into::into), occurred_at: at.map(Into::into) }
+        NewActivity { kind: kind.into(), subject: subject.map(Into::into), body: body.map(Into::into), occurred_at: at.map(Into::into), attendees: None, next_steps: None, visibility: None }
     }
 
     #[test]
     fn activities_are_checked_before_they_are_written() {
-        let row = check_activity("A1", activity("meeting", Some(" QBR "), None, Some("2026-03-01")), Some("c@x.jp".into())).unwrap();
+        let row = check_activity("A1", activity("meeting", Some(" QBR "), None, Some("2026-03-01")), Some("c@x.jp".into()), false).unwrap();
         assert_eq!((row.kind, row.subject.as_deref(), row.body), (ActivityKind::Meeting, Some("QBR"), None));
         assert_eq!(row.occurred_at, kizuna_domain::time::start_of_day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()), "a date is its first moment, business time");
         assert_eq!(row.author_email.as_deref(), Some("c@x.jp"));
         assert!(row.activity_id.starts_with("web-"));
-        assert_eq!(check_activity("A1", activity("lunch", Some("x"), None, None), None), Err(ActivityError::Kind("lunch".into())));
-        assert_eq!(check_activity("A1", activity("support_ticket", Some("x"), None, None), None), Err(ActivityError::Kind("support_ticket".into())));
-        assert_eq!(check_activity("A1", activity("note", Some("  "), Some(""), None), None), Err(ActivityError::Empty));
-        assert_eq!(check_activity("A1", activity("note", Some(&"あ".repeat(201)), None, None), None), Err(ActivityError::TooLong));
-        assert!(check_activity("A1", activity("note", Some(&"あ".repeat(200)), None, None), None).is_ok(), "200 characters, not bytes");
-        assert_eq!(check_activity("A1", activity("note", Some("x"), None, Some("yesterday")), None), Err(ActivityError::Time("yesterday".into())));
+        assert_eq!(check_activity("A1", activity("lunch", Some("x"), None, None), None, false), Err(ActivityError::Kind("lunch".into())));
+        assert_eq!(check_activity("A1", activity("support_ticket", Some("x"), None, None), None, false), Err(ActivityError::Kind("support_ticket".into())));
+        assert_eq!(check_activity("A1", activity("note", Some("  "), Some(""), None), None, false), Err(ActivityError::Empty));
+        assert_eq!(check_activity("A1", activity("note", Some(&"あ".repeat(201)), None, None), None, false), Err(ActivityError::TooLong));
+        assert!(check_activity("A1", activity("note", Some(&"あ".repeat(200)), None, None), None, false).is_ok(), "200 characters, not bytes");
+        assert_eq!(check_activity("A1", activity("note", Some("x"), None, Some("yesterday")), None, false), Err(ActivityError::Time("yesterday".into())));
+    }
+
+    #[test]
+    fn staff_entries_are_internal_unless_shared_and_a_partners_are_shared() {
+        let with = |visibility: Option<&str>| NewActivity { visibility: visibility.map(Into::into), ..activity("note", Some("x"), None, None) };
+        assert!(check_activity("A1", with(None), None, false).unwrap().internal, "staff: internal by default");
+        assert!(!check_activity("A1", with(Some("Shared")), None, false).unwrap().internal);
+        assert!(!check_activity("A1", with(None), None, true).unwrap().internal, "a partner's own entry is shared");
+        assert_eq!(check_activity("A1", with(Some("internal")), None, true), Err(ActivityError::Visibility("internal".into())));
+        assert_eq!(check_activity("A1", with(Some("secret")), None, false), Err(ActivityError::Visibility("secret".into())));
+        let meeting = NewActivity { attendees: Some(" 山田様、佐藤 ".into()), next_steps: Some("見積送付".into()), ..activity("meeting", Some("定例"), None, None) };
+        let row = check_activity("A1", meeting, None, false).unwrap();
+        assert_eq!((row.attendees.as_deref(), row.next_steps.as_deref()), (Some("山田様、佐藤"), Some("見積送付")));
+        let long = NewActivity { attendees: Some("a".repeat(1001)), ..activity("call", Some("x"), None, None) };
+        assert_eq!(check_activity("A1", long, None, false), Err(ActivityError::TooLong));
     }
 }

@@ -236,6 +236,13 @@ impl<'a> App<'a> {
         accounts::work_list(self.store, &query).await
     }
 
+    /// The account page's summary strip: what the list shows beside the account, on `on`.
+    pub async fn account_summary(&self, account: Account, on: NaiveDate) -> Result<accounts::AccountListItem, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        let mut items = accounts::items(self.store, vec![account], on).await?;
+        Ok(items.remove(0))
+    }
+
     /// The actor's saved views of the account list.
     pub async fn saved_views(&self) -> Result<Vec<kizuna_store::SavedView>, AppError> {
         self.need(Permission::ReadAccounts)?;

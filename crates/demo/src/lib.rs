@@ -470,6 +470,15 @@ impl Gen<'_> {
                 .unwrap()
             };
             let hour = self.rng.gen_range(0..9); // 09:00–17:00 JST
+            // What a team writes down, chosen without the generator so the rest stays as it was.
+            let met = matches!(kind, ActivityKind::Meeting | ActivityKind::Qbr | ActivityKind::Call);
+            let (attendees, next_steps, body) = match kind {
+                ActivityKind::Qbr => (Some("先方: 事業部長、推進担当 / 当社: 担当CSM、営業"), Some("次四半期の目標設定を先方と合意する\n利用状況レポートを送付する"), Some("利用は堅調。\n次四半期は全社展開を検討中。")),
+                ActivityKind::Meeting if k == 0 => (Some("先方: 推進担当、情報システム担当 / 当社: 担当CSM"), Some("初期設定の完了日を決める"), None),
+                _ if met => (Some("先方: 推進担当 / 当社: 担当CSM"), Some("次回の定例で進捗を確認する"), None),
+                ActivityKind::Note => (None, None, Some("推進担当は前向き。\n決裁者とはまだ話せていない。")),
+                _ => (None, None, None),
+            };
             self.data.activities.push(ActivityRow {
                 account_id: id.to_string(),
                 activity_id: format!("demo-{id}-{k}"),
@@ -477,7 +486,11 @@ impl Gen<'_> {
                 occurred_at: midnight(day) + Duration::hours(hour),
                 author_email: owner.map(str::to_string),
                 subject: Some(subject.to_string()),
-                body: None,
+                body: body.map(str::to_string),
+                attendees: attendees.map(str::to_string),
+                next_steps: next_steps.map(str::to_string),
+                // A CSM's own notes stay internal; meetings, calls and e-mails are shared with the partner.
+                internal: kind == ActivityKind::Note,
             });
             k += 1;
             day += Duration::days(every_days + self.rng.gen_range(-7..=7));

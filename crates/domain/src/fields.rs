@@ -184,6 +184,15 @@ pub fn parse_bool(column: &str, raw: &str) -> Result<bool, FieldError> {
 }
 
 /// A light email check: one `@`, something on each side, a dot in the domain. Stored lower case.
+/// `internal` or `shared` (any case): whether an activity is the vendor's team's only.
+pub fn parse_visibility(column: &str, raw: &str) -> Result<bool, FieldError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "internal" => Ok(true),
+        "shared" => Ok(false),
+        _ => Err(FieldError::new(column, raw, "is not internal or shared")),
+    }
+}
+
 pub fn parse_email(column: &str, raw: &str) -> Result<String, FieldError> {
     let s = raw.trim().to_ascii_lowercase();
     let ok = match s.split_once('@') {

@@ -171,6 +171,12 @@ pub struct ActivityRow {
     pub author_email: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
+    /// Who took part (a meeting's or call's attendees), as written.
+    pub attendees: Option<String>,
+    /// What was agreed to do next.
+    pub next_steps: Option<String>,
+    /// Seen by the vendor's team only, never by a partner.
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -268,6 +274,10 @@ pub struct Activity {
     pub author_email: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
+    pub attendees: Option<String>,
+    pub next_steps: Option<String>,
+    /// Internal entries are the vendor's team's only: partners never see them.
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

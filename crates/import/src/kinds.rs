@@ -210,7 +210,7 @@ impl RowSpec for ContactRow {
 
 impl RowSpec for ActivityRow {
     const KNOWN: &'static [&'static str] =
-        &["account_id", "activity_id", "type", "occurred_at", "author_email", "subject", "body"];
+        &["account_id", "activity_id", "type", "occurred_at", "author_email", "subject", "body", "attendees", "next_steps", "visibility"];
     const REQUIRED: &'static [&'static str] = &["account_id", "type", "occurred_at"];
 
     fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
@@ -221,6 +221,7 @@ impl RowSpec for ActivityRow {
             occurred_at = r.required("occurred_at").and_then(|v| parse_timestamp("occurred_at", v));
             author_email = opt(r.get("author_email"), |v| parse_email("author_email", v));
             activity_id = opt(r.get("activity_id"), |v| parse_id("activity_id", v));
+            internal = opt(r.get("visibility"), |v| parse_visibility("visibility", v));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -240,6 +241,10 @@ impl RowSpec for ActivityRow {
             author_email: author_email.unwrap(),
             subject,
             body: text(r.get("body")),
+            attendees: text(r.get("attendees")),
+            next_steps: text(r.get("next_steps")),
+            // Imported entries are shared unless the file says internal.
+            internal: internal.unwrap().unwrap_or(false),
         })
     }
 

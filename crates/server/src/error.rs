@@ -118,6 +118,7 @@ impl From<kizuna_app::AppError> for ApiError {
                 ActivityError::Kind(v) => Msg::new("err.activity_kind").arg("value", v),
                 ActivityError::Empty => Msg::new("err.activity_empty"),
                 ActivityError::TooLong => Msg::new("err.activity_long"),
+                ActivityError::Visibility(v) => Msg::new("err.activity_visibility").arg("value", v),
                 ActivityError::Time(v) => Msg::new("err.timestamp").arg("field", "occurred_at").arg("value", v),
             }),
             AppError::User(u) => match u {

@@ -194,8 +194,8 @@ pub trait Accounts: Send + Sync {
     /// The account with its MRR on `on` and its current health.
     async fn get_account(&self, account_id: &str, on: NaiveDate) -> Result<Option<Account>>;
     async fn contacts(&self, account_id: &str) -> Result<Vec<Contact>>;
-    /// Newest first.
-    async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>>;
+    /// Newest first; internal entries only when `internal` (never for a partner).
+    async fn activities(&self, account_id: &str, limit: u32, internal: bool) -> Result<Vec<Activity>>;
     /// Row counts of the imported tables.
     async fn counts(&self) -> Result<Counts>;
     /// (partner_id, name), by id.
@@ -275,14 +275,15 @@ macro_rules! accounts_impl {
                     rows.into_iter().map(ContactRecord::into_contact).collect()
                 }
 
-                async fn activities(&self, account_id: &str, limit: u32) -> Result<Vec<Activity>> {
+                async fn activities(&self, account_id: &str, limit: u32, internal: bool) -> Result<Vec<Activity>> {
                     let rows: Vec<ActivityRecord> =
                         sqlx::query_as(
-                            "SELECT activity_id, kind, occurred_at, author_email, subject, body FROM activities \
-                             WHERE account_id = $1 ORDER BY occurred_at DESC, activity_id LIMIT $2",
+                            "SELECT activity_id, kind, occurred_at, author_email, subject, body, attendees, next_steps, internal FROM activities \
+                             WHERE account_id = $1 AND (internal = FALSE OR $3) ORDER BY occurred_at DESC, activity_id LIMIT $2",
                         )
                         .bind(account_id)
                         .bind(limit as i64)
+                        .bind(internal)
                         .fetch_all(self.pool())
                         .await?;
                     rows.into_iter().map(ActivityRecord::into_activity).collect()

@@ -272,6 +272,9 @@ pub(crate) struct ActivityRecord {
     author_email: Option<String>,
     subject: Option<String>,
     body: Option<String>,
+    attendees: Option<String>,
+    next_steps: Option<String>,
+    internal: bool,
 }
 
 impl ActivityRecord {
@@ -283,6 +286,9 @@ impl ActivityRecord {
             author_email: self.author_email,
             subject: self.subject,
             body: self.body,
+            attendees: self.attendees,
+            next_steps: self.next_steps,
+            internal: self.internal,
         })
     }
 }
@@ -618,7 +624,7 @@ macro_rules! store_impl {
                 for chunk in rows.chunks(BATCH) {
                     let chunk = last_per_key(chunk, |r| (r.account_id.clone(), r.activity_id.clone()));
                     let mut qb = QueryBuilder::<$Db>::new(
-                        "INSERT INTO activities (account_id, activity_id, kind, occurred_at, author_email, subject, body) ",
+                        "INSERT INTO activities (account_id, activity_id, kind, occurred_at, author_email, subject, body, attendees, next_steps, internal) ",
                     );
                     qb.push_values(chunk, |mut b, r| {
                         b.push_bind(&r.account_id)
@@ -627,12 +633,16 @@ macro_rules! store_impl {
                             .push_bind(r.occurred_at)
                             .push_bind(&r.author_email)
                             .push_bind(&r.subject)
-                            .push_bind(&r.body);
+                            .push_bind(&r.body)
+                            .push_bind(&r.attendees)
+                            .push_bind(&r.next_steps)
+                            .push_bind(r.internal);
                     });
                     qb.push(
                         " ON CONFLICT (account_id, activity_id) DO UPDATE SET kind = excluded.kind, \
                          occurred_at = excluded.occurred_at, author_email = excluded.author_email, \
-                         subject = excluded.subject, body = excluded.body",
+                         subject = excluded.subject, body = excluded.body, attendees = excluded.attendees, \
+                         next_steps = excluded.next_steps, internal = excluded.internal",
                     );
                     qb.build().execute(&mut *self.tx).await?;
                 }

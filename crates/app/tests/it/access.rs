@@ -43,7 +43,7 @@ fn denied<T: std::fmt::Debug>(r: Result<T, AppError>) -> Denied {
 }
 
 fn activity() -> NewActivity {
-    NewActivity { kind: "note".into(), subject: Some("Kick-off".into()), body: None, occurred_at: Some("2024-02-01".into()) }
+    NewActivity { kind: "note".into(), subject: Some("Kick-off".into()), body: None, occurred_at: Some("2024-02-01".into()), attendees: None, next_steps: None, visibility: None }
 }
 
 async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {

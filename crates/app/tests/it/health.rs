@@ -70,7 +70,7 @@ range = [-100, 100]
 "#;
 
 fn activity(account: &str, id: &str, kind: ActivityKind, day: &str) -> ActivityRow {
-    ActivityRow { account_id: account.into(), activity_id: id.into(), kind, occurred_at: Utc.from_utc_datetime(&date(day).and_hms_opt(10, 0, 0).unwrap()), author_email: None, subject: None, body: None }
+    ActivityRow { account_id: account.into(), activity_id: id.into(), kind, occurred_at: Utc.from_utc_datetime(&date(day).and_hms_opt(10, 0, 0).unwrap()), author_email: None, subject: None, body: None, attendees: None, next_steps: None, internal: false }
 }
 
 /// A: enterprise, annual contract renewing 2026-12-01, NPS 40, logs in daily since 2026-10-28.

@@ -34,8 +34,29 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricDef {
     pub name: String,
+    /// What people read instead of the name, per language (`label = { ja = "...", en = "..." }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
     #[serde(flatten)]
     pub kind: Kind,
+}
+
+/// A metric's name for people, in Japanese and English.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Label {
+    #[serde(default)]
+    pub ja: Option<String>,
+    #[serde(default)]
+    pub en: Option<String>,
+}
+
+impl MetricDef {
+    /// The label in `lang` (ja or en), else the other language's, else the name.
+    pub fn label_in(&self, lang: &str) -> &str {
+        let Some(l) = &self.label else { return &self.name };
+        let (first, second) = if lang == "ja" { (&l.ja, &l.en) } else { (&l.en, &l.ja) };
+        first.as_deref().or(second.as_deref()).unwrap_or(&self.name)
+    }
 }
 
 /// The setting the usage configuration is saved under (metrics and `[[trait]]` rules).
@@ -71,44 +92,52 @@ pub const DEFAULT: &str = r#"# Usage metrics (kizuna metrics usage). Kinds: coun
 # days_since, ratio, change, tenure_scaled. Windows: 7, 28 or 90 days.
 [[metric]]
 name = "logins_28d"
+label = { ja = "ログイン数（28日）", en = "Logins (28 days)" }
 kind = "count"
 event = "login"
 days = 28
 
 [[metric]]
 name = "core_actions_28d"
+label = { ja = "主要操作数（28日）", en = "Core actions (28 days)" }
 kind = "count"
 event = "report_created"
 days = 28
 
 [[metric]]
 name = "active_users_28d"
+label = { ja = "アクティブユーザー数（28日）", en = "Active users (28 days)" }
 kind = "active_users"
 days = 28
 
 [[metric]]
 name = "active_days_28d"
+label = { ja = "利用日数（28日）", en = "Active days (28 days)" }
 kind = "active_days"
 days = 28
 
 [[metric]]
 name = "days_since_login"
+label = { ja = "最終ログインからの日数", en = "Days since last login" }
 kind = "days_since"
 event = "login"
 
 [[metric]]
 name = "core_actions_per_user"
+label = { ja = "ユーザーあたり主要操作数", en = "Core actions per user" }
 kind = "ratio"
 numerator = "core_actions_28d"
 denominator = "active_users_28d"
 
 [[metric]]
 name = "logins_change"
+label = { ja = "ログイン数の増減", en = "Change in logins" }
 kind = "change"
 of = "logins_28d"
 
 [[metric]]
 name = "core_actions_28d_scaled"
+label = { ja = "主要操作数（利用期間で補正）", en = "Core actions (tenure-adjusted)" }
 kind = "tenure_scaled"
 of = "core_actions_28d"
 "#;
@@ -236,6 +265,17 @@ pub fn evaluate(defs: &Definitions, input: &AccountInputs) -> Vec<(String, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_are_labelled_in_the_readers_language() {
+        let set = Definitions::default_set();
+        let logins = set.metrics.iter().find(|m| m.name == "logins_28d").unwrap();
+        assert_eq!((logins.label_in("ja"), logins.label_in("en")), ("ログイン数（28日）", "Logins (28 days)"));
+        let only_ja = Definitions::parse("[[metric]]\nname = \"x\"\nlabel = { ja = \"エックス\" }\nkind = \"active_days\"\ndays = 7\n").unwrap();
+        assert_eq!(only_ja.metrics[0].label_in("en"), "エックス", "the other language before the bare name");
+        let bare = Definitions::parse("[[metric]]\nname = \"x\"\nkind = \"active_days\"\ndays = 7\n").unwrap();
+        assert_eq!(bare.metrics[0].label_in("ja"), "x");
+    }
 
     #[test]
     fn default_set_parses_and_bad_ones_are_named() {

@@ -37,6 +37,7 @@ pub(crate) async fn render(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let today = kizuna_domain::time::today();
+    let me_partner = me.role == kizuna_domain::Role::Partner;
     let app = App::new(state.store.as_ref(), &me);
     let detail = app.account(id, today, 100).await?;
     let (account, subs) = (detail.account, detail.subscriptions);
@@ -57,18 +58,7 @@ pub(crate) async fn render(
         .flatten()
         .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
         .collect();
-    let subscriptions: Vec<SubscriptionView> = subs
-        .iter()
-        .map(|s| SubscriptionView {
-            product: s.product.clone(),
-            start: date(s.start_date, lang),
-            end: s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
-            mrr: money(s.mrr, &s.currency),
-            quantity: s.quantity.map(quantity),
-            units: s.units.clone(),
-            active: s.start_date <= today && s.end_date.is_none_or(|e| today < e),
-        })
-        .collect();
+    let subscriptions = contracts(&subs, today, lang);
     let contacts: Vec<ContactView> = detail
         .contacts
         .into_iter()
@@ -91,6 +81,9 @@ pub(crate) async fn render(
             author: a.author_email,
             subject: a.subject,
             body: a.body,
+            attendees: a.attendees,
+            next_steps: a.next_steps,
+            internal: a.internal,
         })
         .collect();
     let churn: Vec<ChurnView> = detail
@@ -115,6 +108,15 @@ pub(crate) async fn render(
         (page.t("col.arr"), money(account.mrr * 12.0, &currency)),
         (page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()),
     ];
+    let s = app.account_summary(account.clone(), today).await?;
+    let summary = minijinja::context! {
+        mrr => money(account.mrr, &currency), arr => money(s.arr, &currency),
+        renewal => s.renewal_date.map(|d| date(d, lang)), days_left => s.days_to_renewal,
+        owner => s.owner_name.clone().or_else(|| account.owner_email.clone()),
+        last_contact => s.last_contact_at.map(|t| date(kizuna_domain::time::local_day(t), lang)),
+        days_since_active => s.days_since_active, open_ctas => s.open_ctas,
+        change => s.health_change.map(|c| format!("{c:+.1}")),
+    };
     let history_rows: Vec<(String, String)> = history.iter().rev().take(12).map(|(m, v)| (month(m.first_day(), lang), yen(*v))).collect();
     let usage = usage_panel(app, &page, id, today).await?;
     let health = super::health::panel(app, &page, id, today).await?;
@@ -125,7 +127,7 @@ pub(crate) async fn render(
         minijinja::context! {
             account => AccountHead { id: account.account_id.clone(), name: account.name.clone() },
             action => format!("/accounts/{}/activities", urlencode(&account.account_id)),
-            profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn,
+            profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn, summary, me_partner,
             error => error.map(|m| m.render(lang)), usage, health, ctas,
             today => today.to_string(),
         },
@@ -166,13 +168,57 @@ async fn usage_panel(app: App<'_>, page: &Page, id: &str, today: chrono::NaiveDa
                     (_, Some(x)) if x.fract() == 0.0 => super::format::count(x as u64),
                     (_, Some(x)) => format!("{x:.2}"),
                 };
-                (m.name.clone(), shown)
+                (m.label_in(page.lang).to_string(), shown)
             })
             .collect(),
         None => vec![],
     };
     let types = per_type.iter().map(|(t, n)| (t.to_string(), super::format::count(*n))).collect();
     Ok(Some(UsagePanel { chart, metrics, types }))
+}
+
+/// Subscriptions as contracts: one line per product, its billing periods folded beneath it
+/// (a monthly plan imported from billing has a row per month).
+fn contracts(subs: &[kizuna_domain::Subscription], today: chrono::NaiveDate, lang: &str) -> Vec<ContractView> {
+    let mut by_product: Vec<(String, Vec<&kizuna_domain::Subscription>)> = Vec::new();
+    for s in subs {
+        match by_product.iter_mut().find(|(p, _)| *p == s.product) {
+            Some((_, periods)) => periods.push(s),
+            None => by_product.push((s.product.clone(), vec![s])),
+        }
+    }
+    by_product
+        .into_iter()
+        .map(|(product, mut periods)| {
+            periods.sort_by_key(|s| s.start_date);
+            let running = |s: &kizuna_domain::Subscription| s.start_date <= today && s.end_date.is_none_or(|e| today < e);
+            let current = periods.iter().rev().find(|s| running(s)).or(periods.last()).copied().expect("a product has a period");
+            let first = periods.first().expect("a product has a period").start_date;
+            let last_end = if periods.iter().any(|s| s.end_date.is_none()) { None } else { periods.iter().filter_map(|s| s.end_date).max() };
+            ContractView {
+                product,
+                start: date(first, lang),
+                end: last_end.map(|d| date(d, lang)).unwrap_or_default(),
+                mrr: money(current.mrr, &current.currency),
+                quantity: current.quantity.map(quantity),
+                units: current.units.clone(),
+                active: periods.iter().any(|s| running(s)),
+                periods: periods
+                    .iter()
+                    .rev()
+                    .map(|s| SubscriptionView {
+                        product: s.product.clone(),
+                        start: date(s.start_date, lang),
+                        end: s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
+                        mrr: money(s.mrr, &s.currency),
+                        quantity: s.quantity.map(quantity),
+                        units: s.units.clone(),
+                        active: running(s),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// `1,291` for whole quantities, `12.5` otherwise.
@@ -198,6 +244,9 @@ pub async fn add_activity_form(
         subject: f.get("subject").cloned(),
         body: f.get("body").cloned(),
         occurred_at: f.get("occurred_on").cloned(),
+        attendees: f.get("attendees").cloned(),
+        next_steps: f.get("next_steps").cloned(),
+        visibility: f.get("visibility").cloned(),
     };
     match App::new(state.store.as_ref(), &me).add_activity(&id, a).await.map_err(ApiError::from) {
         Ok(_) => Ok(Redirect::to(&format!("/accounts/{}#timeline", urlencode(&id))).into_response()),
@@ -211,6 +260,20 @@ pub async fn add_activity_form(
 struct AccountHead {
     id: String,
     name: String,
+}
+
+#[derive(Serialize)]
+struct ContractView {
+    product: String,
+    start: String,
+    end: String,
+    /// The running (or last) period's.
+    mrr: String,
+    quantity: Option<String>,
+    units: Option<String>,
+    active: bool,
+    /// Newest first.
+    periods: Vec<SubscriptionView>,
 }
 
 #[derive(Serialize)]
@@ -242,6 +305,9 @@ struct ActivityView {
     author: Option<String>,
     subject: Option<String>,
     body: Option<String>,
+    attendees: Option<String>,
+    next_steps: Option<String>,
+    internal: bool,
 }
 
 #[derive(Serialize)]

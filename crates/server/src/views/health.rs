@@ -30,8 +30,8 @@ impl Badge {
         Some(Badge {
             band: band.to_string(),
             band_label: page.t(&format!("band.{band}")),
-            // Shown rounded down, so a 49.6 that is red never reads as 50.
-            score: format!("{:.0}", score.floor()),
+            // One decimal, rounded down, so a 49.96 that is red never reads as 50.0.
+            score: format!("{:.1}", (score * 10.0).floor() / 10.0),
             arrow,
             arrow_label: page.t(&format!("trend.{t}")),
         })
@@ -40,9 +40,9 @@ impl Badge {
 
 /// A measure's name for people: built-in inputs are translated, usage metrics keep their
 /// configured name, attributes are marked as such.
-fn measure_label(input: &str, page: &Page) -> String {
+fn measure_label(input: &str, page: &Page, usage: &std::collections::HashMap<String, String>) -> String {
     if let Some(name) = input.strip_prefix("usage.") {
-        return name.to_string();
+        return usage.get(name).cloned().unwrap_or_else(|| name.to_string());
     }
     if let Some(name) = input.strip_prefix("attribute.") {
         return format!("{}: {name}", page.t("health.attribute"));
@@ -115,26 +115,29 @@ struct PreviousView {
 /// The account page's health panel: None when the account is not paying today.
 pub async fn panel(app: kizuna_app::App<'_>, page: &Page, id: &str, today: chrono::NaiveDate) -> Result<Option<Panel>, ApiError> {
     let Some(v) = app.explain(id, today).await? else { return Ok(None) };
+    // Usage metrics by their label in the reader's language.
+    let usage: std::collections::HashMap<String, String> =
+        app.usage_definitions().await?.metrics.iter().map(|m| (m.name.clone(), m.label_in(page.lang).to_string())).collect();
     let measures = v
         .explanation
         .measures
         .iter()
         .map(|m| MeasureView {
             group: group_label(&m.group, page),
-            name: measure_label(&m.input, page),
+            name: measure_label(&m.input, page, &usage),
             raw: number(m.raw),
-            score: number(m.score),
+            score: m.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into()),
             weight: format!("{:.0}%", m.effective_weight * 100.0),
-            contribution: if m.score.is_none() { page.t("health.missing") } else { number(Some(m.contribution)) },
+            contribution: if m.score.is_none() { page.t("health.missing") } else { format!("{:.1}", m.contribution) },
             missing: m.score.is_none(),
         })
         .collect();
-    let drags = v.drags.iter().map(|d| DragView { name: measure_label(&d.input, page), lost: number(Some(d.points_lost)) }).collect();
+    let drags = v.drags.iter().map(|d| DragView { name: measure_label(&d.input, page, &usage), lost: format!("{:.1}", d.points_lost) }).collect();
     let changes = v
         .changes
         .iter()
         .take(5)
-        .map(|c| ChangeView { name: measure_label(&c.input, page), before: number(c.raw_before), now: number(c.raw_now), delta: format!("{:+.1}", c.delta) })
+        .map(|c| ChangeView { name: measure_label(&c.input, page, &usage), before: number(c.raw_before), now: number(c.raw_now), delta: format!("{:+.1}", c.delta) })
         .collect();
     let mut history: Vec<(String, f64)> = v.history.iter().filter_map(|h| Some((date(h.at, page.lang), h.score?))).collect();
     history.reverse();

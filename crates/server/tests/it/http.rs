@@ -423,6 +423,29 @@ async fn partners_see_only_their_accounts(db: TestDb) {
     assert!(export.body.contains("P1,北斗商会"));
     let note = c.send(here(Request::post("/api/v1/accounts/P2/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
     assert_eq!(note.status, StatusCode::NOT_FOUND, "cannot write to another partner's account");
+
+    // Issue 25: a note is internal (our team only) or shared; a partner never sees internal ones.
+    let staff = kizuna_app::Actor::operator();
+    let entry = |kind: &str, subject: &str, visibility: Option<&str>| kizuna_app::accounts::NewActivity {
+        kind: kind.into(), subject: Some(subject.into()), body: Some("一行目\n二行目".into()), occurred_at: Some("2026-11-02".into()),
+        attendees: Some("先方: 山田様".into()), next_steps: Some("見積を送る".into()), visibility: visibility.map(Into::into),
+    };
+    kizuna_app::accounts::add_activity(c.store.as_ref(), &staff, "P1", entry("note", "社内メモ：値引きの余地", None)).await.unwrap();
+    kizuna_app::accounts::add_activity(c.store.as_ref(), &staff, "P1", entry("meeting", "定例", Some("shared"))).await.unwrap();
+    let seen = get(&c, "/api/v1/accounts/P1", None).await.json();
+    let subjects: Vec<&str> = seen["activities"].as_array().unwrap().iter().map(|a| a["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, vec!["定例"], "the internal note is not the partner's to read");
+    assert_eq!((seen["activities"][0]["attendees"].as_str(), seen["activities"][0]["next_steps"].as_str()), (Some("先方: 山田様"), Some("見積を送る")));
+    let page = get(&c, "/accounts/P1", Some("ja")).await.body;
+    assert!(!page.contains("値引き") && page.contains("定例") && page.contains("見積を送る") && page.contains("一行目\n二行目"), "line breaks kept for pre-wrap");
+    assert!(!page.contains(r#"name="visibility""#), "a partner's entries are always shared");
+    let internal = c.send(here(Request::post("/api/v1/accounts/P1/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x","visibility":"internal"}"#)).await;
+    assert_eq!(internal.status, StatusCode::BAD_REQUEST, "{}", internal.body);
+    let own = c.send(here(Request::post("/api/v1/accounts/P1/activities")).header("content-type", "application/json"), Body::from(r#"{"kind":"note","subject":"パートナーのメモ"}"#)).await;
+    assert_eq!(own.status, StatusCode::CREATED);
+    assert!(get(&c, "/accounts/P1", Some("ja")).await.body.contains("パートナーのメモ"), "a partner's own note is shared");
+    let all = kizuna_store::Accounts::activities(c.store.as_ref(), "P1", 10, true).await.unwrap();
+    assert_eq!(all.len(), 3, "staff read all three");
     for uri in ["/dashboard", "/api/v1/dashboard", "/api/v1/metrics/arr", "/reports/arr"] {
         assert_eq!(get(&c, uri, None).await.status, StatusCode::FORBIDDEN, "{uri}: portfolio figures are not for partners");
     }
@@ -500,7 +523,7 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
     });
     c.store.ingest(&[login]).await.unwrap();
     let page = get(&c, "/accounts/A1?lang=ja", None).await;
-    assert!(page.body.contains("プロダクト利用状況") && page.body.contains("<td>logins_28d</td><td class=\"num\">1</td>"), "{}", page.body);
+    assert!(page.body.contains("プロダクト利用状況") && page.body.contains("<td>ログイン数（28日）</td><td class=\"num\">1</td>"), "{}", page.body);
     assert!(page.body.contains("来期は席数を増やしたい") && page.body.contains("打ち合わせ"));
     let (total, log) = c.store.audit_log(None, 1, 100).await.unwrap();
     assert_eq!(log.iter().filter(|e| e.action == "activity.create" && e.target.as_deref() == Some("A1")).count(), 4, "{total}");
@@ -894,7 +917,7 @@ async fn partner_limits_secure_cookies_and_health(db: TestDb) {
     assert_eq!(get(&k, "/api/v1/accounts/P1", None).await.status, StatusCode::OK);
     let note = k.send(Request::post("/api/v1/accounts/P1/activities").header("content-type", "application/json"), Body::from(r#"{"kind":"note","body":"x"}"#)).await;
     assert_eq!(note.status, StatusCode::FORBIDDEN, "a partner-bound key only reads: {}", note.body);
-    assert!(k.store.activities("P1", 10).await.unwrap().is_empty());
+    assert!(k.store.activities("P1", 10, true).await.unwrap().is_empty());
 
     let p = Client::anonymous(db.clone());
     sign_in(&p, "alpha@partner.example").await;

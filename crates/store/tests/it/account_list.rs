@@ -120,6 +120,9 @@ async fn glances_of_a_page(db: TestDb) {
     annual.bill_period_months = Some(12);
     tx.upsert_subscriptions(&[annual]).await.unwrap();
     let note = |id: &str, kind: ActivityKind, at: &str| ActivityRow {
+        attendees: None,
+        next_steps: None,
+        internal: false,
         account_id: "A1".into(),
         activity_id: id.into(),
         kind,

@@ -15,6 +15,9 @@ fn note(id: &str) -> ActivityRow {
         author_email: Some("csm@x.jp".into()),
         subject: Some("Kick-off".into()),
         body: None,
+        attendees: None,
+        next_steps: None,
+        internal: true,
     }
 }
 
@@ -29,14 +32,14 @@ async fn a_change_and_its_audit_entry_commit_together(db: TestDb) {
     tx.upsert_activities(&[note("n1")]).await.unwrap();
     tx.audit(entry("n1")).await.unwrap();
     drop(tx);
-    assert!(s.activities("A1", 10).await.unwrap().is_empty(), "dropped: no activity");
+    assert!(s.activities("A1", 10, true).await.unwrap().is_empty(), "dropped: no activity");
     assert_eq!(s.audit_log(None, 1, 10).await.unwrap().0, 0, "and no audit entry");
 
     let mut tx = s.begin().await.unwrap();
     tx.upsert_activities(&[note("n2")]).await.unwrap();
     tx.audit(entry("n2")).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(s.activities("A1", 10).await.unwrap().len(), 1);
+    assert_eq!(s.activities("A1", 10, true).await.unwrap().len(), 1);
     let (total, log) = s.audit_log(None, 1, 10).await.unwrap();
     assert_eq!((total, log[0].detail["activity_id"].as_str()), (1, Some("n2")));
     // A commit that wrote no subscription leaves the MRR as it was.
