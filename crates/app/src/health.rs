@@ -686,6 +686,38 @@ pub async fn calibrate(store: &(impl Accounts + Health + Revenue + Usage + UnitO
     })
 }
 
+/// Refits the churn model on the year of history before `at` (observations every 28 days,
+/// outcomes `horizon` days later, all already happened) and stores every paying account's
+/// churn probability on `at`. None when the history cannot fit a model (no churn in it yet,
+/// or no account that stayed): the stored forecast is then left as it was.
+pub async fn refresh_churn_forecast(store: &(impl Accounts + Health + Revenue + Usage + UnitOfWork + ?Sized), at: NaiveDate, horizon: u32) -> Result<Option<usize>, AppError> {
+    let to = at - Duration::days(horizon as i64);
+    let q: HashMap<String, String> = [
+        ("from", (to - Duration::days(364)).to_string()),
+        ("to", to.to_string()),
+        ("every", "28d".to_string()),
+        ("horizon", format!("{horizon}d")),
+        ("at", at.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (_, defs, _, model, _, _) = match calibrated(store, &Params(&q)).await {
+        Ok(fit) => fit,
+        Err(AppError::Param(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let rows: Vec<kizuna_store::ChurnForecast> = probabilities(store, &defs, &model, at)
+        .await?
+        .into_iter()
+        .map(|(account_id, probability, _)| kizuna_store::ChurnForecast { account_id, forecast_on: at, horizon_days: horizon as i32, probability })
+        .collect();
+    let mut tx = store.begin().await?;
+    tx.replace_churn_forecasts(&rows).await?;
+    tx.commit().await?;
+    Ok(Some(rows.len()))
+}
+
 /// `score forecast`: expected churns among accounts paying on `at` within the horizon, with a
 /// 90% interval, and the MRR at risk, from the calibrated model.
 pub async fn forecast(store: &(impl Accounts + Health + Revenue + Usage + ?Sized), p: &Params<'_>) -> Result<Forecast, AppError> {

@@ -24,8 +24,8 @@ pub struct Renewal {
     pub health_band: Option<String>,
     /// Score now minus a week before (none when either is missing).
     pub health_trend: Option<f64>,
-    /// The forecast's churn probability; none until a calibrated model is kept (`kizuna score
-    /// calibrate --save`), which this release does not yet read here.
+    /// The account's churn probability within the forecast's horizon (0 to 1, three decimals),
+    /// from the latest forecast the daily signals refit weekly; none before the first one.
     pub churn_probability: Option<f64>,
     pub open_risk_ctas: u64,
     /// The day of the last CSM contact (any activity but a support ticket).
@@ -93,6 +93,8 @@ pub async fn list(
         }
     }
     let last: HashMap<String, Option<NaiveDate>> = store.activity_summary(at, at, None).await?.into_iter().map(|s| (s.account_id, s.last_touch)).collect();
+    // The latest churn forecast, if it was made on or before the day asked for.
+    let churn: HashMap<String, f64> = store.churn_forecasts().await?.into_iter().filter(|f| f.forecast_on <= at).map(|f| (f.account_id, f.probability)).collect();
     let calls: HashMap<(String, NaiveDate), RenewalCall> = store.renewal_calls(from, to).await?.into_iter().map(|c| ((c.account_id.clone(), c.renewal_date), c)).collect();
 
     let ids: Vec<String> = due.iter().map(|(id, _)| id.clone()).collect();
@@ -122,7 +124,7 @@ pub async fn list(
             health_score: score,
             health_band: band,
             health_trend: trend,
-            churn_probability: None,
+            churn_probability: churn.get(&id).map(|p| (p * 1000.0).round() / 1000.0),
             open_risk_ctas: risk.get(&id).copied().unwrap_or(0),
             last_contact_at: last.get(&id).copied().flatten(),
             forecast_call: call.map(|c| c.forecast_call.clone()),

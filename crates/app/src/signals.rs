@@ -10,8 +10,8 @@ use crate::ctas::{config, new_cta, open_in, summary, Owned};
 use crate::usage::{definitions, usage_alerts};
 use crate::AppError;
 use chrono::{Duration, NaiveDate, Utc};
-use kizuna_domain::ctas::{CtaConfig, CtaStatus, Source, HEALTH_DROP, HEALTH_RED, NO_CONTACT, RENEWAL, USAGE_DROP};
-use kizuna_store::{Accounts, AuditEntry, Ctas, Health, NewEvent, SignalCta, UnitOfWork, Usage, UsageAnomaly};
+use kizuna_domain::ctas::{CtaConfig, CtaStatus, Source, CHURN_RISK, HEALTH_DROP, HEALTH_RED, NO_CONTACT, RENEWAL, USAGE_DROP};
+use kizuna_store::{Accounts, AuditEntry, Ctas, Health, NewEvent, Revenue, SignalCta, UnitOfWork, Usage, UsageAnomaly};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +29,9 @@ pub struct SignalsSummary {
     pub anomalies_found: usize,
     /// Of those, the ones not recorded in the 7 days before: each raised `usage.anomaly`.
     pub anomalies_new: usize,
+    /// Accounts in the churn forecast refreshed by this run (it is refitted weekly, when a
+    /// churn-probability threshold is set); none when it was not refreshed.
+    pub forecast_refreshed: Option<usize>,
     /// Signals found, by reason.
     pub signals: BTreeMap<String, usize>,
     /// CTAs opened.
@@ -83,16 +86,18 @@ pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_
 
 /// Runs the day's signals as of `at`: scores the day first if that was not done, records the
 /// usage anomalies, then opens or updates the CTAs the signals call for.
-pub async fn run_daily(store: &(impl Accounts + Health + Usage + Ctas + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
+pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
     let scored = crate::health::score_if_due(store, at).await?.unwrap_or(0);
     let (found, new) = record_anomalies(store, at).await?;
     let config = config(store).await?;
+    let forecast_refreshed = refresh_forecast_if_due(store, &config, at).await?;
     let signals = find(store, &config, at).await?;
     let mut summary = SignalsSummary {
         at,
         scored,
         anomalies_found: found,
         anomalies_new: new,
+        forecast_refreshed,
         signals: BTreeMap::new(),
         opened: 0,
         updated: 0,
@@ -104,6 +109,22 @@ pub async fn run_daily(store: &(impl Accounts + Health + Usage + Ctas + UnitOfWo
     }
     act(store, &config, &signals, at, &mut summary).await?;
     Ok(summary)
+}
+
+/// How old the stored churn forecast may be before the daily run refits it.
+const FORECAST_EVERY_DAYS: i64 = 7;
+
+/// Refits the churn forecast when a churn-probability threshold is set and the stored one is
+/// a week old (or from a later day, after a replay of the past): how many accounts it holds.
+async fn refresh_forecast_if_due(store: &(impl Accounts + Health + Revenue + Usage + UnitOfWork + ?Sized), config: &CtaConfig, at: NaiveDate) -> Result<Option<usize>, AppError> {
+    if config.signals.churn_probability.is_none() {
+        return Ok(None);
+    }
+    let last = store.churn_forecasts().await?.first().map(|f| f.forecast_on);
+    if last.is_some_and(|d| d <= at && (at - d).num_days() < FORECAST_EVERY_DAYS) {
+        return Ok(None);
+    }
+    crate::health::refresh_churn_forecast(store, at, config.signals.churn_horizon_days).await
 }
 
 /// Records today's usage anomalies (each drop once, raising `usage.anomaly`): (found, new).
@@ -184,6 +205,17 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         let arr_cents = mrr.get(&account).copied().unwrap_or(0) * 12;
         let evidence = json!({ "renewal_date": day, "days_left": days, "arr": kizuna_domain::money::to_units(arr_cents), "arr_cents": arr_cents });
         out.push(Signal { account_id: account, cta_type: RENEWAL.0, reason: RENEWAL.1, key: format!("renewal:{day}"), evidence });
+    }
+
+    // A churn probability at or above the threshold in a forecast of the last five weeks.
+    if let Some(threshold) = t.churn_probability {
+        for f in store.churn_forecasts().await? {
+            let fresh = f.forecast_on <= at && (at - f.forecast_on).num_days() < 35;
+            if fresh && f.probability >= threshold && paying.contains_key(&f.account_id) {
+                let evidence = json!({ "probability": f.probability, "threshold": threshold, "horizon_days": f.horizon_days, "forecast_on": f.forecast_on });
+                out.push(Signal { account_id: f.account_id, cta_type: CHURN_RISK.0, reason: CHURN_RISK.1, key: CHURN_RISK.1.into(), evidence });
+            }
+        }
     }
 
     // No CSM contact for too long on the touch models that expect it.

@@ -181,6 +181,8 @@ pub struct Thresholds {
     pub no_contact_touch_models: Vec<String>,
     /// The forecast's churn probability at or above this (0 to 1); none: not used.
     pub churn_probability: Option<f64>,
+    /// The horizon of that forecast: churn within this many days.
+    pub churn_horizon_days: u32,
     /// A CTA closed less than this many days ago is not opened again by the same signal.
     pub cooldown_days: u32,
 }
@@ -193,6 +195,7 @@ impl Default for Thresholds {
             no_contact_days: 45,
             no_contact_touch_models: vec!["high".into()],
             churn_probability: None,
+            churn_horizon_days: 90,
             cooldown_days: 14,
         }
     }
@@ -293,6 +296,9 @@ impl CtaConfig {
         }
         if let Some(p) = s.churn_probability.filter(|p| !(0.0..=1.0).contains(p) || p.is_nan()) {
             return Err(ConfigError::Threshold(format!("churn_probability {p} must be between 0 and 1")));
+        }
+        if !(7..=365).contains(&s.churn_horizon_days) {
+            return Err(ConfigError::Threshold(format!("churn_horizon_days {} must be between 7 and 365", s.churn_horizon_days)));
         }
         if s.renewal_days == 0 || s.renewal_days > 730 {
             return Err(ConfigError::Threshold(format!("renewal_days {} must be 1 to 730", s.renewal_days)));

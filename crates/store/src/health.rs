@@ -57,6 +57,15 @@ pub struct AccountProfile {
     pub attributes: serde_json::Value,
 }
 
+/// One account's churn probability in the latest forecast.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ChurnForecast {
+    pub account_id: String,
+    pub forecast_on: NaiveDate,
+    pub horizon_days: i32,
+    pub probability: f64,
+}
+
 #[async_trait]
 pub trait Health: Send + Sync {
     /// Store a day's scores in one transaction; each account's current score moves forward
@@ -83,6 +92,8 @@ pub trait Health: Send + Sync {
     async fn contract_terms(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<ContractTerm>>;
     /// MRR (cents) of every account on `day`, as the sum of its changes up to then.
     async fn mrr_on(&self, day: NaiveDate, account: Option<&str>) -> Result<Vec<(String, i64)>>;
+    /// The latest churn forecast: every account's probability, with the forecast's day and horizon.
+    async fn churn_forecasts(&self) -> Result<Vec<ChurnForecast>>;
     async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
 }
 
@@ -274,6 +285,12 @@ macro_rules! health_impl {
                     .into_iter()
                     .map(|(account_id, start_date, end_date, bill_period_months)| $crate::health::ContractTerm { account_id, start_date, end_date, bill_period_months })
                     .collect())
+            }
+
+            async fn churn_forecasts(&self) -> $crate::Result<Vec<$crate::health::ChurnForecast>> {
+                Ok(sqlx::query_as("SELECT account_id, forecast_on, horizon_days, probability FROM churn_forecasts ORDER BY account_id")
+                    .fetch_all(self.pool())
+                    .await?)
             }
 
             async fn mrr_on(&self, day: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, i64)>> {

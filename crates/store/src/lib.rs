@@ -33,7 +33,7 @@ pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageAnomaly, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
 pub use outbox::{NewEvent, Outbox, OutboxEvent};
-pub use health::{AccountProfile, ActivitySummary, ContractTerm, Health, HealthRow};
+pub use health::{AccountProfile, ActivitySummary, ChurnForecast, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -203,6 +203,8 @@ pub trait Tx: Send {
     /// Records a usage anomaly and emits `usage.anomaly`, unless the same account and event
     /// already has one in the 7 days up to its day (one drop, one event); true when recorded.
     async fn record_usage_anomaly(&mut self, anomaly: &UsageAnomaly) -> Result<bool>;
+    /// Replaces the stored churn forecast with these probabilities.
+    async fn replace_churn_forecasts(&mut self, rows: &[ChurnForecast]) -> Result<()>;
     /// A new CTA with its tasks (`account_name` is not stored). Fails when the account already
     /// has a CTA of the same type and reason that is not closed.
     async fn insert_cta(&mut self, cta: &Cta) -> Result<()>;

@@ -888,6 +888,18 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn replace_churn_forecasts(&mut self, rows: &[$crate::health::ChurnForecast]) -> Result<()> {
+                sqlx::query("DELETE FROM churn_forecasts").execute(&mut *self.tx).await?;
+                for chunk in rows.chunks(BATCH) {
+                    let mut qb = QueryBuilder::<$Db>::new("INSERT INTO churn_forecasts (account_id, forecast_on, horizon_days, probability) ");
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.account_id).push_bind(r.forecast_on).push_bind(r.horizon_days).push_bind(r.probability);
+                    });
+                    qb.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
             async fn record_usage_anomaly(&mut self, a: &$crate::usage::UsageAnomaly) -> Result<bool> {
                 let since = a.day - chrono::Duration::days(6);
                 let recent: Option<i64> = sqlx::query_scalar(

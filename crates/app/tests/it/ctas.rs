@@ -162,4 +162,29 @@ async fn signals_open_each_cta_once(db: TestDb) {
     assert!(log.iter().filter(|e| e.action == "cta.open").count() == 3, "{log:?}");
 }
 
-both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once);
+/// The churn-risk signal reads the stored forecast (refitted weekly); the renewals centre shows
+/// its probability; a history with no churn in it fits no model and keeps the stored forecast.
+async fn churn_risk_from_the_forecast(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let at = date("2026-12-04");
+    let forecast = |account: &str, p: f64| kizuna_store::ChurnForecast { account_id: account.into(), forecast_on: date("2026-12-02"), horizon_days: 90, probability: p };
+    let mut tx = s.begin().await.unwrap();
+    tx.replace_churn_forecasts(&[forecast("A1", 0.7234), forecast("A2", 0.19)]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(kizuna_app::health::refresh_churn_forecast(s, at, 90).await.unwrap(), None, "no churn in the history: no model");
+    assert_eq!(s.churn_forecasts().await.unwrap().len(), 2, "the stored forecast is kept");
+    let first = run_daily(s, at).await.unwrap();
+    assert_eq!((first.forecast_refreshed, first.signals.get("churn_risk")), (None, Some(&1)), "{first:?}");
+    let risk = s.ctas(&kizuna_store::CtaQuery { cta_type: Some("risk".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+    let churn = risk.ctas.iter().find(|c| c.reason == "churn_risk").expect("a churn-risk CTA");
+    assert_eq!((churn.account_id.as_str(), churn.evidence["probability"].as_f64(), churn.evidence["threshold"].as_f64()), ("A1", Some(0.7234), Some(0.2)));
+    assert_eq!(run_daily(s, at).await.unwrap().opened, 0, "twice: nothing new");
+
+    let ops = Actor::operator();
+    let renewals = App::new(s, &ops).renewals(&lookup(&[("from", "2026-12-01"), ("to", "2027-03-01")])).await.unwrap();
+    assert_eq!(renewals.renewals[0].churn_probability, Some(0.723), "three decimals");
+}
+
+both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast);

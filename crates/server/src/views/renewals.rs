@@ -26,7 +26,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
                 account_id => r.account_id, account => r.name, href => format!("/accounts/{}", urlencode(&r.account_id)), owner => r.owner_email,
                 date => date(r.renewal_date, lang), renewal_date => r.renewal_date.to_string(), days => r.days_left, arr => yen(r.arr),
                 band => r.health_band, score => r.health_score.map(|s| format!("{s:.1}")), trend => r.health_trend.map(|t| format!("{t:+.1}")),
-                risk => r.open_risk_ctas, last_contact => r.last_contact_at.map(|d| date(d, lang)), call => r.forecast_call,
+                risk => r.open_risk_ctas, churn => r.churn_probability.map(|p| format!("{:.0}%", p * 100.0)), last_contact => r.last_contact_at.map(|d| date(d, lang)), call => r.forecast_call,
             }
         })
         .collect();
