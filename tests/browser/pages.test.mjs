@@ -422,21 +422,52 @@ test('CTAs: a partner sees only its accounts\' CTAs', async () => {
   const admin = await as('admin');
   const all = await (await admin.request.get(`${server.base}/api/v1/ctas?status=all&per_page=500`)).json();
   const other = all.ctas.find((c) => !ids.has(c.account_id));
-  if (other) {
-    const resp = await p.goto(`${server.base}/ctas/${other.cta_id}`);
-    assert.equal(resp.status(), 404, 'another partner\'s CTA is not found');
-  }
+  assert.ok(other, 'the demo has CTAs on accounts of other partners');
+  const resp = await p.goto(`${server.base}/ctas/${other.cta_id}`);
+  assert.equal(resp.status(), 404, 'another partner\'s CTA is not found');
   await p.goto(`${server.base}/ctas?status=all&owner=`);
   await shot(p, 'ctas-partner-ja');
+
+  // An internal note on the partner's own account is the vendor's only; a shared one is seen.
+  const account = mine.accounts[0].account_id;
+  const post = (body) => admin.request.post(`${server.base}/api/v1/accounts/${account}/activities`, { data: body, headers: { origin: server.base } });
+  assert.equal((await post({ kind: 'note', subject: '社内: 値引き余地あり', visibility: 'internal' })).status(), 201);
+  assert.equal((await post({ kind: 'meeting', subject: '定例（共有）', attendees: '先方: 推進担当', next_steps: '見積送付', visibility: 'shared' })).status(), 201);
+  await p.goto(`${server.base}/accounts/${account}`);
+  const timeline = await p.locator('.timeline').innerText();
+  assert.ok(timeline.includes('定例（共有）') && timeline.includes('見積送付'), 'the shared meeting with its next steps');
+  assert.ok(!timeline.includes('値引き余地'), 'never the internal note');
+  assert.equal(await p.locator('.timeline li[data-visibility=internal]').count(), 0, 'no internal entry at all, the demo\'s included');
+  await admin.goto(`${server.base}/accounts/${account}`);
+  assert.ok((await admin.locator('.timeline').innerText()).includes('値引き余地'), 'the vendor\'s team reads it');
+  await shot(p, 'account-partner-timeline-ja');
   await p.context().close();
   await admin.context().close();
 });
 
-test('renewals: a CSM sets a forecast call and the totals follow', async () => {
-  const p = await as('csm', 'en-US');
+test('renewals: a manager sets a forecast call for the team, in Japanese', async () => {
+  const p = await as('manager', 'ja-JP');
   await p.goto(`${server.base}/renewals`);
   const rows = p.locator('table.renewals tbody tr');
-  if (await rows.count() === 0) return; // the demo CSM has no renewal in the window
+  assert.ok(await rows.count() > 0, 'the team has renewals in the next 180 days');
+  const id = await rows.first().getAttribute('data-account');
+  await rows.first().locator('select[name=forecast_call]').selectOption('upsell');
+  await Promise.all([p.waitForURL(/\/renewals/), rows.first().locator('button').click()]);
+  assert.equal(await p.locator(`tr[data-account="${id}"] select[name=forecast_call]`).inputValue(), 'upsell');
+  assert.match(await p.locator('.kpis').innerText(), /アップセル/);
+  const api = await (await p.request.get(`${server.base}/api/v1/renewals?owner=`)).json();
+  assert.equal(api.renewals.find((r) => r.account_id === id).forecast_call, 'upsell');
+  assert.ok(api.renewals.some((r) => r.churn_probability !== null), 'the weekly forecast gives renewals a churn probability');
+  await assertTranslated(p, '/renewals ja');
+  await shot(p, 'renewals-call-manager-ja');
+  await p.context().close();
+});
+
+test('renewals: a CSM sets a forecast call and the totals follow', async () => {
+  const p = await as('csm', 'en-US');
+  await p.goto(`${server.base}/renewals?owner=`);
+  const rows = p.locator('table.renewals tbody tr');
+  assert.ok(await rows.count() > 0, 'renewals in the window');
   const id = await rows.first().getAttribute('data-account');
   await rows.first().locator('select[name=forecast_call]').selectOption('at_risk');
   await Promise.all([p.waitForURL(/\/renewals/), rows.first().locator('button').click()]);
