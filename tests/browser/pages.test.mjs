@@ -477,3 +477,24 @@ test('renewals: a CSM sets a forecast call and the totals follow', async () => {
   await shot(p, 'renewals-call-en');
   await p.context().close();
 });
+
+test('narrow screens: a CSM\'s pages fit 390 px, tables scroll inside themselves', async () => {
+  const p = await as('csm');
+  await p.setViewportSize({ width: 390, height: 844 });
+  for (const path of ['/', '/accounts', '/ctas', '/renewals?owner=', '/dashboard']) {
+    const resp = await p.goto(`${server.base}${path}`);
+    if (resp.status() === 403) continue; // a page this role does not have
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${path} is ${overflow}px wider than the screen`);
+  }
+  await p.goto(`${server.base}/accounts`);
+  const header = await p.locator('header').boundingBox();
+  assert.ok(header.width <= 390, 'the header wraps');
+  await shot(p, 'accounts-390-ja');
+  const href = await p.locator('tbody td[data-col=name] a').first().getAttribute('href');
+  await p.goto(`${server.base}${href}`);
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the account page is ${overflow}px wider than the screen`);
+  await shot(p, 'account-390-ja');
+  await p.context().close();
+});
