@@ -18,10 +18,13 @@ const OPEN_WRITES: &str = "settings";
 /// Rows sent to PostgreSQL per `COPY` chunk.
 const CHUNK_ROWS: usize = 10_000;
 
-/// The tables Kizuna's migrations made (not SQLite's own, not sqlx's bookkeeping).
+/// The tables Kizuna's migrations made (not SQLite's own, not sqlx's bookkeeping, not the
+/// SQLite-only search index: its FTS5 table, FTS5's shadow tables and their row numbers, which
+/// PostgreSQL replaces with a pg_trgm index on `accounts.search_key`, copied with the accounts).
 async fn sqlite_tables(pool: &sqlx::SqlitePool) -> crate::Result<Vec<String>> {
     Ok(sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' \
+         AND name NOT LIKE 'account\\_search%' ESCAPE '\\' ORDER BY name",
     )
     .fetch_all(pool)
     .await?)
