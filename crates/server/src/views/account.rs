@@ -189,34 +189,28 @@ fn contracts(subs: &[kizuna_domain::Subscription], today: chrono::NaiveDate, lan
     }
     by_product
         .into_iter()
-        .map(|(product, mut periods)| {
+        .map(|(_, mut periods)| {
             periods.sort_by_key(|s| s.start_date);
             let running = |s: &kizuna_domain::Subscription| s.start_date <= today && s.end_date.is_none_or(|e| today < e);
             let current = periods.iter().rev().find(|s| running(s)).or(periods.last()).copied().expect("a product has a period");
             let first = periods.first().expect("a product has a period").start_date;
             let last_end = if periods.iter().any(|s| s.end_date.is_none()) { None } else { periods.iter().filter_map(|s| s.end_date).max() };
-            ContractView {
-                product,
+            let period = |s: &kizuna_domain::Subscription| SubscriptionView {
+                product: s.product.clone(),
+                start: date(s.start_date, lang),
+                end: s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
+                mrr: money(s.mrr, &s.currency),
+                quantity: s.quantity.map(quantity),
+                units: s.units.clone(),
+                active: running(s),
+            };
+            let line = SubscriptionView {
                 start: date(first, lang),
                 end: last_end.map(|d| date(d, lang)).unwrap_or_default(),
-                mrr: money(current.mrr, &current.currency),
-                quantity: current.quantity.map(quantity),
-                units: current.units.clone(),
                 active: periods.iter().any(|s| running(s)),
-                periods: periods
-                    .iter()
-                    .rev()
-                    .map(|s| SubscriptionView {
-                        product: s.product.clone(),
-                        start: date(s.start_date, lang),
-                        end: s.end_date.map(|d| date(d, lang)).unwrap_or_default(),
-                        mrr: money(s.mrr, &s.currency),
-                        quantity: s.quantity.map(quantity),
-                        units: s.units.clone(),
-                        active: running(s),
-                    })
-                    .collect(),
-            }
+                ..period(current)
+            };
+            ContractView { line, periods: periods.iter().rev().map(|s| period(s)).collect() }
         })
         .collect()
 }
@@ -264,14 +258,10 @@ struct AccountHead {
 
 #[derive(Serialize)]
 struct ContractView {
-    product: String,
-    start: String,
-    end: String,
-    /// The running (or last) period's.
-    mrr: String,
-    quantity: Option<String>,
-    units: Option<String>,
-    active: bool,
+    /// The contract's line: its first start, its last end, the running (or last) period's
+    /// MRR and quantity, running or not.
+    #[serde(flatten)]
+    line: SubscriptionView,
     /// Newest first.
     periods: Vec<SubscriptionView>,
 }

@@ -1187,6 +1187,22 @@ async fn account_list_for_daily_work(db: TestDb) {
     assert_eq!(other.send(here(Request::delete(&uri)), Body::empty()).await.status, StatusCode::NOT_FOUND, "another user's view cannot be deleted");
     assert_eq!(c.send(here(Request::delete(&uri)), Body::empty()).await.status, StatusCode::NO_CONTENT);
     assert_eq!(get(&c, "/api/v1/account-views", None).await.json(), serde_json::json!([]));
+
+    // The account page: a summary strip, and a monthly plan's periods folded under one line.
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[
+        subscription("A3", "addon", "2024-03-01", Some("2024-04-01"), 5000),
+        subscription("A3", "addon", "2024-04-01", Some("2024-05-01"), 5000),
+        subscription("A3", "addon", "2024-05-01", None, 7000),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let page = get(&c, "/accounts/A3", Some("ja")).await.body;
+    let strip = &page[page.find(r#"id="summary""#).expect("a summary strip")..];
+    assert!(strip.contains("¥37,000 / ¥444,000") && strip.contains("csm user"), "MRR/ARR and the owner by name: {strip}");
+    assert_eq!(page.matches(r#"<tr class="contract">"#).count(), 2, "core and addon, one line each");
+    assert!(page.contains("請求期間 3 件") && page.contains("2024年3月1日"), "the addon's periods folded, its first start on its line");
 }
 
 async fn renewals_centre(db: TestDb) {
