@@ -204,19 +204,18 @@ pub fn check_view(v: &NewView) -> Result<(String, String), ViewError> {
     if v.query.len() > 2000 {
         return Err(ViewError::TooLong);
     }
-    let mut pairs: Vec<(String, String)> = url_pairs(v.query.trim_start_matches('?'))
-        .into_iter()
-        .filter(|(k, v)| k != "page" && k != "lang" && !v.is_empty())
-        .collect();
-    pairs.sort();
-    let map: std::collections::HashMap<String, String> = pairs.iter().cloned().collect();
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(v.query.trim_start_matches('?')).unwrap_or_default();
+    let map: std::collections::HashMap<String, String> = pairs.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
     account_query(&map).map_err(|e| ViewError::Query(e.to_string()))?;
-    let query = serde_urlencoded::to_string(&pairs).map_err(|e| ViewError::Query(e.to_string()))?;
-    Ok((name.to_string(), query))
+    Ok((name.to_string(), view_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))))
 }
 
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+/// A list's query string as views keep it and the page links it: without `page`, `lang` and
+/// empty values, sorted, form-encoded; so one view is one string, however it was reached.
+pub fn view_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut kept: Vec<(&str, &str)> = pairs.into_iter().filter(|(k, v)| *k != "page" && *k != "lang" && !v.is_empty()).collect();
+    kept.sort();
+    serde_urlencoded::to_string(&kept).unwrap_or_default()
 }
 
 /// Saves a view of the account list for the actor; audited.

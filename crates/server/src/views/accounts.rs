@@ -62,21 +62,20 @@ fn with_defaults(mut q: HashMap<String, String>) -> HashMap<String, String> {
     q
 }
 
-/// The query string of the view (no page, no language), sorted so equal views read alike.
+/// The query string of the view with some parameters replaced, as saved views keep it.
 fn view_query(q: &HashMap<String, String>, set: &[(&str, String)]) -> String {
-    let mut params: Vec<(String, String)> = q
-        .iter()
-        .filter(|(k, v)| !v.is_empty() && *k != "page" && *k != "lang" && !set.iter().any(|(s, _)| s == k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    params.extend(set.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.clone())));
-    params.sort();
-    params.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&")
+    let kept = q.iter().filter(|(k, _)| !set.iter().any(|(s, _)| s == k)).map(|(k, v)| (k.as_str(), v.as_str()));
+    kizuna_app::accounts::view_query(kept.chain(set.iter().map(|(k, v)| (*k, v.as_str()))))
 }
 
 /// This page's URL with some parameters replaced (and the page reset unless given).
 fn link(q: &HashMap<String, String>, set: &[(&str, String)]) -> String {
-    format!("/accounts?{}", view_query(q, set))
+    let view = view_query(q, set);
+    match set.iter().find(|(k, _)| *k == "page") {
+        Some((_, page)) if view.is_empty() => format!("/accounts?page={}", urlencode(page)),
+        Some((_, page)) => format!("/accounts?{view}&page={}", urlencode(page)),
+        None => format!("/accounts?{view}"),
+    }
 }
 
 pub async fn page(

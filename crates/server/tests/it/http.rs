@@ -1175,6 +1175,14 @@ async fn account_list_for_daily_work(db: TestDb) {
     assert_eq!((saved.status, saved.location()), (StatusCode::SEE_OTHER, "/accounts?health=red&segment=smb"));
     let views = get(&c, "/api/v1/account-views", None).await.json();
     assert_eq!((views[0]["name"].as_str(), views[0]["query"].as_str()), (Some("赤いSMB"), Some("health=red&segment=smb")), "{views}");
+    let searched = submit(&c, "/accounts/views", &[("name", "商事"), ("query", "q=青葉 商事&lang=ja")]).await;
+    assert_eq!(searched.status, StatusCode::SEE_OTHER);
+    let listed = get(&c, &searched.location(), Some("ja")).await.body;
+    assert!(listed.contains(r#"aria-current="page""#), "a view with Japanese and a space is the current one when opened");
+    let views = get(&c, "/api/v1/account-views", None).await.json();
+    let id = views.as_array().unwrap().iter().find(|v| v["name"] == "商事").unwrap()["view_id"].as_str().unwrap().to_string();
+    c.send(here(Request::delete(format!("/api/v1/account-views/{id}"))), Body::empty()).await;
+    let views = get(&c, "/api/v1/account-views", None).await.json();
     let page = get(&c, "/accounts?health=red&segment=smb", Some("ja")).await;
     assert!(page.body.contains("保存済みビュー") && page.body.contains(r#"aria-current="page" data-view"#), "{}", page.body);
     let bad = c.send(here(Request::post("/api/v1/account-views").header("content-type", "application/json")), Body::from(r#"{"name": "x", "query": "health=purple"}"#)).await;
