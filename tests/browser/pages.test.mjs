@@ -498,3 +498,32 @@ test('narrow screens: a CSM\'s pages fit 390 px, tables scroll inside themselves
   await shot(p, 'account-390-ja');
   await p.context().close();
 });
+
+test('charts are legible at their displayed size: never scaled below 11 px text, at 1400 and 390 px wide', async () => {
+  const p = await as('manager', 'ja-JP');
+  await p.goto(`${server.base}/accounts?sort=mrr&dir=desc`);
+  const account = await p.locator('tbody td[data-col=name] a').first().getAttribute('href');
+  const pages = ['/dashboard', '/reports', '/plan', account];
+  for (const width of [1400, 390]) {
+    await p.setViewportSize({ width, height: 900 });
+    let charts = 0;
+    for (const path of pages) {
+      await p.goto(`${server.base}${path}`);
+      const found = await p.evaluate(() => [...document.querySelectorAll('svg.chart')].map((svg) => {
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        const sizes = [...svg.querySelectorAll('text')].map((t) => Number(t.getAttribute('font-size')) * scale);
+        return { scale, smallest: Math.min(...sizes) };
+      }));
+      for (const c of found) {
+        assert.ok(c.scale > 0.99, `${path} at ${width}px: a chart is scaled to ${c.scale.toFixed(2)}`);
+        assert.ok(c.smallest >= 11, `${path} at ${width}px: chart text of ${c.smallest.toFixed(1)}px`);
+      }
+      charts += found.length;
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `${path} at ${width}px is ${overflow}px wider than the screen`);
+    }
+    assert.ok(charts >= 5, `${charts} charts seen at ${width}px`);
+    if (width === 390) await shot(p, 'account-chart-390-ja');
+  }
+  await p.context().close();
+});

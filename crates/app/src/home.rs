@@ -114,18 +114,20 @@ pub fn book_owner(actor: &Actor, asked: Option<&str>) -> Option<String> {
 
 pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), actor: &Actor, owner: Option<String>, at: NaiveDate) -> Result<Home, AppError> {
     let scope = actor.scope();
-    let dims = store.account_dims().await?;
-    let owners: HashMap<String, Option<String>> = dims.iter().map(|d| (d.account_id.clone(), d.owner_email.clone())).collect();
-    let in_book = |d: &kizuna_domain::AccountDims| {
-        scope.as_ref().is_none_or(|p| d.partner_id.as_deref() == Some(p.as_str())) && owner.as_ref().is_none_or(|o| d.owner_email.as_deref() == Some(o.as_str()))
-    };
-    let paying: HashMap<String, NaiveDate> = store.active_accounts(at, None).await?.into_iter().collect();
-    let book: HashSet<String> = dims.iter().filter(|d| in_book(d) && paying.contains_key(&d.account_id)).map(|d| d.account_id.clone()).collect();
-    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
-    let arr_of = |a: &str| kizuna_domain::money::to_units(mrr.get(a).copied().unwrap_or(0) * 12);
-    let now: HashMap<String, (Option<f64>, Option<String>)> =
-        store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, _, s, b, _)| (a, (s, b))).collect();
-    let before: HashMap<String, Option<f64>> = store.health_scores_before(at - Duration::days(6)).await?.into_iter().map(|(a, _, s, _, _)| (a, s)).collect();
+    // The book's accounts, then its figures read for those accounts only (every account's for
+    // the whole team), so a CSM's home costs what their book holds.
+    let accounts = store.book(owner.as_deref(), scope.as_deref()).await?;
+    let ids: Vec<String> = accounts.iter().map(|(a, _)| a.clone()).collect();
+    let whole = owner.is_none() && scope.is_none();
+    let scope_ids = (!whole).then_some(ids.as_slice());
+    let g = store.book_glance(scope_ids, at).await?;
+    let terms = store.contract_terms_of(scope_ids, at).await?;
+    let owners: HashMap<String, Option<String>> = accounts.into_iter().collect();
+    // Paying on the day: MRR above zero.
+    let book: HashSet<String> = ids.into_iter().filter(|a| g.mrr.get(a).is_some_and(|m| *m > 0)).collect();
+    let arr_of = |a: &str| kizuna_domain::money::to_units(g.mrr.get(a).copied().unwrap_or(0) * 12);
+    let now = &g.health_now;
+    let before = &g.health_week_ago;
 
     let mut mix = HealthMix::default();
     let (mut arr, mut arr_at_risk) = (0.0, 0.0);
@@ -192,7 +194,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
         Ok(n)
     }
 
-    let mut anomalies: Vec<_> = store.usage_anomalies(at - Duration::days(6), at, None).await?.into_iter().filter(|a| book.contains(&a.account_id)).collect();
+    let mut anomalies: Vec<_> = g.anomalies.iter().filter(|a| book.contains(&a.account_id)).cloned().collect();
     anomalies.sort_by(|a, b| b.drop.total_cmp(&a.drop).then_with(|| b.day.cmp(&a.day)));
     let mut alerts = Vec::new();
     for a in anomalies.into_iter().take(20) {
@@ -200,7 +202,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
         alerts.push(HomeAlert { account_id: a.account_id, name, event: a.event, day: a.day, last_week: a.last_week, baseline_median: a.baseline_median, drop: a.drop });
     }
 
-    let next = crate::health::next_renewals(store.contract_terms(at, None).await?, at);
+    let next = crate::health::next_renewals(terms, at);
     let mut upcoming: Vec<(String, NaiveDate)> = next.into_iter().filter(|(a, d)| book.contains(a) && (*d - at).num_days() <= 180).collect();
     upcoming.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     let (mut renewals_90, mut renewals_180) = (RenewalTotal::default(), RenewalTotal::default());

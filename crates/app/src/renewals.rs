@@ -4,7 +4,7 @@
 
 use crate::access::Actor;
 use crate::AppError;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use kizuna_store::{Accounts, Ctas, Health, RenewalCall, UnitOfWork, Usage};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -76,35 +76,29 @@ pub async fn list(
     at: NaiveDate,
 ) -> Result<Renewals, AppError> {
     let scope = actor.scope();
-    let dims: HashMap<String, kizuna_domain::AccountDims> = store.account_dims().await?.into_iter().map(|d| (d.account_id.clone(), d)).collect();
-    let visible = |id: &str| {
-        dims.get(id).is_some_and(|d| scope.as_ref().is_none_or(|p| d.partner_id.as_deref() == Some(p.as_str())) && owner.as_ref().is_none_or(|o| d.owner_email.as_deref() == Some(o.as_str())))
-    };
-    let next = crate::health::next_renewals(store.contract_terms(at, None).await?, at);
-    let mut due: Vec<(String, NaiveDate)> = next.into_iter().filter(|(a, d)| visible(a) && *d >= from && *d <= to).collect();
+    // The book's accounts, then their figures read for those accounts only (every account's
+    // when the book is the whole company).
+    let accounts = store.book(owner.as_deref(), scope.as_deref()).await?;
+    let whole = owner.is_none() && scope.is_none();
+    let ids: Vec<String> = accounts.iter().map(|(a, _)| a.clone()).collect();
+    let terms = store.contract_terms_of((!whole).then_some(ids.as_slice()), at).await?;
+    let owners: HashMap<String, Option<String>> = accounts.into_iter().collect();
+    let next = crate::health::next_renewals(terms, at);
+    let mut due: Vec<(String, NaiveDate)> = next.into_iter().filter(|(a, d)| owners.contains_key(a) && *d >= from && *d <= to).collect();
     due.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    let mrr: HashMap<String, i64> = store.mrr_on(at, None).await?.into_iter().collect();
-    let now: HashMap<String, (Option<f64>, Option<String>)> = store.health_scores_before(at + Duration::days(1)).await?.into_iter().map(|(a, _, s, b, _)| (a, (s, b))).collect();
-    let before: HashMap<String, Option<f64>> = store.health_scores_before(at - Duration::days(6)).await?.into_iter().map(|(a, _, s, _, _)| (a, s)).collect();
-    let mut risk: HashMap<String, u64> = HashMap::new();
-    for c in store.signal_ctas(Utc::now() + Duration::days(1)).await? {
-        if c.cta_type == "risk" {
-            *risk.entry(c.account_id).or_default() += 1;
-        }
-    }
-    let last: HashMap<String, Option<NaiveDate>> = store.activity_summary(at, at, None).await?.into_iter().map(|s| (s.account_id, s.last_touch)).collect();
-    // The latest churn forecast, if it was made on or before the day asked for.
-    let churn: HashMap<String, f64> = store.churn_forecasts().await?.into_iter().filter(|f| f.forecast_on <= at).map(|f| (f.account_id, f.probability)).collect();
+    // The rest is read for the renewals in range only.
+    let due_ids: Vec<String> = due.iter().map(|(id, _)| id.clone()).collect();
+    let g = store.book_glance(Some(&due_ids), at).await?;
+    let facts = store.renewal_facts(&due_ids, at).await?;
     let calls: HashMap<(String, NaiveDate), RenewalCall> = store.renewal_calls(from, to).await?.into_iter().map(|c| ((c.account_id.clone(), c.renewal_date), c)).collect();
 
-    let ids: Vec<String> = due.iter().map(|(id, _)| id.clone()).collect();
-    let names = store.account_names(&ids).await?;
+    let names = store.account_names(&due_ids).await?;
     let mut out = Renewals { from, to, renewals: Vec::new(), arr: 0.0, by_call: BTreeMap::new(), months: Vec::new() };
     let mut months: BTreeMap<String, MonthTotal> = BTreeMap::new();
     for (id, day) in due {
-        let arr = kizuna_domain::money::to_units(mrr.get(&id).copied().unwrap_or(0) * 12);
-        let (score, band) = now.get(&id).cloned().unwrap_or((None, None));
-        let trend = score.zip(before.get(&id).copied().flatten()).map(|(s, b)| s - b);
+        let arr = kizuna_domain::money::to_units(g.mrr.get(&id).copied().unwrap_or(0) * 12);
+        let (score, band) = g.health_now.get(&id).cloned().unwrap_or((None, None));
+        let trend = score.zip(g.health_week_ago.get(&id).copied().flatten()).map(|(s, b)| s - b);
         let call = calls.get(&(id.clone(), day));
         let call_name = call.map(|c| c.forecast_call.clone()).unwrap_or_else(|| "none".into());
         *out.by_call.entry(call_name.clone()).or_default() += arr;
@@ -116,7 +110,7 @@ pub async fn list(
         *m.by_call.entry(call_name).or_default() += arr;
         let name = names.get(&id).cloned().unwrap_or_else(|| id.clone());
         out.renewals.push(Renewal {
-            owner_email: dims.get(&id).and_then(|d| d.owner_email.clone()),
+            owner_email: owners.get(&id).cloned().flatten(),
             name,
             renewal_date: day,
             days_left: (day - at).num_days(),
@@ -124,9 +118,9 @@ pub async fn list(
             health_score: score,
             health_band: band,
             health_trend: trend,
-            churn_probability: churn.get(&id).map(|p| (p * 1000.0).round() / 1000.0),
-            open_risk_ctas: risk.get(&id).copied().unwrap_or(0),
-            last_contact_at: last.get(&id).copied().flatten(),
+            churn_probability: facts.churn.get(&id).map(|p| (p * 1000.0).round() / 1000.0),
+            open_risk_ctas: facts.open_risk_ctas.get(&id).copied().unwrap_or(0),
+            last_contact_at: facts.last_contact.get(&id).copied(),
             forecast_call: call.map(|c| c.forecast_call.clone()),
             forecast_note: call.and_then(|c| c.note.clone()),
             account_id: id,

@@ -359,5 +359,7 @@ pub struct RenewalsRequest {
     pub to: Option<String>,
     /// `me` or an owner's e-mail (default: a CSM's own, everyone's for others).
     pub owner: Option<String>,
+    /// The day the figures are as of, YYYY-MM-DD (default today, business time zone).
+    pub at: Option<String>,
 }
-lookup!(RenewalsRequest { from, to, owner });
+lookup!(RenewalsRequest { from, to, owner, at });

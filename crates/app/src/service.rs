@@ -346,14 +346,14 @@ impl<'a> App<'a> {
     pub async fn renewals(&self, q: &dyn Lookup) -> Result<crate::renewals::Renewals, AppError> {
         self.need(Permission::ReadAccounts)?;
         let p = Params(q);
-        let today = crate::today();
-        let from = p.date("from")?.unwrap_or(today);
+        let at = p.date_or_today("at")?;
+        let from = p.date("from")?.unwrap_or(at);
         let to = p.date("to")?.unwrap_or(from + chrono::Duration::days(180));
         if to < from || (to - from).num_days() > 3660 {
             return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
         }
         let owner = crate::home::book_owner(self.actor, p.text("owner"));
-        crate::renewals::list(self.store, self.actor, owner, from, to, today).await
+        crate::renewals::list(self.store, self.actor, owner, from, to, at).await
     }
 
     /// Sets the forecast call on an account's renewal.

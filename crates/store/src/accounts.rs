@@ -204,6 +204,9 @@ pub trait Accounts: Send + Sync {
     async fn account_names(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>>;
     /// Segment, touch model, partner and owner of every account, for breakdowns.
     async fn account_dims(&self) -> Result<Vec<AccountDims>>;
+    /// A book: (account_id, owner) of the accounts an owner holds, within a partner's when
+    /// given (both none: every account), by id. Served by the owner and partner indexes.
+    async fn book(&self, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(String, Option<String>)>>;
     /// Renewal terms, last contact, last active day and open CTAs of these accounts on `on`.
     async fn account_glances(&self, ids: &[String], on: NaiveDate) -> Result<AccountGlances>;
     /// The user's saved views, by name.
@@ -387,6 +390,18 @@ macro_rules! accounts_impl {
                     .await?)
                 }
 
+                async fn book(&self, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(String, Option<String>)>> {
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, owner_email FROM accounts WHERE 1 = 1");
+                    if let Some(o) = owner {
+                        qb.push(" AND owner_email = ").push_bind(o.to_string());
+                    }
+                    if let Some(p) = partner {
+                        qb.push(" AND partner_id = ").push_bind(p.to_string());
+                    }
+                    qb.push(" ORDER BY account_id");
+                    Ok(qb.build_query_as().fetch_all(self.pool()).await?)
+                }
+
                 async fn account_dims(&self) -> Result<Vec<AccountDims>> {
                     let rows: Vec<DimsRecord> = sqlx::query_as(
                         "SELECT account_id, segment, touch_model, partner_id, owner_email FROM accounts ORDER BY account_id",
@@ -447,10 +462,15 @@ macro_rules! accounts_impl {
                 match q.status {
                     $crate::AccountStatus::All => {}
                     status => {
-                        // Churned: had MRR up to the day and has none on it.
-                        qb.push(" AND (SELECT CASE WHEN COUNT(*) > 0 AND SUM(m.delta_cents) = 0 THEN 1 ELSE 0 END FROM mrr_changes m \
-                                 WHERE m.account_id = a.account_id AND m.day <= ").push_bind(q.on);
-                        qb.push(if status == $crate::AccountStatus::Churned { ") = 1" } else { ") = 0" });
+                        // Churned: had MRR up to the day and has none on it. Only accounts
+                        // whose MRR ever stopped can be; one that stopped once, for good, is
+                        // told by its stop day, one that came back sums its changes to the day.
+                        qb.push(if status == $crate::AccountStatus::Churned { " AND a.account_id IN" } else { " AND a.account_id NOT IN" });
+                        qb.push(" (SELECT s.account_id FROM mrr_stops s WHERE CASE WHEN s.stops = 1 AND s.churned_on IS NOT NULL THEN \
+                                 (CASE WHEN s.churned_on <= ").push_bind(q.on);
+                        qb.push(" THEN 1 ELSE 0 END) ELSE (SELECT CASE WHEN SUM(m.delta_cents) = 0 THEN 1 ELSE 0 END FROM mrr_changes m \
+                                 WHERE m.account_id = s.account_id AND m.day <= ").push_bind(q.on);
+                        qb.push(") END = 1)");
                     }
                 }
                 if let Some(folded) = q.search.as_deref().and_then(kizuna_domain::search::query) {

@@ -66,8 +66,42 @@ pub struct ChurnForecast {
     pub probability: f64,
 }
 
+/// What the home and the renewals centre show of a book of accounts on a day, read for those
+/// accounts only (or for every account): MRR, the score then and a week before, and the
+/// week's usage anomalies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BookGlance {
+    /// MRR (cents) on the day; accounts with no MRR change up to then are absent.
+    pub mrr: std::collections::HashMap<String, i64>,
+    /// The latest (score, band) scored on or before the day.
+    pub health_now: std::collections::HashMap<String, (Option<f64>, Option<String>)>,
+    /// The latest score from a week before (scored on or before the day minus 7).
+    pub health_week_ago: std::collections::HashMap<String, Option<f64>>,
+    /// Usage anomalies found in the 7 days up to the day.
+    pub anomalies: Vec<crate::usage::UsageAnomaly>,
+}
+
+/// What the renewals centre adds for the renewals it lists, on a day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenewalFacts {
+    /// The day of the last CSM contact (any activity but a support ticket) up to the day.
+    pub last_contact: std::collections::HashMap<String, NaiveDate>,
+    /// The latest churn forecast's probability, when it was made on or before the day.
+    pub churn: std::collections::HashMap<String, f64>,
+    /// Risk CTAs not closed.
+    pub open_risk_ctas: std::collections::HashMap<String, u64>,
+}
+
 #[async_trait]
 pub trait Health: Send + Sync {
+    /// A book's figures on `at` ([`BookGlance`]): `ids` are its accounts, read a thousand at a
+    /// time by their keys, or `None` for every account.
+    async fn book_glance(&self, ids: Option<&[String]>, at: NaiveDate) -> Result<BookGlance>;
+    /// The contract terms running on `at` of these accounts (a thousand at a time), or of every
+    /// account: where renewals come from.
+    async fn contract_terms_of(&self, ids: Option<&[String]>, at: NaiveDate) -> Result<Vec<ContractTerm>>;
+    /// Last contact, churn forecast and open risk CTAs of these accounts on `at`.
+    async fn renewal_facts(&self, ids: &[String], at: NaiveDate) -> Result<RenewalFacts>;
     /// Store a day's scores in one transaction; each account's current score moves forward
     /// only (re-scoring an older day keeps history but not the "current" row).
     async fn save_health(&self, rows: &[HealthRow]) -> Result<()>;
@@ -128,6 +162,26 @@ pub(crate) fn scope(account: Option<&str>, word: &str, n: u32) -> String {
 
 macro_rules! health_impl {
     ($Store:ident, $Db:ty) => {
+        /// A set of accounts a thousand at a time (one `None`: every account).
+        fn id_chunks(ids: Option<&[String]>) -> Vec<Option<&[String]>> {
+            match ids {
+                Some(ids) => ids.chunks($crate::sql::BATCH).map(Some).collect(),
+                None => vec![None],
+            }
+        }
+
+        /// " AND <column> IN (...)" for a chunk; nothing for every account.
+        fn within(qb: &mut sqlx::QueryBuilder<'_, $Db>, column: &str, chunk: Option<&[String]>) {
+            if let Some(chunk) = chunk {
+                qb.push(format!(" AND {column} IN ("));
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                }
+                qb.push(")");
+            }
+        }
+
         /// The current (day, band) of the chunk's accounts, before the chunk is saved.
         async fn current_bands(
             tx: &mut sqlx::Transaction<'_, $Db>,
@@ -145,6 +199,100 @@ macro_rules! health_impl {
 
         #[async_trait::async_trait]
         impl $crate::health::Health for $Store {
+            async fn book_glance(&self, ids: Option<&[String]>, at: chrono::NaiveDate) -> $crate::Result<$crate::health::BookGlance> {
+                use sqlx::QueryBuilder;
+                let mut g = $crate::health::BookGlance::default();
+                for chunk in id_chunks(ids) {
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, CAST(SUM(delta_cents) AS BIGINT) FROM mrr_changes WHERE day <= ");
+                    qb.push_bind(at);
+                    within(&mut qb, "account_id", chunk);
+                    qb.push(" GROUP BY account_id");
+                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    g.mrr.extend(rows);
+
+                    // On or after the last day anything was scored, each account's latest
+                    // score is its current one: a small table instead of the history.
+                    let current = self.last_health_day().await?.is_none_or(|last| at >= last);
+                    if current {
+                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, score, band FROM health_current WHERE 1 = 1");
+                        within(&mut qb, "account_id", chunk);
+                        let rows: Vec<(String, Option<f64>, Option<String>)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        g.health_now.extend(rows.into_iter().map(|(a, score, band)| (a, (score, band))));
+                    }
+                    for (before, now) in [(at + chrono::Duration::days(1), true), (at - chrono::Duration::days(6), false)] {
+                        if now && current {
+                            continue;
+                        }
+                        let mut qb = QueryBuilder::<$Db>::new(
+                            "SELECT h.account_id, h.score, h.band FROM health_scores h JOIN \
+                             (SELECT account_id, MAX(scored_on) AS last FROM health_scores WHERE scored_on < ",
+                        );
+                        qb.push_bind(before);
+                        within(&mut qb, "account_id", chunk);
+                        qb.push(" GROUP BY account_id) m ON h.account_id = m.account_id AND h.scored_on = m.last");
+                        let rows: Vec<(String, Option<f64>, Option<String>)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                        for (a, score, band) in rows {
+                            if now {
+                                g.health_now.insert(a, (score, band));
+                            } else {
+                                g.health_week_ago.insert(a, score);
+                            }
+                        }
+                    }
+
+                    let mut qb = QueryBuilder::<$Db>::new(
+                        "SELECT account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z FROM usage_anomalies WHERE day >= ",
+                    );
+                    qb.push_bind(at - chrono::Duration::days(6)).push(" AND day <= ").push_bind(at);
+                    within(&mut qb, "account_id", chunk);
+                    let rows: Vec<$crate::usage::UsageAnomaly> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    g.anomalies.extend(rows);
+                }
+                Ok(g)
+            }
+
+            async fn renewal_facts(&self, ids: &[String], at: chrono::NaiveDate) -> $crate::Result<$crate::health::RenewalFacts> {
+                use sqlx::QueryBuilder;
+                let mut f = $crate::health::RenewalFacts::default();
+                let end_of_day = kizuna_domain::time::start_of_day(at + chrono::Duration::days(1));
+                for chunk in id_chunks(Some(ids)) {
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(occurred_at) FROM activities WHERE kind <> 'support_ticket' AND occurred_at < ");
+                    qb.push_bind(end_of_day);
+                    within(&mut qb, "account_id", chunk);
+                    qb.push(" GROUP BY account_id");
+                    let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    f.last_contact.extend(rows.into_iter().filter_map(|(a, t)| Some((a, kizuna_domain::time::local_day(t?)))));
+
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, probability FROM churn_forecasts WHERE forecast_on <= ");
+                    qb.push_bind(at);
+                    within(&mut qb, "account_id", chunk);
+                    let rows: Vec<(String, f64)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    f.churn.extend(rows);
+
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, COUNT(*) FROM ctas WHERE status <> 'closed' AND cta_type = 'risk'");
+                    within(&mut qb, "account_id", chunk);
+                    qb.push(" GROUP BY account_id");
+                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    f.open_risk_ctas.extend(rows.into_iter().map(|(a, n)| (a, n as u64)));
+
+                }
+                Ok(f)
+            }
+
+            async fn contract_terms_of(&self, ids: Option<&[String]>, at: chrono::NaiveDate) -> $crate::Result<Vec<$crate::health::ContractTerm>> {
+                let mut terms = Vec::new();
+                for chunk in id_chunks(ids) {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new("SELECT account_id, start_date, end_date, bill_period_months FROM subscriptions WHERE start_date <= ");
+                    qb.push_bind(at).push(" AND (end_date IS NULL OR end_date > ").push_bind(at).push(") AND bill_period_months >= 12 AND mrr_cents > 0");
+                    within(&mut qb, "account_id", chunk);
+                    let rows: Vec<(String, chrono::NaiveDate, Option<chrono::NaiveDate>, i32)> = qb.build_query_as().fetch_all(self.pool()).await?;
+                    terms.extend(rows.into_iter().map(|(account_id, start_date, end_date, bill_period_months)| {
+                        $crate::health::ContractTerm { account_id, start_date, end_date, bill_period_months }
+                    }));
+                }
+                Ok(terms)
+            }
+
             async fn save_health(&self, rows: &[$crate::health::HealthRow]) -> $crate::Result<()> {
                 let mut tx = self.pool().begin().await?;
                 let mut locked = false;

@@ -33,7 +33,7 @@ pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageAnomaly, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
 pub use jobs::{JobEnd, JobRecord, Jobs, NewJob};
 pub use outbox::{NewEvent, Outbox, OutboxEvent};
-pub use health::{AccountProfile, ActivitySummary, ChurnForecast, ContractTerm, Health, HealthRow};
+pub use health::{AccountProfile, ActivitySummary, BookGlance, ChurnForecast, RenewalFacts, ContractTerm, Health, HealthRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -136,6 +136,18 @@ SELECT account_id, product, day,
        COALESCE(MAX(mrr) OVER (PARTITION BY account_id, product ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
 FROM r";
 
+pub(crate) const STOPS_DELETE: &str = "DELETE FROM mrr_stops WHERE account_id IN (SELECT account_id FROM touched)";
+
+/// Each touched account's stops of MRR (migration 0032) from its just recomputed events: the
+/// last day is the churn day when it is also the last day MRR was zero.
+pub(crate) const STOPS_INSERT: &str = "
+INSERT INTO mrr_stops (account_id, stops, churned_on)
+SELECT e.account_id, SUM(CASE WHEN e.mrr_cents = 0 THEN 1 ELSE 0 END),
+       CASE WHEN MAX(e.day) = MAX(CASE WHEN e.mrr_cents = 0 THEN e.day END) THEN MAX(e.day) END
+FROM mrr_events e JOIN touched t ON t.account_id = e.account_id
+WHERE e.product = '' GROUP BY e.account_id
+HAVING SUM(CASE WHEN e.mrr_cents = 0 THEN 1 ELSE 0 END) > 0";
+
 /// The columns of an [`AccountRecord`]; the caller closes the last one with the day bound
 /// and `) AS mrr_cents`.
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.account_id, COALESCE(a.name, a.account_id) AS name, a.segment, a.touch_model, \
@@ -1097,6 +1109,8 @@ macro_rules! store_impl {
                     sqlx::query(RECOMPUTE_INSERT).execute(&mut *self.tx).await?;
                     sqlx::query(EVENTS_DELETE).execute(&mut *self.tx).await?;
                     sqlx::query(EVENTS_INSERT).execute(&mut *self.tx).await?;
+                    sqlx::query(STOPS_DELETE).execute(&mut *self.tx).await?;
+                    sqlx::query(STOPS_INSERT).execute(&mut *self.tx).await?;
                 }
                 if let Some(drop) = $dialect.drop_touched {
                     sqlx::query(drop).execute(&mut *self.tx).await?;

@@ -187,4 +187,73 @@ async fn churn_risk_from_the_forecast(db: TestDb) {
     assert_eq!(renewals.renewals[0].churn_probability, Some(0.723), "three decimals");
 }
 
-both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast);
+/// The home and the renewals centre read a CSM's book only, as of the day asked for: the score
+/// then (not a later one) and a week before, MRR on the day, the last contact (not a support
+/// ticket) and open risk CTAs. Figures computed by hand; the team's view adds the other book.
+async fn home_and_renewals_of_a_book(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let mut b1 = subscription("B1", "core", "2026-02-01", Some("2027-02-01"), 50_000);
+    b1.bill_period_months = Some(12);
+    let other = AccountRow { account_id: "B1".into(), name: Some("B1 商事".into()), owner_email: Some("ito@kizuna.example".into()), ..Default::default() };
+    let score = |a: &str, day: &str, score: f64, band: &str| HealthRow {
+        account_id: a.into(),
+        scored_on: date(day),
+        scorecard: "default".into(),
+        score: Some(score),
+        band: Some(band.into()),
+        grade: None,
+        previous_score: None,
+        detail: r#"{"drags":[["usage",12.5]]}"#.into(),
+    };
+    let touch = |id: &str, kind: kizuna_domain::ActivityKind, day: &str| kizuna_domain::ActivityRow {
+        account_id: "A1".into(),
+        activity_id: id.into(),
+        kind,
+        occurred_at: kizuna_domain::time::start_of_day(date(day)) + chrono::Duration::hours(3),
+        author_email: None,
+        subject: None,
+        body: None,
+        attendees: None,
+        next_steps: None,
+        internal: false,
+    };
+    let mut tx = s.begin().await.unwrap();
+    tx.upsert_accounts(&[other]).await.unwrap();
+    tx.upsert_subscriptions(&[b1]).await.unwrap();
+    tx.upsert_activities(&[touch("m1", kizuna_domain::ActivityKind::Meeting, "2026-12-01"), touch("t1", kizuna_domain::ActivityKind::SupportTicket, "2026-12-03")]).await.unwrap();
+    tx.commit().await.unwrap();
+    // A day's scores at a time, as the daily job saves them.
+    s.save_health(&[score("A1", "2026-11-27", 80.0, "green"), score("B1", "2026-11-27", 90.0, "green")]).await.unwrap();
+    s.save_health(&[score("A1", "2026-12-04", 40.0, "red"), score("A2", "2026-12-04", 70.0, "yellow"), score("B1", "2026-12-04", 20.0, "red")]).await.unwrap();
+    s.save_health(&[score("A1", "2026-12-10", 60.0, "yellow")]).await.unwrap();
+    let csm = actor("csm@kizuna.example", Role::Csm, None);
+    let app = App::new(s, &csm);
+    app.create_cta(NewCta { account_id: "A1".into(), cta_type: "risk".into(), reason: "other".into(), ..Default::default() }).await.unwrap();
+
+    let home = app.home(&lookup(&[("at", "2026-12-04")])).await.unwrap();
+    assert_eq!(home.owner.as_deref(), Some("csm@kizuna.example"));
+    assert_eq!((home.health_mix.red, home.health_mix.yellow, home.health_mix.green), (1, 1, 0), "A1 red and A2 yellow on the day, not A1's later score");
+    assert_eq!((home.arr, home.arr_at_risk), (1_560_000.0, 1_200_000.0), "(100,000 + 30,000) × 12, and A1's");
+    let drops: Vec<_> = home.health_drops.iter().map(|d| (d.account_id.as_str(), d.drop, d.top_drag.as_deref())).collect();
+    assert_eq!(drops, vec![("A1", 40.0, Some("usage"))], "80 → 40 in the week; A2 had no score a week before; B1 is not in the book");
+    assert_eq!((home.renewals_90.accounts, home.renewals_90.arr), (1, 1_200_000.0), "A1 renews on 2027-01-01");
+    // Six days later the latest score is the current one: 60 against 80 a week before.
+    let later = app.home(&lookup(&[("at", "2026-12-10")])).await.unwrap();
+    assert_eq!((later.health_mix.red, later.health_mix.yellow), (0, 2), "{:?}", later.health_mix);
+    assert_eq!(later.health_drops.iter().map(|d| (d.account_id.as_str(), d.drop)).collect::<Vec<_>>(), vec![("A1", 20.0)]);
+
+    let window = [("from", "2026-12-01"), ("to", "2027-03-01"), ("at", "2026-12-04")];
+    let mine = app.renewals(&lookup(&window)).await.unwrap();
+    let row = |r: &kizuna_app::renewals::Renewal| (r.account_id.clone(), r.arr, r.health_score, r.health_trend, r.open_risk_ctas, r.last_contact_at);
+    assert_eq!(mine.renewals.iter().map(row).collect::<Vec<_>>(), vec![("A1".into(), 1_200_000.0, Some(40.0), Some(-40.0), 1, Some(date("2026-12-01")))]);
+    let manager = actor("lead@kizuna.example", Role::Manager, None);
+    let team = App::new(s, &manager).renewals(&lookup(&window)).await.unwrap();
+    assert_eq!(team.renewals.iter().map(row).collect::<Vec<_>>(), vec![
+        ("A1".into(), 1_200_000.0, Some(40.0), Some(-40.0), 1, Some(date("2026-12-01"))),
+        ("B1".into(), 600_000.0, Some(20.0), Some(-70.0), 0, None),
+    ]);
+    assert_eq!(team.arr, 1_800_000.0);
+}
+
+both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast, home_and_renewals_of_a_book);

@@ -1,6 +1,10 @@
 //! Charts as SVG rendered on the server: no JavaScript, no third-party files. Every bar carries a
 //! `<title>` (its value on hover) and the chart an accessible label; pages also show the numbers
-//! in a table.
+//! in a table. A chart is drawn at its own size, never scaled down: its box scrolls sideways on a
+//! narrow screen instead, so no text falls below [`MIN_FONT`] pixels.
+
+/// The smallest text a chart draws, in CSS pixels at its displayed size.
+pub const MIN_FONT: f64 = 11.0;
 
 /// Escape text for SVG/XML content and attributes.
 fn xml(s: &str) -> String {
@@ -19,7 +23,7 @@ pub fn grouped_bars(title: &str, series: &[String], rows: &[(String, Vec<f64>)],
     let height = legend_h + group_h * rows.len() as f64 + 4.0;
     let width = label_w + bar_w + 90.0;
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" class="chart">"#,
+        r#"<div class="chart-box"><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" class="chart">"#,
         xml(title)
     );
     s.push_str(&format!("<title>{}</title>", xml(title)));
@@ -45,7 +49,7 @@ pub fn grouped_bars(title: &str, series: &[String], rows: &[(String, Vec<f64>)],
             let y = y0 + i as f64 * bar_h;
             let shown = fmt(*v);
             s.push_str(&format!(
-                r#"<rect x="{label_w}" y="{y}" width="{w:.1}" height="{}" fill="{}"><title>{}: {}</title></rect><text x="{:.1}" y="{}" font-size="11">{}</text>"#,
+                r#"<rect x="{label_w}" y="{y}" width="{w:.1}" height="{}" fill="{}"><title>{}: {}</title></rect><text x="{:.1}" y="{}" font-size="{MIN_FONT}">{}</text>"#,
                 bar_h - 2.0,
                 COLOURS[i % COLOURS.len()],
                 xml(&series[i]),
@@ -56,14 +60,14 @@ pub fn grouped_bars(title: &str, series: &[String], rows: &[(String, Vec<f64>)],
             ));
         }
     }
-    s.push_str("</svg>");
+    s.push_str("</svg></div>");
     s
 }
 
 
 fn svg_open(title: &str, width: f64, height: f64) -> String {
     format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{t}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" class="chart"><title>{t}</title>"#,
+        r#"<div class="chart-box"><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{t}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" class="chart"><title>{t}</title>"#,
         t = xml(title)
     )
 }
@@ -92,8 +96,8 @@ pub fn diverging_columns(
         s.push_str(&format!(r#"<rect x="{x}" y="6" width="12" height="12" fill="{}"/><text x="{}" y="16" font-size="12">{}</text>"#, palette[i % 5], x + 16.0, xml(name)));
     }
     s.push_str(&format!(r##"<line x1="{left}" x2="{}" y1="{zero:.1}" y2="{zero:.1}" stroke="#52606d"/>"##, width - 10.0));
-    s.push_str(&format!(r#"<text x="{}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"#, left - 4.0, top + 8.0, xml(&fmt(max_up))));
-    s.push_str(&format!(r#"<text x="{}" y="{:.1}" font-size="10" text-anchor="end">-{}</text>"#, left - 4.0, top + plot_h, xml(&fmt(max_down))));
+    s.push_str(&format!(r#"<text x="{}" y="{:.1}" font-size="{MIN_FONT}" text-anchor="end">{}</text>"#, left - 4.0, top + 8.0, xml(&fmt(max_up))));
+    s.push_str(&format!(r#"<text x="{}" y="{:.1}" font-size="{MIN_FONT}" text-anchor="end">-{}</text>"#, left - 4.0, top + plot_h, xml(&fmt(max_down))));
     for (i, label) in labels.iter().enumerate() {
         let x = left + i as f64 * col_w + 6.0;
         let mut y_up = zero;
@@ -108,9 +112,9 @@ pub fn diverging_columns(
             s.push_str(&format!(r#"<rect x="{x:.1}" y="{y_down:.1}" width="{}" height="{h:.1}" fill="{}"><title>{} {}: -{}</title></rect>"#, col_w - 12.0, palette[(up.len() + k) % 5], xml(label), xml(name), xml(&fmt(values.get(i).copied().unwrap_or(0.0)))));
             y_down += h;
         }
-        s.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#, x + (col_w - 12.0) / 2.0, top + plot_h + 16.0, xml(label)));
+        s.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" font-size="{MIN_FONT}" text-anchor="middle">{}</text>"#, x + (col_w - 12.0) / 2.0, top + plot_h + 16.0, xml(label)));
     }
-    s.push_str("</svg>");
+    s.push_str("</svg></div>");
     s
 }
 
@@ -121,7 +125,7 @@ pub fn columns(title: &str, points: &[(String, f64)], fmt: &dyn Fn(f64) -> Strin
     let max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
     let height = top + plot_h + 34.0;
     let mut s = svg_open(title, width, height);
-    s.push_str(&format!(r#"<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>"#, left - 4.0, top + 8.0, xml(&fmt(max))));
+    s.push_str(&format!(r#"<text x="{}" y="{}" font-size="{MIN_FONT}" text-anchor="end">{}</text>"#, left - 4.0, top + 8.0, xml(&fmt(max))));
     let base = top + plot_h;
     s.push_str(&format!(r##"<line x1="{left}" x2="{}" y1="{base}" y2="{base}" stroke="#52606d"/>"##, width - 10.0));
     for (i, (label, v)) in points.iter().enumerate() {
@@ -129,10 +133,10 @@ pub fn columns(title: &str, points: &[(String, f64)], fmt: &dyn Fn(f64) -> Strin
         let x = left + i as f64 * col_w + 3.0;
         s.push_str(&format!(r##"<rect x="{x:.1}" y="{:.1}" width="{}" height="{h:.1}" fill="#1d3557"><title>{}: {}</title></rect>"##, base - h, col_w - 6.0, xml(label), xml(&fmt(*v))));
         if i % 3 == 0 {
-            s.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" font-size="9" text-anchor="start">{}</text>"#, x, base + 14.0, xml(label)));
+            s.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" font-size="{MIN_FONT}" text-anchor="start">{}</text>"#, x, base + 14.0, xml(label)));
         }
     }
-    s.push_str("</svg>");
+    s.push_str("</svg></div>");
     s
 }
 
@@ -169,6 +173,21 @@ mod tests {
         assert!(svg.contains(r#"y="81.0" width="32" height="110.0""#), "new: 20 × 5.5 above zero: {svg}");
         assert!(svg.contains(r#"y="191.0" width="32" height="55.0""#), "churn below zero: {svg}");
         assert!(svg.contains("<title>Jan churn: -10</title>"));
+    }
+
+    #[test]
+    fn no_chart_text_is_smaller_than_the_minimum_and_every_chart_sits_in_a_scrolling_box() {
+        let fmt = |v: f64| format!("{v}");
+        let charts = [
+            grouped_bars("g", &["x".into()], &[("a".into(), vec![1.0])], &fmt),
+            diverging_columns("d", &["Jan".into()], &[("new".into(), vec![2.0])], &[("churn".into(), vec![1.0])], &fmt),
+            columns("c", &[("2026-01".into(), 1.0)], &fmt),
+        ];
+        for svg in charts {
+            assert!(svg.starts_with(r#"<div class="chart-box"><svg"#) && svg.ends_with("</svg></div>"), "{svg}");
+            let sizes: Vec<f64> = svg.split(r#"font-size=""#).skip(1).map(|rest| rest.split('"').next().unwrap().parse().unwrap()).collect();
+            assert!(!sizes.is_empty() && sizes.iter().all(|s| *s >= MIN_FONT), "{sizes:?}");
+        }
     }
 
     #[test]

@@ -91,6 +91,42 @@ async fn active_and_churned_as_of_a_day(db: TestDb) {
     assert_eq!(db.store.list_accounts(&on("2026-06-01", AccountStatus::Active)).await.unwrap().total, 3);
 }
 
+/// Accounts that stop paying, come back, and stop again: the list reads one stop from its
+/// indexed day, and sums the changes of an account that came back.
+async fn churn_follows_comebacks_and_reimports(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[named("B1", Some("Came back")), named("B2", Some("Left twice")), named("B3", Some("Left once"))]).await.unwrap();
+    tx.upsert_subscriptions(&[
+        subscription("B1", "core", "2025-01-01", Some("2025-06-01"), 1000),
+        subscription("B1", "core", "2025-09-01", None, 1000),
+        subscription("B2", "core", "2025-01-01", Some("2025-03-01"), 1000),
+        subscription("B2", "core", "2025-05-01", Some("2025-08-01"), 1000),
+        subscription("B3", "core", "2025-01-01", Some("2026-03-01"), 1000),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let churned = |day: &str| {
+        let mut q = AccountQuery::new(d(day));
+        q.status = AccountStatus::Churned;
+        q
+    };
+    assert_eq!(ids(&db, &churned("2024-12-01")).await, Vec::<String>::new(), "before anyone paid");
+    assert_eq!(ids(&db, &churned("2025-04-01")).await, vec!["B2"], "B2's first stop");
+    assert_eq!(ids(&db, &churned("2025-06-15")).await, vec!["B1"], "B2 is back, B1 stopped");
+    assert_eq!(ids(&db, &churned("2025-10-01")).await, vec!["B2"], "B1 is back, B2 stopped again");
+    assert_eq!(ids(&db, &churned("2026-06-01")).await, vec!["B2", "B3"]);
+    // B3 comes back in a later import: it is active from its new start, churned before it.
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[subscription("B3", "core", "2026-05-01", None, 2000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids(&db, &churned("2026-06-01")).await, vec!["B2"]);
+    assert_eq!(ids(&db, &churned("2026-04-01")).await, vec!["B2", "B3"]);
+    let mut active = AccountQuery::new(d("2026-06-01"));
+    active.status = AccountStatus::Active;
+    assert_eq!(db.store.list_accounts(&active).await.unwrap().total, 2);
+}
+
 async fn unscored_accounts_sort_last_both_ways(db: TestDb) {
     let mut tx = db.store.begin().await.unwrap();
     tx.upsert_accounts(&[named("A1", None), named("A2", None), named("A3", None)]).await.unwrap();
@@ -181,6 +217,7 @@ async fn saved_views_are_per_user(db: TestDb) {
 both_engines!(
     search_folds_widths_and_spaces,
     active_and_churned_as_of_a_day,
+    churn_follows_comebacks_and_reimports,
     unscored_accounts_sort_last_both_ways,
     glances_of_a_page,
     saved_views_are_per_user,
