@@ -52,7 +52,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -258,6 +258,13 @@ test('account 360: add a note and log a meeting', async () => {
   await p.fill('#log-meeting input[name=subject]', 'Onboarding review');
   await p.click('#log-meeting button');
   assert.match(await p.locator('.timeline').innerText(), /Nov 20, 2026 00:00 · Meeting[\s\S]*Onboarding review/);
+  // The journey stage: moved from a past day, listed in the history with who and why.
+  await p.selectOption('#set-stage select[name=stage]', 'renewal');
+  await p.fill('#set-stage input[name=changed_on]', '2026-10-01');
+  await p.fill('#set-stage input[name=note]', 'Renewal talks started');
+  await p.click('#set-stage button');
+  const change = p.locator('table.stages tr[data-source=manual]').first();
+  assert.match(await change.innerText(), /Oct 1, 2026[\s\S]*Renewal[\s\S]*Manual[\s\S]*Renewal talks started/);
   await shot(p, 'account-after-note-en');
 });
 

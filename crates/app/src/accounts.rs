@@ -18,6 +18,8 @@ pub struct AccountDetail {
     /// The latest ones (50 over the API).
     pub activities: Vec<Activity>,
     pub churn_records: Vec<ChurnRecord>,
+    /// Every change of the account's lifecycle stage, newest first, with its day and source.
+    pub stage_history: Vec<kizuna_domain::journey::StageChange>,
 }
 
 /// A note, meeting, call, e-mail or QBR to add to an account's timeline.
@@ -263,6 +265,7 @@ pub async fn detail(store: &(impl Accounts + Revenue + ?Sized), actor: &Actor, i
         contacts: store.contacts(id).await?,
         activities: store.activities(id, latest, actor.scope().is_none()).await?,
         churn_records: store.churn_records(id).await?,
+        stage_history: store.stage_history(id).await?,
     })
 }
 

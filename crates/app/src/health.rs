@@ -69,8 +69,9 @@ fn next_renewal(start: NaiveDate, end: Option<NaiveDate>, months: i32, at: Naive
 }
 
 /// Every input of every account paying on `at` (or just `account`), as it was on `at`.
-/// Lifecycle stages are today's (the store keeps no stage history); a churned stage is ignored,
-/// since an account paying on `at` was not churned then.
+/// The lifecycle stage is the one the account had on `at` (its stage history; see
+/// `kizuna_domain::journey::stage_on`); a churned stage is ignored, since an account paying on
+/// `at` was not churned then.
 pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, defs: &Definitions, at: NaiveDate, account: Option<&str>) -> Result<BTreeMap<String, AccountState>, AppError> {
     let wanted: HashSet<&str> = cards.inputs().into_iter().collect();
     let onboarding = &cards.onboarding;
@@ -82,7 +83,7 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await
     };
     // Independent reads, all at the same time.
-    let (table, profiles, activity, terms, mrr_now, mrr_before, setup) = futures::try_join!(
+    let (table, profiles, activity, terms, mrr_now, mrr_before, setup, stages) = futures::try_join!(
         async { usage_table(store, defs, at, account).await },
         async { Ok(store.account_profiles(account).await?) },
         async { Ok(store.activity_summary(at, at - Duration::days(89), account).await?) },
@@ -90,7 +91,12 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         async { Ok(store.mrr_on(at, account).await?) },
         async { Ok(store.mrr_on(at - Duration::days(90), account).await?) },
         async { Ok::<_, AppError>(setup.await?) },
+        async { Ok(store.stage_changes(account).await?) },
     )?;
+    let mut history: HashMap<String, Vec<kizuna_domain::journey::StageChange>> = HashMap::new();
+    for c in stages {
+        history.entry(c.account_id.clone()).or_default().push(c);
+    }
     let profiles: HashMap<String, kizuna_store::AccountProfile> = profiles.into_iter().map(|p| (p.account_id.clone(), p)).collect();
     let activity: HashMap<String, kizuna_store::ActivitySummary> = activity.into_iter().map(|a| (a.account_id.clone(), a)).collect();
     let renewal = next_renewals(terms, at);
@@ -116,7 +122,11 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
             let v = profile.and_then(|p| p.attributes.get(name)).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
             inputs.insert(format!("attribute.{name}"), v);
         }
-        let stage = profile.and_then(|p| p.lifecycle_stage.clone()).filter(|s| s != "churned");
+        let stage = match history.get(&id) {
+            Some(changes) => kizuna_domain::journey::stage_on(changes, at).map(str::to_string),
+            None => profile.and_then(|p| p.lifecycle_stage.clone()),
+        }
+        .filter(|s| s != "churned");
         out.insert(id, AccountState { segment: profile.and_then(|p| p.segment.clone()), stage, tenure_days: tenure, mrr_cents: now, inputs });
     }
     Ok(out)

@@ -11,6 +11,7 @@ pub mod health;
 pub mod home;
 mod format;
 pub mod jobs;
+pub mod journey;
 mod params;
 pub mod planning;
 pub mod requests;

@@ -292,6 +292,24 @@ impl<'a> App<'a> {
         accounts::detail(self.store, self.actor, id, on, latest).await
     }
 
+    /// Sets the account's lifecycle stage from a day (a manual change, kept in its history).
+    pub async fn set_stage(&self, id: &str, s: crate::journey::NewStage) -> Result<kizuna_domain::journey::StageChange, AppError> {
+        self.need(Permission::WriteActivities)?;
+        crate::journey::set_stage(self.store, self.actor, id, s).await
+    }
+
+    /// The journey's stages.
+    pub async fn journey(&self) -> Result<kizuna_domain::journey::Journey, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        crate::journey::journey(self.store).await
+    }
+
+    /// Saves the journey's stages (CS Ops).
+    pub async fn save_journey(&self, j: kizuna_domain::journey::Journey) -> Result<kizuna_domain::journey::Journey, AppError> {
+        self.need(Permission::EditPlaybooks)?;
+        crate::journey::save(self.store, self.actor, j).await
+    }
+
     pub async fn add_activity(&self, id: &str, a: NewActivity) -> Result<ActivityRow, AppError> {
         self.need(Permission::WriteActivities)?;
         accounts::add_activity(self.store, self.actor, id, a).await

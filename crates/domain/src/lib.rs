@@ -6,6 +6,7 @@ pub mod ctas;
 pub mod fields;
 pub mod health;
 pub mod jobs;
+pub mod journey;
 pub mod metrics;
 pub mod model;
 pub mod planning;

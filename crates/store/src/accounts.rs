@@ -209,8 +209,41 @@ pub trait Accounts: Send + Sync {
     async fn book(&self, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(String, Option<String>)>>;
     /// Renewal terms, last contact, last active day and open CTAs of these accounts on `on`.
     async fn account_glances(&self, ids: &[String], on: NaiveDate) -> Result<AccountGlances>;
+    /// The account's stage changes, newest first.
+    async fn stage_history(&self, account_id: &str) -> Result<Vec<kizuna_domain::journey::StageChange>>;
     /// The user's saved views, by name.
     async fn saved_views(&self, user_email: &str) -> Result<Vec<SavedView>>;
+}
+
+/// A row of `stage_history`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StageRecord {
+    account_id: String,
+    change_id: i64,
+    changed_on: NaiveDate,
+    stage: Option<String>,
+    source: String,
+    changed_by: Option<String>,
+    note: Option<String>,
+}
+
+impl StageRecord {
+    pub(crate) fn into_change(self) -> Result<kizuna_domain::journey::StageChange> {
+        let source = kizuna_domain::journey::StageSource::parse(&self.source).ok_or_else(|| crate::StoreError::BadStoredValue {
+            column: "stage_history.source",
+            value: self.source.clone(),
+            expected: "manual, import, rule or plan".into(),
+        })?;
+        Ok(kizuna_domain::journey::StageChange {
+            account_id: self.account_id,
+            change_id: self.change_id,
+            changed_on: self.changed_on,
+            stage: self.stage,
+            source,
+            changed_by: self.changed_by,
+            note: self.note,
+        })
+    }
 }
 
 macro_rules! accounts_impl {
@@ -388,6 +421,17 @@ macro_rules! accounts_impl {
                     .bind(user_email)
                     .fetch_all(self.pool())
                     .await?)
+                }
+
+                async fn stage_history(&self, account_id: &str) -> Result<Vec<kizuna_domain::journey::StageChange>> {
+                    let rows: Vec<$crate::accounts::StageRecord> = sqlx::query_as(
+                        "SELECT account_id, change_id, changed_on, stage, source, changed_by, note FROM stage_history \
+                         WHERE account_id = $1 ORDER BY changed_on DESC, change_id DESC",
+                    )
+                    .bind(account_id)
+                    .fetch_all(self.pool())
+                    .await?;
+                    rows.into_iter().map($crate::accounts::StageRecord::into_change).collect()
                 }
 
                 async fn book(&self, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(String, Option<String>)>> {

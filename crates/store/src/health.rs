@@ -129,6 +129,8 @@ pub trait Health: Send + Sync {
     /// The latest churn forecast: every account's probability, with the forecast's day and horizon.
     async fn churn_forecasts(&self) -> Result<Vec<ChurnForecast>>;
     async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
+    /// Every stage change (or one account's), for the stage each account had on a day.
+    async fn stage_changes(&self, account: Option<&str>) -> Result<Vec<kizuna_domain::journey::StageChange>>;
 }
 
 
@@ -453,6 +455,21 @@ macro_rules! health_impl {
                 }
                 .fetch_all(self.pool())
                 .await?)
+            }
+
+            async fn stage_changes(&self, account: Option<&str>) -> $crate::Result<Vec<kizuna_domain::journey::StageChange>> {
+                let sql = format!(
+                    "SELECT account_id, change_id, changed_on, stage, source, changed_by, note FROM stage_history{}",
+                    $crate::health::scope(account, "WHERE", 1)
+                );
+                let q = sqlx::query_as(&sql);
+                let rows: Vec<$crate::accounts::StageRecord> = match account {
+                    Some(a) => q.bind(a),
+                    None => q,
+                }
+                .fetch_all(self.pool())
+                .await?;
+                rows.into_iter().map($crate::accounts::StageRecord::into_change).collect()
             }
 
             async fn account_profiles(&self, account: Option<&str>) -> $crate::Result<Vec<$crate::health::AccountProfile>> {

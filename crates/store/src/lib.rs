@@ -214,6 +214,9 @@ pub trait Tx: Send {
     async fn set_renewal_call(&mut self, call: &RenewalCall) -> Result<()>;
     /// Saves a view of the account list (replacing one of the same user and id).
     async fn save_view(&mut self, view: &SavedView) -> Result<()>;
+    /// Records a change of an account's stage (its `change_id` is assigned: the account's next)
+    /// and makes the latest change's stage the current one.
+    async fn record_stage(&mut self, change: &kizuna_domain::journey::StageChange) -> Result<()>;
     /// Deletes one of the user's views; whether it existed.
     async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.

@@ -431,6 +431,67 @@ macro_rules! store_impl {
 
         }
 
+        /// Writes stage changes (their `change_id` is assigned here: the account's next).
+        async fn write_stage_changes(tx: &mut sqlx::Transaction<'_, $Db>, changes: &[kizuna_domain::journey::StageChange]) -> Result<()> {
+            let recorded = Utc::now().timestamp_millis();
+            for chunk in changes.chunks(BATCH / 2) {
+                let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(change_id) FROM stage_history WHERE account_id IN (");
+                let mut list = qb.separated(", ");
+                for c in chunk {
+                    list.push_bind(c.account_id.clone());
+                }
+                qb.push(") GROUP BY account_id");
+                let last: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+                let mut next: std::collections::HashMap<String, i64> = last.into_iter().collect();
+                let mut qb = QueryBuilder::<$Db>::new(
+                    "INSERT INTO stage_history (account_id, change_id, changed_on, stage, source, changed_by, note, recorded_at) ",
+                );
+                qb.push_values(chunk, |mut b, c| {
+                    let id = next.entry(c.account_id.clone()).or_insert(0);
+                    *id += 1;
+                    b.push_bind(c.account_id.clone())
+                        .push_bind(*id)
+                        .push_bind(c.changed_on)
+                        .push_bind(c.stage.clone())
+                        .push_bind(c.source.as_str())
+                        .push_bind(c.changed_by.clone())
+                        .push_bind(c.note.clone())
+                        .push_bind(recorded);
+                });
+                qb.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// The stage changes written data brings (an import, an SDK's traits): each account whose
+        /// given stage differs from its current one, changed today (business time zone).
+        async fn incoming_stage_changes(tx: &mut sqlx::Transaction<'_, $Db>, incoming: &[(&str, &str)]) -> Result<Vec<kizuna_domain::journey::StageChange>> {
+            if incoming.is_empty() {
+                return Ok(vec![]);
+            }
+            let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, lifecycle_stage FROM accounts WHERE account_id IN (");
+            let mut list = qb.separated(", ");
+            for (a, _) in incoming {
+                list.push_bind(a.to_string());
+            }
+            qb.push(")");
+            let current: std::collections::HashMap<String, Option<String>> = qb.build_query_as::<(String, Option<String>)>().fetch_all(&mut **tx).await?.into_iter().collect();
+            let today = kizuna_domain::time::today();
+            Ok(incoming
+                .iter()
+                .filter(|(a, stage)| current.get(*a).and_then(|c| c.as_deref()) != Some(*stage))
+                .map(|(a, stage)| kizuna_domain::journey::StageChange {
+                    account_id: a.to_string(),
+                    change_id: 0,
+                    changed_on: today,
+                    stage: Some(stage.to_string()),
+                    source: kizuna_domain::journey::StageSource::Import,
+                    changed_by: None,
+                    note: None,
+                })
+                .collect())
+        }
+
         pub struct $Tx {
             tx: sqlx::Transaction<'static, $Db>,
             /// Accounts written; a large batch refreshes the planner's statistics at commit.
@@ -531,6 +592,8 @@ macro_rules! store_impl {
                 let now = Utc::now();
                 for chunk in rows.chunks(BATCH) {
                     let chunk = last_per_key(chunk, |r| r.account_id.clone());
+                    let staged: Vec<(&str, &str)> = chunk.iter().filter_map(|r| Some((r.account_id.as_str(), r.lifecycle_stage.as_deref()?))).collect();
+                    let stage_changes = incoming_stage_changes(&mut self.tx, &staged).await?;
                     let mut qb = QueryBuilder::<$Db>::new(
                         "INSERT INTO accounts (account_id, name, segment, touch_model, owner_email, partner_id, \
                          lifecycle_stage, attributes, created_at, updated_at, search_key) ",
@@ -564,6 +627,7 @@ macro_rules! store_impl {
                         $dialect.merge_attributes
                     ));
                     qb.build().execute(&mut *self.tx).await?;
+                    write_stage_changes(&mut self.tx, &stage_changes).await?;
                 }
                 Ok(created)
             }
@@ -1013,6 +1077,20 @@ macro_rules! store_impl {
                     .await?;
                 self.write_cta_tasks(c).await?;
                 Ok(true)
+            }
+
+            async fn record_stage(&mut self, change: &kizuna_domain::journey::StageChange) -> Result<()> {
+                write_stage_changes(&mut self.tx, std::slice::from_ref(change)).await?;
+                // The current stage is the latest change's.
+                sqlx::query(
+                    "UPDATE accounts SET lifecycle_stage = (SELECT h.stage FROM stage_history h WHERE h.account_id = $1 \
+                     ORDER BY h.changed_on DESC, h.change_id DESC LIMIT 1), updated_at = $2 WHERE account_id = $1",
+                )
+                .bind(&change.account_id)
+                .bind(Utc::now())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
             }
 
             async fn save_view(&mut self, v: &$crate::accounts::SavedView) -> Result<()> {

@@ -819,6 +819,7 @@ macro_rules! usage_impl {
                 }
                 remembered.insert(key, u.value);
             }
+            let current_stage = stage;
             let [name, segment, stage] = set;
             sqlx::query(concat!(
                 "UPDATE accounts SET attributes = ", $patch_attributes, ", name = COALESCE($3, name), segment = COALESCE($4, segment), \
@@ -828,11 +829,23 @@ macro_rules! usage_impl {
             .bind(sqlx::types::Json(&patch))
             .bind(name.clone())
             .bind(segment)
-            .bind(stage)
+            .bind(stage.clone())
             .bind(chrono::Utc::now())
             .bind(name.as_deref().map(|n| kizuna_domain::search::account_key(account_id, Some(n))))
             .execute(&mut **tx)
             .await?;
+            if let Some(new) = stage.as_deref().filter(|s| current_stage.as_deref() != Some(*s)) {
+                let change = kizuna_domain::journey::StageChange {
+                    account_id: account_id.to_string(),
+                    change_id: 0,
+                    changed_on: kizuna_domain::time::today(),
+                    stage: Some(new.to_string()),
+                    source: kizuna_domain::journey::StageSource::Import,
+                    changed_by: None,
+                    note: None,
+                };
+                write_stage_changes(tx, std::slice::from_ref(&change)).await?;
+            }
             sqlx::query(
                 "INSERT INTO usage_accounts (account_id, traits, seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (account_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at",

@@ -4,6 +4,7 @@
 mod access;
 mod ctas;
 mod health;
+mod journey;
 mod jobs;
 mod planning;
 mod reports;

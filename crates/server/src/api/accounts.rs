@@ -1,5 +1,6 @@
 //! `GET /api/v1/accounts` (paged, filtered, sorted), `GET /api/v1/accounts/{id}`, and
-//! `POST /api/v1/accounts/{id}/activities`: parse, call the use case ([`kizuna_app::App`],
+//! `POST /api/v1/accounts/{id}/activities`, `PUT /api/v1/accounts/{id}/stage` and
+//! `GET/PUT /api/v1/journey`: parse, call the use case ([`kizuna_app::App`],
 //! which checks permissions and a partner's scope), render.
 
 use crate::auth::Principal;
@@ -10,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 use kizuna_app::accounts::{AccountDetail, AccountList, NewActivity, NewView};
 use kizuna_app::requests::{AccountListRequest, OnRequest};
+use kizuna_app::journey::NewStage;
 use kizuna_app::App;
+use kizuna_domain::journey::{Journey, StageChange};
 use kizuna_store::SavedView;
 use serde::Serialize;
 
@@ -96,4 +99,52 @@ pub async fn create_activity(
     })?;
     let row = App::new(state.store.as_ref(), &me).add_activity(&id, a).await?;
     Ok((axum::http::StatusCode::CREATED, Json(CreatedActivity { activity_id: row.activity_id, account_id: row.account_id })))
+}
+
+/// Reads a JSON body in the API's error shape (not axum's text) when it is not what is expected.
+fn json_body<T>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>, what: &str) -> Result<T, ApiError> {
+    use axum::extract::rejection::JsonRejection;
+    body.map(|Json(v)| v).map_err(|e| match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedEncoding(format!("send the {what} as JSON (Content-Type: application/json)")),
+        other => ApiError::BadRequest(format!("the {what} is not the JSON expected: {}", other.body_text())),
+    })
+}
+
+/// Set the account's lifecycle stage from a day (today by default): a manual change, kept in
+/// the account's stage history with the day, who made it and a note.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/stage", tag = "accounts", params(("id" = String, Path, description = "The account id")),
+    request_body = NewStage,
+    responses((status = 200, body = StageChange), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 415, description = "Not sent as JSON", body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn set_stage(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<NewStage>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<StageChange>, ApiError> {
+    let s = json_body(body, "stage")?;
+    Ok(Json(App::new(state.store.as_ref(), &me).set_stage(&id, s).await?))
+}
+
+/// The journey's stages, in order, with their labels.
+#[utoipa::path(get, path = "/api/v1/journey", tag = "accounts",
+    responses((status = 200, body = Journey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn journey(State(state): State<AppState>, me: Principal) -> Result<Json<Journey>, ApiError> {
+    Ok(Json(App::new(state.store.as_ref(), &me).journey().await?))
+}
+
+/// Replace the journey's stages (CS Ops and admins). Stages already on accounts stay.
+#[utoipa::path(put, path = "/api/v1/journey", tag = "accounts", request_body = Journey,
+    responses((status = 200, body = Journey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 415, description = "Not sent as JSON", body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn save_journey(
+    State(state): State<AppState>,
+    me: Principal,
+    body: Result<Json<Journey>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Journey>, ApiError> {
+    let j = json_body(body, "journey")?;
+    Ok(Json(App::new(state.store.as_ref(), &me).save_journey(j).await?))
 }

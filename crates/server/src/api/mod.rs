@@ -63,6 +63,8 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::views, accounts::save_view))
         .routes(routes!(accounts::delete_view))
         .routes(routes!(accounts::create_activity))
+        .routes(routes!(accounts::set_stage))
+        .routes(routes!(accounts::journey, accounts::save_journey))
         .routes(routes!(scores::account))
         .routes(routes!(scores::get_scorecards, scores::put_scorecards))
         .routes(routes!(plan::list))

@@ -43,6 +43,22 @@ pub(crate) async fn render(
     let (account, subs) = (detail.account, detail.subscriptions);
     let page = Page::new(headers, q, Some(me.clone()));
     let lang = page.lang;
+    let journey = app.journey().await?;
+    // A stage off the journey's list (an older import's `churned`) keeps its built-in label.
+    let stage_label = |s: &str| if journey.stage(s).is_some() { journey.label(s, lang).to_string() } else { label("lifecycle", s, lang) };
+    let stage_history: Vec<StageView> = detail
+        .stage_history
+        .iter()
+        .map(|h| StageView {
+            on: date(h.changed_on, lang),
+            stage: h.stage.as_deref().map(stage_label).unwrap_or_else(|| "—".into()),
+            source_id: h.source.as_str(),
+            source: page.t(&format!("stage_source.{}", h.source.as_str())),
+            by: h.changed_by.clone().unwrap_or_default(),
+            note: h.note.clone().unwrap_or_default(),
+        })
+        .collect();
+    let stages: Vec<(String, String)> = journey.stages.iter().map(|s| (s.name.clone(), journey.label(&s.name, lang).to_string())).collect();
     let currency = subs.first().map(|s| s.currency.clone()).unwrap_or_else(|| "JPY".into());
     let now = Month::of(today);
     let history = monthly_mrr(&subs, Month::of(now.first_day() - chrono::Months::new(23)), now);
@@ -103,7 +119,7 @@ pub(crate) async fn render(
         (page.t("col.touch_model"), account.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default()),
         (page.t("col.owner"), account.owner_email.clone().unwrap_or_default()),
         (page.t("col.partner"), account.partner_id.clone().unwrap_or_default()),
-        (page.t("col.stage"), account.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()),
+        (page.t("col.stage"), account.lifecycle_stage.as_deref().map(stage_label).unwrap_or_default()),
         (page.t("col.mrr"), money(account.mrr, &currency)),
         (page.t("col.arr"), money(account.mrr * 12.0, &currency)),
         (page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()),
@@ -130,6 +146,8 @@ pub(crate) async fn render(
             profile, attributes, subscriptions, chart, history_rows, contacts, activities, churn, summary, me_partner,
             error => error.map(|m| m.render(lang)), usage, health, ctas,
             today => today.to_string(),
+            stage_history, stages, current_stage => account.lifecycle_stage.clone(),
+            stage_action => format!("/accounts/{}/stage", urlencode(&account.account_id)),
         },
         status,
     )
@@ -247,6 +265,37 @@ pub async fn add_activity_form(
         Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
         Err(e) => Err(e),
     }
+}
+
+/// Sets the account's stage from the page's form (a manual change, kept in its history).
+pub async fn set_stage_form(
+    State(state): State<AppState>,
+    me: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
+        return Err(ApiError::Denied(crate::Msg::new("edit.csrf")));
+    }
+    let s = kizuna_app::journey::NewStage { stage: f.get("stage").cloned(), changed_on: f.get("changed_on").cloned(), note: f.get("note").cloned() };
+    match App::new(state.store.as_ref(), &me).set_stage(&id, s).await.map_err(ApiError::from) {
+        Ok(_) => Ok(Redirect::to(&format!("/accounts/{}#stage", urlencode(&id))).into_response()),
+        Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// A change of the account's stage, formatted.
+#[derive(Serialize)]
+struct StageView {
+    on: String,
+    stage: String,
+    source_id: &'static str,
+    source: String,
+    by: String,
+    note: String,
 }
 
 /// The page's view models: every value formatted in the page language.

@@ -43,6 +43,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/accounts/views/delete", post(accounts::delete_view))
         .route("/accounts/{id}", get(account::page))
         .route("/accounts/{id}/activities", post(account::add_activity_form))
+        .route("/accounts/{id}/stage", post(account::set_stage_form))
         .route("/accounts/{id}/ctas", post(ctas::create))
         .route("/home", get(home::page))
         .route("/renewals", get(renewals::page))

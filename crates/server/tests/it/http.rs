@@ -1258,8 +1258,77 @@ async fn renewals_centre(db: TestDb) {
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
 }
 
+/// Journey stages with history: the seed's imported stage is the first change; a CSM moves the
+/// account from a past day (API) and again from the page; the history lists each change with
+/// its day, source and author, newest first; a wrong stage, a future day, another partner's
+/// account and a viewer are refused; CS Ops edit the stages, a CSM cannot.
+async fn stage_history_over_the_api_and_page(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let c = Client::anonymous(db.clone());
+    sign_in(&c, "sato@example.jp").await;
+    let today = kizuna_app::today();
+    let json = |req: axum::http::request::Builder| here(req).header("content-type", "application/json");
+    let before = get(&c, "/api/v1/accounts/A1", None).await.json();
+    let history = before["stage_history"].as_array().unwrap().clone();
+    assert_eq!(history.len(), 1, "{before}");
+    assert_eq!((history[0]["stage"].as_str(), history[0]["source"].as_str()), (Some("expansion"), Some("import")));
+
+    let set = c.send(json(Request::put("/api/v1/accounts/A1/stage")), Body::from(r#"{"stage":"Renewal","changed_on":"2026-01-15","note":"更新交渉を開始"}"#)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let change = set.json();
+    assert_eq!((change["stage"].as_str(), change["source"].as_str(), change["changed_by"].as_str()), (Some("renewal"), Some("manual"), Some("sato@example.jp")));
+    let future = (today + chrono::Duration::days(1)).to_string();
+    let bad = c.send(json(Request::put("/api/v1/accounts/A1/stage?lang=en")), Body::from(format!(r#"{{"stage":"adoption","changed_on":"{future}"}}"#))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.json()["error"].as_str().unwrap().contains("changed_on"), "{}", bad.body);
+    let unknown = c.send(json(Request::put("/api/v1/accounts/A1/stage")), Body::from(r#"{"stage":"won"}"#)).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.json()["error"].as_str().unwrap().contains("onboarding, adoption, expansion, renewal"), "{}", unknown.body);
+
+    let posted = submit(&c, "/accounts/A1/stage", &[("stage", "adoption"), ("changed_on", &today.to_string()), ("note", "")]).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    let after = get(&c, "/api/v1/accounts/A1", None).await.json();
+    assert_eq!(after["account"]["lifecycle_stage"], "adoption", "the latest change is the current stage");
+    let stages: Vec<(&str, &str)> = after["stage_history"].as_array().unwrap().iter().map(|h| (h["stage"].as_str().unwrap(), h["source"].as_str().unwrap())).collect();
+    // Newest first by the day each took effect: today's two (the page's, then the import's), then January's.
+    assert_eq!(stages, [("adoption", "manual"), ("expansion", "import"), ("renewal", "manual")], "{after}");
+    let page = get(&c, "/accounts/A1?lang=ja", None).await.body;
+    let section = &page[page.find(r#"id="stage""#).expect("the stage section")..];
+    assert!(section.contains("活用促進") && section.contains("更新交渉を開始") && section.contains("2026年1月15日") && section.contains("手動"), "{section}");
+    let (_, log) = db.store.audit_log(Some("sato@example.jp"), 1, 50).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "account.stage").count(), 2);
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(partner.send(json(Request::put("/api/v1/accounts/A1/stage")), Body::from(r#"{"stage":"adoption"}"#)).await.status, StatusCode::NOT_FOUND);
+    add_user(&db, "view@example.jp", Role::Viewer, None).await;
+    let viewer = Client::anonymous(db.clone());
+    sign_in(&viewer, "view@example.jp").await;
+    assert_eq!(viewer.send(json(Request::put("/api/v1/accounts/A1/stage")), Body::from(r#"{"stage":"adoption"}"#)).await.status, StatusCode::FORBIDDEN);
+
+    let journey = get(&c, "/api/v1/journey", None).await.json();
+    assert_eq!(journey["stages"].as_array().map(Vec::len), Some(4), "{journey}");
+    let edited = r#"{"stages":[{"name":"onboarding","label_ja":"導入","label_en":"Onboarding"},{"name":"adoption","label_ja":"定着","label_en":"Adoption"},{"name":"advocacy","label_ja":"推奨","label_en":"Advocacy"}]}"#;
+    assert_eq!(c.send(json(Request::put("/api/v1/journey")), Body::from(edited)).await.status, StatusCode::FORBIDDEN, "a CSM does not edit the journey");
+    add_user(&db, "ops@example.jp", Role::CsOps, None).await;
+    let ops = Client::anonymous(db.clone());
+    sign_in(&ops, "ops@example.jp").await;
+    let twice = r#"{"stages":[{"name":"adoption","label_ja":"a","label_en":"a"},{"name":"adoption","label_ja":"b","label_en":"b"}]}"#;
+    let refused = ops.send(json(Request::put("/api/v1/journey")), Body::from(twice)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.json()["error"].as_str().unwrap().contains("listed twice"), "{}", refused.body);
+    assert_eq!(ops.send(json(Request::put("/api/v1/journey")), Body::from(edited)).await.status, StatusCode::OK);
+    let page = get(&c, "/accounts/A1?lang=ja", None).await.body;
+    assert!(page.contains("定着") && page.contains(r#"<option value="advocacy""#), "the edited labels and stages");
+    let advocacy = c.send(json(Request::put("/api/v1/accounts/A1/stage")), Body::from(r#"{"stage":"advocacy"}"#)).await;
+    assert_eq!(advocacy.status, StatusCode::OK, "{}", advocacy.body);
+}
+
 both_engines!(
     openapi_document_covers_every_route,
+    stage_history_over_the_api_and_page,
     renewals_centre,
     account_list_for_daily_work,
     cta_pages_in_both_languages,
@@ -1299,6 +1368,9 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/account-views/{id}"),
     ("get", "/api/v1/accounts/{id}"),
     ("post", "/api/v1/accounts/{id}/activities"),
+    ("put", "/api/v1/accounts/{id}/stage"),
+    ("get", "/api/v1/journey"),
+    ("put", "/api/v1/journey"),
     ("get", "/api/v1/accounts/{id}/health"),
     ("get", "/api/v1/health/scorecards"),
     ("put", "/api/v1/health/scorecards"),

@@ -3,6 +3,7 @@
 
 mod account_list;
 mod conformance;
+mod cta_list;
 mod jobs;
 mod outbox;
 mod time_zone;
