@@ -323,30 +323,14 @@ macro_rules! ctas_impl {
                     let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
                     let per_page = f.per_page.clamp(1, 500);
                     let page = f.page.max(1);
-                    // The list's order, which the indexes of migration 0034 keep per owner and status.
-                    let order = "CASE WHEN c.due_on IS NULL THEN 1 ELSE 0 END, c.due_on, c.priority DESC, c.created_at, c.cta_id";
-                    let skip = (page as i64 - 1) * per_page as i64;
-                    let mut q = QueryBuilder::<$Db>::new("");
-                    if f.statuses.len() > 1 {
-                        // Several statuses: each status's first rows in order, read from the
-                        // index, then merged, instead of sorting every row of them all.
-                        q.push("SELECT * FROM (");
-                        for (i, status) in f.statuses.iter().enumerate() {
-                            if i > 0 {
-                                q.push(" UNION ALL ");
-                            }
-                            let one = $crate::ctas::CtaQuery { statuses: vec![*status], ..f.clone() };
-                            q.push(format!("SELECT * FROM (SELECT {CTA_COLUMNS}{from}"));
-                            push_filters(&mut q, &one);
-                            q.push(format!(" ORDER BY {order} LIMIT ")).push_bind(skip + per_page as i64).push(format!(") s{i}"));
-                        }
-                        q.push(") c ORDER BY ").push(order.replace("c.", ""));
-                    } else {
-                        q.push(format!("SELECT {CTA_COLUMNS}{from}"));
-                        push_filters(&mut q, f);
-                        q.push(format!(" ORDER BY {order}"));
-                    }
-                    q.push(" LIMIT ").push_bind(per_page as i64).push(" OFFSET ").push_bind(skip);
+                    let mut q = QueryBuilder::<$Db>::new(format!("SELECT {CTA_COLUMNS}{from}"));
+                    push_filters(&mut q, f);
+                    q.push(
+                        " ORDER BY CASE WHEN c.due_on IS NULL THEN 1 ELSE 0 END, c.due_on, c.priority DESC, c.created_at, c.cta_id LIMIT ",
+                    )
+                    .push_bind(per_page as i64)
+                    .push(" OFFSET ")
+                    .push_bind((page as i64 - 1) * per_page as i64);
                     let rows: Vec<CtaRow> = q.build_query_as().fetch_all(self.pool()).await?;
                     let tasks = tasks_of(self.pool(), &rows).await?;
                     Ok($crate::ctas::CtaPage { total: total as u64, page, per_page, ctas: assemble(rows, tasks)? })

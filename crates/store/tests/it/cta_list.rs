@@ -1,6 +1,5 @@
 //! The CTA list's order on both engines: due day first (undated last), then priority, age and
-//! id, whether one status is asked for (one ordered index read) or several (each status's
-//! first rows merged), across pages.
+//! id, for one status or several, across pages.
 
 use chrono::{TimeZone, Utc};
 use kizuna_domain::ctas::{CtaStatus, Priority, Source};
