@@ -91,17 +91,13 @@ pub async fn create_activity(
     Path(id): Path<String>,
     body: Result<Json<NewActivity>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<CreatedActivity>), ApiError> {
-    use axum::extract::rejection::JsonRejection;
-    // A body that is not the JSON asked for is answered in the API's error shape, not axum's text.
-    let Json(a) = body.map_err(|e| match e {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedEncoding("send the activity as JSON (Content-Type: application/json)".into()),
-        other => ApiError::BadRequest(format!("the activity is not the JSON expected: {}", other.body_text())),
-    })?;
+    let a = json_body(body, "activity")?;
     let row = App::new(state.store.as_ref(), &me).add_activity(&id, a).await?;
     Ok((axum::http::StatusCode::CREATED, Json(CreatedActivity { activity_id: row.activity_id, account_id: row.account_id })))
 }
 
-/// Reads a JSON body in the API's error shape (not axum's text) when it is not what is expected.
+/// A JSON body, or an error in the API's error shape (not axum's text) when it is not the JSON
+/// asked for.
 fn json_body<T>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>, what: &str) -> Result<T, ApiError> {
     use axum::extract::rejection::JsonRejection;
     body.map(|Json(v)| v).map_err(|e| match e {
