@@ -204,6 +204,9 @@ macro_rules! health_impl {
             async fn book_glance(&self, ids: Option<&[String]>, at: chrono::NaiveDate) -> $crate::Result<$crate::health::BookGlance> {
                 use sqlx::QueryBuilder;
                 let mut g = $crate::health::BookGlance::default();
+                // On or after the last day anything was scored, each account's latest score is
+                // its current one: a small table instead of the history.
+                let current = self.last_health_day().await?.is_none_or(|last| at >= last);
                 for chunk in id_chunks(ids) {
                     let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, CAST(SUM(delta_cents) AS BIGINT) FROM mrr_changes WHERE day <= ");
                     qb.push_bind(at);
@@ -212,9 +215,6 @@ macro_rules! health_impl {
                     let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
                     g.mrr.extend(rows);
 
-                    // On or after the last day anything was scored, each account's latest
-                    // score is its current one: a small table instead of the history.
-                    let current = self.last_health_day().await?.is_none_or(|last| at >= last);
                     if current {
                         let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, score, band FROM health_current WHERE 1 = 1");
                         within(&mut qb, "account_id", chunk);
