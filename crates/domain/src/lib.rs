@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod journey;
 pub mod metrics;
 pub mod model;
+pub mod onboarding;
 pub mod planning;
 pub mod money;
 pub mod portfolio;

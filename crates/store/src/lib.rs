@@ -10,6 +10,7 @@ mod error;
 pub mod health;
 pub mod jobs;
 pub mod migrate;
+pub mod onboarding;
 pub mod outbox;
 pub mod planning;
 mod postgres;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub use accounts::{AccountGlances, AccountPage, AccountQuery, AccountSort, AccountStatus, Accounts, Counts, SavedView};
 pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, RenewalCall, SignalCta};
 pub use planning::Planning;
+pub use onboarding::{Onboarding, PlanFactRow, PlanQuery};
 pub use revenue::Revenue;
 pub use access::{Access, ApiKey, AuditEntry, AuditRecord};
 pub use usage::{DailyUsage, Usage, UsageAnomaly, UsageFigure, UsageTotals, UsageWindow, USAGE_ZONE_SETTING};
@@ -140,9 +142,9 @@ pub struct StaffUser {
 /// The whole store, for wiring only: every area's reads, and [`Store::begin`] for writes.
 /// A use case takes the narrowest area trait it needs ([`Accounts`], [`Revenue`], [`Usage`],
 /// [`Health`], [`Access`], [`Planning`], [`Ctas`], [`Jobs`], [`Outbox`]), and [`UnitOfWork`] when it writes.
-pub trait Store: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+pub trait Store: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Onboarding + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
 
-impl<T> Store for T where T: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
+impl<T> Store for T where T: Accounts + Revenue + Usage + Health + Access + Planning + Ctas + Onboarding + Jobs + Outbox + UnitOfWork + Send + Sync + 'static {}
 
 /// Writes: one transaction across every area. Reads take `&self` on the area traits; every
 /// write goes through a [`Tx`], so a change, its audit entry and the events it raises commit
@@ -217,6 +219,9 @@ pub trait Tx: Send {
     /// Records a change of an account's stage (its `change_id` is assigned: the account's next)
     /// and makes the latest change's stage the current one.
     async fn record_stage(&mut self, change: &kizuna_domain::journey::StageChange) -> Result<()>;
+    /// Writes an onboarding plan whole: the plan (inserted, or replacing the stored one) and
+    /// its tasks (`account_name` is not stored).
+    async fn save_plan(&mut self, plan: &kizuna_domain::onboarding::Plan) -> Result<()>;
     /// Deletes one of the user's views; whether it existed.
     async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.

@@ -3,6 +3,7 @@
 use crate::access::access_impl;
 use crate::accounts::accounts_impl;
 use crate::ctas::ctas_impl;
+use crate::onboarding::onboarding_impl;
 use crate::planning::planning_impl;
 use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
@@ -75,6 +76,7 @@ accounts_impl!(PgStore, sqlx::Postgres);
 revenue_impl!(PgStore, sqlx::Postgres);
 planning_impl!(PgStore, sqlx::Postgres);
 ctas_impl!(PgStore, sqlx::Postgres);
+onboarding_impl!(PgStore, sqlx::Postgres);
 
 impl Engine for PgStore {
     type Db = sqlx::Postgres;

@@ -1093,6 +1093,70 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn save_plan(&mut self, p: &kizuna_domain::onboarding::Plan) -> Result<()> {
+                let now = chrono::Utc::now().timestamp_millis();
+                sqlx::query(
+                    "INSERT INTO onboarding_plans (account_id, plan_id, template_id, template_version, name, product, started_on, due_on, status, \
+                     completed_on, first_value_at, value_milestone, behind_after_days, stuck_after_days, completes_to_stage, owner_email, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+                     ON CONFLICT (account_id, plan_id) DO UPDATE SET template_id = excluded.template_id, template_version = excluded.template_version, \
+                     name = excluded.name, product = excluded.product, started_on = excluded.started_on, due_on = excluded.due_on, status = excluded.status, \
+                     completed_on = excluded.completed_on, first_value_at = excluded.first_value_at, value_milestone = excluded.value_milestone, \
+                     behind_after_days = excluded.behind_after_days, stuck_after_days = excluded.stuck_after_days, \
+                     completes_to_stage = excluded.completes_to_stage, owner_email = excluded.owner_email, updated_at = excluded.updated_at",
+                )
+                .bind(&p.account_id)
+                .bind(&p.plan_id)
+                .bind(&p.template_id)
+                .bind(p.template_version as i32)
+                .bind(&p.name)
+                .bind(&p.product)
+                .bind(p.started_on)
+                .bind(p.due_on)
+                .bind(p.status.as_str())
+                .bind(p.completed_on)
+                .bind(p.first_value_at)
+                .bind(&p.value_milestone)
+                .bind(p.behind_after_days as i32)
+                .bind(p.stuck_after_days as i32)
+                .bind(&p.completes_to_stage)
+                .bind(&p.owner_email)
+                .bind(now)
+                .execute(&mut *self.tx)
+                .await?;
+                sqlx::query("DELETE FROM onboarding_tasks WHERE account_id = $1 AND plan_id = $2").bind(&p.account_id).bind(&p.plan_id).execute(&mut *self.tx).await?;
+                for chunk in p.tasks.chunks(100) {
+                    let offset = (chunk.as_ptr() as usize - p.tasks.as_ptr() as usize) / std::mem::size_of::<kizuna_domain::onboarding::PlanTask>();
+                    let mut qb = QueryBuilder::<$Db>::new(
+                        "INSERT INTO onboarding_tasks (account_id, plan_id, task_id, position, phase_id, phase_name, title, title_en, description, side, \
+                         required, setup, due_on, late_from, depends_on, criterion, done_on, done_by, done_how) ",
+                    );
+                    qb.push_values(chunk.iter().enumerate(), |mut b, (i, t)| {
+                        b.push_bind(&p.account_id)
+                            .push_bind(&p.plan_id)
+                            .push_bind(&t.task_id)
+                            .push_bind((offset + i) as i32)
+                            .push_bind(&t.phase_id)
+                            .push_bind(&t.phase_name)
+                            .push_bind(&t.title)
+                            .push_bind(&t.title_en)
+                            .push_bind(&t.description)
+                            .push_bind(t.side.as_str())
+                            .push_bind(t.required as i32)
+                            .push_bind(t.setup as i32)
+                            .push_bind(t.due_on)
+                            .push_bind($crate::onboarding::late_from(p, t))
+                            .push_bind(serde_json::to_string(&t.depends_on).unwrap_or_else(|_| "[]".into()))
+                            .push_bind(serde_json::to_string(&t.criterion).unwrap_or_else(|_| "{\"kind\":\"manual\"}".into()))
+                            .push_bind(t.done_on)
+                            .push_bind(&t.done_by)
+                            .push_bind(t.done_how.map(|h| h.as_str()));
+                    });
+                    qb.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
             async fn save_view(&mut self, v: &$crate::accounts::SavedView) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO saved_views (user_email, view_id, name, query, created_at) VALUES ($1, $2, $3, $4, $5) \

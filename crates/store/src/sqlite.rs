@@ -3,6 +3,7 @@
 use crate::access::access_impl;
 use crate::accounts::accounts_impl;
 use crate::ctas::ctas_impl;
+use crate::onboarding::onboarding_impl;
 use crate::planning::planning_impl;
 use crate::revenue::revenue_impl;
 use crate::jobs::jobs_impl;
@@ -234,6 +235,7 @@ accounts_impl!(SqliteStore, sqlx::Sqlite);
 revenue_impl!(SqliteStore, sqlx::Sqlite);
 planning_impl!(SqliteStore, sqlx::Sqlite);
 ctas_impl!(SqliteStore, sqlx::Sqlite);
+onboarding_impl!(SqliteStore, sqlx::Sqlite);
 
 /// Rows per statement written through [`crate::sqlite_rows`] (50, 100 and 250 did the same
 /// within 3% on a 10M import).
