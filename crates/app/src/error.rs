@@ -29,6 +29,10 @@ pub enum AppError {
     /// A CTA that is not there (404) or cannot be opened or changed as asked (400).
     #[error(transparent)]
     Cta(#[from] crate::ctas::CtaError),
+    /// An onboarding plan or template that is not there (404) or a change that cannot be
+    /// made (400); a shared link that is not genuine or has expired.
+    #[error(transparent)]
+    Onboarding(#[from] crate::onboarding::OnboardingError),
     /// A saved view that cannot be saved (400) or is not there (404).
     #[error(transparent)]
     View(crate::accounts::ViewError),

@@ -83,7 +83,7 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await
     };
     // Independent reads, all at the same time.
-    let (table, profiles, activity, terms, mrr_now, mrr_before, setup, stages) = futures::try_join!(
+    let (table, profiles, activity, terms, mrr_now, mrr_before, setup, stages, plans) = futures::try_join!(
         async { usage_table(store, defs, at, account).await },
         async { Ok(store.account_profiles(account).await?) },
         async { Ok(store.activity_summary(at, at - Duration::days(89), account).await?) },
@@ -92,7 +92,11 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         async { Ok(store.mrr_on(at - Duration::days(90), account).await?) },
         async { Ok::<_, AppError>(setup.await?) },
         async { Ok(store.stage_changes(account).await?) },
+        async {
+            if wanted.contains("onboarding") { Ok(store.plan_progress(at, account).await?) } else { Ok(vec![]) }
+        },
     )?;
+    let plans: HashMap<String, (i64, i64)> = plans.into_iter().map(|(a, required, done)| (a, (required, done))).collect();
     let mut history: HashMap<String, Vec<kizuna_domain::journey::StageChange>> = HashMap::new();
     for c in stages {
         history.entry(c.account_id.clone()).or_default().push(c);
@@ -109,7 +113,15 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         let mut inputs: HashMap<String, Option<f64>> = metrics.into_iter().map(|(k, v)| (format!("usage.{k}"), v)).collect();
         let steps = onboarding.steps as f64;
         let done = setup.get(&id).copied().unwrap_or(0) as f64;
-        inputs.insert("onboarding".into(), (tenure <= onboarding.within_days).then(|| 100.0 * done.min(steps) / steps));
+        // An onboarding plan, when the account has one: its share of required tasks done by
+        // `at`, while new or while the plan is not complete; else the setup event's steps.
+        let measure = match plans.get(&id) {
+            Some(&(required, done_tasks)) if required > 0 => {
+                (tenure <= onboarding.within_days || done_tasks < required).then(|| 100.0 * done_tasks as f64 / required as f64)
+            }
+            _ => (tenure <= onboarding.within_days).then(|| 100.0 * done.min(steps) / steps),
+        };
+        inputs.insert("onboarding".into(), measure);
         let act = activity.get(&id);
         inputs.insert("support_tickets_90d".into(), Some(act.map(|a| a.support_tickets).unwrap_or(0) as f64));
         // Never touched counts as untouched since becoming a customer, not as unknown.

@@ -13,6 +13,7 @@ mod format;
 pub mod jobs;
 pub mod journey;
 mod params;
+pub mod onboarding;
 pub mod planning;
 pub mod requests;
 pub mod renewals;

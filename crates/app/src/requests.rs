@@ -363,3 +363,67 @@ pub struct RenewalsRequest {
     pub at: Option<String>,
 }
 lookup!(RenewalsRequest { from, to, owner, at });
+
+/// `onboarding plans`, `GET /api/v1/onboarding/plans`: plans, newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OnboardingPlansRequest {
+    /// One account's plans.
+    pub account: Option<String>,
+    /// on_track, behind, stuck, completed, cancelled, running (the first three) or all (default).
+    #[param(pattern = "^(on_track|behind|stuck|completed|cancelled|running|all)$")]
+    pub status: Option<String>,
+    /// `me` or an owner's e-mail.
+    pub owner: Option<String>,
+    /// 1-based (default 1).
+    pub page: Option<String>,
+    /// 1 to 500 (default 50).
+    pub per_page: Option<String>,
+    /// `json` (default), `csv` or `table` (command line).
+    #[param(pattern = "^(json|csv|table)$")]
+    pub format: Option<String>,
+}
+lookup!(OnboardingPlansRequest { account, status, owner, page, per_page, format });
+
+/// `onboarding report`, `GET /api/v1/onboarding/report`: the onboarding KPIs over a range.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OnboardingReportRequest {
+    /// First day, YYYY-MM-DD (default a year before `to`).
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (default the as-of day; cut at it).
+    #[param(format = Date)]
+    pub to: Option<String>,
+    /// product, segment, touch_model, owner, partner or cohort (start month).
+    #[param(pattern = "^(product|segment|touch_model|owner|partner|cohort)$")]
+    pub by: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today): nothing after it is counted.
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default), `csv` or `table` (command line).
+    #[param(pattern = "^(json|csv|table)$")]
+    pub format: Option<String>,
+}
+lookup!(OnboardingReportRequest { from, to, by, at, format });
+
+/// `onboarding impact`, `GET /api/v1/onboarding/impact`: churn after on-time and late onboarding.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OnboardingImpactRequest {
+    /// Plans due from this day, YYYY-MM-DD (default two years before `at`).
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// ...to this day (default the as-of day).
+    #[param(format = Date)]
+    pub to: Option<String>,
+    /// Days after the due day in which churn counts: `180d` or `180` (default 180, 30 to 730).
+    pub horizon: Option<String>,
+    /// The as-of date, YYYY-MM-DD (default today).
+    #[param(format = Date)]
+    pub at: Option<String>,
+    /// `json` (default), `csv` or `table` (command line).
+    #[param(pattern = "^(json|csv|table)$")]
+    pub format: Option<String>,
+}
+lookup!(OnboardingImpactRequest { from, to, horizon, at, format });

@@ -10,6 +10,10 @@
 //! | CTAs (a partner: its accounts')                        | `ReadAccounts`                 |
 //! | CTA types, reasons, playbooks, signal thresholds       | `EditPlaybooks` (CS Ops)       |
 //! | running the daily signals now                          | `EditPlaybooks`                |
+//! | onboarding plans (a partner: its accounts')            | `ReadAccounts`                 |
+//! | starting plans, ticking tasks, sharing a plan          | `WriteActivities`              |
+//! | onboarding templates; running the onboarding day       | `EditPlaybooks` (CS Ops)       |
+//! | onboarding report and impact                           | `ReadPortfolio`                |
 //! | saving scenarios, scorecards, definitions; scoring now | `EditPlans`                    |
 //! | the audit log, the jobs                                | `ReadAudit`                    |
 //! | users and API keys                                     | `Admin`                        |
@@ -378,6 +382,107 @@ impl<'a> App<'a> {
     pub async fn set_renewal_call(&self, account_id: &str, c: crate::renewals::NewCall) -> Result<kizuna_store::RenewalCall, AppError> {
         self.need(Permission::WriteActivities)?;
         crate::renewals::set_call(self.store, self.actor, account_id, c).await
+    }
+
+    // Onboarding.
+
+    pub async fn onboarding_templates(&self) -> Result<kizuna_domain::onboarding::Templates, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        crate::onboarding::templates(self.store).await
+    }
+
+    /// Saves the templates; `reapply` moves running plans to their template's new version.
+    pub async fn save_onboarding_templates(&self, t: kizuna_domain::onboarding::Templates, reapply: bool) -> Result<crate::onboarding::SavedTemplates, AppError> {
+        self.need(Permission::EditPlaybooks)?;
+        crate::onboarding::save_templates(self.store, self.actor, t, reapply).await
+    }
+
+    /// A page of plans (filters: account, status, owner).
+    pub async fn onboarding_plans(&self, q: &dyn Lookup) -> Result<crate::onboarding::PlanList, AppError> {
+        use kizuna_domain::onboarding::PlanStatus;
+        self.need(Permission::ReadAccounts)?;
+        let p = Params(q);
+        let statuses = match p.text("status").unwrap_or("all") {
+            "all" => vec![],
+            "running" => vec![PlanStatus::OnTrack, PlanStatus::Behind, PlanStatus::Stuck],
+            _ => vec![p.choice("status", PlanStatus::parse, "on_track, behind, stuck, completed, cancelled, running or all")?.expect("present")],
+        };
+        let owner_email = p.text("owner").map(|o| if o == "me" { self.actor.id.clone() } else { o.trim().to_lowercase() });
+        let query = kizuna_store::PlanQuery {
+            account_id: p.text("account").map(str::to_string),
+            statuses,
+            owner_email,
+            partner_id: None,
+            limit: p.number("per_page", 1, 500)?.unwrap_or(50),
+            offset: 0,
+        };
+        crate::onboarding::plans(self.store, self.actor, query, p.number("page", 1, 1_000_000)?.unwrap_or(1)).await
+    }
+
+    pub async fn onboarding_plan(&self, id: &str) -> Result<kizuna_domain::onboarding::Plan, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        crate::onboarding::plan(self.store, self.actor, id).await
+    }
+
+    pub async fn start_onboarding_plan(&self, n: crate::onboarding::NewPlan) -> Result<kizuna_domain::onboarding::Plan, AppError> {
+        self.need(Permission::WriteActivities)?;
+        crate::onboarding::start_plan(self.store, self.actor, n).await
+    }
+
+    pub async fn set_onboarding_task(&self, plan: &str, task: &str, c: crate::onboarding::TaskChange) -> Result<kizuna_domain::onboarding::Plan, AppError> {
+        self.need(Permission::WriteActivities)?;
+        crate::onboarding::set_task(self.store, self.actor, plan, task, c).await
+    }
+
+    /// A signed link to the plan's customer side, valid for `days` days.
+    pub async fn share_onboarding_plan(&self, plan: &str, days: u32) -> Result<crate::onboarding::SharedLink, AppError> {
+        self.need(Permission::WriteActivities)?;
+        crate::onboarding::share(self.store, self.actor, plan, days).await
+    }
+
+    /// The onboarding KPIs over [from, to] (default the year up to the as-of day).
+    pub async fn onboarding_report(&self, q: &dyn Lookup) -> Result<crate::onboarding::OnboardingReport, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        let p = Params(q);
+        let at = p.as_of()?;
+        let to = p.date("to")?.unwrap_or(at);
+        let from = p.date("from")?.unwrap_or(to - chrono::Duration::days(364));
+        if to < from || (to - from).num_days() > 3660 {
+            return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
+        }
+        if from > at {
+            return Err(crate::ParamError::new("from", &from.to_string(), &format!("is after the as-of date {at}: nothing after it has happened yet")).into());
+        }
+        let by = p.choice("by", crate::onboarding::ReportBy::parse, "product, segment, touch_model, owner, partner or cohort")?;
+        crate::onboarding::report(self.store, self.actor, from, to, by, at).await
+    }
+
+    /// Churn within the horizon after on-time and late onboarding.
+    pub async fn onboarding_impact(&self, q: &dyn Lookup) -> Result<crate::onboarding::Impact, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        let p = Params(q);
+        let at = p.as_of()?;
+        let to = p.date("to")?.unwrap_or(at);
+        let from = p.date("from")?.unwrap_or(to - chrono::Duration::days(730));
+        if to < from || (to - from).num_days() > 3660 {
+            return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
+        }
+        let horizon = match p.text("horizon") {
+            None => 180,
+            Some(h) => match h.trim_end_matches('d').parse::<u32>() {
+                Ok(n) if (30..=730).contains(&n) => n,
+                _ => return Err(crate::ParamError::new("horizon", h, "is not a number of days from 30 to 730 (180d or 180)").into()),
+            },
+        };
+        crate::onboarding::impact(self.store, self.actor, from, to, horizon, at).await
+    }
+
+    /// Runs the onboarding day now (the daily job does it before the signals).
+    pub async fn run_onboarding(&self, at: NaiveDate) -> Result<crate::onboarding::RunSummary, AppError> {
+        self.need(Permission::EditPlaybooks)?;
+        let v = crate::onboarding::run(self.store, at).await?;
+        self.actor.record(self.store, "onboarding.run", None, json!({ "at": at, "started": v.started, "tasks_done": v.tasks_done })).await?;
+        Ok(v)
     }
 
     // CTAs.

@@ -10,8 +10,8 @@ use crate::ctas::{config, new_cta, open_in, summary, Owned};
 use crate::usage::{definitions, usage_alerts};
 use crate::AppError;
 use chrono::{Duration, NaiveDate, Utc};
-use kizuna_domain::ctas::{CtaConfig, CtaStatus, Source, CHURN_RISK, HEALTH_DROP, HEALTH_RED, NO_CONTACT, RENEWAL, USAGE_DROP};
-use kizuna_store::{Accounts, AuditEntry, Ctas, Health, NewEvent, Revenue, SignalCta, UnitOfWork, Usage, UsageAnomaly};
+use kizuna_domain::ctas::{CtaConfig, CtaStatus, Source, CHURN_RISK, HEALTH_DROP, HEALTH_RED, NO_CONTACT, ONBOARDING_BEHIND, RENEWAL, SETUP_LATE, USAGE_DROP};
+use kizuna_store::{Accounts, AuditEntry, Ctas, Health, NewEvent, Onboarding, Revenue, SignalCta, UnitOfWork, Usage, UsageAnomaly};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +42,8 @@ pub struct SignalsSummary {
     pub reopened: usize,
     /// Signals that opened nothing: their CTA was closed (for the same finding, or recently).
     pub skipped: usize,
+    /// The onboarding day, run first (plans started, tasks completed from data).
+    pub onboarding: crate::onboarding::RunSummary,
 }
 
 /// One finding: a CTA of this type and reason should be open on the account.
@@ -74,7 +76,8 @@ pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_
     }
     // A renewal or a usage drop is one finding (its date, its day): closed, it stays closed.
     // The others (a state: red, no contact) wait out the cooldown after a CTA was closed.
-    let keyed_by_finding = signal.cta_type == RENEWAL.0 || signal.reason == USAGE_DROP.1;
+    // So is a plan's lateness: closed, it stays closed for that plan.
+    let keyed_by_finding = signal.cta_type == RENEWAL.0 || signal.reason == USAGE_DROP.1 || signal.cta_type == ONBOARDING_BEHIND.0;
     let closed = if keyed_by_finding {
         same_reason.iter().any(|c| c.signal_key == signal.key)
     } else {
@@ -86,7 +89,9 @@ pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_
 
 /// Runs the day's signals as of `at`: scores the day first if that was not done, records the
 /// usage anomalies, then opens or updates the CTAs the signals call for.
-pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
+pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
+    // Plans first: the day's scores read their progress, and late plans are signals.
+    let onboarding = crate::onboarding::run(store, at).await?;
     let scored = crate::health::score_if_due(store, at).await?.unwrap_or(0);
     let (found, new) = record_anomalies(store, at).await?;
     let config = config(store).await?;
@@ -103,6 +108,7 @@ pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas 
         updated: 0,
         reopened: 0,
         skipped: 0,
+        onboarding,
     };
     for s in &signals {
         *summary.signals.entry(s.reason.to_string()).or_default() += 1;
@@ -150,7 +156,7 @@ async fn record_anomalies(store: &(impl Usage + UnitOfWork + ?Sized), at: NaiveD
 }
 
 /// Every signal on `at` for accounts paying then.
-async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaConfig, at: NaiveDate) -> Result<Vec<Signal>, AppError> {
+async fn find(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized), config: &CtaConfig, at: NaiveDate) -> Result<Vec<Signal>, AppError> {
     let t = &config.signals;
     let paying: HashMap<String, NaiveDate> = store.active_accounts(at, None).await?.into_iter().collect();
     let mut out = Vec::new();
@@ -240,8 +246,36 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
             out.push(Signal { account_id: account.clone(), cta_type: NO_CONTACT.0, reason: NO_CONTACT.1, key: NO_CONTACT.1.into(), evidence });
         }
     }
+    out.extend(onboarding_signals(&store.running_plans().await?, config, at));
     out.sort_by(|a, b| (&a.account_id, a.reason, &a.key).cmp(&(&b.account_id, b.reason, &b.key)));
     Ok(out)
+}
+
+/// Running plans that are behind (a required task late), and plans with a setup task not done
+/// by its due day: one signal per account and reason (its earliest-due plan), keyed by the
+/// plan, with the late tasks as evidence. A reason the configuration no longer has opens
+/// nothing.
+pub fn onboarding_signals(plans: &[kizuna_domain::onboarding::Plan], config: &CtaConfig, at: NaiveDate) -> Vec<Signal> {
+    use kizuna_domain::onboarding::{late_tasks, status_on, PlanStatus};
+    let mut by_account: BTreeMap<(String, &'static str), Signal> = BTreeMap::new();
+    let mut sorted: Vec<&kizuna_domain::onboarding::Plan> = plans.iter().filter(|p| p.started_on <= at).collect();
+    sorted.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
+    for p in sorted {
+        let status = status_on(p, at);
+        let task_json = |t: &kizuna_domain::onboarding::PlanTask| json!({ "task_id": t.task_id, "title": t.title, "due_on": t.due_on, "side": t.side });
+        let evidence = |late: Vec<serde_json::Value>| json!({ "plan_id": p.plan_id, "plan": p.name, "status": status, "started_on": p.started_on, "due_on": p.due_on, "late_tasks": late });
+        if matches!(status, PlanStatus::Behind | PlanStatus::Stuck) && config.reason(ONBOARDING_BEHIND.0, ONBOARDING_BEHIND.1).is_some() {
+            let late: Vec<serde_json::Value> = late_tasks(p, at).into_iter().map(task_json).collect();
+            let s = Signal { account_id: p.account_id.clone(), cta_type: ONBOARDING_BEHIND.0, reason: ONBOARDING_BEHIND.1, key: format!("plan:{}", p.plan_id), evidence: evidence(late) };
+            by_account.entry((p.account_id.clone(), ONBOARDING_BEHIND.1)).or_insert(s);
+        }
+        let setup: Vec<serde_json::Value> = p.tasks.iter().filter(|t| t.setup && t.due_on < at && t.done_on.is_none_or(|d| d > at)).map(task_json).collect();
+        if status.is_running() && !setup.is_empty() && config.reason(SETUP_LATE.0, SETUP_LATE.1).is_some() {
+            let s = Signal { account_id: p.account_id.clone(), cta_type: SETUP_LATE.0, reason: SETUP_LATE.1, key: format!("setup:{}", p.plan_id), evidence: evidence(setup) };
+            by_account.entry((p.account_id.clone(), SETUP_LATE.1)).or_insert(s);
+        }
+    }
+    by_account.into_values().collect()
 }
 
 /// The measures that cost each of these accounts the most points, from its latest explanation

@@ -91,6 +91,8 @@ pub const USAGE_DROP: (&str, &str) = ("risk", "usage_drop");
 pub const NO_CONTACT: (&str, &str) = ("risk", "no_contact");
 pub const CHURN_RISK: (&str, &str) = ("risk", "churn_risk");
 pub const RENEWAL: (&str, &str) = ("renewal", "upcoming_renewal");
+pub const ONBOARDING_BEHIND: (&str, &str) = ("onboarding", "behind_plan");
+pub const SETUP_LATE: (&str, &str) = ("onboarding", "setup_late");
 
 /// The CTA configuration an admin edits (TOML, `GET/PUT /api/v1/playbooks`): types with their
 /// reasons, playbooks, and the thresholds of the daily signals.

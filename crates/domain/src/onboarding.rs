@@ -260,6 +260,9 @@ impl Templates {
                     Criterion::Attribute { name } | Criterion::ContactRole { role: name } if name.trim().is_empty() => {
                         return Err(err(id, Some(tid), "the criterion needs a name"));
                     }
+                    Criterion::ContactRole { role } if role_key(role).parse::<crate::ContactRole>().is_err() => {
+                        return Err(err(id, Some(tid), &format!("contact role {role:?} is not champion, decision_maker, admin or user")));
+                    }
                     _ => {}
                 }
             }

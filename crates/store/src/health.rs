@@ -131,6 +131,9 @@ pub trait Health: Send + Sync {
     async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
     /// Every stage change (or one account's), for the stage each account had on a day.
     async fn stage_changes(&self, account: Option<&str>) -> Result<Vec<kizuna_domain::journey::StageChange>>;
+    /// Onboarding progress on `at` of each account with a plan started by then (not
+    /// cancelled): `(account, required tasks, of those done by at)`, its plans summed.
+    async fn plan_progress(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, i64, i64)>>;
 }
 
 
@@ -455,6 +458,17 @@ macro_rules! health_impl {
                 }
                 .fetch_all(self.pool())
                 .await?)
+            }
+
+            async fn plan_progress(&self, at: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<(String, i64, i64)>> {
+                let one = if account.is_some() { "AND p.account_id = $2" } else { "AND $2 IS NULL" };
+                let sql = format!(
+                    "SELECT t.account_id, SUM(CASE WHEN t.required = 1 THEN 1 ELSE 0 END), \
+                     SUM(CASE WHEN t.required = 1 AND t.done_on <= $1 THEN 1 ELSE 0 END) \
+                     FROM onboarding_plans p JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                     WHERE p.started_on <= $1 AND p.status <> 'cancelled' {one} GROUP BY t.account_id"
+                );
+                Ok(sqlx::query_as(&sql).bind(at).bind(account).fetch_all(self.pool()).await?)
             }
 
             async fn stage_changes(&self, account: Option<&str>) -> $crate::Result<Vec<kizuna_domain::journey::StageChange>> {

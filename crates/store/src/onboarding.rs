@@ -57,6 +57,9 @@ pub trait Onboarding: Send + Sync {
     async fn running_plans(&self) -> Result<Vec<Plan>>;
     /// Which (account, product) pairs already have a plan (any status).
     async fn plan_products(&self) -> Result<Vec<(String, String)>>;
+    /// Each account's first subscription to each product, when it started within [from, to]:
+    /// `(account, product, start)`. What starts a plan by itself.
+    async fn subscription_starts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String, NaiveDate)>>;
     /// Every plan started on or before `end`, as the report reads it on `end`.
     async fn plan_facts(&self, end: NaiveDate) -> Result<Vec<PlanFactRow>>;
     /// The events `events` of `accounts` from `from` to `to`, by day (and their users).
@@ -286,6 +289,17 @@ macro_rules! onboarding_impl {
 
                 async fn plan_products(&self) -> Result<Vec<(String, String)>> {
                     Ok(sqlx::query_as("SELECT DISTINCT account_id, product FROM onboarding_plans").fetch_all(self.pool()).await?)
+                }
+
+                async fn subscription_starts(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<(String, String, chrono::NaiveDate)>> {
+                    Ok(sqlx::query_as(
+                        "SELECT account_id, product, MIN(start_date) AS started FROM subscriptions GROUP BY account_id, product \
+                         HAVING MIN(start_date) >= $1 AND MIN(start_date) <= $2 ORDER BY account_id, product",
+                    )
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(self.pool())
+                    .await?)
                 }
 
                 async fn plan_facts(&self, end: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::PlanFactRow>> {
