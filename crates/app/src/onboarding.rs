@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const SETTING: &str = "onboarding_templates";
 /// The key that signs shared plan links (random, made on first use, never shown).
-const LINK_SECRET: &str = "shared_link_secret";
+pub const LINK_SECRET: &str = "shared_link_secret";
 
 /// An onboarding request that cannot be done (400), or a plan that is not there (404).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -656,6 +656,12 @@ fn verify(key: &[u8], payload: &str, signature: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
+/// The token of a link to `plan_id` that opens until `expires_on`, signed with `key`.
+pub fn link_token(key: &[u8], plan_id: &str, expires_on: NaiveDate) -> String {
+    let payload = format!("{plan_id}.{}", expires_on.format("%Y%m%d"));
+    format!("{payload}.{}", sign(key, &payload))
+}
+
 /// Makes a link to the plan's customer side, valid for `days` days (1 to 90).
 pub async fn share(store: &(impl Accounts + Usage + Onboarding + UnitOfWork + ?Sized), actor: &Actor, plan_id: &str, days: u32) -> Result<SharedLink, AppError> {
     let p = plan(store, actor, plan_id).await?;
@@ -664,8 +670,7 @@ pub async fn share(store: &(impl Accounts + Usage + Onboarding + UnitOfWork + ?S
     }
     let key = link_key(store, true).await?.expect("created");
     let expires_on = crate::today() + Duration::days(days as i64);
-    let payload = format!("{}.{}", p.plan_id, expires_on.format("%Y%m%d"));
-    let token = format!("{payload}.{}", sign(&key, &payload));
+    let token = link_token(&key, &p.plan_id, expires_on);
     let mut tx = store.begin().await?;
     actor.audit(&mut *tx, "onboarding.share", Some(&p.account_id), serde_json::json!({ "plan_id": p.plan_id, "expires_on": expires_on })).await?;
     tx.commit().await?;

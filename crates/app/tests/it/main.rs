@@ -5,6 +5,7 @@ mod access;
 mod ctas;
 mod health;
 mod journey;
+mod onboarding;
 mod jobs;
 mod planning;
 mod reports;
