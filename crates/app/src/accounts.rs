@@ -20,6 +20,8 @@ pub struct AccountDetail {
     pub churn_records: Vec<ChurnRecord>,
     /// Every change of the account's lifecycle stage, newest first, with its day and source.
     pub stage_history: Vec<kizuna_domain::journey::StageChange>,
+    /// Its onboarding plans, newest first, with their tasks.
+    pub onboarding_plans: Vec<kizuna_domain::onboarding::Plan>,
 }
 
 /// A note, meeting, call, e-mail or QBR to add to an account's timeline.
@@ -257,7 +259,7 @@ pub async fn visible_account(store: &(impl Accounts + ?Sized), actor: &Actor, id
 }
 
 /// The account with its subscriptions, contacts, `latest` activities and churn records.
-pub async fn detail(store: &(impl Accounts + Revenue + ?Sized), actor: &Actor, id: &str, on: NaiveDate, latest: u32) -> Result<AccountDetail, AppError> {
+pub async fn detail(store: &(impl Accounts + Revenue + kizuna_store::Onboarding + ?Sized), actor: &Actor, id: &str, on: NaiveDate, latest: u32) -> Result<AccountDetail, AppError> {
     let account = visible_account(store, actor, id, on).await?;
     Ok(AccountDetail {
         account,
@@ -266,6 +268,7 @@ pub async fn detail(store: &(impl Accounts + Revenue + ?Sized), actor: &Actor, i
         activities: store.activities(id, latest, actor.scope().is_none()).await?,
         churn_records: store.churn_records(id).await?,
         stage_history: store.stage_history(id).await?,
+        onboarding_plans: store.plans(&kizuna_store::PlanQuery { account_id: Some(id.to_string()), limit: 50, ..Default::default() }).await?,
     })
 }
 

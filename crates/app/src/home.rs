@@ -38,6 +38,21 @@ pub struct Home {
     pub arr_at_risk: f64,
     /// For a manager: one line per CSM (owner), most ARR at risk first.
     pub per_owner: Vec<OwnerLine>,
+    /// The book's onboarding: the completion rate in period over the 90 days up to `at`, and
+    /// the plans behind or stuck.
+    pub onboarding: HomeOnboarding,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HomeOnboarding {
+    /// Plans due in the 90 days up to `at`.
+    pub due: u64,
+    /// Of those, completed on or before their due day.
+    pub completed_on_time: u64,
+    pub completion_rate_in_period: Option<f64>,
+    /// Running plans behind or stuck, soonest due first (at most 20).
+    pub behind: Vec<kizuna_domain::onboarding::Plan>,
+    pub behind_total: u64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -112,7 +127,7 @@ pub fn book_owner(actor: &Actor, asked: Option<&str>) -> Option<String> {
     }
 }
 
-pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), actor: &Actor, owner: Option<String>, at: NaiveDate) -> Result<Home, AppError> {
+pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + kizuna_store::Onboarding + ?Sized), actor: &Actor, owner: Option<String>, at: NaiveDate) -> Result<Home, AppError> {
     let scope = actor.scope();
     // The book's accounts, then its figures read for those accounts only (every account's for
     // the whole team), so a CSM's home costs what their book holds.
@@ -243,7 +258,9 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
 
     let mut per_owner: Vec<OwnerLine> = lines.into_values().collect();
     per_owner.sort_by(|a, b| b.arr_at_risk.total_cmp(&a.arr_at_risk).then_with(|| a.owner_email.cmp(&b.owner_email)));
+    let onboarding = onboarding_glance(store, owner.as_deref(), scope.as_deref(), at).await?;
     Ok(Home {
+        onboarding,
         at,
         owner,
         ctas_due_total: due.total,
@@ -259,6 +276,29 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + ?Sized), acto
         arr,
         arr_at_risk,
         per_owner,
+    })
+}
+
+/// The book's onboarding on the home: the KPI over the last 90 days and the late plans.
+async fn onboarding_glance(store: &(impl kizuna_store::Onboarding + ?Sized), owner: Option<&str>, partner: Option<&str>, at: NaiveDate) -> Result<HomeOnboarding, AppError> {
+    use kizuna_domain::onboarding::PlanStatus;
+    let dues = store.plan_dues(at - chrono::Duration::days(89), at, owner, partner).await?;
+    let on_time = dues.iter().filter(|(due, done)| done.is_some_and(|d| d <= *due && d <= at)).count() as u64;
+    let q = kizuna_store::PlanQuery {
+        statuses: vec![PlanStatus::Behind, PlanStatus::Stuck],
+        owner_email: owner.map(str::to_string),
+        partner_id: partner.map(str::to_string),
+        limit: 20,
+        ..Default::default()
+    };
+    let mut behind = store.plans(&q).await?;
+    behind.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
+    Ok(HomeOnboarding {
+        due: dues.len() as u64,
+        completed_on_time: on_time,
+        completion_rate_in_period: (!dues.is_empty()).then(|| on_time as f64 / dues.len() as f64),
+        behind_total: store.count_plans(&q).await?,
+        behind,
     })
 }
 

@@ -81,6 +81,10 @@ enum Command {
     /// them; read or save the playbooks.
     #[command(subcommand)]
     Ctas(commands::ctas::Ctas),
+    /// Onboarding: templates per product, plans, the completion-rate report, what onboarding
+    /// does to churn, and the day's run.
+    #[command(subcommand)]
+    Onboarding(commands::onboarding::Onboarding),
     /// Print the API document (OpenAPI 3.1, JSON): every /api/v1 and /v1 route, as the server
     /// serves it at /api/v1/openapi.json. Needs no database.
     Openapi,
@@ -161,6 +165,7 @@ async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode>
         Command::Keys(c) => commands::keys::run(&db, c).await,
         Command::Jobs(c) => commands::jobs::run(&db, c).await,
         Command::Ctas(c) => commands::ctas::run(&db, c).await,
+        Command::Onboarding(c) => commands::onboarding::run(&db, c).await,
         Command::Openapi => {
             println!("{}", kizuna_server::openapi_json());
             Ok(ExitCode::SUCCESS)

@@ -67,6 +67,9 @@ pub enum ApiError {
     /// Not there, or not visible to this principal (404).
     #[error("{0}")]
     Missing(Msg),
+    /// Was there and is no more: an expired shared link (410).
+    #[error("{0}")]
+    Gone(Msg),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -144,6 +147,21 @@ impl From<kizuna_app::AppError> for ApiError {
                     CtaError::TooLong(field) => ApiError::Invalid(Msg::new("err.cta_long").arg("field", field)),
                 }
             }
+            AppError::Onboarding(o) => {
+                use kizuna_app::onboarding::OnboardingError;
+                match o {
+                    OnboardingError::NotFound(id) => ApiError::Missing(Msg::new("err.plan_not_found").arg("id", id)),
+                    OnboardingError::NoTask { plan, task } => ApiError::Missing(Msg::new("err.plan_task").arg("plan", plan).arg("id", task)),
+                    OnboardingError::Blocked { task, waiting_on } => ApiError::Invalid(Msg::new("err.plan_blocked").arg("id", task).arg("waiting", waiting_on)),
+                    OnboardingError::NoTemplate(id) => ApiError::Invalid(Msg::new("err.plan_template").arg("id", id)),
+                    OnboardingError::Template(e) => ApiError::Invalid(
+                        Msg::new("err.plan_template_bad").arg("template", e.template).arg("task", e.task.unwrap_or_default()).arg("problem", e.problem),
+                    ),
+                    OnboardingError::LinkInvalid => ApiError::Missing(Msg::new("err.link_invalid")),
+                    OnboardingError::LinkExpired(day) => ApiError::Gone(Msg::new("err.link_expired").arg("day", day)),
+                    OnboardingError::Cancelled(id) => ApiError::Invalid(Msg::new("err.plan_cancelled").arg("id", id)),
+                }
+            }
             AppError::View(v) => {
                 use kizuna_app::accounts::ViewError;
                 match v {
@@ -205,6 +223,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -257,7 +276,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = self.public_message();
         let msg = match &self {
-            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) | ApiError::TooLarge(m) | ApiError::TooMany(m, _) | ApiError::Busy(m) => {
+            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) | ApiError::Gone(m) | ApiError::TooLarge(m) | ApiError::TooMany(m, _) | ApiError::Busy(m) => {
                 Some(m.clone())
             }
             _ => None,

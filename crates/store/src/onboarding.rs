@@ -60,6 +60,9 @@ pub trait Onboarding: Send + Sync {
     /// Each account's first subscription to each product, when it started within [from, to]:
     /// `(account, product, start)`. What starts a plan by itself.
     async fn subscription_starts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String, NaiveDate)>>;
+    /// Plans (not cancelled) due within [from, to] of one owner's or partner's accounts (all
+    /// when none is given): each one's due day and completion day. What the home's KPI reads.
+    async fn plan_dues(&self, from: NaiveDate, to: NaiveDate, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(NaiveDate, Option<NaiveDate>)>>;
     /// Every plan started on or before `end`, as the report reads it on `end`.
     async fn plan_facts(&self, end: NaiveDate) -> Result<Vec<PlanFactRow>>;
     /// The events `events` of `accounts` from `from` to `to`, by day (and their users).
@@ -300,6 +303,20 @@ macro_rules! onboarding_impl {
                     .bind(to)
                     .fetch_all(self.pool())
                     .await?)
+                }
+
+                async fn plan_dues(&self, from: chrono::NaiveDate, to: chrono::NaiveDate, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(chrono::NaiveDate, Option<chrono::NaiveDate>)>> {
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "SELECT p.due_on, p.completed_on FROM onboarding_plans p LEFT JOIN accounts a ON a.account_id = p.account_id WHERE p.status <> 'cancelled' AND p.due_on >= ",
+                    );
+                    q.push_bind(from).push(" AND p.due_on <= ").push_bind(to);
+                    if let Some(o) = owner {
+                        q.push(" AND a.owner_email = ").push_bind(o.to_string());
+                    }
+                    if let Some(p) = partner {
+                        q.push(" AND a.partner_id = ").push_bind(p.to_string());
+                    }
+                    Ok(q.build_query_as().fetch_all(self.pool()).await?)
                 }
 
                 async fn plan_facts(&self, end: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::PlanFactRow>> {

@@ -1,6 +1,7 @@
 pub mod alerts;
 pub mod backup;
 pub mod ctas;
+pub mod onboarding;
 pub mod demo;
 pub mod import;
 pub mod jobs;

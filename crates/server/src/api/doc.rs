@@ -19,6 +19,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
     tags(
         (name = "accounts", description = "Accounts, their timeline and health"),
         (name = "ctas", description = "Calls to action: work on accounts with playbooks, and the daily signals that open them"),
+        (name = "onboarding", description = "Onboarding plans per product, their completion-rate KPI and what onboarding does to churn"),
         (name = "metrics", description = "Revenue and retention reports, as of a date"),
         (name = "health", description = "Health scores: scorecards, runs, backtests, calibration, forecast"),
         (name = "usage", description = "Usage metrics, definitions and alerts"),

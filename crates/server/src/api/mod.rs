@@ -8,6 +8,7 @@ mod ctas;
 pub mod doc;
 mod ingest;
 mod metrics;
+mod onboarding;
 mod plan;
 mod scores;
 mod usage;
@@ -77,6 +78,11 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(ctas::get_playbooks, ctas::put_playbooks))
         .routes(routes!(ctas::set_call))
         .routes(routes!(usage::get_definitions, usage::put_definitions))
+        .routes(routes!(onboarding::get_templates, onboarding::put_templates))
+        .routes(routes!(onboarding::list_plans, onboarding::start_plan))
+        .routes(routes!(onboarding::show_plan))
+        .routes(routes!(onboarding::set_task))
+        .routes(routes!(onboarding::share))
 }
 
 /// Routes that compute over the whole portfolio: a few at once per caller, with a time limit
@@ -100,6 +106,9 @@ fn expensive() -> OpenApiRouter<AppState> {
         .routes(routes!(ctas::run_signals))
         .routes(routes!(home))
         .routes(routes!(ctas::renewals))
+        .routes(routes!(onboarding::report))
+        .routes(routes!(onboarding::impact))
+        .routes(routes!(onboarding::run))
 }
 
 /// A report as JSON, or as CSV with `format=csv`.

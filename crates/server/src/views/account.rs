@@ -59,6 +59,18 @@ pub(crate) async fn render(
         })
         .collect();
     let stages: Vec<(String, String)> = journey.stages.iter().map(|s| (s.name.clone(), journey.label(&s.name, lang).to_string())).collect();
+    let plans: Vec<_> = detail
+        .onboarding_plans
+        .iter()
+        .map(|p| {
+            let done = p.tasks.iter().filter(|t| t.done_on.is_some()).count();
+            minijinja::context! {
+                href => format!("/onboarding/plans/{}", urlencode(&p.plan_id)), name => p.name, status => p.status,
+                status_label => label("plan_status", p.status.as_str(), lang), due => date(p.due_on, lang), done, total => p.tasks.len(),
+            }
+        })
+        .collect();
+    let templates: Vec<(String, String)> = app.onboarding_templates().await?.templates.iter().map(|t| (t.template_id.clone(), t.name.clone())).collect();
     let currency = subs.first().map(|s| s.currency.clone()).unwrap_or_else(|| "JPY".into());
     let now = Month::of(today);
     let history = monthly_mrr(&subs, Month::of(now.first_day() - chrono::Months::new(23)), now);
@@ -148,6 +160,7 @@ pub(crate) async fn render(
             today => today.to_string(),
             stage_history, stages, current_stage => account.lifecycle_stage.clone(),
             stage_action => format!("/accounts/{}/stage", urlencode(&account.account_id)),
+            plans, templates, plan_action => format!("/accounts/{}/onboarding", urlencode(&account.account_id)),
         },
         status,
     )

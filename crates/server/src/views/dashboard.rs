@@ -76,6 +76,10 @@ fn breakdown(rows: &[GroupRow], prefix: &str, lang: &str) -> Vec<BreakdownRow> {
 
 pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let d = kizuna_app::App::new(state.store.as_ref(), &me).dashboard(&q, kizuna_app::today()).await?;
+    // LayerX's leading indicator beside the revenue figures: the last 90 days' plans due.
+    let today = kizuna_app::today();
+    let window: HashMap<String, String> = [("from".to_string(), (today - chrono::Duration::days(89)).to_string()), ("to".to_string(), today.to_string())].into();
+    let onboarding = kizuna_app::App::new(state.store.as_ref(), &me).onboarding_report(&window).await?;
     let page = Page::new(&headers, &q, Some(me));
     let lang = page.lang;
     let at = d.at;
@@ -131,6 +135,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         kpi("grr", pct(d.grr)),
         kpi("logo_churn", pct(d.logo_churn_rate)),
         kpi("accounts", count(d.active_accounts)),
+        kpi("onboarding", pct(onboarding.total.completion_rate_in_period)),
     ];
     let view = DashboardView {
         kpis,

@@ -78,6 +78,13 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
             r180 => minijinja::context! { accounts => home.renewals_180.accounts, arr => yen(home.renewals_180.arr) },
             mix => minijinja::context! { red => mix.red, yellow => mix.yellow, green => mix.green, unscored => mix.unscored },
             arr => yen(home.arr), at_risk => yen(home.arr_at_risk),
+            onb_rate => super::format::pct(home.onboarding.completion_rate_in_period), onb_due => home.onboarding.due, onb_on_time => home.onboarding.completed_on_time,
+            onb_behind_total => home.onboarding.behind_total,
+            onb_behind => home.onboarding.behind.iter().map(|p| minijinja::context! {
+                href => format!("/onboarding/plans/{}", urlencode(&p.plan_id)), name => p.name, account => p.account_name, account_href => account(&p.account_id),
+                status => p.status, status_label => label("plan_status", p.status.as_str(), lang), due => date(p.due_on, lang),
+                late => kizuna_domain::onboarding::late_tasks(p, home.at).len(),
+            }).collect::<Vec<_>>(),
         },
     )
 }
@@ -96,6 +103,10 @@ fn evidence_line(e: &serde_json::Value, lang: &str) -> String {
     }
     if let Some(days) = e["days_left"].as_i64() {
         return if ja { format!("更新まで {days} 日") } else { format!("{days} days to renewal") };
+    }
+    if let Some(late) = e["late_tasks"].as_array() {
+        let names: Vec<&str> = late.iter().filter_map(|t| t["title"].as_str()).collect();
+        return if ja { format!("{}（遅れ {} 件）: {}", e["plan"].as_str().unwrap_or(""), late.len(), names.join("、")) } else { format!("{} ({} late): {}", e["plan"].as_str().unwrap_or(""), late.len(), names.join(", ")) };
     }
     if let Some(days) = e["days"].as_i64() {
         return if ja { format!("接点なし {days} 日") } else { format!("{days} days without contact") };

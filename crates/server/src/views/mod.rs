@@ -12,6 +12,7 @@ mod health;
 mod home;
 pub(crate) mod format;
 mod login;
+mod onboarding;
 mod page;
 mod plan;
 mod plan_edit;
@@ -61,6 +62,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/keys/revoke", post(admin::revoke_key))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/onboarding", get(onboarding::templates).post(onboarding::save_templates))
+        .route("/onboarding", get(onboarding::page))
+        .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
+        .route("/onboarding/plans/{id}/share", post(onboarding::share))
+        .route("/accounts/{id}/onboarding", post(onboarding::start))
+        .route("/shared/plans/{token}", get(onboarding::shared).post(onboarding::shared_tick))
         .layer(middleware::from_fn_with_state(state, html_errors))
 }
 
@@ -83,6 +90,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("cta.html", include_str!("../../templates/cta.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("renewals.html", include_str!("../../templates/renewals.html")),
+    ("onboarding.html", include_str!("../../templates/onboarding.html")),
+    ("onboarding_plan.html", include_str!("../../templates/onboarding_plan.html")),
+    ("onboarding_templates.html", include_str!("../../templates/onboarding_templates.html")),
+    ("shared_plan.html", include_str!("../../templates/shared_plan.html")),
 ];
 
 pub fn templates() -> Environment<'static> {
