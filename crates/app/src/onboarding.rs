@@ -15,7 +15,7 @@ use kizuna_store::{Accounts, Health, NewEvent, Onboarding, PlanQuery, Revenue, U
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-pub const SETTING: &str = "onboarding_templates";
+pub use kizuna_domain::onboarding::SETTING;
 /// The key that signs shared plan links (random, made on first use, never shown).
 pub const LINK_SECRET: &str = "shared_link_secret";
 
@@ -568,7 +568,9 @@ pub async fn impact(store: &(impl Onboarding + Accounts + Revenue + ?Sized), act
     let mut facts = store.plan_facts(at).await?;
     facts.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
     for r in facts {
-        if r.status == "cancelled" || r.due_on < from || r.due_on > to || (scope.is_some() && r.partner_id != scope) {
+        // A cancelled plan counts as not completed on time: a customer that left before
+        // finishing onboarding is the case the comparison is about.
+        if r.due_on < from || r.due_on > to || (scope.is_some() && r.partner_id != scope) {
             continue;
         }
         if r.due_on + horizon_d > at {

@@ -6,6 +6,7 @@
 //! reactivation, so every MRR movement of the revenue reports appears.
 
 mod names;
+pub mod onboarding;
 pub mod usage;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
@@ -31,6 +32,11 @@ pub struct DemoData {
     pub funnel: Vec<kizuna_domain::planning::funnel::FunnelLead>,
     /// Product usage of the last [`usage::DAYS`] days (groups first, then events by account).
     pub usage: Vec<kizuna_domain::usage::UsageMessage>,
+    /// Accounts that are poor fits (they churn at three times their segment's rate).
+    pub poor_fit: std::collections::HashSet<String>,
+    /// Onboarding templates and plans (see [`onboarding`]).
+    pub onboarding_templates: kizuna_domain::onboarding::Templates,
+    pub plans: Vec<kizuna_domain::onboarding::Plan>,
 }
 
 pub struct Options {
@@ -61,7 +67,10 @@ pub fn generate_company(opts: &Options) -> DemoData {
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(opts.seed), data: DemoData::default(), opts, paid: vec![] };
     g.staff_and_catalogue();
     g.accounts();
-    g.data
+    let mut data = g.data;
+    data.onboarding_templates = onboarding::templates(&data, opts.until);
+    data.plans = onboarding::plans(&data, &data.onboarding_templates, opts.seed, opts.until);
+    data
 }
 
 /// Generates the company's usage account by account and ingests it in slices of about 50,000
@@ -279,7 +288,11 @@ impl Gen<'_> {
         // Customers differ: a quarter are poor fits that churn at 3× the segment's mean hazard,
         // the rest at a third of it. The risky ones leave early, so survivors' retention rises
         // with tenure, as in real cohorts (and as the sBG model assumes).
-        let hazard = mean_hazard * if self.rng.gen_bool(0.25) { 3.0 } else { 1.0 / 3.0 };
+        let poor_fit = self.rng.gen_bool(0.25);
+        if poor_fit {
+            self.data.poor_fit.insert(id.to_string());
+        }
+        let hazard = mean_hazard * if poor_fit { 3.0 } else { 1.0 / 3.0 };
         let first = if self.rng.gen_bool(0.7) { 0 } else { 1 };
         let mut lines: Vec<(usize, i64)> = vec![(first, seats)];
         let mut at = start;
@@ -553,6 +566,10 @@ pub async fn write(store: &dyn kizuna_store::Store, data: &DemoData) -> kizuna_s
     tx.upsert_activities(&data.activities).await?;
     tx.upsert_churn_records(&data.churn).await?;
     tx.upsert_funnel_leads(&data.funnel).await?;
+    tx.save_setting(kizuna_domain::onboarding::SETTING, &serde_json::to_string(&data.onboarding_templates).expect("templates serialise")).await?;
+    for p in &data.plans {
+        tx.save_plan(p).await?;
+    }
     tx.commit().await?;
     // Usage in slices, each one transaction, so memory stays small.
     for chunk in data.usage.chunks(USAGE_SLICE) {
@@ -567,6 +584,29 @@ mod tests {
 
     fn demo(seed: u64) -> DemoData {
         generate(&Options::new(seed, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))
+    }
+
+    #[test]
+    fn plans_in_every_state_and_late_onboarding_churns_more() {
+        use kizuna_domain::onboarding::PlanStatus;
+        let until = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let d = generate_company(&Options::new(42, until));
+        assert_eq!(d.onboarding_templates.check(), Ok(()));
+        assert_eq!(d.onboarding_templates.templates.len(), 4, "one per product and one for enterprise expense");
+        for s in PlanStatus::ALL {
+            assert!(d.plans.iter().any(|p| p.status == s), "no {s:?} plan");
+        }
+        // Churn within 180 days of the due day, plans due at least 180 days before `until`.
+        let churn: std::collections::HashMap<&str, NaiveDate> = d.churn.iter().map(|c| (c.account_id.as_str(), c.churned_on)).collect();
+        let (mut on, mut late) = ((0, 0), (0, 0));
+        for p in d.plans.iter().filter(|p| p.due_on + Duration::days(180) <= until) {
+            let churned = churn.get(p.account_id.as_str()).is_some_and(|c| *c > p.due_on && *c <= p.due_on + Duration::days(180)) as u32;
+            let group = if p.completed_on.is_some_and(|c| c <= p.due_on) { &mut on } else { &mut late };
+            *group = (group.0 + 1, group.1 + churned);
+        }
+        let rate = |g: (u32, u32)| g.1 as f64 / g.0 as f64;
+        assert!(on.0 > 300 && late.0 > 100, "{on:?} {late:?}");
+        assert!(rate(late) > 1.5 * rate(on), "late {late:?} vs on time {on:?}");
     }
 
     #[test]

@@ -11,6 +11,9 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// The setting the templates are kept in (JSON).
+pub const SETTING: &str = "onboarding_templates";
+
 /// Who does a task: the vendor's team, or the customer (shown on the shared plan).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
