@@ -151,6 +151,7 @@ pub async fn start_plan(store: &(impl Accounts + Usage + Onboarding + UnitOfWork
 /// Ticking or unticking a task.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OnboardingTaskChange)]
 pub struct TaskChange {
     pub done: bool,
     /// YYYY-MM-DD the task was done (default today, never later nor before the plan's start).
@@ -275,6 +276,7 @@ async fn stage_move(store: &(impl Accounts + ?Sized), journey: &kizuna_domain::j
 
 /// What a daily run did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = OnboardingRun)]
 pub struct RunSummary {
     pub at: Option<NaiveDate>,
     /// Plans started by new subscriptions.

@@ -697,6 +697,7 @@ pub fn kpis(group: &str, plans: &[&PlanFact], from: NaiveDate, end: NaiveDate) -
 /// A start month's plans: how many started, and of those how many are completed and
 /// completed on time by the as-of day.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = OnboardingCohort)]
 pub struct CohortRow {
     /// YYYY-MM.
     pub cohort: String,

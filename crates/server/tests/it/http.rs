@@ -1326,8 +1326,112 @@ async fn stage_history_over_the_api_and_page(db: TestDb) {
     assert_eq!(advocacy.status, StatusCode::OK, "{}", advocacy.body);
 }
 
+const ONBOARDING_TEMPLATES: &str = r#"{"templates":[{"template_id":"core-std","name":"Core 導入","product":"core","value_milestone":"first_report",
+ "phases":[{"phase_id":"setup","name":"初期設定","name_en":"Setup","tasks":[
+   {"task_id":"kickoff","title":"キックオフ会議","title_en":"Kick-off meeting","side":"vendor","due_days":2},
+   {"task_id":"connect","title":"会計データ連携","title_en":"Connect accounting data","side":"customer","setup":true,"due_days":5,"depends_on":["kickoff"]},
+   {"task_id":"first_report","title":"最初のレポート","title_en":"First report","side":"customer","due_days":3,"due_from":"phase",
+    "criterion":{"kind":"event","event":"report_created"}}]}]}]}"#;
+
+/// Onboarding over the API, the pages and the shared link: templates saved by CS Ops (checked,
+/// versioned), a plan started and worked by the CSM (dependencies kept), the customer's link
+/// (customer tasks only; tampered and expired links refused), the report and the impact, a
+/// partner kept out.
+async fn onboarding_over_the_api_pages_and_shared_link(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "ops@example.jp", Role::CsOps, None).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    let ops = Client::anonymous(db.clone());
+    sign_in(&ops, "ops@example.jp").await;
+    let json = |req: axum::http::request::Builder| here(req).header("content-type", "application/json");
+    let bad = ONBOARDING_TEMPLATES.replace(r#""depends_on":["kickoff"]"#, r#""depends_on":["first_report"]"#);
+    let refused = ops.send(json(Request::put("/api/v1/onboarding/templates?lang=en")), Body::from(bad)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let e = refused.json()["error"].as_str().unwrap().to_string();
+    assert!(e.contains("core-std") && e.contains("connect") && e.contains("not a task listed before it"), "{e}");
+    let saved = ops.send(json(Request::put("/api/v1/onboarding/templates")), Body::from(ONBOARDING_TEMPLATES)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.json()["templates"]["templates"][0]["version"], 1);
+
+    let c = Client::anonymous(db.clone());
+    sign_in(&c, "sato@example.jp").await;
+    assert_eq!(c.send(json(Request::put("/api/v1/onboarding/templates")), Body::from(ONBOARDING_TEMPLATES)).await.status, StatusCode::FORBIDDEN, "a CSM does not edit templates");
+    let started = c.send(json(Request::post("/api/v1/onboarding/plans")), Body::from(r#"{"account_id":"A1","template_id":"core-std"}"#)).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let plan = started.json();
+    let id = plan["plan_id"].as_str().unwrap().to_string();
+    assert_eq!(plan["tasks"].as_array().unwrap().len(), 3);
+    let listed = get(&c, "/api/v1/onboarding/plans?account=A1&status=running", None).await.json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    let blocked = c.send(json(Request::patch(format!("/api/v1/onboarding/plans/{id}/tasks/connect?lang=en"))), Body::from(r#"{"done":true}"#)).await;
+    assert_eq!(blocked.status, StatusCode::BAD_REQUEST, "{}", blocked.body);
+    assert!(blocked.json()["error"].as_str().unwrap().contains("kickoff"), "{}", blocked.body);
+    let ticked = c.send(json(Request::patch(format!("/api/v1/onboarding/plans/{id}/tasks/kickoff"))), Body::from(r#"{"done":true}"#)).await;
+    assert_eq!(ticked.status, StatusCode::OK, "{}", ticked.body);
+    assert_eq!(ticked.json()["tasks"][0]["done_how"], "staff");
+    let missing = c.send(json(Request::patch(format!("/api/v1/onboarding/plans/{id}/tasks/nope"))), Body::from(r#"{"done":true}"#)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let detail = get(&c, "/api/v1/accounts/A1", None).await.json();
+    assert_eq!(detail["onboarding_plans"][0]["plan_id"], id.as_str(), "the account carries its plans");
+
+    let page = get(&c, &format!("/onboarding/plans/{id}?lang=ja"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("キックオフ会議") && page.body.contains("会計データ連携") && page.body.contains("顧客"), "{}", page.body);
+    let form = submit(&c, &format!("/onboarding/plans/{id}"), &[("task_id", "connect"), ("done", "1"), ("done_on", &kizuna_app::today().to_string())]).await;
+    assert_eq!(form.status, StatusCode::SEE_OTHER, "{}", form.body);
+    let shared = c.send(json(Request::post(format!("/api/v1/onboarding/plans/{id}/share"))), Body::from(r#"{"days":7}"#)).await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{}", shared.body);
+    let path = shared.json()["path"].as_str().unwrap().to_string();
+
+    let customer = Client::anonymous(db.clone());
+    let open = get(&customer, &format!("{path}?lang=en"), None).await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    assert!(open.body.contains("Connect accounting data") && open.body.contains("First report"), "{}", open.body);
+    assert!(!open.body.contains("Kick-off meeting"), "vendor tasks never reach the customer");
+    let tick = submit(&customer, &path, &[("task_id", "first_report"), ("done", "1"), ("name", "山田 花子")]).await;
+    assert_eq!(tick.status, StatusCode::SEE_OTHER, "{}", tick.body);
+    let after = get(&c, &format!("/api/v1/onboarding/plans/{id}"), None).await.json();
+    assert_eq!((after["status"].as_str(), after["tasks"][2]["done_by"].as_str()), (Some("completed"), Some("山田 花子")), "{after}");
+    let vendor = submit(&customer, &path, &[("task_id", "kickoff"), ("done", "0"), ("name", "x")]).await;
+    assert_eq!(vendor.status, StatusCode::NOT_FOUND, "a vendor task cannot be reached through the link");
+    let mut tampered = path.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let no = get(&customer, &format!("{tampered}?lang=ja"), None).await;
+    assert_eq!(no.status, StatusCode::NOT_FOUND);
+    assert!(no.body.contains("このリンクは無効です"), "{}", no.body);
+    let no_post = submit(&customer, &tampered, &[("task_id", "first_report"), ("done", "0"), ("name", "x")]).await;
+    assert_eq!(no_post.status, StatusCode::NOT_FOUND);
+
+    let report = get(&c, "/api/v1/onboarding/report?by=product", None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let r = report.json();
+    assert_eq!((r["total"]["started"].as_u64(), r["total"]["completed"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(r["groups"][0]["group"], "core");
+    let csv = get(&c, "/api/v1/onboarding/report?format=csv", None).await;
+    assert!(csv.body.starts_with("group,started,completed"), "{}", csv.body);
+    let impact = get(&c, "/api/v1/onboarding/impact?horizon=180d", None).await.json();
+    assert_eq!(impact["all"]["verdict"], "too_thin", "{impact}");
+    assert_eq!(get(&c, "/api/v1/onboarding/impact?horizon=5", None).await.status, StatusCode::BAD_REQUEST);
+    for lang in ["ja", "en"] {
+        let page = get(&c, &format!("/onboarding?lang={lang}"), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let (rate, verdict) = if lang == "ja" { ("期間内完了率", "データが少なく") } else { ("Completion rate in period", "Too little data") };
+        assert!(page.body.contains(rate) && page.body.contains(verdict), "{}", page.body);
+    }
+    let home = get(&c, "/api/v1/home", None).await.json();
+    assert!(home["onboarding"]["due"].is_u64(), "{home}");
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, &format!("/api/v1/onboarding/plans/{id}"), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&partner, "/api/v1/onboarding/plans", None).await.json()["total"], 0);
+}
+
 both_engines!(
     openapi_document_covers_every_route,
+    onboarding_over_the_api_pages_and_shared_link,
     stage_history_over_the_api_and_page,
     renewals_centre,
     account_list_for_daily_work,
@@ -1407,6 +1511,16 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/usage/definitions"),
     ("put", "/api/v1/usage/definitions"),
     ("get", "/api/v1/alerts/usage"),
+    ("get", "/api/v1/onboarding/templates"),
+    ("put", "/api/v1/onboarding/templates"),
+    ("get", "/api/v1/onboarding/plans"),
+    ("post", "/api/v1/onboarding/plans"),
+    ("get", "/api/v1/onboarding/plans/{id}"),
+    ("patch", "/api/v1/onboarding/plans/{id}/tasks/{task_id}"),
+    ("post", "/api/v1/onboarding/plans/{id}/share"),
+    ("get", "/api/v1/onboarding/report"),
+    ("get", "/api/v1/onboarding/impact"),
+    ("post", "/api/v1/onboarding/run"),
     ("post", "/v1/batch"),
     ("post", "/v1/import"),
     ("post", "/v1/{kind}"),
