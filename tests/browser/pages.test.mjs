@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 
@@ -52,7 +54,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -102,6 +104,7 @@ test('every page in both languages, translated, with a screenshot', async () => 
     'report-mrr': '/reports/mrr', 'report-cohorts': '/reports/cohorts', 'report-arr': '/reports/arr', plan: '/plan',
     'plan-edit': '/plan/edit', 'admin-users': '/admin/users', 'admin-keys': '/admin/keys', 'admin-audit': '/admin/audit',
     'admin-jobs': '/admin/jobs', ctas: '/ctas?owner=', home: '/home', renewals: '/renewals?owner=',
+    onboarding: '/onboarding?by=segment', 'admin-onboarding': '/admin/onboarding',
   };
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -532,5 +535,85 @@ test('charts are legible at their displayed size: never scaled below 11 px text,
     assert.ok(charts >= 5, `${charts} charts seen at ${width}px`);
     if (width === 390) await shot(p, 'account-chart-390-ja');
   }
+  await p.context().close();
+});
+
+test('onboarding: the report in both languages with its chart and the churn comparison', async () => {
+  for (const locale of ['ja-JP', 'en-US']) {
+    const p = await as('manager', locale);
+    await p.goto(`${server.base}/onboarding?by=segment`);
+    const ja = locale === 'ja-JP';
+    assert.match(await p.locator('[data-kpi=completion_rate] .label').innerText(), ja ? /期間内完了率/ : /Completion rate in period/);
+    assert.match(await p.locator('[data-kpi=completion_rate] .value').innerText(), /%$/);
+    assert.ok(await p.locator('#cohorts svg.chart').count() === 1, 'the cohort chart');
+    assert.ok(await p.locator('#groups tbody tr').count() >= 2, 'a line per segment');
+    assert.ok(['too_thin', 'late_churns_more', 'on_time_churns_more', 'no_clear_difference'].includes(await p.locator('#impact p.verdict').getAttribute('data-verdict')));
+    assert.ok(await p.locator('#plans tbody tr').count() > 0, 'running plans listed');
+    await assertTranslated(p, `onboarding ${locale}`);
+    await shot(p, `onboarding-report-${locale.slice(0, 2)}`);
+    await p.goto(`${server.base}/`);
+    assert.ok(await p.locator('[data-kpi=onboarding]').count() === 1, 'the home shows the KPI');
+    await p.context().close();
+  }
+});
+
+test('onboarding: a CSM ticks a task and shares the plan; the customer ticks theirs; tampered and expired links are refused', async () => {
+  const p = await as('csm');
+  const list = await (await p.request.get(`${server.base}/api/v1/onboarding/plans?status=running&owner=me&per_page=50`)).json();
+  const plan = list.plans.find((x) => x.tasks.some((t) => t.side === 'vendor' && !t.done_on) && x.tasks.some((t) => t.side === 'customer' && !t.done_on));
+  assert.ok(plan, 'a running plan with open tasks on both sides');
+  const vendorTask = plan.tasks.find((t) => t.side === 'vendor' && !t.done_on && t.depends_on.length === 0);
+  await p.goto(`${server.base}/onboarding/plans/${plan.plan_id}`);
+  await assertTranslated(p, 'plan page');
+  const row = p.locator(`tr[data-task="${vendorTask.task_id}"]`);
+  await Promise.all([p.waitForURL(/onboarding\/plans/), row.locator('button[type=submit]').click()]);
+  assert.equal(await p.locator(`tr[data-task="${vendorTask.task_id}"]`).getAttribute('data-done'), 'yes');
+  await shot(p, 'onboarding-plan-ja');
+  await Promise.all([p.waitForURL(/shared=/), p.locator('#share button[type=submit]').click()]);
+  const link = await p.locator('#shared-link').getAttribute('href');
+  assert.match(link, /^\/shared\/plans\//);
+
+  const customerTask = plan.tasks.find((t) => t.side === 'customer' && !t.done_on && t.depends_on.every((d) => plan.tasks.find((x) => x.task_id === d)?.done_on));
+  for (const locale of ['en-US', 'ja-JP']) {
+    const context = await browser.newContext({ locale, viewport: { width: 390, height: 844 } });
+    const c = await context.newPage();
+    const resp = await c.goto(`${server.base}${link}`);
+    assert.equal(resp.status(), 200);
+    const text = await c.locator('main').innerText();
+    assert.ok(!text.includes(vendorTask.title) && (!vendorTask.title_en || !text.includes(vendorTask.title_en)), 'vendor tasks never reach the customer');
+    assert.match(text, locale === 'ja-JP' ? /導入プランです/ : /Your onboarding plan/);
+    await assertTranslated(c, `shared plan ${locale}`);
+    const overflow = await c.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the shared plan is ${overflow}px wider than a phone`);
+    if (locale === 'en-US' && customerTask) {
+      const r = c.locator(`tr[data-task="${customerTask.task_id}"]`);
+      await r.locator('input[name=name]').fill('Hanako Yamada');
+      await Promise.all([c.waitForURL(/shared\/plans/), r.locator('button[type=submit]').click()]);
+      assert.equal(await c.locator(`tr[data-task="${customerTask.task_id}"]`).getAttribute('data-done'), 'yes');
+    }
+    await shot(c, `shared-plan-${locale.slice(0, 2)}`);
+    await context.close();
+  }
+  if (customerTask) {
+    const after = await (await p.request.get(`${server.base}/api/v1/onboarding/plans/${plan.plan_id}`)).json();
+    const t = after.tasks.find((x) => x.task_id === customerTask.task_id);
+    assert.equal(t.done_by, 'Hanako Yamada');
+    assert.equal(t.done_how, 'customer');
+  }
+
+  const anon = await (await browser.newContext({ locale: 'ja-JP' })).newPage();
+  const tampered = link.slice(0, -1) + (link.endsWith('A') ? 'B' : 'A');
+  const bad = await anon.goto(`${server.base}${tampered}`);
+  assert.equal(bad.status(), 404);
+  assert.match(await anon.locator('main').innerText(), /このリンクは無効です/);
+  // An expired link, signed with the server's own key: refused with 410, in the reader's language.
+  const key = execFileSync('sqlite3', [server.dbFile, "SELECT body FROM settings WHERE name = 'shared_link_secret'"]).toString().trim();
+  const payload = `${plan.plan_id}.20260101`;
+  const expired = `/shared/plans/${payload}.${createHmac('sha256', key).update(payload).digest('base64url')}`;
+  const gone = await anon.goto(`${server.base}${expired}?lang=en`);
+  assert.equal(gone.status(), 410);
+  assert.match(await anon.locator('main').innerText(), /expired on 2026-01-01/);
+  await shot(anon, 'shared-plan-expired-en');
+  await anon.context().close();
   await p.context().close();
 });

@@ -44,6 +44,8 @@ export async function startServer() {
   return {
     base,
     users,
+    /** The SQLite file, for a test that reads what the server keeps (the link key). */
+    dbFile: join(dir, 'kizuna.db'),
     password,
     stop() {
       child.kill('SIGTERM');

@@ -327,20 +327,29 @@ pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWo
             stages.push(change);
         }
         if plan != before || new_ids.contains(&plan.plan_id) {
-            writes.push((plan, done, new_ids.contains(&before.plan_id)));
+            let completed = before.status != PlanStatus::Completed && plan.status == PlanStatus::Completed;
+            writes.push((plan, done, new_ids.contains(&before.plan_id), completed));
         }
     }
     summary.stage_moves = stages.len() as u64;
     for chunk in writes.chunks(2000) {
         let mut tx = store.begin().await?;
-        for (plan, done, new) in chunk {
-            tx.save_plan(plan).await?;
+        for (plan, done, new, completed) in chunk {
+            if *new {
+                tx.save_plan(plan).await?;
+            } else {
+                let tasks: Vec<&str> = done.iter().map(String::as_str).collect();
+                tx.save_plan_progress(plan, &tasks).await?;
+            }
             if *new {
                 let payload = serde_json::json!({ "plan_id": plan.plan_id, "template_id": plan.template_id, "started_on": plan.started_on });
                 tx.emit(NewEvent { kind: "onboarding.plan_started", account_id: Some(&plan.account_id), payload }).await?;
             }
             if !done.is_empty() {
                 tx.emit(NewEvent { kind: "onboarding.tasks_done", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "tasks": done }) }).await?;
+            }
+            if *completed {
+                tx.emit(NewEvent { kind: "onboarding.plan_completed", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "completed_on": plan.completed_on }) }).await?;
             }
         }
         tx.commit().await?;

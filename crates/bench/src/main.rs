@@ -5,6 +5,7 @@
 //! `cargo build --release` builds only the product binary, `kizuna`.
 
 mod health;
+mod onboarding;
 mod subscriptions;
 mod usage;
 
@@ -107,6 +108,16 @@ enum Bench {
         #[arg(long, default_value_t = 20)]
         metrics: usize,
     },
+    /// ACCOUNTS accounts, each with a running 20-task onboarding plan, and EVENTS usage events
+    /// per account on one day: time the day's onboarding run and the KPI report over two years.
+    Onboarding {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: u64,
+        #[arg(long, default_value_t = 5)]
+        events: u64,
+        #[arg(long)]
+        no_load: bool,
+    },
     /// Load ACCOUNTS paying accounts with PER_ACCOUNT usage events each, then time computing
     /// every default usage metric for all of them at one date.
     UsageMetrics {
@@ -151,6 +162,7 @@ async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Calibrate { rows, metrics } => health::calibrate(rows, metrics),
         Bench::ImportEvents { events } => usage::import_events(db, events).await,
         Bench::Ingest { seconds, connections, batch, message_ids, gzip } => usage::ingest(db, seconds, connections, batch, message_ids, gzip).await,
+        Bench::Onboarding { accounts, events, no_load } => onboarding::onboarding(db, accounts, events, no_load).await,
         Bench::UsageMetrics { accounts, per_account, no_load, repeat } => usage::usage_metrics(db, accounts, per_account, no_load, repeat).await,
     }
 }
@@ -182,7 +194,7 @@ mod tests {
     #[test]
     fn every_benchmark_has_help_and_the_global_options() {
         Cli::command().debug_assert();
-        for c in [&[][..], &["import"], &["metrics"], &["ingest"], &["import-events"], &["score"], &["calibrate"], &["usage-metrics"]] {
+        for c in [&[][..], &["import"], &["metrics"], &["ingest"], &["import-events"], &["score"], &["calibrate"], &["usage-metrics"], &["onboarding"]] {
             let mut args = vec!["kizuna-bench"];
             args.extend_from_slice(c);
             args.push("--help");

@@ -222,6 +222,9 @@ pub trait Tx: Send {
     /// Writes an onboarding plan whole: the plan (inserted, or replacing the stored one) and
     /// its tasks (`account_name` is not stored).
     async fn save_plan(&mut self, plan: &kizuna_domain::onboarding::Plan) -> Result<()>;
+    /// Writes what a day's run changes in a stored plan: its status and dates, and the tasks
+    /// named (their done day, by whom, how). Cheaper than [`Tx::save_plan`] for many plans.
+    async fn save_plan_progress(&mut self, plan: &kizuna_domain::onboarding::Plan, tasks: &[&str]) -> Result<()>;
     /// Deletes one of the user's views; whether it existed.
     async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.

@@ -1157,6 +1157,34 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn save_plan_progress(&mut self, p: &kizuna_domain::onboarding::Plan, tasks: &[&str]) -> Result<()> {
+                sqlx::query(
+                    "UPDATE onboarding_plans SET status = $3, due_on = $4, completed_on = $5, first_value_at = $6, updated_at = $7 \
+                     WHERE account_id = $1 AND plan_id = $2",
+                )
+                .bind(&p.account_id)
+                .bind(&p.plan_id)
+                .bind(p.status.as_str())
+                .bind(p.due_on)
+                .bind(p.completed_on)
+                .bind(p.first_value_at)
+                .bind(chrono::Utc::now().timestamp_millis())
+                .execute(&mut *self.tx)
+                .await?;
+                for t in p.tasks.iter().filter(|t| tasks.contains(&t.task_id.as_str())) {
+                    sqlx::query("UPDATE onboarding_tasks SET done_on = $4, done_by = $5, done_how = $6 WHERE account_id = $1 AND plan_id = $2 AND task_id = $3")
+                        .bind(&p.account_id)
+                        .bind(&p.plan_id)
+                        .bind(&t.task_id)
+                        .bind(t.done_on)
+                        .bind(&t.done_by)
+                        .bind(t.done_how.map(|h| h.as_str()))
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn save_view(&mut self, v: &$crate::accounts::SavedView) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO saved_views (user_email, view_id, name, query, created_at) VALUES ($1, $2, $3, $4, $5) \
