@@ -136,6 +136,9 @@ pub async fn start_plan(store: &(impl Accounts + Usage + Onboarding + UnitOfWork
     if start > today {
         return Err(ParamError::new("started_on", &start.to_string(), "is after today: a plan starts on a day that has come").into());
     }
+    if (today - start).num_days() > 3660 {
+        return Err(ParamError::new("started_on", &start.to_string(), "is more than 10 years before today").into());
+    }
     let mut plan = rules::instantiate(template, kizuna_store::onboarding::new_plan_id(), &account.account_id, start, account.owner_email.clone());
     plan.account_name = account.name.clone();
     rules::refresh(&mut plan, today);

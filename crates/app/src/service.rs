@@ -446,7 +446,7 @@ impl<'a> App<'a> {
         let p = Params(q);
         let at = p.as_of()?;
         let to = p.date("to")?.unwrap_or(at);
-        let from = p.date("from")?.unwrap_or(to - chrono::Duration::days(364));
+        let from = p.date("from")?.unwrap_or_else(|| to.checked_sub_signed(chrono::Duration::days(364)).unwrap_or(NaiveDate::MIN));
         if to < from || (to - from).num_days() > 3660 {
             return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
         }
@@ -463,7 +463,7 @@ impl<'a> App<'a> {
         let p = Params(q);
         let at = p.as_of()?;
         let to = p.date("to")?.unwrap_or(at);
-        let from = p.date("from")?.unwrap_or(to - chrono::Duration::days(730));
+        let from = p.date("from")?.unwrap_or_else(|| to.checked_sub_signed(chrono::Duration::days(730)).unwrap_or(NaiveDate::MIN));
         if to < from || (to - from).num_days() > 3660 {
             return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
         }
@@ -480,6 +480,7 @@ impl<'a> App<'a> {
     /// Runs the onboarding day now (the daily job does it before the signals).
     pub async fn run_onboarding(&self, at: NaiveDate) -> Result<crate::onboarding::RunSummary, AppError> {
         self.need(Permission::EditPlaybooks)?;
+        let at = crate::check_as_of("at", at)?;
         let v = crate::onboarding::run(self.store, at).await?;
         self.actor.record(self.store, "onboarding.run", None, json!({ "at": at, "started": v.started, "tasks_done": v.tasks_done })).await?;
         Ok(v)
