@@ -217,6 +217,9 @@ impl Templates {
             if t.product.trim().is_empty() {
                 return Err(err(id, None, "a product is needed"));
             }
+            if t.behind_after_days > 365 || t.stuck_after_days > 3650 {
+                return Err(err(id, None, "behind_after_days is at most 365 and stuck_after_days at most 3,650"));
+            }
             if let Some(m) = &t.touch_model {
                 if m.parse::<crate::TouchModel>().is_err() {
                     return Err(err(id, None, &format!("touch_model {m:?} is not high, hybrid or tech")));
@@ -254,8 +257,8 @@ impl Templates {
                     return Err(err(id, Some(tid), "is listed twice"));
                 }
                 match &task.criterion {
-                    Criterion::Event { event, min_count, min_users, .. } if event.trim().is_empty() || *min_count == 0 || *min_users == 0 => {
-                        return Err(err(id, Some(tid), "an event criterion needs an event, and min_count and min_users of at least 1"));
+                    Criterion::Event { event, min_count, min_users, within_days } if event.trim().is_empty() || *min_count == 0 || *min_users == 0 || *within_days > 3650 => {
+                        return Err(err(id, Some(tid), "an event criterion needs an event, min_count and min_users of at least 1, and within_days of at most 3,650"));
                     }
                     Criterion::Metric { metric, min } if metric.trim().is_empty() || !min.is_finite() => {
                         return Err(err(id, Some(tid), "a metric criterion needs a metric and a number"));
@@ -1036,6 +1039,12 @@ mod tests {
         assert!(e.to_string().contains("not a task listed before it"), "{e}");
         ts.templates[0].phases[0].tasks[1].depends_on = vec!["kickoff".into()];
         ts.templates[0].value_milestone = Some("nope".into());
+        assert!(ts.check().is_err());
+        ts.templates[0].value_milestone = None;
+        ts.templates[0].behind_after_days = u32::MAX;
+        assert!(ts.check().unwrap_err().problem.contains("behind_after_days"), "a grace that would overflow a date is refused");
+        ts.templates[0].behind_after_days = 0;
+        ts.templates[0].phases[0].tasks[1].criterion = Criterion::Event { event: "x".into(), min_count: 1, min_users: 1, within_days: u32::MAX };
         assert!(ts.check().is_err());
         let mut special = template();
         special.template_id = "expense-ent".into();
