@@ -54,7 +54,7 @@ pub async fn put_templates(State(state): State<AppState>, me: Principal, ApiQuer
 
 /// Plans, newest first (`account`, `status`, `owner`); a partner sees only its accounts'.
 #[utoipa::path(get, path = "/api/v1/onboarding/plans", tag = "onboarding", params(OnboardingPlansRequest),
-    responses((status = 200, body = PlanList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((PlanList = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_plans(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingPlansRequest>) -> Result<Response, ApiError> {
     let list = App::new(state.store.as_ref(), &me).onboarding_plans(&q).await?;
@@ -129,7 +129,7 @@ pub async fn share(State(state): State<AppState>, me: Principal, Path(id): Path<
 /// in period, median days to complete and to first value, stuck plans; groups (`by`) and start
 /// month cohorts.
 #[utoipa::path(get, path = "/api/v1/onboarding/report", tag = "onboarding", params(OnboardingReportRequest),
-    responses((status = 200, body = OnboardingReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((OnboardingReport = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn report(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingReportRequest>) -> Result<Response, ApiError> {
@@ -145,7 +145,7 @@ pub async fn report(State(state): State<AppState>, me: Principal, ApiQuery(q): A
 /// completed on time and of those whose did not, overall and by segment, with 95% intervals and
 /// a verdict that says when the data is too thin.
 #[utoipa::path(get, path = "/api/v1/onboarding/impact", tag = "onboarding", params(OnboardingImpactRequest),
-    responses((status = 200, body = Impact), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "JSON, or CSV with format=csv", content((Impact = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn impact(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingImpactRequest>) -> Result<Response, ApiError> {
