@@ -298,6 +298,11 @@ pub struct RunSummary {
 /// The day's onboarding work, as of `at`: start the plans of new subscriptions, complete tasks
 /// from data, refresh each running plan's status, and move completed accounts on.
 pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<RunSummary, AppError> {
+    Ok(run_day(store, at).await?.0)
+}
+
+/// [`run`], with the plans still running afterwards (what the day's signals read next).
+pub(crate) async fn run_day(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<(RunSummary, Vec<Plan>), AppError> {
     let all = templates(store).await?;
     let mut summary = RunSummary { at: Some(at), ..Default::default() };
     let mut plans = store.running_plans().await?;
@@ -306,12 +311,13 @@ pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWo
     let new_ids: HashSet<String> = new.iter().map(|p| p.plan_id.clone()).collect();
     plans.extend(new);
     if plans.is_empty() {
-        return Ok(summary);
+        return Ok((summary, plans));
     }
     let facts = facts_of(store, &plans, at).await?;
     let journey = crate::journey::journey(store).await?;
     let mut writes = Vec::new();
     let mut stages = Vec::new();
+    let mut running = Vec::new();
     for mut plan in plans {
         let before = plan.clone();
         let empty = Facts::default();
@@ -328,6 +334,9 @@ pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWo
         }
         if let Some(change) = stage_move(store, &journey, &plan, before.status).await? {
             stages.push(change);
+        }
+        if plan.status.is_running() {
+            running.push(plan.clone());
         }
         if plan != before || new_ids.contains(&plan.plan_id) {
             let completed = before.status != PlanStatus::Completed && plan.status == PlanStatus::Completed;
@@ -366,7 +375,7 @@ pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWo
         }
         tx.commit().await?;
     }
-    Ok(summary)
+    Ok((summary, running))
 }
 
 /// Plans for first subscriptions to a product with a template, started from the template's

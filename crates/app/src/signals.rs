@@ -91,12 +91,12 @@ pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_
 /// usage anomalies, then opens or updates the CTAs the signals call for.
 pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
     // Plans first: the day's scores read their progress, and late plans are signals.
-    let onboarding = crate::onboarding::run(store, at).await?;
+    let (onboarding, plans) = crate::onboarding::run_day(store, at).await?;
     let scored = crate::health::score_if_due(store, at).await?.unwrap_or(0);
     let (found, new) = record_anomalies(store, at).await?;
     let config = config(store).await?;
     let forecast_refreshed = refresh_forecast_if_due(store, &config, at).await?;
-    let signals = find(store, &config, at).await?;
+    let signals = find(store, &config, &plans, at).await?;
     let mut summary = SignalsSummary {
         at,
         scored,
@@ -156,7 +156,7 @@ async fn record_anomalies(store: &(impl Usage + UnitOfWork + ?Sized), at: NaiveD
 }
 
 /// Every signal on `at` for accounts paying then.
-async fn find(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized), config: &CtaConfig, at: NaiveDate) -> Result<Vec<Signal>, AppError> {
+async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaConfig, plans: &[kizuna_domain::onboarding::Plan], at: NaiveDate) -> Result<Vec<Signal>, AppError> {
     let t = &config.signals;
     let paying: HashMap<String, NaiveDate> = store.active_accounts(at, None).await?.into_iter().collect();
     let mut out = Vec::new();
@@ -246,7 +246,7 @@ async fn find(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized), co
             out.push(Signal { account_id: account.clone(), cta_type: NO_CONTACT.0, reason: NO_CONTACT.1, key: NO_CONTACT.1.into(), evidence });
         }
     }
-    out.extend(onboarding_signals(&store.running_plans().await?, config, at));
+    out.extend(onboarding_signals(plans, config, at));
     out.sort_by(|a, b| (&a.account_id, a.reason, &a.key).cmp(&(&b.account_id, b.reason, &b.key)));
     Ok(out)
 }

@@ -594,7 +594,7 @@ mod tests {
         assert_eq!(d.onboarding_templates.check(), Ok(()));
         assert_eq!(d.onboarding_templates.templates.len(), 4, "one per product and one for enterprise expense");
         for s in PlanStatus::ALL {
-            assert!(d.plans.iter().any(|p| p.status == s), "no {s:?} plan");
+            assert!(d.plans.iter().any(|p| p.status == *s), "no {s:?} plan");
         }
         // Churn within 180 days of the due day, plans due at least 180 days before `until`.
         let churn: std::collections::HashMap<&str, NaiveDate> = d.churn.iter().map(|c| (c.account_id.as_str(), c.churned_on)).collect();

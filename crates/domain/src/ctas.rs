@@ -80,6 +80,7 @@ words!(CtaStatus { Open = "open", InProgress = "in_progress", Snoozed = "snoozed
 words!(Outcome { Success = "success", Lost = "lost", NotNeeded = "not_needed" });
 words!(Priority { Low = "low", Medium = "medium", High = "high", Critical = "critical" });
 words!(Source { Manual = "manual", Signal = "signal", Rule = "rule" });
+pub(crate) use words;
 
 /// The types every configuration has (an admin adds more).
 pub const BUILT_IN_TYPES: [&str; 5] = ["risk", "opportunity", "renewal", "onboarding", "lifecycle"];

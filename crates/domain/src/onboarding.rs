@@ -22,17 +22,7 @@ pub enum Side {
     Customer,
 }
 
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Vendor => "vendor",
-            Side::Customer => "customer",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [Side::Vendor, Side::Customer].into_iter().find(|x| x.as_str() == s)
-    }
-}
+crate::ctas::words!(Side { Vendor = "vendor", Customer = "customer" });
 
 /// What a task's due days count from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -337,20 +327,9 @@ pub enum PlanStatus {
     Cancelled,
 }
 
+crate::ctas::words!(PlanStatus { OnTrack = "on_track", Behind = "behind", Stuck = "stuck", Completed = "completed", Cancelled = "cancelled" });
+
 impl PlanStatus {
-    pub const ALL: [PlanStatus; 5] = [PlanStatus::OnTrack, PlanStatus::Behind, PlanStatus::Stuck, PlanStatus::Completed, PlanStatus::Cancelled];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlanStatus::OnTrack => "on_track",
-            PlanStatus::Behind => "behind",
-            PlanStatus::Stuck => "stuck",
-            PlanStatus::Completed => "completed",
-            PlanStatus::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
     /// Still to be worked.
     pub fn is_running(self) -> bool {
         matches!(self, PlanStatus::OnTrack | PlanStatus::Behind | PlanStatus::Stuck)
@@ -369,18 +348,7 @@ pub enum DoneBy {
     Data,
 }
 
-impl DoneBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DoneBy::Staff => "staff",
-            DoneBy::Customer => "customer",
-            DoneBy::Data => "data",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [DoneBy::Staff, DoneBy::Customer, DoneBy::Data].into_iter().find(|x| x.as_str() == s)
-    }
-}
+crate::ctas::words!(DoneBy { Staff = "staff", Customer = "customer", Data = "data" });
 
 /// A task of a running plan: the template's task with its due day.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 type FormData = HashMap<String, String>;
 
-fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
+pub(super) fn check_csrf(headers: &HeaderMap, f: &FormData) -> Result<(), ApiError> {
     if csrf::verify(headers, f.get(csrf::FIELD).map(String::as_str)) {
         Ok(())
     } else {

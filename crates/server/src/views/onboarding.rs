@@ -5,20 +5,17 @@
 
 use super::charts::columns;
 use super::format::{count, date, pct};
-use super::{csrf, label, urlencode, Page};
+use super::admin::check_csrf;
+use super::{label, urlencode, Page};
 use crate::auth::Principal;
-use crate::{ApiError, AppState, Msg};
+use crate::{ApiError, AppState};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kizuna_app::onboarding::{verdict_text, NewPlan, TaskChange};
 use kizuna_app::App;
-use kizuna_domain::onboarding::{Comparison, Kpis, Plan, PlanTask, Side};
+use kizuna_domain::onboarding::{Comparison, Kpis, Plan, PlanTask};
 use std::collections::HashMap;
-
-fn check_csrf(headers: &HeaderMap, f: &HashMap<String, String>) -> Result<(), ApiError> {
-    if csrf::verify(headers, f.get(csrf::FIELD).map(String::as_str)) { Ok(()) } else { Err(ApiError::Denied(Msg::new("edit.csrf"))) }
-}
 
 fn days(v: Option<f64>, lang: &str) -> String {
     match v {
@@ -136,10 +133,11 @@ fn criterion_text(t: &PlanTask, lang: &str) -> String {
     }
 }
 
-fn phases(p: &Plan, lang: &str, keep: impl Fn(&PlanTask) -> bool) -> Vec<minijinja::Value> {
+/// Tasks grouped by their phase, in order.
+fn phases(tasks: &[PlanTask], lang: &str) -> Vec<minijinja::Value> {
     let today = kizuna_app::today();
     let mut out: Vec<(String, Vec<minijinja::Value>)> = Vec::new();
-    for t in p.tasks.iter().filter(|t| keep(t)) {
+    for t in tasks {
         let name = if lang == "en" { t.phase_name.rsplit(" / ").next().unwrap_or(&t.phase_name).to_string() } else { t.phase_name.split(" / ").next().unwrap_or(&t.phase_name).to_string() };
         match out.last_mut() {
             Some((n, tasks)) if *n == name => tasks.push(task_line(t, lang, today)),
@@ -160,7 +158,7 @@ pub async fn plan(State(state): State<AppState>, me: Principal, headers: HeaderM
         &state,
         "onboarding_plan.html",
         minijinja::context! {
-            plan => plan_line(&p, lang), plan_id => p.plan_id, phases => phases(&p, lang, |_| true), done, total => p.tasks.len(),
+            plan => plan_line(&p, lang), plan_id => p.plan_id, phases => phases(&p.tasks, lang), done, total => p.tasks.len(),
             first_value => p.first_value_at.map(|d| date(d, lang)), template => format!("{} v{}", p.template_id, p.template_version),
             shared, today => kizuna_app::today().to_string(), error => q.get("error"),
         },
@@ -243,32 +241,12 @@ pub async fn shared(State(state): State<AppState>, headers: HeaderMap, Path(toke
     let page = Page::new(&headers, &q, None);
     let lang = page.lang;
     let s = kizuna_app::onboarding::shared_plan(state.store.as_ref(), &token).await?;
-    let plan = Plan {
-        plan_id: s.plan_id.clone(),
-        account_id: String::new(),
-        account_name: s.account_name.clone(),
-        template_id: String::new(),
-        template_version: 0,
-        name: s.name.clone(),
-        product: String::new(),
-        started_on: s.started_on,
-        due_on: s.due_on,
-        status: s.status,
-        completed_on: None,
-        first_value_at: None,
-        value_milestone: None,
-        behind_after_days: 0,
-        stuck_after_days: 0,
-        completes_to_stage: None,
-        owner_email: None,
-        tasks: s.tasks.clone(),
-    };
     let mut resp = page.render(
         &state,
         "shared_plan.html",
         minijinja::context! {
             account => s.account_name, name => s.name, due => date(s.due_on, lang), expires => date(s.expires_on, lang), done => s.done, total => s.total,
-            phases => phases(&plan, lang, |t| t.side == Side::Customer), action => format!("/shared/plans/{}", urlencode(&token)),
+            phases => phases(&s.tasks, lang), action => format!("/shared/plans/{}", urlencode(&token)),
         },
     )?;
     // The token is the key to the page: never sent on to another site.
