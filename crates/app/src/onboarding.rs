@@ -9,7 +9,7 @@ use crate::accounts::visible_account;
 use crate::{AppError, ParamError};
 use chrono::{Duration, NaiveDate, Utc};
 use kizuna_domain::journey::{StageChange, StageSource};
-use kizuna_domain::onboarding::{self as rules, Comparison, CohortRow, DoneBy, Facts, Kpis, Plan, PlanFact, PlanStatus, Side, Templates, Verdict};
+use kizuna_domain::onboarding::{self as rules, Comparison, CohortRow, DoneBy, Facts, Kpis, Plan, PlanFact, PlanStatus, RunPlan, Side, Templates, Verdict};
 use kizuna_domain::ActivityKind;
 use kizuna_store::{Accounts, Health, NewEvent, Onboarding, PlanQuery, Revenue, UnitOfWork, Usage};
 use serde::{Deserialize, Serialize};
@@ -296,34 +296,30 @@ pub struct RunSummary {
 }
 
 /// The day's onboarding work, as of `at`: start the plans of new subscriptions, complete tasks
-/// from data, refresh each running plan's status, and move completed accounts on.
+/// from data, refresh each running plan's status, and move completed accounts on. Running
+/// plans are read in part ([`RunPlan`]: their open data tasks and the others' progress) and
+/// written in batches; new plans are written whole.
 pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<RunSummary, AppError> {
-    Ok(run_day(store, at).await?.0)
-}
-
-/// [`run`], with the plans still running afterwards (what the day's signals read next).
-pub(crate) async fn run_day(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<(RunSummary, Vec<Plan>), AppError> {
     let all = templates(store).await?;
     let mut summary = RunSummary { at: Some(at), ..Default::default() };
-    let mut plans = store.running_plans().await?;
-    let new = new_plans(store, &all, at).await?;
+    let mut plans = store.run_plans(at).await?;
+    let mut new: Vec<Plan> = new_plans(store, &all, at).await?;
     summary.started = new.len() as u64;
-    let new_ids: HashSet<String> = new.iter().map(|p| p.plan_id.clone()).collect();
-    plans.extend(new);
+    plans.extend(new.iter().map(|p| RunPlan::of(p, at)));
     if plans.is_empty() {
-        return Ok((summary, plans));
+        return Ok(summary);
     }
+    let first_new = plans.len() - new.len();
     let facts = facts_of(store, &plans, at).await?;
     let journey = crate::journey::journey(store).await?;
-    let mut writes = Vec::new();
+    let empty = Facts::default();
+    // (plan, tasks done, completed by this run, its row changed)
+    let mut changed: Vec<(usize, Vec<(String, NaiveDate)>, bool, bool)> = Vec::new();
     let mut stages = Vec::new();
-    let mut running = Vec::new();
-    for mut plan in plans {
-        let before = plan.clone();
-        let empty = Facts::default();
-        let f = facts.get(&plan.account_id).unwrap_or(&empty);
-        let done = rules::complete_from(&mut plan, f, at);
-        rules::refresh(&mut plan, at);
+    for (i, run) in plans.iter_mut().enumerate() {
+        let before = (run.plan.status, run.plan.completed_on, run.plan.first_value_at);
+        let done = rules::advance(run, facts.get(&run.plan.account_id).unwrap_or(&empty), at);
+        let plan = &run.plan;
         summary.tasks_done += done.len() as u64;
         match plan.status {
             PlanStatus::OnTrack => summary.on_track += 1,
@@ -332,38 +328,49 @@ pub(crate) async fn run_day(store: &(impl Accounts + Health + Usage + Onboarding
             PlanStatus::Completed => summary.completed += 1,
             PlanStatus::Cancelled => {}
         }
-        if let Some(change) = stage_move(store, &journey, &plan, before.status).await? {
+        if let Some(change) = stage_move(store, &journey, plan, before.0).await? {
             stages.push(change);
         }
-        if plan.status.is_running() {
-            running.push(plan.clone());
-        }
-        if plan != before || new_ids.contains(&plan.plan_id) {
-            let completed = before.status != PlanStatus::Completed && plan.status == PlanStatus::Completed;
-            writes.push((plan, done, new_ids.contains(&before.plan_id), completed));
+        let completed = before.0 != PlanStatus::Completed && plan.status == PlanStatus::Completed;
+        let row_changed = before != (plan.status, plan.completed_on, plan.first_value_at);
+        if !done.is_empty() || row_changed || i >= first_new {
+            changed.push((i, done, completed, row_changed));
         }
     }
     summary.stage_moves = stages.len() as u64;
-    for chunk in writes.chunks(2000) {
-        let mut tx = store.begin().await?;
-        for (plan, done, new, completed) in chunk {
-            if *new {
-                tx.save_plan(plan).await?;
-            } else {
-                let tasks: Vec<&str> = done.iter().map(String::as_str).collect();
-                tx.save_plan_progress(plan, &tasks).await?;
-            }
-            if *new {
-                let payload = serde_json::json!({ "plan_id": plan.plan_id, "template_id": plan.template_id, "started_on": plan.started_on });
-                tx.emit(NewEvent { kind: "onboarding.plan_started", account_id: Some(&plan.account_id), payload }).await?;
-            }
-            if !done.is_empty() {
-                tx.emit(NewEvent { kind: "onboarding.tasks_done", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "tasks": done }) }).await?;
-            }
-            if *completed {
-                tx.emit(NewEvent { kind: "onboarding.plan_completed", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "completed_on": plan.completed_on }) }).await?;
+    // New plans are written whole, with what the data did to them.
+    for (i, done, ..) in changed.iter().filter(|c| c.0 >= first_new) {
+        let plan = &mut new[i - first_new];
+        for (id, day) in done {
+            if let Some(t) = plan.tasks.iter_mut().find(|t| &t.task_id == id) {
+                (t.done_on, t.done_by, t.done_how) = (Some(*day), None, Some(DoneBy::Data));
             }
         }
+        rules::refresh(plan, at);
+    }
+    for chunk in changed.chunks(20_000) {
+        let mut tx = store.begin().await?;
+        let mut events = Vec::new();
+        let mut advanced = Vec::new();
+        for (i, done, completed, row_changed) in chunk {
+            let (plan, new_plan) = if *i >= first_new { (&new[i - first_new], true) } else { (&plans[*i].plan, false) };
+            if new_plan {
+                tx.save_plan(plan).await?;
+                let payload = serde_json::json!({ "plan_id": plan.plan_id, "template_id": plan.template_id, "started_on": plan.started_on });
+                events.push(NewEvent { kind: "onboarding.plan_started", account_id: Some(&plan.account_id), payload });
+            } else {
+                advanced.push(kizuna_store::onboarding::Advanced { plan, done, plan_changed: *row_changed });
+            }
+            if !done.is_empty() {
+                let tasks: Vec<&str> = done.iter().map(|d| d.0.as_str()).collect();
+                events.push(NewEvent { kind: "onboarding.tasks_done", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "tasks": tasks }) });
+            }
+            if *completed {
+                events.push(NewEvent { kind: "onboarding.plan_completed", account_id: Some(&plan.account_id), payload: serde_json::json!({ "plan_id": plan.plan_id, "completed_on": plan.completed_on }) });
+            }
+        }
+        tx.advance_plans(&advanced).await?;
+        tx.emit_many(&events).await?;
         tx.commit().await?;
     }
     if !stages.is_empty() {
@@ -375,7 +382,7 @@ pub(crate) async fn run_day(store: &(impl Accounts + Health + Usage + Onboarding
         }
         tx.commit().await?;
     }
-    Ok((summary, running))
+    Ok(summary)
 }
 
 /// Plans for first subscriptions to a product with a template, started from the template's
@@ -405,17 +412,23 @@ async fn new_plans(store: &(impl Accounts + Onboarding + ?Sized), all: &Template
 }
 
 /// What the data says about each account with a plan, for the criteria its open tasks have.
-async fn facts_of(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized), plans: &[Plan], at: NaiveDate) -> Result<HashMap<String, Facts>, AppError> {
+async fn facts_of(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized), plans: &[RunPlan], at: NaiveDate) -> Result<HashMap<String, Facts>, AppError> {
     use kizuna_domain::onboarding::Criterion;
     let mut out: HashMap<String, Facts> = HashMap::new();
     let (mut event_accounts, mut events, mut from) = (Vec::new(), HashSet::new(), at);
+    // Users by day are read only for events whose criteria count them.
+    let mut user_events = HashSet::new();
     let (mut metric, mut attribute, mut contacts) = (false, false, Vec::new());
-    for p in plans {
-        for c in p.tasks.iter().filter(|t| t.done_on.is_none()).map(|t| &t.criterion) {
+    for run in plans {
+        let p = &run.plan;
+        for c in run.open.iter().map(|t| &t.criterion) {
             match c {
-                Criterion::Event { event, .. } => {
+                Criterion::Event { event, min_users, .. } => {
                     event_accounts.push(p.account_id.clone());
                     events.insert(event.clone());
+                    if *min_users > 1 {
+                        user_events.insert(event.clone());
+                    }
                     from = from.min(p.started_on);
                 }
                 Criterion::Metric { .. } => metric = true,
@@ -428,7 +441,8 @@ async fn facts_of(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized)
     event_accounts.sort();
     event_accounts.dedup();
     let events: Vec<String> = events.into_iter().collect();
-    for (account, event, day, user, n) in store.event_days(&event_accounts, &events, from, at).await? {
+    let user_events: Vec<String> = user_events.into_iter().collect();
+    for (account, event, day, user, n) in store.event_days(&event_accounts, &events, &user_events, from, at).await? {
         out.entry(account).or_default().events.entry(event).or_default().push((day, user, n));
     }
     if metric {
@@ -439,7 +453,7 @@ async fn facts_of(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized)
         }
     }
     if attribute {
-        let wanted: HashSet<&str> = plans.iter().map(|p| p.account_id.as_str()).collect();
+        let wanted: HashSet<&str> = plans.iter().map(|p| p.plan.account_id.as_str()).collect();
         for p in store.account_profiles(None).await? {
             if !wanted.contains(p.account_id.as_str()) {
                 continue;

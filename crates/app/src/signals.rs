@@ -91,11 +91,12 @@ pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_
 /// usage anomalies, then opens or updates the CTAs the signals call for.
 pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas + Onboarding + UnitOfWork + ?Sized), at: NaiveDate) -> Result<SignalsSummary, AppError> {
     // Plans first: the day's scores read their progress, and late plans are signals.
-    let (onboarding, plans) = crate::onboarding::run_day(store, at).await?;
+    let onboarding = crate::onboarding::run(store, at).await?;
     let scored = crate::health::score_if_due(store, at).await?.unwrap_or(0);
     let (found, new) = record_anomalies(store, at).await?;
     let config = config(store).await?;
     let forecast_refreshed = refresh_forecast_if_due(store, &config, at).await?;
+    let plans = store.late_plans(at).await?;
     let signals = find(store, &config, &plans, at).await?;
     let mut summary = SignalsSummary {
         at,
@@ -251,17 +252,18 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
     Ok(out)
 }
 
-/// Running plans that are behind (a required task late), and plans with a setup task not done
-/// by its due day: one signal per account and reason (its earliest-due plan), keyed by the
-/// plan, with the late tasks as evidence. A reason the configuration no longer has opens
-/// nothing.
+/// Running plans that are behind or stuck on `at` (their status as the day's run left it: a
+/// required task late), and plans with a setup task not done by its due day: one signal per
+/// account and reason (its earliest-due plan), keyed by the plan, with the late tasks as
+/// evidence. The plans need only their late tasks ([`Onboarding::late_plans`]). A reason the
+/// configuration no longer has opens nothing.
 pub fn onboarding_signals(plans: &[kizuna_domain::onboarding::Plan], config: &CtaConfig, at: NaiveDate) -> Vec<Signal> {
-    use kizuna_domain::onboarding::{late_tasks, status_on, PlanStatus};
+    use kizuna_domain::onboarding::{late_tasks, PlanStatus};
     let mut by_account: BTreeMap<(String, &'static str), Signal> = BTreeMap::new();
     let mut sorted: Vec<&kizuna_domain::onboarding::Plan> = plans.iter().filter(|p| p.started_on <= at).collect();
     sorted.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
     for p in sorted {
-        let status = status_on(p, at);
+        let status = p.status;
         let task_json = |t: &kizuna_domain::onboarding::PlanTask| json!({ "task_id": t.task_id, "title": t.title, "due_on": t.due_on, "side": t.side });
         let evidence = |late: Vec<serde_json::Value>| json!({ "plan_id": p.plan_id, "plan": p.name, "status": status, "started_on": p.started_on, "due_on": p.due_on, "late_tasks": late });
         if matches!(status, PlanStatus::Behind | PlanStatus::Stuck) && config.reason(ONBOARDING_BEHIND.0, ONBOARDING_BEHIND.1).is_some() {

@@ -117,6 +117,9 @@ enum Bench {
         events: u64,
         #[arg(long)]
         no_load: bool,
+        /// Write the data and stop (copy the file to time runs on the same data).
+        #[arg(long)]
+        load_only: bool,
     },
     /// Load ACCOUNTS paying accounts with PER_ACCOUNT usage events each, then time computing
     /// every default usage metric for all of them at one date.
@@ -162,7 +165,7 @@ async fn run(db: &str, bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Calibrate { rows, metrics } => health::calibrate(rows, metrics),
         Bench::ImportEvents { events } => usage::import_events(db, events).await,
         Bench::Ingest { seconds, connections, batch, message_ids, gzip } => usage::ingest(db, seconds, connections, batch, message_ids, gzip).await,
-        Bench::Onboarding { accounts, events, no_load } => onboarding::onboarding(db, accounts, events, no_load).await,
+        Bench::Onboarding { accounts, events, no_load, load_only } => onboarding::onboarding(db, accounts, events, no_load, load_only).await,
         Bench::UsageMetrics { accounts, per_account, no_load, repeat } => usage::usage_metrics(db, accounts, per_account, no_load, repeat).await,
     }
 }

@@ -120,11 +120,14 @@ async fn load(store: &dyn kizuna_store::Store, accounts: u64, per_account: u64, 
     Ok(())
 }
 
-pub async fn onboarding(db: &str, accounts: u64, per_account: u64, no_load: bool) -> anyhow::Result<ExitCode> {
+pub async fn onboarding(db: &str, accounts: u64, per_account: u64, no_load: bool, load_only: bool) -> anyhow::Result<ExitCode> {
     let store = super::open(db).await?;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
     if !no_load {
         load(store.as_ref(), accounts, per_account, day).await?;
+    }
+    if load_only {
+        return Ok(ExitCode::SUCCESS);
     }
     let started = Instant::now();
     let run = kizuna_app::onboarding::run(store.as_ref(), day).await?;

@@ -492,8 +492,7 @@ pub fn reapply(plan: &Plan, template: &Template) -> Plan {
 
 /// Required tasks not done on `day` though their due day (plus the grace days) has passed.
 pub fn late_tasks(plan: &Plan, day: NaiveDate) -> Vec<&PlanTask> {
-    let grace = Duration::days(plan.behind_after_days as i64);
-    plan.tasks.iter().filter(|t| t.required && t.due_on + grace < day && t.done_on.is_none_or(|d| d > day)).collect()
+    plan.tasks.iter().filter(|t| t.required && late_from(t.due_on, plan.behind_after_days) <= day && t.done_on.is_none_or(|d| d > day)).collect()
 }
 
 /// The day a plan was completed: the day its last required task was done, when all are.
@@ -505,21 +504,80 @@ pub fn completed_on(plan: &Plan) -> Option<NaiveDate> {
     Some(required.iter().filter_map(|t| t.done_on).max().unwrap_or(plan.started_on))
 }
 
-/// The plan's status on `day`: completed once every required task is done (on that day or
-/// before); else `behind` when a required task is late, `stuck` when it is late and no task
-/// was done for `stuck_after_days` days; else `on_track`.
-pub fn status_on(plan: &Plan, day: NaiveDate) -> PlanStatus {
-    if plan.status == PlanStatus::Cancelled {
+/// What a plan's status on a day needs of its tasks, summed up: the daily run reads it from
+/// SQL for the tasks it does not read one by one, and adds those it does ([`Progress::merge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Required tasks not done on the day.
+    pub open_required: u32,
+    /// The first day one of those is late: its due day plus the grace days, plus one.
+    pub late_from: Option<NaiveDate>,
+    /// The latest day a task was done, by the day.
+    pub last_done_on: Option<NaiveDate>,
+    /// The latest day a required task was done, by the day.
+    pub required_done_on: Option<NaiveDate>,
+}
+
+/// The first day a required task not done counts as late (its due day plus the grace days).
+pub fn late_from(due_on: NaiveDate, behind_after_days: u32) -> NaiveDate {
+    due_on + Duration::days(behind_after_days as i64 + 1)
+}
+
+impl Progress {
+    /// One task's share on `day` (a task done after `day` is not done yet).
+    pub fn task(required: bool, due_on: NaiveDate, done_on: Option<NaiveDate>, behind_after_days: u32, day: NaiveDate) -> Progress {
+        let done = done_on.filter(|d| *d <= day);
+        let open = required && done.is_none();
+        Progress {
+            open_required: open as u32,
+            late_from: open.then(|| late_from(due_on, behind_after_days)),
+            last_done_on: done,
+            required_done_on: done.filter(|_| required),
+        }
+    }
+
+    /// The progress of these tasks of a plan on `day`.
+    pub fn of(tasks: &[PlanTask], behind_after_days: u32, day: NaiveDate) -> Progress {
+        tasks.iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, behind_after_days, day)))
+    }
+
+    /// Both sets of tasks together.
+    pub fn merge(self, o: Progress) -> Progress {
+        let earliest = |a: Option<NaiveDate>, b: Option<NaiveDate>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Progress {
+            open_required: self.open_required + o.open_required,
+            late_from: earliest(self.late_from, o.late_from),
+            last_done_on: self.last_done_on.max(o.last_done_on),
+            required_done_on: self.required_done_on.max(o.required_done_on),
+        }
+    }
+}
+
+/// A plan's status on `day` from its progress on that day: completed once every required task
+/// is done; else `behind` when a required task is late, `stuck` when it is late and no task
+/// was done for `stuck_after_days` days (counted from the start before any was); else
+/// `on_track`. A cancelled plan stays cancelled.
+pub fn status_from(progress: &Progress, status: PlanStatus, started_on: NaiveDate, stuck_after_days: u32, day: NaiveDate) -> PlanStatus {
+    if status == PlanStatus::Cancelled {
         return PlanStatus::Cancelled;
     }
-    if completed_on(plan).is_some_and(|d| d <= day) {
+    if progress.open_required == 0 {
         return PlanStatus::Completed;
     }
-    if late_tasks(plan, day).is_empty() {
+    if progress.late_from.is_none_or(|d| d > day) {
         return PlanStatus::OnTrack;
     }
-    let progress = plan.tasks.iter().filter_map(|t| t.done_on).filter(|d| *d <= day).max().unwrap_or(plan.started_on).max(plan.started_on);
-    if (day - progress).num_days() >= plan.stuck_after_days as i64 { PlanStatus::Stuck } else { PlanStatus::Behind }
+    let last = progress.last_done_on.unwrap_or(started_on).max(started_on);
+    if (day - last).num_days() >= stuck_after_days as i64 { PlanStatus::Stuck } else { PlanStatus::Behind }
+}
+
+/// The plan's status on `day` ([`status_from`] its tasks' progress on that day).
+pub fn status_on(plan: &Plan, day: NaiveDate) -> PlanStatus {
+    let progress = Progress::of(&plan.tasks, plan.behind_after_days, day);
+    status_from(&progress, plan.status, plan.started_on, plan.stuck_after_days, day)
 }
 
 /// Sets the derived fields (completion day, first value, status on `day`) after a change.
@@ -588,6 +646,64 @@ pub fn complete_from(plan: &mut Plan, facts: &Facts, at: NaiveDate) -> Vec<Strin
             (t.done_on, t.done_by, t.done_how) = (Some(day.max(start)), None, Some(DoneBy::Data));
             done.push(t.task_id.clone());
         }
+    }
+    done
+}
+
+/// A task the data may complete, as the daily run reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTask {
+    pub task_id: String,
+    pub required: bool,
+    pub due_on: NaiveDate,
+    pub criterion: Criterion,
+}
+
+/// A running plan as the daily run reads it: the plan without its tasks (`plan.tasks` is
+/// empty), the tasks still open whose criterion reads data, and the progress of all its other
+/// tasks on the run's day. What lets the run skip reading every task of every plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    pub plan: Plan,
+    pub open: Vec<OpenTask>,
+    pub rest: Progress,
+}
+
+impl RunPlan {
+    /// A whole plan as the run on `at` reads it.
+    pub fn of(plan: &Plan, at: NaiveDate) -> RunPlan {
+        let (open, rest): (Vec<&PlanTask>, Vec<&PlanTask>) = plan.tasks.iter().partition(|t| t.done_on.is_none() && !t.criterion.is_manual());
+        let rest = rest.into_iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, plan.behind_after_days, at)));
+        let open = open.into_iter().map(|t| OpenTask { task_id: t.task_id.clone(), required: t.required, due_on: t.due_on, criterion: t.criterion.clone() }).collect();
+        RunPlan { plan: Plan { tasks: vec![], ..plan.clone() }, open, rest }
+    }
+}
+
+/// The daily run on one plan: marks done the open tasks whose criterion the data meets by
+/// `at` (on the day it was met) and sets the plan's status, completion day and first value as
+/// of `at`, the way [`complete_from`] and [`refresh`] do on the whole plan. Returns the tasks
+/// done and their days.
+pub fn advance(run: &mut RunPlan, facts: &Facts, at: NaiveDate) -> Vec<(String, NaiveDate)> {
+    let p = &mut run.plan;
+    let works = p.status.is_running() || p.status == PlanStatus::Completed;
+    let mut done = Vec::new();
+    let mut progress = run.rest;
+    for t in &run.open {
+        let day = if works { met_on(&t.criterion, p.started_on, facts, at).map(|d| d.max(p.started_on)) } else { None };
+        if let Some(d) = day {
+            done.push((t.task_id.clone(), d));
+        }
+        progress = progress.merge(Progress::task(t.required, t.due_on, day, p.behind_after_days, at));
+    }
+    p.status = status_from(&progress, p.status, p.started_on, p.stuck_after_days, at);
+    p.completed_on = match p.status {
+        PlanStatus::Completed => Some(progress.required_done_on.unwrap_or(p.started_on).max(p.started_on)),
+        PlanStatus::Cancelled => None,
+        // Done after `at` (a run for a past day): the stored day stands.
+        _ => p.completed_on.filter(|d| *d > at),
+    };
+    if let Some((_, d)) = p.value_milestone.as_ref().and_then(|m| done.iter().find(|(id, _)| id == m)) {
+        p.first_value_at = Some(*d);
     }
     done
 }
@@ -925,6 +1041,44 @@ mod tests {
         assert_eq!(met_on(&Criterion::ContactRole { role: "admin".into() }, d("2026-04-30"), &f3, d("2026-05-01")), Some(d("2026-05-01")));
         assert_eq!(met_on(&Criterion::Metric { metric: "active_users".into(), min: 5.0 }, d("2026-04-30"), &f3, d("2026-05-01")), None);
         assert_eq!(met_on(&Criterion::Metric { metric: "active_users".into(), min: 4.0 }, d("2026-04-30"), &f3, d("2026-05-01")), Some(d("2026-05-01")));
+    }
+
+    #[test]
+    fn the_run_on_a_plan_read_in_part_agrees_with_the_whole_plan() {
+        // The same facts and days as above, and a kick-off ticked on 5/13 by hand: the run
+        // reads only the open data tasks and the rest's progress, and must say what
+        // complete_from + refresh say on the whole plan, day after day.
+        let mut facts = Facts::default();
+        facts.events.insert("user_invited".into(), vec![(d("2026-05-02"), Some("u1".into()), 2), (d("2026-05-06"), Some("u2".into()), 2)]);
+        facts.events.insert("report_created".into(), vec![(d("2026-06-10"), Some("u2".into()), 1)]);
+        for ticked in [None, Some(d("2026-05-13"))] {
+            let mut whole = instantiate(&template(), "p1".into(), "A1", d("2026-04-30"), None);
+            whole.tasks[0].done_on = ticked;
+            // (A run for a day before a task was ticked is a backfill: the stored day stands.)
+            for at in ["2026-05-05", "2026-05-08", "2026-05-20", "2026-06-12", "2026-06-30"].map(d).into_iter().filter(|at| ticked.is_none_or(|t| t <= *at)) {
+                let mut part = RunPlan::of(&whole, at);
+                assert!(part.plan.tasks.is_empty());
+                let done = advance(&mut part, &facts, at);
+                let names = complete_from(&mut whole, &facts, at);
+                refresh(&mut whole, at);
+                assert_eq!(done.iter().map(|x| x.0.clone()).collect::<Vec<_>>(), names, "{at}");
+                for (id, day) in &done {
+                    assert_eq!(whole.tasks.iter().find(|t| &t.task_id == id).unwrap().done_on, Some(*day));
+                }
+                let fields = |p: &Plan| (p.status, p.completed_on, p.first_value_at);
+                assert_eq!(fields(&part.plan), fields(&whole), "{at}, kick-off ticked {ticked:?}");
+            }
+        }
+        // Ticked by hand on 5/13 and the users invited on 5/6: completed on 5/13 (the last
+        // required task), first value on 6/10 (the optional report).
+        let mut whole = instantiate(&template(), "p1".into(), "A1", d("2026-04-30"), None);
+        whole.tasks[0].done_on = Some(d("2026-05-13"));
+        let mut part = RunPlan::of(&whole, d("2026-06-30"));
+        advance(&mut part, &facts, d("2026-06-30"));
+        assert_eq!((part.plan.status, part.plan.completed_on, part.plan.first_value_at), (PlanStatus::Completed, Some(d("2026-05-13")), Some(d("2026-06-10"))));
+        // Progress of the rest read on a past day: a task done later is still open then.
+        let p = Progress::task(true, d("2026-05-07"), Some(d("2026-05-13")), 0, d("2026-05-10"));
+        assert_eq!(p, Progress { open_required: 1, late_from: Some(d("2026-05-08")), last_done_on: None, required_done_on: None });
     }
 
     fn fact(id: &str, start: &str, due: &str, completed: Option<&str>) -> PlanFact {

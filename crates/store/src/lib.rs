@@ -222,9 +222,10 @@ pub trait Tx: Send {
     /// Writes an onboarding plan whole: the plan (inserted, or replacing the stored one) and
     /// its tasks (`account_name` is not stored).
     async fn save_plan(&mut self, plan: &kizuna_domain::onboarding::Plan) -> Result<()>;
-    /// Writes what a day's run changes in a stored plan: its status and dates, and the tasks
-    /// named (their done day, by whom, how). Cheaper than [`Tx::save_plan`] for many plans.
-    async fn save_plan_progress(&mut self, plan: &kizuna_domain::onboarding::Plan, tasks: &[&str]) -> Result<()>;
+    /// Writes what a day's run changed in stored plans: each plan's status, completion day and
+    /// first value, and the tasks the data completed (their days; done by data). A statement
+    /// per thousand rows instead of one per plan and task.
+    async fn advance_plans(&mut self, plans: &[onboarding::Advanced<'_>]) -> Result<()>;
     /// Deletes one of the user's views; whether it existed.
     async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.
@@ -234,6 +235,8 @@ pub trait Tx: Send {
     /// A domain event, committed with the change that raised it (or not at all). Writing
     /// subscriptions emits `subscription.changed` per account by itself, at commit.
     async fn emit(&mut self, event: NewEvent<'_>) -> Result<()>;
+    /// Many domain events at once (a statement per few hundred), in their order.
+    async fn emit_many(&mut self, events: &[NewEvent<'_>]) -> Result<()>;
     /// Refresh derived tables (MRR changes, when subscriptions were written) and make
     /// everything durable.
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -6,7 +6,7 @@
 use crate::Result;
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use kizuna_domain::onboarding::{Criterion, DoneBy, Plan, PlanStatus, PlanTask, Side};
+use kizuna_domain::onboarding::{Criterion, DoneBy, Plan, PlanStatus, PlanTask, RunPlan, Side};
 
 /// Filters for the plan list (newest start first).
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,18 @@ pub struct PlanFactRow {
     pub last_done_on: Option<NaiveDate>,
 }
 
+/// What the daily run changed in a stored plan: the plan (its status, completion day and first
+/// value are written when `plan_changed`) and the tasks the data completed, with their days.
+#[derive(Debug, Clone, Copy)]
+pub struct Advanced<'a> {
+    pub plan: &'a Plan,
+    pub done: &'a [(String, NaiveDate)],
+    pub plan_changed: bool,
+}
+
+/// How `Criterion::Manual` is stored (the run reads only the other open tasks).
+pub(crate) const MANUAL: &str = r#"{"kind":"manual"}"#;
+
 /// Usage of some accounts by day: `(account, event, day, user, events)`; a row with a user
 /// counts no events, a row without one counts the day's events.
 pub type EventDay = (String, String, NaiveDate, Option<String>, u64);
@@ -55,6 +67,12 @@ pub trait Onboarding: Send + Sync {
     /// Plans still running (on track, behind, stuck), or also those completed on or after
     /// `completed_since` (a late data point can still date their tasks).
     async fn running_plans(&self) -> Result<Vec<Plan>>;
+    /// The running plans as the daily run on `at` reads them: each without its tasks, with
+    /// its open tasks that data completes, and the progress of its other tasks on `at`.
+    async fn run_plans(&self, at: NaiveDate) -> Result<Vec<RunPlan>>;
+    /// The running plans with a task late on `at` (a required one past its grace days, or a
+    /// setup task past its due day), each with those tasks only. What the signals read.
+    async fn late_plans(&self, at: NaiveDate) -> Result<Vec<Plan>>;
     /// Which (account, product) pairs already have a plan (any status).
     async fn plan_products(&self) -> Result<Vec<(String, String)>>;
     /// Each account's first subscription to each product, when it started within [from, to]:
@@ -65,8 +83,9 @@ pub trait Onboarding: Send + Sync {
     async fn plan_dues(&self, from: NaiveDate, to: NaiveDate, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(NaiveDate, Option<NaiveDate>)>>;
     /// Every plan started on or before `end`, as the report reads it on `end`.
     async fn plan_facts(&self, end: NaiveDate) -> Result<Vec<PlanFactRow>>;
-    /// The events `events` of `accounts` from `from` to `to`, by day (and their users).
-    async fn event_days(&self, accounts: &[String], events: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<EventDay>>;
+    /// The events `events` of `accounts` from `from` to `to` by day, and the users by day of
+    /// `user_events` (those whose criteria count users).
+    async fn event_days(&self, accounts: &[String], events: &[String], user_events: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<EventDay>>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -110,6 +129,63 @@ pub(crate) struct PlanTaskRow {
     done_on: Option<NaiveDate>,
     done_by: Option<String>,
     done_how: Option<String>,
+}
+
+/// A running plan's row with the progress of its tasks the run does not read one by one.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunPlanRow {
+    #[sqlx(flatten)]
+    pub(crate) plan: PlanRow,
+    open_required: i64,
+    rest_late_from: Option<NaiveDate>,
+    last_done_on: Option<NaiveDate>,
+    required_done_on: Option<NaiveDate>,
+}
+
+/// An open task that data completes.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OpenTaskRow {
+    account_id: String,
+    plan_id: String,
+    position: i32,
+    task_id: String,
+    required: i32,
+    due_on: NaiveDate,
+    criterion: String,
+}
+
+/// Running plans and their open data tasks as the run's plans, in the rows' order. The
+/// criteria repeat from plan to plan (one template): each distinct text is parsed once.
+pub(crate) fn assemble_run(rows: Vec<RunPlanRow>, tasks: Vec<OpenTaskRow>) -> Result<Vec<RunPlan>> {
+    use kizuna_domain::onboarding::{OpenTask, Progress};
+    let mut parsed: std::collections::HashMap<String, Criterion> = Default::default();
+    let mut by_plan: std::collections::HashMap<(String, String), Vec<(i32, OpenTask)>> = Default::default();
+    for t in tasks {
+        let criterion = match parsed.get(&t.criterion) {
+            Some(c) => c.clone(),
+            None => {
+                let c: Criterion = serde_json::from_str(&t.criterion).map_err(|_| bad("onboarding_tasks.criterion", t.criterion.clone()))?;
+                parsed.insert(t.criterion, c.clone());
+                c
+            }
+        };
+        let task = OpenTask { task_id: t.task_id, required: t.required != 0, due_on: t.due_on, criterion };
+        by_plan.entry((t.account_id, t.plan_id)).or_default().push((t.position, task));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut open = by_plan.remove(&(r.plan.account_id.clone(), r.plan.plan_id.clone())).unwrap_or_default();
+        open.sort_by_key(|t| t.0);
+        let rest = Progress {
+            open_required: r.open_required.max(0) as u32,
+            late_from: r.rest_late_from,
+            last_done_on: r.last_done_on,
+            required_done_on: r.required_done_on,
+        };
+        let plan = assemble(vec![r.plan], vec![])?.pop().ok_or_else(|| bad("onboarding_plans", String::new()))?;
+        out.push(RunPlan { plan, open: open.into_iter().map(|t| t.1).collect(), rest });
+    }
+    Ok(out)
 }
 
 pub(crate) const PLAN_COLUMNS: &str = "p.plan_id, p.account_id, COALESCE(a.name, p.account_id) AS account_name, p.template_id, p.template_version, \
@@ -191,7 +267,15 @@ pub fn new_plan_id() -> String {
 /// The first day a required task counts as late (stored so the report can count late tasks
 /// on any day in SQL).
 pub(crate) fn late_from(plan: &Plan, t: &PlanTask) -> NaiveDate {
-    t.due_on + chrono::Duration::days(plan.behind_after_days as i64 + 1)
+    kizuna_domain::onboarding::late_from(t.due_on, plan.behind_after_days)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn manual_is_stored_as_the_run_expects() {
+        assert_eq!(serde_json::to_string(&kizuna_domain::onboarding::Criterion::Manual).unwrap(), super::MANUAL);
+    }
 }
 
 macro_rules! onboarding_impl {
@@ -199,7 +283,7 @@ macro_rules! onboarding_impl {
         const _: () = {
             use sqlx::QueryBuilder;
             use $crate::engine::Engine;
-            use $crate::onboarding::{assemble, PlanRow, PlanTaskRow, PLAN_COLUMNS, PLAN_TASK_COLUMNS};
+            use $crate::onboarding::{assemble, assemble_run, OpenTaskRow, PlanRow, PlanTaskRow, RunPlanRow, MANUAL, PLAN_COLUMNS, PLAN_TASK_COLUMNS};
             use $crate::Result;
 
             async fn tasks_of(pool: &sqlx::Pool<$Db>, rows: &[PlanRow]) -> Result<Vec<PlanTaskRow>> {
@@ -290,6 +374,58 @@ macro_rules! onboarding_impl {
                     assemble(rows, tasks)
                 }
 
+                async fn run_plans(&self, at: chrono::NaiveDate) -> Result<Vec<kizuna_domain::onboarding::RunPlan>> {
+                    // When most plans are running, reading the plans in key order (no index on
+                    // the status) groups their tasks as they come; when few are, the status
+                    // index finds them. (0.7 s against 1.1 s in SQLite for 100,000 running plans.)
+                    let (running, all): (i64, i64) = sqlx::query_as(
+                        "SELECT COALESCE(SUM(CASE WHEN status IN ('on_track', 'behind', 'stuck') THEN 1 ELSE 0 END), 0), COUNT(*) FROM onboarding_plans",
+                    )
+                    .fetch_one(self.pool())
+                    .await?;
+                    let status = if running * 2 > all { "p.status || ''" } else { "p.status" };
+                    // The tasks not read one by one (ticked by hand, or done) summed up on `at`: a
+                    // task done after `at` is still open then. The run needs no account name.
+                    let columns = PLAN_COLUMNS.replace("COALESCE(a.name, p.account_id)", "p.account_id");
+                    let sql = format!(
+                        "SELECT {columns}, \
+                           SUM(CASE WHEN t.required = 1 AND (t.done_on IS NULL OR t.done_on > $1) THEN 1 ELSE 0 END) AS open_required, \
+                           MIN(CASE WHEN t.required = 1 AND (t.done_on IS NULL OR t.done_on > $1) THEN t.late_from END) AS rest_late_from, \
+                           MAX(CASE WHEN t.done_on <= $1 THEN t.done_on END) AS last_done_on, \
+                           MAX(CASE WHEN t.required = 1 AND t.done_on <= $1 THEN t.done_on END) AS required_done_on \
+                         FROM onboarding_plans p LEFT JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                           AND NOT (t.done_on IS NULL AND t.criterion <> '{MANUAL}') \
+                         WHERE {status} IN ('on_track', 'behind', 'stuck') GROUP BY p.account_id, p.plan_id ORDER BY p.account_id, p.plan_id"
+                    );
+                    let rows: Vec<RunPlanRow> = sqlx::query_as(&sql).bind(at).fetch_all(self.pool()).await?;
+                    let tasks: Vec<OpenTaskRow> = sqlx::query_as(&format!(
+                        "SELECT t.account_id, t.plan_id, t.position, t.task_id, t.required, t.due_on, t.criterion FROM onboarding_plans p \
+                         JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                         WHERE {status} IN ('on_track', 'behind', 'stuck') AND t.done_on IS NULL AND t.criterion <> '{MANUAL}'"
+                    ))
+                    .fetch_all(self.pool())
+                    .await?;
+                    assemble_run(rows, tasks)
+                }
+
+                async fn late_plans(&self, at: chrono::NaiveDate) -> Result<Vec<kizuna_domain::onboarding::Plan>> {
+                    const LATE: &str = "(t.done_on IS NULL OR t.done_on > $1) AND ((t.required = 1 AND t.late_from <= $1) OR (t.setup = 1 AND t.due_on < $1))";
+                    let sql = format!(
+                        "SELECT {PLAN_COLUMNS}{FROM} AND p.status IN ('on_track', 'behind', 'stuck') AND EXISTS (SELECT 1 FROM onboarding_tasks t \
+                         WHERE t.account_id = p.account_id AND t.plan_id = p.plan_id AND {LATE}) ORDER BY p.account_id, p.plan_id"
+                    );
+                    let rows: Vec<PlanRow> = sqlx::query_as(&sql).bind(at).fetch_all(self.pool()).await?;
+                    let columns = PLAN_TASK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+                    let tasks: Vec<PlanTaskRow> = sqlx::query_as(&format!(
+                        "SELECT {columns} FROM onboarding_tasks t JOIN onboarding_plans p ON p.account_id = t.account_id AND p.plan_id = t.plan_id \
+                         WHERE p.status IN ('on_track', 'behind', 'stuck') AND {LATE}"
+                    ))
+                    .bind(at)
+                    .fetch_all(self.pool())
+                    .await?;
+                    assemble(rows, tasks)
+                }
+
                 async fn plan_products(&self) -> Result<Vec<(String, String)>> {
                     Ok(sqlx::query_as("SELECT DISTINCT account_id, product FROM onboarding_plans").fetch_all(self.pool()).await?)
                 }
@@ -320,29 +456,30 @@ macro_rules! onboarding_impl {
                 }
 
                 async fn plan_facts(&self, end: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::PlanFactRow>> {
+                    // Each plan's tasks grouped as they come (plans in key order), the account's
+                    // dimensions joined after: 0.75 s against 1.1 s in SQLite at 100,000 plans.
                     Ok(sqlx::query_as(
-                        "SELECT p.plan_id, p.account_id, p.product, p.template_id, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
-                         p.status, p.stuck_after_days, a.segment, a.touch_model, a.owner_email, a.partner_id, \
-                         COALESCE(t.late_tasks, 0) AS late_tasks, t.last_done_on \
-                         FROM onboarding_plans p LEFT JOIN accounts a ON a.account_id = p.account_id \
-                         LEFT JOIN (SELECT account_id, plan_id, \
-                             SUM(CASE WHEN required = 1 AND late_from <= $1 AND (done_on IS NULL OR done_on > $1) THEN 1 ELSE 0 END) AS late_tasks, \
-                             MAX(CASE WHEN done_on <= $1 THEN done_on END) AS last_done_on \
-                           FROM onboarding_tasks GROUP BY account_id, plan_id) t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
-                         WHERE p.started_on <= $1 ORDER BY p.account_id, p.plan_id",
+                        "SELECT x.*, a.segment, a.touch_model, a.owner_email, a.partner_id FROM (\
+                           SELECT p.plan_id, p.account_id, p.product, p.template_id, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
+                             p.status, p.stuck_after_days, \
+                             SUM(CASE WHEN t.required = 1 AND t.late_from <= $1 AND (t.done_on IS NULL OR t.done_on > $1) THEN 1 ELSE 0 END) AS late_tasks, \
+                             MAX(CASE WHEN t.done_on <= $1 THEN t.done_on END) AS last_done_on \
+                           FROM onboarding_plans p LEFT JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                           WHERE p.started_on <= $1 GROUP BY p.account_id, p.plan_id) x \
+                         LEFT JOIN accounts a ON a.account_id = x.account_id",
                     )
                     .bind(end)
                     .fetch_all(self.pool())
                     .await?)
                 }
 
-                async fn event_days(&self, accounts: &[String], events: &[String], from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::EventDay>> {
+                async fn event_days(&self, accounts: &[String], events: &[String], user_events: &[String], from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::EventDay>> {
                     let mut out = Vec::new();
-                    if events.is_empty() {
-                        return Ok(out);
-                    }
                     for chunk in accounts.chunks(500) {
-                        for (table, value) in [("usage_daily", "CAST(NULL AS TEXT), events"), ("usage_daily_users", "user_id, CAST(0 AS BIGINT)")] {
+                        for (table, value, events) in [("usage_daily", "CAST(NULL AS TEXT), events", events), ("usage_daily_users", "user_id, CAST(0 AS BIGINT)", user_events)] {
+                            if events.is_empty() {
+                                continue;
+                            }
                             let mut q = QueryBuilder::<$Db>::new(format!("SELECT account_id, event_type, day, {value} FROM {table} WHERE account_id IN ("));
                             let mut s = q.separated(", ");
                             for a in chunk {

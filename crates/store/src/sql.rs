@@ -1157,30 +1157,31 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn save_plan_progress(&mut self, p: &kizuna_domain::onboarding::Plan, tasks: &[&str]) -> Result<()> {
-                sqlx::query(
-                    "UPDATE onboarding_plans SET status = $3, due_on = $4, completed_on = $5, first_value_at = $6, updated_at = $7 \
-                     WHERE account_id = $1 AND plan_id = $2",
-                )
-                .bind(&p.account_id)
-                .bind(&p.plan_id)
-                .bind(p.status.as_str())
-                .bind(p.due_on)
-                .bind(p.completed_on)
-                .bind(p.first_value_at)
-                .bind(chrono::Utc::now().timestamp_millis())
-                .execute(&mut *self.tx)
-                .await?;
-                for t in p.tasks.iter().filter(|t| tasks.contains(&t.task_id.as_str())) {
-                    sqlx::query("UPDATE onboarding_tasks SET done_on = $4, done_by = $5, done_how = $6 WHERE account_id = $1 AND plan_id = $2 AND task_id = $3")
-                        .bind(&p.account_id)
-                        .bind(&p.plan_id)
-                        .bind(&t.task_id)
-                        .bind(t.done_on)
-                        .bind(&t.done_by)
-                        .bind(t.done_how.map(|h| h.as_str()))
-                        .execute(&mut *self.tx)
-                        .await?;
+            async fn advance_plans(&mut self, plans: &[$crate::onboarding::Advanced<'_>]) -> Result<()> {
+                let now = chrono::Utc::now().timestamp_millis();
+                let rows: Vec<&$crate::onboarding::Advanced<'_>> = plans.iter().filter(|a| a.plan_changed).collect();
+                for chunk in rows.chunks(1000) {
+                    let mut q = QueryBuilder::<$Db>::new("WITH v (account_id, plan_id, status, completed_on, first_value_at) AS (");
+                    q.push_values(chunk, |mut b, a| {
+                        b.push_bind(&a.plan.account_id).push_bind(&a.plan.plan_id).push_bind(a.plan.status.as_str()).push_bind(a.plan.completed_on).push_bind(a.plan.first_value_at);
+                    });
+                    q.push(") UPDATE onboarding_plans SET status = v.status, completed_on = v.completed_on, first_value_at = v.first_value_at, updated_at = ")
+                        .push_bind(now)
+                        .push(" FROM v WHERE onboarding_plans.account_id = v.account_id AND onboarding_plans.plan_id = v.plan_id");
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                let done: Vec<(&str, &str, &str, chrono::NaiveDate)> =
+                    plans.iter().flat_map(|a| a.done.iter().map(|(t, d)| (a.plan.account_id.as_str(), a.plan.plan_id.as_str(), t.as_str(), *d))).collect();
+                for chunk in done.chunks(1000) {
+                    let mut q = QueryBuilder::<$Db>::new("WITH v (account_id, plan_id, task_id, done_on) AS (");
+                    q.push_values(chunk, |mut b, (a, p, t, d)| {
+                        b.push_bind(*a).push_bind(*p).push_bind(*t).push_bind(*d);
+                    });
+                    q.push(
+                        ") UPDATE onboarding_tasks SET done_on = v.done_on, done_by = NULL, done_how = 'data' FROM v \
+                         WHERE onboarding_tasks.account_id = v.account_id AND onboarding_tasks.plan_id = v.plan_id AND onboarding_tasks.task_id = v.task_id",
+                    );
+                    q.build().execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }
@@ -1267,6 +1268,22 @@ macro_rules! store_impl {
                     .bind(e.payload.to_string())
                     .execute(&mut *self.tx)
                     .await?;
+                Ok(())
+            }
+
+            async fn emit_many(&mut self, events: &[crate::outbox::NewEvent<'_>]) -> Result<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                self.lock_outbox().await?;
+                let at = Utc::now().timestamp_millis();
+                for chunk in events.chunks(500) {
+                    let mut q = QueryBuilder::<$Db>::new("INSERT INTO outbox (at, kind, account_id, payload) ");
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(at).push_bind(e.kind).push_bind(e.account_id).push_bind(e.payload.to_string());
+                    });
+                    q.build().execute(&mut *self.tx).await?;
+                }
                 Ok(())
             }
 

@@ -128,7 +128,11 @@ async fn plans_start_complete_and_report(db: TestDb) {
 
     // Late plans are signals: A2 behind (stuck) and its setup task (invite) not done.
     let config = kizuna_domain::ctas::CtaConfig::default_config();
-    let plans = s.running_plans().await.unwrap();
+    let plans = s.late_plans(date("2026-05-20")).await.unwrap();
+    let late: Vec<(&str, Vec<&str>)> = plans.iter().map(|p| (p.account_id.as_str(), p.tasks.iter().map(|t| t.task_id.as_str()).collect())).collect();
+    // A1 completed; A2 with its late tasks only: kick-off (done 6/1, after 5/20), invite (due
+    // 5/12) and the first report (due 5/15).
+    assert_eq!(late, vec![("A2", vec!["kickoff", "invite", "first_report"])]);
     let signals = kizuna_app::signals::onboarding_signals(&plans, &config, date("2026-05-20"));
     let found: Vec<(&str, &str, &str)> = signals.iter().map(|x| (x.account_id.as_str(), x.reason, x.key.as_str())).collect();
     let key = |k: &str| format!("{k}:{}", a2.plan_id);
