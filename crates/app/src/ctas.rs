@@ -202,6 +202,7 @@ pub(crate) fn new_cta(config: &CtaConfig, account: &Owned, cta_type: &str, reaso
         source,
         evidence: serde_json::json!({}),
         signal_key: reason.to_string(),
+        scope: String::new(),
         created_by: None,
         created_at: now,
         updated_at: now,
@@ -250,7 +251,7 @@ pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized)
     let config = config(store).await?;
     let mut cta = new_cta(&config, &Owned::from(&account), n.cta_type.trim(), n.reason.trim(), today, Source::Manual)?;
     let open = CtaQuery { account_id: Some(account.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
-    if let Some(existing) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason) {
+    if let Some(existing) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope) {
         return Err(CtaError::AlreadyOpen { account: account.account_id, cta_id: existing.cta_id }.into());
     }
     if let Some(t) = n.title.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -363,7 +364,7 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
     let changed = apply(&mut cta, &change, &actor.id, crate::today())?;
     if was == CtaStatus::Closed && cta.status != CtaStatus::Closed {
         let open = CtaQuery { account_id: Some(cta.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
-        if let Some(other) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.cta_id != cta.cta_id) {
+        if let Some(other) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope && c.cta_id != cta.cta_id) {
             return Err(CtaError::AlreadyOpen { account: cta.account_id, cta_id: other.cta_id }.into());
         }
     }

@@ -54,6 +54,9 @@ pub struct Signal {
     pub reason: &'static str,
     /// The same key on the next run means the same finding.
     pub key: String,
+    /// What the CTA is about within the account, type and reason (see `Cta::scope`): an
+    /// onboarding plan's id, else empty.
+    pub scope: String,
     pub evidence: serde_json::Value,
 }
 
@@ -69,7 +72,7 @@ pub enum Action {
 /// Decides what a signal does, from the CTAs of its account and type (any status, closed
 /// ones from the last days only). Pure.
 pub fn decide(signal: &Signal, existing: &[&SignalCta], at: NaiveDate, cooldown_days: u32) -> Action {
-    let same_reason: Vec<&SignalCta> = existing.iter().copied().filter(|c| c.reason == signal.reason).collect();
+    let same_reason: Vec<&SignalCta> = existing.iter().copied().filter(|c| c.reason == signal.reason && c.scope == signal.scope).collect();
     if let Some(c) = same_reason.iter().find(|c| c.status != CtaStatus::Closed) {
         let reopen = c.status == CtaStatus::Snoozed && c.snoozed_until.is_none_or(|u| u <= at);
         return Action::Update { cta_id: c.cta_id.clone(), reopen };
@@ -175,10 +178,10 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         let (before_score, before_band) = (before.and_then(|b| b.1), before.and_then(|b| b.2.clone()));
         let evidence = |drop: Option<f64>| json!({ "score": score, "band": band, "scored_on": day, "previous_score": before_score, "previous_band": before_band, "previous_scored_on": before.map(|b| b.0), "drop": drop });
         if band.as_deref() == Some("red") && before_band.as_deref() != Some("red") {
-            out.push(Signal { account_id: account.clone(), cta_type: HEALTH_RED.0, reason: HEALTH_RED.1, key: HEALTH_RED.1.into(), evidence: evidence(None) });
+            out.push(Signal { account_id: account.clone(), cta_type: HEALTH_RED.0, reason: HEALTH_RED.1, key: HEALTH_RED.1.into(), evidence: evidence(None), scope: String::new() });
         } else if let (Some(s), Some(b)) = (score, before_score) {
             if b - s >= t.health_drop_points {
-                out.push(Signal { account_id: account.clone(), cta_type: HEALTH_DROP.0, reason: HEALTH_DROP.1, key: HEALTH_DROP.1.into(), evidence: evidence(Some(b - s)) });
+                out.push(Signal { account_id: account.clone(), cta_type: HEALTH_DROP.0, reason: HEALTH_DROP.1, key: HEALTH_DROP.1.into(), evidence: evidence(Some(b - s)), scope: String::new() });
             }
         }
     }
@@ -199,7 +202,7 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         if list.len() > 1 {
             evidence["also"] = json!(list[1..].iter().map(|o| json!({ "event": o.event, "day": o.day, "drop": o.drop })).collect::<Vec<_>>());
         }
-        out.push(Signal { account_id: account, cta_type: USAGE_DROP.0, reason: USAGE_DROP.1, key, evidence });
+        out.push(Signal { account_id: account, cta_type: USAGE_DROP.0, reason: USAGE_DROP.1, key, evidence, scope: String::new() });
     }
 
     // Renewals within the window, keyed by their date, with the ARR up for renewal.
@@ -211,7 +214,7 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         }
         let arr_cents = mrr.get(&account).copied().unwrap_or(0) * 12;
         let evidence = json!({ "renewal_date": day, "days_left": days, "arr": kizuna_domain::money::to_units(arr_cents), "arr_cents": arr_cents });
-        out.push(Signal { account_id: account, cta_type: RENEWAL.0, reason: RENEWAL.1, key: format!("renewal:{day}"), evidence });
+        out.push(Signal { account_id: account, cta_type: RENEWAL.0, reason: RENEWAL.1, key: format!("renewal:{day}"), evidence, scope: String::new() });
     }
 
     // A churn probability at or above the threshold in a forecast of the last five weeks.
@@ -220,7 +223,7 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
             let fresh = f.forecast_on <= at && (at - f.forecast_on).num_days() < 35;
             if fresh && f.probability >= threshold && paying.contains_key(&f.account_id) {
                 let evidence = json!({ "probability": f.probability, "threshold": threshold, "horizon_days": f.horizon_days, "forecast_on": f.forecast_on });
-                out.push(Signal { account_id: f.account_id, cta_type: CHURN_RISK.0, reason: CHURN_RISK.1, key: CHURN_RISK.1.into(), evidence });
+                out.push(Signal { account_id: f.account_id, cta_type: CHURN_RISK.0, reason: CHURN_RISK.1, key: CHURN_RISK.1.into(), evidence, scope: String::new() });
             }
         }
     }
@@ -244,7 +247,7 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         let reference = last_touch.unwrap_or(*start);
         if reference <= since {
             let evidence = json!({ "last_contact_on": last_touch, "days": (at - reference).num_days(), "paying_since": start });
-            out.push(Signal { account_id: account.clone(), cta_type: NO_CONTACT.0, reason: NO_CONTACT.1, key: NO_CONTACT.1.into(), evidence });
+            out.push(Signal { account_id: account.clone(), cta_type: NO_CONTACT.0, reason: NO_CONTACT.1, key: NO_CONTACT.1.into(), evidence, scope: String::new() });
         }
     }
     out.extend(onboarding_signals(plans, config, at));
@@ -254,30 +257,28 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
 
 /// Running plans that are behind or stuck on `at` (their status as the day's run left it: a
 /// required task late), and plans with a setup task not done by its due day: one signal per
-/// account and reason (its earliest-due plan), keyed by the plan, with the late tasks as
-/// evidence. The plans need only their late tasks ([`Onboarding::late_plans`]). A reason the
-/// configuration no longer has opens nothing.
+/// plan and reason, scoped and keyed by the plan (an account with two late plans gets a CTA
+/// for each), with the late tasks as evidence. The plans need only their late tasks
+/// ([`Onboarding::late_plans`]). A reason the configuration no longer has opens nothing.
 pub fn onboarding_signals(plans: &[kizuna_domain::onboarding::Plan], config: &CtaConfig, at: NaiveDate) -> Vec<Signal> {
     use kizuna_domain::onboarding::{late_tasks, PlanStatus};
-    let mut by_account: BTreeMap<(String, &'static str), Signal> = BTreeMap::new();
-    let mut sorted: Vec<&kizuna_domain::onboarding::Plan> = plans.iter().filter(|p| p.started_on <= at).collect();
-    sorted.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
-    for p in sorted {
+    let mut out = Vec::new();
+    for p in plans.iter().filter(|p| p.started_on <= at) {
         let status = p.status;
         let task_json = |t: &kizuna_domain::onboarding::PlanTask| json!({ "task_id": t.task_id, "title": t.title, "due_on": t.due_on, "side": t.side });
         let evidence = |late: Vec<serde_json::Value>| json!({ "plan_id": p.plan_id, "plan": p.name, "status": status, "started_on": p.started_on, "due_on": p.due_on, "late_tasks": late });
         if matches!(status, PlanStatus::Behind | PlanStatus::Stuck) && config.reason(ONBOARDING_BEHIND.0, ONBOARDING_BEHIND.1).is_some() {
             let late: Vec<serde_json::Value> = late_tasks(p, at).into_iter().map(task_json).collect();
-            let s = Signal { account_id: p.account_id.clone(), cta_type: ONBOARDING_BEHIND.0, reason: ONBOARDING_BEHIND.1, key: format!("plan:{}", p.plan_id), evidence: evidence(late) };
-            by_account.entry((p.account_id.clone(), ONBOARDING_BEHIND.1)).or_insert(s);
+            let key = format!("plan:{}", p.plan_id);
+            out.push(Signal { account_id: p.account_id.clone(), cta_type: ONBOARDING_BEHIND.0, reason: ONBOARDING_BEHIND.1, key, scope: p.plan_id.clone(), evidence: evidence(late) });
         }
         let setup: Vec<serde_json::Value> = p.tasks.iter().filter(|t| t.setup && t.due_on < at && t.done_on.is_none_or(|d| d > at)).map(task_json).collect();
         if status.is_running() && !setup.is_empty() && config.reason(SETUP_LATE.0, SETUP_LATE.1).is_some() {
-            let s = Signal { account_id: p.account_id.clone(), cta_type: SETUP_LATE.0, reason: SETUP_LATE.1, key: format!("setup:{}", p.plan_id), evidence: evidence(setup) };
-            by_account.entry((p.account_id.clone(), SETUP_LATE.1)).or_insert(s);
+            let key = format!("setup:{}", p.plan_id);
+            out.push(Signal { account_id: p.account_id.clone(), cta_type: SETUP_LATE.0, reason: SETUP_LATE.1, key, scope: p.plan_id.clone(), evidence: evidence(setup) });
         }
     }
-    by_account.into_values().collect()
+    out
 }
 
 /// The measures that cost each of these accounts the most points, from its latest explanation
@@ -341,6 +342,7 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                     cta_type: s.cta_type.to_string(),
                     reason: s.reason.to_string(),
                     signal_key: s.key.clone(),
+                    scope: s.scope.clone(),
                     status: CtaStatus::Open,
                     snoozed_until: None,
                     closed_at: None,
@@ -368,6 +370,7 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                 let owned = Owned { account_id: s.account_id.clone(), name: s.account_id.clone(), owner_email: owners.get(&s.account_id).cloned().flatten() };
                 let mut cta = new_cta(config, &owned, s.cta_type, s.reason, at, Source::Signal)?;
                 cta.signal_key = s.key.clone();
+                cta.scope = s.scope.clone();
                 cta.evidence = evidence_of(s);
                 // A run for a past day (a backfill, the demo's month) dates the CTA that morning.
                 if at < kizuna_domain::time::today() {
@@ -418,7 +421,7 @@ mod tests {
 
     fn signal(reason: &'static str, key: &str) -> Signal {
         let cta_type = if reason == RENEWAL.1 { RENEWAL.0 } else { "risk" };
-        Signal { account_id: "A1".into(), cta_type, reason, key: key.into(), evidence: json!({}) }
+        Signal { account_id: "A1".into(), cta_type, reason, key: key.into(), evidence: json!({}), scope: String::new() }
     }
 
     fn cta(reason: &str, key: &str, status: CtaStatus, snoozed_until: Option<&str>, closed: Option<&str>) -> SignalCta {
@@ -428,6 +431,7 @@ mod tests {
             cta_type: if reason == RENEWAL.1 { RENEWAL.0.into() } else { "risk".into() },
             reason: reason.into(),
             signal_key: key.into(),
+            scope: String::new(),
             status,
             snoozed_until: snoozed_until.map(|d| d.parse().unwrap()),
             closed_at: closed.map(|d| kizuna_domain::time::start_of_day(d.parse().unwrap())),

@@ -2,7 +2,8 @@
 //! `cta_comments`, keyed by account first). The [`Ctas`] part of the store reads them, written
 //! once for both engines by `ctas_impl!`; they are written through the unit of work
 //! ([`crate::Tx::insert_cta`], [`crate::Tx::update_cta`], [`crate::Tx::add_cta_comment`]).
-//! At most one CTA per account, type and reason is not closed (a unique index says so).
+//! At most one CTA per account, type, reason and scope is not closed (a unique index says so;
+//! the scope is empty but for onboarding CTAs, which are about one plan).
 
 use crate::Result;
 use async_trait::async_trait;
@@ -33,6 +34,10 @@ pub struct Cta {
     pub evidence: serde_json::Value,
     /// What makes a signal's CTA the same one on the next run (`renewal:2027-03-31`).
     pub signal_key: String,
+    /// What it is about within its account, type and reason: the plan's id for an onboarding
+    /// CTA opened by a signal (one per plan), empty for the account as a whole. One CTA per
+    /// account, type, reason and scope is not closed.
+    pub scope: String,
     pub created_by: Option<String>,
     #[serde(serialize_with = "kizuna_domain::time::serde_local")]
     pub created_at: DateTime<Utc>,
@@ -104,6 +109,7 @@ pub struct SignalCta {
     pub cta_type: String,
     pub reason: String,
     pub signal_key: String,
+    pub scope: String,
     pub status: CtaStatus,
     pub snoozed_until: Option<NaiveDate>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -155,6 +161,7 @@ pub(crate) struct CtaRow {
     source: String,
     evidence: String,
     signal_key: String,
+    scope: String,
     created_by: Option<String>,
     created_at: i64,
     updated_at: i64,
@@ -178,7 +185,7 @@ pub(crate) struct TaskRow {
 }
 
 pub(crate) const CTA_COLUMNS: &str = "c.cta_id, c.account_id, COALESCE(a.name, c.account_id) AS account_name, c.cta_type, c.reason, \
-    c.title, c.priority, c.status, c.owner_email, c.due_on, c.snoozed_until, c.snooze_reason, c.source, c.evidence, c.signal_key, \
+    c.title, c.priority, c.status, c.owner_email, c.due_on, c.snoozed_until, c.snooze_reason, c.source, c.evidence, c.signal_key, c.scope, \
     c.created_by, c.created_at, c.updated_at, c.closed_at, c.outcome, c.close_note";
 
 pub(crate) const TASK_COLUMNS: &str = "account_id, cta_id, task_id, title, description, owner_email, owner_role, due_on, done_at, done_by";
@@ -215,6 +222,7 @@ impl CtaRow {
             snoozed_until: self.snoozed_until,
             snooze_reason: self.snooze_reason,
             signal_key: self.signal_key,
+            scope: self.scope,
             created_by: self.created_by,
             created_at: time(self.created_at),
             updated_at: time(self.updated_at),
@@ -374,16 +382,16 @@ macro_rules! ctas_impl {
                 }
 
                 async fn signal_ctas(&self, closed_since: chrono::DateTime<chrono::Utc>) -> Result<Vec<$crate::ctas::SignalCta>> {
-                    type Row = (String, String, String, String, String, String, Option<chrono::NaiveDate>, Option<i64>, String);
+                    type Row = (String, String, String, String, String, String, String, Option<chrono::NaiveDate>, Option<i64>, String);
                     let rows: Vec<Row> = sqlx::query_as(
-                        "SELECT account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at, evidence FROM ctas \
+                        "SELECT account_id, cta_id, cta_type, reason, signal_key, scope, status, snoozed_until, closed_at, evidence FROM ctas \
                          WHERE status <> 'closed' OR closed_at >= $1",
                     )
                     .bind(closed_since.timestamp_millis())
                     .fetch_all(self.pool())
                     .await?;
                     rows.into_iter()
-                        .map(|(account_id, cta_id, cta_type, reason, signal_key, status, snoozed_until, closed_at, evidence)| {
+                        .map(|(account_id, cta_id, cta_type, reason, signal_key, scope, status, snoozed_until, closed_at, evidence)| {
                             Ok($crate::ctas::SignalCta {
                                 status: kizuna_domain::ctas::CtaStatus::parse(&status).ok_or_else(|| $crate::StoreError::BadStoredValue {
                                     column: "ctas.status",
@@ -395,6 +403,7 @@ macro_rules! ctas_impl {
                                 cta_type,
                                 reason,
                                 signal_key,
+                                scope,
                                 snoozed_until,
                                 closed_at: closed_at.and_then(chrono::DateTime::from_timestamp_millis),
                                 evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),

@@ -22,7 +22,8 @@ pub struct PlanQuery {
 }
 
 /// One plan as the KPI report reads it, with the account's dimensions and, for the report's
-/// end day, how many required tasks were late then and the last day a task was done by then.
+/// end day, how many required tasks were late then and the last day a task was done by then
+/// (0 and none for a plan completed by then: it is neither late nor stuck).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PlanFactRow {
     pub plan_id: String,
@@ -458,6 +459,7 @@ macro_rules! onboarding_impl {
                 async fn plan_facts(&self, end: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::PlanFactRow>> {
                     // Each plan's tasks grouped as they come (plans in key order), the account's
                     // dimensions joined after: 0.75 s against 1.1 s in SQLite at 100,000 plans.
+                    // A plan completed by `end` is not late or stuck then: its tasks are not read.
                     Ok(sqlx::query_as(
                         "SELECT x.*, a.segment, a.touch_model, a.owner_email, a.partner_id FROM (\
                            SELECT p.plan_id, p.account_id, p.product, p.template_id, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
@@ -465,6 +467,7 @@ macro_rules! onboarding_impl {
                              SUM(CASE WHEN t.required = 1 AND t.late_from <= $1 AND (t.done_on IS NULL OR t.done_on > $1) THEN 1 ELSE 0 END) AS late_tasks, \
                              MAX(CASE WHEN t.done_on <= $1 THEN t.done_on END) AS last_done_on \
                            FROM onboarding_plans p LEFT JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                             AND (p.completed_on IS NULL OR p.completed_on > $1) \
                            WHERE p.started_on <= $1 GROUP BY p.account_id, p.plan_id) x \
                          LEFT JOIN accounts a ON a.account_id = x.account_id",
                     )

@@ -1015,8 +1015,8 @@ macro_rules! store_impl {
             async fn insert_cta(&mut self, c: &$crate::ctas::Cta) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO ctas (account_id, cta_id, cta_type, reason, title, priority, status, owner_email, due_on, snoozed_until, \
-                     snooze_reason, source, evidence, signal_key, created_by, created_at, updated_at, closed_at, outcome, close_note) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                     snooze_reason, source, evidence, signal_key, created_by, created_at, updated_at, closed_at, outcome, close_note, scope) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
                 )
                 .bind(&c.account_id)
                 .bind(&c.cta_id)
@@ -1038,6 +1038,7 @@ macro_rules! store_impl {
                 .bind(c.closed_at.map(|t| t.timestamp_millis()))
                 .bind(c.outcome.map(|o| o.as_str()))
                 .bind(&c.close_note)
+                .bind(&c.scope)
                 .execute(&mut *self.tx)
                 .await?;
                 self.write_cta_tasks(c).await

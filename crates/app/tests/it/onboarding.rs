@@ -227,4 +227,47 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
     assert_eq!(app.onboarding_impact(&short).await.unwrap().all.verdict, Verdict::TooThin, "no plan was due by July 2025");
 }
 
-both_engines!(plans_start_complete_and_report, shared_links_show_the_customer_side_only, impact_compares_churn_after_on_time_and_late_onboarding);
+/// Two late plans on one account (two products) open a CTA each: one per plan and reason.
+async fn two_late_plans_open_a_cta_each(db: TestDb) {
+    let s = db.store.as_ref();
+    let mut tx = s.begin().await.unwrap();
+    tx.upsert_accounts(&[account("B1")]).await.unwrap();
+    tx.upsert_subscriptions(&[subscription("B1", "core", "2026-04-30", None, 50_000), subscription("B1", "extra", "2026-04-30", None, 20_000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut templates: serde_json::Value = serde_json::from_str(TEMPLATES).unwrap();
+    let mut extra = templates["templates"][0].clone();
+    extra["template_id"] = "extra-std".into();
+    extra["product"] = "extra".into();
+    templates["templates"].as_array_mut().unwrap().push(extra);
+    let ops = admin();
+    let app = App::new(s, &ops);
+    app.save_onboarding_templates(serde_json::from_value(templates).unwrap(), false).await.unwrap();
+    let at = date("2026-05-20");
+    let first = kizuna_app::signals::run_daily(s, at).await.unwrap();
+    assert_eq!(first.onboarding.started, 2);
+    let plans = s.late_plans(at).await.unwrap();
+    assert_eq!(plans.len(), 2, "both plans are late on 5/20");
+    let q = kizuna_store::CtaQuery { account_id: Some("B1".into()), cta_type: Some("onboarding".into()), page: 1, per_page: 50, ..Default::default() };
+    let ctas = s.ctas(&q).await.unwrap().ctas;
+    let mut found: Vec<(String, String)> = ctas.iter().map(|c| (c.reason.clone(), c.scope.clone())).collect();
+    found.sort();
+    let mut want: Vec<(String, String)> = plans.iter().flat_map(|p| [("behind_plan".to_string(), p.plan_id.clone()), ("setup_late".to_string(), p.plan_id.clone())]).collect();
+    want.sort();
+    assert_eq!(found, want, "a behind_plan and a setup_late CTA for each plan");
+    for c in &ctas {
+        assert_eq!(c.evidence["plan_id"], c.scope.as_str(), "the evidence names the CTA's plan");
+    }
+    let second = kizuna_app::signals::run_daily(s, at).await.unwrap();
+    assert_eq!(second.opened, 0, "the next run finds each plan's CTA");
+    // Closed, a plan's CTA stays closed for that plan; the other plan's stays open.
+    let closed = ctas.iter().find(|c| c.reason == "behind_plan").unwrap();
+    let change = kizuna_app::ctas::CtaChange { status: Some("closed".into()), outcome: Some("not_needed".into()), ..Default::default() };
+    kizuna_app::ctas::update(s, &ops, &closed.cta_id, change).await.unwrap();
+    let third = kizuna_app::signals::run_daily(s, at + Duration::days(1)).await.unwrap();
+    assert_eq!(third.opened, 0);
+    let open: Vec<String> = s.ctas(&q).await.unwrap().ctas.into_iter().filter(|c| c.reason == "behind_plan" && c.status != kizuna_domain::ctas::CtaStatus::Closed).map(|c| c.scope).collect();
+    assert_eq!(open.len(), 1);
+    assert_ne!(open[0], closed.scope);
+}
+
+both_engines!(plans_start_complete_and_report, shared_links_show_the_customer_side_only, impact_compares_churn_after_on_time_and_late_onboarding, two_late_plans_open_a_cta_each);

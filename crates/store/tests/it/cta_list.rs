@@ -25,6 +25,7 @@ fn cta(id: &str, status: CtaStatus, due: Option<&str>, priority: Priority) -> Ct
         source: Source::Manual,
         evidence: serde_json::json!({}),
         signal_key: String::new(),
+        scope: String::new(),
         created_by: None,
         created_at: at,
         updated_at: at,
