@@ -359,7 +359,7 @@ pub async fn run(store: &(impl Accounts + Health + Usage + Onboarding + UnitOfWo
                 let payload = serde_json::json!({ "plan_id": plan.plan_id, "template_id": plan.template_id, "started_on": plan.started_on });
                 events.push(NewEvent { kind: "onboarding.plan_started", account_id: Some(&plan.account_id), payload });
             } else {
-                advanced.push(kizuna_store::onboarding::Advanced { plan, done, plan_changed: *row_changed });
+                advanced.push(kizuna_store::onboarding::Advanced { plan, done, plan_changed: *row_changed, all: plans[*i].all_time(done) });
             }
             if !done.is_empty() {
                 let tasks: Vec<&str> = done.iter().map(|d| d.0.as_str()).collect();

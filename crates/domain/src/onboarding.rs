@@ -541,6 +541,11 @@ impl Progress {
         tasks.iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, behind_after_days, day)))
     }
 
+    /// The progress of these tasks whenever done (what is kept on the plan's row).
+    pub fn all_time(tasks: &[PlanTask], behind_after_days: u32) -> Progress {
+        Progress::of(tasks, behind_after_days, NaiveDate::MAX)
+    }
+
     /// Both sets of tasks together.
     pub fn merge(self, o: Progress) -> Progress {
         let earliest = |a: Option<NaiveDate>, b: Option<NaiveDate>| match (a, b) {
@@ -667,15 +672,27 @@ pub struct RunPlan {
     pub plan: Plan,
     pub open: Vec<OpenTask>,
     pub rest: Progress,
+    /// The same tasks' progress whenever done ([`Progress::all_time`]).
+    pub rest_all: Progress,
 }
 
 impl RunPlan {
     /// A whole plan as the run on `at` reads it.
     pub fn of(plan: &Plan, at: NaiveDate) -> RunPlan {
         let (open, rest): (Vec<&PlanTask>, Vec<&PlanTask>) = plan.tasks.iter().partition(|t| t.done_on.is_none() && !t.criterion.is_manual());
-        let rest = rest.into_iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, plan.behind_after_days, at)));
+        let on = |day: NaiveDate| rest.iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, plan.behind_after_days, day)));
+        let (rest_on, rest_all) = (on(at), on(NaiveDate::MAX));
         let open = open.into_iter().map(|t| OpenTask { task_id: t.task_id.clone(), required: t.required, due_on: t.due_on, criterion: t.criterion.clone() }).collect();
-        RunPlan { plan: Plan { tasks: vec![], ..plan.clone() }, open, rest }
+        RunPlan { plan: Plan { tasks: vec![], ..plan.clone() }, open, rest: rest_on, rest_all }
+    }
+
+    /// The whole plan's progress whenever done, after the run completed `done` (what the
+    /// plan's row keeps).
+    pub fn all_time(&self, done: &[(String, NaiveDate)]) -> Progress {
+        self.open.iter().fold(self.rest_all, |p, t| {
+            let day = done.iter().find(|d| d.0 == t.task_id).map(|d| d.1);
+            p.merge(Progress::task(t.required, t.due_on, day, self.plan.behind_after_days, NaiveDate::MAX))
+        })
     }
 }
 
@@ -1067,6 +1084,7 @@ mod tests {
                 }
                 let fields = |p: &Plan| (p.status, p.completed_on, p.first_value_at);
                 assert_eq!(fields(&part.plan), fields(&whole), "{at}, kick-off ticked {ticked:?}");
+                assert_eq!(part.all_time(&done), Progress::all_time(&whole.tasks, whole.behind_after_days), "{at}");
             }
         }
         // Ticked by hand on 5/13 and the users invited on 5/6: completed on 5/13 (the last

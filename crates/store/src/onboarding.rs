@@ -22,8 +22,8 @@ pub struct PlanQuery {
 }
 
 /// One plan as the KPI report reads it, with the account's dimensions and, for the report's
-/// end day, how many required tasks were late then and the last day a task was done by then
-/// (0 and none for a plan completed by then: it is neither late nor stuck).
+/// end day, whether required tasks were late then (`late_tasks` > 0; 0 for a plan completed by
+/// then) and the last day a task was done by then.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PlanFactRow {
     pub plan_id: String,
@@ -45,12 +45,15 @@ pub struct PlanFactRow {
 }
 
 /// What the daily run changed in a stored plan: the plan (its status, completion day and first
-/// value are written when `plan_changed`) and the tasks the data completed, with their days.
+/// value, and what its tasks say, are written when `plan_changed` or a task was done) and the
+/// tasks the data completed, with their days.
 #[derive(Debug, Clone, Copy)]
 pub struct Advanced<'a> {
     pub plan: &'a Plan,
     pub done: &'a [(String, NaiveDate)],
     pub plan_changed: bool,
+    /// The plan's progress whenever done, after the run (its row keeps the late and done days).
+    pub all: kizuna_domain::onboarding::Progress,
 }
 
 /// How `Criterion::Manual` is stored (the run reads only the other open tasks).
@@ -141,6 +144,9 @@ pub(crate) struct RunPlanRow {
     rest_late_from: Option<NaiveDate>,
     last_done_on: Option<NaiveDate>,
     required_done_on: Option<NaiveDate>,
+    /// The latest day any of those was done: after the run's day only when the run is for a
+    /// past day (then their progress whenever done is read from the tasks).
+    all_last_done_on: Option<NaiveDate>,
 }
 
 /// An open task that data completes.
@@ -155,9 +161,10 @@ pub(crate) struct OpenTaskRow {
     criterion: String,
 }
 
-/// Running plans and their open data tasks as the run's plans, in the rows' order. The
+/// Running plans and their open data tasks as the run's plans on `at`, in the rows' order,
+/// and which of them had a task done after `at` (their `rest_all` is still to be read). The
 /// criteria repeat from plan to plan (one template): each distinct text is parsed once.
-pub(crate) fn assemble_run(rows: Vec<RunPlanRow>, tasks: Vec<OpenTaskRow>) -> Result<Vec<RunPlan>> {
+pub(crate) fn assemble_run(rows: Vec<RunPlanRow>, tasks: Vec<OpenTaskRow>, at: NaiveDate) -> Result<(Vec<RunPlan>, Vec<usize>)> {
     use kizuna_domain::onboarding::{OpenTask, Progress};
     let mut parsed: std::collections::HashMap<String, Criterion> = Default::default();
     let mut by_plan: std::collections::HashMap<(String, String), Vec<(i32, OpenTask)>> = Default::default();
@@ -174,7 +181,11 @@ pub(crate) fn assemble_run(rows: Vec<RunPlanRow>, tasks: Vec<OpenTaskRow>) -> Re
         by_plan.entry((t.account_id, t.plan_id)).or_default().push((t.position, task));
     }
     let mut out = Vec::with_capacity(rows.len());
+    let mut later = Vec::new();
     for r in rows {
+        if r.all_last_done_on.is_some_and(|d| d > at) {
+            later.push(out.len());
+        }
         let mut open = by_plan.remove(&(r.plan.account_id.clone(), r.plan.plan_id.clone())).unwrap_or_default();
         open.sort_by_key(|t| t.0);
         let rest = Progress {
@@ -184,9 +195,10 @@ pub(crate) fn assemble_run(rows: Vec<RunPlanRow>, tasks: Vec<OpenTaskRow>) -> Re
             required_done_on: r.required_done_on,
         };
         let plan = assemble(vec![r.plan], vec![])?.pop().ok_or_else(|| bad("onboarding_plans", String::new()))?;
-        out.push(RunPlan { plan, open: open.into_iter().map(|t| t.1).collect(), rest });
+        // Nothing done after `at`: the progress on `at` is the progress whenever done.
+        out.push(RunPlan { plan, open: open.into_iter().map(|t| t.1).collect(), rest, rest_all: rest });
     }
-    Ok(out)
+    Ok((out, later))
 }
 
 pub(crate) const PLAN_COLUMNS: &str = "p.plan_id, p.account_id, COALESCE(a.name, p.account_id) AS account_name, p.template_id, p.template_version, \
@@ -393,7 +405,8 @@ macro_rules! onboarding_impl {
                            SUM(CASE WHEN t.required = 1 AND (t.done_on IS NULL OR t.done_on > $1) THEN 1 ELSE 0 END) AS open_required, \
                            MIN(CASE WHEN t.required = 1 AND (t.done_on IS NULL OR t.done_on > $1) THEN t.late_from END) AS rest_late_from, \
                            MAX(CASE WHEN t.done_on <= $1 THEN t.done_on END) AS last_done_on, \
-                           MAX(CASE WHEN t.required = 1 AND t.done_on <= $1 THEN t.done_on END) AS required_done_on \
+                           MAX(CASE WHEN t.required = 1 AND t.done_on <= $1 THEN t.done_on END) AS required_done_on, \
+                           MAX(t.done_on) AS all_last_done_on \
                          FROM onboarding_plans p LEFT JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
                            AND NOT (t.done_on IS NULL AND t.criterion <> '{MANUAL}') \
                          WHERE {status} IN ('on_track', 'behind', 'stuck') GROUP BY p.account_id, p.plan_id ORDER BY p.account_id, p.plan_id"
@@ -406,7 +419,16 @@ macro_rules! onboarding_impl {
                     ))
                     .fetch_all(self.pool())
                     .await?;
-                    assemble_run(rows, tasks)
+                    let (mut plans, later) = assemble_run(rows, tasks, at)?;
+                    // A run for a past day: the plans with a task done since read their tasks.
+                    for i in later {
+                        let p = &mut plans[i];
+                        let Some(whole) = self.plan(&p.plan.plan_id).await? else { continue };
+                        let rest: Vec<kizuna_domain::onboarding::PlanTask> =
+                            whole.tasks.into_iter().filter(|t| !(t.done_on.is_none() && !t.criterion.is_manual())).collect();
+                        p.rest_all = kizuna_domain::onboarding::Progress::all_time(&rest, p.plan.behind_after_days);
+                    }
+                    Ok(plans)
                 }
 
                 async fn late_plans(&self, at: chrono::NaiveDate) -> Result<Vec<kizuna_domain::onboarding::Plan>> {
@@ -457,18 +479,22 @@ macro_rules! onboarding_impl {
                 }
 
                 async fn plan_facts(&self, end: chrono::NaiveDate) -> Result<Vec<$crate::onboarding::PlanFactRow>> {
-                    // Each plan's tasks grouped as they come (plans in key order), the account's
-                    // dimensions joined after: 0.75 s against 1.1 s in SQLite at 100,000 plans.
-                    // A plan completed by `end` is not late or stuck then: its tasks are not read.
+                    // What the plan's row keeps of its tasks (the first day a required task not
+                    // done is late, the last day one was done) answers for any end on or after
+                    // that last day; only a plan with a task done after `end` reads its tasks.
+                    // A plan completed by `end` is neither late nor stuck then.
                     Ok(sqlx::query_as(
                         "SELECT x.*, a.segment, a.touch_model, a.owner_email, a.partner_id FROM (\
                            SELECT p.plan_id, p.account_id, p.product, p.template_id, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
                              p.status, p.stuck_after_days, \
-                             SUM(CASE WHEN t.required = 1 AND t.late_from <= $1 AND (t.done_on IS NULL OR t.done_on > $1) THEN 1 ELSE 0 END) AS late_tasks, \
-                             MAX(CASE WHEN t.done_on <= $1 THEN t.done_on END) AS last_done_on \
-                           FROM onboarding_plans p LEFT JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
-                             AND (p.completed_on IS NULL OR p.completed_on > $1) \
-                           WHERE p.started_on <= $1 GROUP BY p.account_id, p.plan_id) x \
+                             CASE WHEN p.completed_on IS NOT NULL AND p.completed_on <= $1 THEN 0 \
+                               WHEN p.last_done_on IS NULL OR p.last_done_on <= $1 THEN CASE WHEN p.late_from <= $1 THEN 1 ELSE 0 END \
+                               ELSE (SELECT COUNT(*) FROM onboarding_tasks t WHERE t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                                 AND t.required = 1 AND t.late_from <= $1 AND (t.done_on IS NULL OR t.done_on > $1)) END AS late_tasks, \
+                             CASE WHEN p.last_done_on IS NULL OR p.last_done_on <= $1 THEN p.last_done_on \
+                               ELSE (SELECT MAX(t.done_on) FROM onboarding_tasks t WHERE t.account_id = p.account_id AND t.plan_id = p.plan_id \
+                                 AND t.done_on <= $1) END AS last_done_on \
+                           FROM onboarding_plans p WHERE p.started_on <= $1) x \
                          LEFT JOIN accounts a ON a.account_id = x.account_id",
                     )
                     .bind(end)

@@ -1096,15 +1096,18 @@ macro_rules! store_impl {
 
             async fn save_plan(&mut self, p: &kizuna_domain::onboarding::Plan) -> Result<()> {
                 let now = chrono::Utc::now().timestamp_millis();
+                let all = kizuna_domain::onboarding::Progress::all_time(&p.tasks, p.behind_after_days);
                 sqlx::query(
                     "INSERT INTO onboarding_plans (account_id, plan_id, template_id, template_version, name, product, started_on, due_on, status, \
-                     completed_on, first_value_at, value_milestone, behind_after_days, stuck_after_days, completes_to_stage, owner_email, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+                     completed_on, first_value_at, value_milestone, behind_after_days, stuck_after_days, completes_to_stage, owner_email, created_at, updated_at, \
+                     late_from, last_done_on) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19) \
                      ON CONFLICT (account_id, plan_id) DO UPDATE SET template_id = excluded.template_id, template_version = excluded.template_version, \
                      name = excluded.name, product = excluded.product, started_on = excluded.started_on, due_on = excluded.due_on, status = excluded.status, \
                      completed_on = excluded.completed_on, first_value_at = excluded.first_value_at, value_milestone = excluded.value_milestone, \
                      behind_after_days = excluded.behind_after_days, stuck_after_days = excluded.stuck_after_days, \
-                     completes_to_stage = excluded.completes_to_stage, owner_email = excluded.owner_email, updated_at = excluded.updated_at",
+                     completes_to_stage = excluded.completes_to_stage, owner_email = excluded.owner_email, updated_at = excluded.updated_at, \
+                     late_from = excluded.late_from, last_done_on = excluded.last_done_on",
                 )
                 .bind(&p.account_id)
                 .bind(&p.plan_id)
@@ -1123,6 +1126,8 @@ macro_rules! store_impl {
                 .bind(&p.completes_to_stage)
                 .bind(&p.owner_email)
                 .bind(now)
+                .bind(all.late_from)
+                .bind(all.last_done_on)
                 .execute(&mut *self.tx)
                 .await?;
                 sqlx::query("DELETE FROM onboarding_tasks WHERE account_id = $1 AND plan_id = $2").bind(&p.account_id).bind(&p.plan_id).execute(&mut *self.tx).await?;
@@ -1160,13 +1165,22 @@ macro_rules! store_impl {
 
             async fn advance_plans(&mut self, plans: &[$crate::onboarding::Advanced<'_>]) -> Result<()> {
                 let now = chrono::Utc::now().timestamp_millis();
-                let rows: Vec<&$crate::onboarding::Advanced<'_>> = plans.iter().filter(|a| a.plan_changed).collect();
+                let rows: Vec<&$crate::onboarding::Advanced<'_>> = plans.iter().filter(|a| a.plan_changed || !a.done.is_empty()).collect();
                 for chunk in rows.chunks(1000) {
-                    let mut q = QueryBuilder::<$Db>::new("WITH v (account_id, plan_id, status, completed_on, first_value_at) AS (");
+                    let mut q = QueryBuilder::<$Db>::new("WITH v (account_id, plan_id, status, completed_on, first_value_at, late_from, last_done_on) AS (");
                     q.push_values(chunk, |mut b, a| {
-                        b.push_bind(&a.plan.account_id).push_bind(&a.plan.plan_id).push_bind(a.plan.status.as_str()).push_bind(a.plan.completed_on).push_bind(a.plan.first_value_at);
+                        b.push_bind(&a.plan.account_id)
+                            .push_bind(&a.plan.plan_id)
+                            .push_bind(a.plan.status.as_str())
+                            .push_bind(a.plan.completed_on)
+                            .push_bind(a.plan.first_value_at)
+                            .push_bind(a.all.late_from)
+                            .push_bind(a.all.last_done_on);
                     });
-                    q.push(") UPDATE onboarding_plans SET status = v.status, completed_on = v.completed_on, first_value_at = v.first_value_at, updated_at = ")
+                    q.push(
+                        ") UPDATE onboarding_plans SET status = v.status, completed_on = v.completed_on, first_value_at = v.first_value_at, \
+                         late_from = v.late_from, last_done_on = v.last_done_on, updated_at = ",
+                    )
                         .push_bind(now)
                         .push(" FROM v WHERE onboarding_plans.account_id = v.account_id AND onboarding_plans.plan_id = v.plan_id");
                     q.build().execute(&mut *self.tx).await?;

@@ -121,6 +121,13 @@ async fn plans_start_complete_and_report(db: TestDb) {
     assert_eq!((k.median_days_to_complete, k.median_days_to_first_value), (Some(14.0), Some(14.0)));
     assert_eq!(r.groups.len(), 1);
     assert_eq!(r.groups[0].group, "core");
+    // June: every task done by then (kick-off 6/1), so the plans' rows answer: A2 still late
+    // (invite, first report) and nothing done for 29 days, stuck; A1 completed.
+    let june = OnboardingReportRequest { from: Some("2026-06-01".into()), to: Some("2026-06-30".into()), at: Some("2026-12-01".into()), ..Default::default() };
+    let r = app.onboarding_report(&june).await.unwrap();
+    assert_eq!((r.total.stuck, r.total.completed, r.total.due_in_period), (1, 0, 0), "{:?}", r.total);
+    let june_2 = OnboardingReportRequest { from: Some("2026-06-01".into()), to: Some("2026-06-10".into()), at: Some("2026-12-01".into()), ..Default::default() };
+    assert_eq!(app.onboarding_report(&june_2).await.unwrap().total.stuck, 0, "9 days after the kick-off: behind, not stuck");
     let april = OnboardingReportRequest { from: Some("2026-04-01".into()), to: Some("2026-04-30".into()), at: Some("2026-12-01".into()), ..Default::default() };
     let r = app.onboarding_report(&april).await.unwrap();
     assert_eq!((r.total.started, r.total.due_in_period, r.total.completion_rate_in_period), (2, 0, None));
