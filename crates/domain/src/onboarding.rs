@@ -371,6 +371,13 @@ pub struct PlanTask {
     pub done_how: Option<DoneBy>,
 }
 
+impl PlanTask {
+    /// Not done, and its criterion reads data: what the daily run reads one by one.
+    pub fn open_to_data(&self) -> bool {
+        self.done_on.is_none() && !self.criterion.is_manual()
+    }
+}
+
 /// An onboarding plan of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Plan {
@@ -639,16 +646,22 @@ pub fn met_on(criterion: &Criterion, start: NaiveDate, facts: &Facts, at: NaiveD
     }
 }
 
+/// The day an open task of a plan (its status, its start) counts as done by data on `at`:
+/// when its criterion was met, never before the start; never for a cancelled plan.
+fn done_by_data(status: PlanStatus, start: NaiveDate, criterion: &Criterion, facts: &Facts, at: NaiveDate) -> Option<NaiveDate> {
+    if !status.is_running() && status != PlanStatus::Completed {
+        return None;
+    }
+    met_on(criterion, start, facts, at).map(|d| d.max(start))
+}
+
 /// Marks done the plan's open tasks whose criterion the data meets (by `at`): which ones.
 pub fn complete_from(plan: &mut Plan, facts: &Facts, at: NaiveDate) -> Vec<String> {
-    if !plan.status.is_running() && plan.status != PlanStatus::Completed {
-        return vec![];
-    }
     let mut done = Vec::new();
-    let start = plan.started_on;
+    let (status, start) = (plan.status, plan.started_on);
     for t in plan.tasks.iter_mut().filter(|t| t.done_on.is_none()) {
-        if let Some(day) = met_on(&t.criterion, start, facts, at) {
-            (t.done_on, t.done_by, t.done_how) = (Some(day.max(start)), None, Some(DoneBy::Data));
+        if let Some(day) = done_by_data(status, start, &t.criterion, facts, at) {
+            (t.done_on, t.done_by, t.done_how) = (Some(day), None, Some(DoneBy::Data));
             done.push(t.task_id.clone());
         }
     }
@@ -679,7 +692,7 @@ pub struct RunPlan {
 impl RunPlan {
     /// A whole plan as the run on `at` reads it.
     pub fn of(plan: &Plan, at: NaiveDate) -> RunPlan {
-        let (open, rest): (Vec<&PlanTask>, Vec<&PlanTask>) = plan.tasks.iter().partition(|t| t.done_on.is_none() && !t.criterion.is_manual());
+        let (open, rest): (Vec<&PlanTask>, Vec<&PlanTask>) = plan.tasks.iter().partition(|t| t.open_to_data());
         let on = |day: NaiveDate| rest.iter().fold(Progress::default(), |p, t| p.merge(Progress::task(t.required, t.due_on, t.done_on, plan.behind_after_days, day)));
         let (rest_on, rest_all) = (on(at), on(NaiveDate::MAX));
         let open = open.into_iter().map(|t| OpenTask { task_id: t.task_id.clone(), required: t.required, due_on: t.due_on, criterion: t.criterion.clone() }).collect();
@@ -702,11 +715,10 @@ impl RunPlan {
 /// done and their days.
 pub fn advance(run: &mut RunPlan, facts: &Facts, at: NaiveDate) -> Vec<(String, NaiveDate)> {
     let p = &mut run.plan;
-    let works = p.status.is_running() || p.status == PlanStatus::Completed;
     let mut done = Vec::new();
     let mut progress = run.rest;
     for t in &run.open {
-        let day = if works { met_on(&t.criterion, p.started_on, facts, at).map(|d| d.max(p.started_on)) } else { None };
+        let day = done_by_data(p.status, p.started_on, &t.criterion, facts, at);
         if let Some(d) = day {
             done.push((t.task_id.clone(), d));
         }

@@ -425,7 +425,7 @@ macro_rules! onboarding_impl {
                         let p = &mut plans[i];
                         let Some(whole) = self.plan(&p.plan.plan_id).await? else { continue };
                         let rest: Vec<kizuna_domain::onboarding::PlanTask> =
-                            whole.tasks.into_iter().filter(|t| !(t.done_on.is_none() && !t.criterion.is_manual())).collect();
+                            whole.tasks.into_iter().filter(|t| !t.open_to_data()).collect();
                         p.rest_all = kizuna_domain::onboarding::Progress::all_time(&rest, p.plan.behind_after_days);
                     }
                     Ok(plans)
