@@ -650,8 +650,7 @@ pub fn verdict_text(v: Verdict, lang: &str) -> &'static str {
     }
 }
 
-// Shared plan links: `{plan_id}.{expires as YYYYMMDD}.{signature}`, the signature an
-// HMAC-SHA256 of the first two parts with a key kept in the database.
+// Shared plan links (`kizuna_domain::links`), signed with a key kept in the database.
 
 /// A link to hand to the customer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -678,27 +677,9 @@ async fn link_key(store: &(impl Usage + UnitOfWork + ?Sized), create: bool) -> R
     Ok(store.setting(LINK_SECRET).await?.map(String::into_bytes))
 }
 
-fn sign(key: &[u8], payload: &str) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(payload.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-fn verify(key: &[u8], payload: &str, signature: &str) -> bool {
-    use base64::Engine;
-    use hmac::Mac;
-    let Ok(sig) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else { return false };
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(payload.as_bytes());
-    mac.verify_slice(&sig).is_ok()
-}
-
 /// The token of a link to `plan_id` that opens until `expires_on`, signed with `key`.
 pub fn link_token(key: &[u8], plan_id: &str, expires_on: NaiveDate) -> String {
-    let payload = format!("{plan_id}.{}", expires_on.format("%Y%m%d"));
-    format!("{payload}.{}", sign(key, &payload))
+    kizuna_domain::links::token(key, plan_id, expires_on)
 }
 
 /// Makes a link to the plan's customer side, valid for `days` days (1 to 90).
@@ -718,13 +699,8 @@ pub async fn share(store: &(impl Accounts + Usage + Onboarding + UnitOfWork + ?S
 
 /// The plan a link opens, when it is genuine and not expired.
 async fn plan_of_link(store: &(impl Usage + Onboarding + UnitOfWork + ?Sized), token: &str) -> Result<Plan, AppError> {
-    let mut parts = token.splitn(3, '.');
-    let (Some(id), Some(exp), Some(sig)) = (parts.next(), parts.next(), parts.next()) else { return Err(OnboardingError::LinkInvalid.into()) };
     let key = link_key(store, false).await?.ok_or(OnboardingError::LinkInvalid)?;
-    if token.len() > 200 || !verify(&key, &format!("{id}.{exp}"), sig) {
-        return Err(OnboardingError::LinkInvalid.into());
-    }
-    let expires = NaiveDate::parse_from_str(exp, "%Y%m%d").map_err(|_| OnboardingError::LinkInvalid)?;
+    let (id, expires) = kizuna_domain::links::read(&key, token).ok_or(OnboardingError::LinkInvalid)?;
     if crate::today() > expires {
         return Err(OnboardingError::LinkExpired(expires).into());
     }

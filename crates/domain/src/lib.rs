@@ -7,6 +7,7 @@ pub mod fields;
 pub mod health;
 pub mod jobs;
 pub mod journey;
+pub mod links;
 pub mod metrics;
 pub mod model;
 pub mod onboarding;

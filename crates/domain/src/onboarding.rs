@@ -219,6 +219,11 @@ impl Templates {
             if tasks.is_empty() || tasks.len() > MAX_TASKS {
                 return Err(err(id, None, &format!("a template has 1 to {MAX_TASKS} tasks, not {}", tasks.len())));
             }
+            // A plan completes when its required tasks are done: with none it would be complete
+            // the day it starts and count as onboarded on time.
+            if !tasks.iter().any(|t| t.required) {
+                return Err(err(id, None, "at least one task must be required (a plan completes when its required tasks are done)"));
+            }
             let mut phases = HashSet::new();
             for p in &t.phases {
                 if !ident_ok(&p.phase_id) || !phases.insert(p.phase_id.as_str()) || p.name.trim().is_empty() {
@@ -1198,6 +1203,10 @@ mod tests {
         ts.templates[0].behind_after_days = 0;
         ts.templates[0].phases[0].tasks[1].criterion = Criterion::Event { event: "x".into(), min_count: 1, min_users: 1, within_days: u32::MAX };
         assert!(ts.check().is_err());
+        let mut optional = template();
+        optional.phases.iter_mut().flat_map(|p| p.tasks.iter_mut()).for_each(|t| t.required = false);
+        let e = Templates { templates: vec![optional] }.check().unwrap_err();
+        assert!(e.problem.contains("at least one task must be required"), "a plan of optional tasks only would be complete on its first day: {e}");
         let mut special = template();
         special.template_id = "expense-ent".into();
         special.segment = Some("enterprise".into());
