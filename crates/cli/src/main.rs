@@ -145,7 +145,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, settings)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", kizuna_store::error_text(e.as_ref()));
             ExitCode::FAILURE
         }
     }

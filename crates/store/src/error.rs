@@ -21,6 +21,13 @@ pub enum StoreError {
     /// A backup or restore that could not be made; the message says what and why.
     #[error("{0}")]
     Backup(String),
+    /// SQLite's "database or disk is full", with where the room ran out (see `sqlite::explain_full`).
+    #[error("{0}")]
+    DiskFull(String),
+    /// A database that cannot be written (full, read-only) and whose schema is older than this
+    /// build's: the message names the file and why.
+    #[error("{0}")]
+    CannotMigrate(String),
     #[error("stored value {value:?} in {column} is not valid: {expected}")]
     BadStoredValue { column: &'static str, value: String, expected: String },
 }
@@ -40,10 +47,26 @@ impl StoreError {
     /// A statement the database refuses for what it holds (a constraint, a value too big) or a
     /// bug is not transient: retrying it would fail forever.
     pub fn is_transient(&self) -> bool {
+        if self.is_disk_full() {
+            return true;
+        }
         match self {
             StoreError::Sql(e) | StoreError::Connect { source: e, .. } => sqlx_transient(e),
             // SQLite's primary result codes (the low byte of an extended code).
             StoreError::Sqlite { code, .. } => sqlite_transient(*code),
+            _ => false,
+        }
+    }
+
+    /// SQLite's SQLITE_FULL: a file system it writes to (the database's, or its temporary
+    /// directory's) has no room.
+    pub fn is_disk_full(&self) -> bool {
+        let sqlx_full = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.parse::<i32>().is_ok_and(|c| c & 0xff == 13)));
+        match self {
+            StoreError::DiskFull(_) => true,
+            StoreError::Sql(e) | StoreError::Connect { source: e, .. } => sqlx_full(e),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e) | sqlx::migrate::MigrateError::ExecuteMigration(e, _)) => sqlx_full(e),
+            StoreError::Sqlite { code, .. } => code & 0xff == 13,
             _ => false,
         }
     }

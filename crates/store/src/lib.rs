@@ -117,6 +117,24 @@ pub struct OpenError {
     pub source: StoreError,
 }
 
+/// An error and its causes as a command-line tool prints them (`a: b: c`), each cause once: a
+/// library error whose message already carries its cause (sqlx's migration errors do, three
+/// deep) is not repeated.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    for cause in std::iter::successors(Some(e), |e| e.source()) {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// [`open`] for a command-line tool (`kizuna`, `kizuna-bench`): the error names the database.
 pub async fn open_named(url: &str) -> Result<Arc<dyn Store>, OpenError> {
     open(url).await.map_err(|source| OpenError { url: redact_url(url), source })

@@ -82,11 +82,22 @@ impl SqliteStore {
             // Rows cross from the connection's thread in batches: with the default of 50 the two
             // threads woke each other for nearly every row of a 100,000-row answer.
             .row_buffer_size(4096);
-        let pool = SqlitePoolOptions::new().max_connections(if alone { 1 } else { 8 }).connect_with(options.clone()).await.map_err(connect)?;
+        let file = options.get_filename().to_path_buf();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if alone { 1 } else { 8 })
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| explain_full(connect(e), &file, "opening"))?;
         let read_only = read_only(&pool).await?;
+        let migrator = sqlx::migrate!("./migrations/sqlite");
         match &read_only {
-            None => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
-            // Reads still work (and /healthz says why writes do not); a newer schema cannot be made.
+            None => migrator.run(&pool).await.map_err(|e| explain_full(e.into(), &file, "migrating"))?,
+            // Reads still work (and /healthz says why writes do not) when the schema is this
+            // version's; an older one cannot be brought up to date, and reading it would fail
+            // on the first missing table.
+            Some(reason) if pending_migrations(&pool, &migrator).await => {
+                return Err(StoreError::CannotMigrate(format!("{} needs its schema brought up to this version of Kizuna and cannot be written now: {reason}", file.display())));
+            }
             Some(reason) => tracing::warn!("not migrating: {reason}"),
         }
         // It checkpoints every 30,000 pages (234 MiB of 8 KiB pages) rather than 1,000: fewer stops to copy
@@ -100,11 +111,17 @@ impl SqliteStore {
         let writer_options = options.pragma("wal_autocheckpoint", "30000").synchronous(SqliteSynchronous::Full);
         let store = SqliteStore { pool, writer: Default::default(), writer_options, alone, known_accounts: Default::default() };
         if read_only.is_none() {
-            crate::usage::align_usage_days(&store).await?;
-            store.fill_search_keys().await?;
+            crate::usage::align_usage_days(&store).await.map_err(|e| explain_full(e, &file, "aligning usage days"))?;
+            store.fill_search_keys().await.map_err(|e| explain_full(e, &file, "filling search keys"))?;
         }
         Ok(store)
     }
+}
+
+/// Whether the database lacks a migration of this build (a new file has none).
+async fn pending_migrations(pool: &SqlitePool, migrator: &sqlx::migrate::Migrator) -> bool {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await.unwrap_or_default();
+    migrator.iter().any(|m| !applied.contains(&m.version))
 }
 
 /// Whether the writer is out of any transaction. A failed write leaves its rollback queued on
@@ -138,14 +155,70 @@ async fn read_only(pool: &SqlitePool) -> crate::Result<Option<String>> {
 const MIN_FREE_BYTES: u64 = 1 << 20;
 
 /// A reason when the file system holding the database is (nearly) full, so `/healthz` says so
-/// before a write fails, not only after.
+/// before the next write fails.
 async fn disk_full(conn: &mut SqliteConnection) -> Option<String> {
     let files: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list").fetch_all(&mut *conn).await.ok()?;
     let file = files.into_iter().find(|f| f.1 == "main").map(|f| f.2).filter(|f| !f.is_empty())?;
     let dir = std::path::Path::new(&file).parent()?;
+    full_reason(free_bytes(dir), None)
+}
+
+/// A reason when SQLite's temporary directory (where sorts and index builds larger than the
+/// page cache spill; often another file system, `/var/tmp`) is (nearly) full. Ordinary writes
+/// still work, so the database opens and migrates; `/healthz` says it before a large report
+/// or the next index-building migration fails on it.
+fn temp_dir_full() -> Option<String> {
+    let temp = temp_dir()?;
+    full_reason(None, free_bytes(&temp).map(|f| (temp.as_path(), f)))
+}
+
+/// The reason from the free bytes of the database's file system and of SQLite's temporary
+/// directory (each when known).
+fn full_reason(db_free: Option<u64>, temp: Option<(&std::path::Path, u64)>) -> Option<String> {
+    if let Some(free) = db_free.filter(|f| *f < MIN_FREE_BYTES) {
+        return Some(format!("the disk holding the SQLite database is full ({free} bytes free): writes fail until space is freed"));
+    }
+    let (dir, free) = temp.filter(|(_, f)| *f < MIN_FREE_BYTES)?;
+    Some(format!(
+        "SQLite's temporary directory {} is full ({free} bytes free): large sorts and index builds fail until space is freed there or SQLITE_TMPDIR names a larger one",
+        dir.display()
+    ))
+}
+
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     let stat = rustix::fs::statvfs(dir).ok()?;
-    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
-    (free < MIN_FREE_BYTES).then(|| format!("the disk holding the SQLite database is full ({free} bytes free): writes fail until space is freed"))
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// The directory SQLite puts its temporary files in: the first of `SQLITE_TMPDIR`, `TMPDIR`,
+/// `/var/tmp`, `/usr/tmp`, `/tmp` and the working directory that is a directory this process
+/// may write and enter (SQLite's own order, `unixTempFileDir`).
+pub fn temp_dir() -> Option<std::path::PathBuf> {
+    let from_env = ["SQLITE_TMPDIR", "TMPDIR"].into_iter().filter_map(|v| std::env::var_os(v).map(std::path::PathBuf::from));
+    let fixed = ["/var/tmp", "/usr/tmp", "/tmp", "."].into_iter().map(std::path::PathBuf::from);
+    from_env.chain(fixed).find(|d| d.is_dir() && rustix::fs::access(d, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).is_ok())
+}
+
+/// SQLite's "database or disk is full" names neither: `e`, when it is that, becomes an error
+/// that says what was being done and how much room the database's file system and SQLite's
+/// temporary directory have.
+fn explain_full(e: StoreError, file: &std::path::Path, doing: &str) -> StoreError {
+    if !e.is_disk_full() {
+        return e;
+    }
+    // The total too: the sort that failed has removed its files by now, so a small file system
+    // shows as small rather than as full.
+    let room = |dir: Option<&std::path::Path>| match dir.and_then(|d| rustix::fs::statvfs(d).ok().map(|s| (d, s))) {
+        Some((d, s)) => format!("{} has {} of {} bytes free", d.display(), s.f_bavail.saturating_mul(s.f_frsize), s.f_blocks.saturating_mul(s.f_frsize)),
+        None => "unknown".to_string(),
+    };
+    let db_dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    StoreError::DiskFull(format!(
+        "SQLite ran out of disk space while {doing} {}: the database's directory {}; its temporary directory (SQLITE_TMPDIR, else TMPDIR, else /var/tmp), where large sorts and index builds spill, {}",
+        file.display(),
+        room(Some(db_dir)),
+        room(temp_dir().as_deref()),
+    ))
 }
 
 /// A day as the text sqlx stores it ("2026-01-03").
@@ -195,6 +268,48 @@ pub(crate) fn push_time(out: &mut String, at: chrono::DateTime<chrono::Utc>) {
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
+    use std::path::Path;
+
+    /// A real SQLITE_FULL: a database held to two pages by `max_page_count`.
+    async fn sqlite_full() -> sqlx::Error {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        conn.execute("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 2").await.unwrap();
+        conn.execute("INSERT INTO t VALUES (zeroblob(100000))").await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_at_open_says_where_the_room_ran_out() {
+        let full = crate::StoreError::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(sqlite_full().await, 38));
+        assert!(full.is_disk_full() && full.is_transient());
+        let db = tempfile::tempdir().unwrap();
+        let e = super::explain_full(full, &db.path().join("kizuna.db"), "migrating");
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("SQLite ran out of disk space while migrating {}", db.path().join("kizuna.db").display())), "{text}");
+        assert!(text.contains(&format!("the database's directory {} has ", db.path().display())) && text.contains(" bytes free"), "{text}");
+        let temp = super::temp_dir().unwrap();
+        assert!(text.contains(&format!("its temporary directory (SQLITE_TMPDIR, else TMPDIR, else /var/tmp), where large sorts and index builds spill, {} has ", temp.display())), "{text}");
+        assert!(e.is_disk_full() && e.is_transient(), "still a full disk: ingestion answers 503 and retries");
+        // Any other error passes through as it was.
+        let other = crate::StoreError::Sql(sqlx::Error::RowNotFound);
+        assert!(matches!(super::explain_full(other, Path::new("x.db"), "migrating"), crate::StoreError::Sql(sqlx::Error::RowNotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_migration_error_prints_its_cause_once() {
+        let e = crate::StoreError::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(sqlite_full().await, 38));
+        assert_eq!(crate::error_text(&e), "database migration failed: while executing migration 38: error returned from database: (code: 13) database or disk is full");
+    }
+
+    #[test]
+    fn health_names_the_file_system_that_is_full() {
+        let mib = 1 << 20;
+        assert_eq!(super::full_reason(Some(10 * mib), Some((Path::new("/var/tmp"), 10 * mib))), None);
+        assert!(super::full_reason(Some(4096), Some((Path::new("/var/tmp"), 10 * mib))).unwrap().starts_with("the disk holding the SQLite database is full (4096 bytes free)"));
+        let temp = super::full_reason(Some(10 * mib), Some((Path::new("/mnt/small"), 0))).unwrap();
+        assert!(temp.starts_with("SQLite's temporary directory /mnt/small is full (0 bytes free)"), "{temp}");
+        assert_eq!(super::full_reason(None, None), None);
+    }
 
     #[test]
     fn statements_are_about_a_sixteenth_within_bounds() {
@@ -323,8 +438,9 @@ impl Engine for SqliteStore {
 
     /// SQLite's own answer (`sqlite3_db_readonly`): the file was opened read-only, because it
     /// or its directory cannot be written or the URL asked for `mode=ro`.
+    /// Also a full temporary directory (see [`temp_dir_full`]): writes work, large ones will not.
     async fn read_only_reason(&self) -> crate::Result<Option<String>> {
-        read_only(&self.pool).await
+        Ok(read_only(&self.pool).await?.or_else(temp_dir_full))
     }
 
     fn pool(&self) -> &SqlitePool {

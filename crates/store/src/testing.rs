@@ -157,3 +157,39 @@ macro_rules! both_engines {
         }
     };
 }
+/// A small file system for one test: a tmpfs mounted on a temporary directory (needs root, as
+/// in CI), unmounted when dropped.
+pub struct SmallDisk {
+    pub dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    /// Writes zeros until the file system is full; returns the file that filled it.
+    pub fn fill(&self) -> std::path::PathBuf {
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 << 10];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        // The last partial block may have left room for a little: take it byte by byte.
+        while std::io::Write::write_all(&mut f, &[0]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: the writer thread may still hold the database open for a moment.
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+

@@ -4,5 +4,6 @@
 mod backup;
 mod cli;
 mod crash;
+mod disk;
 mod sdk;
 mod servers;

@@ -133,7 +133,8 @@ async fn document() -> Response {
 /// `GET /healthz`: 200 when the database answers. Needs no sign-in. `degraded` (still 200: the
 /// server reads and answers), with the reason, while the database cannot be written: it is
 /// read-only (a read-only SQLite file, a PostgreSQL standby), its disk is full (SQLite: under
-/// 1 MiB free on the file's file system), or usage writes fail because it
+/// 1 MiB free on the file's file system, or on the temporary directory where its large sorts
+/// and index builds spill), or usage writes fail because it
 /// cannot take them (with since when; `ok` again after the next write that succeeds).
 pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await?;

@@ -272,49 +272,13 @@ both_engines!(
     partner_keys_and_ids,
 );
 
-/// A small file system for one test: a tmpfs mounted on a temporary directory (needs root, as
-/// in CI), unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(SmallDisk { dir })
-    }
-
-    /// Writes zeros until the file system is full; returns the file that filled it.
-    fn fill(&self) -> std::path::PathBuf {
-        let path = self.dir.path().join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let block = vec![0u8; 64 << 10];
-        while f.write_all(&block).is_ok() {}
-        // The last partial block may have left room for a little: take it byte by byte.
-        while f.write_all(&[0]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        // Lazily: the writer thread may still hold the database open for a moment.
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
-    }
-}
-
 /// The database on a file system that fills up: ingestion answers 503 with `Retry-After` while
 /// it is full (never 500, and never after it is freed), `/healthz` says degraded and why, and
 /// once space is freed the same requests are stored without a restart. Every event ever
 /// acknowledged is stored exactly once; nothing of a refused request is half-stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_answers_503_then_recovers() {
-    let Some(disk) = SmallDisk::mount("8m") else {
+    let Some(disk) = kizuna_store::testing::SmallDisk::mount("8m") else {
         assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "under CI=true the full-disk test must run: it mounts a tmpfs (needs root)");
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
