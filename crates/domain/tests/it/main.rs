@@ -2,3 +2,4 @@
 //! binary for each file directly under tests/, so each test file is a module here instead.
 
 mod fuzz;
+mod onboarding_run;
