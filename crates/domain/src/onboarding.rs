@@ -179,7 +179,87 @@ pub const MAX_TASKS: usize = 100;
 pub struct TemplateError {
     pub template: String,
     pub task: Option<String>,
-    pub problem: String,
+    pub problem: Problem,
+}
+
+/// Why a template is refused. The pages show it in the reader's language by [`Problem::key`]
+/// (an i18n key) with [`Problem::value`] as its `%{value}`; the text here is the English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("at most {MAX_TEMPLATES} templates, not {0}")]
+    TooManyTemplates(usize),
+    #[error("an id is 1 to 60 lower-case letters, digits, _ or -")]
+    Id,
+    #[error("is listed twice")]
+    Twice,
+    #[error("a name of 1 to 100 characters is needed")]
+    Name,
+    #[error("a product is needed")]
+    Product,
+    #[error("behind_after_days is at most 365 and stuck_after_days at most 3,650")]
+    Thresholds,
+    #[error("touch_model {0:?} is not high, hybrid or tech")]
+    TouchModel(String),
+    #[error("a template has 1 to {MAX_TASKS} tasks, not {0}")]
+    TaskCount(usize),
+    #[error("at least one task must be required (a plan completes when its required tasks are done)")]
+    NoRequiredTask,
+    #[error("phase {0:?}: a unique id and a name are needed")]
+    Phase(String),
+    #[error("a task id is 1 to 60 lower-case letters, digits, _ or -")]
+    TaskId,
+    #[error("a title of 1 to 200 characters is needed")]
+    Title,
+    #[error("due_days is at most 365 business days")]
+    DueDays,
+    #[error("depends on {0:?}, which is not a task listed before it")]
+    DependsOn(String),
+    #[error("an event criterion needs an event, min_count and min_users of at least 1, and within_days of at most 3,650")]
+    Event,
+    #[error("a metric criterion needs a metric and a number")]
+    Metric,
+    #[error("the criterion needs a name")]
+    CriterionName,
+    #[error("contact role {0:?} is not champion, decision_maker, admin or user")]
+    ContactRole(String),
+    #[error("value_milestone {0:?} is not one of its tasks")]
+    Milestone(String),
+}
+
+impl Problem {
+    /// The i18n key of the problem's text (`tpl.*`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Problem::TooManyTemplates(_) => "tpl.too_many_templates",
+            Problem::Id => "tpl.id",
+            Problem::Twice => "tpl.twice",
+            Problem::Name => "tpl.name",
+            Problem::Product => "tpl.product",
+            Problem::Thresholds => "tpl.thresholds",
+            Problem::TouchModel(_) => "tpl.touch_model",
+            Problem::TaskCount(_) => "tpl.task_count",
+            Problem::NoRequiredTask => "tpl.no_required_task",
+            Problem::Phase(_) => "tpl.phase",
+            Problem::TaskId => "tpl.task_id",
+            Problem::Title => "tpl.title",
+            Problem::DueDays => "tpl.due_days",
+            Problem::DependsOn(_) => "tpl.depends_on",
+            Problem::Event => "tpl.event",
+            Problem::Metric => "tpl.metric",
+            Problem::CriterionName => "tpl.criterion_name",
+            Problem::ContactRole(_) => "tpl.contact_role",
+            Problem::Milestone(_) => "tpl.milestone",
+        }
+    }
+
+    /// The value the text names (`%{value}`), quoted as in the English text.
+    pub fn value(&self) -> Option<String> {
+        match self {
+            Problem::TooManyTemplates(n) | Problem::TaskCount(n) => Some(n.to_string()),
+            Problem::TouchModel(v) | Problem::Phase(v) | Problem::DependsOn(v) | Problem::ContactRole(v) | Problem::Milestone(v) => Some(format!("{v:?}")),
+            _ => None,
+        }
+    }
 }
 
 fn ident_ok(s: &str) -> bool {
@@ -188,88 +268,88 @@ fn ident_ok(s: &str) -> bool {
 
 impl Templates {
     pub fn check(&self) -> Result<(), TemplateError> {
-        let err = |t: &str, task: Option<&str>, p: &str| TemplateError { template: t.to_string(), task: task.map(Into::into), problem: p.to_string() };
+        let err = |t: &str, task: Option<&str>, problem: Problem| TemplateError { template: t.to_string(), task: task.map(Into::into), problem };
         if self.templates.len() > MAX_TEMPLATES {
-            return Err(err("", None, &format!("at most {MAX_TEMPLATES} templates, not {}", self.templates.len())));
+            return Err(err("", None, Problem::TooManyTemplates(self.templates.len())));
         }
         let mut ids = HashSet::new();
         for t in &self.templates {
             let id = t.template_id.as_str();
             if !ident_ok(id) {
-                return Err(err(id, None, "an id is 1 to 60 lower-case letters, digits, _ or -"));
+                return Err(err(id, None, Problem::Id));
             }
             if !ids.insert(id) {
-                return Err(err(id, None, "is listed twice"));
+                return Err(err(id, None, Problem::Twice));
             }
             if t.name.trim().is_empty() || t.name.chars().count() > 100 {
-                return Err(err(id, None, "a name of 1 to 100 characters is needed"));
+                return Err(err(id, None, Problem::Name));
             }
             if t.product.trim().is_empty() {
-                return Err(err(id, None, "a product is needed"));
+                return Err(err(id, None, Problem::Product));
             }
             if t.behind_after_days > 365 || t.stuck_after_days > 3650 {
-                return Err(err(id, None, "behind_after_days is at most 365 and stuck_after_days at most 3,650"));
+                return Err(err(id, None, Problem::Thresholds));
             }
             if let Some(m) = &t.touch_model {
                 if m.parse::<crate::TouchModel>().is_err() {
-                    return Err(err(id, None, &format!("touch_model {m:?} is not high, hybrid or tech")));
+                    return Err(err(id, None, Problem::TouchModel(m.clone())));
                 }
             }
             let tasks: Vec<&TaskDef> = t.tasks().collect();
             if tasks.is_empty() || tasks.len() > MAX_TASKS {
-                return Err(err(id, None, &format!("a template has 1 to {MAX_TASKS} tasks, not {}", tasks.len())));
+                return Err(err(id, None, Problem::TaskCount(tasks.len())));
             }
             // A plan completes when its required tasks are done: with none it would be complete
             // the day it starts and count as onboarded on time.
             if !tasks.iter().any(|t| t.required) {
-                return Err(err(id, None, "at least one task must be required (a plan completes when its required tasks are done)"));
+                return Err(err(id, None, Problem::NoRequiredTask));
             }
             let mut phases = HashSet::new();
             for p in &t.phases {
                 if !ident_ok(&p.phase_id) || !phases.insert(p.phase_id.as_str()) || p.name.trim().is_empty() {
-                    return Err(err(id, None, &format!("phase {:?}: a unique id and a name are needed", p.phase_id)));
+                    return Err(err(id, None, Problem::Phase(p.phase_id.clone())));
                 }
             }
             let mut seen: HashSet<&str> = HashSet::new();
             for task in &tasks {
                 let tid = task.task_id.as_str();
                 if !ident_ok(tid) {
-                    return Err(err(id, Some(tid), "a task id is 1 to 60 lower-case letters, digits, _ or -"));
+                    return Err(err(id, Some(tid), Problem::TaskId));
                 }
                 if task.title.trim().is_empty() || task.title.chars().count() > 200 {
-                    return Err(err(id, Some(tid), "a title of 1 to 200 characters is needed"));
+                    return Err(err(id, Some(tid), Problem::Title));
                 }
                 if task.due_days > 365 {
-                    return Err(err(id, Some(tid), "due_days is at most 365 business days"));
+                    return Err(err(id, Some(tid), Problem::DueDays));
                 }
                 // A dependency is an earlier task: the order of the plan, and no cycles.
                 for d in &task.depends_on {
                     if !seen.contains(d.as_str()) {
-                        return Err(err(id, Some(tid), &format!("depends on {d:?}, which is not a task listed before it")));
+                        return Err(err(id, Some(tid), Problem::DependsOn(d.clone())));
                     }
                 }
                 if !seen.insert(tid) {
-                    return Err(err(id, Some(tid), "is listed twice"));
+                    return Err(err(id, Some(tid), Problem::Twice));
                 }
                 match &task.criterion {
                     Criterion::Event { event, min_count, min_users, within_days } if event.trim().is_empty() || *min_count == 0 || *min_users == 0 || *within_days > 3650 => {
-                        return Err(err(id, Some(tid), "an event criterion needs an event, min_count and min_users of at least 1, and within_days of at most 3,650"));
+                        return Err(err(id, Some(tid), Problem::Event));
                     }
                     Criterion::Metric { metric, min } if metric.trim().is_empty() || !min.is_finite() => {
-                        return Err(err(id, Some(tid), "a metric criterion needs a metric and a number"));
+                        return Err(err(id, Some(tid), Problem::Metric));
                     }
                     Criterion::Attribute { name } | Criterion::ContactRole { role: name } if name.trim().is_empty() => {
-                        return Err(err(id, Some(tid), "the criterion needs a name"));
+                        return Err(err(id, Some(tid), Problem::CriterionName));
                     }
                     Criterion::ContactRole { role } if role_key(role).parse::<crate::ContactRole>().is_err() => {
-                        return Err(err(id, Some(tid), &format!("contact role {role:?} is not champion, decision_maker, admin or user")));
+                        return Err(err(id, Some(tid), Problem::ContactRole(role.clone())));
                     }
                     _ => {}
                 }
             }
             if let Some(m) = &t.value_milestone {
                 if !seen.contains(m.as_str()) {
-                    return Err(err(id, None, &format!("value_milestone {m:?} is not one of its tasks")));
+                    return Err(err(id, None, Problem::Milestone(m.clone())));
                 }
             }
         }
@@ -1199,14 +1279,14 @@ mod tests {
         assert!(ts.check().is_err());
         ts.templates[0].value_milestone = None;
         ts.templates[0].behind_after_days = u32::MAX;
-        assert!(ts.check().unwrap_err().problem.contains("behind_after_days"), "a grace that would overflow a date is refused");
+        assert_eq!(ts.check().unwrap_err().problem, Problem::Thresholds, "a grace that would overflow a date is refused");
         ts.templates[0].behind_after_days = 0;
         ts.templates[0].phases[0].tasks[1].criterion = Criterion::Event { event: "x".into(), min_count: 1, min_users: 1, within_days: u32::MAX };
         assert!(ts.check().is_err());
         let mut optional = template();
         optional.phases.iter_mut().flat_map(|p| p.tasks.iter_mut()).for_each(|t| t.required = false);
         let e = Templates { templates: vec![optional] }.check().unwrap_err();
-        assert!(e.problem.contains("at least one task must be required"), "a plan of optional tasks only would be complete on its first day: {e}");
+        assert_eq!(e.problem, Problem::NoRequiredTask, "a plan of optional tasks only would be complete on its first day: {e}");
         let mut special = template();
         special.template_id = "expense-ent".into();
         special.segment = Some("enterprise".into());

@@ -154,8 +154,14 @@ impl From<kizuna_app::AppError> for ApiError {
                     OnboardingError::NoTask { plan, task } => ApiError::Missing(Msg::new("err.plan_task").arg("plan", plan).arg("id", task)),
                     OnboardingError::Blocked { task, waiting_on } => ApiError::Invalid(Msg::new("err.plan_blocked").arg("id", task).arg("waiting", waiting_on)),
                     OnboardingError::NoTemplate(id) => ApiError::Invalid(Msg::new("err.plan_template").arg("id", id)),
+                    // The problem's text first: its `%{value}` is filled by the argument after it.
                     OnboardingError::Template(e) => ApiError::Invalid(
-                        Msg::new("err.plan_template_bad").arg("template", e.template).arg("task", e.task.unwrap_or_default()).arg("problem", e.problem),
+                        match &e.task {
+                            Some(task) => Msg::new("err.plan_template_task_bad").arg("template", format!("{:?}", e.template)).arg("task", format!("{task:?}")),
+                            None => Msg::new("err.plan_template_bad").arg("template", format!("{:?}", e.template)),
+                        }
+                        .arg_key("problem", e.problem.key())
+                        .arg("value", e.problem.value().unwrap_or_default()),
                     ),
                     OnboardingError::LinkInvalid => ApiError::Missing(Msg::new("err.link_invalid")),
                     OnboardingError::LinkExpired(day) => ApiError::Gone(Msg::new("err.link_expired").arg("day", day)),
@@ -288,5 +294,51 @@ impl IntoResponse for ApiError {
         self.headers(resp.headers_mut());
         resp.extensions_mut().insert(ErrorMessage(message));
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kizuna_domain::onboarding::{Problem, TemplateError};
+
+    /// Every way a template is refused reads in Japanese on the pages, and in English as the
+    /// domain words it (what the API and the CLI say).
+    #[test]
+    fn template_problems_read_in_both_languages() {
+        let problems = [
+            Problem::TooManyTemplates(101),
+            Problem::Id,
+            Problem::Twice,
+            Problem::Name,
+            Problem::Product,
+            Problem::Thresholds,
+            Problem::TouchModel("low".into()),
+            Problem::TaskCount(0),
+            Problem::NoRequiredTask,
+            Problem::Phase("p1".into()),
+            Problem::TaskId,
+            Problem::Title,
+            Problem::DueDays,
+            Problem::DependsOn("kickoff".into()),
+            Problem::Event,
+            Problem::Metric,
+            Problem::CriterionName,
+            Problem::ContactRole("boss".into()),
+            Problem::Milestone("nope".into()),
+        ];
+        for (i, problem) in problems.into_iter().enumerate() {
+            let task = (i % 2 == 0).then(|| "connect".to_string());
+            let e = TemplateError { template: "core-std".into(), task, problem: problem.clone() };
+            let ApiError::Invalid(msg) = ApiError::from(kizuna_app::AppError::Onboarding(kizuna_app::onboarding::OnboardingError::Template(e.clone()))) else {
+                panic!("a refused template is a 400")
+            };
+            assert_eq!(msg.render("en"), e.to_string(), "{problem:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("テンプレート \"core-std\"") && !ja.contains("%{") && ja.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)), "{problem:?}: {ja}");
+            if let Some(v) = problem.value() {
+                assert!(ja.contains(&v), "{problem:?}: {ja} names {v}");
+            }
+        }
     }
 }

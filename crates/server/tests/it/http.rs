@@ -1345,10 +1345,15 @@ async fn onboarding_over_the_api_pages_and_shared_link(db: TestDb) {
     sign_in(&ops, "ops@example.jp").await;
     let json = |req: axum::http::request::Builder| here(req).header("content-type", "application/json");
     let bad = ONBOARDING_TEMPLATES.replace(r#""depends_on":["kickoff"]"#, r#""depends_on":["first_report"]"#);
-    let refused = ops.send(json(Request::put("/api/v1/onboarding/templates?lang=en")), Body::from(bad)).await;
+    let refused = ops.send(json(Request::put("/api/v1/onboarding/templates?lang=en")), Body::from(bad.clone())).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     let e = refused.json()["error"].as_str().unwrap().to_string();
     assert!(e.contains("core-std") && e.contains("connect") && e.contains("not a task listed before it"), "{e}");
+    // The same refusal on the editor page, in the reader's language.
+    assert_eq!(get(&ops, "/admin/onboarding", Some("ja")).await.status, StatusCode::OK);
+    let page = submit(&ops, "/admin/onboarding?lang=ja", &[("templates", &bad)]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("テンプレート &quot;core-std&quot; のタスク &quot;connect&quot;: 依存先 &quot;first_report&quot; は、このタスクより前に書かれたタスクではありません"), "{}", page.body);
     let saved = ops.send(json(Request::put("/api/v1/onboarding/templates")), Body::from(ONBOARDING_TEMPLATES)).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
     assert_eq!(saved.json()["templates"]["templates"][0]["version"], 1);
