@@ -111,7 +111,7 @@ pub async fn config_text(store: &(impl Usage + ?Sized)) -> Result<String, AppErr
 
 /// Checks and saves the configuration (TOML), audited.
 pub async fn save_config(store: &(impl UnitOfWork + ?Sized), actor: &Actor, body: &str) -> Result<CtaConfig, AppError> {
-    let config = CtaConfig::parse(body).map_err(|e| AppError::Config(format!("CTA configuration: {e}")))?;
+    let config = CtaConfig::parse(body).map_err(AppError::Playbooks)?;
     let mut tx = store.begin().await?;
     tx.save_setting(SETTING, body).await?;
     let detail = serde_json::json!({ "types": config.types.len(), "playbooks": config.playbooks.len() });

@@ -42,6 +42,10 @@ pub enum AppError {
     /// A planning scenario that is missing or wrong.
     #[error(transparent)]
     Plan(PlanError),
+    /// A CTA configuration (types, reasons, playbooks, signal thresholds) that cannot be used
+    /// (400): typed, so the editor page says why in the reader's language.
+    #[error("CTA configuration: {0}")]
+    Playbooks(kizuna_domain::ctas::ConfigError),
     /// A configuration text (scorecards, usage definitions, scenario) that does not parse (400).
     #[error("{0}")]
     Config(String),

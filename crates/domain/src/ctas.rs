@@ -237,6 +237,39 @@ pub enum ConfigError {
     Threshold(String),
 }
 
+impl ConfigError {
+    /// The i18n key of the error's text (`ctacfg.*`); [`ConfigError::args`] fill it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            ConfigError::Toml(_) => "ctacfg.toml",
+            ConfigError::BadName(_) => "ctacfg.bad_name",
+            ConfigError::DuplicateType(_) => "ctacfg.duplicate_type",
+            ConfigError::MissingType(_) => "ctacfg.missing_type",
+            ConfigError::DuplicateReason(..) => "ctacfg.duplicate_reason",
+            ConfigError::MissingReason(..) => "ctacfg.missing_reason",
+            ConfigError::PlaybookType(_) => "ctacfg.playbook_type",
+            ConfigError::PlaybookReason(..) => "ctacfg.playbook_reason",
+            ConfigError::TaskTitle(_) => "ctacfg.task_title",
+            ConfigError::TaskDue(..) => "ctacfg.task_due",
+            ConfigError::Threshold(_) => "ctacfg.threshold",
+        }
+    }
+
+    /// The names and values the text shows (`%{type}`, `%{reason}`, `%{task}`, `%{days}`,
+    /// `%{detail}`), quoted as in the English text.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        let q = |s: &str| format!("{s:?}");
+        match self {
+            ConfigError::Toml(d) | ConfigError::Threshold(d) => vec![("detail", d.clone())],
+            ConfigError::BadName(t) | ConfigError::DuplicateType(t) | ConfigError::PlaybookType(t) | ConfigError::TaskTitle(t) => vec![("type", q(t))],
+            ConfigError::MissingType(t) => vec![("type", q(t))],
+            ConfigError::DuplicateReason(t, r) | ConfigError::PlaybookReason(t, r) => vec![("type", q(t)), ("reason", q(r))],
+            ConfigError::MissingReason(t, r) => vec![("type", q(t)), ("reason", q(r))],
+            ConfigError::TaskDue(t, task, days) => vec![("type", q(t)), ("task", q(task)), ("days", days.to_string())],
+        }
+    }
+}
+
 impl CtaConfig {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let c: CtaConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;

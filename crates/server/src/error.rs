@@ -180,6 +180,8 @@ impl From<kizuna_app::AppError> for ApiError {
             AppError::NoKey(id) => ApiError::Invalid(Msg::new("err.no_key").arg("id", id)),
             AppError::Plan(PlanError::NotFound(name)) => ApiError::NotFound(format!("scenario {name:?}")),
             AppError::Plan(other) => ApiError::BadRequest(other.to_string()),
+            // The error's text first: its `%{...}` are filled by the arguments after it.
+            AppError::Playbooks(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.cta_config").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Config(text) => ApiError::BadRequest(text),
             AppError::Store(s) => ApiError::Store(s),
             other => ApiError::App(other),
@@ -301,6 +303,37 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use kizuna_domain::onboarding::{Problem, TemplateError};
+
+    /// Every way a CTA configuration is refused reads in Japanese on the page, and in English
+    /// as the API and the CLI have said it.
+    #[test]
+    fn cta_configuration_errors_read_in_both_languages() {
+        use kizuna_domain::ctas::ConfigError;
+        let errors = [
+            ConfigError::Toml("TOML parse error at line 3, column 1".into()),
+            ConfigError::BadName("Risk".into()),
+            ConfigError::DuplicateType("risk".into()),
+            ConfigError::MissingType("opportunity"),
+            ConfigError::DuplicateReason("risk".into(), "health_red".into()),
+            ConfigError::MissingReason("renewal", "upcoming"),
+            ConfigError::PlaybookType("nope".into()),
+            ConfigError::PlaybookReason("risk".into(), "nope".into()),
+            ConfigError::TaskTitle("risk".into()),
+            ConfigError::TaskDue("risk".into(), "call".into(), 300),
+            ConfigError::Threshold("renewal_days 0 must be 1 to 730".into()),
+        ];
+        for e in errors {
+            let app = kizuna_app::AppError::Playbooks(e.clone());
+            let english = app.to_string();
+            let ApiError::Invalid(msg) = ApiError::from(app) else { panic!("a refused configuration is a 400") };
+            assert_eq!(msg.render("en"), english, "{e:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("CTAの設定: ") && !ja.contains("%{"), "{e:?}: {ja}");
+            for (_, v) in e.args() {
+                assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
+            }
+        }
+    }
 
     /// Every way a template is refused reads in Japanese on the pages, and in English as the
     /// domain words it (what the API and the CLI say).

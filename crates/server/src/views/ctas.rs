@@ -25,11 +25,11 @@ fn field(f: &FormData, name: &str) -> Option<String> {
 }
 
 /// A type's or reason's label in the page's language (its name when the configuration has none).
-fn type_label(config: &CtaConfig, cta_type: &str, lang: &str) -> String {
+pub(super) fn type_label(config: &CtaConfig, cta_type: &str, lang: &str) -> String {
     config.cta_type(cta_type).map(|t| if lang == "ja" { t.label_ja.clone() } else { t.label_en.clone() }).unwrap_or_else(|| cta_type.to_string())
 }
 
-fn reason_label(config: &CtaConfig, cta_type: &str, reason: &str, lang: &str) -> String {
+pub(super) fn reason_label(config: &CtaConfig, cta_type: &str, reason: &str, lang: &str) -> String {
     config.reason(cta_type, reason).map(|r| if lang == "ja" { r.label_ja.clone() } else { r.label_en.clone() }).unwrap_or_else(|| reason.to_string())
 }
 

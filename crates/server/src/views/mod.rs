@@ -16,6 +16,7 @@ mod onboarding;
 mod page;
 mod plan;
 mod plan_edit;
+mod playbooks;
 mod renewals;
 mod reports;
 
@@ -63,6 +64,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/audit", get(admin::audit))
         .route("/admin/jobs", get(admin::jobs))
         .route("/admin/onboarding", get(onboarding::templates).post(onboarding::save_templates))
+        .route("/admin/playbooks", get(playbooks::page).post(playbooks::save))
         .route("/onboarding", get(onboarding::page))
         .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
         .route("/onboarding/plans/{id}/share", post(onboarding::share))
@@ -93,6 +95,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("onboarding.html", include_str!("../../templates/onboarding.html")),
     ("onboarding_plan.html", include_str!("../../templates/onboarding_plan.html")),
     ("onboarding_templates.html", include_str!("../../templates/onboarding_templates.html")),
+    ("playbooks.html", include_str!("../../templates/playbooks.html")),
     ("shared_plan.html", include_str!("../../templates/shared_plan.html")),
 ];
 

@@ -1144,6 +1144,35 @@ async fn cta_pages_in_both_languages(db: TestDb) {
     sign_in(&partner, "alpha@partner.example").await;
     assert_eq!(get(&partner, &href, Some("en")).await.status, StatusCode::NOT_FOUND);
     assert!(!get(&partner, "/ctas?status=all", None).await.body.contains("利用低下の確認"));
+
+    // The playbooks page: everyone reads the tasks in their language; CS Ops edits the
+    // configuration, checked, refused in the reader's language, nothing half-saved.
+    let read = get(&c, "/admin/playbooks?lang=ja", None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(read.body.contains("プレイブックとCTAの設定") && read.body.contains("ヘルスが赤") && read.body.contains("主担当者に連絡し次のアクションを合意"), "{}", read.body);
+    assert!(read.body.contains(" readonly>") && !read.body.contains(r#"<button type="submit">保存</button>"#), "a CSM reads the settings, without a save button");
+    let config = get(&c, "/api/v1/playbooks", None).await;
+    let toml = c.send(Request::get("/api/v1/playbooks").header("accept", "application/toml"), Body::empty()).await.body;
+    assert_eq!(submit(&c, "/admin/playbooks", &[("config", &toml)]).await.status, StatusCode::FORBIDDEN, "a CSM does not save");
+    add_user(&db, "ops@example.jp", Role::CsOps, None).await;
+    let ops = Client::anonymous(db.clone());
+    sign_in(&ops, "ops@example.jp").await;
+    assert!(get(&ops, "/admin/playbooks?lang=ja", None).await.body.contains(r#"<button type="submit">保存</button>"#));
+    let review = "title = \"Review with your manager if not recovering / 改善しない場合はマネージャーとレビュー\"\ndue_days = ";
+    assert!(toml.contains(&format!("{review}5")), "{toml}");
+    let too_late = toml.replacen(&format!("{review}5"), &format!("{review}300"), 1);
+    let refused = submit(&ops, "/admin/playbooks", &[("config", &too_late)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("CTAの設定: &quot;risk&quot; のプレイブック: タスク &quot;Review with your manager if not recovering &#x2f; 改善しない場合はマネージャーとレビュー&quot; の期限が300営業日後です（250営業日まで）"), "{}", refused.body);
+    assert!(refused.body.contains("due_days = 300"), "the refused text stays in the box to be mended");
+    assert_eq!(get(&ops, "/api/v1/playbooks", None).await.body, config.body, "nothing was saved");
+    let renamed = toml.replacen("Call the main contact and agree on next steps / 主担当者に連絡し次のアクションを合意", "主担当者と30分の面談を設定", 1);
+    let saved = submit(&ops, "/admin/playbooks", &[("config", &renamed)]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location(), "/admin/playbooks?saved=1");
+    let after = get(&ops, "/admin/playbooks?saved=1&lang=en", None).await;
+    assert!(after.body.contains("Saved.") && after.body.contains("主担当者と30分の面談を設定"), "{}", after.body);
+    assert!(get(&c, "/api/v1/playbooks", None).await.body.contains("主担当者と30分の面談を設定"));
 }
 
 
