@@ -54,7 +54,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|pb|ctacfg|tpl|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -327,6 +327,40 @@ test('scenario editor: a bad key is shown and nothing is saved; a fix saves', as
   await p.click('.notice a');
   const row = p.locator('section.column').first().locator('tr', { hasText: 'CSMs needed, bottom-up' });
   assert.equal((await row.locator('td').innerText()).trim(), '15', '1,950 h / 130 h = 15');
+});
+
+test('playbooks: CS Ops reads them in both languages; a refused edit is said in Japanese and saves nothing; a new playbook saves', async () => {
+  const p = await as('cs_ops', 'ja-JP');
+  await p.goto(`${server.base}/ctas`);
+  await Promise.all([p.waitForURL(/\/admin\/playbooks/), p.click('h1 a[href="/admin/playbooks"]')]);
+  assert.equal(await p.locator('h1').innerText(), 'プレイブックとCTAの設定');
+  assert.ok((await p.locator('h2').allInnerTexts()).includes('リスク / ヘルスが赤に悪化'), 'each playbook is headed by its type and reason, in Japanese');
+  await assertTranslated(p, 'playbooks ja');
+  const before = await p.locator('textarea[name=config]').inputValue();
+  await p.fill('textarea[name=config]', `${before}\n[[playbook]]\ncta_type = "nope"\n`);
+  await p.click('main form button[type=submit]');
+  assert.equal(await p.locator('p.error').innerText(), 'CTAの設定: "nope" のプレイブック: その種類はありません');
+  assert.match(await p.locator('textarea[name=config]').inputValue(), /cta_type = "nope"/, 'the refused text stays to be mended');
+  assert.ok((await p.locator('h2').allInnerTexts()).includes('リスク / ヘルスが赤に悪化'), 'the tables still show the saved playbooks');
+  await shot(p, 'playbooks-error-ja');
+  const saved = await (await p.request.get(`${server.base}/api/v1/playbooks`, { headers: { accept: 'application/toml' } })).text();
+  assert.equal(saved, before, 'nothing was saved');
+
+  await p.fill('textarea[name=config]', `${before}\n[[playbook]]\ncta_type = "lifecycle"\n\n[[playbook.task]]\ntitle = "ブラウザテストの確認"\ndue_days = 3\nowner_role = "cs_ops"\n`);
+  await p.click('main form button[type=submit]');
+  assert.match(await p.locator('.notice').innerText(), /保存しました/);
+  const row = p.locator('tr', { hasText: 'ブラウザテストの確認' });
+  assert.deepEqual((await row.locator('td').allInnerTexts()).slice(1), ['3', 'CSオペレーション'], 'due in 3 business days, done by CS Ops');
+
+  await p.goto(`${server.base}/admin/playbooks?lang=en`);
+  assert.equal(await p.locator('h1').innerText(), 'Playbooks and CTA settings');
+  assert.ok((await p.locator('h2').allInnerTexts()).includes('Risk / Health turned red'), 'and in English');
+  await assertTranslated(p, 'playbooks en');
+  await shot(p, 'playbooks-en');
+  // Put the demo's configuration back for the tests that follow.
+  await p.fill('textarea[name=config]', before);
+  await p.click('main form button[type=submit]');
+  assert.match(await p.locator('.notice').innerText(), /^Saved\./);
 });
 
 test('a form posted from another site is refused, even with a valid token', async () => {

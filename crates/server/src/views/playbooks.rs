@@ -49,13 +49,14 @@ fn rows(config: &CtaConfig, page: &Page) -> Vec<PlaybookRow> {
         .collect()
 }
 
-fn render(state: &AppState, page: &Page, me: &Principal, text: &str, error: Option<String>, notice: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
-    // The table shows what is saved; a refused text stays in the box to be mended.
-    let shown = CtaConfig::parse(text).map(|c| rows(&c, page)).unwrap_or_default();
+/// The tables show `saved` (what CTAs get now); the box shows `text`, which after a refusal is
+/// the refused text, kept to be mended.
+#[allow(clippy::too_many_arguments)]
+fn render(state: &AppState, page: &Page, me: &Principal, saved: &CtaConfig, text: &str, error: Option<String>, notice: Option<String>, status: StatusCode) -> Result<Response, ApiError> {
     page.render_status(
         state,
         "playbooks.html",
-        minijinja::context! { text, error, notice, playbooks => shown, can_edit => me.can(Permission::EditPlaybooks) },
+        minijinja::context! { text, error, notice, playbooks => rows(saved, page), can_edit => me.can(Permission::EditPlaybooks) },
         status,
     )
 }
@@ -63,8 +64,9 @@ fn render(state: &AppState, page: &Page, me: &Principal, text: &str, error: Opti
 /// `GET /admin/playbooks`.
 pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let page = Page::new(&headers, &q, Some(me.clone()));
-    let text = App::new(state.store.as_ref(), &me).playbooks_text().await?;
-    render(&state, &page, &me, &text, None, q.get("saved").map(|_| page.t("pb.saved")), StatusCode::OK)
+    let app = App::new(state.store.as_ref(), &me);
+    let (saved, text) = (app.playbooks().await?, app.playbooks_text().await?);
+    render(&state, &page, &me, &saved, &text, None, q.get("saved").map(|_| page.t("pb.saved")), StatusCode::OK)
 }
 
 /// `POST /admin/playbooks`: save the edited configuration.
@@ -72,14 +74,15 @@ pub async fn save(State(state): State<AppState>, me: Principal, headers: HeaderM
     check_csrf(&headers, &f)?;
     let page = Page::new(&headers, &HashMap::new(), Some(me.clone()));
     let text = f.get("config").cloned().unwrap_or_default();
-    match App::new(state.store.as_ref(), &me).save_playbooks(&text).await {
+    let app = App::new(state.store.as_ref(), &me);
+    match app.save_playbooks(&text).await {
         Ok(_) => Ok(Redirect::to("/admin/playbooks?saved=1").into_response()),
         Err(e @ kizuna_app::AppError::Playbooks(_)) => {
             let error = match ApiError::from(e) {
                 ApiError::Invalid(m) => m.render(page.lang),
                 other => other.to_string(),
             };
-            render(&state, &page, &me, &text, Some(error), None, StatusCode::BAD_REQUEST)
+            render(&state, &page, &me, &app.playbooks().await?, &text, Some(error), None, StatusCode::BAD_REQUEST)
         }
         Err(e) => Err(e.into()),
     }

@@ -1165,6 +1165,7 @@ async fn cta_pages_in_both_languages(db: TestDb) {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("CTAの設定: &quot;risk&quot; のプレイブック: タスク &quot;Review with your manager if not recovering &#x2f; 改善しない場合はマネージャーとレビュー&quot; の期限が300営業日後です（250営業日まで）"), "{}", refused.body);
     assert!(refused.body.contains("due_days = 300"), "the refused text stays in the box to be mended");
+    assert!(refused.body.contains("<h2>リスク / ヘルスが赤に悪化</h2>") && refused.body.contains(">5</td>"), "the tables still show what is saved");
     assert_eq!(get(&ops, "/api/v1/playbooks", None).await.body, config.body, "nothing was saved");
     let renamed = toml.replacen("Call the main contact and agree on next steps / 主担当者に連絡し次のアクションを合意", "主担当者と30分の面談を設定", 1);
     let saved = submit(&ops, "/admin/playbooks", &[("config", &renamed)]).await;
