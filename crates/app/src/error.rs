@@ -46,6 +46,10 @@ pub enum AppError {
     /// (400): typed, so the editor page says why in the reader's language.
     #[error("CTA configuration: {0}")]
     Playbooks(kizuna_domain::ctas::ConfigError),
+    /// An edited list of journey stages that cannot be used (400): typed, so the editor page
+    /// says why in the reader's language.
+    #[error("journey: {0}")]
+    Journey(kizuna_domain::journey::JourneyError),
     /// A configuration text (scorecards, usage definitions, scenario) that does not parse (400).
     #[error("{0}")]
     Config(String),

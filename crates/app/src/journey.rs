@@ -5,8 +5,8 @@ use crate::access::Actor;
 use crate::{AppError, ParamError};
 use chrono::NaiveDate;
 use kizuna_domain::journey::{Journey, StageChange, StageSource};
-use kizuna_store::{Accounts, UnitOfWork, Usage};
-use serde::Deserialize;
+use kizuna_store::{AccountQuery, AccountStatus, Accounts, UnitOfWork, Usage};
+use serde::{Deserialize, Serialize};
 
 pub const SETTING: &str = "journey";
 
@@ -21,7 +21,7 @@ pub async fn journey(store: &(impl Usage + ?Sized)) -> Result<Journey, AppError>
 /// Saves an edited journey, checked and audited. Stages already recorded on accounts stay as
 /// they are (a stage taken off the list is still shown, by its name).
 pub async fn save(store: &(impl UnitOfWork + ?Sized), actor: &Actor, journey: Journey) -> Result<Journey, AppError> {
-    journey.check().map_err(|e| AppError::Config(format!("journey: {e}")))?;
+    journey.check().map_err(AppError::Journey)?;
     let text = serde_json::to_string(&journey).map_err(|e| AppError::Config(e.to_string()))?;
     let mut tx = store.begin().await?;
     tx.save_setting(SETTING, &text).await?;
@@ -29,6 +29,31 @@ pub async fn save(store: &(impl UnitOfWork + ?Sized), actor: &Actor, journey: Jo
     actor.audit(&mut *tx, "journey.save", None, serde_json::json!({ "stages": names })).await?;
     tx.commit().await?;
     Ok(journey)
+}
+
+/// A stage of the journey with how many active accounts the actor sees in it on `on`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StageCount {
+    pub name: String,
+    pub label_ja: String,
+    pub label_en: String,
+    pub active_accounts: u64,
+}
+
+/// The journey's stages in order, each with its active accounts (a partner counts only its own).
+pub async fn stage_counts(store: &(impl Accounts + Usage + ?Sized), actor: &Actor, on: NaiveDate) -> Result<Vec<StageCount>, AppError> {
+    let journey = journey(store).await?;
+    let mut out = Vec::with_capacity(journey.stages.len());
+    for s in journey.stages {
+        let mut q = AccountQuery::new(on);
+        q.status = AccountStatus::Active;
+        q.lifecycle_stage = Some(s.name.clone());
+        q.partner_id = actor.scope();
+        q.per_page = 1;
+        let active_accounts = store.list_accounts(&q).await?.total;
+        out.push(StageCount { name: s.name, label_ja: s.label_ja, label_en: s.label_en, active_accounts });
+    }
+    Ok(out)
 }
 
 /// A change of an account's stage, as a person asks it.

@@ -203,6 +203,9 @@ pub enum PlanError {
     Scenario(#[from] ScenarioError),
     #[error("no saved scenario named {0:?} (kizuna plan list shows them)")]
     NotFound(String),
+    /// A name to save a scenario under that is blank or longer than 100 characters.
+    #[error("scenario name {0:?} must be 1 to 100 characters")]
+    Name(String),
     #[error("the scenario has no [{0}] table; see docs/scenario.example.toml")]
     MissingSection(&'static str),
     #[error(transparent)]

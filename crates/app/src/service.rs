@@ -24,7 +24,7 @@ use crate::ctas::{self, CtaChange, CtaDetail, NewCta};
 use crate::dashboard::Dashboard;
 use crate::signals::{self, SignalsSummary};
 use crate::health::{self, Backtest, CalibrationReport, Explanation, Forecast, RunSummary};
-use crate::planning::{self, PlanKind, PlanOutput};
+use crate::planning::{self, PlanError, PlanKind, PlanOutput};
 use crate::usage::{self, UsageAlert, UsageRow};
 use crate::users::{self, NewUser, UserChange};
 use crate::{AppError, Lookup, Params, Report, ReportOutput};
@@ -116,9 +116,9 @@ impl<'a> App<'a> {
     pub async fn save_scenario(&self, name: &str, body: &str) -> Result<(), AppError> {
         self.need(Permission::EditPlans)?;
         if name.trim().is_empty() || name.chars().count() > 100 {
-            return Err(AppError::Config(format!("scenario name {name:?} must be 1 to 100 characters")));
+            return Err(PlanError::Name(name.to_string()).into());
         }
-        Scenario::parse(body).map_err(|e| AppError::Config(format!("scenario: {e}")))?;
+        Scenario::parse(body).map_err(PlanError::Scenario)?;
         let mut tx = self.store.begin().await?;
         tx.save_scenario(name, body).await?;
         self.actor.audit(&mut *tx, "scenario.save", Some(name), json!({ "bytes": body.len() })).await?;
@@ -306,6 +306,12 @@ impl<'a> App<'a> {
     pub async fn journey(&self) -> Result<kizuna_domain::journey::Journey, AppError> {
         self.need(Permission::ReadAccounts)?;
         crate::journey::journey(self.store).await
+    }
+
+    /// The journey's stages with their active accounts on `on` (the partner's own only).
+    pub async fn journey_stages(&self, on: NaiveDate) -> Result<Vec<crate::journey::StageCount>, AppError> {
+        self.need(Permission::ReadAccounts)?;
+        crate::journey::stage_counts(self.store, self.actor, on).await
     }
 
     /// Saves the journey's stages (CS Ops).

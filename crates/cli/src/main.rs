@@ -85,6 +85,10 @@ enum Command {
     /// does to churn, and the day's run.
     #[command(subcommand)]
     Onboarding(commands::onboarding::Onboarding),
+    /// Journey stages: the list (with active accounts per stage), saving an edited list, and
+    /// setting an account's stage.
+    #[command(subcommand)]
+    Journey(commands::journey::Journey),
     /// Print the API document (OpenAPI 3.1, JSON): every /api/v1 and /v1 route, as the server
     /// serves it at /api/v1/openapi.json. Needs no database.
     Openapi,
@@ -166,6 +170,7 @@ async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<ExitCode>
         Command::Jobs(c) => commands::jobs::run(&db, c).await,
         Command::Ctas(c) => commands::ctas::run(&db, c).await,
         Command::Onboarding(c) => commands::onboarding::run(&db, c).await,
+        Command::Journey(c) => commands::journey::run(&db, c).await,
         Command::Openapi => {
             println!("{}", kizuna_server::openapi_json());
             Ok(ExitCode::SUCCESS)

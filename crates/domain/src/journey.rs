@@ -52,6 +52,26 @@ pub enum JourneyError {
 
 pub const MAX_STAGES: usize = 20;
 
+impl JourneyError {
+    /// The i18n key of the error's text (`journey.err.*`); [`JourneyError::args`] fill it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            JourneyError::Count(_) => "journey.err.count",
+            JourneyError::Name(_) => "journey.err.name",
+            JourneyError::Twice(_) => "journey.err.twice",
+            JourneyError::Label(_) => "journey.err.label",
+        }
+    }
+
+    /// The values the text shows (`%{count}`, `%{max}`, `%{stage}`), written as in English.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        match self {
+            JourneyError::Count(n) => vec![("count", n.to_string()), ("max", MAX_STAGES.to_string())],
+            JourneyError::Name(s) | JourneyError::Twice(s) | JourneyError::Label(s) => vec![("stage", format!("{s:?}"))],
+        }
+    }
+}
+
 impl Journey {
     pub fn check(&self) -> Result<(), JourneyError> {
         if self.stages.is_empty() || self.stages.len() > MAX_STAGES {

@@ -178,14 +178,30 @@ impl From<kizuna_app::AppError> for ApiError {
                 }
             }
             AppError::NoKey(id) => ApiError::Invalid(Msg::new("err.no_key").arg("id", id)),
-            AppError::Plan(PlanError::NotFound(name)) => ApiError::NotFound(format!("scenario {name:?}")),
+            AppError::Plan(PlanError::NotFound(name)) => ApiError::Missing(Msg::new("err.scenario_not_found").arg("name", format!("{name:?}"))),
+            AppError::Plan(PlanError::Name(name)) => ApiError::Invalid(Msg::new("err.scenario_name").arg("name", format!("{name:?}"))),
+            AppError::Plan(PlanError::Scenario(e)) => ApiError::Invalid(scenario_error(&e)),
             AppError::Plan(other) => ApiError::BadRequest(other.to_string()),
             // The error's text first: its `%{...}` are filled by the arguments after it.
             AppError::Playbooks(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.cta_config").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
+            AppError::Journey(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.journey").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Config(text) => ApiError::BadRequest(text),
             AppError::Store(s) => ApiError::Store(s),
             other => ApiError::App(other),
         }
+    }
+}
+
+/// A scenario that cannot be used, said as `scenario: <key>: <problem>` in the reader's language.
+/// The problem's text goes in first: its `%{...}` are filled by the arguments after it.
+fn scenario_error(e: &kizuna_domain::planning::scenario::ScenarioError) -> Msg {
+    use kizuna_domain::planning::scenario::ScenarioError;
+    match e {
+        ScenarioError::Toml(detail) => Msg::new("err.scenario_toml").arg("detail", detail),
+        ScenarioError::Invalid { key, problem } => problem
+            .args()
+            .into_iter()
+            .fold(Msg::new("err.scenario_value").arg("key", key).arg_key("problem", problem.key()), |m, (name, v)| m.arg(name, v)),
     }
 }
 
@@ -371,6 +387,67 @@ mod tests {
             assert!(ja.starts_with("テンプレート \"core-std\"") && !ja.contains("%{") && ja.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)), "{problem:?}: {ja}");
             if let Some(v) = problem.value() {
                 assert!(ja.contains(&v), "{problem:?}: {ja} names {v}");
+            }
+        }
+    }
+
+    /// Every way a scenario is refused reads in Japanese on the editor page, and in English as
+    /// the API said it before (`scenario: <key>: <problem>`).
+    #[test]
+    fn scenario_errors_read_in_both_languages() {
+        use kizuna_app::planning::PlanError;
+        use kizuna_domain::planning::scenario::{Problem, ScenarioError};
+        let invalid = |key: &str, problem| ScenarioError::Invalid { key: key.into(), problem };
+        let errors = [
+            ScenarioError::Toml("TOML parse error at line 2, column 1\nunknown field `productive_hours`".into()),
+            invalid("capacity.csms_per_ops", Problem::NotPositive(0.0)),
+            invalid("capacity.automation_factor", Problem::NotShare(1.5)),
+            invalid("budget.roi.expansion_attribution", Problem::NotFraction(2.0)),
+            invalid("hiring.months", Problem::Months(0)),
+            invalid("hiring.start_month", Problem::NotMonth("2026-13".into())),
+            invalid("hiring.new_accounts_per_month", Problem::NewAccounts),
+            invalid("hiring.mix_path[1]", Problem::MixShares(1.1)),
+            invalid("budget.time_share", Problem::TimeShares(0.9)),
+            invalid("maturity.answers.health", Problem::NotQuestion("health_score, playbooks".into())),
+        ];
+        for e in errors {
+            let app: kizuna_app::AppError = PlanError::Scenario(e.clone()).into();
+            let english = app.to_string();
+            let ApiError::Invalid(msg) = ApiError::from(app) else { panic!("a refused scenario is a 400") };
+            assert_eq!(msg.render("en"), english, "{e:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("シナリオ: ") && !ja.contains("%{"), "{e:?}: {ja}");
+            let values = match &e {
+                ScenarioError::Toml(d) => vec![d.clone()],
+                ScenarioError::Invalid { key, problem } => std::iter::once(key.clone()).chain(problem.args().into_iter().map(|(_, v)| v)).collect(),
+            };
+            for v in values {
+                assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
+            }
+        }
+        assert_eq!(Problem::MixShares(1.1).args(), vec![("total", "1.100".to_string())]);
+        let name: kizuna_app::AppError = PlanError::Name(" ".into()).into();
+        let english = name.to_string();
+        let ApiError::Invalid(msg) = ApiError::from(name) else { panic!("a blank name is a 400") };
+        assert_eq!((msg.render("en"), msg.render("ja")), (english, "シナリオ名 \" \" は1〜100文字にしてください".to_string()));
+        let ApiError::Missing(msg) = ApiError::from(kizuna_app::AppError::from(PlanError::NotFound("q3".into()))) else { panic!("a 404") };
+        assert_eq!((msg.render("en"), msg.render("ja")), ("scenario \"q3\" not found".to_string(), "シナリオ \"q3\" は保存されていません".to_string()));
+    }
+
+    /// Every way an edited journey is refused reads in Japanese on the page, and in English as
+    /// the API and the CLI say it.
+    #[test]
+    fn journey_errors_read_in_both_languages() {
+        use kizuna_domain::journey::JourneyError;
+        for e in [JourneyError::Count(21), JourneyError::Name("On boarding".into()), JourneyError::Twice("adoption".into()), JourneyError::Label("renewal".into())] {
+            let app = kizuna_app::AppError::Journey(e.clone());
+            let english = app.to_string();
+            let ApiError::Invalid(msg) = ApiError::from(app) else { panic!("a refused journey is a 400") };
+            assert_eq!(msg.render("en"), english, "{e:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("ジャーニー: ") && !ja.contains("%{"), "{e:?}: {ja}");
+            for (_, v) in e.args() {
+                assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
             }
         }
     }

@@ -5,6 +5,7 @@ pub mod onboarding;
 pub mod demo;
 pub mod import;
 pub mod jobs;
+pub mod journey;
 pub mod keys;
 pub mod metrics;
 pub mod migrate;

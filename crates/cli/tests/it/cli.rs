@@ -280,8 +280,63 @@ async fn ctas_from_the_command_line(db: TestDb) {
     assert!(text(&saved.stderr).contains("playbooks.toml") && text(&saved.stderr).contains("renewal_days"), "{}", text(&saved.stderr));
 }
 
+/// `kizuna journey ...`: the stages with their active accounts, an account's stage set from a
+/// past day and cleared, an edited list saved from a file and a bad one refused with its name.
+async fn journey_from_the_command_line(db: TestDb) {
+    let url = db.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = dir.path().join("accounts.csv");
+    std::fs::write(&accounts, "account_id,name,lifecycle_stage\nA1,株式会社さくら,adoption\nA2,青葉商事,adoption\nA3,旧取引先,adoption\n").unwrap();
+    let subs = dir.path().join("subscriptions.csv");
+    std::fs::write(&subs, "account_id,product,start_date,end_date,mrr\nA1,core,2024-01-01,,50000\nA2,core,2024-01-01,,30000\nA3,core,2024-01-01,2024-06-01,10000\n").unwrap();
+    for (kind, file) in [("accounts", &accounts), ("subscriptions", &subs)] {
+        let out = kizuna(Some(url), &["import", kind, file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let stages = || {
+        let out = kizuna(Some(url), &["journey", "stages", "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["active_accounts"].as_u64().unwrap())).collect::<Vec<_>>()
+    };
+    let count = |list: &[(String, u64)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+    assert_eq!(count(&stages(), "adoption"), Some(2), "A3 ended in 2024: not active");
+
+    let set = kizuna(Some(url), &["journey", "set-stage", "A1", "expansion", "--note", "追加購入の相談"]);
+    assert!(set.status.success() && text(&set.stderr).contains("A1: stage expansion from"), "{}", text(&set.stderr));
+    let now = stages();
+    assert_eq!((count(&now, "adoption"), count(&now, "expansion")), (Some(1), Some(1)));
+    let history = db.store.stage_history("A1").await.unwrap();
+    assert!(history.iter().any(|c| c.stage.as_deref() == Some("expansion") && c.source.as_str() == "manual" && c.changed_by.as_deref() == Some("cli")), "{history:?}");
+    // A change from a past day is kept in the history; today's imported stage stays current.
+    let past = kizuna(Some(url), &["journey", "set-stage", "A2", "onboarding", "--on", "2026-01-15"]);
+    assert!(past.status.success() && text(&past.stderr).contains("A2: stage onboarding from 2026-01-15"), "{}", text(&past.stderr));
+    assert!(db.store.stage_history("A2").await.unwrap().iter().any(|c| c.stage.as_deref() == Some("onboarding") && c.changed_on.to_string() == "2026-01-15"));
+    assert_eq!(count(&stages(), "adoption"), Some(1));
+    let cleared = kizuna(Some(url), &["journey", "set-stage", "A2", ""]);
+    assert!(cleared.status.success(), "{}", text(&cleared.stderr));
+    assert_eq!(count(&stages(), "adoption"), Some(0));
+    let future = kizuna(Some(url), &["journey", "set-stage", "A1", "renewal", "--on", "2999-01-01"]);
+    assert!(!future.status.success() && text(&future.stderr).contains("changed_on"), "{}", text(&future.stderr));
+    let unknown = kizuna(Some(url), &["journey", "set-stage", "A1", "won"]);
+    assert!(!unknown.status.success() && text(&unknown.stderr).contains("onboarding, adoption, expansion, renewal"), "{}", text(&unknown.stderr));
+
+    let file = dir.path().join("journey.json");
+    std::fs::write(&file, r#"{"stages":[{"name":"onboarding","label_ja":"導入","label_en":"Onboarding"},{"name":"expansion","label_ja":"拡大","label_en":"Expansion"}]}"#).unwrap();
+    let saved = kizuna(Some(url), &["journey", "save", file.to_str().unwrap()]);
+    assert!(saved.status.success() && text(&saved.stderr).contains("saved 2 stage(s)"), "{}", text(&saved.stderr));
+    let table = kizuna(Some(url), &["journey", "stages"]);
+    assert!(text(&table.stdout).contains("導入") && !text(&table.stdout).contains("adoption"), "{}", text(&table.stdout));
+    std::fs::write(&file, r#"{"stages":[{"name":"Onboarding","label_ja":"導入","label_en":"Onboarding"}]}"#).unwrap();
+    let refused = kizuna(Some(url), &["journey", "save", file.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("journey.json: journey: stage \"Onboarding\": a name is 1 to 40 lower-case letters"), "{}", text(&refused.stderr));
+    assert_eq!(stages().len(), 2, "nothing saved");
+}
+
 both_engines!(
     jobs_run_and_list,
+    journey_from_the_command_line,
     ctas_from_the_command_line,
     bad_import_exits_non_zero_and_writes_nothing,
     demo_is_deterministic_and_metrics_run,

@@ -19,10 +19,68 @@ pub struct Scenario {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScenarioError {
+    /// Not TOML, or a key that is unknown, missing or of the wrong type (the TOML reader's
+    /// words, with the line).
     #[error("{0}")]
     Toml(String),
+    /// A value the plans cannot use, at `key` (e.g. `capacity.automation_factor`).
     #[error("{key}: {problem}")]
-    Invalid { key: String, problem: String },
+    Invalid { key: String, problem: Problem },
+}
+
+/// Why a value cannot be used: typed, so the editor page says it in the reader's language.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("{0} must be > 0")]
+    NotPositive(f64),
+    /// A share: from 0 up to, but not including, 1.
+    #[error("{0} must be from 0 to below 1")]
+    NotShare(f64),
+    /// A fraction from 0 to 1, both included.
+    #[error("{0} must be from 0 to 1")]
+    NotFraction(f64),
+    #[error("{0} must be from 1 to 120")]
+    Months(u32),
+    #[error("{0:?} is not a month (YYYY-MM)")]
+    NotMonth(String),
+    #[error("new accounts must be >= 0 and growth > -1")]
+    NewAccounts,
+    #[error("high + hybrid + tech = {0:.3}; the shares must add up to 1")]
+    MixShares(f64),
+    #[error("the shares add up to {0:.3}; they must add up to 1")]
+    TimeShares(f64),
+    /// An answer to no question; the known questions follow.
+    #[error("is not a question; expected one of: {0}")]
+    NotQuestion(String),
+}
+
+impl Problem {
+    /// The i18n key of the problem's text (`scn.*`); [`Problem::args`] fill it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Problem::NotPositive(_) => "scn.not_positive",
+            Problem::NotShare(_) => "scn.not_share",
+            Problem::NotFraction(_) => "scn.not_fraction",
+            Problem::Months(_) => "scn.months",
+            Problem::NotMonth(_) => "scn.not_month",
+            Problem::NewAccounts => "scn.new_accounts",
+            Problem::MixShares(_) => "scn.mix_shares",
+            Problem::TimeShares(_) => "scn.time_shares",
+            Problem::NotQuestion(_) => "scn.not_question",
+        }
+    }
+
+    /// The values the text shows (`%{value}`, `%{total}`, `%{known}`), written as in English.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Problem::NotPositive(v) | Problem::NotShare(v) | Problem::NotFraction(v) => vec![("value", v.to_string())],
+            Problem::Months(m) => vec![("value", m.to_string())],
+            Problem::NotMonth(m) => vec![("value", format!("{m:?}"))],
+            Problem::NewAccounts => vec![],
+            Problem::MixShares(t) | Problem::TimeShares(t) => vec![("total", format!("{t:.3}"))],
+            Problem::NotQuestion(known) => vec![("known", known.clone())],
+        }
+    }
 }
 
 impl Scenario {
@@ -33,60 +91,60 @@ impl Scenario {
     }
 
     fn validate(&self) -> Result<(), ScenarioError> {
-        let bad = |key: &str, problem: String| Err(ScenarioError::Invalid { key: key.into(), problem });
+        let bad = |key: &str, problem: Problem| Err(ScenarioError::Invalid { key: key.into(), problem });
         if let Some(c) = &self.capacity {
             if c.productive_hours_per_csm <= 0.0 {
-                return bad("capacity.productive_hours_per_csm", format!("{} must be > 0", c.productive_hours_per_csm));
+                return bad("capacity.productive_hours_per_csm", Problem::NotPositive(c.productive_hours_per_csm));
             }
             if !(0.0..1.0).contains(&c.automation_factor) {
-                return bad("capacity.automation_factor", format!("{} must be from 0 to below 1", c.automation_factor));
+                return bad("capacity.automation_factor", Problem::NotShare(c.automation_factor));
             }
             for (key, v) in [("capacity.arr_per_csm", c.arr_per_csm), ("capacity.accounts_per_csm", c.accounts_per_csm)] {
-                if v.is_some_and(|v| v <= 0.0) {
-                    return bad(key, format!("{} must be > 0", v.unwrap()));
+                if let Some(v) = v.filter(|v| *v <= 0.0) {
+                    return bad(key, Problem::NotPositive(v));
                 }
             }
             if c.csms_per_ops <= 0.0 {
-                return bad("capacity.csms_per_ops", format!("{} must be > 0", c.csms_per_ops));
+                return bad("capacity.csms_per_ops", Problem::NotPositive(c.csms_per_ops));
             }
         }
         if let Some(h) = &self.hiring {
             if !(1..=120).contains(&h.months) {
-                return bad("hiring.months", format!("{} must be from 1 to 120", h.months));
+                return bad("hiring.months", Problem::Months(h.months));
             }
             if let Some(m) = &h.start_month {
                 if crate::metrics::Month::parse(m).is_none() {
-                    return bad("hiring.start_month", format!("{m:?} is not a month (YYYY-MM)"));
+                    return bad("hiring.start_month", Problem::NotMonth(m.clone()));
                 }
             }
-            if h.monthly_churn_rate.is_some_and(|c| !(0.0..1.0).contains(&c)) {
-                return bad("hiring.monthly_churn_rate", format!("{} must be from 0 to below 1", h.monthly_churn_rate.unwrap()));
+            if let Some(c) = h.monthly_churn_rate.filter(|c| !(0.0..1.0).contains(c)) {
+                return bad("hiring.monthly_churn_rate", Problem::NotShare(c));
             }
             if h.new_accounts_per_month < 0.0 || h.new_accounts_growth_rate <= -1.0 {
-                return bad("hiring.new_accounts_per_month", "new accounts must be >= 0 and growth > -1".into());
+                return bad("hiring.new_accounts_per_month", Problem::NewAccounts);
             }
             for (i, step) in h.mix_path.iter().enumerate() {
                 let total = step.high + step.hybrid + step.tech;
                 if (total - 1.0).abs() > 0.001 || step.high < 0.0 || step.hybrid < 0.0 || step.tech < 0.0 {
-                    return bad(&format!("hiring.mix_path[{i}]"), format!("high + hybrid + tech = {total:.3}; the shares must add up to 1"));
+                    return bad(&format!("hiring.mix_path[{i}]"), Problem::MixShares(total));
                 }
             }
         }
         if let Some(b) = &self.budget {
             let total = b.time_share.total();
             if (total - 1.0).abs() > 0.001 {
-                return bad("budget.time_share", format!("the shares add up to {total:.3}; they must add up to 1"));
+                return bad("budget.time_share", Problem::TimeShares(total));
             }
             if let Some(r) = &b.roi {
                 if !(0.0..=1.0).contains(&r.expansion_attribution) {
-                    return bad("budget.roi.expansion_attribution", format!("{} must be from 0 to 1", r.expansion_attribution));
+                    return bad("budget.roi.expansion_attribution", Problem::NotFraction(r.expansion_attribution));
                 }
             }
         }
         if let Some(m) = &self.maturity {
             if let Some(unknown) = m.answers.keys().find(|k| !QUESTIONS.iter().any(|q| q.0 == k.as_str())) {
                 let known: Vec<&str> = QUESTIONS.iter().map(|q| q.0).collect();
-                return bad(&format!("maturity.answers.{unknown}"), format!("is not a question; expected one of: {}", known.join(", ")));
+                return bad(&format!("maturity.answers.{unknown}"), Problem::NotQuestion(known.join(", ")));
             }
         }
         Ok(())

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use kizuna_app::accounts::{AccountDetail, AccountList, NewActivity, NewView};
 use kizuna_app::requests::{AccountListRequest, OnRequest};
-use kizuna_app::journey::NewStage;
+use kizuna_app::journey::{NewStage, StageCount};
 use kizuna_app::App;
 use kizuna_domain::journey::{Journey, StageChange};
 use kizuna_store::SavedView;
@@ -129,6 +129,16 @@ pub async fn set_stage(
     security(("bearer" = []), ("session" = [])))]
 pub async fn journey(State(state): State<AppState>, me: Principal) -> Result<Json<Journey>, ApiError> {
     Ok(Json(App::new(state.store.as_ref(), &me).journey().await?))
+}
+
+/// The journey's stages in order, each with its active accounts on `on` (default today); a
+/// partner counts only its own accounts.
+#[utoipa::path(get, path = "/api/v1/journey/stages", tag = "accounts", params(OnRequest),
+    responses((status = 200, body = Vec<StageCount>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn journey_stages(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnRequest>) -> Result<Json<Vec<StageCount>>, ApiError> {
+    let on = Params(&q).date("on")?.unwrap_or_else(kizuna_app::today);
+    Ok(Json(App::new(state.store.as_ref(), &me).journey_stages(on).await?))
 }
 
 /// Replace the journey's stages (CS Ops and admins). Stages already on accounts stay.

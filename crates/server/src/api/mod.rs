@@ -66,6 +66,7 @@ fn cheap() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::create_activity))
         .routes(routes!(accounts::set_stage))
         .routes(routes!(accounts::journey, accounts::save_journey))
+        .routes(routes!(accounts::journey_stages))
         .routes(routes!(scores::account))
         .routes(routes!(scores::get_scorecards, scores::put_scorecards))
         .routes(routes!(plan::list))

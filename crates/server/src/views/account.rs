@@ -44,8 +44,7 @@ pub(crate) async fn render(
     let page = Page::new(headers, q, Some(me.clone()));
     let lang = page.lang;
     let journey = app.journey().await?;
-    // A stage off the journey's list (an older import's `churned`) keeps its built-in label.
-    let stage_label = |s: &str| if journey.stage(s).is_some() { journey.label(s, lang).to_string() } else { label("lifecycle", s, lang) };
+    let stage_label = |s: &str| super::stage_label(&journey, s, lang);
     let stage_history: Vec<StageView> = detail
         .stage_history
         .iter()

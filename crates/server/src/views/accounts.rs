@@ -50,7 +50,6 @@ const COLUMNS: &[(&str, bool)] = &[
     ("health_change", false),
     ("open_ctas", false),
 ];
-pub const STAGES: &[&str] = &["onboarding", "adoption", "expansion", "renewal", "churned"];
 const STATUSES: &[&str] = &["active", "churned", "all"];
 
 /// The list's parameters with the page's defaults: active accounts unless asked otherwise.
@@ -89,6 +88,7 @@ pub async fn page(
     let result = app.accounts(&q).await?;
     let (owners, partners) = app.filter_choices().await?;
     let views = app.saved_views().await?;
+    let journey = app.journey().await?;
     let page = Page::new(&headers, &raw, Some(me.clone()));
     let lang = page.lang;
     let rows: Vec<Row> = result
@@ -103,7 +103,7 @@ pub async fn page(
                 segment: a.segment.as_deref().map(|s| label("segment", s, lang)).unwrap_or_default(),
                 owner: item.owner_name.clone().or_else(|| a.owner_email.clone()).unwrap_or_default(),
                 partner: item.partner_name.clone().or_else(|| a.partner_id.clone()).unwrap_or_default(),
-                stage: a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default(),
+                stage: a.lifecycle_stage.as_deref().map(|s| super::stage_label(&journey, s, lang)).unwrap_or_default(),
                 arr: yen(item.arr),
                 renewal: item.renewal_date.map(|d| date(d, lang)),
                 renewal_days: item.days_to_renewal,
@@ -144,7 +144,7 @@ pub async fn page(
         &state,
         "accounts.html",
         minijinja::context! {
-            rows, columns, owners, partners, stages => STAGES, statuses => STATUSES, export, views,
+            rows, columns, owners, partners, stages => super::stage_choices(&journey, lang), statuses => STATUSES, export, views,
             view_query => view_query(&raw, &[]),
             total => group_thousands(result.total),
             page => result.page,
@@ -191,7 +191,9 @@ pub async fn export(
     let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
     let heads = ["account_id", "name", "segment", "touch_model", "owner", "partner", "stage", "mrr", "arr", "health", "health_band"];
     out.write_record(heads.iter().map(|h| page.t(&format!("csv.{h}")))).map_err(csv_err)?;
-    let accounts = App::new(state.store.as_ref(), &me).export_accounts(&q, serde_json::json!(raw)).await?;
+    let app = App::new(state.store.as_ref(), &me);
+    let accounts = app.export_accounts(&q, serde_json::json!(raw)).await?;
+    let journey = app.journey().await?;
     let lang = page.lang;
     for a in &accounts {
         // Text cells as a spreadsheet may safely open them; the figures stay numbers.
@@ -203,7 +205,7 @@ pub async fn export(
             a.touch_model.map(|t| label("touch", t.as_str(), lang)).unwrap_or_default(),
             text(a.owner_email.as_deref().unwrap_or("")),
             text(a.partner_id.as_deref().unwrap_or("")),
-            text(&a.lifecycle_stage.as_deref().map(|s| label("lifecycle", s, lang)).unwrap_or_default()),
+            text(&a.lifecycle_stage.as_deref().map(|s| super::stage_label(&journey, s, lang)).unwrap_or_default()),
             format!("{:.0}", a.mrr),
             format!("{:.0}", a.mrr * 12.0),
             a.health_score.map(|s| format!("{s:.1}")).unwrap_or_default(),

@@ -10,6 +10,7 @@ mod ctas;
 mod dashboard;
 mod health;
 mod home;
+mod journey;
 pub(crate) mod format;
 mod login;
 mod onboarding;
@@ -65,6 +66,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/jobs", get(admin::jobs))
         .route("/admin/onboarding", get(onboarding::templates).post(onboarding::save_templates))
         .route("/admin/playbooks", get(playbooks::page).post(playbooks::save))
+        .route("/admin/journey", get(journey::page).post(journey::save))
         .route("/onboarding", get(onboarding::page))
         .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
         .route("/onboarding/plans/{id}/share", post(onboarding::share))
@@ -96,6 +98,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("onboarding_plan.html", include_str!("../../templates/onboarding_plan.html")),
     ("onboarding_templates.html", include_str!("../../templates/onboarding_templates.html")),
     ("playbooks.html", include_str!("../../templates/playbooks.html")),
+    ("journey.html", include_str!("../../templates/journey.html")),
     ("shared_plan.html", include_str!("../../templates/shared_plan.html")),
 ];
 
@@ -157,6 +160,25 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A stage's label in the page language: the journey's (the admin's list), or for a stage off
+/// the list (an older import's `churned`) the built-in one, else the name itself.
+pub fn stage_label(journey: &kizuna_domain::journey::Journey, stage: &str, lang: &str) -> String {
+    match journey.stage(stage) {
+        Some(_) => journey.label(stage, lang).to_string(),
+        None => label("lifecycle", stage, lang),
+    }
+}
+
+/// The stages a list filters by: the journey's, in order, then `churned` (what imports record
+/// for a lost customer) when the journey has no such stage.
+pub fn stage_choices(journey: &kizuna_domain::journey::Journey, lang: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = journey.stages.iter().map(|s| (s.name.clone(), stage_label(journey, &s.name, lang))).collect();
+    if journey.stage("churned").is_none() {
+        out.push(("churned".into(), stage_label(journey, "churned", lang)));
+    }
+    out
 }
 
 /// A label in the page language for a known value (`segment.smb`), else the value as it is.

@@ -8,6 +8,7 @@ use crate::{ApiError, AppState};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use kizuna_app::planning::PlanError;
 use std::collections::HashMap;
 
 struct Edit {
@@ -55,8 +56,13 @@ pub async fn save(
     match kizuna_app::App::new(state.store.as_ref(), &me).save_scenario(&name, &body).await {
         Ok(()) => render(&state, &page, edit(Some(page.t("edit.saved").replace("%{name}", &name)), None), StatusCode::OK),
         Err(kizuna_app::AppError::Denied(_)) => render(&state, &page, edit(None, Some(page.t("edit.forbidden"))), StatusCode::FORBIDDEN),
-        Err(kizuna_app::AppError::Config(e)) => {
-            render(&state, &page, edit(None, Some(page.t("edit.error").replace("%{error}", &e))), StatusCode::BAD_REQUEST)
+        // A refused name or scenario, said in the reader's language; the text stays to be mended.
+        Err(e @ kizuna_app::AppError::Plan(PlanError::Name(_) | PlanError::Scenario(_))) => {
+            let why = match ApiError::from(e) {
+                ApiError::Invalid(m) => m.render(page.lang),
+                other => other.to_string(),
+            };
+            render(&state, &page, edit(None, Some(page.t("edit.error").replace("%{error}", &why))), StatusCode::BAD_REQUEST)
         }
         Err(e) => Err(e.into()),
     }

@@ -270,6 +270,9 @@ async fn planning_api_and_page(db: TestDb) {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(get(&db, "/api/v1/plan/scenarios/fy2027", None).await.body, example);
     assert_eq!(get(&db, "/api/v1/plan/scenarios/none", None).await.status, StatusCode::NOT_FOUND);
+    let missing = get(&db, "/plan?scenario=none", Some("ja")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("シナリオ &quot;none&quot; は保存されていません"), "{}", missing.body);
 
     let cap = get(&db, "/api/v1/plan/capacity?scenario=fy2027&at=2024-03-01", None).await.json();
     assert_eq!((cap["result"]["bottom_up_csms"].as_u64(), cap["result"]["top_down_csms"].as_u64()), (Some(17), Some(15)));
@@ -327,6 +330,16 @@ async fn scenario_editor_checks_csrf_and_input(db: TestDb) {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("Not saved") && bad.body.contains("span_new_leader"), "{}", bad.body);
     assert!(bad.body.contains("span_new_leader = 6"), "the text is kept for fixing");
+    // A value the plans cannot use, and a blank name, said in Japanese; nothing saved.
+    let share = example.replace("automation_factor = 0.0", "automation_factor = 1.5");
+    let ja = submit(&db, "/plan/edit?lang=ja", &[("name", "fy"), ("body", &share)]).await;
+    assert_eq!(ja.status, StatusCode::BAD_REQUEST);
+    assert!(ja.body.contains("保存できませんでした：シナリオ: capacity.automation_factor: 1.5 は0以上1未満にしてください"), "{}", ja.body);
+    assert!(ja.body.contains("automation_factor = 1.5"), "the text is kept for fixing");
+    let unnamed = submit(&db, "/plan/edit?lang=ja", &[("name", " "), ("body", example)]).await;
+    assert_eq!(unnamed.status, StatusCode::BAD_REQUEST);
+    assert!(unnamed.body.contains("シナリオ名 &quot;&quot; は1〜100文字にしてください") || unnamed.body.contains("シナリオ名 &#34;&#34; は1〜100文字"), "{}", unnamed.body);
+    assert!(db.store.scenarios().await.unwrap().is_empty(), "nothing saved by refused scenarios");
 
     let good = submit(&db, "/plan/edit?lang=en", &[("name", "fy"), ("body", example)]).await;
     assert_eq!(good.status, StatusCode::OK, "{}", good.body);
@@ -1356,6 +1369,71 @@ async fn stage_history_over_the_api_and_page(db: TestDb) {
     assert_eq!(advocacy.status, StatusCode::OK, "{}", advocacy.body);
 }
 
+/// The journey's stages on their page: each with its active accounts (a partner counts its
+/// own), read by everyone in both languages; CS Ops reorder, add and remove stages, a refused
+/// list is said in Japanese and saves nothing; the account list filters by the new stages.
+async fn journey_page_in_both_languages(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    add_user(&db, "ops@example.jp", Role::CsOps, None).await;
+    let csm = Client::anonymous(db.clone());
+    sign_in(&csm, "sato@example.jp").await;
+    let ops = Client::anonymous(db.clone());
+    sign_in(&ops, "ops@example.jp").await;
+
+    let counts = get(&csm, "/api/v1/journey/stages", None).await.json();
+    let pairs: Vec<(&str, u64)> = counts.as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["active_accounts"].as_u64().unwrap())).collect();
+    assert_eq!(pairs, [("onboarding", 0), ("adoption", 0), ("expansion", 1), ("renewal", 0)], "A1 is the one active account in a stage: {counts}");
+    let ja = get(&csm, "/admin/journey", Some("ja")).await;
+    assert_eq!(ja.status, StatusCode::OK);
+    assert!(ja.body.contains("ジャーニーのステージ") && ja.body.contains("拡大") && ja.body.contains(r#"<tr data-stage="expansion"><td class="num">3</td><td>拡大</td><td><code>expansion</code></td><td class="num"><a href="&#x2f;accounts?stage=expansion">1</a>"#), "{}", ja.body);
+    assert!(!ja.body.contains(r#"id="edit-journey""#), "a CSM reads, no form");
+    assert_eq!(submit(&csm, "/admin/journey", &[("name.0", "x"), ("label_ja.0", "x"), ("label_en.0", "x")]).await.status, StatusCode::FORBIDDEN);
+    assert!(get(&csm, "/admin/journey", Some("en")).await.body.contains("Expansion"));
+
+    let form = get(&ops, "/admin/journey", Some("ja")).await.body;
+    assert!(form.contains(r#"id="edit-journey""#) && form.contains(r#"name="name.3" value="renewal""#) && form.contains(r#"name="name.5" value="""#), "saved rows then two blank rows");
+    // Two stages named alike: refused in Japanese, nothing saved, the typed rows kept.
+    let twice = [("name.0", "onboarding"), ("label_ja.0", "導入"), ("label_en.0", "Onboarding"), ("order.0", "1"), ("name.1", "onboarding"), ("label_ja.1", "再導入"), ("label_en.1", "Again"), ("order.1", "2")];
+    let refused = submit(&ops, "/admin/journey?lang=ja", &twice).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("ジャーニー: ステージ &quot;onboarding&quot; が2回あります"), "{}", refused.body);
+    assert!(refused.body.contains(r#"value="再導入""#), "what was typed stays");
+    assert_eq!(get(&ops, "/api/v1/journey", None).await.json()["stages"].as_array().map(Vec::len), Some(4), "nothing saved");
+    let unlabeled = submit(&ops, "/admin/journey?lang=ja", &[("name.0", "activation"), ("label_ja.0", "定着"), ("label_en.0", "")]).await;
+    assert!(unlabeled.body.contains("ステージ &quot;activation&quot;: 日本語と英語の表示名"), "{}", unlabeled.body);
+
+    // Renewal removed, activation added second, expansion moved before adoption.
+    let edit = [
+        ("name.0", "onboarding"), ("label_ja.0", "オンボーディング"), ("label_en.0", "Onboarding"), ("order.0", "1"),
+        ("name.1", "adoption"), ("label_ja.1", "活用促進"), ("label_en.1", "Adoption"), ("order.1", "4"),
+        ("name.2", "expansion"), ("label_ja.2", "拡大"), ("label_en.2", "Expansion"), ("order.2", "3"),
+        ("name.3", "renewal"), ("label_ja.3", "更新"), ("label_en.3", "Renewal"), ("order.3", "5"), ("remove.3", "on"),
+        ("name.4", "activation"), ("label_ja.4", "定着化"), ("label_en.4", "Activation"), ("order.4", "2"),
+        ("name.5", ""), ("label_ja.5", ""), ("label_en.5", ""), ("order.5", ""),
+    ];
+    let saved = submit(&ops, "/admin/journey", &edit).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let names: Vec<String> = get(&ops, "/api/v1/journey", None).await.json()["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["onboarding", "activation", "expansion", "adoption"]);
+    let (_, log) = db.store.audit_log(Some("ops@example.jp"), 1, 10).await.unwrap();
+    assert_eq!(log[0].action, "journey.save");
+    let after = get(&ops, "/admin/journey?saved=1", Some("ja")).await.body;
+    assert!(after.contains("ジャーニーのステージを保存しました") && after.contains("定着化") && !after.contains(r#"data-stage="renewal""#), "{after}");
+
+    // The account list offers the journey's stages (and churned, which imports record) and
+    // labels them from it.
+    let list = get(&csm, "/accounts?stage=expansion", Some("ja")).await.body;
+    assert!(list.contains(r#"<option value="activation">定着化</option>"#) && list.contains(r#"<option value="churned">"#), "{list}");
+    assert!(list.contains(r#"<option value="expansion" selected>拡大</option>"#) && list.contains("株式会社さくら") && !list.contains("青葉商事"), "{list}");
+
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    let theirs = get(&partner, "/api/v1/journey/stages", None).await.json();
+    assert!(theirs.as_array().unwrap().iter().all(|s| s["active_accounts"] == 0), "a partner counts only its own accounts: {theirs}");
+}
+
 const ONBOARDING_TEMPLATES: &str = r#"{"templates":[{"template_id":"core-std","name":"Core 導入","product":"core","value_milestone":"first_report",
  "phases":[{"phase_id":"setup","name":"初期設定","name_en":"Setup","tasks":[
    {"task_id":"kickoff","title":"キックオフ会議","title_en":"Kick-off meeting","side":"vendor","due_days":2},
@@ -1468,6 +1546,7 @@ both_engines!(
     openapi_document_covers_every_route,
     onboarding_over_the_api_pages_and_shared_link,
     stage_history_over_the_api_and_page,
+    journey_page_in_both_languages,
     renewals_centre,
     account_list_for_daily_work,
     cta_pages_in_both_languages,
@@ -1510,6 +1589,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/accounts/{id}/stage"),
     ("get", "/api/v1/journey"),
     ("put", "/api/v1/journey"),
+    ("get", "/api/v1/journey/stages"),
     ("get", "/api/v1/accounts/{id}/health"),
     ("get", "/api/v1/health/scorecards"),
     ("put", "/api/v1/health/scorecards"),
