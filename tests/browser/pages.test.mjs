@@ -54,7 +54,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|pb|ctacfg|tpl|jr|journey|scn|err|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|pb|ctacfg|tpl|jr|journey|scn|err|sc|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -412,6 +412,39 @@ test('journey stages: CS Ops adds one in Japanese, a refused name is said in Jap
   assert.deepEqual(await api(), ['onboarding', 'adoption', 'expansion', 'renewal']);
 });
 
+test('scorecards: a CSM finds how a score is computed from the account page, in both languages; a refused edit is said in Japanese and saves nothing', async () => {
+  const p = await as('csm', 'ja-JP');
+  await p.goto(`${server.base}/accounts?sort=mrr&order=desc`);
+  const href = await p.locator('tbody td[data-col=name] a').first().getAttribute('href');
+  await p.goto(`${server.base}${href}`);
+  await Promise.all([p.waitForURL(/\/admin\/scorecards/), p.click('#health a[href="/admin/scorecards"]')]);
+  assert.equal(await p.locator('h1').innerText(), 'ヘルススコアの計算方法');
+  await assertTranslated(p, 'scorecards ja');
+  const logins = p.locator('table[data-card=default] tr[data-input="usage.logins_28d"]');
+  assert.equal(await logins.locator('td.num').innerText(), '15.0%', 'usage 60 of 100, logins 25 of the group\'s 100');
+  assert.match(await logins.locator('td.text').innerText(), /0 以下で0点、40 以上で100点/);
+  const shares = await p.locator('table[data-card=default] td.num').allInnerTexts();
+  const total = shares.reduce((sum, v) => sum + Number(v.replace('%', '')), 0);
+  assert.ok(Math.abs(total - 100) < 0.5, `the measures' shares add up to the whole score (${total})`);
+  assert.equal(await p.locator('#edit-scorecards button').count(), 0, 'a CSM reads only');
+  await shot(p, 'scorecards-ja');
+  await p.goto(`${server.base}/admin/scorecards?lang=en`);
+  assert.equal(await p.locator('h1').innerText(), 'How health scores are computed');
+  await assertTranslated(p, 'scorecards en');
+  await p.context().close();
+
+  const ops = await as('cs_ops', 'ja-JP');
+  await ops.goto(`${server.base}/admin/scorecards`);
+  const before = await ops.locator('textarea[name=scorecards]').inputValue();
+  await ops.fill('textarea[name=scorecards]', before.replace('green_from = 75', 'green_from = 40'));
+  await ops.click('#edit-scorecards button[type=submit]');
+  assert.equal(await ops.locator('p.error').innerText(), 'スコアカード: bands: 0 < red_below（50）≦ green_from（40）≦ 100 にしてください');
+  await shot(ops, 'scorecards-error-ja');
+  const saved = await (await ops.request.get(`${server.base}/api/v1/health/scorecards`)).text();
+  assert.equal(saved, before, 'nothing was saved');
+  await ops.context().close();
+});
+
 test('a form posted from another site is refused, even with a valid token', async () => {
   const p = await as('admin', 'en-US');
   await p.goto(`${server.base}/plan/edit`);
@@ -574,7 +607,7 @@ test('renewals: a CSM sets a forecast call and the totals follow', async () => {
 test('narrow screens: a CSM\'s pages fit 390 px, tables scroll inside themselves', async () => {
   const p = await as('csm');
   await p.setViewportSize({ width: 390, height: 844 });
-  for (const path of ['/', '/accounts', '/ctas', '/renewals?owner=', '/dashboard']) {
+  for (const path of ['/', '/accounts', '/ctas', '/renewals?owner=', '/dashboard', '/admin/journey', '/admin/scorecards']) {
     const resp = await p.goto(`${server.base}${path}`);
     if (resp.status() === 403) continue; // a page this role does not have
     const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -50,6 +50,10 @@ pub enum AppError {
     /// says why in the reader's language.
     #[error("journey: {0}")]
     Journey(kizuna_domain::journey::JourneyError),
+    /// Scorecards that cannot be used (400): typed, so the editor page says why in the
+    /// reader's language.
+    #[error("{0}")]
+    Scorecards(kizuna_domain::health::ScorecardError),
     /// A configuration text (scorecards, usage definitions, scenario) that does not parse (400).
     #[error("{0}")]
     Config(String),

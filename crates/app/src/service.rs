@@ -140,10 +140,16 @@ impl<'a> App<'a> {
         Ok(self.store.setting(health::SETTING).await?.unwrap_or_else(|| kizuna_domain::health::scorecard::DEFAULT.to_string()))
     }
 
+    /// The scorecards in use (saved, or the default ones).
+    pub async fn scorecards(&self) -> Result<Scorecards, AppError> {
+        self.need(Permission::ReadPortfolio)?;
+        health::scorecards(self.store).await
+    }
+
     /// Saves scorecards (TOML) after checking them; returns their names.
     pub async fn save_scorecards(&self, body: &str) -> Result<Vec<String>, AppError> {
         self.need(Permission::EditPlans)?;
-        let cards = Scorecards::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
+        let cards = Scorecards::parse(body).map_err(AppError::Scorecards)?;
         let names: Vec<String> = cards.scorecards.iter().map(|c| c.name.clone()).collect();
         let mut tx = self.store.begin().await?;
         tx.save_setting(health::SETTING, body).await?;

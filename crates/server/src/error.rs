@@ -184,12 +184,27 @@ impl From<kizuna_app::AppError> for ApiError {
             AppError::Plan(other) => ApiError::BadRequest(other.to_string()),
             // The error's text first: its `%{...}` are filled by the arguments after it.
             AppError::Playbooks(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.cta_config").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
+            AppError::Scorecards(e) => ApiError::Invalid(scorecard_error(&e)),
             AppError::Journey(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.journey").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Config(text) => ApiError::BadRequest(text),
             AppError::Store(s) => ApiError::Store(s),
             other => ApiError::App(other),
         }
     }
+}
+
+/// Scorecards that cannot be used, said in the reader's language. The problem's text goes in
+/// first: its `%{...}` are filled by the arguments after it.
+fn scorecard_error(e: &kizuna_domain::health::ScorecardError) -> Msg {
+    use kizuna_domain::health::ScorecardError;
+    let msg = match e {
+        ScorecardError::Toml(detail) => return Msg::new("err.scorecards_toml").arg("detail", detail),
+        ScorecardError::Measure { card, input, .. } => Msg::new("err.scorecard_measure").arg("card", format!("{card:?}")).arg("input", format!("{input:?}")),
+        ScorecardError::Card { card, .. } => Msg::new("err.scorecard_card").arg("card", format!("{card:?}")),
+        ScorecardError::Other(_) => Msg::new("err.scorecards"),
+    };
+    let problem = e.problem().expect("every error but the TOML reader's has a problem");
+    problem.args().into_iter().fold(msg.arg_key("problem", problem.key()), |m, (name, v)| m.arg(name, v))
 }
 
 /// A scenario that cannot be used, said as `scenario: <key>: <problem>` in the reader's language.
@@ -447,6 +462,46 @@ mod tests {
             let ja = msg.render("ja");
             assert!(ja.starts_with("ジャーニー: ") && !ja.contains("%{"), "{e:?}: {ja}");
             for (_, v) in e.args() {
+                assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
+            }
+        }
+    }
+
+    /// Every way scorecards are refused reads in Japanese on the page, and in English as the
+    /// API and the CLI have said it.
+    #[test]
+    fn scorecard_errors_read_in_both_languages() {
+        use kizuna_domain::health::scorecard::Problem;
+        use kizuna_domain::health::ScorecardError;
+        let measure = |problem| ScorecardError::Measure { card: "default".into(), input: "usage.logins_28d".into(), problem };
+        let card = |problem| ScorecardError::Card { card: "enterprise".into(), problem };
+        let errors = [
+            ScorecardError::Toml("TOML parse error at line 3, column 1".into()),
+            measure(Problem::Input),
+            measure(Problem::Weight(0.0)),
+            measure(Problem::Range([40.0, 0.0])),
+            measure(Problem::Thresholds(vec![3.0, 14.0, 7.0])),
+            measure(Problem::Scores(vec![0.0, 120.0], 3)),
+            measure(Problem::RangeAndThresholds),
+            measure(Problem::NoRange),
+            measure(Problem::ScoresWithoutThresholds),
+            card(Problem::Twice),
+            card(Problem::Empty),
+            card(Problem::GroupWeight("usage".into(), -1.0)),
+            ScorecardError::Other(Problem::Bands(50.0, 40.0)),
+            ScorecardError::Other(Problem::Grades(80.0, 85.0, 50.0, 35.0)),
+            ScorecardError::Other(Problem::OnboardingSteps),
+            ScorecardError::Other(Problem::NoScorecard),
+            ScorecardError::Other(Problem::NoDefault),
+        ];
+        for e in errors {
+            let app = kizuna_app::AppError::Scorecards(e.clone());
+            let english = app.to_string();
+            let ApiError::Invalid(msg) = ApiError::from(app) else { panic!("refused scorecards are a 400") };
+            assert_eq!(msg.render("en"), english, "{e:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("スコアカード") && !ja.contains("%{") && ja.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)), "{e:?}: {ja}");
+            for (_, v) in e.problem().map(|p| p.args()).unwrap_or_default() {
                 assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
             }
         }

@@ -66,6 +66,10 @@ mod tests {
             .map(|l| l.trim_end_matches(':'))
             .collect();
         assert!(keys.len() > 10);
+        // A key written twice silently keeps only one text: a page heading could read as an error.
+        let mut seen = std::collections::HashSet::new();
+        let twice: Vec<&&str> = keys.iter().filter(|k| !seen.insert(**k)).collect();
+        assert!(twice.is_empty(), "keys defined twice in app.yml: {twice:?}");
         for key in keys {
             for l in LOCALES {
                 let text = t(key, l);

@@ -101,14 +101,102 @@ pub struct Scorecards {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScorecardError {
+    /// Not TOML, or a key that is unknown, missing or of the wrong type (the TOML reader's words).
     #[error("scorecards: {0}")]
     Toml(String),
-    #[error("scorecard {card:?}, measure {input:?}: {what}")]
-    Measure { card: String, input: String, what: String },
-    #[error("scorecard {card:?}: {what}")]
-    Card { card: String, what: String },
+    #[error("scorecard {card:?}, measure {input:?}: {problem}")]
+    Measure { card: String, input: String, problem: Problem },
+    #[error("scorecard {card:?}: {problem}")]
+    Card { card: String, problem: Problem },
     #[error("scorecards: {0}")]
-    Other(String),
+    Other(Problem),
+}
+
+/// Why scorecards cannot be used: typed, so the editor page says it in the reader's language.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("input is not usage.<metric>, attribute.<name> or one of {}", BUILT_IN_INPUTS.join(", "))]
+    Input,
+    #[error("weight = {0} is not a positive number")]
+    Weight(f64),
+    #[error("range = {0:?} must be [low, high] with low < high")]
+    Range([f64; 2]),
+    #[error("thresholds = {0:?} must be one or more ascending numbers")]
+    Thresholds(Vec<f64>),
+    #[error("scores = {0:?} must be {1} numbers from 0 to 100")]
+    Scores(Vec<f64>, usize),
+    #[error("give either range or thresholds, not both")]
+    RangeAndThresholds,
+    #[error("needs range = [low, high] or thresholds = [...]")]
+    NoRange,
+    #[error("scores go with thresholds")]
+    ScoresWithoutThresholds,
+    #[error("is defined twice")]
+    Twice,
+    #[error("every scorecard needs groups and every group measures")]
+    Empty,
+    #[error("group {0:?}: weight = {1} is not a positive number")]
+    GroupWeight(String, f64),
+    #[error("bands: need 0 < red_below ({0}) <= green_from ({1}) <= 100")]
+    Bands(f64, f64),
+    #[error("grades: need 100 >= a ({0}) > b ({1}) > c ({2}) > d ({3}) > 0")]
+    Grades(f64, f64, f64, f64),
+    #[error("onboarding: steps must be at least 1")]
+    OnboardingSteps,
+    #[error("no [[scorecard]] is defined")]
+    NoScorecard,
+    #[error("one scorecard must have no segments or stages: it is the default")]
+    NoDefault,
+}
+
+impl Problem {
+    /// The i18n key of the problem's text (`sc.*`); [`Problem::args`] fill it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Problem::Input => "sc.input",
+            Problem::Weight(_) => "sc.weight",
+            Problem::Range(_) => "sc.range",
+            Problem::Thresholds(_) => "sc.thresholds",
+            Problem::Scores(..) => "sc.scores",
+            Problem::RangeAndThresholds => "sc.range_and_thresholds",
+            Problem::NoRange => "sc.no_range",
+            Problem::ScoresWithoutThresholds => "sc.scores_without_thresholds",
+            Problem::Twice => "sc.twice",
+            Problem::Empty => "sc.empty",
+            Problem::GroupWeight(..) => "sc.group_weight",
+            Problem::Bands(..) => "sc.bands",
+            Problem::Grades(..) => "sc.grades",
+            Problem::OnboardingSteps => "sc.onboarding_steps",
+            Problem::NoScorecard => "sc.no_scorecard",
+            Problem::NoDefault => "sc.no_default",
+        }
+    }
+
+    /// The values the text shows, written as in English (`%{value}`, `%{count}`, `%{group}`,
+    /// `%{known}`, `%{red}`, `%{green}`, `%{a}`..`%{d}`).
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Problem::Input => vec![("known", BUILT_IN_INPUTS.join(", "))],
+            Problem::Weight(w) => vec![("value", w.to_string())],
+            Problem::Range(r) => vec![("value", format!("{r:?}"))],
+            Problem::Thresholds(t) => vec![("value", format!("{t:?}"))],
+            Problem::Scores(s, n) => vec![("value", format!("{s:?}")), ("count", n.to_string())],
+            Problem::GroupWeight(g, w) => vec![("group", format!("{g:?}")), ("value", w.to_string())],
+            Problem::Bands(r, g) => vec![("red", r.to_string()), ("green", g.to_string())],
+            Problem::Grades(a, b, c, d) => vec![("a", a.to_string()), ("b", b.to_string()), ("c", c.to_string()), ("d", d.to_string())],
+            Problem::RangeAndThresholds | Problem::NoRange | Problem::ScoresWithoutThresholds | Problem::Twice | Problem::Empty | Problem::OnboardingSteps | Problem::NoScorecard | Problem::NoDefault => vec![],
+        }
+    }
+}
+
+impl ScorecardError {
+    /// The problem, when it is one of a value (not the TOML reader's).
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ScorecardError::Toml(_) => None,
+            ScorecardError::Measure { problem, .. } | ScorecardError::Card { problem, .. } | ScorecardError::Other(problem) => Some(problem),
+        }
+    }
 }
 
 /// The scorecard used when none is configured: what seed 003 §12 and §15 watch, on the default
@@ -223,48 +311,55 @@ impl Measure {
         } else {
             let cuts = self.thresholds.as_deref().unwrap_or(&[]);
             let band = cuts.iter().filter(|c| raw >= **c).count();
-            let k = cuts.len();
-            let scores: Vec<f64> = match &self.scores {
-                Some(s) => s.clone(),
-                None => (0..=k).map(|i| 100.0 * i as f64 / k.max(1) as f64).collect(),
-            };
-            match self.direction {
-                Direction::Higher => scores[band],
-                Direction::Lower => scores[k - band],
-            }
+            self.band_scores()[band]
         };
         (s * 100.0).round() / 100.0
     }
 
+    /// With thresholds: the score of each band, lowest values first (below the first cut point,
+    /// then from each cut point on). Empty for a linear range.
+    pub fn band_scores(&self) -> Vec<f64> {
+        let Some(cuts) = self.thresholds.as_deref() else { return Vec::new() };
+        let k = cuts.len();
+        let scores: Vec<f64> = match &self.scores {
+            Some(s) => s.clone(),
+            None => (0..=k).map(|i| 100.0 * i as f64 / k.max(1) as f64).collect(),
+        };
+        match self.direction {
+            Direction::Higher => scores,
+            Direction::Lower => scores.into_iter().rev().collect(),
+        }
+    }
+
     fn check(&self, card: &str) -> Result<(), ScorecardError> {
-        let err = |what: String| ScorecardError::Measure { card: card.into(), input: self.input.clone(), what };
+        let err = |problem: Problem| ScorecardError::Measure { card: card.into(), input: self.input.clone(), problem };
         let known = BUILT_IN_INPUTS.contains(&self.input.as_str())
             || self.input.strip_prefix("usage.").is_some_and(|s| !s.is_empty())
             || self.input.strip_prefix("attribute.").is_some_and(|s| !s.is_empty());
         if !known {
-            return Err(err(format!("input is not usage.<metric>, attribute.<name> or one of {}", BUILT_IN_INPUTS.join(", "))));
+            return Err(err(Problem::Input));
         }
         if !(self.weight > 0.0 && self.weight.is_finite()) {
-            return Err(err(format!("weight = {} is not a positive number", self.weight)));
+            return Err(err(Problem::Weight(self.weight)));
         }
         match (&self.range, &self.thresholds) {
             (Some([a, b]), None) if a < b && a.is_finite() && b.is_finite() => {}
-            (Some(r), None) => return Err(err(format!("range = {r:?} must be [low, high] with low < high"))),
+            (Some(r), None) => return Err(err(Problem::Range(*r))),
             (None, Some(t)) => {
                 if t.is_empty() || t.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(err(format!("thresholds = {t:?} must be one or more ascending numbers")));
+                    return Err(err(Problem::Thresholds(t.clone())));
                 }
                 if let Some(s) = &self.scores {
                     if s.len() != t.len() + 1 || s.iter().any(|x| !(0.0..=100.0).contains(x)) {
-                        return Err(err(format!("scores = {s:?} must be {} numbers from 0 to 100", t.len() + 1)));
+                        return Err(err(Problem::Scores(s.clone(), t.len() + 1)));
                     }
                 }
             }
-            (Some(_), Some(_)) => return Err(err("give either range or thresholds, not both".into())),
-            (None, None) => return Err(err("needs range = [low, high] or thresholds = [...]".into())),
+            (Some(_), Some(_)) => return Err(err(Problem::RangeAndThresholds)),
+            (None, None) => return Err(err(Problem::NoRange)),
         }
         if self.scores.is_some() && self.thresholds.is_none() {
-            return Err(err("scores go with thresholds".into()));
+            return Err(err(Problem::ScoresWithoutThresholds));
         }
         Ok(())
     }
@@ -299,29 +394,29 @@ impl Scorecards {
     fn check(&self) -> Result<(), ScorecardError> {
         let b = self.bands;
         if !(0.0 < b.red_below && b.red_below <= b.green_from && b.green_from <= 100.0) {
-            return Err(ScorecardError::Other(format!("bands: need 0 < red_below ({}) <= green_from ({}) <= 100", b.red_below, b.green_from)));
+            return Err(ScorecardError::Other(Problem::Bands(b.red_below, b.green_from)));
         }
         let g = self.grades;
         if !(g.a > g.b && g.b > g.c && g.c > g.d && g.d > 0.0 && g.a <= 100.0) {
-            return Err(ScorecardError::Other(format!("grades: need 100 >= a ({}) > b ({}) > c ({}) > d ({}) > 0", g.a, g.b, g.c, g.d)));
+            return Err(ScorecardError::Other(Problem::Grades(g.a, g.b, g.c, g.d)));
         }
         if self.onboarding.steps == 0 {
-            return Err(ScorecardError::Other("onboarding: steps must be at least 1".into()));
+            return Err(ScorecardError::Other(Problem::OnboardingSteps));
         }
         if self.scorecards.is_empty() {
-            return Err(ScorecardError::Other("no [[scorecard]] is defined".into()));
+            return Err(ScorecardError::Other(Problem::NoScorecard));
         }
         let mut names = HashSet::new();
         for card in &self.scorecards {
             if !names.insert(card.name.as_str()) {
-                return Err(ScorecardError::Card { card: card.name.clone(), what: "is defined twice".into() });
+                return Err(ScorecardError::Card { card: card.name.clone(), problem: Problem::Twice });
             }
             if card.groups.is_empty() || card.groups.iter().any(|g| g.measures.is_empty()) {
-                return Err(ScorecardError::Card { card: card.name.clone(), what: "every scorecard needs groups and every group measures".into() });
+                return Err(ScorecardError::Card { card: card.name.clone(), problem: Problem::Empty });
             }
             for group in &card.groups {
                 if !(group.weight > 0.0 && group.weight.is_finite()) {
-                    return Err(ScorecardError::Card { card: card.name.clone(), what: format!("group {:?}: weight = {} is not a positive number", group.name, group.weight) });
+                    return Err(ScorecardError::Card { card: card.name.clone(), problem: Problem::GroupWeight(group.name.clone(), group.weight) });
                 }
                 for m in &group.measures {
                     m.check(&card.name)?;
@@ -329,7 +424,7 @@ impl Scorecards {
             }
         }
         if !self.scorecards.iter().any(|c| c.segments.is_empty() && c.stages.is_empty()) {
-            return Err(ScorecardError::Other("one scorecard must have no segments or stages: it is the default".into()));
+            return Err(ScorecardError::Other(Problem::NoDefault));
         }
         Ok(())
     }
@@ -384,6 +479,9 @@ mod tests {
         assert_eq!([0.0, 3.0, 6.0, 7.0, 20.0, 28.0, 90.0].map(|v| bands.score(v)), [100.0, 75.0, 75.0, 50.0, 25.0, 0.0, 0.0]);
         let custom = Measure { scores: Some(vec![0.0, 60.0, 100.0]), thresholds: Some(vec![1.0, 5.0]), range: None, ..linear(Direction::Higher, [0.0, 1.0]) };
         assert_eq!([0.0, 1.0, 4.9, 5.0].map(|v| custom.score(v)), [0.0, 60.0, 60.0, 100.0]);
+        assert_eq!(bands.band_scores(), [100.0, 75.0, 50.0, 25.0, 0.0], "lower is better: the first band scores most");
+        assert_eq!(custom.band_scores(), [0.0, 60.0, 100.0]);
+        assert!(up.band_scores().is_empty());
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl Badge {
 
 /// A measure's name for people: built-in inputs are translated, usage metrics keep their
 /// configured name, attributes are marked as such.
-fn measure_label(input: &str, page: &Page, usage: &std::collections::HashMap<String, String>) -> String {
+pub(super) fn measure_label(input: &str, page: &Page, usage: &std::collections::HashMap<String, String>) -> String {
     if let Some(name) = input.strip_prefix("usage.") {
         return usage.get(name).cloned().unwrap_or_else(|| name.to_string());
     }
@@ -51,7 +51,7 @@ fn measure_label(input: &str, page: &Page, usage: &std::collections::HashMap<Str
 }
 
 /// Built-in group names are translated; a group someone named in a scorecard keeps its name.
-fn group_label(group: &str, page: &Page) -> String {
+pub(super) fn group_label(group: &str, page: &Page) -> String {
     let key = format!("health.group.{group}");
     let text = page.t(&key);
     if text.ends_with(&key) { group.to_string() } else { text }

@@ -20,6 +20,7 @@ mod plan_edit;
 mod playbooks;
 mod renewals;
 mod reports;
+mod scorecards;
 
 use crate::error::ErrorMessage;
 use crate::i18n::{locale, t};
@@ -67,6 +68,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/onboarding", get(onboarding::templates).post(onboarding::save_templates))
         .route("/admin/playbooks", get(playbooks::page).post(playbooks::save))
         .route("/admin/journey", get(journey::page).post(journey::save))
+        .route("/admin/scorecards", get(scorecards::page).post(scorecards::save))
         .route("/onboarding", get(onboarding::page))
         .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
         .route("/onboarding/plans/{id}/share", post(onboarding::share))
@@ -99,6 +101,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("onboarding_templates.html", include_str!("../../templates/onboarding_templates.html")),
     ("playbooks.html", include_str!("../../templates/playbooks.html")),
     ("journey.html", include_str!("../../templates/journey.html")),
+    ("scorecards.html", include_str!("../../templates/scorecards.html")),
     ("shared_plan.html", include_str!("../../templates/shared_plan.html")),
 ];
 

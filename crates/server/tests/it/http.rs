@@ -1434,6 +1434,60 @@ async fn journey_page_in_both_languages(db: TestDb) {
     assert!(theirs.as_array().unwrap().iter().all(|s| s["active_accounts"] == 0), "a partner counts only its own accounts: {theirs}");
 }
 
+/// How scores are computed, on a page: bands, grades and each scorecard's measures with their
+/// share of the score and how a value becomes points, in both languages; a CSM reads, a
+/// manager edits (a refusal said in Japanese saves nothing), a partner is kept out.
+async fn scorecards_page_in_both_languages(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    add_user(&db, "boss@example.jp", Role::Manager, None).await;
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let csm = Client::anonymous(db.clone());
+    sign_in(&csm, "sato@example.jp").await;
+    let ja = get(&csm, "/admin/scorecards", Some("ja")).await;
+    assert_eq!(ja.status, StatusCode::OK);
+    let body = ja.body;
+    assert!(body.contains("ヘルススコアの計算方法") && body.contains("赤: 50点未満 · 黄: 50〜75点 · 緑: 75点以上"), "{body}");
+    assert!(body.contains("A ≥ 80 · B ≥ 65 · C ≥ 50 · D ≥ 35 · E &lt; 35"), "{body}");
+    assert!(body.contains("<dt>判定</dt>") && body.contains("<dt>グレード</dt>") && body.contains(r#"<th scope="col" class="num">スコアに占める重み</th>"#), "headings, not error texts: {body}");
+    assert!(body.contains("既定: ほかのスコアカードに当てはまらないすべてのアカウント"), "{body}");
+    // logins_28d: the usage group is 60 of 100, the measure 25 of the group's 100: 15% of the score.
+    let row = |input: &str| {
+        let start = body.find(&format!(r#"<tr data-input="{input}">"#)).unwrap_or_else(|| panic!("{input} row in {body}"));
+        body[start..start + body[start..].find("</tr>").unwrap()].to_string()
+    };
+    let logins = row("usage.logins_28d");
+    assert!(logins.contains(r#"<th scope="rowgroup" rowspan="5">"#) && logins.contains("60.0%"), "the usage group heads its five measures with its weight: {logins}");
+    assert!(logins.contains(r#"<td class="num">15.0%</td>"#) && logins.contains("0 以下で0点、40 以上で100点、その間は比例"), "{logins}");
+    assert!(row("usage.days_since_login").contains("3 未満: 100点 · 3 以上: 75点 · 7 以上: 50点 · 14 以上: 25点 · 28 以上: 0点"), "lower is better: fewer days, more points");
+    // days_since_csm_touch: relationship 15 × 60/100 = 9% of the score; fewer days is better.
+    let touch = row("days_since_csm_touch");
+    assert!(touch.contains(r#"<td class="num">9.0%</td>"#) && touch.contains("30 以下で100点、180 以上で0点"), "{touch}");
+    assert!(!body.contains(r#"<button type="submit">確認して保存"#), "a CSM reads, no save button");
+    assert_eq!(submit(&csm, "/admin/scorecards", &[("scorecards", kizuna_domain::health::scorecard::DEFAULT)]).await.status, StatusCode::FORBIDDEN);
+    let en = get(&csm, "/admin/scorecards", Some("en")).await.body;
+    assert!(en.contains("How health scores are computed") && en.contains("0 points at 0 or less, 100 at 40 or more, in proportion between") && en.contains("below 3: 100 points"), "{en}");
+
+    let boss = Client::anonymous(db.clone());
+    sign_in(&boss, "boss@example.jp").await;
+    let bad = kizuna_domain::health::scorecard::DEFAULT.replace("range = [0, 40]", "range = [40, 0]");
+    let refused = submit(&boss, "/admin/scorecards?lang=ja", &[("scorecards", &bad)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("スコアカード &quot;default&quot; の指標 &quot;usage.logins_28d&quot;: range = [40.0, 0.0] は [下限, 上限]（下限 &lt; 上限）にしてください"), "{}", refused.body);
+    assert!(refused.body.contains("range = [40, 0]"), "the refused text stays to be mended");
+    assert_eq!(db.store.setting("health_scorecards").await.unwrap(), None, "nothing saved");
+    let enterprise = format!("{}\n[[scorecard]]\nname = \"enterprise\"\nsegments = [\"enterprise\"]\n\n[[scorecard.group]]\nname = \"relationship\"\nweight = 1\n\n[[scorecard.group.measure]]\ninput = \"attribute.nps\"\nweight = 1\ndirection = \"higher\"\nthresholds = [0, 30]\nscores = [0, 60, 100]\n", kizuna_domain::health::scorecard::DEFAULT);
+    let saved = submit(&boss, "/admin/scorecards", &[("scorecards", &enterprise)]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let after = get(&boss, "/admin/scorecards?saved=1", Some("ja")).await.body;
+    assert!(after.contains("保存しました") && after.contains("スコアカード enterprise") && after.contains("セグメント: エンタープライズ"), "{after}");
+    assert!(after.contains("0 未満: 0点 · 0 以上: 60点 · 30 以上: 100点"), "{after}");
+
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, "/admin/scorecards", Some("ja")).await.status, StatusCode::FORBIDDEN);
+}
+
 const ONBOARDING_TEMPLATES: &str = r#"{"templates":[{"template_id":"core-std","name":"Core 導入","product":"core","value_milestone":"first_report",
  "phases":[{"phase_id":"setup","name":"初期設定","name_en":"Setup","tasks":[
    {"task_id":"kickoff","title":"キックオフ会議","title_en":"Kick-off meeting","side":"vendor","due_days":2},
@@ -1547,6 +1601,7 @@ both_engines!(
     onboarding_over_the_api_pages_and_shared_link,
     stage_history_over_the_api_and_page,
     journey_page_in_both_languages,
+    scorecards_page_in_both_languages,
     renewals_centre,
     account_list_for_daily_work,
     cta_pages_in_both_languages,
