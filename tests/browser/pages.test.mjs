@@ -54,7 +54,7 @@ async function as(role, locale = 'ja-JP', i = 0) {
 /// No text on the page is an i18n key left untranslated.
 async function assertTranslated(p, what) {
   const text = await p.locator('body').innerText();
-  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|pb|ctacfg|tpl|jr|journey|scn|err|sc|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
+  const leftover = text.match(/\b(?:app|nav|dash|accounts?|col|report|admin|login|mrr|plan|edit|cap|bud|mat|role|error|audit|key|by|period|measure|lifecycle|segment|touch|health|band|trend|home|renewals|forecast_call|ctas?|cta_status|cta_priority|cta_outcome|cta_source|cta_filter|evidence|status|views|csv|stage|stage_source|onb|pb|ctacfg|tpl|jr|journey|scn|err|sc|um|plan_status|task_side|done_how|criterion|shared)\.[a-z_]+\b/);
   assert.equal(leftover, null, `${what}: untranslated ${leftover}`);
 }
 
@@ -418,7 +418,7 @@ test('scorecards: a CSM finds how a score is computed from the account page, in 
   const href = await p.locator('tbody td[data-col=name] a').first().getAttribute('href');
   await p.goto(`${server.base}${href}`);
   await Promise.all([p.waitForURL(/\/admin\/scorecards/), p.click('#health a[href="/admin/scorecards"]')]);
-  assert.equal(await p.locator('h1').innerText(), 'ヘルススコアの計算方法');
+  assert.match(await p.locator('h1').innerText(), /^ヘルススコアの計算方法/);
   await assertTranslated(p, 'scorecards ja');
   const logins = p.locator('table[data-card=default] tr[data-input="usage.logins_28d"]');
   assert.equal(await logins.locator('td.num').innerText(), '15.0%', 'usage 60 of 100, logins 25 of the group\'s 100');
@@ -428,8 +428,14 @@ test('scorecards: a CSM finds how a score is computed from the account page, in 
   assert.ok(Math.abs(total - 100) < 0.5, `the measures' shares add up to the whole score (${total})`);
   assert.equal(await p.locator('#edit-scorecards button').count(), 0, 'a CSM reads only');
   await shot(p, 'scorecards-ja');
+  // The usage metrics the measures read, one click away.
+  await Promise.all([p.waitForURL(/\/admin\/usage/), p.click('h1 a[href="/admin/usage"]')]);
+  assert.equal(await p.locator('h1').innerText(), '利用指標とSDKのトレイト');
+  assert.match(await p.locator('#metrics tr[data-metric=logins_28d]').innerText(), /ログイン数（28日）[\s\S]*直近28日の login イベントの件数/);
+  await assertTranslated(p, 'usage ja');
+  await shot(p, 'usage-ja');
   await p.goto(`${server.base}/admin/scorecards?lang=en`);
-  assert.equal(await p.locator('h1').innerText(), 'How health scores are computed');
+  assert.match(await p.locator('h1').innerText(), /^How health scores are computed/);
   await assertTranslated(p, 'scorecards en');
   await p.context().close();
 
@@ -607,7 +613,7 @@ test('renewals: a CSM sets a forecast call and the totals follow', async () => {
 test('narrow screens: a CSM\'s pages fit 390 px, tables scroll inside themselves', async () => {
   const p = await as('csm');
   await p.setViewportSize({ width: 390, height: 844 });
-  for (const path of ['/', '/accounts', '/ctas', '/renewals?owner=', '/dashboard', '/admin/journey', '/admin/scorecards']) {
+  for (const path of ['/', '/accounts', '/ctas', '/renewals?owner=', '/dashboard', '/admin/journey', '/admin/scorecards', '/admin/usage']) {
     const resp = await p.goto(`${server.base}${path}`);
     if (resp.status() === 403) continue; // a page this role does not have
     const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -54,7 +54,12 @@ pub enum AppError {
     /// reader's language.
     #[error("{0}")]
     Scorecards(kizuna_domain::health::ScorecardError),
-    /// A configuration text (scorecards, usage definitions, scenario) that does not parse (400).
+    /// Usage metric definitions or trait rules that cannot be used (400): typed, so the editor
+    /// page says why in the reader's language.
+    #[error("{0}")]
+    Usage(kizuna_domain::usage::metrics::DefinitionError),
+    /// A saved setting (CTA configuration, journey, onboarding templates) that no longer reads:
+    /// what people type is checked by its own typed error before it is saved (400).
     #[error("{0}")]
     Config(String),
     /// A parameter with a wrong value (400), naming it and what was expected.

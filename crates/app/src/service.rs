@@ -229,7 +229,7 @@ impl<'a> App<'a> {
     /// Saves usage metric definitions (TOML) after checking them; returns the metrics' names.
     pub async fn save_usage_definitions(&self, body: &str) -> Result<Vec<String>, AppError> {
         self.need(Permission::EditPlans)?;
-        let defs = Definitions::parse(body).map_err(|e| AppError::Config(e.to_string()))?;
+        let defs = Definitions::parse(body).map_err(AppError::Usage)?;
         let mut tx = self.store.begin().await?;
         tx.save_setting(usage::SETTING, body).await?;
         self.actor.audit(&mut *tx, "usage_definitions.save", None, json!({ "metrics": defs.metrics.len() })).await?;

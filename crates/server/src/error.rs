@@ -185,6 +185,7 @@ impl From<kizuna_app::AppError> for ApiError {
             // The error's text first: its `%{...}` are filled by the arguments after it.
             AppError::Playbooks(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.cta_config").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Scorecards(e) => ApiError::Invalid(scorecard_error(&e)),
+            AppError::Usage(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new(e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Journey(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.journey").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Config(text) => ApiError::BadRequest(text),
             AppError::Store(s) => ApiError::Store(s),
@@ -502,6 +503,34 @@ mod tests {
             let ja = msg.render("ja");
             assert!(ja.starts_with("スコアカード") && !ja.contains("%{") && ja.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)), "{e:?}: {ja}");
             for (_, v) in e.problem().map(|p| p.args()).unwrap_or_default() {
+                assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
+            }
+        }
+    }
+
+    /// Every way usage definitions are refused reads in Japanese on the page, and in English as
+    /// the API and the CLI have said it.
+    #[test]
+    fn usage_definition_errors_read_in_both_languages() {
+        use kizuna_domain::usage::metrics::DefinitionError;
+        use kizuna_domain::usage::traits::TraitError;
+        let errors = [
+            DefinitionError::Toml("TOML parse error at line 3, column 1".into()),
+            DefinitionError::Window { name: "logins_30d".into(), days: 30 },
+            DefinitionError::Unknown { name: "per_user".into(), what: "numerator", other: "nope".into() },
+            DefinitionError::NotWindowed { name: "change".into(), what: "of", other: "days_since_login".into() },
+            DefinitionError::Duplicate("logins_28d".into()),
+            DefinitionError::Trait(TraitError::Target { name: "plan".into(), to: "plan".into() }),
+            DefinitionError::Trait(TraitError::Twice("plan".into())),
+        ];
+        for e in errors {
+            let app = kizuna_app::AppError::Usage(e.clone());
+            let english = app.to_string();
+            let ApiError::Invalid(msg) = ApiError::from(app) else { panic!("refused definitions are a 400") };
+            assert_eq!(msg.render("en"), english, "{e:?}");
+            let ja = msg.render("ja");
+            assert!(ja.starts_with("利用指標") && !ja.contains("%{"), "{e:?}: {ja}");
+            for (_, v) in e.args() {
                 assert!(ja.contains(&v), "{e:?}: {ja} names {v}");
             }
         }

@@ -84,7 +84,39 @@ pub enum DefinitionError {
     #[error("usage metric {0:?} is defined twice")]
     Duplicate(String),
     #[error("{0}")]
-    Trait(String),
+    Trait(super::traits::TraitError),
+}
+
+impl DefinitionError {
+    /// The i18n key of the error's text (`um.*`); [`DefinitionError::args`] fill it.
+    pub fn key(&self) -> &'static str {
+        use super::traits::TraitError;
+        match self {
+            DefinitionError::Toml(_) => "um.toml",
+            DefinitionError::Window { .. } => "um.window",
+            DefinitionError::Unknown { .. } => "um.unknown",
+            DefinitionError::NotWindowed { .. } => "um.not_windowed",
+            DefinitionError::Duplicate(_) => "um.twice",
+            DefinitionError::Trait(TraitError::Target { .. }) => "um.trait_target",
+            DefinitionError::Trait(TraitError::Twice(_)) => "um.trait_twice",
+        }
+    }
+
+    /// The values the text shows (`%{detail}`, `%{name}`, `%{days}`, `%{what}`, `%{other}`,
+    /// `%{to}`), quoted as in the English text.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        use super::traits::TraitError;
+        let q = |s: &str| format!("{s:?}");
+        match self {
+            DefinitionError::Toml(d) => vec![("detail", d.clone())],
+            DefinitionError::Window { name, days } => vec![("name", q(name)), ("days", days.to_string())],
+            DefinitionError::Unknown { name, what, other } | DefinitionError::NotWindowed { name, what, other } => {
+                vec![("name", q(name)), ("what", what.to_string()), ("other", q(other))]
+            }
+            DefinitionError::Duplicate(name) | DefinitionError::Trait(TraitError::Twice(name)) => vec![("name", q(name))],
+            DefinitionError::Trait(TraitError::Target { name, to }) => vec![("name", q(name)), ("to", q(to))],
+        }
+    }
 }
 
 /// The metrics used when none are configured: the signals seed 003 §9 and §15 watch.

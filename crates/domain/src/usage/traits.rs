@@ -73,6 +73,15 @@ pub struct FieldUpdate {
     pub overwrite: bool,
 }
 
+/// A `[[trait]]` rule that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TraitError {
+    #[error("usage trait {name:?}: to = {to:?} is not one of name, segment, lifecycle_stage, attributes.NAME or \"\"")]
+    Target { name: String, to: String },
+    #[error("usage trait {0:?} is mapped twice")]
+    Twice(String),
+}
+
 /// The rules in force: the configured ones, then the defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraitMap {
@@ -81,14 +90,12 @@ pub struct TraitMap {
 
 impl TraitMap {
     /// Checks the rules; an error names the trait and what `to` may be.
-    pub fn new(rules: &[TraitRule]) -> Result<Self, String> {
+    pub fn new(rules: &[TraitRule]) -> Result<Self, TraitError> {
         let mut out = Vec::with_capacity(rules.len());
         for r in rules {
-            let target = Target::parse(&r.to).ok_or_else(|| {
-                format!("usage trait {:?}: to = {:?} is not one of name, segment, lifecycle_stage, attributes.NAME or \"\"", r.name, r.to)
-            })?;
+            let target = Target::parse(&r.to).ok_or_else(|| TraitError::Target { name: r.name.clone(), to: r.to.clone() })?;
             if out.iter().any(|(n, _, _)| *n == r.name) {
-                return Err(format!("usage trait {:?} is mapped twice", r.name));
+                return Err(TraitError::Twice(r.name.clone()));
             }
             out.push((r.name.clone(), target, r.overwrite));
         }
@@ -198,7 +205,7 @@ mod tests {
             vec![("segment".into(), json!("enterprise"), true), ("name".into(), json!("Initech KK"), false), ("attributes.plan_tier".into(), json!(3), false)]
         );
         let bad = TraitMap::new(&[TraitRule { name: "plan".into(), to: "plan".into(), overwrite: false }]).unwrap_err();
-        assert_eq!(bad, "usage trait \"plan\": to = \"plan\" is not one of name, segment, lifecycle_stage, attributes.NAME or \"\"");
+        assert_eq!(bad.to_string(), "usage trait \"plan\": to = \"plan\" is not one of name, segment, lifecycle_stage, attributes.NAME or \"\"");
         let config = "[[metric]]\nname = \"x\"\nkind = \"count\"\nevent = \"login\"\ndays = 7\n\n[[trait]]\ntrait = \"plan\"\nto = \"segment\"\n";
         assert_eq!(TraitMap::from_config(config), TraitMap::new(&rules[..1].iter().map(|r| TraitRule { overwrite: false, ..r.clone() }).collect::<Vec<_>>()).unwrap());
     }

@@ -21,6 +21,7 @@ mod playbooks;
 mod renewals;
 mod reports;
 mod scorecards;
+mod usage;
 
 use crate::error::ErrorMessage;
 use crate::i18n::{locale, t};
@@ -69,6 +70,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/playbooks", get(playbooks::page).post(playbooks::save))
         .route("/admin/journey", get(journey::page).post(journey::save))
         .route("/admin/scorecards", get(scorecards::page).post(scorecards::save))
+        .route("/admin/usage", get(usage::page).post(usage::save))
         .route("/onboarding", get(onboarding::page))
         .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
         .route("/onboarding/plans/{id}/share", post(onboarding::share))
@@ -102,6 +104,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("playbooks.html", include_str!("../../templates/playbooks.html")),
     ("journey.html", include_str!("../../templates/journey.html")),
     ("scorecards.html", include_str!("../../templates/scorecards.html")),
+    ("usage.html", include_str!("../../templates/usage.html")),
     ("shared_plan.html", include_str!("../../templates/shared_plan.html")),
 ];
 

@@ -1488,6 +1488,55 @@ async fn scorecards_page_in_both_languages(db: TestDb) {
     assert_eq!(get(&partner, "/admin/scorecards", Some("ja")).await.status, StatusCode::FORBIDDEN);
 }
 
+/// The usage configuration on a page: each metric by its label with how it is computed, and
+/// where group traits go, in both languages; a manager edits (a refusal said in Japanese saves
+/// nothing), a CSM reads, a partner is kept out.
+async fn usage_configuration_page_in_both_languages(db: TestDb) {
+    seed(&db).await;
+    add_user(&db, "sato@example.jp", Role::Csm, None).await;
+    add_user(&db, "boss@example.jp", Role::Manager, None).await;
+    add_user(&db, "alpha@partner.example", Role::Partner, Some("P-ALPHA")).await;
+    let csm = Client::anonymous(db.clone());
+    sign_in(&csm, "sato@example.jp").await;
+    let body = get(&csm, "/admin/usage", Some("ja")).await.body;
+    let row = |body: &str, attr: &str| {
+        let start = body.find(attr).unwrap_or_else(|| panic!("{attr} in {body}"));
+        body[start..start + body[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(body.contains("利用指標とSDKのトレイト") && body.contains("ルールはありません"), "{body}");
+    assert!(row(&body, r#"data-metric="logins_28d""#).contains("ログイン数（28日）") && row(&body, r#"data-metric="logins_28d""#).contains("直近28日の login イベントの件数"), "{body}");
+    assert!(row(&body, r#"data-metric="core_actions_per_user""#).contains("主要操作数（28日） ÷ アクティブユーザー数（28日）（0で割るときは空欄）"), "a ratio names its metrics by their labels");
+    assert!(row(&body, r#"data-metric="days_since_login""#).contains("最後の login イベントからの日数"));
+    assert!(!body.contains(r#"<button type="submit">確認して保存"#), "a CSM reads only");
+    assert_eq!(submit(&csm, "/admin/usage", &[("definitions", kizuna_domain::usage::metrics::DEFAULT)]).await.status, StatusCode::FORBIDDEN);
+    let en = get(&csm, "/admin/usage", Some("en")).await.body;
+    assert!(row(&en, r#"data-metric="logins_28d""#).contains("login events in the last 28 days"), "{en}");
+
+    let boss = Client::anonymous(db.clone());
+    sign_in(&boss, "boss@example.jp").await;
+    let bad = kizuna_domain::usage::metrics::DEFAULT.replacen("days = 28", "days = 30", 1);
+    let refused = submit(&boss, "/admin/usage?lang=ja", &[("definitions", &bad)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("利用指標 &quot;logins_28d&quot;: days = 30 は 7、28、90 のいずれかにしてください"), "{}", refused.body);
+    assert!(refused.body.contains("days = 30"), "the refused text stays to be mended");
+    assert_eq!(db.store.setting(kizuna_domain::usage::metrics::SETTING).await.unwrap(), None, "nothing saved");
+    let bad_trait = format!("{}\n[[trait]]\ntrait = \"plan\"\nto = \"plan\"\n", kizuna_domain::usage::metrics::DEFAULT);
+    let refused = submit(&boss, "/admin/usage?lang=ja", &[("definitions", &bad_trait)]).await;
+    assert!(refused.body.contains("トレイト &quot;plan&quot;: to = &quot;plan&quot; は name"), "{}", refused.body);
+    let with_trait = format!("{}\n[[trait]]\ntrait = \"plan\"\nto = \"segment\"\noverwrite = true\n\n[[trait]]\ntrait = \"industry\"\nto = \"attributes.業種\"\n", kizuna_domain::usage::metrics::DEFAULT);
+    let saved = submit(&boss, "/admin/usage", &[("definitions", &with_trait)]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let after = get(&boss, "/admin/usage?saved=1", Some("ja")).await.body;
+    assert!(after.contains("利用指標の設定を保存しました"), "{after}");
+    let plan = row(&after, r#"data-trait="plan""#);
+    assert!(plan.contains("<td>セグメント</td>") && plan.contains("常に（インポートや手入力の値も上書き）"), "{plan}");
+    assert!(row(&after, r#"data-trait="industry""#).contains("属性: 業種") && row(&after, r#"data-trait="industry""#).contains("空欄か、以前トレイトが入れた値のときだけ"), "{after}");
+
+    let partner = Client::anonymous(db.clone());
+    sign_in(&partner, "alpha@partner.example").await;
+    assert_eq!(get(&partner, "/admin/usage", Some("ja")).await.status, StatusCode::FORBIDDEN);
+}
+
 const ONBOARDING_TEMPLATES: &str = r#"{"templates":[{"template_id":"core-std","name":"Core 導入","product":"core","value_milestone":"first_report",
  "phases":[{"phase_id":"setup","name":"初期設定","name_en":"Setup","tasks":[
    {"task_id":"kickoff","title":"キックオフ会議","title_en":"Kick-off meeting","side":"vendor","due_days":2},
@@ -1602,6 +1651,7 @@ both_engines!(
     stage_history_over_the_api_and_page,
     journey_page_in_both_languages,
     scorecards_page_in_both_languages,
+    usage_configuration_page_in_both_languages,
     renewals_centre,
     account_list_for_daily_work,
     cta_pages_in_both_languages,
