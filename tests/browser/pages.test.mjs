@@ -366,7 +366,7 @@ test('playbooks: CS Ops reads them in both languages; a refused edit is said in 
 test('journey stages: CS Ops adds one in Japanese, a refused name is said in Japanese and saves nothing, the account list filters by it', async () => {
   const p = await as('cs_ops', 'ja-JP');
   await p.goto(`${server.base}/accounts`);
-  await Promise.all([p.waitForURL(/\/admin\/journey/), p.click('h1 a[href="/admin/journey"]')]);
+  await Promise.all([p.waitForURL(/\/admin\/journey/), p.click('main a[href="/admin/journey"]')]);
   assert.equal(await p.locator('h1').innerText(), 'ジャーニーのステージ');
   await assertTranslated(p, 'journey ja');
   const stages = async () => p.locator('#stages tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.stage));
@@ -376,7 +376,7 @@ test('journey stages: CS Ops adds one in Japanese, a refused name is said in Jap
   assert.ok(inAdoption > 0, 'the demo has accounts in adoption');
   await Promise.all([p.waitForURL(/\/accounts\?stage=adoption/), adoption.locator('td a').click()]);
   assert.equal(await p.locator('select[name=stage] option:checked').innerText(), '活用促進', 'the count opens the list filtered by the stage');
-  assert.match(await p.locator('h1 small').first().innerText(), new RegExp(`${inAdoption.toLocaleString('en-US')}`), 'as many accounts as counted');
+  assert.match(await p.locator('h1 small').innerText(), new RegExp(`${inAdoption.toLocaleString('en-US')}`), 'as many accounts as counted');
 
   await p.goto(`${server.base}/admin/journey`);
   await p.fill('input[name="name.4"]', 'Activation');

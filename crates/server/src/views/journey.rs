@@ -116,10 +116,7 @@ pub async fn save(State(state): State<AppState>, me: Principal, headers: HeaderM
     match app.save_journey(journey_of(&typed)).await {
         Ok(_) => Ok(Redirect::to("/admin/journey?saved=1").into_response()),
         Err(e @ kizuna_app::AppError::Journey(_)) => {
-            let error = match ApiError::from(e) {
-                ApiError::Invalid(m) => m.render(page.lang),
-                other => other.to_string(),
-            };
+            let error = super::refusal(e, page.lang);
             // What was typed stays to be mended (removed rows included, still marked).
             let rows = typed.into_iter().map(|(_, r)| r).collect();
             render(&state, &page, &me, &app.journey_stages(kizuna_app::today()).await?, rows, Some(error), None, StatusCode::BAD_REQUEST)

@@ -168,6 +168,14 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// What a refused edit says to the reader: the error's message in the page's language.
+pub(crate) fn refusal(e: kizuna_app::AppError, lang: &str) -> String {
+    match crate::ApiError::from(e) {
+        crate::ApiError::Invalid(m) => m.render(lang),
+        other => other.to_string(),
+    }
+}
+
 /// A stage's label in the page language: the journey's (the admin's list), or for a stage off
 /// the list (an older import's `churned`) the built-in one, else the name itself.
 pub fn stage_label(journey: &kizuna_domain::journey::Journey, stage: &str, lang: &str) -> String {

@@ -224,13 +224,8 @@ pub async fn save_templates(State(state): State<AppState>, me: Principal, header
     };
     match App::new(state.store.as_ref(), &me).save_onboarding_templates(parsed, f.get("reapply").is_some_and(|v| v == "1")).await {
         Ok(_) => Ok(Redirect::to("/admin/onboarding?saved=1").into_response()),
-        Err(kizuna_app::AppError::Onboarding(e)) => {
-            let msg = ApiError::from(kizuna_app::AppError::Onboarding(e));
-            let text_msg = match &msg {
-                ApiError::Invalid(m) => m.render(page.lang),
-                other => other.to_string(),
-            };
-            render_templates(&state, &page, &me, &text, Some(text_msg), None, StatusCode::BAD_REQUEST)
+        Err(e @ kizuna_app::AppError::Onboarding(_)) => {
+            render_templates(&state, &page, &me, &text, Some(super::refusal(e, page.lang)), None, StatusCode::BAD_REQUEST)
         }
         Err(e) => Err(e.into()),
     }

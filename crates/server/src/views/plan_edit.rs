@@ -58,10 +58,7 @@ pub async fn save(
         Err(kizuna_app::AppError::Denied(_)) => render(&state, &page, edit(None, Some(page.t("edit.forbidden"))), StatusCode::FORBIDDEN),
         // A refused name or scenario, said in the reader's language; the text stays to be mended.
         Err(e @ kizuna_app::AppError::Plan(PlanError::Name(_) | PlanError::Scenario(_))) => {
-            let why = match ApiError::from(e) {
-                ApiError::Invalid(m) => m.render(page.lang),
-                other => other.to_string(),
-            };
+            let why = super::refusal(e, page.lang);
             render(&state, &page, edit(None, Some(page.t("edit.error").replace("%{error}", &why))), StatusCode::BAD_REQUEST)
         }
         Err(e) => Err(e.into()),

@@ -78,10 +78,7 @@ pub async fn save(State(state): State<AppState>, me: Principal, headers: HeaderM
     match app.save_playbooks(&text).await {
         Ok(_) => Ok(Redirect::to("/admin/playbooks?saved=1").into_response()),
         Err(e @ kizuna_app::AppError::Playbooks(_)) => {
-            let error = match ApiError::from(e) {
-                ApiError::Invalid(m) => m.render(page.lang),
-                other => other.to_string(),
-            };
+            let error = super::refusal(e, page.lang);
             render(&state, &page, &me, &app.playbooks().await?, &text, Some(error), None, StatusCode::BAD_REQUEST)
         }
         Err(e) => Err(e.into()),

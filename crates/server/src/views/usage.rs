@@ -98,10 +98,7 @@ pub async fn save(State(state): State<AppState>, me: Principal, headers: HeaderM
     match app.save_usage_definitions(&text).await {
         Ok(_) => Ok(Redirect::to("/admin/usage?saved=1").into_response()),
         Err(e @ kizuna_app::AppError::Usage(_)) => {
-            let error = match ApiError::from(e) {
-                ApiError::Invalid(m) => m.render(page.lang),
-                other => other.to_string(),
-            };
+            let error = super::refusal(e, page.lang);
             render(&state, &page, &me, &app, &text, Some(error), None, StatusCode::BAD_REQUEST).await
         }
         Err(e) => Err(e.into()),

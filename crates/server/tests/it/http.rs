@@ -1434,6 +1434,12 @@ async fn journey_page_in_both_languages(db: TestDb) {
     assert!(theirs.as_array().unwrap().iter().all(|s| s["active_accounts"] == 0), "a partner counts only its own accounts: {theirs}");
 }
 
+/// The table row of a page that starts at `start` (up to its `</tr>`).
+fn table_row(body: &str, start: &str) -> String {
+    let at = body.find(start).unwrap_or_else(|| panic!("{start} in {body}"));
+    body[at..at + body[at..].find("</tr>").unwrap()].to_string()
+}
+
 /// How scores are computed, on a page: bands, grades and each scorecard's measures with their
 /// share of the score and how a value becomes points, in both languages; a CSM reads, a
 /// manager edits (a refusal said in Japanese saves nothing), a partner is kept out.
@@ -1452,10 +1458,7 @@ async fn scorecards_page_in_both_languages(db: TestDb) {
     assert!(body.contains("<dt>判定</dt>") && body.contains("<dt>グレード</dt>") && body.contains(r#"<th scope="col" class="num">スコアに占める重み</th>"#), "headings, not error texts: {body}");
     assert!(body.contains("既定: ほかのスコアカードに当てはまらないすべてのアカウント"), "{body}");
     // logins_28d: the usage group is 60 of 100, the measure 25 of the group's 100: 15% of the score.
-    let row = |input: &str| {
-        let start = body.find(&format!(r#"<tr data-input="{input}">"#)).unwrap_or_else(|| panic!("{input} row in {body}"));
-        body[start..start + body[start..].find("</tr>").unwrap()].to_string()
-    };
+    let row = |input: &str| table_row(&body, &format!(r#"<tr data-input="{input}">"#));
     let logins = row("usage.logins_28d");
     assert!(logins.contains(r#"<th scope="rowgroup" rowspan="5">"#) && logins.contains("60.0%"), "the usage group heads its five measures with its weight: {logins}");
     assert!(logins.contains(r#"<td class="num">15.0%</td>"#) && logins.contains("0 以下で0点、40 以上で100点、その間は比例"), "{logins}");
@@ -1499,10 +1502,7 @@ async fn usage_configuration_page_in_both_languages(db: TestDb) {
     let csm = Client::anonymous(db.clone());
     sign_in(&csm, "sato@example.jp").await;
     let body = get(&csm, "/admin/usage", Some("ja")).await.body;
-    let row = |body: &str, attr: &str| {
-        let start = body.find(attr).unwrap_or_else(|| panic!("{attr} in {body}"));
-        body[start..start + body[start..].find("</tr>").unwrap()].to_string()
-    };
+    let row = table_row;
     assert!(body.contains("利用指標とSDKのトレイト") && body.contains("ルールはありません"), "{body}");
     assert!(row(&body, r#"data-metric="logins_28d""#).contains("ログイン数（28日）") && row(&body, r#"data-metric="logins_28d""#).contains("直近28日の login イベントの件数"), "{body}");
     assert!(row(&body, r#"data-metric="core_actions_per_user""#).contains("主要操作数（28日） ÷ アクティブユーザー数（28日）（0で割るときは空欄）"), "a ratio names its metrics by their labels");
