@@ -77,6 +77,9 @@ pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<Period, ParamError> {
     if requested_to < from {
         return Err(ParamError::new("to", &requested_to.to_string(), &format!("is before from {from}")));
     }
+    if from.until(requested_to) >= 1200 {
+        return Err(ParamError::new("to", &requested_to.to_string(), "is more than 100 years after from"));
+    }
     if from > Month::of(at) {
         return Err(ParamError::new("from", &from.to_string(), &format!("is after the month of the as-of date {at}: nothing after it has happened yet")));
     }
@@ -109,16 +112,20 @@ fn group_rows(period: &[RetentionSums], now: &[RetentionSums], start: NaiveDate,
 
 pub async fn dashboard(store: &(impl Revenue + ?Sized), p: &Params<'_>, today: NaiveDate) -> Result<Dashboard, AppError> {
     let Period { from, to, requested_to, start, end, at } = period(p, today)?;
-    let all = store.retention_sums(start, end, None).await?.into_iter().next().unwrap_or_default();
-    let retention = from_sums(&all, start, end);
+    // Retention is measured from the MRR just before the period, as the movements table's
+    // starting MRR: churn dated the period's first day (a period ending on the 1st, the usual
+    // monthly case) is the period's churn, and an account new that day is not in the base.
+    let base = start.pred_opt().unwrap_or(start);
+    let all = store.retention_sums(base, end, None).await?.into_iter().next().unwrap_or_default();
+    let retention = from_sums(&all, base, end);
     let now = store.retention_sums(end, end, None).await?.into_iter().next().unwrap_or_default();
     let moves = store.movement_sums(from, to, None, at).await?.into_iter().next().map(|g| g.1).unwrap_or_default();
     let months = movements::build(&moves, from, to, at);
     let mut breakdown = Vec::with_capacity(2);
     for by in [GroupBy::Segment, GroupBy::TouchModel] {
-        let period = store.retention_sums(start, end, Some(by)).await?;
+        let period = store.retention_sums(base, end, Some(by)).await?;
         let now = store.retention_sums(end, end, Some(by)).await?;
-        breakdown.push(group_rows(&period, &now, start, end));
+        breakdown.push(group_rows(&period, &now, base, end));
     }
     let by_touch_model = breakdown.pop().unwrap_or_default();
     let by_segment = breakdown.pop().unwrap_or_default();

@@ -149,7 +149,10 @@ pub async fn ltv_report(store: &(impl Accounts + Revenue + ?Sized), p: &Params<'
         as_of: p.as_of()?,
         annual_discount_rate: p.fraction("discount_rate", 0.1, 0.0, 10.0)?,
         margin: p.fraction("margin", 1.0, 0.0, 1.0)?,
-        renewals: p.whole("renewals", 1)?,
+        renewals: match p.whole("renewals", 1)? {
+            n if n > 1000 => return Err(params::ParamError::new("renewals", &n.to_string(), "is more than 1000").into()),
+            n => n,
+        },
     };
     let by = p.group_by()?;
     let units = load(store, by, params.as_of).await?;

@@ -109,8 +109,8 @@ pub struct LtvRequest {
     /// Gross margin, 0 to 1 (default 1).
     #[param(value_type = Option<f64>)]
     pub margin: Option<String>,
-    /// Renewals already made, for DERL (default 1).
-    #[param(value_type = Option<u32>)]
+    /// Renewals already made, for DERL (default 1; at most 1000).
+    #[param(value_type = Option<u32>, maximum = 1000)]
     pub renewals: Option<String>,
     /// segment, touch_model, product, partner or owner.
     #[param(pattern = "^(segment|touch_model|product|partner|owner)$")]

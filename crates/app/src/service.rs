@@ -259,16 +259,25 @@ impl<'a> App<'a> {
         Ok(self.store.saved_views(&self.actor.id).await?)
     }
 
-    /// Saves a view of the account list for the actor.
+    /// Saves a view of the account list for the actor: anyone who reads accounts, signed in
+    /// (an API key only reads).
     pub async fn save_view(&self, v: accounts::NewView) -> Result<kizuna_store::SavedView, AppError> {
-        self.need(Permission::ReadAccounts)?;
+        self.need_own_views()?;
         accounts::save_view(self.store, self.actor, v).await
     }
 
     /// Deletes one of the actor's saved views.
     pub async fn delete_view(&self, view_id: &str) -> Result<(), AppError> {
-        self.need(Permission::ReadAccounts)?;
+        self.need_own_views()?;
         accounts::delete_view(self.store, self.actor, view_id).await
+    }
+
+    fn need_own_views(&self) -> Result<(), AppError> {
+        self.need(Permission::ReadAccounts)?;
+        if self.actor.via_key {
+            return Err(crate::access::Denied::KeyReadOnly.into());
+        }
+        Ok(())
     }
 
     /// Every account the list's filters select, page by page, for an export; audited with

@@ -19,6 +19,18 @@ fn keep<T>(errors: &mut Vec<FieldError>, res: Result<T, FieldError>) -> Option<T
     res.map_err(|e| errors.push(e)).ok()
 }
 
+/// An event time that has come: usage after now has not happened, and counted on its day it
+/// would move figures that day instead of this one (a server whose clock runs ahead, a time
+/// zone written the wrong way round).
+fn happened(column: &str, raw: &str, t: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, FieldError> {
+    let now = chrono::Utc::now();
+    if t <= now {
+        return Ok(t);
+    }
+    let shown = kizuna_domain::time::rfc3339(now);
+    Err(FieldError::new(column, raw, &format!("is later than now ({shown}): an event must have happened")))
+}
+
 /// A CSV row is a track message: the import hands its batch to the store as it is.
 impl RowSpec for UsageMessage {
     const KNOWN: &'static [&'static str] = &["account_id", "user_id", "event_time", "event_type", "value", "properties", "message_id"];
@@ -27,7 +39,7 @@ impl RowSpec for UsageMessage {
     fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = vec![];
         let account_id = keep(&mut errors, r.required("account_id").and_then(|v| parse_id("account_id", v)));
-        let at = keep(&mut errors, r.required("event_time").and_then(|v| parse_timestamp("event_time", v)));
+        let at = keep(&mut errors, r.required("event_time").and_then(|v| parse_timestamp("event_time", v).and_then(|t| happened("event_time", v, t))));
         let event_type = keep(&mut errors, r.required("event_type").map(str::to_string));
         let value = keep(&mut errors, 
             r.get("value")

@@ -63,6 +63,8 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("password check failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("password check failed: {0}")]
+    Queue(#[from] tokio::sync::AcquireError),
 }
 
 #[derive(Clone)]
@@ -87,6 +89,10 @@ impl Backend {
 /// wrong password.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jd4b3Ag3k8hSKp5d3JQSmJTbNSfL8cnvEUbXGrNEmOY";
 
+/// Password checks running at once: one per core, at least two.
+static VERIFYING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2))));
+
 impl AuthnBackend for Backend {
     type User = User;
     type Credentials = Credentials;
@@ -95,7 +101,10 @@ impl AuthnBackend for Backend {
     async fn authenticate(&self, c: Credentials) -> Result<Option<User>, AuthError> {
         let user = self.user(&c.email).await?;
         let hash = user.as_ref().map(|u| u.hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
-        // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        // Argon2 takes tens of milliseconds of CPU and 19 MiB: keep it off the async workers,
+        // and a few at a time, so a flood of sign-ins waits in line instead of taking the
+        // machine's memory (each waiting attempt holds only its request).
+        let _turn = VERIFYING.acquire().await?;
         let ok = tokio::task::spawn_blocking(move || verify_password(&c.password, &hash)).await?;
         Ok(user.filter(|_| ok))
     }

@@ -78,10 +78,22 @@ pub fn request_id() -> Option<String> {
 }
 
 /// Every log line about a request carries its id, method and path (never the query: it may
-/// hold a key or an e-mail).
+/// hold a key or an e-mail; nor a shared plan's signed token, which opens the plan).
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %logged_path(req.uri().path()))
+}
+
+/// The path as logged: a secret part of it replaced by `{token}`.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const SHARED: &str = "/shared/plans/";
+    match path.strip_prefix(SHARED) {
+        Some(rest) => {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("{SHARED}{{token}}{tail}").into()
+        }
+        None => path.into(),
+    }
 }
 
 /// Makes the request id readable while the request is answered, so an error body can name it.
@@ -181,4 +193,14 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_shared_plans_token_is_not_logged() {
+        assert_eq!(super::logged_path("/shared/plans/P1.20270101.c2lnbmF0dXJl"), "/shared/plans/{token}");
+        assert_eq!(super::logged_path("/shared/plans/P1.20270101.c2lnbmF0dXJl/x"), "/shared/plans/{token}/x");
+        assert_eq!(super::logged_path("/accounts/A1"), "/accounts/A1");
+    }
 }

@@ -77,8 +77,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+const ANONYMOUS: &str = "anonymous";
+
 /// Who is asking, before the handler checks it: the API key or the session cookie (hashed, so
-/// no secret is kept), else the one bucket of requests with neither (they are refused anyway).
+/// no secret is kept), else no one (requests with neither are refused anyway).
 pub fn caller(headers: &axum::http::HeaderMap) -> String {
     let secret = headers
         .get(header::AUTHORIZATION)
@@ -87,14 +89,20 @@ pub fn caller(headers: &axum::http::HeaderMap) -> String {
         .or_else(|| crate::views::csrf::session_cookie(headers).map(|s| format!("session {s}")));
     match secret {
         Some(s) => Sha256::digest(s.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect(),
-        None => "anonymous".into(),
+        None => ANONYMOUS.into(),
     }
 }
 
 /// The layer: a place for the caller, then the handler within the time limit.
 pub async fn bounded(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limits = state.limits.clone();
-    let _slot = match limits.enter(&caller(req.headers())) {
+    let caller = caller(req.headers());
+    // Without a key or a session the handler refuses (or sends to sign-in) before any work:
+    // visitors arriving at once are not made to wait for each other.
+    if caller == ANONYMOUS {
+        return next.run(req).await;
+    }
+    let _slot = match limits.enter(&caller) {
         Ok(slot) => slot,
         Err(Busy::Caller(n)) => return ApiError::TooMany(Msg::new("err.busy_caller").arg("limit", n), 5).into_response(),
         Err(Busy::Server(n)) => return ApiError::Busy(Msg::new("err.busy_server").arg("limit", n)).into_response(),

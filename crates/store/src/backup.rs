@@ -101,15 +101,22 @@ async fn sqlite_backup(url: &str, out: &Path) -> crate::Result<()> {
 
 /// The URL without its password, and the password (for `PGPASSWORD`, so that it shows neither
 /// in `ps` nor in an error).
+/// The password may sit in the user info (`postgres://u:pw@h/db`) or in the query
+/// (`?password=pw`, which libpq also reads); both are taken out.
 fn split_password(url: &str) -> (String, Option<String>) {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let pw = u.password().map(percent_decode);
-            let _ = u.set_password(None);
-            (u.to_string(), pw)
+    let Ok(mut u) = url::Url::parse(url) else { return (url.to_string(), None) };
+    let mut pw = u.password().map(percent_decode);
+    let _ = u.set_password(None);
+    if u.query_pairs().any(|(k, _)| k == "password") {
+        let (secret, kept): (Vec<_>, Vec<_>) = u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).partition(|(k, _)| k == "password");
+        pw = pw.or(secret.into_iter().next().map(|(_, v)| v));
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
         }
-        _ => (url.to_string(), None),
     }
+    (u.to_string(), pw)
 }
 
 /// `%40` → `@` (a URL's user info is percent-encoded; `+` stays `+`).
@@ -251,6 +258,8 @@ mod tests {
         assert_eq!(split_password("postgres://u:p%40ss@h/db"), ("postgres://u@h/db".to_string(), Some("p@ss".to_string())));
         assert_eq!(split_password("postgres://u@h/db"), ("postgres://u@h/db".to_string(), None));
         assert_eq!(split_password("postgres://u:a+b%2F@h/db").1.as_deref(), Some("a+b/"));
+        assert_eq!(split_password("postgres://u@h/db?password=s%26cret&sslmode=require"), ("postgres://u@h/db?sslmode=require".to_string(), Some("s&cret".to_string())));
+        assert_eq!(split_password("postgres://u@h/db?password=x"), ("postgres://u@h/db".to_string(), Some("x".to_string())));
     }
 
     #[test]

@@ -239,7 +239,23 @@ async fn paper_cohorts_fit_as_of_2026_06_01(db: TestDb) {
     assert_eq!(fit("high_end"), (0.668, 3.806, Some(7)));
 }
 
-both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter, nothing_is_counted_before_it_happens, dashboard_cards_equal_its_last_row, paper_cohorts_fit_as_of_2026_06_01);
+/// March–April 2024 as of 2024-04-30. X1's last period and C1's add-on end on 1 March, Z1 starts
+/// paying that day. The base is the MRR on 29 February, the table's starting MRR: E1 300, C1 150,
+/// X1 80, N1 100 = 630 over 4 accounts. On 30 April: E1 300, C1 100, X1 0, N1 100, so NRR =
+/// GRR = 500 / 630 and X1 is the one churned (1 of 4). Measured from 1 March instead, X1's churn
+/// and C1's contraction would vanish and Z1 would join the base: NRR 1.0, no churn.
+async fn dashboard_retention_counts_the_first_days_churn(db: TestDb) {
+    load(&db).await;
+    let p: HashMap<String, String> = [("from", "2024-03"), ("to", "2024-04"), ("at", "2024-04-30")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let d = serde_json::to_value(kizuna_app::dashboard::dashboard(db.store.as_ref(), &Params(&p), chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap()).unwrap();
+    assert_eq!((d["accounts_start"].as_u64(), d["accounts_churned"].as_u64()), (Some(4), Some(1)), "{d}");
+    assert!(close(&d["nrr"], 500.0 / 630.0) && close(&d["grr"], 500.0 / 630.0) && close(&d["logo_churn_rate"], 0.25), "{d}");
+    let march = &d["months"][0];
+    assert!(close(&march["starting_mrr"], 630.0) && close(&march["churn"], 80.0), "the table starts from the same MRR: {march}");
+    assert_eq!(d["start"].as_str(), Some("2024-03-01"), "the period shown still starts on the 1st");
+}
+
+both_engines!(mrr_movements_by_hand, retention_by_hand, cohorts_arr_and_churn_by_hand, bad_parameters_name_the_parameter, nothing_is_counted_before_it_happens, dashboard_cards_equal_its_last_row, dashboard_retention_counts_the_first_days_churn, paper_cohorts_fit_as_of_2026_06_01);
 
 /// The database computes retention and movements in SQL; the domain computes them from each
 /// account's timeline. On the demo company both must agree exactly, for every breakdown.

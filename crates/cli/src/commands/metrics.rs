@@ -48,6 +48,8 @@ pub enum Metric {
         #[command(flatten)]
         by: Breakdown,
         #[command(flatten)]
+        at: At,
+        #[command(flatten)]
         output: Output,
     },
     /// Monthly MRR movements (new, expansion, contraction, churn, reactivation) and quick ratio.
@@ -60,6 +62,8 @@ pub enum Metric {
         to: String,
         #[command(flatten)]
         by: Breakdown,
+        #[command(flatten)]
+        at: At,
         #[command(flatten)]
         output: Output,
     },
@@ -134,6 +138,8 @@ pub enum Metric {
         #[command(flatten)]
         by: Breakdown,
         #[command(flatten)]
+        at: At,
+        #[command(flatten)]
         output: Output,
     },
 }
@@ -142,11 +148,11 @@ impl Metric {
     /// The report, its request straight from the flags, and the output format.
     fn into_parts(self) -> (Report, Box<dyn Lookup>, Output) {
         match self {
-            Metric::Retention { range, by, output } => {
-                (Report::Retention, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, ..Default::default() }), output)
+            Metric::Retention { range, by, at, output } => {
+                (Report::Retention, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, at: at.at, ..Default::default() }), output)
             }
-            Metric::Mrr { from, to, by, output } => {
-                (Report::Mrr, Box::new(MonthRangeRequest { from: Some(from), to: Some(to), by: by.by, ..Default::default() }), output)
+            Metric::Mrr { from, to, by, at, output } => {
+                (Report::Mrr, Box::new(MonthRangeRequest { from: Some(from), to: Some(to), by: by.by, at: at.at, ..Default::default() }), output)
             }
             Metric::Cohorts { period, measure, at, output } => {
                 (Report::Cohorts, Box::new(CohortRequest { period: Some(period), measure: Some(measure), at: at.at, format: None }), output)
@@ -165,8 +171,8 @@ impl Metric {
                 output,
             ),
             Metric::Arr { at, by, output } => (Report::Arr, Box::new(ArrRequest { by: by.by, at: at.at, format: None }), output),
-            Metric::Churn { range, by, output } => {
-                (Report::Churn, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, ..Default::default() }), output)
+            Metric::Churn { range, by, at, output } => {
+                (Report::Churn, Box::new(RangeRequest { from: Some(range.from), to: Some(range.to), by: by.by, at: at.at, ..Default::default() }), output)
             }
             Metric::Usage { .. } | Metric::UsageDefinitions { .. } => unreachable!("handled by run"),
         }

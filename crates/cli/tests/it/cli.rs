@@ -114,6 +114,21 @@ async fn demo_is_deterministic_and_metrics_run(db: TestDb) {
     assert_eq!(text(&out.stderr).trim(), r#"error: --to "2025-13-01" is not a date (YYYY-MM-DD)"#);
     let out = kizuna(Some(&db.url), &["metrics", "retention", "--from", "2025-01-01", "--to", "2026-01-01", "--by", "segment", "--format", "table"]);
     assert!(text(&out.stdout).lines().next().unwrap().trim_start().starts_with("group"));
+    // --at on every range report: the range is cut there and says what was asked.
+    for args in [
+        &["metrics", "retention", "--from", "2025-01-01", "--to", "2026-01-01", "--at", "2025-06-30"][..],
+        &["metrics", "churn", "--from", "2025-01-01", "--to", "2026-01-01", "--at", "2025-06-30"][..],
+    ] {
+        let out = kizuna(Some(&db.url), args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        let v = if v.is_array() { v[0].clone() } else { v };
+        assert_eq!(v["to"].as_str(), Some("2025-06-30"), "{args:?}: {v}");
+    }
+    let out = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2025-01", "--to", "2025-12", "--at", "2025-06-15", "--format", "csv"]);
+    let csv = text(&out.stdout);
+    assert_eq!(csv.lines().count(), 7, "January to June, June month to date: {csv}");
+    assert!(csv.lines().last().unwrap().ends_with(",true"), "{csv}");
 }
 
 #[test]

@@ -68,6 +68,17 @@ pub struct ChurnSplit {
     pub by_reason: BTreeMap<String, u64>,
 }
 
+/// The MRR a churn record dated `day` lost, when it does not say: the MRR the day before, while
+/// the account still paid then (a record dated on or before its last paid day); else, for a
+/// record written after the fact (an exit survey a week later), the MRR just before the last fall
+/// to zero on or before `day`.
+fn mrr_lost(timeline: &super::Timeline, day: NaiveDate) -> Cents {
+    match timeline.mrr_before(day) {
+        0 => timeline.churn_days().into_iter().filter(|c| *c <= day).last().map_or(0, |c| timeline.mrr_before(c)),
+        mrr => mrr,
+    }
+}
+
 /// `group_of` maps an account to its group (e.g. its segment); "all" is always first.
 pub fn churn_split(
     records: &[(String, ChurnRecord)],
@@ -91,9 +102,7 @@ pub fn churn_split(
     };
     out.insert(String::new(), empty("all"));
     for (account, rec) in records.iter().filter(|(_, r)| r.churned_on >= from && r.churned_on <= to) {
-        let lost = rec
-            .mrr_lost
-            .unwrap_or_else(|| timelines.get(account.as_str()).map_or(0.0, |u| to_units(u.timeline.mrr_before(rec.churned_on))));
+        let lost = rec.mrr_lost.unwrap_or_else(|| timelines.get(account.as_str()).map_or(0.0, |u| to_units(mrr_lost(&u.timeline, rec.churned_on))));
         let group = dims.get(account.as_str()).and_then(|d| group_of(d)).unwrap_or_else(|| super::units::NO_GROUP.into());
         for key in [String::new(), format!("~{group}")] {
             let split = out.entry(key).or_insert_with(|| empty(&group));
@@ -157,5 +166,19 @@ mod tests {
         assert_eq!((rows[0].churned.accounts, rows[0].avoidable.mrr_lost, rows[0].unavoidable.mrr_lost), (2, 100.0, 50.0));
         assert_eq!(rows[0].avoidable_share, Some(0.5));
         assert_eq!(rows[2].by_reason["price"], 1);
+    }
+
+    #[test]
+    fn mrr_lost_by_a_record_dated_before_on_or_after_the_churn() {
+        // 80 a month, last paid day 2024-02-29 (the period ends 2024-03-01).
+        let x = Timeline::from_deltas([(d("2024-01-01"), 8000), (d("2024-03-01"), -8000)]);
+        assert_eq!(mrr_lost(&x, d("2024-02-29")), 8000, "dated the last paid day");
+        assert_eq!(mrr_lost(&x, d("2024-03-01")), 8000, "dated the day it churned");
+        assert_eq!(mrr_lost(&x, d("2024-03-10")), 8000, "an exit survey written after");
+        assert_eq!(mrr_lost(&x, d("2023-12-01")), 0, "before it ever paid");
+        // Up to 150, down to 0 on 04-01, back at 30 on 06-01, lost again 08-01.
+        let y = Timeline::from_deltas([(d("2024-01-01"), 10000), (d("2024-02-01"), 5000), (d("2024-04-01"), -15000), (d("2024-06-01"), 3000), (d("2024-08-01"), -3000)]);
+        assert_eq!(mrr_lost(&y, d("2024-05-01")), 15000, "the last fall before the record");
+        assert_eq!(mrr_lost(&y, d("2024-09-01")), 3000);
     }
 }

@@ -73,19 +73,28 @@ pub fn retention_rate(alpha: f64, beta: f64, t: u32) -> f64 {
 
 /// Σ_{t≥0} S(t) x^t with x = 1 / (1 + d), from S(t) = Π_{k=1..t} r(k).
 pub fn del(alpha: f64, beta: f64, d: f64) -> f64 {
+    if d == 0.0 {
+        // Undiscounted: E[T] = Σ_{t≥0} B(α, β + t) / B(α, β) = (α + β − 1) / (α − 1), endless for α ≤ 1.
+        return if alpha > 1.0 { (alpha + beta - 1.0) / (alpha - 1.0) } else { f64::INFINITY };
+    }
     discounted_sum(alpha, beta, d, 1)
 }
 
 /// Residual lifetime of a customer who has made `renewals` (= n − 1) renewals.
 pub fn derl(alpha: f64, beta: f64, d: f64, renewals: u32) -> f64 {
-    retention_rate(alpha, beta, renewals + 1) * discounted_sum(alpha, beta, d, renewals + 2)
+    if d == 0.0 {
+        // Σ_{t>n} S(t) / S(n) = B(α − 1, β + n + 1) / B(α, β + n) = (β + n) / (α − 1).
+        return if alpha > 1.0 { (beta + renewals as f64) / (alpha - 1.0) } else { f64::INFINITY };
+    }
+    retention_rate(alpha, beta, renewals.saturating_add(1)) * discounted_sum(alpha, beta, d, renewals.saturating_add(2))
 }
 
-/// Σ_{j≥0} x^j Π_{k=first..first+j−1} r(k): the series stops when terms vanish.
+/// Σ_{j≥0} x^j Π_{k=first..first+j−1} r(k), for d > 0: the series stops when terms vanish.
 fn discounted_sum(alpha: f64, beta: f64, d: f64, first: u32) -> f64 {
     let x = 1.0 / (1.0 + d);
     let (mut term, mut sum, mut k) = (1.0, 0.0, first);
-    while term > 1e-13 && k < first + 1_000_000 {
+    let last = first.saturating_add(1_000_000);
+    while term > 1e-13 && k < last {
         sum += term;
         term *= x * retention_rate(alpha, beta, k);
         k += 1;
@@ -170,6 +179,20 @@ mod tests {
         //   = 2 (−ln(1 − x) − x − x²/2) / x³.
         let expected = 2.0 * (-(1.0 - x).ln() - x - x * x / 2.0) / x.powi(3);
         assert!((derl(1.0, 1.0, 0.1, 1) - expected).abs() < 1e-9, "{} vs {expected}", derl(1.0, 1.0, 0.1, 1));
+    }
+
+    #[test]
+    fn an_undiscounted_lifetime_is_infinite_when_alpha_is_at_most_one() {
+        // d = 0: DEL = Σ S(t), and S(t) = 1 / (t + 1) for α = β = 1: the harmonic series.
+        assert_eq!(del(1.0, 1.0, 0.0), f64::INFINITY);
+        assert_eq!(derl(0.7, 1.2, 0.0, 3), f64::INFINITY);
+        // α = 2, β = 1: S(t) = 2 / ((t + 1)(t + 2)), Σ_{t≥0} = 2 Σ (1/(t+1) − 1/(t+2)) = 2.
+        assert_eq!(del(2.0, 1.0, 0.0), 2.0);
+        // After one renewal: S(1) = 1/3, Σ_{t≥2} S(t) = 2/3, so 2.
+        assert_eq!(derl(2.0, 1.0, 0.0, 1), 2.0);
+        // The closed form is the limit of the discounted series.
+        assert!((del(3.0, 2.0, 1e-9) - del(3.0, 2.0, 0.0)).abs() < 1e-6, "{}", del(3.0, 2.0, 1e-9));
+        assert!(derl(1.0, 1.0, 0.1, u32::MAX).is_finite(), "no overflow however many renewals");
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn parse_single(kind: Kind, body: &[u8], now: DateTime<Utc>) -> Result<Usage
         return Err(SegmentError::MessageTooLarge { at, size: body.len() });
     }
     let v: Value = serde_json::from_slice(body).map_err(|e| SegmentError::Invalid { at: at.clone(), problem: format!("is not JSON: {e}") })?;
-    message(kind, &v, &at, now)
+    message(kind, &v, &at, Clock::http(now))
 }
 
 /// The `writeKey` a body may carry instead of Basic auth (Segment accepts both).
@@ -74,9 +74,12 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<UsageMessage>,
         batch: Vec<&'a serde_json::value::RawValue>,
         #[serde(default)]
         context: Option<Value>,
+        #[serde(default, rename = "sentAt")]
+        sent_at: Value,
     }
     let b: Batch = serde_json::from_slice(body)
         .map_err(|e| SegmentError::Invalid { at: "batch".into(), problem: format!("is not a batch ({{\"batch\": [...]}}): {e}") })?;
+    let sent_at = time_value("sentAt", &b.sent_at).ok().flatten();
     b.batch
         .iter()
         .enumerate()
@@ -93,7 +96,7 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<UsageMessage>,
                 at: at.clone(),
                 problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
             })?;
-            message(kind, &v, &at, now)
+            message(kind, &v, &at, Clock { batch_sent_at: sent_at, ..Clock::http(now) })
         })
         .collect()
 }
@@ -109,7 +112,10 @@ pub fn parse_typed(body: &[u8], now: DateTime<Utc>) -> Result<UsageMessage, Segm
         at: at.into(),
         problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
     })?;
-    message(kind, &v, at, now)
+    // A line of an export carries when Segment received it: a device's clock is corrected
+    // against that, never against the day the file is read.
+    let received = time_field(&v, "receivedAt").ok().flatten().filter(|r| *r <= now);
+    message(kind, &v, at, Clock { now, received, batch_sent_at: None })
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -150,7 +156,59 @@ fn traits(v: &Value) -> Result<Value, String> {
     Ok(Value::Object(merged))
 }
 
-fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageMessage, SegmentError> {
+/// A time field of a message, if it has one.
+fn time_field(v: &Value, k: &str) -> Result<Option<DateTime<Utc>>, String> {
+    time_value(k, &v[k])
+}
+
+fn time_value(k: &str, v: &Value) -> Result<Option<DateTime<Utc>>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => DateTime::parse_from_rfc3339(s).map(|t| Some(t.with_timezone(&Utc))).map_err(|_| format!("{k} {s:?} is not an ISO 8601 time")),
+        other => Err(format!("{k} {other} is not an ISO 8601 time")),
+    }
+}
+
+/// What a message's time is read against.
+#[derive(Clone, Copy)]
+struct Clock {
+    now: DateTime<Utc>,
+    /// When the message reached Segment (a line of an export says) or us (an HTTP call).
+    received: Option<DateTime<Utc>>,
+    /// The batch's `sentAt`, for messages without their own.
+    batch_sent_at: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    fn http(now: DateTime<Utc>) -> Clock {
+        Clock { now, received: Some(now), batch_sent_at: None }
+    }
+}
+
+/// When a message happened, by Segment's and RudderStack's rules (docs/usage.md, "When an event
+/// happened"): `timestamp` as sent (server-side libraries and the HTTP API set it); else the
+/// device's `originalTimestamp` corrected for the device's clock skew with `sentAt` (the
+/// message's, else its batch's): received − (sentAt − originalTimestamp); else
+/// `originalTimestamp` as it is; else when it was received. Never after now: it cannot have
+/// happened later, and a device whose clock runs a year ahead would otherwise have its use
+/// counted next year, not today.
+fn when(v: &Value, clock: Clock) -> Result<DateTime<Utc>, String> {
+    if let Some(t) = time_field(v, "timestamp")? {
+        return Ok(t.min(clock.now));
+    }
+    let time = match (time_field(v, "originalTimestamp")?, clock.received) {
+        // `sentAt` only corrects: one that cannot be read corrects nothing.
+        (Some(o), Some(received)) => match time_field(v, "sentAt").ok().flatten().or(clock.batch_sent_at) {
+            Some(s) => received.checked_sub_signed(s - o).unwrap_or(o),
+            None => o,
+        },
+        (Some(o), None) => o,
+        (None, received) => received.unwrap_or(clock.now),
+    };
+    Ok(time.min(clock.now))
+}
+
+fn message(kind: Kind, v: &Value, at: &str, clock: Clock) -> Result<UsageMessage, SegmentError> {
     let bad = |problem: String| SegmentError::Invalid { at: at.to_string(), problem };
     if !v.is_object() {
         return Err(bad("is not a JSON object".into()));
@@ -160,11 +218,7 @@ fn message(kind: Kind, v: &Value, at: &str, now: DateTime<Utc>) -> Result<UsageM
         None => checked_id("anonymousId", text(&v["anonymousId"])),
     }
     .map_err(bad)?;
-    // Segment's own order: the client's timestamp, else when it was sent, else now.
-    let time = match ["timestamp", "originalTimestamp", "sentAt"].iter().find_map(|k| v[*k].as_str().map(|s| (*k, s))) {
-        Some((k, s)) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| bad(format!("{k} {s:?} is not an ISO 8601 time")))?,
-        None => now,
-    };
+    let time = when(v, clock).map_err(bad)?;
     let object = |k: &str| match &v[k] {
         Value::Null => Ok(Value::Object(Default::default())),
         o @ Value::Object(_) => Ok(o.clone()),
@@ -270,6 +324,50 @@ mod tests {
         let p = r#"{"userId": "u1", "name": "Dashboard", "messageId": "p1"}"#;
         let UsageMessage::Event(e) = parse_single(Kind::Page, p.as_bytes(), now()).unwrap() else { panic!() };
         assert_eq!((e.event_type.as_str(), e.properties["name"].as_str()), ("page", Some("Dashboard")));
+    }
+
+    fn time_of(m: UsageMessage) -> String {
+        match m {
+            UsageMessage::Event(e) => e.at,
+            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } => at,
+        }
+        .to_rfc3339()
+    }
+
+    #[test]
+    fn a_device_clock_is_corrected_by_sent_at_and_nothing_is_dated_after_it_arrived() {
+        // now() is 2026-11-24T00:00:00Z. A phone whose clock runs 2 h 30 min ahead: it invoked
+        // track at its 02:20 and sent at its 02:30, so the event happened at 23:50 the day before.
+        let skewed = r#"{"userId": "u", "event": "login", "messageId": "m", "originalTimestamp": "2026-11-24T02:20:00Z", "sentAt": "2026-11-24T02:30:00Z"}"#;
+        assert_eq!(time_of(parse_single(Kind::Track, skewed.as_bytes(), now()).unwrap()), "2026-11-23T23:50:00+00:00");
+        // RudderStack's batches carry sentAt on the batch too; a message's own wins.
+        let batch = r#"{"sentAt": "2026-11-24T09:00:00+09:00", "batch": [
+            {"type": "track", "userId": "u", "event": "a", "messageId": "1", "originalTimestamp": "2026-11-24T08:59:00+09:00"},
+            {"type": "identify", "userId": "u", "originalTimestamp": "2026-11-24T08:00:00+09:00", "sentAt": "2026-11-24T08:30:00+09:00"},
+            {"type": "track", "userId": "u", "event": "a", "messageId": "2", "timestamp": "2026-11-23T10:00:00Z", "originalTimestamp": "2026-11-24T08:00:00+09:00"},
+            {"type": "group", "userId": "u", "groupId": "g", "originalTimestamp": "2026-11-23T23:00:00Z"}
+        ]}"#;
+        let times: Vec<String> = parse_batch(batch.as_bytes(), now()).unwrap().into_iter().map(time_of).collect();
+        assert_eq!(
+            times,
+            ["2026-11-23T23:59:00+00:00", "2026-11-23T23:30:00+00:00", "2026-11-23T10:00:00+00:00", "2026-11-23T23:00:00+00:00"],
+            "corrected by the batch's sentAt; by its own; timestamp as sent; no sentAt: as it is"
+        );
+        // A timestamp after the message arrived is when it arrived.
+        let ahead = r#"{"userId": "u", "event": "login", "messageId": "m", "timestamp": "2027-11-24T00:00:00Z"}"#;
+        assert_eq!(time_of(parse_single(Kind::Track, ahead.as_bytes(), now()).unwrap()), now().to_rfc3339());
+        // A sentAt that cannot be read corrects nothing; a timestamp that cannot be read is refused.
+        let odd = r#"{"userId": "u", "event": "x", "messageId": "m", "originalTimestamp": "2026-11-20T00:00:00Z", "sentAt": 5}"#;
+        assert_eq!(time_of(parse_single(Kind::Track, odd.as_bytes(), now()).unwrap()), "2026-11-20T00:00:00+00:00");
+        let e = parse_single(Kind::Track, br#"{"userId": "u", "event": "x", "timestamp": 1700000000}"#, now()).unwrap_err();
+        assert_eq!(e.to_string(), "message: timestamp 1700000000 is not an ISO 8601 time");
+        // A line of an export was received when its receivedAt says.
+        let line = r#"{"type": "track", "userId": "u", "event": "x", "messageId": "m", "originalTimestamp": "2025-01-01T10:00:00Z", "sentAt": "2025-01-01T10:01:00Z", "receivedAt": "2025-01-01T09:01:00Z"}"#;
+        assert_eq!(time_of(parse_typed(line.as_bytes(), now()).unwrap()), "2025-01-01T09:00:00+00:00");
+        let line = line.replace("2025-01-01T09:01:00Z", "2030-01-01T00:00:00Z");
+        assert_eq!(time_of(parse_typed(line.as_bytes(), now()).unwrap()), "2025-01-01T10:00:00+00:00", "a receivedAt after now is not believed");
+        let line = line.replace(r#", "receivedAt": "2030-01-01T00:00:00Z""#, "");
+        assert_eq!(time_of(parse_typed(line.as_bytes(), now()).unwrap()), "2025-01-01T10:00:00+00:00", "nor is the day the file is read");
     }
 
     #[test]

@@ -283,12 +283,14 @@ C4,u1,2026-11-01 09:00:00,export,1,,m2\n";
 
     let bad = "account_id,user_id,event_time,event_type,value,properties\n\
 C1,u1,2026-11-31 09:00:00,login,,\n\
-C1,u1,2026-11-01 09:00:00,login,ten,[1]\n";
+C1,u1,2026-11-01 09:00:00,login,ten,[1]\n\
+C1,u1,2126-11-01T09:00:00+09:00,login,,\n";
     let path = files.write("bad-events.csv", bad.as_bytes());
     let err = import(&db, ImportKind::Events, &path).await.unwrap_err();
     assert!(err.contains("bad-events.csv:2: event_time \"2026-11-31 09:00:00\" is not a timestamp"), "{err}");
     assert!(err.contains("bad-events.csv:3: value \"ten\" is not a number"), "{err}");
     assert!(err.contains("bad-events.csv:3: properties \"[1]\" is not a JSON object"), "{err}");
+    assert!(err.contains("bad-events.csv:4: event_time \"2126-11-01T09:00:00+09:00\" is later than now ("), "a future event has not happened: {err}");
 
     let ndjson = r#"{"type": "identify", "userId": "u9", "traits": {"name": "山田"}, "timestamp": "2026-11-03T00:00:00Z"}
 {"type": "track", "userId": "u9", "event": "login", "messageId": "n1", "timestamp": "2026-11-03T01:00:00Z"}

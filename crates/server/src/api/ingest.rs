@@ -143,7 +143,8 @@ async fn accept_batch(state: AppState, headers: HeaderMap, body: Bytes) -> Resul
 /// A partner-bound key writes only to its partner's accounts: a message whose account belongs
 /// to anyone else is refused with a 403 naming the message. Its account is the one it names
 /// (`groupId`, `context.groupId`), else the one its user is grouped with (by a group earlier in
-/// the request, or before), as the writer attributes it; an identify makes a contact there. An
+/// the request, or before), as the writer attributes it; an identify makes a contact there. A
+/// group may not move a user out of an account that is not the partner's. An
 /// account named that does not exist yet is created bound to the partner (before the events,
 /// so the writer, which creates accounts unbound, finds it). Keys of the whole company skip
 /// this: their path stays as it was.
@@ -155,6 +156,21 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
         let at = || if batch { format!("batch[{i}]") } else { "message".to_string() };
         let (account, named) = match m {
             UsageMessage::Group { user_id, account_id, .. } => {
+                // Moving a user takes its traits (a contact) and its usage along: only from
+                // one of the partner's own accounts, or from none.
+                let from = match users.get(user_id.as_str()) {
+                    Some(a) => a.clone(),
+                    None => state.store.usage_user_account(user_id).await?,
+                };
+                if let Some(from) = from.filter(|f| f != account_id) {
+                    if !owned(state, partner, &from, &mut checked).await? {
+                        return Err(ApiError::Forbidden(format!(
+                            "{}: user {user_id:?} is grouped with an account that is not one of partner {partner:?}'s accounts; write key {} may not move it",
+                            at(),
+                            key.key_id
+                        )));
+                    }
+                }
                 users.insert(user_id, Some(account_id.clone()));
                 (account_id.clone(), true)
             }
@@ -180,7 +196,9 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
             }
         };
         if !ours {
-            let whose = if named { format!("account {account:?}") } else { format!("its user is grouped with account {account:?}, which") };
+            // The account a user is grouped with is not named: that would tell one partner
+            // which account another's user belongs to.
+            let whose = if named { format!("account {account:?}") } else { "its user is grouped with an account that".to_string() };
             return Err(ApiError::Forbidden(format!(
                 "{}: {whose} is not one of partner {partner:?}'s accounts; write key {} may only write to those",
                 at(),
@@ -189,6 +207,16 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
         }
     }
     Ok(())
+}
+
+/// Whether an existing `account` is the partner's (one that does not exist is no one's).
+async fn owned(state: &AppState, partner: &str, account: &str, checked: &mut HashMap<String, bool>) -> Result<bool, ApiError> {
+    if let Some(ours) = checked.get(account) {
+        return Ok(*ours);
+    }
+    let ours = state.store.get_account(account, kizuna_app::today()).await?.is_none_or(|a| a.partner_id.as_deref() == Some(partner));
+    checked.insert(account.to_string(), ours);
+    Ok(ours)
 }
 
 /// Whether `account` is the partner's, creating it bound to the partner when it does not exist.

@@ -50,9 +50,10 @@ fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Ite
         .filter_map(move |p| p.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
-/// The session cookie's value, if one was sent.
+/// The session cookie's value, if one was sent: the last, as the session layer reads it (so a
+/// made-up one in front of it does not count as another caller).
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    cookie_values(headers, SESSION_COOKIE).next()
+    cookie_values(headers, SESSION_COOKIE).last()
 }
 
 /// `Some(true)` when the browser says the request comes from this host, `Some(false)` when it

@@ -82,7 +82,9 @@ pub async fn submit(
     if !csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str)) {
         return render(&state, &page, &next, &shown, Some(page.t("edit.csrf")), StatusCode::FORBIDDEN);
     }
-    if let Err(locked) = state.sign_in.check(&email, addr) {
+    // The throttle keys on the address cut to its longest possible length: a 250 KB "address"
+    // must not become a 250 KB key.
+    if let Err(locked) = state.sign_in.check(&shown, addr) {
         return refuse_locked(&state, &page, &next, &shown, locked);
     }
     let password = f.get("password").cloned().unwrap_or_default();
@@ -94,9 +96,9 @@ pub async fn submit(
         auth.authenticate(creds).await.map_err(|e| ApiError::Internal(format!("sign-in failed: {e}")))?
     };
     let Some(user) = user else {
-        return sign_in_failed(&state, &page, &next, &shown, &email, addr).await;
+        return sign_in_failed(&state, &page, &next, &shown, addr).await;
     };
-    state.sign_in.succeeded(&email);
+    state.sign_in.succeeded(&shown);
     // A new session id on every sign-in, also over a session that was signed in already (a
     // planted cookie must not become the victim's session); axum-login cycles only the first.
     auth.session.cycle_id().await.map_err(|e| ApiError::Internal(format!("sign-in failed: {e}")))?;
@@ -107,8 +109,8 @@ pub async fn submit(
 
 /// Records a failure (in the audit log with the address cut to its longest possible length)
 /// and answers 401, or 429 when this failure started a lock.
-async fn sign_in_failed(state: &AppState, page: &Page, next: &str, shown: &str, email: &str, addr: Option<IpAddr>) -> Result<Response, ApiError> {
-    let failure = state.sign_in.failed(email, addr);
+async fn sign_in_failed(state: &AppState, page: &Page, next: &str, shown: &str, addr: Option<IpAddr>) -> Result<Response, ApiError> {
+    let failure = state.sign_in.failed(shown, addr);
     let address = addr.map(|a| a.to_string());
     let detail = serde_json::json!({ "address": address, "failures_in_a_row": failure.failures });
     state.store.audit(AuditEntry { actor: shown, action: "sign_in.failed", target: None, detail }).await?;

@@ -37,27 +37,33 @@ use std::collections::HashMap;
 pub use page::Page;
 
 pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
+    // Pages that compute over the whole book run within the same bounds as the API's reports
+    // (a few at once per caller and in all, and a time limit), said as a page in the reader's
+    // language.
+    let expensive = Router::new()
         .route("/", get(login::landing))
+        .route("/dashboard", get(dashboard::page))
+        .route("/accounts.csv", get(accounts::export))
+        .route("/home", get(home::page))
+        .route("/renewals", get(renewals::page))
+        .route("/reports/{name}", get(reports::page))
+        .route("/plan", get(plan::page))
+        .route("/onboarding", get(onboarding::page))
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::limits::bounded));
+    Router::new()
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
-        .route("/dashboard", get(dashboard::page))
         .route("/accounts", get(accounts::page))
-        .route("/accounts.csv", get(accounts::export))
         .route("/accounts/views", post(accounts::save_view))
         .route("/accounts/views/delete", post(accounts::delete_view))
         .route("/accounts/{id}", get(account::page))
         .route("/accounts/{id}/activities", post(account::add_activity_form))
         .route("/accounts/{id}/stage", post(account::set_stage_form))
         .route("/accounts/{id}/ctas", post(ctas::create))
-        .route("/home", get(home::page))
-        .route("/renewals", get(renewals::page))
         .route("/renewals/call", post(renewals::set_call))
         .route("/ctas", get(ctas::list))
         .route("/ctas/{id}", get(ctas::show).post(ctas::act))
         .route("/reports", get(reports::index))
-        .route("/reports/{name}", get(reports::page))
-        .route("/plan", get(plan::page))
         .route("/plan/edit", get(plan_edit::form).post(plan_edit::save))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/update", post(admin::update_user))
@@ -71,11 +77,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/journey", get(journey::page).post(journey::save))
         .route("/admin/scorecards", get(scorecards::page).post(scorecards::save))
         .route("/admin/usage", get(usage::page).post(usage::save))
-        .route("/onboarding", get(onboarding::page))
         .route("/onboarding/plans/{id}", get(onboarding::plan).post(onboarding::tick))
         .route("/onboarding/plans/{id}/share", post(onboarding::share))
         .route("/accounts/{id}/onboarding", post(onboarding::start))
         .route("/shared/plans/{token}", get(onboarding::shared).post(onboarding::shared_tick))
+        .merge(expensive)
         .layer(middleware::from_fn_with_state(state, html_errors))
 }
 

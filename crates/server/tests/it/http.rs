@@ -474,6 +474,9 @@ async fn api_keys_read_scope_and_revoke(db: TestDb) {
     let j = get(&c, "/api/v1/accounts", None).await.json();
     assert_eq!(j["total"], 3);
     assert_eq!(get(&c, "/api/v1/metrics/arr?at=2024-03-01", None).await.status, StatusCode::OK);
+    let view = c.send(Request::post("/api/v1/account-views").header("content-type", "application/json"), Body::from(r#"{"name": "x", "query": "segment=smb"}"#)).await;
+    assert_eq!(view.status, StatusCode::FORBIDDEN, "a read key does not save views: {}", view.body);
+    assert!(view.json()["error"].as_str().unwrap().contains("only read"), "{}", view.body);
     c.bearer = Some(write);
     let w = get(&c, "/api/v1/accounts", None).await;
     assert_eq!(w.status, StatusCode::FORBIDDEN);
@@ -545,24 +548,28 @@ async fn notes_and_meetings_from_page_and_api(db: TestDb) {
 async fn dashboard_page_matches_api(db: TestDb) {
     seed(&db).await;
     let c = admin(db).await;
-    let api = get(&c, "/api/v1/dashboard?from=2024-01&to=2024-06", None).await;
+    // A1 and A2 start on 2024-01-01: new in January, so a period from January has no one to retain.
+    let jan = get(&c, "/api/v1/dashboard?from=2024-01&to=2024-06", None).await.json();
+    assert_eq!((jan["accounts_start"].as_u64(), jan["nrr"].as_f64()), (Some(0), None), "{jan}");
+    let api = get(&c, "/api/v1/dashboard?from=2024-02&to=2024-06", None).await;
     assert_eq!(api.status, StatusCode::OK, "{}", api.body);
     let j = api.json();
-    // Active on 2024-01-01: A1 (500,000), A2 (12,000). By 2024-07-01 A2 has churned; A3 is new.
+    // Active on 2024-01-31, before February: A1 (500,000), A2 (12,000). By 2024-06-30 A2 has
+    // churned (its period ended 06-01); A3, new in February, is not in the base.
     assert_eq!((j["accounts_start"].as_u64(), j["accounts_churned"].as_u64()), (Some(2), Some(1)));
     assert_eq!(j["logo_churn_rate"], 0.5);
     assert_eq!(j["nrr"].as_f64().unwrap(), 500000.0 / 512000.0);
     assert_eq!((j["mrr"].as_f64(), j["arr"].as_f64(), j["active_accounts"].as_u64()), (Some(530000.0), Some(6360000.0), Some(2)));
-    assert_eq!(j["months"].as_array().unwrap().len(), 6);
+    assert_eq!(j["months"].as_array().unwrap().len(), 5);
     assert_eq!(j["touch_mix"][0]["touch_model"], "high");
     assert_eq!(j["touch_mix"][0]["account_share"], 0.5);
-    let page = get(&c, "/dashboard?from=2024-01&to=2024-06", Some("en")).await;
+    let page = get(&c, "/dashboard?from=2024-02&to=2024-06", Some("en")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<div class=\"value\">¥6,360,000</div>") && page.body.contains("<div class=\"value\">97.7%</div>"), "{}", page.body);
     assert!(page.body.contains("<div class=\"value\">50.0%</div>"), "logo churn");
     assert!(page.body.contains("MRR movements by month") && page.body.contains("Touch-model mix"));
-    let ja = get(&c, "/dashboard?from=2024-01&to=2024-06", Some("ja")).await;
-    assert!(ja.body.contains("ポートフォリオ") && ja.body.contains("2024年1月1日"));
+    let ja = get(&c, "/dashboard?from=2024-02&to=2024-06", Some("ja")).await;
+    assert!(ja.body.contains("ポートフォリオ") && ja.body.contains("2024年2月1日"));
     // As of 2024-06-15, June is month to date and says so; the KPI MRR is the last row's ending MRR.
     let mtd = get(&c, "/api/v1/dashboard?from=2024-01&to=2024-12&at=2024-06-15", None).await.json();
     let last = mtd["months"].as_array().unwrap().last().unwrap().clone();

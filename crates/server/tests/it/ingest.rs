@@ -248,10 +248,23 @@ async fn partner_keys_and_ids(db: TestDb) {
     for (uri, body) in [("/v1/track", r#"{"userId": "theirs-u", "event": "login", "messageId": "d"}"#), ("/v1/identify", r#"{"userId": "theirs-u", "traits": {"email": "x@example.com"}}"#)] {
         let r = s.post(uri, &[], body.as_bytes().to_vec()).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}");
-        assert!(r.json()["message"].as_str().unwrap().starts_with("message: its user is grouped with account \"THEIRS\", which is not one of partner \"P-ALPHA\"'s"), "{}", r.body);
+        let message = r.json()["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with("message: its user is grouped with an account that is not one of partner \"P-ALPHA\"'s"), "{message}");
+        assert!(!message.contains("THEIRS"), "another partner's account is not named: {message}");
     }
+    // Nor may a group move another partner's user (and its e-mail, as a contact) into its own account.
     let regrouped = r#"{"batch": [{"type": "group", "userId": "theirs-u", "groupId": "MINE"}, {"type": "track", "userId": "theirs-u", "event": "login", "messageId": "e"}]}"#;
-    assert_eq!(s.post("/v1/batch", &[], regrouped.as_bytes().to_vec()).await.status, StatusCode::OK, "grouped into its own account first in the request");
+    let r = s.post("/v1/batch", &[], regrouped.as_bytes().to_vec()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("batch[0]: user \"theirs-u\" is grouped with an account that is not one of partner \"P-ALPHA\"'s accounts"), "{message}");
+    assert!(!message.contains("THEIRS"), "{message}");
+    assert_eq!(db.store.usage_user_account("theirs-u").await.unwrap().as_deref(), Some("THEIRS"), "the user stays where it was");
+    assert!(db.store.contacts("MINE").await.unwrap().iter().all(|c| c.email != "t@example.com"), "its e-mail is not copied");
+    // Its own users it may move between its accounts, and a user grouped with none.
+    let moved = r#"{"batch": [{"type": "group", "userId": "u1", "groupId": "MINE"}, {"type": "group", "userId": "fresh", "groupId": "MINE"}, {"type": "track", "userId": "fresh", "event": "login", "messageId": "e"}]}"#;
+    let r = s.post("/v1/batch", &[], moved.as_bytes().to_vec()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     let long = format!(r#"{{"userId": "u1", "groupId": "{}"}}"#, "x".repeat(20_000));
     let r = s.post("/v1/group", &[], long.into_bytes()).await;
