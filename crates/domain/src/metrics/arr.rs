@@ -101,16 +101,22 @@ pub fn churn_split(
         by_reason: ChurnReason::ALL.iter().map(|r| (r.to_string(), 0)).collect(),
     };
     out.insert(String::new(), empty("all"));
+    let mut counted: std::collections::HashSet<(String, String, &str)> = std::collections::HashSet::new();
     for (account, rec) in records.iter().filter(|(_, r)| r.churned_on >= from && r.churned_on <= to) {
         let lost = rec.mrr_lost.unwrap_or_else(|| timelines.get(account.as_str()).map_or(0.0, |u| to_units(mrr_lost(&u.timeline, rec.churned_on))));
         let group = dims.get(account.as_str()).and_then(|d| group_of(d)).unwrap_or_else(|| super::units::NO_GROUP.into());
         for key in [String::new(), format!("~{group}")] {
+            // An account that churned twice in the range (and came back between) is one
+            // churned account that lost MRR twice.
+            let mut first = |part: &str| counted.insert((key.clone(), part.to_string(), account.as_str()));
+            let (whole, part) = (first("all"), first(if rec.avoidable { "avoidable" } else { "unavoidable" }));
+            let reason = first(&format!("reason:{}", rec.reason));
             let split = out.entry(key).or_insert_with(|| empty(&group));
-            for c in [&mut split.churned, if rec.avoidable { &mut split.avoidable } else { &mut split.unavoidable }] {
-                c.accounts += 1;
+            for (c, new) in [(&mut split.churned, whole), (if rec.avoidable { &mut split.avoidable } else { &mut split.unavoidable }, part)] {
+                c.accounts += new as u64;
                 c.mrr_lost += lost;
             }
-            *split.by_reason.entry(rec.reason.to_string()).or_default() += 1;
+            *split.by_reason.entry(rec.reason.to_string()).or_default() += reason as u64;
         }
     }
     let mut rows: Vec<ChurnSplit> = out.into_values().collect();
@@ -166,6 +172,12 @@ mod tests {
         assert_eq!((rows[0].churned.accounts, rows[0].avoidable.mrr_lost, rows[0].unavoidable.mrr_lost), (2, 100.0, 50.0));
         assert_eq!(rows[0].avoidable_share, Some(0.5));
         assert_eq!(rows[2].by_reason["price"], 1);
+        // A churns again in December after coming back: still one churned account, MRR lost twice.
+        let mut again = records.clone();
+        again.push(("A".to_string(), rec(ChurnReason::Price, "2024-12-01", Some(30.0))));
+        let rows = churn_split(&again, &timelines, &dims, |d| d.segment.clone(), d("2024-01-01"), d("2024-12-31"));
+        assert_eq!((rows[0].churned.accounts, rows[0].avoidable.accounts, rows[0].avoidable.mrr_lost), (2, 1, 130.0));
+        assert_eq!((rows[2].churned.accounts, rows[2].by_reason["price"]), (1, 1));
     }
 
     #[test]
