@@ -180,7 +180,9 @@ async fn find(store: &(impl Accounts + Health + Usage + ?Sized), config: &CtaCon
         if band.as_deref() == Some("red") && before_band.as_deref() != Some("red") {
             out.push(Signal { account_id: account.clone(), cta_type: HEALTH_RED.0, reason: HEALTH_RED.1, key: HEALTH_RED.1.into(), evidence: evidence(None), scope: String::new() });
         } else if let (Some(s), Some(b)) = (score, before_score) {
-            if b - s >= t.health_drop_points {
+            // Scores are kept to two decimals: 65.10 − 50.10 is 14.999… in binary, and a drop of
+            // exactly the threshold must open the CTA.
+            if ((b - s) * 100.0).round() >= (t.health_drop_points * 100.0).round() {
                 out.push(Signal { account_id: account.clone(), cta_type: HEALTH_DROP.0, reason: HEALTH_DROP.1, key: HEALTH_DROP.1.into(), evidence: evidence(Some(b - s)), scope: String::new() });
             }
         }

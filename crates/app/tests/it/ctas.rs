@@ -256,4 +256,18 @@ async fn home_and_renewals_of_a_book(db: TestDb) {
     assert_eq!(team.arr, 1_800_000.0);
 }
 
-both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast, home_and_renewals_of_a_book);
+/// A drop of exactly the threshold (15 points) opens its CTA, though 65.10 − 50.10 is
+/// 14.999999999999993 in binary.
+async fn a_drop_of_exactly_the_threshold_opens_its_cta(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let at = date("2026-12-04");
+    s.save_health(&[health("A1", "2026-11-26", 65.10, "green"), health("A2", "2026-11-26", 90.0, "green")]).await.unwrap();
+    s.save_health(&[health("A1", "2026-12-04", 50.10, "yellow"), health("A2", "2026-12-04", 80.0, "green")]).await.unwrap();
+    run_daily(s, at).await.unwrap();
+    let page = s.ctas(&kizuna_store::CtaQuery { page: 1, per_page: 100, ..Default::default() }).await.unwrap();
+    let drops: Vec<&str> = page.ctas.iter().filter(|c| c.reason == "health_drop").map(|c| c.account_id.as_str()).collect();
+    assert_eq!(drops, ["A1"], "A2 fell 10: {:?}", page.ctas.iter().map(|c| (&c.account_id, &c.reason)).collect::<Vec<_>>());
+}
+
+both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast, home_and_renewals_of_a_book, a_drop_of_exactly_the_threshold_opens_its_cta);
