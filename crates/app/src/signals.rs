@@ -40,6 +40,8 @@ pub struct SignalsSummary {
     /// open again: counted in `reopened` too).
     pub updated: usize,
     pub reopened: usize,
+    /// Snoozed CTAs whose date had come, open again (those a signal reopened are in `reopened`).
+    pub woken: usize,
     /// Signals that opened nothing: their CTA was closed (for the same finding, or recently).
     pub skipped: usize,
     /// The onboarding day, run first (plans started, tasks completed from data).
@@ -111,6 +113,7 @@ pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas 
         opened: 0,
         updated: 0,
         reopened: 0,
+        woken: 0,
         skipped: 0,
         onboarding,
     };
@@ -118,7 +121,46 @@ pub async fn run_daily(store: &(impl Accounts + Health + Revenue + Usage + Ctas 
         *summary.signals.entry(s.reason.to_string()).or_default() += 1;
     }
     act(store, &config, &signals, at, &mut summary).await?;
+    summary.woken = wake_snoozed(store, at).await?;
     Ok(summary)
+}
+
+/// Snoozed CTAs whose date has come are open again, whatever opened them (a signal that has
+/// stopped firing, or a CSM): "snoozed until" is a promise to come back. The date is a day of
+/// the calendar, not of the data: the run for yesterday (the daily job, just after midnight)
+/// wakes what was snoozed until today.
+async fn wake_snoozed(store: &(impl Ctas + UnitOfWork + ?Sized), at: NaiveDate) -> Result<usize, AppError> {
+    let at = at.max(kizuna_domain::time::today());
+    let mut due = Vec::new();
+    let mut q = kizuna_store::CtaQuery { statuses: vec![CtaStatus::Snoozed], page: 1, per_page: 500, ..Default::default() };
+    loop {
+        let page = store.ctas(&q).await?;
+        let last = page.ctas.len() < q.per_page as usize;
+        due.extend(page.ctas.into_iter().filter(|c| c.snoozed_until.is_none_or(|d| d <= at)));
+        if last {
+            break;
+        }
+        q.page += 1;
+    }
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = store.begin().await?;
+    for mut cta in due.iter().cloned() {
+        let until = cta.snoozed_until;
+        cta.status = CtaStatus::Open;
+        cta.snoozed_until = None;
+        cta.snooze_reason = None;
+        cta.updated_at = Utc::now();
+        tx.update_cta(&cta).await?;
+        let mut detail = summary(&cta);
+        detail["changed"] = json!(["status"]);
+        detail["snoozed_until"] = json!(until);
+        tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
+        tx.emit(NewEvent { kind: "cta.updated", account_id: Some(&cta.account_id), payload: detail }).await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
 }
 
 /// How old the stored churn forecast may be before the daily run refits it.
@@ -152,6 +194,7 @@ async fn record_anomalies(store: &(impl Usage + UnitOfWork + ?Sized), at: NaiveD
             baseline_median: a.baseline_median,
             drop: a.drop,
             robust_z: a.robust_z,
+            last_day: Some(a.at),
         };
         new += usize::from(tx.record_usage_anomaly(&anomaly).await?);
     }

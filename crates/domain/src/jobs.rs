@@ -66,17 +66,21 @@ pub struct Due {
     pub payload: serde_json::Value,
 }
 
-/// What the schedules want at `now`: the day's health scoring (as of the business day in
-/// `tz`, from its start), this hour's sweep of expired sessions, and the day's signals (from
-/// the same time: they score the day first themselves when the scoring has not run yet).
+/// What the schedules want at `now`: the health scoring of the business day in `tz` that has
+/// just ended (from the start of the next one), this hour's sweep of expired sessions, and that
+/// day's signals (from the same time: they score the day first themselves when the scoring has
+/// not run yet). A day is scored once it is over: at midnight the day just begun has no usage
+/// yet, and every window ending on it would miss its last day (a team that reports on Mondays
+/// would look like it stopped every Monday).
 pub fn due(now: DateTime<Utc>, tz: Tz) -> Vec<Due> {
-    let day: NaiveDate = now.with_timezone(&tz).date_naive();
+    let today: NaiveDate = now.with_timezone(&tz).date_naive();
+    let day = today.pred_opt().unwrap_or(today);
     let hour = now.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(now);
     vec![
         Due {
             kind: DAILY_SCORE,
             key: format!("{DAILY_SCORE}:{day}"),
-            scheduled_for: crate::time::start_of_day_in(tz, day),
+            scheduled_for: crate::time::start_of_day_in(tz, today),
             payload: serde_json::json!({ "at": day }),
         },
         Due {
@@ -88,7 +92,7 @@ pub fn due(now: DateTime<Utc>, tz: Tz) -> Vec<Due> {
         Due {
             kind: DAILY_SIGNALS,
             key: format!("{DAILY_SIGNALS}:{day}"),
-            scheduled_for: crate::time::start_of_day_in(tz, day),
+            scheduled_for: crate::time::start_of_day_in(tz, today),
             payload: serde_json::json!({ "at": day }),
         },
     ]
@@ -112,17 +116,19 @@ mod tests {
         // 2026-12-06 16:30 UTC is already 2026-12-07 01:30 in Tokyo.
         let now = Utc.with_ymd_and_hms(2026, 12, 6, 16, 30, 5).unwrap();
         let due = due(now, chrono_tz::Asia::Tokyo);
-        assert_eq!(due[0].key, "health.daily_score:2026-12-07");
+        // At 01:30 on the 7th the 6th is over: it is the day scored, from Tokyo midnight.
+        assert_eq!(due[0].key, "health.daily_score:2026-12-06");
         assert_eq!(due[0].scheduled_for, Utc.with_ymd_and_hms(2026, 12, 6, 15, 0, 0).unwrap(), "Tokyo midnight");
-        assert_eq!(due[0].payload, serde_json::json!({ "at": "2026-12-07" }));
+        assert_eq!(due[0].payload, serde_json::json!({ "at": "2026-12-06" }));
         assert_eq!(due[1].key, "sessions.sweep:2026-12-06T16");
         assert_eq!(due[1].scheduled_for, Utc.with_ymd_and_hms(2026, 12, 6, 16, 0, 0).unwrap());
         let later = super::due(now + Duration::minutes(20), chrono_tz::Asia::Tokyo);
-        assert_eq!((later[0].key.as_str(), later[1].key.as_str()), ("health.daily_score:2026-12-07", "sessions.sweep:2026-12-06T16"), "the same keys within the hour");
-        assert_eq!(due[2].key, "signals.daily:2026-12-07");
+        assert_eq!((later[0].key.as_str(), later[1].key.as_str()), ("health.daily_score:2026-12-06", "sessions.sweep:2026-12-06T16"), "the same keys within the hour");
+        assert_eq!(due[2].key, "signals.daily:2026-12-06");
         assert_eq!(due[2].scheduled_for, due[0].scheduled_for);
         let utc = super::due(now, chrono_tz::UTC);
-        assert_eq!(utc[0].key, "health.daily_score:2026-12-06");
+        assert_eq!(utc[0].key, "health.daily_score:2026-12-05");
+        assert_eq!(utc[0].scheduled_for, Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap());
     }
 
     #[test]

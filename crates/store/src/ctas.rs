@@ -136,12 +136,24 @@ pub trait Ctas: Send + Sync {
     /// The calls set on renewals dated within [from, to].
     async fn renewal_calls(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<RenewalCall>>;
     async fn ctas(&self, q: &CtaQuery) -> Result<CtaPage>;
+    /// Per owner (none: unowned), the CTAs `q` selects and, of those open or in progress, the
+    /// ones due before `overdue_before` (a snoozed CTA is put aside: never overdue). Counted by
+    /// the database, however many there are.
+    async fn cta_owner_counts(&self, q: &CtaQuery, overdue_before: NaiveDate) -> Result<Vec<OwnerCtaCount>>;
     async fn cta(&self, cta_id: &str) -> Result<Option<Cta>>;
     /// Oldest first.
     async fn cta_comments(&self, account_id: &str, cta_id: &str) -> Result<Vec<CtaComment>>;
-    /// Every CTA not closed, and those closed at or after `closed_since`: what the daily
-    /// signals compare their findings with.
+    /// Every CTA not closed, those closed at or after `closed_since`, and every closed CTA of
+    /// an onboarding plan: what the daily signals compare their findings with.
     async fn signal_ctas(&self, closed_since: DateTime<Utc>) -> Result<Vec<SignalCta>>;
+}
+
+/// One owner's CTAs: see [`Ctas::cta_owner_counts`].
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OwnerCtaCount {
+    pub owner_email: Option<String>,
+    pub ctas: i64,
+    pub overdue: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -344,6 +356,17 @@ macro_rules! ctas_impl {
                     Ok($crate::ctas::CtaPage { total: total as u64, page, per_page, ctas: assemble(rows, tasks)? })
                 }
 
+                async fn cta_owner_counts(&self, f: &$crate::ctas::CtaQuery, overdue_before: chrono::NaiveDate) -> Result<Vec<$crate::ctas::OwnerCtaCount>> {
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "SELECT c.owner_email, COUNT(*) AS ctas, CAST(SUM(CASE WHEN c.status IN ('open', 'in_progress') AND c.due_on < ",
+                    );
+                    q.push_bind(overdue_before);
+                    q.push(" THEN 1 ELSE 0 END) AS BIGINT) AS overdue FROM ctas c LEFT JOIN accounts a ON a.account_id = c.account_id WHERE 1 = 1");
+                    push_filters(&mut q, f);
+                    q.push(" GROUP BY c.owner_email ORDER BY c.owner_email");
+                    Ok(q.build_query_as().fetch_all(self.pool()).await?)
+                }
+
                 async fn renewal_calls(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<$crate::ctas::RenewalCall>> {
                     Ok(sqlx::query_as(
                         "SELECT account_id, renewal_date, forecast_call, note, set_by FROM renewal_calls \
@@ -383,11 +406,14 @@ macro_rules! ctas_impl {
 
                 async fn signal_ctas(&self, closed_since: chrono::DateTime<chrono::Utc>) -> Result<Vec<$crate::ctas::SignalCta>> {
                     type Row = (String, String, String, String, String, String, String, Option<chrono::NaiveDate>, Option<i64>, String);
+                    // A plan's onboarding CTA, closed, stays closed for that plan however long
+                    // the plan stays late: those are read whenever they were closed.
                     let rows: Vec<Row> = sqlx::query_as(
                         "SELECT account_id, cta_id, cta_type, reason, signal_key, scope, status, snoozed_until, closed_at, evidence FROM ctas \
-                         WHERE status <> 'closed' OR closed_at >= $1",
+                         WHERE status <> 'closed' OR closed_at >= $1 OR (cta_type = $2 AND scope <> '')",
                     )
                     .bind(closed_since.timestamp_millis())
+                    .bind(kizuna_domain::ctas::ONBOARDING_BEHIND.0)
                     .fetch_all(self.pool())
                     .await?;
                     rows.into_iter()

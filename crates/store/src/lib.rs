@@ -27,7 +27,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use accounts::{AccountGlances, AccountPage, AccountQuery, AccountSort, AccountStatus, Accounts, Counts, SavedView};
-pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, RenewalCall, SignalCta};
+pub use ctas::{Cta, CtaComment, CtaPage, CtaQuery, CtaTask, Ctas, OwnerCtaCount, RenewalCall, SignalCta};
 pub use planning::Planning;
 pub use onboarding::{Onboarding, PlanFactRow, PlanQuery};
 pub use revenue::Revenue;

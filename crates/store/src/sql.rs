@@ -977,9 +977,11 @@ macro_rules! store_impl {
             }
 
             async fn record_usage_anomaly(&mut self, a: &$crate::usage::UsageAnomaly) -> Result<bool> {
+                // The same drop, if it was still found within the 7 days before: it goes on.
                 let since = a.day - chrono::Duration::days(6);
-                let recent: Option<i64> = sqlx::query_scalar(
-                    "SELECT CAST(1 AS BIGINT) FROM usage_anomalies WHERE account_id = $1 AND event_type = $2 AND day >= $3 AND day <= $4 LIMIT 1",
+                let ongoing: Option<chrono::NaiveDate> = sqlx::query_scalar(
+                    "SELECT day FROM usage_anomalies WHERE account_id = $1 AND event_type = $2 AND day <= $4 \
+                     AND COALESCE(last_day, day) >= $3 ORDER BY day DESC LIMIT 1",
                 )
                 .bind(&a.account_id)
                 .bind(&a.event)
@@ -987,12 +989,22 @@ macro_rules! store_impl {
                 .bind(a.day)
                 .fetch_optional(&mut *self.tx)
                 .await?;
-                if recent.is_some() {
+                if let Some(start) = ongoing {
+                    sqlx::query(
+                        "UPDATE usage_anomalies SET last_day = $4 WHERE account_id = $1 AND event_type = $2 AND day = $3 \
+                         AND (last_day IS NULL OR last_day < $4)",
+                    )
+                    .bind(&a.account_id)
+                    .bind(&a.event)
+                    .bind(start)
+                    .bind(a.day)
+                    .execute(&mut *self.tx)
+                    .await?;
                     return Ok(false);
                 }
                 sqlx::query(
-                    "INSERT INTO usage_anomalies (account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z, detected_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO usage_anomalies (account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z, detected_at, last_day) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $3)",
                 )
                 .bind(&a.account_id)
                 .bind(&a.event)

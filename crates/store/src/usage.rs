@@ -36,6 +36,9 @@ pub struct UsageAnomaly {
     #[sqlx(rename = "drop_ratio")]
     pub drop: f64,
     pub robust_z: Option<f64>,
+    /// The latest day the drop was still found (the first day's figures are kept).
+    #[sqlx(default)]
+    pub last_day: Option<NaiveDate>,
 }
 
 /// One account's usage over a window of days.
@@ -343,7 +346,8 @@ pub trait Usage: Send + Sync {
     async fn active_accounts(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, NaiveDate)>>;
     /// A named configuration text (`usage_metrics`: the metric definitions).
     async fn setting(&self, name: &str) -> Result<Option<String>>;
-    /// Recorded usage anomalies with `day` in [from, to] (one account's when given), newest first.
+    /// Recorded usage anomalies found on a day in [from, to]: begun by `to` and still found on or
+    /// after `from` (one account's when given), newest first.
     async fn usage_anomalies(&self, from: NaiveDate, to: NaiveDate, account: Option<&str>) -> Result<Vec<UsageAnomaly>>;
     /// File every stored event again under its day in `zone` (the daily rollup and its users),
     /// in one transaction, and record the zone. Returns the events re-filed.
@@ -519,8 +523,8 @@ macro_rules! usage_impl {
 
             async fn usage_anomalies(&self, from: chrono::NaiveDate, to: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::usage::UsageAnomaly>> {
                 let sql = format!(
-                    "SELECT account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z FROM usage_anomalies \
-                     WHERE day >= $1 AND day <= $2{} ORDER BY day DESC, account_id, event_type",
+                    "SELECT account_id, event_type, day, last_week, baseline_median, drop_ratio, robust_z, last_day FROM usage_anomalies \
+                     WHERE COALESCE(last_day, day) >= $1 AND day <= $2{} ORDER BY day DESC, account_id, event_type",
                     $crate::health::scope(account, "AND", 3)
                 );
                 let q = sqlx::query_as(&sql).bind(from).bind(to);

@@ -254,6 +254,22 @@ async fn home_and_renewals_of_a_book(db: TestDb) {
         ("B1".into(), 600_000.0, Some(20.0), Some(-70.0), 0, None),
     ]);
     assert_eq!(team.arr, 1_800_000.0);
+
+    // The team's home: a line per CSM, counted by the database; a snoozed CTA is open but never
+    // overdue (it is put aside until its date).
+    let lead = App::new(s, &manager);
+    let b1_cta = lead
+        .create_cta(NewCta { account_id: "B1".into(), cta_type: "risk".into(), reason: "other".into(), due_on: Some("2026-12-09".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some("2099-01-01".into()), snooze_reason: Some("年度末".into()), ..Default::default() };
+    lead.update_cta(&b1_cta.cta_id, snooze).await.unwrap();
+    let a1 = app.ctas(&lookup(&[])).await.unwrap().ctas.into_iter().find(|c| c.account_id == "A1").unwrap();
+    app.update_cta(&a1.cta_id, CtaChange { due_on: Some("2026-12-08".into()), ..Default::default() }).await.unwrap();
+    let home = lead.home(&lookup(&[("at", "2026-12-20")])).await.unwrap();
+    let lines: Vec<(&str, u64, u64)> = home.per_owner.iter().map(|l| (l.owner_email.as_str(), l.ctas_open, l.ctas_overdue)).collect();
+    assert!(lines.contains(&("csm@kizuna.example", 1, 1)) && lines.contains(&("ito@kizuna.example", 1, 0)), "{lines:?}");
+    assert_eq!((home.ctas_open_total, home.ctas_overdue), (2, 1));
 }
 
 /// A drop of exactly the threshold (15 points) opens its CTA, though 65.10 − 50.10 is
@@ -270,4 +286,33 @@ async fn a_drop_of_exactly_the_threshold_opens_its_cta(db: TestDb) {
     assert_eq!(drops, ["A1"], "A2 fell 10: {:?}", page.ctas.iter().map(|c| (&c.account_id, &c.reason)).collect::<Vec<_>>());
 }
 
-both_engines!(ctas_are_opened_worked_and_closed, signals_open_each_cta_once, churn_risk_from_the_forecast, home_and_renewals_of_a_book, a_drop_of_exactly_the_threshold_opens_its_cta);
+/// A snoozed CTA comes back on its date, also one no signal would reopen (opened by hand).
+async fn a_snoozed_cta_wakes_on_its_date(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let csm = actor("csm@kizuna.example", Role::Csm, None);
+    let app = App::new(s, &csm);
+    let cta = app.create_cta(NewCta { account_id: "A1".into(), cta_type: "risk".into(), reason: "other".into(), ..Default::default() }).await.unwrap();
+    let until = kizuna_app::today() + chrono::Duration::days(3);
+    let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some(until.to_string()), snooze_reason: Some("決算期".into()), ..Default::default() };
+    app.update_cta(&cta.cta_id, snooze).await.unwrap();
+    let before = run_daily(s, until - chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(before.woken, 0);
+    assert_eq!(s.cta(&cta.cta_id).await.unwrap().unwrap().status, CtaStatus::Snoozed, "not before its date");
+    let on = run_daily(s, until).await.unwrap();
+    assert_eq!(on.woken, 1, "{on:?}");
+    let woken = s.cta(&cta.cta_id).await.unwrap().unwrap();
+    assert_eq!((woken.status, woken.snoozed_until, woken.snooze_reason), (CtaStatus::Open, None, None));
+    assert_eq!(run_daily(s, until).await.unwrap().woken, 0, "twice: nothing more");
+    let (_, log) = s.audit_log(Some(kizuna_app::signals::ACTOR), 1, 50).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "cta.update" && e.target.as_deref() == Some(cta.cta_id.as_str())), "{log:?}");
+}
+
+both_engines!(
+    ctas_are_opened_worked_and_closed,
+    signals_open_each_cta_once,
+    churn_risk_from_the_forecast,
+    home_and_renewals_of_a_book,
+    a_drop_of_exactly_the_threshold_opens_its_cta,
+    a_snoozed_cta_wakes_on_its_date
+);

@@ -22,7 +22,7 @@ fn mid_hour() -> chrono::DateTime<Utc> {
 async fn schedules_queue_each_job_once_and_it_runs(db: TestDb) {
     let s = db.store.as_ref();
     let now = mid_hour();
-    assert_eq!(schedule(s, &runner("a"), now).await.unwrap(), 3, "today's scoring, this hour's sweep and today's signals");
+    assert_eq!(schedule(s, &runner("a"), now).await.unwrap(), 3, "yesterday's scoring, this hour's sweep and yesterday's signals");
     assert_eq!(schedule(s, &runner("b"), now).await.unwrap(), 0, "another server asks for the same work: nothing new");
     let ran = run_due(s, &runner("a"), now).await.unwrap();
     let mut kinds: Vec<&str> = ran.iter().map(|a| a.job.kind.as_str()).collect();
@@ -32,7 +32,8 @@ async fn schedules_queue_each_job_once_and_it_runs(db: TestDb) {
     assert!(run_due(s, &runner("b"), now + Duration::seconds(30)).await.unwrap().is_empty(), "nothing left to do within the hour");
     let day = s.jobs(Some("done"), 10).await.unwrap().into_iter().find(|j| j.kind == DAILY_SCORE).unwrap();
     assert_eq!((day.node.as_deref(), day.attempts), (Some("a"), 1));
-    assert_eq!(day.key, format!("health.daily_score:{}", kizuna_domain::time::local_day(now)));
+    let yesterday = kizuna_domain::time::local_day(now) - chrono::Duration::days(1);
+    assert_eq!(day.key, format!("health.daily_score:{yesterday}"), "the day just over is scored");
 }
 
 async fn a_failing_job_is_retried_then_dead(db: TestDb) {

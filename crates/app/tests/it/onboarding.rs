@@ -281,6 +281,11 @@ async fn two_late_plans_open_a_cta_each(db: TestDb) {
     let open: Vec<String> = s.ctas(&q).await.unwrap().ctas.into_iter().filter(|c| c.reason == "behind_plan" && c.status != kizuna_domain::ctas::CtaStatus::Closed).map(|c| c.scope).collect();
     assert_eq!(open.len(), 1);
     assert_ne!(open[0], closed.scope);
+    // However long the plan stays late: a year on (past every window of closed CTAs the run
+    // reads), its CTA is still closed and no other opens for it.
+    kizuna_app::signals::run_daily(s, date("2027-05-20")).await.unwrap();
+    let again = s.ctas(&q).await.unwrap().ctas.into_iter().filter(|c| c.reason == "behind_plan" && c.scope == closed.scope).count();
+    assert_eq!(again, 1, "the closed one only");
 }
 
 both_engines!(plans_start_complete_and_report, shared_links_show_the_customer_side_only, impact_compares_churn_after_on_time_and_late_onboarding, two_late_plans_open_a_cta_each);

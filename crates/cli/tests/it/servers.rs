@@ -124,7 +124,8 @@ async fn two_servers_share_the_jobs_and_the_events(db: TestDb) {
         assert!(matches!(j.node.as_deref(), Some("node-a" | "node-b")), "run by a live node: {j:#?}");
     }
     let scores = store.last_health_day().await.unwrap();
-    assert_eq!(scores, Some(kizuna_domain::time::local_day(Utc::now())), "the day was scored");
+    let yesterday = kizuna_domain::time::local_day(Utc::now()) - chrono::Duration::days(1);
+    assert_eq!(scores, Some(yesterday), "the day just over was scored");
 
     // Every acknowledged event is stored once.
     let stored: HashMap<String, u64> = store.usage_message_counts().await.unwrap().into_iter().collect();

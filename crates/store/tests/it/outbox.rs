@@ -155,8 +155,9 @@ async fn a_band_change_raises_its_event(db: TestDb) {
     );
 }
 
-/// One usage drop is one anomaly and one `usage.anomaly`, however many days it lasts; a new
-/// drop a week later is another. Dropped with its transaction, it is neither.
+/// One usage drop is one anomaly and one `usage.anomaly`, however many days and weeks it lasts;
+/// a drop found again more than 6 days after it was last found is another. Dropped with its
+/// transaction, it is neither.
 async fn a_usage_anomaly_is_recorded_once_per_drop(db: TestDb) {
     use kizuna_store::UsageAnomaly;
     let s = db.store.as_ref();
@@ -168,6 +169,7 @@ async fn a_usage_anomaly_is_recorded_once_per_drop(db: TestDb) {
         baseline_median: 40.0,
         drop: 0.95,
         robust_z: Some(-4.5),
+        last_day: Some(chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap()),
     };
     let mut tx = s.begin().await.unwrap();
     assert!(tx.record_usage_anomaly(&anomaly(1)).await.unwrap());
@@ -176,20 +178,22 @@ async fn a_usage_anomaly_is_recorded_once_per_drop(db: TestDb) {
     let mut tx = s.begin().await.unwrap();
     let recorded: Vec<bool> = {
         let mut v = vec![];
-        for d in [1, 4, 7, 8] {
+        for d in [1, 4, 7, 8, 14, 20, 28] {
             v.push(tx.record_usage_anomaly(&anomaly(d)).await.unwrap());
         }
         v
     };
     tx.commit().await.unwrap();
-    assert_eq!(recorded, vec![true, false, false, true], "the 1st and the 8th: a week apart");
+    assert_eq!(recorded, vec![true, false, false, false, false, false, true], "one drop found until the 20th; the 28th, 8 days later, is another");
     let events = of_kind(s, "usage.anomaly", 0).await;
     assert_eq!(events.len(), 2);
     assert_eq!((events[0].0.as_str(), events[0].1["event"].as_str(), events[0].1["day"].as_str()), ("U1", Some("report_viewed"), Some("2026-11-01")));
     let d = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
     let stored = s.usage_anomalies(d(1), d(30), Some("U1")).await.unwrap();
-    assert_eq!(stored.iter().map(|a| a.day).collect::<Vec<_>>(), vec![d(8), d(1)], "newest first");
-    assert_eq!(stored[1], anomaly(1));
+    assert_eq!(stored.iter().map(|a| a.day).collect::<Vec<_>>(), vec![d(28), d(1)], "newest first");
+    assert_eq!(stored[1], UsageAnomaly { last_day: Some(d(20)), ..anomaly(1) }, "the first day's figures, found until the 20th");
+    assert_eq!(s.usage_anomalies(d(10), d(12), Some("U1")).await.unwrap().len(), 1, "still going on the 10th");
+    assert!(s.usage_anomalies(d(21), d(27), Some("U1")).await.unwrap().is_empty(), "over after the 20th");
     assert!(s.usage_anomalies(d(1), d(30), Some("other")).await.unwrap().is_empty());
 }
 
