@@ -16,6 +16,9 @@ use std::io::Read;
 pub enum ImportKind {
     Accounts,
     Subscriptions,
+    /// Subscriptions whose `end_date` is the last day covered, as many billing exports write
+    /// it (期間 1/1〜1/31): stored as the day after (`import subscriptions --end-inclusive`).
+    SubscriptionsEndInclusive,
     Contacts,
     Activities,
     ChurnReasons,
@@ -29,7 +32,7 @@ impl ImportKind {
     pub fn noun(self) -> &'static str {
         match self {
             ImportKind::Accounts => "account",
-            ImportKind::Subscriptions => "subscription",
+            ImportKind::Subscriptions | ImportKind::SubscriptionsEndInclusive => "subscription",
             ImportKind::Contacts => "contact",
             ImportKind::Activities => "activity",
             ImportKind::ChurnReasons => "churn-reason",
@@ -43,7 +46,7 @@ impl ImportKind {
     pub fn columns(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             ImportKind::Accounts => (AccountRow::KNOWN, AccountRow::REQUIRED),
-            ImportKind::Subscriptions => (SubscriptionRow::KNOWN, SubscriptionRow::REQUIRED),
+            ImportKind::Subscriptions | ImportKind::SubscriptionsEndInclusive => (SubscriptionRow::KNOWN, SubscriptionRow::REQUIRED),
             ImportKind::Contacts => (ContactRow::KNOWN, ContactRow::REQUIRED),
             ImportKind::Activities => (ActivityRow::KNOWN, ActivityRow::REQUIRED),
             ImportKind::ChurnReasons => (ChurnRow::KNOWN, ChurnRow::REQUIRED),
@@ -64,6 +67,7 @@ impl ImportKind {
         match self {
             ImportKind::Accounts => run::<AccountRow>(tx, file, input, total, progress).await,
             ImportKind::Subscriptions => run::<SubscriptionRow>(tx, file, input, total, progress).await,
+            ImportKind::SubscriptionsEndInclusive => run::<InclusiveEnd>(tx, file, input, total, progress).await,
             ImportKind::Contacts => run::<ContactRow>(tx, file, input, total, progress).await,
             ImportKind::Activities => run::<ActivityRow>(tx, file, input, total, progress).await,
             ImportKind::ChurnReasons => run::<ChurnRow>(tx, file, input, total, progress).await,
@@ -139,44 +143,83 @@ impl RowSpec for SubscriptionRow {
     const REQUIRED: &'static [&'static str] = &["account_id", "product", "start_date", "mrr"];
 
     fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
-        let mut errors = vec![];
-        fields! { errors;
-            account_id = r.required("account_id").and_then(|v| parse_id("account_id", v));
-            product = r.required("product").and_then(|v| parse_id("product", v));
-            start_date = r.required("start_date").and_then(|v| parse_date("start_date", v));
-            end_date = opt(r.get("end_date"), |v| parse_date("end_date", v));
-            mrr_cents = r.required("mrr").and_then(|v| parse_amount("mrr", v));
-            quantity = opt(r.get("quantity"), |v| parse_quantity("quantity", v));
-            bill_period_months = opt(r.get("bill_period_months"), |v| parse_positive_int("bill_period_months", v));
-            discount = opt(r.get("discount"), |v| parse_discount("discount", v));
-            currency = opt(r.get("currency"), |v| parse_currency("currency", v));
-        }
-        if let (Some(start), Some(Some(end))) = (start_date, end_date) {
-            if end <= start {
-                let problem = format!("is not after start_date \"{start}\" (a period covers start_date <= day < end_date)");
-                errors.push(FieldError::new("end_date", r.get("end_date").unwrap_or_default(), &problem));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(SubscriptionRow {
-            account_id: account_id.unwrap(),
-            product: product.unwrap(),
-            start_date: start_date.unwrap(),
-            end_date: end_date.unwrap(),
-            mrr_cents: mrr_cents.unwrap(),
-            quantity: quantity.unwrap(),
-            units: text(r.get("units")),
-            bill_period_months: bill_period_months.unwrap(),
-            discount: discount.unwrap(),
-            currency: currency.unwrap().unwrap_or_else(|| "JPY".to_string()),
-        })
+        subscription(r, false)
     }
 
     fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
         tx.upsert_subscriptions(rows)
     }
+}
+
+/// A subscription row whose `end_date` is the last day covered.
+pub(crate) struct InclusiveEnd(SubscriptionRow);
+
+impl RowSpec for InclusiveEnd {
+    const KNOWN: &'static [&'static str] = SubscriptionRow::KNOWN;
+    const REQUIRED: &'static [&'static str] = SubscriptionRow::REQUIRED;
+
+    fn parse(r: &Rec<'_>) -> Result<Self, Vec<FieldError>> {
+        subscription(r, true).map(InclusiveEnd)
+    }
+
+    fn write<'a>(tx: &'a mut dyn Tx, rows: &'a [Self]) -> WriteFuture<'a> {
+        Box::pin(async move {
+            let rows: Vec<SubscriptionRow> = rows.iter().map(|r| r.0.clone()).collect();
+            tx.upsert_subscriptions(&rows).await
+        })
+    }
+}
+
+/// A subscription period; with `inclusive`, `end_date` is the last day covered and the period
+/// ends the day after.
+fn subscription(r: &Rec<'_>, inclusive: bool) -> Result<SubscriptionRow, Vec<FieldError>> {
+    let mut errors = vec![];
+    fields! { errors;
+        account_id = r.required("account_id").and_then(|v| parse_id("account_id", v));
+        product = r.required("product").and_then(|v| parse_id("product", v));
+        start_date = r.required("start_date").and_then(|v| parse_date("start_date", v));
+        end_date = opt(r.get("end_date"), |v| parse_date("end_date", v));
+        mrr_cents = r.required("mrr").and_then(|v| parse_amount("mrr", v));
+        quantity = opt(r.get("quantity"), |v| parse_quantity("quantity", v));
+        bill_period_months = opt(r.get("bill_period_months"), |v| parse_positive_int("bill_period_months", v));
+        discount = opt(r.get("discount"), |v| parse_discount("discount", v));
+        currency = opt(r.get("currency"), |v| parse_currency("currency", v));
+    }
+    let end_date = match end_date {
+        Some(Some(last)) if inclusive => match last.succ_opt() {
+            Some(after) => Some(Some(after)),
+            None => {
+                errors.push(FieldError::new("end_date", r.get("end_date").unwrap_or_default(), "is the last day there is"));
+                None
+            }
+        },
+        other => other,
+    };
+    if let (Some(start), Some(Some(end))) = (start_date, end_date) {
+        if end <= start {
+            let problem = if inclusive {
+                format!("is before start_date \"{start}\" (with --end-inclusive a period covers start_date <= day <= end_date)")
+            } else {
+                format!("is not after start_date \"{start}\" (a period covers start_date <= day < end_date)")
+            };
+            errors.push(FieldError::new("end_date", r.get("end_date").unwrap_or_default(), &problem));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(SubscriptionRow {
+        account_id: account_id.unwrap(),
+        product: product.unwrap(),
+        start_date: start_date.unwrap(),
+        end_date: end_date.unwrap(),
+        mrr_cents: mrr_cents.unwrap(),
+        quantity: quantity.unwrap(),
+        units: text(r.get("units")),
+        bill_period_months: bill_period_months.unwrap(),
+        discount: discount.unwrap(),
+        currency: currency.unwrap().unwrap_or_else(|| "JPY".to_string()),
+    })
 }
 
 impl RowSpec for ContactRow {

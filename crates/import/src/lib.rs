@@ -6,6 +6,7 @@
 
 mod error;
 mod events;
+mod gaps;
 mod kinds;
 mod reader;
 mod sorter;
@@ -39,6 +40,8 @@ pub struct ImportSummary {
     pub rows: u64,
     pub accounts_created: u64,
     pub elapsed: Duration,
+    /// What was imported but looks wrong (one-day gaps between subscription periods).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Display for ImportSummary {
@@ -75,7 +78,13 @@ pub async fn import_file(
         done => done?,
     };
     let file = path.display().to_string();
-    Ok(ImportSummary { kind, file, rows, accounts_created, elapsed: started.elapsed() })
+    let warnings = match kind {
+        ImportKind::Subscriptions => gaps::one_day_gaps(path, false),
+        ImportKind::SubscriptionsEndInclusive => gaps::one_day_gaps(path, true),
+        _ => vec![],
+    };
+    let warnings = warnings.into_iter().map(|w| format!("{file}: {w}")).collect();
+    Ok(ImportSummary { kind, file, rows, accounts_created, elapsed: started.elapsed(), warnings })
 }
 
 /// One pass over the file in one transaction: (rows, accounts created).

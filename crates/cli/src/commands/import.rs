@@ -13,7 +13,13 @@ pub enum Kind {
     /// (empty = still active; the period covers start_date <= day < end_date), quantity, units,
     /// bill_period_months, discount (0.1 or 10%), currency (default JPY). Dates are YYYY-MM-DD.
     /// Unknown accounts are created.
-    Subscriptions { file: PathBuf },
+    Subscriptions {
+        file: PathBuf,
+        /// end_date is the last day covered (期間 1/1〜1/31), as many billing exports write it;
+        /// without this flag it is the first day no longer covered.
+        #[arg(long)]
+        end_inclusive: bool,
+    },
     /// Contacts. Columns: account_id, email (required), name, role
     /// (champion|decision_maker|admin|user), title, phone.
     Contacts { file: PathBuf },
@@ -52,7 +58,8 @@ impl Progress for Bar {
 pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
     let (kind, file) = match kind {
         Kind::Accounts { file } => (ImportKind::Accounts, file),
-        Kind::Subscriptions { file } => (ImportKind::Subscriptions, file),
+        Kind::Subscriptions { file, end_inclusive: false } => (ImportKind::Subscriptions, file),
+        Kind::Subscriptions { file, end_inclusive: true } => (ImportKind::SubscriptionsEndInclusive, file),
         Kind::Contacts { file } => (ImportKind::Contacts, file),
         Kind::Activities { file } => (ImportKind::Activities, file),
         Kind::ChurnReasons { file } => (ImportKind::ChurnReasons, file),
@@ -78,6 +85,9 @@ pub async fn run(db: &str, kind: Kind) -> anyhow::Result<ExitCode> {
     match result {
         Ok(summary) => {
             println!("{summary}");
+            for w in &summary.warnings {
+                eprintln!("warning: {w}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {

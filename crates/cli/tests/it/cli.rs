@@ -91,6 +91,15 @@ async fn bad_import_exits_non_zero_and_writes_nothing(db: TestDb) {
     let out = kizuna(Some(&db.url), &["import", "contacts", dir.path().join("missing.csv").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("missing.csv: cannot open"), "{}", text(&out.stderr));
+
+    // Last days as end dates: imported, with a warning naming the flag that reads them.
+    let last_days = dir.path().join("billing.csv");
+    std::fs::write(&last_days, "account_id,product,start_date,end_date,mrr\nB1,core,2024-01-01,2024-01-31,100\nB1,core,2024-02-01,,100\n").unwrap();
+    let out = kizuna(Some(&db.url), &["import", "subscriptions", last_days.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).starts_with("warning: ") && text(&out.stderr).contains("--end-inclusive"), "{}", text(&out.stderr));
+    let out = kizuna(Some(&db.url), &["import", "subscriptions", "--end-inclusive", last_days.to_str().unwrap()]);
+    assert!(out.status.success() && text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }
 
 async fn demo_is_deterministic_and_metrics_run(db: TestDb) {

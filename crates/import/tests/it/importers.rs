@@ -310,7 +310,46 @@ C1,u1,2126-11-01T09:00:00+09:00,login,,\n";
     assert!(!db.store.usage_message_counts().await.unwrap().iter().any(|(m, _)| m == "z1"), "nothing of a bad file is written");
 }
 
-both_engines!(usage_events_from_csv_and_ndjson, good_files_land_and_reimport_changes_nothing, bad_input_fails_clearly_and_changes_nothing, every_bad_row_is_reported);
+/// A billing export that gives each period's last day as its end: read as the first day not
+/// covered, every month would leave a day without the product (a churn and a reactivation). The
+/// import says so and how to read it; with --end-inclusive the periods abut. The mirror mistake,
+/// --end-inclusive on a file of first days not covered, is said too.
+async fn inclusive_end_dates_are_warned_and_read(db: TestDb) {
+    let files = Files::new();
+    let csv = "account_id,product,start_date,end_date,mrr
+C1,core,2024-01-01,2024-01-31,100
+C1,core,2024-02-01,2024-02-29,100
+C1,core,2024-03-01,,100
+C2,core,2024-01-01,2024-01-31,50
+C2,core,2024-02-01,,50
+";
+    let path = files.write("inclusive.csv", csv.as_bytes());
+    let summary = import(&db, ImportKind::Subscriptions, &path).await.unwrap();
+    assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+    let w = &summary.warnings[0];
+    assert!(w.contains("3 period(s) start with one day uncovered") && w.contains("(first: line 3, after line 2's end_date 2024-01-31)") && w.contains("--end-inclusive"), "{w}");
+    let summary = import(&db, ImportKind::SubscriptionsEndInclusive, &path).await.unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    let ends: Vec<Option<String>> = db.store.subscriptions("C1").await.unwrap().iter().map(|s| s.end_date.map(|d| d.to_string())).collect();
+    assert_eq!(ends, [Some("2024-02-01".to_string()), Some("2024-03-01".to_string()), None], "the day after the last day covered");
+
+    let exclusive = "account_id,product,start_date,end_date,mrr\nC3,core,2024-01-01,2024-02-01,100\nC3,core,2024-02-01,,100\n";
+    let path = files.write("exclusive.csv", exclusive.as_bytes());
+    assert!(import(&db, ImportKind::Subscriptions, &path).await.unwrap().warnings.is_empty(), "abutting periods are fine");
+    let summary = import(&db, ImportKind::SubscriptionsEndInclusive, &path).await.unwrap();
+    assert!(summary.warnings[0].contains("1 period(s) start on the end_date of an earlier period") && summary.warnings[0].contains("paid twice"), "{:?}", summary.warnings);
+    let bad = files.write("backwards.csv", b"account_id,product,start_date,end_date,mrr\nC4,core,2024-01-02,2024-01-01,100\n");
+    let err = import(&db, ImportKind::SubscriptionsEndInclusive, &bad).await.unwrap_err();
+    assert!(err.contains("end_date \"2024-01-01\" is before start_date \"2024-01-02\" (with --end-inclusive"), "{err}");
+}
+
+both_engines!(
+    usage_events_from_csv_and_ndjson,
+    good_files_land_and_reimport_changes_nothing,
+    bad_input_fails_clearly_and_changes_nothing,
+    every_bad_row_is_reported,
+    inclusive_end_dates_are_warned_and_read
+);
 
 /// The usage import again on a SQLite store opened as `kizuna import` opens it: one connection,
 /// a rollback journal, and the retry after an overlapping file on that same connection.
