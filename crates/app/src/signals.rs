@@ -407,18 +407,22 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
         }
         e
     };
+    // The daily job runs for the day just ended, just after midnight: its CTAs open today, and
+    // their due days count from today. A backfill opens them on its own day.
+    let today = kizuna_domain::time::today();
+    let opened_on = if at.succ_opt() == Some(today) { today } else { at };
     let mut tx = store.begin().await?;
     for (s, action) in planned {
         match action {
             Action::Skip => {}
             Action::Open => {
                 let owned = Owned { account_id: s.account_id.clone(), name: s.account_id.clone(), owner_email: owners.get(&s.account_id).cloned().flatten() };
-                let mut cta = new_cta(config, &owned, s.cta_type, s.reason, at, Source::Signal)?;
+                let mut cta = new_cta(config, &owned, s.cta_type, s.reason, opened_on, Source::Signal)?;
                 cta.signal_key = s.key.clone();
                 cta.scope = s.scope.clone();
                 cta.evidence = evidence_of(s);
-                // A run for a past day (a backfill, the demo's month) dates the CTA that morning.
-                if at < kizuna_domain::time::today() {
+                // A run for an earlier day (a backfill, the demo's month) dates the CTA that morning.
+                if opened_on < kizuna_domain::time::today() {
                     cta.created_at = kizuna_domain::time::start_of_day(at) + Duration::hours(9);
                     cta.updated_at = cta.created_at;
                 }

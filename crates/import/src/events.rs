@@ -19,16 +19,25 @@ fn keep<T>(errors: &mut Vec<FieldError>, res: Result<T, FieldError>) -> Option<T
     res.map_err(|e| errors.push(e)).ok()
 }
 
+/// How far ahead of this machine's clock an event time may be: the skew between two clocks.
+/// (Kept as written, so a row's derived message id does not depend on when it is imported.)
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// An event time that has come: usage after now has not happened, and counted on its day it
-/// would move figures that day instead of this one (a server whose clock runs ahead, a time
-/// zone written the wrong way round).
+/// would move figures that day instead of this one. A time hours ahead is nearly always a
+/// local time without an offset, which is read as UTC: refused, so the file is fixed rather
+/// than every event filed hours off.
 fn happened(column: &str, raw: &str, t: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, FieldError> {
     let now = chrono::Utc::now();
-    if t <= now {
+    if t <= now + CLOCK_SKEW {
         return Ok(t);
     }
     let shown = kizuna_domain::time::rfc3339(now);
-    Err(FieldError::new(column, raw, &format!("is later than now ({shown}): an event must have happened")))
+    Err(FieldError::new(
+        column,
+        raw,
+        &format!("is later than now ({shown}): an event must have happened (a time without an offset is UTC; write local times with theirs, e.g. +09:00)"),
+    ))
 }
 
 /// A CSV row is a track message: the import hands its batch to the store as it is.

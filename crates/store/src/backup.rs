@@ -102,18 +102,17 @@ async fn sqlite_backup(url: &str, out: &Path) -> crate::Result<()> {
 /// The URL without its password, and the password (for `PGPASSWORD`, so that it shows neither
 /// in `ps` nor in an error).
 /// The password may sit in the user info (`postgres://u:pw@h/db`) or in the query
-/// (`?password=pw`, which libpq also reads); both are taken out.
+/// (`?password=pw`, which libpq also reads, and prefers); both are taken out. The other query
+/// parameters are kept as written (libpq decodes `%20`, not `+`).
 fn split_password(url: &str) -> (String, Option<String>) {
     let Ok(mut u) = url::Url::parse(url) else { return (url.to_string(), None) };
     let mut pw = u.password().map(percent_decode);
     let _ = u.set_password(None);
-    if u.query_pairs().any(|(k, _)| k == "password") {
-        let (secret, kept): (Vec<_>, Vec<_>) = u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).partition(|(k, _)| k == "password");
-        pw = pw.or(secret.into_iter().next().map(|(_, v)| v));
-        if kept.is_empty() {
-            u.set_query(None);
-        } else {
-            u.query_pairs_mut().clear().extend_pairs(kept);
+    if let Some(query) = u.query().map(str::to_string) {
+        let (secret, kept): (Vec<&str>, Vec<&str>) = query.split('&').partition(|p| percent_decode(p.split('=').next().unwrap_or("")) == "password");
+        if let Some(p) = secret.last() {
+            pw = Some(percent_decode(p.split_once('=').map_or("", |(_, v)| v)));
+            u.set_query((!kept.is_empty()).then(|| kept.join("&")).as_deref());
         }
     }
     (u.to_string(), pw)
@@ -260,6 +259,8 @@ mod tests {
         assert_eq!(split_password("postgres://u:a+b%2F@h/db").1.as_deref(), Some("a+b/"));
         assert_eq!(split_password("postgres://u@h/db?password=s%26cret&sslmode=require"), ("postgres://u@h/db?sslmode=require".to_string(), Some("s&cret".to_string())));
         assert_eq!(split_password("postgres://u@h/db?password=x"), ("postgres://u@h/db".to_string(), Some("x".to_string())));
+        let (url, pw) = split_password("postgres://u:old@h/db?options=-c%20statement_timeout%3D0&password=new");
+        assert_eq!((url.as_str(), pw.as_deref()), ("postgres://u@h/db?options=-c%20statement_timeout%3D0", Some("new")), "kept as written; the query's wins");
     }
 
     #[test]

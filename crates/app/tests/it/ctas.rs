@@ -308,7 +308,25 @@ async fn a_snoozed_cta_wakes_on_its_date(db: TestDb) {
     assert!(log.iter().any(|e| e.action == "cta.update" && e.target.as_deref() == Some(cta.cta_id.as_str())), "{log:?}");
 }
 
+/// The daily job runs just after midnight for the day just ended: what it opens is opened
+/// today, due counted from today, not backdated to yesterday as a backfill would be.
+async fn the_nightly_run_opens_ctas_today(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let today = kizuna_app::today();
+    let yesterday = today - chrono::Duration::days(1);
+    let day = |d: chrono::NaiveDate| d.to_string();
+    s.save_health(&[health("A2", &day(yesterday - chrono::Duration::days(8)), 85.0, "green")]).await.unwrap();
+    s.save_health(&[health("A2", &day(yesterday), 25.0, "red")]).await.unwrap();
+    run_daily(s, yesterday).await.unwrap();
+    let page = s.ctas(&kizuna_store::CtaQuery { account_id: Some("A2".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+    let red = page.ctas.iter().find(|c| c.reason == "health_red").expect("opened");
+    assert!(red.created_at >= kizuna_domain::time::start_of_day(today), "opened today: {}", red.created_at);
+    assert!(red.due_on.is_some_and(|d| d > today), "due counted from today: {:?}", red.due_on);
+}
+
 both_engines!(
+    the_nightly_run_opens_ctas_today,
     ctas_are_opened_worked_and_closed,
     signals_open_each_cta_once,
     churn_risk_from_the_forecast,
