@@ -124,8 +124,9 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         inputs.insert("onboarding".into(), measure);
         let act = activity.get(&id);
         inputs.insert("support_tickets_90d".into(), Some(act.map(|a| a.support_tickets).unwrap_or(0) as f64));
-        // Never touched counts as untouched since becoming a customer, not as unknown.
-        let touch = act.and_then(|a| a.last_touch).map(|d| (at - d).num_days()).unwrap_or(tenure);
+        // Never touched counts as untouched since becoming a customer, not as unknown: the days
+        // since the first paid day (tenure counts that day as the first).
+        let touch = act.and_then(|a| a.last_touch).map(|d| (at - d).num_days()).unwrap_or(tenure - 1);
         inputs.insert("days_since_csm_touch".into(), Some(touch as f64));
         inputs.insert("days_to_renewal".into(), renewal.get(&id).map(|d| (*d - at).num_days() as f64));
         let (now, before) = (mrr_now.get(&id).copied().unwrap_or(0), mrr_before.get(&id).copied().unwrap_or(0));

@@ -469,6 +469,18 @@ async fn facts_of(store: &(impl Accounts + Health + Usage + Onboarding + ?Sized)
                 f.attributes.insert("lifecycle_stage".into());
             }
         }
+        // The other columns a criterion may name.
+        for d in store.account_dims().await? {
+            if !wanted.contains(d.account_id.as_str()) {
+                continue;
+            }
+            let f = out.entry(d.account_id.clone()).or_default();
+            for (name, set) in [("touch_model", d.touch_model.is_some()), ("owner_email", d.owner_email.is_some()), ("partner_id", d.partner_id.is_some())] {
+                if set {
+                    f.attributes.insert(name.into());
+                }
+            }
+        }
     }
     contacts.sort();
     contacts.dedup();
@@ -617,7 +629,9 @@ pub async fn impact(store: &(impl Onboarding + Accounts + Revenue + ?Sized), act
         if !seen.insert(r.account_id.clone()) {
             continue;
         }
-        let churned = churn_days.get(&r.account_id).is_some_and(|ds| ds.iter().any(|d| *d > r.due_on && *d <= r.due_on + horizon_d));
+        // Churn from the plan's start: a customer that left during onboarding (before its due
+        // day) churned, and is the case that matters most.
+        let churned = churn_days.get(&r.account_id).is_some_and(|ds| ds.iter().any(|d| *d > r.started_on && *d <= r.due_on + horizon_d));
         rows.push(rules::ImpactRow { on_time: r.completed_on.is_some_and(|c| c <= r.due_on), churned, account_id: r.account_id, segment: r.segment });
     }
     let refs: Vec<&rules::ImpactRow> = rows.iter().collect();
@@ -634,6 +648,37 @@ pub async fn impact(store: &(impl Onboarding + Accounts + Revenue + ?Sized), act
         all: rules::compare("all", &refs),
         segments: by_segment.iter().map(|(s, rs)| rules::compare(s, rs)).collect(),
     })
+}
+
+/// One line of a plan list as CSV or a table (CLI and API alike): the plan without its tasks.
+pub fn plan_row(p: &Plan) -> serde_json::Value {
+    let done = p.tasks.iter().filter(|t| t.done_on.is_some()).count();
+    serde_json::json!({
+        "plan_id": p.plan_id, "account_id": p.account_id, "account_name": p.account_name, "template_id": p.template_id,
+        "product": p.product, "status": p.status, "started_on": p.started_on, "due_on": p.due_on, "completed_on": p.completed_on,
+        "first_value_at": p.first_value_at, "tasks_done": done, "tasks": p.tasks.len(), "owner_email": p.owner_email,
+    })
+}
+
+/// The report's lines as CSV or a table: the whole set (`all`) first, then each group.
+pub fn report_rows(r: &OnboardingReport) -> Vec<Kpis> {
+    std::iter::once(&r.total).chain(r.groups.iter()).cloned().collect()
+}
+
+/// The impact comparison's lines as CSV or a table: `all`, then each segment, one column per
+/// figure, and the plans left out (the same on every line).
+pub fn impact_rows(i: &Impact) -> Vec<serde_json::Value> {
+    std::iter::once(&i.all)
+        .chain(i.segments.iter())
+        .map(|c| {
+            serde_json::json!({
+                "group": c.group, "on_time_accounts": c.on_time.accounts, "on_time_churned": c.on_time.churned, "on_time_churn_rate": c.on_time.churn_rate,
+                "on_time_ci_low": c.on_time.ci_low, "on_time_ci_high": c.on_time.ci_high, "late_accounts": c.late.accounts, "late_churned": c.late.churned,
+                "late_churn_rate": c.late.churn_rate, "late_ci_low": c.late.ci_low, "late_ci_high": c.late.ci_high, "difference": c.difference,
+                "difference_low": c.difference_low, "difference_high": c.difference_high, "verdict": c.verdict, "not_yet_observed": i.not_yet_observed,
+            })
+        })
+        .collect()
 }
 
 /// What the verdict says, in the reader's language.

@@ -214,11 +214,20 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
-/// The default scenario: the example's assumptions, with the book taken from live data.
+/// The default scenario: the example's assumptions, with everything that has a live default
+/// taken from live data (the book, the current team; the hiring plan's start, accounts, churn
+/// and touch mix), as a scenario that leaves them out would.
 pub fn default_scenario() -> Scenario {
     let mut s = Scenario::parse(kizuna_domain::planning::scenario::EXAMPLE).expect("the shipped example is valid");
     if let Some(c) = s.capacity.as_mut() {
         c.book.clear();
+        c.current_csms = None;
+    }
+    if let Some(h) = s.hiring.as_mut() {
+        h.start_month = None;
+        h.starting_accounts = None;
+        h.monthly_churn_rate = None;
+        h.mix_path.clear();
     }
     s.name = Some("default".into());
     s
@@ -269,6 +278,15 @@ async fn live_revenue(store: &(impl Revenue + ?Sized), at: NaiveDate) -> Result<
     Ok(retention::from_sums(&sums, from, at))
 }
 
+/// The CSMs on `at`: the people owning at least one active account.
+async fn live_csms(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<u32, StoreError> {
+    let units = load(store, None, at).await?;
+    let active: HashSet<&str> = units.accounts.iter().filter(|u| u.timeline.mrr_at(at) > 0).map(|u| u.account_id.as_str()).collect();
+    let dims = store.account_dims().await?;
+    let owners: HashSet<&str> = dims.iter().filter(|d| active.contains(d.account_id.as_str())).filter_map(|d| d.owner_email.as_deref()).collect();
+    Ok(owners.len() as u32)
+}
+
 async fn live_kpis(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) -> Result<maturity::LiveKpis, StoreError> {
     let r = live_revenue(store, at).await?;
     let units = load(store, Some(kizuna_domain::metrics::GroupBy::Segment), at).await?;
@@ -301,6 +319,9 @@ pub async fn run(store: &(impl Accounts + Planning + Revenue + ?Sized), kind: Pl
             let mut unassigned = 0;
             if live {
                 (inputs.book, unassigned) = live_book(store, at).await?;
+            }
+            if inputs.current_csms.is_none() {
+                inputs.current_csms = Some(live_csms(store, at).await?);
             }
             PlanResult::Capacity(CapacityResult {
                 plan: capacity::plan(&inputs),
@@ -335,8 +356,25 @@ pub async fn run(store: &(impl Accounts + Planning + Revenue + ?Sized), kind: Pl
 /// the sBG LTV of the accounts the funnel feeds (seed 004: LTV differs by tier).
 async fn funnel_report(store: &(impl Accounts + Planning + Revenue + ?Sized), at: NaiveDate) -> Result<FunnelResult, PlanError> {
     use kizuna_domain::planning::funnel;
-    let leads = store.funnel_leads().await?;
-    let report = if leads.is_empty() { funnel::from_counts(&store.funnel_counts().await?) } else { funnel::from_records(&leads) };
+    // Only what had happened by `at`: a stage reached later is not reached yet.
+    let leads: Vec<funnel::FunnelLead> = store
+        .funnel_leads()
+        .await?
+        .into_iter()
+        .map(|mut l| {
+            for d in l.dates.iter_mut().filter(|d| d.is_some_and(|d| d > at)) {
+                *d = None;
+            }
+            l
+        })
+        .filter(|l| l.dates.iter().any(Option::is_some))
+        .collect();
+    let report = if leads.is_empty() {
+        let counts: Vec<_> = store.funnel_counts().await?.into_iter().filter(|c| c.month <= Month::of(at)).collect();
+        funnel::from_counts(&counts)
+    } else {
+        funnel::from_records(&leads)
+    };
     let units = load(store, Some(kizuna_domain::metrics::GroupBy::TouchModel), at).await?;
     let params = kizuna_domain::metrics::ltv::LtvParams {
         period: kizuna_domain::metrics::cohorts::PeriodKind::Month,
@@ -368,7 +406,10 @@ async fn funnel_report(store: &(impl Accounts + Planning + Revenue + ?Sized), at
 
 async fn hiring_plan(store: &(impl Accounts + Revenue + ?Sized), scenario: &Scenario, at: NaiveDate) -> Result<HiringResult, PlanError> {
     let h = scenario.hiring.clone().ok_or(PlanError::MissingSection("hiring"))?;
-    let c = scenario.capacity.clone().ok_or(PlanError::MissingSection("capacity"))?;
+    let mut c = scenario.capacity.clone().ok_or(PlanError::MissingSection("capacity"))?;
+    if c.current_csms.is_none() {
+        c.current_csms = Some(live_csms(store, at).await?);
+    }
     let needs_book = h.starting_accounts.is_none() || h.mix_path.is_empty();
     let (book, _) = if needs_book { live_book(store, at).await? } else { (vec![], 0) };
     let live_accounts: f64 = book.iter().map(|b| b.accounts as f64).sum();

@@ -59,7 +59,8 @@ pub enum Criterion {
     },
     /// The usage metric (as configured in the usage definitions) at or above `min`.
     Metric { metric: String, min: f64 },
-    /// The account's attribute (a column such as `segment`, or a custom attribute) is set.
+    /// The account's attribute is set: a column (`segment`, `lifecycle_stage`, `touch_model`,
+    /// `owner_email`, `partner_id`) or a custom attribute.
     Attribute { name: String },
     /// The account has a contact whose role is `role` (case and width ignored).
     ContactRole { role: String },
@@ -873,10 +874,12 @@ pub fn median(mut v: Vec<i64>) -> Option<f64> {
 }
 
 /// The KPIs of `plans` over [from, end], `end` being the range's end cut at the as-of day.
-/// Cancelled plans count nowhere.
+/// A cancelled plan started and fell due like any other, and was not completed: it counts in
+/// `started` and in the rate's denominator (a customer that left mid-onboarding is what the KPI
+/// is meant to catch), and, as it can never be completed, its outcome does not change later.
 pub fn kpis(group: &str, plans: &[&PlanFact], from: NaiveDate, end: NaiveDate) -> Kpis {
     let within = |d: NaiveDate| d >= from && d <= end;
-    let live: Vec<&&PlanFact> = plans.iter().filter(|p| !p.cancelled).collect();
+    let live: Vec<&&PlanFact> = plans.iter().collect();
     let completed: Vec<&&&PlanFact> = live.iter().filter(|p| p.completed_on.is_some_and(within)).collect();
     let due: Vec<&&&PlanFact> = live.iter().filter(|p| within(p.due_on)).collect();
     let on_time = |p: &PlanFact| p.completed_on.is_some_and(|c| c <= p.due_on && c <= end);
@@ -891,7 +894,7 @@ pub fn kpis(group: &str, plans: &[&PlanFact], from: NaiveDate, end: NaiveDate) -
         completion_rate_in_period: (!due.is_empty()).then(|| completed_in_due as f64 / due.len() as f64),
         median_days_to_complete: median(completed.iter().map(|p| (p.completed_on.unwrap() - p.started_on).num_days()).collect()),
         median_days_to_first_value: median(live.iter().filter_map(|p| p.first_value_at.filter(|d| within(*d)).map(|d| (d - p.started_on).num_days())).collect()),
-        stuck: live.iter().filter(|p| p.stuck && p.started_on <= end).count() as u64,
+        stuck: live.iter().filter(|p| !p.cancelled && p.stuck && p.started_on <= end).count() as u64,
     }
 }
 
@@ -912,7 +915,7 @@ pub struct CohortRow {
 
 pub fn cohorts(plans: &[PlanFact], from: NaiveDate, end: NaiveDate) -> Vec<CohortRow> {
     let mut by: BTreeMap<String, Vec<&PlanFact>> = BTreeMap::new();
-    for p in plans.iter().filter(|p| !p.cancelled && p.started_on >= from && p.started_on <= end) {
+    for p in plans.iter().filter(|p| p.started_on >= from && p.started_on <= end) {
         by.entry(format!("{:04}-{:02}", p.started_on.year(), p.started_on.month())).or_default().push(p);
     }
     by.into_iter()
@@ -927,7 +930,7 @@ pub fn cohorts(plans: &[PlanFact], from: NaiveDate, end: NaiveDate) -> Vec<Cohor
                 completed,
                 completed_on_time: on_time,
                 on_time_rate: (!due.is_empty()).then(|| due_on_time as f64 / due.len() as f64),
-                still_running: ps.len() as u64 - completed,
+                still_running: ps.iter().filter(|p| !p.cancelled && p.completed_on.is_none_or(|c| c > end)).count() as u64,
             }
         })
         .collect()
@@ -1142,7 +1145,7 @@ mod tests {
         assert_eq!(plan.first_value_at, Some(d("2026-06-10")));
         assert_eq!(plan.status, PlanStatus::Stuck, "kick-off (manual) still late, and nothing done since 6/10: 20 days");
         assert_eq!(status_on(&plan, d("2026-06-23")), PlanStatus::Behind, "13 days after the last progress");
-        // Outside the window: the 30th day after a 4/30 start is 5/29.
+        // Outside the window: 30 days counting the start day 4/30 as the first end on 5/29.
         let late = Criterion::Event { event: "user_invited".into(), min_count: 1, min_users: 1, within_days: 30 };
         let mut f2 = Facts::default();
         f2.events.insert("user_invited".into(), vec![(d("2026-05-30"), None, 1)]);
@@ -1223,6 +1226,24 @@ mod tests {
         assert_eq!(cohorts[0].cohort, "2026-01");
         assert_eq!((cohorts[0].started, cohorts[0].completed, cohorts[0].completed_on_time, cohorts[0].still_running), (3, 2, 1, 1));
         assert!((cohorts[0].on_time_rate.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cancelled_plan_counts_as_due_and_not_completed() {
+        // Ten plans due in February: six done on time, four never. Two of the four customers
+        // leave and their plans are cancelled: the rate stays 6/10, not 6/8.
+        let mut plans: Vec<PlanFact> = (0..10).map(|i| fact(&format!("p{i}"), "2026-01-05", "2026-02-16", (i < 6).then_some("2026-02-10"))).collect();
+        plans[8].cancelled = true;
+        plans[9].cancelled = true;
+        plans[7].stuck = true;
+        plans[9].stuck = true;
+        let refs: Vec<&PlanFact> = plans.iter().collect();
+        let k = kpis("all", &refs, d("2026-01-01"), d("2026-02-28"));
+        assert_eq!((k.started, k.due_in_period, k.completed_in_due_period), (10, 10, 6));
+        assert_eq!(k.completion_rate_in_period, Some(0.6));
+        assert_eq!(k.stuck, 1, "a cancelled plan is not stuck");
+        let c = cohorts(&plans, d("2026-01-01"), d("2026-02-28"));
+        assert_eq!((c[0].started, c[0].completed, c[0].still_running, c[0].on_time_rate), (10, 6, 2, Some(0.6)));
     }
 
     #[test]

@@ -391,7 +391,7 @@ macro_rules! accounts_impl {
                             $crate::health::ContractTerm { account_id, start_date, end_date, bill_period_months }
                         }));
 
-                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(occurred_at) FROM activities WHERE kind <> 'support_ticket' AND occurred_at < ");
+                        let mut qb = QueryBuilder::<$Db>::new(format!("SELECT account_id, MAX(occurred_at) FROM activities WHERE {} AND occurred_at < ", $crate::CONTACT));
                         qb.push_bind(end_of_day).push(" AND account_id IN (");
                         in_list(&mut qb);
                         qb.push(" GROUP BY account_id");

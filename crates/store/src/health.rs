@@ -261,7 +261,7 @@ macro_rules! health_impl {
                 let mut f = $crate::health::RenewalFacts::default();
                 let end_of_day = kizuna_domain::time::start_of_day(at + chrono::Duration::days(1));
                 for chunk in id_chunks(Some(ids)) {
-                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(occurred_at) FROM activities WHERE kind <> 'support_ticket' AND occurred_at < ");
+                    let mut qb = QueryBuilder::<$Db>::new(format!("SELECT account_id, MAX(occurred_at) FROM activities WHERE {} AND occurred_at < ", $crate::CONTACT));
                     qb.push_bind(end_of_day);
                     within(&mut qb, "account_id", chunk);
                     qb.push(" GROUP BY account_id");
@@ -403,10 +403,11 @@ macro_rules! health_impl {
             async fn activity_summary(&self, at: chrono::NaiveDate, support_from: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::ActivitySummary>> {
                 let midnight = kizuna_domain::time::start_of_day;
                 let sql = format!(
-                    "SELECT account_id, MAX(CASE WHEN kind <> 'support_ticket' THEN occurred_at END), \
+                    "SELECT account_id, MAX(CASE WHEN {contact} THEN occurred_at END), \
                      CAST(SUM(CASE WHEN kind = 'support_ticket' AND occurred_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) \
                      FROM activities WHERE occurred_at < $1{} GROUP BY account_id",
-                    $crate::health::scope(account, "AND", 3)
+                    $crate::health::scope(account, "AND", 3),
+                    contact = $crate::CONTACT
                 );
                 let q = sqlx::query_as(&sql).bind(midnight(at + chrono::Duration::days(1))).bind(midnight(support_from));
                 let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>, i64)> = match account {

@@ -82,8 +82,9 @@ pub trait Onboarding: Send + Sync {
     /// Each account's first subscription to each product, when it started within [from, to]:
     /// `(account, product, start)`. What starts a plan by itself.
     async fn subscription_starts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String, NaiveDate)>>;
-    /// Plans (not cancelled) due within [from, to] of one owner's or partner's accounts (all
-    /// when none is given): each one's due day and completion day. What the home's KPI reads.
+    /// Plans (cancelled ones too: they were not completed) due within [from, to] owned by one
+    /// person (the plan's owner) or of one partner's accounts (all when none is given): each
+    /// one's due day and completion day. What the home's KPI reads.
     async fn plan_dues(&self, from: NaiveDate, to: NaiveDate, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(NaiveDate, Option<NaiveDate>)>>;
     /// Every plan started on or before `end`, as the report reads it on `end`.
     async fn plan_facts(&self, end: NaiveDate) -> Result<Vec<PlanFactRow>>;
@@ -466,11 +467,11 @@ macro_rules! onboarding_impl {
 
                 async fn plan_dues(&self, from: chrono::NaiveDate, to: chrono::NaiveDate, owner: Option<&str>, partner: Option<&str>) -> Result<Vec<(chrono::NaiveDate, Option<chrono::NaiveDate>)>> {
                     let mut q = QueryBuilder::<$Db>::new(
-                        "SELECT p.due_on, p.completed_on FROM onboarding_plans p LEFT JOIN accounts a ON a.account_id = p.account_id WHERE p.status <> 'cancelled' AND p.due_on >= ",
+                        "SELECT p.due_on, p.completed_on FROM onboarding_plans p LEFT JOIN accounts a ON a.account_id = p.account_id WHERE p.due_on >= ",
                     );
                     q.push_bind(from).push(" AND p.due_on <= ").push_bind(to);
                     if let Some(o) = owner {
-                        q.push(" AND a.owner_email = ").push_bind(o.to_string());
+                        q.push(" AND p.owner_email = ").push_bind(o.to_string());
                     }
                     if let Some(p) = partner {
                         q.push(" AND a.partner_id = ").push_bind(p.to_string());
@@ -484,8 +485,8 @@ macro_rules! onboarding_impl {
                     // that last day; only a plan with a task done after `end` reads its tasks.
                     // A plan completed by `end` is neither late nor stuck then.
                     Ok(sqlx::query_as(
-                        "SELECT x.*, a.segment, a.touch_model, a.owner_email, a.partner_id FROM (\
-                           SELECT p.plan_id, p.account_id, p.product, p.template_id, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
+                        "SELECT x.*, a.segment, a.touch_model, a.partner_id FROM (\
+                           SELECT p.plan_id, p.account_id, p.product, p.template_id, p.owner_email, p.started_on, p.due_on, p.completed_on, p.first_value_at, \
                              p.status, p.stuck_after_days, \
                              CASE WHEN p.completed_on IS NOT NULL AND p.completed_on <= $1 THEN 0 \
                                WHEN p.last_done_on IS NULL OR p.last_done_on <= $1 THEN CASE WHEN p.late_from <= $1 THEN 1 ELSE 0 END \

@@ -131,9 +131,10 @@ async fn scores_explain_every_measure(db: TestDb) {
     assert_eq!(a["drags"][0]["input"], "days_to_renewal", "90 of 100 lost at 1/10 weight = 9 points");
     assert_eq!(a["drags"][0]["points_lost"].as_f64(), Some(9.0));
     let b = serde_json::to_value(explain(store, "B", at).await.unwrap().unwrap()).unwrap();
-    // 5/28 → 17.86; onboarding 3/5 → 60, touch: never, 15 days a customer → 85, no tickets → 100:
-    // (17.86 + 81.667) / 2 = 49.76
-    assert_eq!((b["score"].as_f64(), b["band"].as_str(), b["grade"].as_str()), (Some(49.76), Some("red"), Some("D")), "{b}");
+    // 5/28 → 17.86; onboarding 3/5 → 60, touch: never, a customer since 14 days before `at`
+    // (tenure 15, counting that day) → 14 days → 86, no tickets → 100: (17.86 + 82) / 2 = 49.93
+    assert_eq!((b["score"].as_f64(), b["band"].as_str(), b["grade"].as_str()), (Some(49.93), Some("red"), Some("D")), "{b}");
+    assert_eq!(measure(&b, "days_since_csm_touch")["raw"].as_f64(), Some(14.0));
     assert_eq!(measure(&b, "onboarding")["raw"].as_f64(), Some(60.0));
     assert_eq!(b["explanation"]["missing"], serde_json::json!(["days_to_renewal", "mrr_change_90d", "attribute.nps"]));
     assert!(b["note"].as_str().unwrap().starts_with("3 of 7 measures had no data"));

@@ -121,6 +121,15 @@ async fn plans_start_complete_and_report(db: TestDb) {
     assert_eq!((k.median_days_to_complete, k.median_days_to_first_value), (Some(14.0), Some(14.0)));
     assert_eq!(r.groups.len(), 1);
     assert_eq!(r.groups[0].group, "core");
+    // A2 passes to another CSM after onboarding: its plan stays with the one who ran it.
+    let mut moved = account("A2");
+    moved.owner_email = Some("next@x.jp".into());
+    let mut tx = s.begin().await.unwrap();
+    tx.upsert_accounts(&[moved]).await.unwrap();
+    tx.commit().await.unwrap();
+    let by_owner = OnboardingReportRequest { from: Some("2026-05-01".into()), to: Some("2026-05-31".into()), by: Some("owner".into()), at: Some("2026-12-01".into()), format: None };
+    let owners: Vec<(String, u64)> = app.onboarding_report(&by_owner).await.unwrap().groups.into_iter().map(|g| (g.group, g.due_in_period)).collect();
+    assert_eq!(owners, vec![("csm@x.jp".to_string(), 2)]);
     // A run for a past day (a backfill on 5/20, with a report A2 made on 5/18 arriving late)
     // completes the report and keeps what the rows say of tasks done since: A2's kick-off,
     // done 6/1, is still its last progress below.
@@ -178,6 +187,10 @@ async fn shared_links_show_the_customer_side_only(db: TestDb) {
     let timeline = s.activities("A1", 10, false).await.unwrap();
     assert!(timeline.iter().any(|a| a.subject.as_deref().is_some_and(|t| t.contains("共有プランを閲覧"))), "the visit is on the timeline");
     assert!(timeline.iter().any(|a| a.subject.as_deref().is_some_and(|t| t.contains("ユーザー招待"))), "so is the tick");
+    // Neither is contact by the CSM: health's touch, the renewals' last contact, no_contact.
+    let summary = s.activity_summary(today, today, Some("A1")).await.unwrap();
+    assert!(summary.iter().all(|a| a.last_touch.is_none()), "{summary:?}");
+    assert!(s.renewal_facts(&["A1".to_string()], today).await.unwrap().last_contact.is_empty());
 
     let mut tampered = link.token.clone();
     let last = tampered.pop().unwrap();
@@ -193,8 +206,8 @@ async fn shared_links_show_the_customer_side_only(db: TestDb) {
 }
 
 /// 25 accounts onboarded on time (2 churned within 180 days of the due day), 25 late (12
-/// churned), one late account that churned after the horizon, and one plan due too recently
-/// to know.
+/// churned), one late account that churned after the horizon, one that churned before its
+/// plan's due day (cancelled), and one plan due too recently to know.
 async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
     let s = db.store.as_ref();
     let templates: Templates = serde_json::from_str(TEMPLATES).unwrap();
@@ -217,6 +230,15 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
         kizuna_domain::onboarding::refresh(&mut p, date("2026-12-01"));
         plans.push(p);
     }
+    // A customer that left during onboarding (MRR 0 on 6/10, its plan due 6/12) and whose plan
+    // was cancelled: late, and churned.
+    accounts.push(account("B52"));
+    subs.push(subscription("B52", "core", "2025-06-02", Some("2025-06-10"), 50_000));
+    let mut left = kizuna_domain::onboarding::instantiate(t, "plan-52".into(), "B52", start, None);
+    assert_eq!(left.due_on, date("2025-06-12"));
+    left.status = PlanStatus::Cancelled;
+    kizuna_domain::onboarding::refresh(&mut left, date("2026-12-01"));
+    plans.push(left);
     let mut tx = s.begin().await.unwrap();
     tx.upsert_accounts(&accounts).await.unwrap();
     tx.upsert_subscriptions(&subs).await.unwrap();
@@ -230,10 +252,10 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
     let i = app.onboarding_impact(&q).await.unwrap();
     assert_eq!(i.not_yet_observed, 1, "due in November 2026: 180 days have not passed");
     let all = &i.all;
-    assert_eq!((all.on_time.accounts, all.on_time.churned, all.late.accounts, all.late.churned), (25, 2, 26, 12));
-    assert!((all.difference.unwrap() - (12.0 / 26.0 - 2.0 / 25.0)).abs() < 1e-12);
+    assert_eq!((all.on_time.accounts, all.on_time.churned, all.late.accounts, all.late.churned), (25, 2, 27, 13));
+    assert!((all.difference.unwrap() - (13.0 / 27.0 - 2.0 / 25.0)).abs() < 1e-12);
     assert_eq!(all.verdict, Verdict::LateChurnsMore, "{all:?}");
-    let (lo, hi) = kizuna_domain::onboarding::difference_interval(12, 26, 2, 25).unwrap();
+    let (lo, hi) = kizuna_domain::onboarding::difference_interval(13, 27, 2, 25).unwrap();
     assert_eq!((all.difference_low, all.difference_high), (Some(lo), Some(hi)));
     assert_eq!(i.segments.len(), 1);
     let short = OnboardingImpactRequest { to: Some("2025-05-31".into()), ..q };

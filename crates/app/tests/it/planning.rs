@@ -66,6 +66,13 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
     assert_eq!((r["bottom_up_csms"].as_u64(), r["top_down_csms"].as_u64(), r["gap"].as_i64()), (Some(1), Some(1), Some(0)));
     assert_eq!(r["book_source"], "live");
     assert_eq!(r["accounts_without_touch_model_counted_as_hybrid"], 1);
+    assert_eq!(r["current_csms"], 2, "sato and ito own active accounts (not the example's 12)");
+    // The default hiring plan starts from the live book too: the month after `at`, 4 accounts
+    // (A1, A2, A3, A5), the live mix (1 high, 3 hybrid).
+    let hire = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Hiring, &s, at).await.unwrap()).unwrap();
+    let resolved = &hire["result"]["resolved"];
+    assert_eq!((resolved["start_month"].as_str(), resolved["starting_accounts"].as_f64()), (Some("2024-07"), Some(4.0)));
+    assert_eq!((resolved["mix_path"][0]["high"].as_f64(), resolved["mix_path"][0]["hybrid"].as_f64()), (Some(0.25), Some(0.75)));
 
     let bud = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Budget, &s, at).await.unwrap()).unwrap();
     let roi = &bud["result"]["roi"];
@@ -126,6 +133,11 @@ async fn funnel_from_imported_records(db: TestDb) {
     assert_eq!(r["months"][0]["conversion"]["lead_to_meeting"], 0.75);
     assert_eq!((r["lags"][0]["median_days"].as_f64(), r["lags"][2]["mean_days"].as_f64()), (Some(15.0), Some(30.0)));
     assert_eq!(r["ltv_by_touch_model"][0]["touch_model"], "all");
+    // As of 4/30 both wins (in May) have not happened yet.
+    let v = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Funnel, &s, d("2024-04-30")).await.unwrap()).unwrap();
+    assert_eq!(v["result"]["months"][0]["reached"], serde_json::json!({"lead": 4, "meeting": 3, "opportunity": 2, "won": 0, "onboarded": 0, "renewed": 0}));
+    let v = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Funnel, &s, d("2024-04-08")).await.unwrap()).unwrap();
+    assert_eq!(v["result"]["months"][0]["reached"]["lead"], 2, "L1 and L2 only (L3 on 4/10, L4 first seen 4/15)");
 }
 
 both_engines!(capacity_budget_and_maturity_from_live_data, scenarios_are_saved_listed_and_replaced, funnel_from_imported_records);

@@ -96,7 +96,7 @@ pub async fn run(db: &str, cmd: Onboarding) -> anyhow::Result<ExitCode> {
             if format == Format::Json {
                 super::emit(&render(&list.plans, format))?;
             } else {
-                let rows: Vec<serde_json::Value> = list.plans.iter().map(row).collect();
+                let rows: Vec<serde_json::Value> = list.plans.iter().map(kizuna_app::onboarding::plan_row).collect();
                 super::emit(&render(&rows, format))?;
             }
         }
@@ -106,9 +106,7 @@ pub async fn run(db: &str, cmd: Onboarding) -> anyhow::Result<ExitCode> {
             if format == Format::Json {
                 super::emit(&render(&r, format))?;
             } else {
-                let mut rows = vec![r.total.clone()];
-                rows.extend(r.groups.iter().cloned());
-                super::emit(&render(&rows, format))?;
+                super::emit(&render(&kizuna_app::onboarding::report_rows(&r), format))?;
                 if format == Format::Table && !r.cohorts.is_empty() {
                     super::emit(&format!("\ncohorts (start month), counted up to {}:\n", r.to))?;
                     super::emit(&render(&r.cohorts, format))?;
@@ -121,8 +119,7 @@ pub async fn run(db: &str, cmd: Onboarding) -> anyhow::Result<ExitCode> {
             if format == Format::Json {
                 super::emit(&render(&i, format))?;
             } else {
-                let rows: Vec<serde_json::Value> = std::iter::once(&i.all).chain(i.segments.iter()).map(comparison_row).collect();
-                super::emit(&render(&rows, format))?;
+                super::emit(&render(&kizuna_app::onboarding::impact_rows(&i), format))?;
                 if format == Format::Table {
                     super::emit(&format!("\n{}\n({} plan(s) due too recently to know were left out)\n", kizuna_app::onboarding::verdict_text(i.all.verdict, "en"), i.not_yet_observed))?;
                 }
@@ -139,22 +136,4 @@ pub async fn run(db: &str, cmd: Onboarding) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn row(p: &kizuna_domain::onboarding::Plan) -> serde_json::Value {
-    let done = p.tasks.iter().filter(|t| t.done_on.is_some()).count();
-    serde_json::json!({
-        "plan_id": p.plan_id, "account_id": p.account_id, "template_id": p.template_id, "product": p.product, "status": p.status.as_str(),
-        "started_on": p.started_on, "due_on": p.due_on, "completed_on": p.completed_on, "first_value_at": p.first_value_at,
-        "tasks": format!("{done}/{}", p.tasks.len()), "owner_email": p.owner_email,
-    })
-}
-
-fn comparison_row(c: &kizuna_domain::onboarding::Comparison) -> serde_json::Value {
-    serde_json::json!({
-        "group": c.group, "on_time_accounts": c.on_time.accounts, "on_time_churned": c.on_time.churned, "on_time_churn_rate": c.on_time.churn_rate,
-        "on_time_ci_low": c.on_time.ci_low, "on_time_ci_high": c.on_time.ci_high, "late_accounts": c.late.accounts, "late_churned": c.late.churned,
-        "late_churn_rate": c.late.churn_rate, "late_ci_low": c.late.ci_low, "late_ci_high": c.late.ci_high, "difference": c.difference,
-        "difference_low": c.difference_low, "difference_high": c.difference_high, "verdict": c.verdict,
-    })
 }

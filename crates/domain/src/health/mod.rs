@@ -30,7 +30,10 @@ pub fn propose(name: &str, prepared: &[Prepared], coef: &[f64], univariate: &[f6
         raw.sort_by(|a, b| a.total_cmp(b));
         let mut cuts: Vec<f64> = [0.2, 0.4, 0.6, 0.8].iter().map(|q| (quantile(&raw, *q) * 1000.0).round() / 1000.0).collect();
         cuts.dedup();
-        if weight < 1.0 || cuts.is_empty() || (cuts.len() == 1 && raw.first() == raw.last()) {
+        // A cut at the lowest value (a fifth or more of accounts at 0 logins) would put nobody
+        // in the lowest band: an account with no use at all would score a band up.
+        cuts.retain(|c| raw.first().is_some_and(|lowest| c > lowest));
+        if weight < 1.0 || cuts.is_empty() {
             continue;
         }
         // A positive coefficient raises churn: then lower values are healthier.
@@ -62,5 +65,23 @@ mod tests {
         let flipped = propose("calibrated", &prepared, &[-1.5, 0.0, 0.5], &[-0.3, 0.0, -0.1], &columns);
         assert_eq!(flipped.groups[0].measures.len(), 1, "a sign against its own correlation is left out");
         assert_eq!(flipped.groups[0].measures[0].weight, 100.0);
+    }
+
+    #[test]
+    fn an_account_with_the_lowest_value_scores_zero() {
+        // Six of ten accounts never logged in: quintiles 0, 0, 0.8, 4.8 (positions 1.8, 3.6, 5.4,
+        // 7.2 of 0..9, interpolated: 2 × 0.4 and 4 × 0.8 + 8 × 0.2). Before, the cut at 0 put a
+        // never-used account in the middle band (50 of 100).
+        let columns = vec![[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 4.0, 8.0, 10.0].iter().map(|x| Some(*x)).collect::<Vec<_>>()];
+        let prepared = vec![logistic::prepare("logins_28d", &columns[0])];
+        let card = propose("calibrated", &prepared, &[-1.0], &[-0.3], &columns);
+        let m = &card.groups[0].measures[0];
+        assert_eq!(m.thresholds, Some(vec![0.8, 4.8]));
+        assert_eq!((m.score(0.0), m.score(2.0), m.score(10.0)), (0.0, 50.0, 100.0));
+        // Nine in ten at 0: every quintile is 0, nothing tells the accounts apart (before: each
+        // scored 100).
+        let columns = vec![[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10.0].iter().map(|x| Some(*x)).collect::<Vec<_>>()];
+        let prepared = vec![logistic::prepare("logins_28d", &columns[0])];
+        assert!(propose("calibrated", &prepared, &[-1.0], &[-0.3], &columns).groups[0].measures.is_empty());
     }
 }

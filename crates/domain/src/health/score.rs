@@ -94,6 +94,13 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The overall score kept: hundredths, rounded down (the tolerance absorbs binary noise such
+/// as 65.1 × 100 = 6509.999…), so its band and grade are those of the score shown: a 49.996
+/// is a red 49.99, never a yellow 50.00.
+fn down2(x: f64) -> f64 {
+    (x * 100.0 + 1e-6).floor() / 100.0
+}
+
 /// Score one account. `inputs` maps input names to raw values (absent or None = missing).
 pub fn score(cards: &Scorecards, card: &Scorecard, inputs: &HashMap<String, Option<f64>>) -> Score {
     let mut groups = Vec::with_capacity(card.groups.len());
@@ -138,7 +145,7 @@ pub fn score(cards: &Scorecards, card: &Scorecard, inputs: &HashMap<String, Opti
         groups.push(GroupScore { name: g.name.clone(), weight: *gw, effective_weight: (g_eff * 10_000.0).round() / 10_000.0, score: g_score.map(round2) });
     }
     let has_data = group_total > 0.0;
-    let overall = has_data.then(|| round2(overall));
+    let overall = has_data.then(|| down2(overall));
     Score {
         scorecard: card.name.clone(),
         score: overall,
@@ -258,7 +265,7 @@ mod tests {
         // relationship = (60·50 + 40·75) / 100 = 60; contract = 66.666…
         // groups 60, 15, 10 of 85 present: (61.25·60 + 60·15 + 66.67·10) / 85 = 61.667
         assert_eq!(s.groups.iter().map(|g| g.score).collect::<Vec<_>>(), vec![Some(61.25), None, Some(60.0), Some(66.67)]);
-        assert_eq!(s.score, Some(61.67));
+        assert_eq!(s.score, Some(61.66), "61.666… kept rounded down");
         assert_eq!((s.band, s.grade), (Some(Band::Yellow), Some('C')));
         assert_eq!(s.missing, vec!["onboarding", "days_to_renewal"]);
         let total: f64 = s.measures.iter().map(|m| m.contribution).sum();
@@ -270,6 +277,18 @@ mod tests {
         // lost: core_actions 0.10588·75 = 7.94; logins 8.82; logins_change 0.14118·50 = 7.06;
         // csm touch 0.10588·50 = 5.29
         assert_eq!(worst, vec!["usage.logins_28d", "usage.core_actions_per_user", "usage.logins_change"]);
+    }
+
+    #[test]
+    fn a_score_just_under_a_band_edge_stays_in_its_band() {
+        assert_eq!((down2(49.996), down2(65.1), down2(61.666_666), down2(100.0)), (49.99, 65.1, 61.66, 100.0));
+        let cards = super::super::Scorecards::default_set();
+        let card = &cards.scorecards[0];
+        // Usage alone: logins 50 (weight 25) and days since login 75 (weight 20) of 45:
+        // (1250 + 1500) / 45 = 61.111… → 61.11; and a red just under the edge stays red.
+        let s = score(&cards, card, &inputs(&[("usage.logins_28d", Some(20.0)), ("usage.days_since_login", Some(5.0))]));
+        assert_eq!(s.score, Some(61.11));
+        assert_eq!(Band::of(down2(49.996), &cards.bands), Band::Red);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub struct Grades {
     pub d: f64,
 }
 
-/// How the `onboarding` input is read: the share of `steps` distinct events of `event` seen,
+/// How the `onboarding` input is read: the share of `steps` events of `event` seen (capped at 1),
 /// for accounts younger than `within_days` (older accounts have no onboarding measure).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -168,7 +168,8 @@ pub fn plan(inputs: &CapacityInputs) -> CapacityPlan {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    let planned = bottom_up.max(1);
+    // No accounts, no team: no CS Ops or lead for nobody.
+    let planned = bottom_up;
     let raw_hours = hours / keep.max(f64::MIN_POSITIVE);
     let mut gap_closers = vec![];
     if let Some(td) = top_down.filter(|td| *td != bottom_up && *td > 0) {
@@ -269,6 +270,9 @@ mod tests {
         assert_eq!((p.leads_experienced, p.leads_new), (2, 3));
         assert_eq!(p.current_team_short_by, Some(5));
         assert_eq!(p.accounts_per_csm, Some(600.0 / 17.0));
+        // No accounts yet: no CSM, and so no CS Ops or lead either.
+        let empty = plan(&CapacityInputs { book: vec![], ..worked_example() });
+        assert_eq!((empty.bottom_up_csms, empty.cs_ops, empty.leads_experienced, empty.leads_new), (0, 0, 0, 0));
     }
 
     #[test]

@@ -43,8 +43,11 @@ pub enum Problem {
     Months(u32),
     #[error("{0:?} is not a month (YYYY-MM)")]
     NotMonth(String),
-    #[error("new accounts must be >= 0 and growth > -1")]
+    #[error("new accounts must be >= 0 and the monthly growth rate a fraction above -1 and at most 1 (0.02 for 2%)")]
     NewAccounts,
+    /// A retention ratio (NRR): above 0 and at most 3, as a ratio (1.08 for 108%).
+    #[error("{0} must be a ratio above 0 and at most 3 (1.08 for 108%)")]
+    NotRatio(f64),
     #[error("high + hybrid + tech = {0:.3}; the shares must add up to 1")]
     MixShares(f64),
     #[error("the shares add up to {0:.3}; they must add up to 1")]
@@ -67,13 +70,14 @@ impl Problem {
             Problem::MixShares(_) => "scn.mix_shares",
             Problem::TimeShares(_) => "scn.time_shares",
             Problem::NotQuestion(_) => "scn.not_question",
+            Problem::NotRatio(_) => "scn.not_ratio",
         }
     }
 
     /// The values the text shows (`%{value}`, `%{total}`, `%{known}`), written as in English.
     pub fn args(&self) -> Vec<(&'static str, String)> {
         match self {
-            Problem::NotPositive(v) | Problem::NotShare(v) | Problem::NotFraction(v) => vec![("value", v.to_string())],
+            Problem::NotPositive(v) | Problem::NotShare(v) | Problem::NotFraction(v) | Problem::NotRatio(v) => vec![("value", v.to_string())],
             Problem::Months(m) => vec![("value", m.to_string())],
             Problem::NotMonth(m) => vec![("value", format!("{m:?}"))],
             Problem::NewAccounts => vec![],
@@ -93,18 +97,19 @@ impl Scenario {
     fn validate(&self) -> Result<(), ScenarioError> {
         let bad = |key: &str, problem: Problem| Err(ScenarioError::Invalid { key: key.into(), problem });
         if let Some(c) = &self.capacity {
-            if c.productive_hours_per_csm <= 0.0 {
+            // Written so that `nan` is refused too.
+            if !(c.productive_hours_per_csm > 0.0) {
                 return bad("capacity.productive_hours_per_csm", Problem::NotPositive(c.productive_hours_per_csm));
             }
             if !(0.0..1.0).contains(&c.automation_factor) {
                 return bad("capacity.automation_factor", Problem::NotShare(c.automation_factor));
             }
             for (key, v) in [("capacity.arr_per_csm", c.arr_per_csm), ("capacity.accounts_per_csm", c.accounts_per_csm)] {
-                if let Some(v) = v.filter(|v| *v <= 0.0) {
+                if let Some(v) = v.filter(|v| !(*v > 0.0)) {
                     return bad(key, Problem::NotPositive(v));
                 }
             }
-            if c.csms_per_ops <= 0.0 {
+            if !(c.csms_per_ops > 0.0) {
                 return bad("capacity.csms_per_ops", Problem::NotPositive(c.csms_per_ops));
             }
         }
@@ -120,7 +125,7 @@ impl Scenario {
             if let Some(c) = h.monthly_churn_rate.filter(|c| !(0.0..1.0).contains(c)) {
                 return bad("hiring.monthly_churn_rate", Problem::NotShare(c));
             }
-            if h.new_accounts_per_month < 0.0 || h.new_accounts_growth_rate <= -1.0 {
+            if !(h.new_accounts_per_month >= 0.0) || !(h.new_accounts_growth_rate > -1.0 && h.new_accounts_growth_rate <= 1.0) {
                 return bad("hiring.new_accounts_per_month", Problem::NewAccounts);
             }
             for (i, step) in h.mix_path.iter().enumerate() {
@@ -138,6 +143,18 @@ impl Scenario {
             if let Some(r) = &b.roi {
                 if !(0.0..=1.0).contains(&r.expansion_attribution) {
                     return bad("budget.roi.expansion_attribution", Problem::NotFraction(r.expansion_attribution));
+                }
+                // Ratios, not percents: 85 for 85% would make the ROI −34,600%.
+                for (key, v) in [("budget.roi.baseline_grr", Some(r.baseline_grr)), ("budget.roi.grr", r.grr)] {
+                    if let Some(v) = v.filter(|v| !(0.0..=1.0).contains(v)) {
+                        return bad(key, Problem::NotFraction(v));
+                    }
+                }
+                if let Some(v) = r.nrr.filter(|v| !(*v > 0.0 && *v <= 3.0)) {
+                    return bad("budget.roi.nrr", Problem::NotRatio(v));
+                }
+                if let Some(v) = r.arr.filter(|v| !(*v >= 0.0)) {
+                    return bad("budget.roi.arr", Problem::NotPositive(v));
                 }
             }
         }
@@ -182,6 +199,15 @@ mod tests {
         assert_eq!(e.to_string(), "hiring.months: 0 must be from 1 to 120");
         let e = Scenario::parse(&EXAMPLE.replace("health_score = false", "health = false")).unwrap_err();
         assert!(e.to_string().starts_with("maturity.answers.health: is not a question"), "{e}");
+        // Percents where ratios belong, and `nan`, are refused.
+        let e = Scenario::parse(&EXAMPLE.replace("new_accounts_growth_rate = 0.02", "new_accounts_growth_rate = 2")).unwrap_err();
+        assert!(e.to_string().starts_with("hiring.new_accounts_per_month: new accounts must be >= 0 and the monthly growth rate"), "{e}");
+        let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 85")).unwrap_err();
+        assert_eq!(e.to_string(), "budget.roi.baseline_grr: 85 must be from 0 to 1");
+        let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 0.85\nnrr = 108")).unwrap_err();
+        assert_eq!(e.to_string(), "budget.roi.nrr: 108 must be a ratio above 0 and at most 3 (1.08 for 108%)");
+        let e = Scenario::parse(&EXAMPLE.replace("csms_per_ops = 5", "csms_per_ops = nan")).unwrap_err();
+        assert_eq!(e.to_string(), "capacity.csms_per_ops: NaN must be > 0");
         let e = Scenario::parse("[capacity]\nproductive_hours_per_csm = \"lots\"\n").unwrap_err().to_string();
         assert!(e.contains("productive_hours_per_csm") || e.contains("invalid type"), "{e}");
     }

@@ -59,20 +59,10 @@ pub async fn put_templates(State(state): State<AppState>, me: Principal, ApiQuer
 pub async fn list_plans(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingPlansRequest>) -> Result<Response, ApiError> {
     let list = App::new(state.store.as_ref(), &me).onboarding_plans(&q).await?;
     if q.format.as_deref() == Some("csv") {
-        let rows: Vec<serde_json::Value> = list.plans.iter().map(plan_row).collect();
-        return super::respond(serde_json::json!({ "plans": rows })["plans"].clone(), Some("csv"));
+        let rows: Vec<serde_json::Value> = list.plans.iter().map(kizuna_app::onboarding::plan_row).collect();
+        return super::respond(rows, Some("csv"));
     }
     super::respond(list, q.format.as_deref())
-}
-
-/// One line of the plan list as CSV: the plan without its tasks.
-fn plan_row(p: &Plan) -> serde_json::Value {
-    let done = p.tasks.iter().filter(|t| t.done_on.is_some()).count();
-    serde_json::json!({
-        "plan_id": p.plan_id, "account_id": p.account_id, "account_name": p.account_name, "template_id": p.template_id,
-        "product": p.product, "status": p.status, "started_on": p.started_on, "due_on": p.due_on, "completed_on": p.completed_on,
-        "first_value_at": p.first_value_at, "tasks_done": done, "tasks": p.tasks.len(), "owner_email": p.owner_email,
-    })
 }
 
 /// Start a plan by hand (plans also start by themselves when a subscription to the product starts).
@@ -135,8 +125,7 @@ pub async fn share(State(state): State<AppState>, me: Principal, Path(id): Path<
 pub async fn report(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingReportRequest>) -> Result<Response, ApiError> {
     let r = App::new(state.store.as_ref(), &me).onboarding_report(&q).await?;
     if q.format.as_deref() == Some("csv") {
-        let rows = if r.groups.is_empty() { vec![r.total.clone()] } else { r.groups.clone() };
-        return super::respond(rows, Some("csv"));
+        return super::respond(kizuna_app::onboarding::report_rows(&r), Some("csv"));
     }
     super::respond(r, q.format.as_deref())
 }
@@ -151,9 +140,7 @@ pub async fn report(State(state): State<AppState>, me: Principal, ApiQuery(q): A
 pub async fn impact(State(state): State<AppState>, me: Principal, ApiQuery(q): ApiQuery<OnboardingImpactRequest>) -> Result<Response, ApiError> {
     let i = App::new(state.store.as_ref(), &me).onboarding_impact(&q).await?;
     if q.format.as_deref() == Some("csv") {
-        let mut rows = vec![i.all.clone()];
-        rows.extend(i.segments.iter().cloned());
-        return super::respond(rows, Some("csv"));
+        return super::respond(kizuna_app::onboarding::impact_rows(&i), Some("csv"));
     }
     super::respond(i, q.format.as_deref())
 }

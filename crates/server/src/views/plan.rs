@@ -30,9 +30,12 @@ fn num(v: Option<f64>, decimals: usize) -> String {
     match v {
         Some(x) if decimals == 0 => group_thousands(x.round().max(0.0) as u64),
         Some(x) => {
-            let whole = group_thousands(x.trunc().abs() as u64);
-            let frac = format!("{:.*}", decimals, x.abs().fract());
-            format!("{}{whole}{}", if x < 0.0 { "-" } else { "" }, &frac[1..])
+            // Round the whole value first, so 1,949.96 carries into 1,950.0.
+            let fixed = format!("{:.*}", decimals, x.abs());
+            let (int, frac) = fixed.split_once('.').unwrap_or((&fixed, ""));
+            let whole = group_thousands(int.parse().unwrap_or(0));
+            let sign = if x < 0.0 && fixed.bytes().any(|b| (b'1'..=b'9').contains(&b)) { "-" } else { "" };
+            format!("{sign}{whole}.{frac}")
         }
         None => "—".into(),
     }
@@ -481,4 +484,20 @@ pub async fn page(
             f_at => at.to_string(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn numbers_round_as_a_whole() {
+        assert_eq!(num(Some(1949.96), 1), "1,950.0");
+        assert_eq!(num(Some(5.997), 2), "6.00");
+        assert_eq!(num(Some(-1234.56), 1), "-1,234.6");
+        assert_eq!(num(Some(-0.04), 1), "0.0");
+        assert_eq!(num(Some(16.25), 2), "16.25");
+        assert_eq!(num(Some(1949.6), 0), "1,950");
+        assert_eq!(num(None, 1), "—");
+    }
 }
