@@ -5,7 +5,7 @@
 use crate::access::Actor;
 use crate::usage::{definitions, usage_table};
 use crate::{ParamError, Params, AppError};
-use chrono::{Duration, Months, NaiveDate};
+use chrono::{Datelike, Duration, Months, NaiveDate};
 use kizuna_domain::health::logistic::{self, Prepared};
 use kizuna_domain::health::backtest::GroupRate;
 use kizuna_domain::health::score::Change;
@@ -83,7 +83,7 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         store.usage_totals(Some(&onboarding.event), epoch, epoch + Duration::days(1), at, account).await
     };
     // Independent reads, all at the same time.
-    let (table, profiles, activity, terms, mrr_now, mrr_before, setup, stages, plans) = futures::try_join!(
+    let (table, profiles, activity, terms, mrr_now, mrr_before, setup, stages, plans, tickets_known) = futures::try_join!(
         async { usage_table(store, defs, at, account).await },
         async { Ok(store.account_profiles(account).await?) },
         async { Ok(store.activity_summary(at, at - Duration::days(89), account).await?) },
@@ -94,6 +94,9 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         async { Ok(store.stage_changes(account).await?) },
         async {
             if wanted.contains("onboarding") { Ok(store.plan_progress(at, account).await?) } else { Ok(vec![]) }
+        },
+        async {
+            if wanted.contains("support_tickets_90d") { Ok(store.any_support_ticket().await?) } else { Ok(false) }
         },
     )?;
     let plans: HashMap<String, (i64, i64)> = plans.into_iter().map(|(a, required, done)| (a, (required, done))).collect();
@@ -123,7 +126,9 @@ pub async fn gather(store: &(impl Health + Usage + ?Sized), cards: &Scorecards, 
         };
         inputs.insert("onboarding".into(), measure);
         let act = activity.get(&id);
-        inputs.insert("support_tickets_90d".into(), Some(act.map(|a| a.support_tickets).unwrap_or(0) as f64));
+        // No ticket ever imported: the measure is unknown (its weight goes to the others), not a
+        // perfect 100 for every account.
+        inputs.insert("support_tickets_90d".into(), tickets_known.then(|| act.map(|a| a.support_tickets).unwrap_or(0) as f64));
         // Never touched counts as untouched since becoming a customer, not as unknown: the days
         // since the first paid day (tenure counts that day as the first).
         let touch = act.and_then(|a| a.last_touch).map(|d| (at - d).num_days()).unwrap_or(tenure - 1);
@@ -202,7 +207,8 @@ pub struct Explanation {
     pub score_change: Option<f64>,
     /// `up`, `down`, `flat` or `new`.
     pub trend: String,
-    /// The last 52 kept scores, newest first.
+    /// The kept scores up to `at`, one per ISO week (the week's latest), for up to 52 weeks,
+    /// newest first.
     pub history: Vec<KeptScore>,
     /// Measure by measure, against the previous kept score.
     pub changes: Vec<Change>,
@@ -414,10 +420,15 @@ pub async fn explain(store: &(impl Health + Usage + ?Sized), account: &str, at: 
     let before: Option<Score> = previous.as_ref().and_then(|p| Score::from_compact(&p.detail_json()["measures"]));
     let changes = before.as_ref().map(|b| domain::changes(b, &s)).unwrap_or_default();
     let previous: Option<Previous> = previous.map(|p| (p.scored_on, p.score, p.band, p.grade));
+    // The year up to `at`, one point per ISO week (its latest score): daily runs keep a score a
+    // day, and the chart shows a year, not the last 52 days.
+    let mut weeks = HashSet::new();
     let history = store
-        .health_history(account, 52)
+        .health_history(account, at, 400)
         .await?
         .into_iter()
+        .filter(|h| weeks.insert(h.scored_on.iso_week()))
+        .take(52)
         .map(|h| KeptScore { at: h.scored_on, score: h.score, band: h.band, grade: h.grade })
         .collect();
     Ok(Some(Explanation {

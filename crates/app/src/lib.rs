@@ -27,7 +27,7 @@ pub use error::AppError;
 pub use service::{App, AuditPage, ScenarioEntry};
 
 pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
-pub use params::{check_as_of, ParamError, Params, MAX_YEARS_AHEAD};
+pub use params::{check_as_of, check_run_day, ParamError, Params, MAX_YEARS_AHEAD};
 pub use requests::Lookup;
 
 use chrono::NaiveDate;

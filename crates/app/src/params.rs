@@ -33,6 +33,17 @@ pub fn check_as_of(name: &str, at: NaiveDate) -> Result<NaiveDate, ParamError> {
     Ok(at)
 }
 
+/// `at` if it is not after today: for runs that record what happened on their day (scores,
+/// signals, onboarding). A run for a day to come would count scheduled ends as churn, find no
+/// usage, and hold the daily job back until that day.
+pub fn check_run_day(name: &str, at: NaiveDate) -> Result<NaiveDate, ParamError> {
+    let today = crate::today();
+    if at > today {
+        return Err(ParamError::new(name, &at.to_string(), &format!("is after today ({today}): a run records what happened on its day")));
+    }
+    Ok(at)
+}
+
 pub struct Params<'a>(pub &'a dyn Lookup);
 
 impl Params<'_> {

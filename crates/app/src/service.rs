@@ -161,6 +161,7 @@ impl<'a> App<'a> {
     /// Scores every paying account as of `at` now.
     pub async fn score(&self, at: NaiveDate) -> Result<RunSummary, AppError> {
         self.need(Permission::EditPlans)?;
+        let at = crate::check_run_day("at", at)?;
         let v = health::run(self.store, at).await?;
         self.actor.record(self.store, "health.run", None, json!({ "at": at, "accounts": v.accounts })).await?;
         Ok(v)
@@ -501,7 +502,7 @@ impl<'a> App<'a> {
     /// Runs the onboarding day now (the daily job does it before the signals).
     pub async fn run_onboarding(&self, at: NaiveDate) -> Result<crate::onboarding::RunSummary, AppError> {
         self.need(Permission::EditPlaybooks)?;
-        let at = crate::check_as_of("at", at)?;
+        let at = crate::check_run_day("at", at)?;
         let v = crate::onboarding::run(self.store, at).await?;
         self.actor.record(self.store, "onboarding.run", None, json!({ "at": at, "started": v.started, "tasks_done": v.tasks_done })).await?;
         Ok(v)
@@ -574,6 +575,7 @@ impl<'a> App<'a> {
     /// Runs the daily signals as of `at` now (the job does it every day).
     pub async fn run_signals(&self, at: NaiveDate) -> Result<SignalsSummary, AppError> {
         self.need(Permission::EditPlaybooks)?;
+        let at = crate::check_run_day("at", at)?;
         let v = signals::run_daily(self.store, at).await?;
         self.actor.record(self.store, "signals.run", None, json!({ "at": at, "opened": v.opened, "updated": v.updated })).await?;
         Ok(v)

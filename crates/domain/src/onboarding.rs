@@ -225,6 +225,10 @@ pub enum Problem {
     ContactRole(String),
     #[error("value_milestone {0:?} is not one of its tasks")]
     Milestone(String),
+    /// An optional milestone that data completes: the run reads a plan's data only until its
+    /// required tasks are done, so first value reached after that would never be recorded.
+    #[error("value_milestone {0:?} is optional and completed by data; make it required or manual (data is read only until a plan's required tasks are done)")]
+    OptionalMilestone(String),
 }
 
 impl Problem {
@@ -250,6 +254,7 @@ impl Problem {
             Problem::CriterionName => "tpl.criterion_name",
             Problem::ContactRole(_) => "tpl.contact_role",
             Problem::Milestone(_) => "tpl.milestone",
+            Problem::OptionalMilestone(_) => "tpl.optional_milestone",
         }
     }
 
@@ -257,7 +262,7 @@ impl Problem {
     pub fn value(&self) -> Option<String> {
         match self {
             Problem::TooManyTemplates(n) | Problem::TaskCount(n) => Some(n.to_string()),
-            Problem::TouchModel(v) | Problem::Phase(v) | Problem::DependsOn(v) | Problem::ContactRole(v) | Problem::Milestone(v) => Some(format!("{v:?}")),
+            Problem::TouchModel(v) | Problem::Phase(v) | Problem::DependsOn(v) | Problem::ContactRole(v) | Problem::Milestone(v) | Problem::OptionalMilestone(v) => Some(format!("{v:?}")),
             _ => None,
         }
     }
@@ -349,8 +354,10 @@ impl Templates {
                 }
             }
             if let Some(m) = &t.value_milestone {
-                if !seen.contains(m.as_str()) {
-                    return Err(err(id, None, Problem::Milestone(m.clone())));
+                match tasks.iter().find(|k| &k.task_id == m) {
+                    None => return Err(err(id, None, Problem::Milestone(m.clone()))),
+                    Some(k) if !k.required && k.criterion != Criterion::Manual => return Err(err(id, Some(m), Problem::OptionalMilestone(m.clone()))),
+                    Some(_) => {}
                 }
             }
         }
@@ -1284,7 +1291,15 @@ mod tests {
     #[test]
     fn templates_are_checked_and_versioned() {
         let mut ts = Templates { templates: vec![template()] };
+        // The optional report as the value milestone: data would stop being read once the
+        // plan's required tasks are done, so first value could never be recorded after that.
+        let e = ts.check().unwrap_err();
+        assert_eq!((e.task.as_deref(), e.problem.clone()), (Some("first_report"), Problem::OptionalMilestone("first_report".into())));
+        ts.templates[0].phases[1].tasks[0].required = true;
         assert_eq!(ts.check(), Ok(()));
+        ts.templates[0].phases[1].tasks[0].required = false;
+        ts.templates[0].phases[1].tasks[0].criterion = Criterion::Manual;
+        assert_eq!(ts.check(), Ok(()), "an optional milestone ticked by hand can still be ticked later");
         let saved = versioned(&Templates::default(), ts.clone(), d("2026-12-01"));
         assert_eq!((saved.templates[0].version, saved.templates[0].auto_start_from), (1, Some(d("2026-12-01"))));
         let again = versioned(&saved, ts.clone(), d("2026-12-05"));

@@ -391,6 +391,7 @@ mod tests {
             Problem::CriterionName,
             Problem::ContactRole("boss".into()),
             Problem::Milestone("nope".into()),
+            Problem::OptionalMilestone("first_report".into()),
         ];
         for (i, problem) in problems.into_iter().enumerate() {
             let task = (i % 2 == 0).then(|| "connect".to_string());

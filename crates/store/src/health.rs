@@ -106,7 +106,9 @@ pub trait Health: Send + Sync {
     /// only (re-scoring an older day keeps history but not the "current" row).
     async fn save_health(&self, rows: &[HealthRow]) -> Result<()>;
     /// One account's scores, newest first.
-    async fn health_history(&self, account_id: &str, limit: u32) -> Result<Vec<HealthRow>>;
+    async fn health_history(&self, account_id: &str, on_or_before: NaiveDate, limit: u32) -> Result<Vec<HealthRow>>;
+    /// Whether any support ticket was ever imported: without one, "no tickets" is unknown, not 0.
+    async fn any_support_ticket(&self) -> Result<bool>;
     /// Each account's (or one account's) latest score from before `on`.
     async fn health_before(&self, on: NaiveDate, account: Option<&str>) -> Result<Vec<HealthRow>>;
     /// Each account's latest score from before `on`, without its explanation (lighter than
@@ -342,16 +344,24 @@ macro_rules! health_impl {
                 Ok(())
             }
 
-            async fn health_history(&self, account_id: &str, limit: u32) -> $crate::Result<Vec<$crate::health::HealthRow>> {
+            async fn health_history(&self, account_id: &str, on_or_before: chrono::NaiveDate, limit: u32) -> $crate::Result<Vec<$crate::health::HealthRow>> {
                 let rows: Vec<$crate::health::HealthRow> = sqlx::query_as(
                     "SELECT account_id, scored_on, scorecard, score, band, grade, detail FROM health_scores \
-                     WHERE account_id = $1 ORDER BY scored_on DESC LIMIT $2",
+                     WHERE account_id = $1 AND scored_on <= $2 ORDER BY scored_on DESC LIMIT $3",
                 )
                 .bind(account_id)
+                .bind(on_or_before)
                 .bind(limit as i64)
                 .fetch_all(self.pool())
                 .await?;
                 Ok(rows)
+            }
+
+            async fn any_support_ticket(&self) -> $crate::Result<bool> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM activities WHERE kind = 'support_ticket' LIMIT 1) t")
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok(n > 0)
             }
 
             async fn health_before(&self, on: chrono::NaiveDate, account: Option<&str>) -> $crate::Result<Vec<$crate::health::HealthRow>> {

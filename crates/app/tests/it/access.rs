@@ -101,6 +101,11 @@ async fn roles_keys_and_partners_are_checked_in_the_use_cases(db: TestDb) {
     // An admin's changes are checked and audited by the use case itself.
     let admin = actor("admin@x.jp", Role::Admin, None, false);
     let app = App::new(store, &admin);
+    // Runs that record a day refuse a day to come (it would hold the daily job back).
+    let tomorrow = kizuna_app::today() + chrono::Duration::days(1);
+    assert!(matches!(app.score(tomorrow).await, Err(AppError::Param(p)) if p.name == "at"));
+    assert!(matches!(app.run_signals(tomorrow).await, Err(AppError::Param(_))));
+    assert!(matches!(app.run_onboarding(tomorrow).await, Err(AppError::Param(_))));
     let (secret, k) = app.create_key(KeyKind::Read, None, Some("P1".into())).await.unwrap();
     assert!(secret.starts_with("kz_read_"));
     assert!(matches!(app.revoke_key("nope").await, Err(AppError::NoKey(id)) if id == "nope"));

@@ -153,7 +153,7 @@ async fn history_trend_and_changes(db: TestDb) {
     assert_eq!(second["bands"], serde_json::json!({ "green": 1, "red": 2 }));
     // On 11-17 A had 21 logins (75) and touch 13 d → 87, renewal 14 d → 20:
     // other (87 + 50 + 20 + 50 + 70) / 5 = 55.4, overall 65.2
-    let history = store.health_history("A", 10).await.unwrap();
+    let history = store.health_history("A", date("2027-12-31"), 10).await.unwrap();
     assert_eq!(history.iter().map(|h| (h.scored_on, h.score)).collect::<Vec<_>>(), vec![(date("2026-11-24"), Some(76.0)), (date("2026-11-17"), Some(65.2))]);
     let kept = &history[0].detail_json();
     assert_eq!((kept["trend"].as_str(), kept["score_change"].as_f64()), (Some("up"), Some(10.8)));
@@ -169,18 +169,26 @@ async fn history_trend_and_changes(db: TestDb) {
     let live = serde_json::to_value(explain(store, "A", date("2026-11-24")).await.unwrap().unwrap()).unwrap();
     assert_eq!(live["previous"]["at"], "2026-11-17");
     assert_eq!(live["history"].as_array().unwrap().len(), 3);
+    // One point per ISO week: Monday 11-23's score is not shown beside Tuesday 11-24's, and
+    // as of 11-17 the later ones are not shown at all.
+    run(store, date("2026-11-23")).await.unwrap();
+    let days = |v: &serde_json::Value| v["history"].as_array().unwrap().iter().map(|h| h["at"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let weekly = serde_json::to_value(explain(store, "A", date("2026-11-24")).await.unwrap().unwrap()).unwrap();
+    assert_eq!(days(&weekly), vec!["2026-11-24", "2026-11-17", "2026-11-10"]);
+    let past = serde_json::to_value(explain(store, "A", date("2026-11-17")).await.unwrap().unwrap()).unwrap();
+    assert_eq!(days(&past), vec!["2026-11-17", "2026-11-10"]);
     // A run keeps explanations for 90 days: on 2027-02-20 those of 11-10 and 11-17 go, their
     // scores stay; 11-24 (88 days back) keeps its own.
     let later = serde_json::to_value(run(store, date("2027-02-20")).await.unwrap()).unwrap();
     assert_eq!(later["explanations_cleared"], 6, "3 accounts × 2 days: {later}");
-    let kept: HashMap<NaiveDate, (Option<f64>, serde_json::Value)> = store.health_history("A", 10).await.unwrap().into_iter().map(|h| (h.scored_on, (h.score, h.detail_json()))).collect();
+    let kept: HashMap<NaiveDate, (Option<f64>, serde_json::Value)> = store.health_history("A", date("2027-12-31"), 10).await.unwrap().into_iter().map(|h| (h.scored_on, (h.score, h.detail_json()))).collect();
     assert_eq!(kept[&date("2026-11-17")], (Some(65.2), serde_json::json!({})));
     assert!(kept[&date("2026-11-24")].1["measures"].is_object(), "{:?}", kept[&date("2026-11-24")]);
     // A's contract ended on 12-01 and C's on 12-10: only B pays on 2027-02-20. A and C keep
     // their history but no longer have a current score.
     let current: Vec<String> = store.health_current().await.unwrap().into_iter().map(|r| r.0).collect();
     assert_eq!((later["accounts"].as_u64(), later["no_longer_paying"].as_u64(), current), (Some(1), Some(2), vec!["B".to_string()]), "{later}");
-    assert!(!store.health_history("C", 10).await.unwrap().is_empty());
+    assert!(!store.health_history("C", date("2027-12-31"), 10).await.unwrap().is_empty());
 }
 
 async fn backtest_ranks_the_churner(db: TestDb) {

@@ -222,6 +222,17 @@ pub fn changes(before: &Score, now: &Score) -> Vec<Change> {
         })
         .filter(|c| c.delta != 0.0 || c.raw_before != c.raw_now)
         .collect();
+    // A measure of the earlier scorecard that the current one has not (the account moved to
+    // another stage's card): its whole contribution went, so the changes add up to the move.
+    let current: std::collections::HashSet<&str> = now.measures.iter().map(|m| m.input.as_str()).collect();
+    out.extend(before.measures.iter().filter(|b| !current.contains(b.input.as_str()) && (b.contribution != 0.0 || b.raw.is_some())).map(|b| Change {
+        input: b.input.clone(),
+        raw_before: b.raw,
+        raw_now: None,
+        contribution_before: b.contribution,
+        contribution_now: 0.0,
+        delta: round2(-b.contribution),
+    }));
     out.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()).then_with(|| a.input.cmp(&b.input)));
     out
 }
@@ -304,6 +315,13 @@ mod tests {
         let c = changes(&Score::from_compact(&a.compact()).expect("round trip"), &b);
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].input.as_str(), c[0].raw_before, c[0].raw_now, c[0].delta), ("usage.logins_28d", Some(40.0), Some(10.0), -60.0));
+        // A measure the current card has not: its contribution is listed as gone.
+        let mut fewer = b.clone();
+        fewer.measures.retain(|m| m.input != "support_tickets_90d");
+        let gone = changes(&b, &fewer);
+        let tickets = gone.iter().find(|g| g.input == "support_tickets_90d").expect("listed");
+        assert_eq!((tickets.raw_before, tickets.raw_now, tickets.contribution_now), (Some(0.0), None, 0.0));
+        assert_eq!(tickets.delta, -b.measures.iter().find(|m| m.input == "support_tickets_90d").unwrap().contribution);
         assert_eq!((trend(a.score, b.score), trend(b.score, a.score), trend(Some(50.0), Some(52.0)), trend(None, Some(1.0))), ("down", "up", "flat", "new"));
         assert_eq!(grade(80.0, &cards.grades), 'A');
         assert_eq!(grade(34.99, &cards.grades), 'E');
