@@ -595,25 +595,14 @@ impl Model {
     }
 }
 
-fn matrix(prepared: &[Prepared], columns: &[Vec<Option<f64>>], rows: usize) -> Vec<f64> {
-    let p = prepared.len();
-    let mut x = vec![0.0; rows * p];
-    for (c, (prep, col)) in prepared.iter().zip(columns).enumerate() {
-        for (r, v) in col.iter().enumerate() {
-            x[r * p + c] = prep.apply(*v);
-        }
-    }
-    x
-}
-
 /// Prepare, cross-validate (5 folds by account) and fit on everything. Returns the model and
 /// the out-of-fold probabilities.
 pub fn fit_observations(o: &Observations, l2: f64) -> (Model, Vec<f64>) {
     let prepared: Vec<Prepared> = o.metrics.iter().zip(&o.columns).map(|(m, c)| logistic::prepare(m, c)).collect();
     let n = o.churned.len();
-    let x = matrix(&prepared, &o.columns, n);
+    let x = logistic::matrix(&prepared, &o.columns, n);
     let folds: Vec<usize> = o.accounts.iter().map(|a| logistic::fold_of(a, 5)).collect();
-    let oof = logistic::cross_validate(&x, prepared.len(), &o.churned, &folds, 5, l2);
+    let oof = logistic::cross_validate(&o.metrics, &o.columns, &o.churned, &folds, 5, l2);
     let fit = logistic::fit(&x, prepared.len(), &o.churned, l2, None);
     let univariate = (0..prepared.len()).map(|c| logistic::correlation(&x, prepared.len(), c, &o.churned)).collect();
     (Model { prepared, fit, univariate }, oof)

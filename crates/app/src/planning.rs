@@ -335,7 +335,9 @@ pub async fn run(store: &(impl Accounts + Planning + Revenue + ?Sized), kind: Pl
         PlanKind::Budget => {
             let inputs = scenario.budget.clone().ok_or(PlanError::MissingSection("budget"))?;
             let r = live_revenue(store, at).await?;
-            let arr = crate::to_units_arr(store, at).await?;
+            // ARR at the start of the 12 months GRR and NRR are measured over: the base they
+            // apply to (ARR at `at` would also count the year's new customers).
+            let arr = crate::to_units_arr(store, at - Duration::days(365)).await?;
             let live = budget::LiveRevenue { arr: Some(arr), nrr: r.nrr, grr: r.grr };
             PlanResult::Budget(BudgetResult { plan: budget::plan(&inputs, live), inputs })
         }

@@ -79,10 +79,13 @@ async fn capacity_budget_and_maturity_from_live_data(db: TestDb) {
     // From 2023-07-01: A1 800k, A2 200k, A4 50k = 1,050k; on 2024-06-30: 1,000k + 200k + 0.
     let (nrr, grr) = (1_200_000.0 / 1_050_000.0, 1_000_000.0 / 1_050_000.0);
     assert!((roi["nrr"].as_f64().unwrap() - nrr).abs() < 1e-12 && (roi["grr"].as_f64().unwrap() - grr).abs() < 1e-12);
-    let arr = 15_960_000.0;
-    assert_eq!(roi["arr"], arr);
-    let expected = arr * (grr - 0.85) + arr * (nrr - grr) * 0.5;
+    // The base is ARR when those 12 months began (1,050k × 12), not on `at` (15.96M, which
+    // counts A3 and A5, new in the year).
+    let start_arr = 12_600_000.0;
+    assert_eq!(roi["arr"], start_arr);
+    let expected = start_arr * (grr - 0.85) + start_arr * (nrr - grr) * 0.5;
     assert!((roi["return_total"].as_f64().unwrap() - expected).abs() < 1e-6);
+    let arr = 15_960_000.0;
 
     let mat = serde_json::to_value(planning::run(db.store.as_ref(), PlanKind::Maturity, &s, at).await.unwrap()).unwrap();
     let r = &mat["result"];

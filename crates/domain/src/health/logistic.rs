@@ -193,18 +193,36 @@ pub fn fold_of(account: &str, folds: usize) -> usize {
     (h % folds as u64) as usize
 }
 
-/// Out-of-fold churn probabilities: each fold predicted by a model fitted on the others.
-/// Folds are fitted on two threads.
-pub fn cross_validate(x: &[f64], p: usize, y: &[bool], fold: &[usize], folds: usize, l2: f64) -> Vec<f64> {
-    let fits: Vec<(usize, Fit)> = std::thread::scope(|s| {
+/// The design matrix (rows × columns, row-major) of raw `columns` as `prepared` reads them.
+pub fn matrix(prepared: &[Prepared], columns: &[Vec<Option<f64>>], rows: usize) -> Vec<f64> {
+    let p = prepared.len();
+    let mut x = vec![0.0; rows * p];
+    for (c, (prep, col)) in prepared.iter().zip(columns).enumerate() {
+        for (r, v) in col.iter().enumerate() {
+            x[r * p + c] = prep.apply(*v);
+        }
+    }
+    x
+}
+
+/// Out-of-fold churn probabilities: each fold predicted by a model fitted on the others, with
+/// each column prepared (transform, median, mean, sd) from those other folds only, so nothing
+/// of a held-out row takes part in what predicts it. Folds are fitted on two threads.
+pub fn cross_validate(metrics: &[String], columns: &[Vec<Option<f64>>], y: &[bool], fold: &[usize], folds: usize, l2: f64) -> Vec<f64> {
+    let (n, p) = (y.len(), columns.len());
+    let fits: Vec<(usize, Vec<f64>, Fit)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|t| {
                 s.spawn(move || {
                     (0..folds)
                         .filter(|f| f % 2 == t)
                         .map(|f| {
-                            let train: Vec<usize> = (0..y.len()).filter(|i| fold[*i] != f).collect();
-                            (f, fit(x, p, y, l2, Some(&train)))
+                            let train: Vec<usize> = (0..n).filter(|i| fold[*i] != f).collect();
+                            let prepared: Vec<Prepared> =
+                                metrics.iter().zip(columns).map(|(m, c)| prepare(m, &train.iter().map(|i| c[*i]).collect::<Vec<_>>())).collect();
+                            let x = matrix(&prepared, columns, n);
+                            let model = fit(&x, p, y, l2, Some(&train));
+                            (f, x, model)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -212,9 +230,9 @@ pub fn cross_validate(x: &[f64], p: usize, y: &[bool], fold: &[usize], folds: us
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("fold fit")).collect()
     });
-    let mut out = vec![0.0; y.len()];
-    for (f, m) in fits {
-        for i in (0..y.len()).filter(|i| fold[*i] == f) {
+    let mut out = vec![0.0; n];
+    for (f, x, m) in fits {
+        for i in (0..n).filter(|i| fold[*i] == f) {
             out[i] = m.probability(&x[i * p..(i + 1) * p]);
         }
     }
@@ -311,6 +329,26 @@ mod tests {
         assert!((symmetric.apply(Some(1.0)) - 1.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
         let flat = prepare("flat", &[Some(2.0), Some(2.0)]);
         assert_eq!(flat.apply(Some(5.0)), 0.0);
+    }
+
+    #[test]
+    fn a_held_out_row_takes_no_part_in_what_predicts_the_others() {
+        // 40 rows in 4 folds; changing one fold-0 row's value (to an outlier) must leave the
+        // other fold-0 predictions as they were: their model and its preparation (mean, sd,
+        // median, log decision) come from folds 1–3 only.
+        let metrics = vec!["logins".to_string()];
+        let y: Vec<bool> = (0..40).map(|i| i % 3 == 0).collect();
+        let fold: Vec<usize> = (0..40).map(|i| i % 4).collect();
+        let col: Vec<Option<f64>> = (0..40).map(|i| Some(if i % 3 == 0 { 2.0 + (i % 5) as f64 } else { 10.0 + (i % 7) as f64 })).collect();
+        let before = cross_validate(&metrics, &[col.clone()], &y, &fold, 4, 1.0);
+        let mut changed = col;
+        changed[0] = Some(5_000.0);
+        let after = cross_validate(&metrics, &[changed], &y, &fold, 4, 1.0);
+        for i in (1..40).filter(|i| fold[*i] == 0) {
+            assert_eq!(before[i], after[i], "row {i}");
+        }
+        assert_ne!(before[0], after[0], "the changed row itself is predicted from its new value");
+        assert!(before.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 
     #[test]
