@@ -112,6 +112,14 @@ impl Scenario {
             if !(c.csms_per_ops > 0.0) {
                 return bad("capacity.csms_per_ops", Problem::NotPositive(c.csms_per_ops));
             }
+            // A slice's own benchmark of 0 would need infinitely many CSMs.
+            for (i, b) in c.book.iter().enumerate() {
+                for (name, v) in [("arr_per_csm", b.arr_per_csm), ("accounts_per_csm", b.accounts_per_csm)] {
+                    if let Some(v) = v.filter(|v| !(*v > 0.0)) {
+                        return bad(&format!("capacity.book[{i}].{name}"), Problem::NotPositive(v));
+                    }
+                }
+            }
         }
         if let Some(h) = &self.hiring {
             if !(1..=120).contains(&h.months) {
@@ -206,6 +214,8 @@ mod tests {
         assert_eq!(e.to_string(), "budget.roi.baseline_grr: 85 must be from 0 to 1");
         let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 0.85\nnrr = 108")).unwrap_err();
         assert_eq!(e.to_string(), "budget.roi.nrr: 108 must be a ratio above 0 and at most 3 (1.08 for 108%)");
+        let e = Scenario::parse(&EXAMPLE.replace("arr = 540_000_000", "arr = 540_000_000\narr_per_csm = 0")).unwrap_err();
+        assert_eq!(e.to_string(), "capacity.book[0].arr_per_csm: 0 must be > 0");
         let e = Scenario::parse(&EXAMPLE.replace("csms_per_ops = 5", "csms_per_ops = nan")).unwrap_err();
         assert_eq!(e.to_string(), "capacity.csms_per_ops: NaN must be > 0");
         let e = Scenario::parse("[capacity]\nproductive_hours_per_csm = \"lots\"\n").unwrap_err().to_string();
