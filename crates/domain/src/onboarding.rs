@@ -948,10 +948,14 @@ pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
-    let (z, n, p) = (1.959_963_984_540_054_f64, n as f64, k as f64 / n as f64);
+    let (z, n, k) = (1.959_963_984_540_054_f64, n as f64, k as f64);
+    let p = k / n;
     let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
     let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // At k = 0 (or n) the bound is exactly 0 (or 1); the float sum leaves 7e-18 behind.
+    let low = if k == 0.0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if k == n { 1.0 } else { (centre + half).min(1.0) };
+    Some((low, high))
 }
 
 /// Newcombe's hybrid score interval (his method 10) for p1 − p2, from the two Wilson
@@ -1264,6 +1268,8 @@ mod tests {
         assert_eq!(wilson(0, 0), None);
         let (lo, hi) = wilson(0, 10).unwrap();
         assert!(lo == 0.0 && (hi - 0.2775).abs() < 5e-5, "{hi}");
+        assert_eq!(wilson(0, 89).unwrap().0, 0.0, "not 6.9e-18");
+        assert_eq!(wilson(46, 46).unwrap().1, 1.0);
     }
 
     #[test]
