@@ -125,7 +125,17 @@ pub async fn list(store: &(impl Ctas + ?Sized), actor: &Actor, mut q: CtaQuery) 
     if let Some(p) = actor.scope() {
         q.partner_id = Some(p);
     }
-    Ok(store.ctas(&q).await?)
+    let mut page = store.ctas(&q).await?;
+    let today = crate::today();
+    page.ctas.iter_mut().for_each(|c| read_on(c, today));
+    Ok(page)
+}
+
+/// A CTA still open shows its evidence's day counts as of today (see [`evidence_on`]).
+pub(crate) fn read_on(cta: &mut Cta, today: NaiveDate) {
+    if cta.status != CtaStatus::Closed {
+        cta.evidence = kizuna_domain::ctas::evidence_on(&cta.evidence, today);
+    }
 }
 
 /// The CTA if the actor may see its account.
@@ -139,7 +149,8 @@ pub async fn visible(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta
 }
 
 pub async fn detail(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta_id: &str) -> Result<CtaDetail, AppError> {
-    let cta = visible(store, actor, cta_id).await?;
+    let mut cta = visible(store, actor, cta_id).await?;
+    read_on(&mut cta, crate::today());
     let comments = store.cta_comments(&cta.account_id, &cta.cta_id).await?;
     Ok(CtaDetail { cta, comments })
 }
@@ -235,9 +246,68 @@ pub(crate) fn summary(c: &Cta) -> serde_json::Value {
     })
 }
 
-/// Writes a new CTA, its audit entry and `cta.opened` in the transaction.
+/// A line on the account's timeline for a change to one of its CTAs (both languages, as the
+/// timeline's other system notes; its id starts `cta-log-`, which is never CSM contact).
+pub(crate) fn timeline_entry(cta: &Cta, actor_id: &str, ja: &str, en: &str) -> kizuna_domain::ActivityRow {
+    let at = Utc::now();
+    kizuna_domain::ActivityRow {
+        account_id: cta.account_id.clone(),
+        activity_id: format!("cta-log-{}-{}", cta.cta_id, at.timestamp_nanos_opt().unwrap_or_default()),
+        kind: kizuna_domain::ActivityKind::Note,
+        occurred_at: at,
+        author_email: actor_id.contains('@').then(|| actor_id.to_string()),
+        subject: Some(format!("CTA {ja} / CTA {en}: {}", cta.title).chars().take(200).collect()),
+        body: None,
+        attendees: None,
+        next_steps: None,
+        internal: false,
+    }
+}
+
+/// What a change did, for the timeline: (Japanese, English); None when nothing a reader follows
+/// changed (a task ticked is on the CTA).
+fn change_words(cta: &Cta, changed: &[&str]) -> Option<(String, String)> {
+    let mut ja = Vec::new();
+    let mut en = Vec::new();
+    if changed.contains(&"status") || changed.contains(&"snoozed_until") || changed.contains(&"outcome") {
+        let (j, e) = match cta.status {
+            CtaStatus::Open => ("再開".to_string(), "reopened".to_string()),
+            CtaStatus::InProgress => ("対応開始".to_string(), "started".to_string()),
+            CtaStatus::Snoozed => {
+                let d = cta.snoozed_until.map(|d| d.to_string()).unwrap_or_default();
+                (format!("{d}まで保留"), format!("snoozed until {d}"))
+            }
+            CtaStatus::Closed => {
+                let o = cta.outcome.map(|o| o.as_str()).unwrap_or_default();
+                let oj = match cta.outcome {
+                    Some(Outcome::Success) => "成功",
+                    Some(Outcome::Lost) => "失注",
+                    Some(Outcome::NotNeeded) => "対応不要",
+                    None => "",
+                };
+                (format!("完了（{oj}）"), format!("closed ({o})"))
+            }
+        };
+        ja.push(j);
+        en.push(e);
+    }
+    if changed.contains(&"owner_email") {
+        let o = cta.owner_email.clone().unwrap_or_else(|| "—".into());
+        ja.push(format!("担当を{o}に変更"));
+        en.push(format!("owner now {o}"));
+    }
+    if changed.contains(&"due_on") {
+        let d = cta.due_on.map(|d| d.to_string()).unwrap_or_default();
+        ja.push(format!("期日を{d}に変更"));
+        en.push(format!("due {d}"));
+    }
+    (!ja.is_empty()).then(|| (ja.join("、"), en.join(", ")))
+}
+
+/// Writes a new CTA, its audit entry, its timeline line and `cta.opened` in the transaction.
 pub(crate) async fn open_in(tx: &mut dyn Tx, actor_id: &str, cta: &Cta) -> Result<(), AppError> {
     tx.insert_cta(cta).await?;
+    tx.upsert_activities(&[timeline_entry(cta, actor_id, "起票", "opened")]).await?;
     let entry = kizuna_store::AuditEntry { actor: actor_id, action: "cta.open", target: Some(&cta.cta_id), detail: summary(cta) };
     tx.audit(entry).await?;
     tx.emit(NewEvent { kind: "cta.opened", account_id: Some(&cta.account_id), payload: summary(cta) }).await?;
@@ -295,7 +365,10 @@ pub fn apply(cta: &mut Cta, c: &CtaChange, actor_id: &str, today: NaiveDate) -> 
     if let Some(o) = &c.owner_email {
         let new = Some(o.trim().to_lowercase()).filter(|o| !o.is_empty());
         if c.move_tasks {
-            for t in cta.tasks.iter_mut().filter(|t| !t.done && (t.owner_email.is_none() && t.owner_role == Role::Csm.as_str() || t.owner_email == cta.owner_email)) {
+            // The CSM's tasks: unassigned ones for the CSM role, and those the old owner held (an
+            // unowned CTA has none: its manager and CS Ops tasks stay where they are).
+            let old = cta.owner_email.clone();
+            for t in cta.tasks.iter_mut().filter(|t| !t.done && (t.owner_email.is_none() && t.owner_role == Role::Csm.as_str() || old.is_some() && t.owner_email == old)) {
                 t.owner_email = new.clone();
             }
         }
@@ -322,23 +395,45 @@ pub fn apply(cta: &mut Cta, c: &CtaChange, actor_id: &str, today: NaiveDate) -> 
             changed.push("tasks");
         }
     }
-    if let Some(s) = &c.status {
-        let status = field("status", s, CtaStatus::parse(s), "open, in_progress, snoozed or closed")?;
+    let status = c.status.as_deref().map(|s| field("status", s, CtaStatus::parse(s), "open, in_progress, snoozed or closed")).transpose()?;
+    // A snooze date or an outcome only means something with its status: never dropped unread.
+    if c.snoozed_until.is_some() && status != Some(CtaStatus::Snoozed) {
+        return Err(CtaError::Field { field: "snoozed_until", value: c.snoozed_until.clone().unwrap_or_default(), expected: "status snoozed with it".into() }.into());
+    }
+    if c.outcome.is_some() && status != Some(CtaStatus::Closed) {
+        return Err(CtaError::Field { field: "outcome", value: c.outcome.clone().unwrap_or_default(), expected: "status closed with it".into() }.into());
+    }
+    if let Some(status) = status {
         match status {
             CtaStatus::Snoozed => {
                 let until = c.snoozed_until.as_deref().map(|d| date("snoozed_until", d)).transpose()?;
                 let reason = c.snooze_reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
                 let (Some(until), Some(reason)) = (until.filter(|u| *u > today), reason) else { return Err(CtaError::SnoozeNeedsDate.into()) };
+                let reason = Some(text("snooze_reason", reason, 500)?);
+                if cta.snoozed_until != Some(until) || cta.snooze_reason != reason {
+                    changed.push("snoozed_until");
+                }
                 cta.snoozed_until = Some(until);
-                cta.snooze_reason = Some(text("snooze_reason", reason, 500)?);
+                cta.snooze_reason = reason;
+                // A closed CTA put aside is no longer closed: it keeps no outcome.
+                cta.closed_at = None;
+                cta.outcome = None;
+                cta.close_note = None;
             }
             CtaStatus::Closed => {
                 let o = c.outcome.as_deref().ok_or(CtaError::CloseNeedsOutcome)?;
-                cta.outcome = Some(field("outcome", o, Outcome::parse(o), "success, lost or not_needed")?);
-                cta.close_note = c.close_note.as_deref().map(|n| text("close_note", n, 2000)).transpose()?.filter(|n| !n.is_empty());
+                let outcome = Some(field("outcome", o, Outcome::parse(o), "success, lost or not_needed")?);
+                let note = c.close_note.as_deref().map(|n| text("close_note", n, 2000)).transpose()?.filter(|n| !n.is_empty());
+                if cta.status == CtaStatus::Closed && (cta.outcome != outcome || cta.close_note != note) {
+                    changed.push("outcome");
+                }
+                cta.outcome = outcome;
+                cta.close_note = note;
                 if cta.status != CtaStatus::Closed {
                     cta.closed_at = Some(now);
                 }
+                cta.snoozed_until = None;
+                cta.snooze_reason = None;
             }
             CtaStatus::Open | CtaStatus::InProgress => {
                 cta.snoozed_until = None;
@@ -375,6 +470,9 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
     let mut detail = summary(&cta);
     detail["changed"] = serde_json::json!(changed);
     actor.audit(&mut *tx, "cta.update", Some(&cta.cta_id), detail.clone()).await?;
+    if let Some((ja, en)) = change_words(&cta, &changed) {
+        tx.upsert_activities(&[timeline_entry(&cta, &actor.id, &ja, &en)]).await?;
+    }
     let kind = if cta.status == CtaStatus::Closed && was != CtaStatus::Closed { "cta.closed" } else { "cta.updated" };
     if cta.status == CtaStatus::Closed {
         detail["outcome"] = serde_json::json!(cta.outcome.map(|o| o.as_str()));
@@ -396,6 +494,7 @@ pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor
     let mut tx = store.begin().await?;
     let comment_id = tx.add_cta_comment(&cta.account_id, &cta.cta_id, &actor.id, &body, at).await?;
     actor.audit(&mut *tx, "cta.comment", Some(&cta.cta_id), serde_json::json!({ "comment_id": comment_id })).await?;
+    tx.upsert_activities(&[timeline_entry(&cta, &actor.id, "にコメント", "commented")]).await?;
     tx.commit().await?;
     Ok(CtaComment { comment_id, author: actor.id.clone(), body, at })
 }
@@ -426,14 +525,25 @@ mod tests {
         let snooze = CtaChange { status: Some("snoozed".into()), snoozed_until: Some("2026-12-04".into()), snooze_reason: Some("waiting".into()), ..Default::default() };
         assert!(matches!(apply(&mut c, &snooze, "me", today), Err(AppError::Cta(CtaError::SnoozeNeedsDate))), "not today");
         let snooze = CtaChange { snoozed_until: Some("2026-12-10".into()), ..snooze };
-        assert_eq!(apply(&mut c, &snooze, "me", today).unwrap(), vec!["status"]);
-        assert_eq!((c.status, c.snoozed_until), (CtaStatus::Snoozed, Some("2026-12-10".parse().unwrap())));
+        assert_eq!(apply(&mut c, &snooze, "me", today).unwrap(), vec!["snoozed_until", "status"]);
+        let later = CtaChange { snoozed_until: Some("2026-12-11".into()), ..snooze.clone() };
+        assert_eq!(apply(&mut c, &later, "me", today).unwrap(), vec!["snoozed_until"], "a new date is a change, audited as one");
+        assert_eq!((c.status, c.snoozed_until), (CtaStatus::Snoozed, Some("2026-12-11".parse().unwrap())));
         let close = CtaChange { status: Some("closed".into()), ..Default::default() };
         assert!(matches!(apply(&mut c, &close, "me", today), Err(AppError::Cta(CtaError::CloseNeedsOutcome))));
         let close = CtaChange { outcome: Some("success".into()), ..close };
         apply(&mut c, &close, "me", today).unwrap();
         assert_eq!((c.status, c.outcome), (CtaStatus::Closed, Some(Outcome::Success)));
         assert!(c.closed_at.is_some());
+        assert_eq!((c.snoozed_until, c.snooze_reason.as_deref()), (None, None), "a closed CTA is no longer snoozed");
+        // Put aside again: it is no longer closed, and keeps no outcome.
+        apply(&mut c, &later, "me", today).unwrap();
+        assert_eq!((c.status, c.outcome, c.closed_at), (CtaStatus::Snoozed, None, None));
+        // A date or an outcome without its status is refused, not dropped.
+        let date_only = CtaChange { snoozed_until: Some("2026-12-20".into()), ..Default::default() };
+        assert!(matches!(apply(&mut c, &date_only, "me", today), Err(AppError::Cta(CtaError::Field { field: "snoozed_until", .. }))));
+        let outcome_only = CtaChange { outcome: Some("lost".into()), ..Default::default() };
+        assert!(matches!(apply(&mut c, &outcome_only, "me", today), Err(AppError::Cta(CtaError::Field { field: "outcome", .. }))));
         let bad = CtaChange { status: Some("done".into()), ..Default::default() };
         assert!(matches!(apply(&mut c, &bad, "me", today), Err(AppError::Cta(CtaError::Field { field: "status", .. }))));
     }
@@ -453,6 +563,13 @@ mod tests {
         assert_eq!(c.tasks[0].owner_email.as_deref(), Some("csm@x.jp"), "a done task keeps who did it");
         assert_eq!(c.tasks[2].owner_email, None, "the manager's task is not the CSM's");
         assert!(matches!(apply(&mut c, &CtaChange { tasks: vec![TaskChange { task_id: 9, done: true }], ..Default::default() }, "me", today), Err(AppError::Cta(CtaError::NoTask(9)))));
+        // An unowned CTA given to a CSM: the CSM's tasks follow, the manager's does not.
+        let mut c = cta();
+        c.owner_email = None;
+        c.tasks[0].owner_email = None;
+        apply(&mut c, &CtaChange { owner_email: Some("csm2@x.jp".into()), move_tasks: true, ..Default::default() }, "me", today).unwrap();
+        assert_eq!(c.tasks[0].owner_email.as_deref(), Some("csm2@x.jp"));
+        assert_eq!((c.tasks[2].owner_role.as_str(), c.tasks[2].owner_email.as_deref()), ("manager", None));
     }
 }
 

@@ -73,7 +73,9 @@ pub fn period(p: &Params<'_>, today: NaiveDate) -> Result<Period, ParamError> {
         Some(_) => p.as_of()?,
     };
     let requested_to = month("to", Month::of(at))?;
-    let from = month("from", Month::of(requested_to.first_day() - chrono::Months::new(11)))?;
+    // Twelve months up to the last one shown (a `to` after the as-of month shows only up to it).
+    let shown_to = requested_to.min(Month::of(at));
+    let from = month("from", Month::of(shown_to.first_day() - chrono::Months::new(11)))?;
     if requested_to < from {
         return Err(ParamError::new("to", &requested_to.to_string(), &format!("is before from {from}")));
     }
@@ -150,4 +152,25 @@ pub async fn dashboard(store: &(impl Revenue + ?Sized), p: &Params<'_>, today: N
         by_touch_model,
         touch_mix,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn period_of(pairs: &[(&str, &str)], today: &str) -> Result<Period, ParamError> {
+        let q: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        period(&Params(&q), today.parse().unwrap())
+    }
+
+    #[test]
+    fn by_default_twelve_months_up_to_the_last_shown() {
+        let p = period_of(&[], "2026-12-06").unwrap();
+        assert_eq!((p.from.to_string(), p.to.to_string()), ("2026-01".into(), "2026-12".into()));
+        // A `to` after the as-of month is cut to it, and the twelve months end there too.
+        let p = period_of(&[("at", "2026-12-06"), ("to", "2027-03")], "2026-12-06").unwrap();
+        assert_eq!((p.from.to_string(), p.to.to_string(), p.requested_to.to_string()), ("2026-01".into(), "2026-12".into(), "2027-03".into()));
+        assert!(period_of(&[("at", "2026-12-06"), ("to", "2028-01")], "2026-12-06").is_ok());
+    }
 }

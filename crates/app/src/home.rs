@@ -161,7 +161,8 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + kizuna_store:
         if red {
             arr_at_risk += account_arr;
         }
-        if owner.is_none() {
+        // The per-CSM table is the company's team: not for one book, nor for a partner.
+        if whole {
             let o = owners.get(a).cloned().flatten().unwrap_or_default();
             let line = lines.entry(o.clone()).or_insert_with(|| OwnerLine { owner_email: o, accounts: 0, arr: 0.0, red: 0, arr_at_risk: 0.0, ctas_open: 0, ctas_overdue: 0 });
             line.accounts += 1;
@@ -184,16 +185,19 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + kizuna_store:
         per_page,
         ..Default::default()
     };
-    let due = store.ctas(&query(Some(at), 50)).await?;
+    let mut due = store.ctas(&query(Some(at), 50)).await?;
+    due.ctas.iter_mut().for_each(|c| crate::ctas::read_on(c, at));
     let ctas_overdue = store.ctas(&query(Some(at - Duration::days(1)), 1)).await?.total;
     let open = store.ctas(&query(None, 1)).await?;
-    if owner.is_none() {
-        // Counted by the database: a team has more open CTAs than a page holds.
+    if whole {
+        // Counted by the database: a team has more open CTAs than a page holds. Someone with
+        // CTAs and no paying account (an onboarding specialist) has a line too, so the lines
+        // add up to the team's counts.
         for c in store.cta_owner_counts(&query(None, 1), at).await? {
-            if let Some(line) = lines.get_mut(&c.owner_email.unwrap_or_default()) {
-                line.ctas_open += c.ctas as u64;
-                line.ctas_overdue += c.overdue as u64;
-            }
+            let o = c.owner_email.unwrap_or_default();
+            let line = lines.entry(o.clone()).or_insert_with(|| OwnerLine { owner_email: o, accounts: 0, arr: 0.0, red: 0, arr_at_risk: 0.0, ctas_open: 0, ctas_overdue: 0 });
+            line.ctas_open += c.ctas as u64;
+            line.ctas_overdue += c.overdue as u64;
         }
     }
 
@@ -253,7 +257,7 @@ pub async fn home(store: &(impl Accounts + Health + Usage + Ctas + kizuna_store:
         let drag = store.health_before(at + Duration::days(1), Some(&id)).await?.into_iter().next().map(|r| r.detail_json()["drags"][0].clone());
         let top_drag = drag.as_ref().and_then(|d| d[0].as_str().map(str::to_string));
         let top_drag_points = drag.as_ref().and_then(|d| d[1].as_f64());
-        health_drops.push(HealthDrop { account_id: id, name, score, previous_score: previous, drop: previous - score, band, top_drag, top_drag_points });
+        health_drops.push(HealthDrop { account_id: id, name, score, previous_score: previous, drop: ((previous - score) * 100.0).round() / 100.0, band, top_drag, top_drag_points });
     }
 
     let mut per_owner: Vec<OwnerLine> = lines.into_values().collect();

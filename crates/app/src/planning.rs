@@ -2,7 +2,7 @@
 //! leaves inputs out (the book of accounts and ARR, NRR/GRR for ROI, KPI values for maturity).
 
 use crate::load;
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use kizuna_domain::metrics::retention;
 use kizuna_domain::metrics::Month;
 use kizuna_domain::planning::funnel::FunnelReport;
@@ -273,9 +273,15 @@ async fn live_book(store: &(impl Accounts + Revenue + ?Sized), at: NaiveDate) ->
 
 /// ARR at `at`, and NRR / GRR / churn over the 12 months before it.
 async fn live_revenue(store: &(impl Revenue + ?Sized), at: NaiveDate) -> Result<retention::Retention, StoreError> {
-    let from = at - Duration::days(365);
+    // The day before the year (churn dated the year's first day is in it): 2023-12-31 for 2024-12-31.
+    let from = year_before(at);
     let sums = store.retention_sums(from, at, None).await?.into_iter().next().unwrap_or_default();
     Ok(retention::from_sums(&sums, from, at))
+}
+
+/// The same day a year before (Feb 29 → Feb 28): where 12 months of GRR/NRR up to `at` start.
+fn year_before(at: NaiveDate) -> NaiveDate {
+    at.checked_sub_months(chrono::Months::new(12)).unwrap_or(NaiveDate::MIN)
 }
 
 /// The CSMs on `at`: the people owning at least one active account.
@@ -337,7 +343,7 @@ pub async fn run(store: &(impl Accounts + Planning + Revenue + ?Sized), kind: Pl
             let r = live_revenue(store, at).await?;
             // ARR at the start of the 12 months GRR and NRR are measured over: the base they
             // apply to (ARR at `at` would also count the year's new customers).
-            let arr = crate::to_units_arr(store, at - Duration::days(365)).await?;
+            let arr = crate::to_units_arr(store, year_before(at)).await?;
             let live = budget::LiveRevenue { arr: Some(arr), nrr: r.nrr, grr: r.grr };
             PlanResult::Budget(BudgetResult { plan: budget::plan(&inputs, live), inputs })
         }

@@ -98,7 +98,7 @@ pub async fn list(
     for (id, day) in due {
         let arr = kizuna_domain::money::to_units(g.mrr.get(&id).copied().unwrap_or(0) * 12);
         let (score, band) = g.health_now.get(&id).cloned().unwrap_or((None, None));
-        let trend = score.zip(g.health_week_ago.get(&id).copied().flatten()).map(|(s, b)| s - b);
+        let trend = score.zip(g.health_week_ago.get(&id).copied().flatten()).map(|(s, b)| ((s - b) * 100.0).round() / 100.0); // hundredths, like the scores
         let call = calls.get(&(id.clone(), day));
         let call_name = call.map(|c| c.forecast_call.clone()).unwrap_or_else(|| "none".into());
         *out.by_call.entry(call_name.clone()).or_default() += arr;

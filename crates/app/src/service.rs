@@ -382,7 +382,8 @@ impl<'a> App<'a> {
         self.need(Permission::ReadAccounts)?;
         let p = Params(q);
         let at = p.date_or_today("at")?;
-        let owner = crate::home::book_owner(self.actor, p.text("owner"));
+        // `owner=` (asked, empty) is everyone's book: read as given, not as a missing field.
+        let owner = crate::home::book_owner(self.actor, q.lookup("owner"));
         crate::home::home(self.store, self.actor, owner, at).await
     }
 
@@ -396,7 +397,8 @@ impl<'a> App<'a> {
         if to < from || (to - from).num_days() > 3660 {
             return Err(crate::ParamError::new("to", &to.to_string(), "must be on or after from, within 10 years").into());
         }
-        let owner = crate::home::book_owner(self.actor, p.text("owner"));
+        // `owner=` (asked, empty) is everyone's book: read as given, not as a missing field.
+        let owner = crate::home::book_owner(self.actor, q.lookup("owner"));
         crate::renewals::list(self.store, self.actor, owner, from, to, at).await
     }
 

@@ -343,18 +343,6 @@ async fn drags_of(store: &(impl Health + ?Sized), accounts: &[&str], at: NaiveDa
     Ok(rows.into_iter().map(|r| (r.account_id.clone(), r.detail_json()["drags"].clone())).collect())
 }
 
-/// Whether two evidences say the same, the drags aside (read only for what changes).
-fn same_finding(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    let strip = |v: &serde_json::Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.as_object_mut() {
-            m.remove("drags");
-        }
-        v
-    };
-    strip(a) == strip(b)
-}
-
 /// Opens or updates the CTAs the signals call for, in one transaction.
 async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), config: &CtaConfig, signals: &[Signal], at: NaiveDate, summary: &mut SignalsSummary) -> Result<(), AppError> {
     let t = &config.signals;
@@ -374,7 +362,7 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
         match &action {
             Action::Skip => summary.skipped += 1,
             Action::Update { cta_id, reopen: false } => {
-                let same = existing.iter().find(|c| &c.cta_id == cta_id).is_some_and(|c| c.signal_key == s.key && same_finding(&c.evidence, &s.evidence));
+                let same = existing.iter().find(|c| &c.cta_id == cta_id).is_some_and(|c| c.signal_key == s.key && kizuna_domain::ctas::same_finding(&c.evidence, &s.evidence));
                 if !same {
                     planned.push((s, action));
                 }
@@ -436,6 +424,9 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
             }
             Action::Update { cta_id, reopen } => {
                 let Some(mut cta) = store.cta(&cta_id).await? else { continue };
+                if s.cta_type == RENEWAL.0 && cta.signal_key != s.key {
+                    next_renewal(config, &mut cta, s, opened_on)?;
+                }
                 cta.evidence = evidence_of(s);
                 cta.signal_key = s.key.clone();
                 if reopen {
@@ -448,6 +439,9 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                 tx.update_cta(&cta).await?;
                 let mut detail = summary_of(&cta, reopen);
                 tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
+                if reopen {
+                    tx.upsert_activities(&[crate::ctas::timeline_entry(&cta, ACTOR, "を再開（シグナル）", "reopened by its signal")]).await?;
+                }
                 detail["evidence"] = cta.evidence.clone();
                 tx.emit(NewEvent { kind: "cta.updated", account_id: Some(&cta.account_id), payload: detail }).await?;
                 summary.updated += 1;
@@ -455,6 +449,25 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// A renewal CTA still open when the next renewal comes into the window is that renewal's now:
+/// due by it, with the playbook's tasks for it (the done ones kept, the open ones replaced).
+fn next_renewal(config: &CtaConfig, cta: &mut kizuna_store::Cta, s: &Signal, opened_on: NaiveDate) -> Result<(), AppError> {
+    let owned = Owned { account_id: cta.account_id.clone(), name: cta.account_name.clone(), owner_email: cta.owner_email.clone() };
+    let fresh = new_cta(config, &owned, &cta.cta_type, &cta.reason, opened_on, Source::Signal)?;
+    let day = s.evidence["renewal_date"].as_str().and_then(|d| d.parse::<NaiveDate>().ok());
+    cta.due_on = match (fresh.due_on, day) {
+        (Some(d), Some(r)) => Some(d.min(r)),
+        (d, r) => d.or(r),
+    };
+    cta.tasks.retain(|t| t.done);
+    let next = cta.tasks.iter().map(|t| t.task_id).max().unwrap_or(0);
+    cta.tasks.extend(fresh.tasks.into_iter().map(|mut t| {
+        t.task_id += next;
+        t
+    }));
     Ok(())
 }
 

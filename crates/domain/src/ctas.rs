@@ -330,8 +330,12 @@ impl CtaConfig {
         if !(s.health_drop_points > 0.0 && s.health_drop_points <= 100.0) {
             return Err(ConfigError::Threshold(format!("health_drop_points {} must be above 0 and at most 100", s.health_drop_points)));
         }
-        if let Some(p) = s.churn_probability.filter(|p| !(0.0..=1.0).contains(p) || p.is_nan()) {
-            return Err(ConfigError::Threshold(format!("churn_probability {p} must be between 0 and 1")));
+        // 0 would open a CTA on every paying account: a threshold must leave someone out.
+        if let Some(p) = s.churn_probability.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(ConfigError::Threshold(format!("churn_probability {p} must be above 0 and at most 1")));
+        }
+        if s.no_contact_days == 0 || s.no_contact_days > 730 {
+            return Err(ConfigError::Threshold(format!("no_contact_days {} must be 1 to 730", s.no_contact_days)));
         }
         if !(7..=365).contains(&s.churn_horizon_days) {
             return Err(ConfigError::Threshold(format!("churn_horizon_days {} must be between 7 and 365", s.churn_horizon_days)));
@@ -378,6 +382,43 @@ pub struct PlannedTask {
 }
 
 /// The playbook's tasks for a CTA opened on `opened`, each due `due_days` business days later.
+/// A signal's evidence read on `today`: the day counts it carries (days to the renewal, days
+/// without contact) counted again from the dates beside them, so a CTA the daily run leaves
+/// alone (the same finding) never shows last week's count.
+pub fn evidence_on(evidence: &serde_json::Value, today: NaiveDate) -> serde_json::Value {
+    let mut e = evidence.clone();
+    let day = |k: &str| evidence.get(k).and_then(|v| v.as_str()).and_then(|d| d.parse::<NaiveDate>().ok());
+    if e.get("days_left").is_some() {
+        if let Some(renewal) = day("renewal_date") {
+            e["days_left"] = serde_json::json!((renewal - today).num_days());
+        }
+    }
+    if e.get("days").is_some() {
+        if let Some(since) = day("last_contact_on").or_else(|| day("paying_since")) {
+            e["days"] = serde_json::json!((today - since).num_days());
+        }
+    }
+    e
+}
+
+/// Whether two evidences of one signal say the same: what moves every day (the day scored,
+/// the day counts, the day forecast) aside, scores within a point and probabilities within one
+/// percentage point, and the drags (read only for what changes).
+pub fn same_finding(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    const DAILY: [&str; 6] = ["drags", "scored_on", "previous_scored_on", "days_left", "days", "forecast_on"];
+    const NEAR: [(&str, f64); 4] = [("score", 1.0), ("previous_score", 1.0), ("drop", 1.0), ("probability", 0.01)];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().filter(|k| !DAILY.contains(&k.as_str())).all(|k| match (a.get(k), b.get(k), NEAR.iter().find(|(n, _)| n == k)) {
+        // A health drop is in points; a usage drop is a share (at most 1) compared exactly.
+        (Some(x), Some(y), Some((name, within))) if a.contains_key("scored_on") || *name == "probability" => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() < *within,
+            _ => x == y,
+        },
+        (x, y, _) => x == y,
+    })
+}
+
 pub fn planned_tasks(config: &CtaConfig, cta_type: &str, reason: &str, opened: NaiveDate) -> Vec<PlannedTask> {
     let Some(p) = config.playbook(cta_type, reason) else { return vec![] };
     p.tasks
@@ -503,10 +544,47 @@ mod tests {
         let mut bad = c.clone();
         bad.types[0].name = "Risk!".into();
         assert!(matches!(bad.check(), Err(ConfigError::BadName(_))));
+        for p in [1.5, 0.0, f64::NAN] {
+            let mut bad = c.clone();
+            bad.signals.churn_probability = Some(p);
+            assert!(matches!(bad.check(), Err(ConfigError::Threshold(_))), "{p}: every paying account, or none");
+        }
         let mut bad = c;
-        bad.signals.churn_probability = Some(1.5);
-        assert!(matches!(bad.check(), Err(ConfigError::Threshold(_))));
+        bad.signals.no_contact_days = 0;
+        assert!(matches!(bad.check(), Err(ConfigError::Threshold(_))), "every high-touch account at once");
         assert!(matches!(CtaConfig::parse("[[type]]\nname = 1"), Err(ConfigError::Toml(_))));
+    }
+
+    #[test]
+    fn the_same_finding_ignores_what_moves_every_day() {
+        use serde_json::json;
+        let red = json!({ "score": 38.2, "band": "red", "scored_on": "2026-12-01", "previous_score": 55.0, "previous_band": "yellow", "previous_scored_on": "2026-11-24", "drop": null });
+        let next = json!({ "score": 37.6, "band": "red", "scored_on": "2026-12-02", "previous_score": 54.4, "previous_band": "yellow", "previous_scored_on": "2026-11-25", "drop": null, "drags": [["x", 3.0]] });
+        assert!(same_finding(&red, &next));
+        let worse = json!({ "score": 31.0, "band": "red", "scored_on": "2026-12-02", "previous_score": 54.4, "previous_band": "yellow", "previous_scored_on": "2026-11-25", "drop": null });
+        assert!(!same_finding(&red, &worse), "seven points lower is news");
+        let renewal = json!({ "renewal_date": "2027-02-01", "days_left": 60, "arr": 1200000.0, "arr_cents": 120000000 });
+        assert!(same_finding(&renewal, &json!({ "renewal_date": "2027-02-01", "days_left": 59, "arr": 1200000.0, "arr_cents": 120000000 })));
+        assert!(!same_finding(&renewal, &json!({ "renewal_date": "2027-02-01", "days_left": 59, "arr": 1500000.0, "arr_cents": 150000000 })), "the ARR up for renewal changed");
+        let usage = json!({ "event": "login", "day": "2026-12-01", "drop": 0.6 });
+        assert!(!same_finding(&usage, &json!({ "event": "login", "day": "2026-12-01", "drop": 0.7 })), "a usage drop is a share");
+        let churn = json!({ "probability": 0.31, "threshold": 0.2, "forecast_on": "2026-12-01" });
+        assert!(same_finding(&churn, &json!({ "probability": 0.315, "threshold": 0.2, "forecast_on": "2026-12-02" })));
+        assert!(!same_finding(&churn, &json!({ "probability": 0.45, "threshold": 0.2, "forecast_on": "2026-12-02" })));
+    }
+
+    #[test]
+    fn day_counts_are_read_on_the_day() {
+        use serde_json::json;
+        let today: NaiveDate = "2026-12-07".parse().unwrap();
+        let renewal = evidence_on(&json!({ "renewal_date": "2027-01-06", "days_left": 60 }), today);
+        assert_eq!(renewal["days_left"], json!(30));
+        let quiet = evidence_on(&json!({ "last_contact_on": "2026-10-08", "days": 45, "paying_since": "2025-01-01" }), today);
+        assert_eq!(quiet["days"], json!(60));
+        let never = evidence_on(&json!({ "last_contact_on": null, "days": 45, "paying_since": "2026-10-23" }), today);
+        assert_eq!(never["days"], json!(45));
+        let health = json!({ "score": 30.0, "scored_on": "2026-12-01" });
+        assert_eq!(evidence_on(&health, today), health);
     }
 
     #[test]

@@ -265,8 +265,9 @@ pub trait Tx: Send {
 /// The activities that count as contact with the customer (last contact, days since the CSM's
 /// last touch, the `no_contact` signal): everything but support tickets and what the customer
 /// did on its own shared plan (the timeline notes of its visits and ticks,
-/// `plan-visit-…` / `plan-tick-…` in `kizuna_app::onboarding`).
-pub(crate) const CONTACT: &str = "kind <> 'support_ticket' AND activity_id NOT LIKE 'plan-visit-%' AND activity_id NOT LIKE 'plan-tick-%'";
+/// `plan-visit-…` / `plan-tick-…` in `kizuna_app::onboarding`), nor Kizuna's own line for a
+/// change to a CTA (`cta-log-…` in `kizuna_app::ctas`).
+pub(crate) const CONTACT: &str = "kind <> 'support_ticket' AND activity_id NOT LIKE 'plan-visit-%' AND activity_id NOT LIKE 'plan-tick-%' AND activity_id NOT LIKE 'cta-log-%'";
 
 pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(rows: &'a [T], key: impl Fn(&T) -> K) -> Vec<&'a T> {
     let mut index = std::collections::HashMap::with_capacity(rows.len());

@@ -676,7 +676,11 @@ macro_rules! usage_impl {
             let mut groups: std::collections::HashMap<String, String> = Default::default();
             for m in messages {
                 match m {
-                    UsageMessage::Identify { user_id, traits, at } => {
+                    UsageMessage::Identify { user_id, anonymous_id, traits, at } => {
+                        if let Some(anonymous) = anonymous_id {
+                            flush_events(tx, pending, summaries, state).await?;
+                            link(tx, state, &mut groups, anonymous, user_id, *at, &mut summaries[r]).await?;
+                        }
                         sqlx::query(
                             "INSERT INTO usage_users (user_id, traits, seen_at) VALUES ($1, $2, $3) \
                              ON CONFLICT (user_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at \
@@ -706,45 +710,23 @@ macro_rules! usage_impl {
                         // Events before this group are stored first, so it attributes them too.
                         flush_events(tx, pending, summaries, state).await?;
                         ensure_account(tx, state, account_id, (r, &mut *summaries)).await?;
-                        sqlx::query(
-                            "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
-                             WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
-                        )
-                        .bind(user_id)
-                        .bind(account_id)
-                        .bind(*at)
-                        .execute(&mut **tx)
-                        .await?;
-                        // A waiting event whose message id the account already has (a client that
-                        // sent it again with the group) is a duplicate: the attributed copy stays.
-                        let dropped = sqlx::query(
-                            "DELETE FROM usage_events WHERE account_id = '' AND user_id = $2 AND EXISTS \
-                             (SELECT 1 FROM usage_events e WHERE e.account_id = $1 AND e.message_id = usage_events.message_id)",
-                        )
-                        .bind(account_id)
-                        .bind(user_id)
-                        .execute(&mut **tx)
-                        .await?
-                        .rows_affected();
-                        summaries[r].duplicates += dropped;
-                        let moved: Vec<(chrono::DateTime<chrono::Utc>, String, Option<String>, Option<f64>)> = sqlx::query_as(
-                            "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING event_time, event_type, user_id, value",
-                        )
-                        .bind(account_id)
-                        .bind(user_id)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                        summaries[r].attributed += moved.len() as u64;
-                        for (at, kind, user, value) in &moved {
-                            state.add_at(account_id, *at, kind, user.as_deref(), *value);
-                        }
+                        attach(tx, state, user_id, account_id, *at, &mut summaries[r]).await?;
                         groups.insert(user_id.clone(), account_id.clone());
+                        // The ids linked to this user (its anonymous id before sign-in) follow it.
+                        let aliases: Vec<String> = sqlx::query_scalar("SELECT alias_id FROM usage_aliases WHERE user_id = $1").bind(user_id).fetch_all(&mut **tx).await?;
+                        for alias in aliases {
+                            attach(tx, state, &alias, account_id, *at, &mut summaries[r]).await?;
+                            groups.insert(alias, account_id.clone());
+                        }
                         summaries[r].groups += 1;
                         if let Some(t) = traits.as_object().filter(|t| !t.is_empty()) {
                             group_traits(tx, state, account_id, t, *at).await?;
                         }
                         user_contact(tx, user_id, account_id).await?;
+                    }
+                    UsageMessage::Alias { previous_id, user_id, at } => {
+                        flush_events(tx, pending, summaries, state).await?;
+                        link(tx, state, &mut groups, previous_id, user_id, *at, &mut summaries[r]).await?;
                     }
                     UsageMessage::Event(e) => {
                         let account = match (&e.account_id, &e.user_id) {
@@ -769,6 +751,83 @@ macro_rules! usage_impl {
                         }
                     }
                 }
+            }
+            Ok(())
+        }
+
+        /// Groups `user` with `account` as of `at` (a later group already stored wins) and
+        /// attributes the user's waiting events to it; a waiting copy of an event the account
+        /// already has is a duplicate and goes.
+        async fn attach(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            state: &mut $crate::usage::IngestState,
+            user_id: &str,
+            account_id: &str,
+            at: chrono::DateTime<chrono::Utc>,
+            summary: &mut kizuna_domain::usage::IngestSummary,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
+                 WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
+            )
+            .bind(user_id)
+            .bind(account_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            // A waiting event whose message id the account already has (a client that sent it
+            // again with the group) is a duplicate: the attributed copy stays.
+            let dropped = sqlx::query(
+                "DELETE FROM usage_events WHERE account_id = '' AND user_id = $2 AND EXISTS \
+                 (SELECT 1 FROM usage_events e WHERE e.account_id = $1 AND e.message_id = usage_events.message_id)",
+            )
+            .bind(account_id)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            summary.duplicates += dropped;
+            let moved: Vec<(chrono::DateTime<chrono::Utc>, String, Option<String>, Option<f64>)> = sqlx::query_as(
+                "UPDATE usage_events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING event_time, event_type, user_id, value",
+            )
+            .bind(account_id)
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+            summary.attributed += moved.len() as u64;
+            for (at, kind, user, value) in &moved {
+                state.add_at(account_id, *at, kind, user.as_deref(), *value);
+            }
+            Ok(())
+        }
+
+        /// `previous` is the same person as `user` (an alias, or an identify's anonymousId): the
+        /// link is kept (the first one of an id wins), and when `user` has an account, `previous`
+        /// and its waiting events go to it now; otherwise when `user` is grouped.
+        async fn link(
+            tx: &mut sqlx::Transaction<'_, $Db>,
+            state: &mut $crate::usage::IngestState,
+            groups: &mut std::collections::HashMap<String, String>,
+            previous: &str,
+            user: &str,
+            at: chrono::DateTime<chrono::Utc>,
+            summary: &mut kizuna_domain::usage::IngestSummary,
+        ) -> $crate::Result<()> {
+            sqlx::query("INSERT INTO usage_aliases (alias_id, user_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT (alias_id) DO NOTHING")
+                .bind(previous)
+                .bind(user)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            summary.aliases += 1;
+            let account = match groups.get(user) {
+                Some(a) => Some(a.clone()),
+                None => sqlx::query_scalar::<_, Option<String>>($crate::usage::USER_ACCOUNT).bind(user).fetch_optional(&mut **tx).await?.flatten(),
+            };
+            if let Some(account) = account.filter(|a| !a.is_empty()) {
+                attach(tx, state, previous, &account, at, summary).await?;
+                groups.insert(previous.to_string(), account);
             }
             Ok(())
         }

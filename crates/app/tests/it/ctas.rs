@@ -77,6 +77,16 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
     let again = app.create_cta(new()).await.unwrap();
     assert_ne!(again.cta_id, cta.cta_id, "closed: a new one may open");
 
+    // Each change is on the account's timeline (opened, snoozed, started, a comment, closed,
+    // opened again), and none of it is contact with the customer.
+    let timeline: Vec<String> = s.activities("A1", 50, true).await.unwrap().into_iter().filter(|a| a.activity_id.starts_with("cta-log-")).filter_map(|a| a.subject).collect();
+    assert_eq!(timeline.len(), 6, "{timeline:?}");
+    assert!(timeline.iter().any(|t| t.contains("closed (success)") && t.contains("完了（成功）")), "{timeline:?}");
+    assert!(timeline.iter().any(|t| t.contains("snoozed until 2099-01-05")), "{timeline:?}");
+    let today = kizuna_app::today();
+    let touch = s.activity_summary(today, today, Some("A1")).await.unwrap();
+    assert!(touch.iter().all(|t| t.last_touch.is_none()), "Kizuna's own lines are not contact: {touch:?}");
+
     let (_, log) = s.audit_log(None, 1, 50).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("cta.")).collect();
     assert_eq!(actions, ["cta.open", "cta.update", "cta.comment", "cta.update", "cta.update", "cta.open"], "newest first");
@@ -139,6 +149,12 @@ async fn signals_open_each_cta_once(db: TestDb) {
 
     let second = run_daily(s, at).await.unwrap();
     assert_eq!((second.opened, second.updated), (0, 0), "twice: nothing new {second:?}");
+    // The next day finds the same: a day fewer to the renewal, a day more without contact, the
+    // same red score scored again. Nothing is rewritten, audited or raised again.
+    let seq = s.events_after(0, 10_000).await.unwrap().last().map(|e| e.seq).unwrap_or(0);
+    let next_day = run_daily(s, at + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!((next_day.opened, next_day.updated), (0, 0), "{next_day:?}");
+    assert!(kinds_after(s, seq).await.is_empty());
 
     // The renewal closed stays closed; the red one snoozed wakes on its date.
     let ops = Actor::operator();

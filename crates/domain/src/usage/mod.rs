@@ -11,8 +11,12 @@ use chrono::{DateTime, Utc};
 /// One message, validated, as the store takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UsageMessage {
-    /// Traits of a user.
-    Identify { user_id: String, traits: serde_json::Value, at: DateTime<Utc> },
+    /// Traits of a user. An identify that also carries the `anonymousId` the browser used
+    /// before sign-in links the two, as an alias does.
+    Identify { user_id: String, anonymous_id: Option<String>, traits: serde_json::Value, at: DateTime<Utc> },
+    /// `previous_id` (an anonymous id, an old user id) is the same person as `user_id`: its
+    /// events go to `user_id`'s account, now or once `user_id` is grouped.
+    Alias { previous_id: String, user_id: String, at: DateTime<Utc> },
     /// The user belongs to this account (the `groupId` is the account's id). The latest group wins.
     Group { user_id: String, account_id: String, traits: serde_json::Value, at: DateTime<Utc> },
     /// Something a user did: a `track` (its event name) or a `page` (`page`).
@@ -36,7 +40,7 @@ pub struct UsageEvent {
 impl UsageMessage {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } => *at,
+            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } | UsageMessage::Alias { at, .. } => *at,
             UsageMessage::Event(e) => e.at,
         }
     }
@@ -55,6 +59,8 @@ pub struct IngestSummary {
     pub attributed: u64,
     pub identifies: u64,
     pub groups: u64,
+    /// Ids linked to a user (aliases, and identifies carrying the anonymousId used before).
+    pub aliases: u64,
     /// Accounts that did not exist and were created because these messages named them.
     pub accounts_created: u64,
 }

@@ -27,6 +27,7 @@ pub enum Kind {
     Group,
     Page,
     Screen,
+    Alias,
 }
 
 impl Kind {
@@ -37,6 +38,14 @@ impl Kind {
             "group" => Kind::Group,
             "page" => Kind::Page,
             "screen" => Kind::Screen,
+            "alias" => Kind::Alias,
+            // Segment's browser library (analytics.js) posts to one-letter paths: /v1/t, /v1/p…
+            "t" => Kind::Track,
+            "i" => Kind::Identify,
+            "g" => Kind::Group,
+            "p" => Kind::Page,
+            "s" => Kind::Screen,
+            "a" => Kind::Alias,
             _ => return None,
         })
     }
@@ -94,7 +103,7 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<UsageMessage>,
             }
             let kind = v["type"].as_str().and_then(Kind::parse).ok_or_else(|| SegmentError::Invalid {
                 at: at.clone(),
-                problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
+                problem: format!("type {} is not one of: track, identify, group, page, screen, alias", v["type"]),
             })?;
             message(kind, &v, &at, Clock { batch_sent_at: sent_at, ..Clock::http(now) })
         })
@@ -110,7 +119,7 @@ pub fn parse_typed(body: &[u8], now: DateTime<Utc>) -> Result<UsageMessage, Segm
     let v: Value = serde_json::from_slice(body).map_err(|e| SegmentError::Invalid { at: at.into(), problem: format!("is not JSON: {e}") })?;
     let kind = v["type"].as_str().and_then(Kind::parse).ok_or_else(|| SegmentError::Invalid {
         at: at.into(),
-        problem: format!("type {} is not one of: track, identify, group, page, screen", v["type"]),
+        problem: format!("type {} is not one of: track, identify, group, page, screen, alias", v["type"]),
     })?;
     // A line of an export carries when Segment received it: a device's clock is corrected
     // against that, never against the day the file is read.
@@ -226,7 +235,17 @@ fn message(kind: Kind, v: &Value, at: &str, clock: Clock) -> Result<UsageMessage
     };
     let need_user = || user.clone().ok_or_else(|| bad("needs a userId or an anonymousId".into()));
     match kind {
-        Kind::Identify => Ok(UsageMessage::Identify { user_id: need_user()?, traits: traits(v).map_err(bad)?, at: time }),
+        Kind::Identify => {
+            let user_id = need_user()?;
+            let anonymous_id = checked_id("anonymousId", text(&v["anonymousId"])).map_err(bad)?.filter(|a| *a != user_id);
+            Ok(UsageMessage::Identify { user_id, anonymous_id, traits: traits(v).map_err(bad)?, at: time })
+        }
+        Kind::Alias => {
+            let user_id = checked_id("userId", text(&v["userId"])).map_err(bad)?.ok_or_else(|| bad("alias needs a userId".into()))?;
+            let previous_id = checked_id("previousId", text(&v["previousId"]).or_else(|| text(&v["anonymousId"]))).map_err(bad)?;
+            let previous_id = previous_id.ok_or_else(|| bad("alias needs a previousId".into()))?;
+            Ok(UsageMessage::Alias { previous_id, user_id, at: time })
+        }
         Kind::Group => {
             let account_id = checked_id("groupId", text(&v["groupId"])).map_err(bad)?;
             let account_id = account_id.ok_or_else(|| bad("group needs a groupId (the account's id)".into()))?;
@@ -315,6 +334,22 @@ mod tests {
     }
 
     #[test]
+    fn alias_and_identify_link_an_anonymous_id_and_the_browser_paths_read() {
+        let a = r#"{"type": "alias", "previousId": "anon-1", "userId": "u1", "messageId": "a1"}"#;
+        assert!(matches!(parse_single(Kind::Alias, a.as_bytes(), now()).unwrap(), UsageMessage::Alias { previous_id, user_id, .. } if previous_id == "anon-1" && user_id == "u1"));
+        let b = format!(r#"{{"batch": [{a}, {{"type": "track", "userId": "u1", "event": "x", "messageId": "t"}}]}}"#);
+        assert_eq!(parse_batch(b.as_bytes(), now()).unwrap().len(), 2, "an alias in a batch does not refuse the batch");
+        assert_eq!(parse_single(Kind::Alias, br#"{"userId": "u1"}"#, now()).unwrap_err().to_string(), "message: alias needs a previousId");
+        let i = r#"{"userId": "u1", "anonymousId": "anon-1", "traits": {}}"#;
+        assert!(matches!(parse_single(Kind::Identify, i.as_bytes(), now()).unwrap(), UsageMessage::Identify { anonymous_id: Some(a), .. } if a == "anon-1"));
+        let same = r#"{"userId": "u1", "anonymousId": "u1"}"#;
+        assert!(matches!(parse_single(Kind::Identify, same.as_bytes(), now()).unwrap(), UsageMessage::Identify { anonymous_id: None, .. }));
+        for (path, kind) in [("t", Kind::Track), ("i", Kind::Identify), ("g", Kind::Group), ("p", Kind::Page), ("s", Kind::Screen), ("a", Kind::Alias)] {
+            assert_eq!(Kind::parse(path), Some(kind));
+        }
+    }
+
+    #[test]
     fn group_and_context_group_attribute_to_accounts() {
         let g = r#"{"userId": "u1", "groupId": "C00042", "traits": {"name": "Initech"}, "messageId": "g1"}"#;
         assert!(matches!(parse_single(Kind::Group, g.as_bytes(), now()).unwrap(), UsageMessage::Group { account_id, .. } if account_id == "C00042"));
@@ -329,7 +364,7 @@ mod tests {
     fn time_of(m: UsageMessage) -> String {
         match m {
             UsageMessage::Event(e) => e.at,
-            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } => at,
+            UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } | UsageMessage::Alias { at, .. } => at,
         }
         .to_rfc3339()
     }
@@ -373,7 +408,7 @@ mod tests {
     #[test]
     fn errors_name_the_message_and_the_problem() {
         let e = |body: &str| parse_batch(body.as_bytes(), now()).unwrap_err().to_string();
-        assert_eq!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "1"}, {"type": "alias"}]}"#), "batch[1]: type \"alias\" is not one of: track, identify, group, page, screen");
+        assert_eq!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "1"}, {"type": "merge"}]}"#), "batch[1]: type \"merge\" is not one of: track, identify, group, page, screen, alias");
         assert_eq!(e(r#"{"batch": [{"type": "group", "userId": "u"}]}"#), "batch[0]: group needs a groupId (the account's id)");
         assert_eq!(e(r#"{"batch": [{"type": "track", "event": "x", "messageId": "1"}]}"#), "batch[0]: needs a userId or an anonymousId");
         assert_eq!(e(r#"{"batch": [{"type": "track", "userId": "u", "event": "x", "messageId": "1", "timestamp": "yesterday"}]}"#), "batch[0]: timestamp \"yesterday\" is not an ISO 8601 time");

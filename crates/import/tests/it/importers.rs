@@ -302,10 +302,10 @@ C1,u1,2126-11-01T09:00:00+09:00,login,,\n";
     assert_eq!((summary.rows, summary.accounts_created), (3, 1), "C3, named by the group");
     let c3 = db.store.usage_daily("C3", d("2026-11-03"), d("2026-11-03")).await.unwrap();
     assert_eq!((c3[0].event_type.as_str(), c3[0].events), ("login", 1), "attributed by the later group line");
-    let broken = "{\"type\": \"track\", \"userId\": \"u\", \"event\": \"x\", \"messageId\": \"z1\"}\n{\"type\": \"alias\"}\nnot json\n";
+    let broken = "{\"type\": \"track\", \"userId\": \"u\", \"event\": \"x\", \"messageId\": \"z1\"}\n{\"type\": \"merge\"}\nnot json\n";
     let path = files.write("broken.jsonl", broken.as_bytes());
     let err = import(&db, ImportKind::Events, &path).await.unwrap_err();
-    assert!(err.contains("broken.jsonl:2: message: type \"alias\" is not one of"), "{err}");
+    assert!(err.contains("broken.jsonl:2: message: type \"merge\" is not one of"), "{err}");
     assert!(err.contains("broken.jsonl:3: message: is not JSON"), "{err}");
     assert!(!db.store.usage_message_counts().await.unwrap().iter().any(|(m, _)| m == "z1"), "nothing of a bad file is written");
 }

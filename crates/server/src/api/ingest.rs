@@ -1,6 +1,7 @@
 //! Usage ingestion compatible with Segment's HTTP tracking API: `POST /v1/track`, `/v1/identify`,
-//! `/v1/group`, `/v1/page`, `/v1/screen`, `/v1/batch` (and `/v1/import`, its alias), with a write
-//! key as the Basic user name. Existing Segment or RudderStack pipelines point here unchanged.
+//! `/v1/group`, `/v1/page`, `/v1/screen`, `/v1/alias`, `/v1/batch` (and `/v1/import`, its
+//! alias; and analytics.js's one-letter paths `/v1/t` … `/v1/b`), with a write key as the Basic
+//! user name or `writeKey` in the body, CORS open to browsers. Existing Segment or RudderStack pipelines point here unchanged.
 //! A request is answered 200 only after its events are committed (group commit: `ingestor.rs`).
 //!
 //! Bodies may be compressed (`Content-Encoding: gzip` or `deflate`) whatever their
@@ -43,6 +44,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(single))
         // Above Segment's 500 KB, so an oversized batch gets our 400 that says why.
         .layer(DefaultBodyLimit::max(MAX_RAW_BYTES))
+        // Browser libraries (analytics.js, RudderStack's JS SDK) post from the customer's own
+        // site with the write key in the body or an Authorization header: any origin may, and
+        // without cookies (a write key only writes usage).
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::POST, axum::http::Method::OPTIONS])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::CONTENT_ENCODING, header::HeaderName::from_static("anonymousid")])
+                .max_age(std::time::Duration::from_secs(86_400)),
+        )
 }
 
 impl From<SegmentError> for ApiError {
@@ -93,16 +104,20 @@ pub fn segment_error(e: ApiError) -> Response {
 /// One message (Segment's tracking API). The body may be gzip or deflate compressed; 32 KB at
 /// most once decompressed.
 #[utoipa::path(post, path = "/v1/{kind}", tag = "ingestion",
-    params(("kind" = String, Path, pattern = "^(track|identify|group|page|screen|alias)$", description = "track, identify, group, page, screen or alias")),
+    params(("kind" = String, Path, pattern = "^(track|identify|group|page|screen|alias|t|i|g|p|s|a|b)$", description = "track, identify, group, page, screen or alias; or the one-letter paths Segment's browser library posts to (t, i, g, p, s, a; b is a batch)")),
     request_body(content = Object, description = "A Segment message (JSON)", content_type = "application/json"),
     responses((status = 200, body = Accepted), (status = 400, body = IngestErrorBody), (status = 401, body = IngestErrorBody),
               (status = 403, body = IngestErrorBody), (status = 404, body = IngestErrorBody), (status = 413, body = IngestErrorBody),
               (status = 415, body = IngestErrorBody), (status = 503, description = "Retry after `Retry-After` seconds", body = IngestErrorBody)),
     security(("write_key" = [])))]
 async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): Path<String>, body: Bytes) -> Result<Json<Accepted>, IngestError> {
+    if kind == "b" {
+        // analytics.js in batching mode.
+        return accept_batch(state, headers, body).await;
+    }
     let body = decoded(&headers, body, MAX_MESSAGE_BYTES)?;
     let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
-    let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen or batch")))?;
+    let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen, alias or batch")))?;
     let message = segment::parse_single(kind, &body, chrono::Utc::now())?;
     partner_accounts(&state, &key, std::slice::from_ref(&message), false).await?;
     let summary = state.ingestor.ingest(vec![message]).await?;
@@ -173,6 +188,32 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
                 }
                 users.insert(user_id, Some(account_id.clone()));
                 (account_id.clone(), true)
+            }
+            UsageMessage::Alias { previous_id, user_id, .. } => {
+                // The alias's events go where its user is: only from one of the partner's
+                // accounts (or none), and only to one.
+                let from = match users.get(previous_id.as_str()) {
+                    Some(a) => a.clone(),
+                    None => state.store.usage_user_account(previous_id).await?,
+                };
+                let to = match users.get(user_id.as_str()) {
+                    Some(a) => a.clone(),
+                    None => state.store.usage_user_account(user_id).await?,
+                };
+                if let Some(from) = from.filter(|f| Some(f) != to.as_ref()) {
+                    if !owned(state, partner, &from, &mut checked).await? {
+                        return Err(ApiError::Forbidden(format!(
+                            "{}: user {previous_id:?} is grouped with an account that is not one of partner {partner:?}'s accounts; write key {} may not move it",
+                            at(),
+                            key.key_id
+                        )));
+                    }
+                }
+                users.insert(previous_id, to.clone());
+                match to {
+                    Some(a) => (a, false),
+                    None => continue,
+                }
             }
             UsageMessage::Event(UsageEvent { account_id: Some(a), .. }) => (a.clone(), true),
             UsageMessage::Event(UsageEvent { user_id: Some(u), .. }) | UsageMessage::Identify { user_id: u, .. } => {

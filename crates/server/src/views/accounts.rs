@@ -208,7 +208,7 @@ pub async fn export(
             text(&a.lifecycle_stage.as_deref().map(|s| super::stage_label(&journey, s, lang)).unwrap_or_default()),
             format!("{:.0}", a.mrr),
             format!("{:.0}", a.mrr * 12.0),
-            a.health_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            a.health_score.map(super::format::score).unwrap_or_default(),
             a.health_band.as_deref().map(|b| label("band", b, lang)).unwrap_or_default(),
         ])
         .map_err(csv_err)?;

@@ -88,7 +88,7 @@ fn view(c: &Cta, config: &CtaConfig, page: &Page, today: chrono::NaiveDate) -> C
         owner: c.owner_email.clone().unwrap_or_default(),
         due: c.due_on.map(|d| date(d, lang)).unwrap_or_default(),
         due_on: c.due_on.map(|d| d.to_string()).unwrap_or_default(),
-        overdue: c.status != kizuna_domain::ctas::CtaStatus::Closed && c.due_on.is_some_and(|d| d < today),
+        overdue: matches!(c.status, kizuna_domain::ctas::CtaStatus::Open | kizuna_domain::ctas::CtaStatus::InProgress) && c.due_on.is_some_and(|d| d < today),
         snoozed_until: c.snoozed_until.map(|d| date(d, lang)).unwrap_or_default(),
         snooze_reason: c.snooze_reason.clone().unwrap_or_default(),
         source_label: super::label("cta_source", c.source.as_str(), lang),

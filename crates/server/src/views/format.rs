@@ -12,9 +12,26 @@ pub fn yen(units: f64) -> String {
     money(units, "JPY")
 }
 
+/// A health score with one decimal, rounded down like the band (a red 49.96 reads 49.9, never
+/// 50.0). The scores are kept in hundredths; the nudge keeps 0.7 × 10 from flooring to 6.
+pub fn score(v: f64) -> String {
+    format!("{:.1}", ((v * 10.0) + 1e-9).floor() / 10.0)
+}
+
 /// A ratio as a percentage with one decimal, or an em dash when there is none.
 pub fn pct(v: Option<f64>) -> String {
     v.map(|x| format!("{:.1}%", x * 100.0)).unwrap_or_else(|| "—".into())
+}
+
+/// A figure with thousands grouped and at most one decimal: `1,234` / `17.5` / `-1,234.5`.
+pub fn number(v: f64) -> String {
+    let tenths = (v * 10.0).round() as i64;
+    let whole = group_thousands(tenths.unsigned_abs() / 10);
+    let sign = if tenths < 0 { "-" } else { "" };
+    match tenths.unsigned_abs() % 10 {
+        0 => format!("{sign}{whole}"),
+        d => format!("{sign}{whole}.{d}"),
+    }
 }
 
 pub fn count(n: u64) -> String {
@@ -58,6 +75,21 @@ fn datetime_in(tz: chrono_tz::Tz, t: chrono::DateTime<chrono::Utc>, lang: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_grouped_with_one_decimal() {
+        assert_eq!((number(1234.0), number(17.5), number(-1234.46), number(0.04), number(2.96)), ("1,234".into(), "17.5".into(), "-1,234.5".into(), "0".into(), "3".into()));
+    }
+
+    #[test]
+    fn scores_round_down_to_one_decimal() {
+        assert_eq!(score(49.96), "49.9", "red never reads 50.0");
+        assert_eq!((score(0.7), score(50.0), score(100.0), score(64.99)), ("0.7".into(), "50.0".into(), "100.0".into(), "64.9".into()));
+        for h in 0..=10_000 {
+            let v = h as f64 / 100.0;
+            assert_eq!(score(v), format!("{}.{}", h / 100, (h % 100) / 10), "{v}");
+        }
+    }
 
     #[test]
     fn times_in_the_business_zone() {

@@ -31,7 +31,7 @@ impl Badge {
             band: band.to_string(),
             band_label: page.t(&format!("band.{band}")),
             // One decimal, rounded down, so a 49.96 that is red never reads as 50.0.
-            score: format!("{:.1}", (score * 10.0).floor() / 10.0),
+            score: super::format::score(score),
             arrow,
             arrow_label: page.t(&format!("trend.{t}")),
         })
@@ -151,7 +151,7 @@ pub async fn panel(app: kizuna_app::App<'_>, page: &Page, id: &str, today: chron
         drags,
         changes,
         chart,
-        previous: v.previous.as_ref().map(|p| PreviousView { score: number(p.score), at: date(p.at, page.lang) }),
+        previous: v.previous.as_ref().map(|p| PreviousView { score: p.score.map(super::format::score).unwrap_or_else(|| "—".into()), at: date(p.at, page.lang) }),
         note: (!missing.is_empty()).then(|| page.t("health.missing_note").replace("%{count}", &missing.len().to_string())),
         change: v.score_change.map(|c| format!("{c:+.1}")),
     }))

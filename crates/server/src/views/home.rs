@@ -1,7 +1,7 @@
 //! The home (`/` for CSMs and managers, `/home` for anyone): what needs attention today and
 //! why, from the same use case as `GET /api/v1/home`.
 
-use super::format::{date, money};
+use super::format::{date, money, score};
 use super::{label, urlencode, Page};
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
@@ -17,6 +17,8 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     let app = App::new(state.store.as_ref(), &me);
     let home = app.home(&q).await?;
     let config = app.playbooks().await?;
+    // The measure that moved, by its name in the reader's language (usage metrics by their label).
+    let usage: HashMap<String, String> = app.usage_definitions().await?.metrics.iter().map(|m| (m.name.clone(), m.label_in(lang).to_string())).collect();
     let yen = |v: f64| money(v, "JPY");
     let account = |id: &str| format!("/accounts/{}", urlencode(id));
     let ctas: Vec<_> = home
@@ -35,7 +37,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
     let alerts: Vec<_> = home
         .alerts
         .iter()
-        .map(|a| minijinja::context! { account => a.name, href => account(&a.account_id), event => a.event, day => date(a.day, lang), last_week => a.last_week, baseline => a.baseline_median, drop => format!("{:.0}%", a.drop * 100.0) })
+        .map(|a| minijinja::context! { account => a.name, href => account(&a.account_id), event => a.event, day => date(a.day, lang), last_week => super::format::number(a.last_week), baseline => super::format::number(a.baseline_median), drop => format!("{:.0}%", a.drop * 100.0) })
         .collect();
     let renewals: Vec<_> = home
         .renewals
@@ -43,7 +45,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         .map(|r| {
             minijinja::context! {
                 account => r.name, href => account(&r.account_id), date => date(r.renewal_date, lang), days => r.days_left, arr => yen(r.arr),
-                band => r.health_band, score => r.health_score.map(|s| format!("{s:.1}")), owner => r.owner_email,
+                band => r.health_band, score => r.health_score.map(score), owner => r.owner_email,
             }
         })
         .collect();
@@ -52,8 +54,8 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         .iter()
         .map(|d| {
             minijinja::context! {
-                account => d.name, href => account(&d.account_id), score => format!("{:.1}", d.score), previous => format!("{:.1}", d.previous_score),
-                drop => format!("{:.1}", d.drop), band => d.band, drag => d.top_drag, drag_points => d.top_drag_points.map(|p| format!("{p:.1}")),
+                account => d.name, href => account(&d.account_id), score => score(d.score), previous => score(d.previous_score),
+                drop => format!("{:.1}", d.drop), band => d.band, drag => d.top_drag.as_deref().map(|k| super::health::measure_label(k, &page, &usage)), drag_points => d.top_drag_points.map(|p| format!("{p:.1}")),
             }
         })
         .collect();
@@ -93,10 +95,12 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
 fn evidence_line(e: &serde_json::Value, lang: &str) -> String {
     let ja = lang == "ja";
     if let (Some(s), Some(p)) = (e["score"].as_f64(), e["previous_score"].as_f64()) {
-        return if ja { format!("ヘルス {p:.1} → {s:.1}") } else { format!("health {p:.1} → {s:.1}") };
+        let (p, s) = (score(p), score(s));
+        return if ja { format!("ヘルス {p} → {s}") } else { format!("health {p} → {s}") };
     }
     if let Some(s) = e["score"].as_f64() {
-        return if ja { format!("ヘルス {s:.1}") } else { format!("health {s:.1}") };
+        let s = score(s);
+        return if ja { format!("ヘルス {s}") } else { format!("health {s}") };
     }
     if let (Some(ev), Some(d)) = (e["event"].as_str(), e["drop"].as_f64()) {
         return format!("{ev} −{:.0}%", d * 100.0);

@@ -25,8 +25,8 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
             minijinja::context! {
                 account_id => r.account_id, account => r.name, href => format!("/accounts/{}", urlencode(&r.account_id)), owner => r.owner_email,
                 date => date(r.renewal_date, lang), renewal_date => r.renewal_date.to_string(), days => r.days_left, arr => yen(r.arr),
-                band => r.health_band, score => r.health_score.map(|s| format!("{s:.1}")), trend => r.health_trend.map(|t| format!("{t:+.1}")),
-                risk => r.open_risk_ctas, churn => r.churn_probability.map(|p| format!("{:.0}%", p * 100.0)), last_contact => r.last_contact_at.map(|d| date(d, lang)), call => r.forecast_call,
+                band => r.health_band, score => r.health_score.map(super::format::score), trend => r.health_trend.map(|t| format!("{t:+.1}")),
+                risk => r.open_risk_ctas, churn => r.churn_probability.map(|p| format!("{:.1}%", p * 100.0)), last_contact => r.last_contact_at.map(|d| date(d, lang)), call => r.forecast_call,
             }
         })
         .collect();
@@ -35,7 +35,8 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         .iter()
         .map(|m| {
             let by: Vec<(String, String)> = m.by_call.iter().map(|(c, a)| (label("forecast_call", c, lang), yen(*a))).collect();
-            minijinja::context! { month => m.month, accounts => m.accounts, arr => yen(m.arr), by }
+            let shown = kizuna_domain::metrics::Month::parse(&m.month).map(|d| super::format::month(d.first_day(), lang)).unwrap_or_else(|| m.month.clone());
+            minijinja::context! { month => shown, accounts => m.accounts, arr => yen(m.arr), by }
         })
         .collect();
     let totals: Vec<(String, String)> = v.by_call.iter().map(|(c, a)| (label("forecast_call", c, lang), yen(*a))).collect();

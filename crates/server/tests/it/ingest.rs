@@ -141,15 +141,15 @@ async fn compressed_limits_and_bombs(db: TestDb) {
 /// rest of the API), 4xx for what a retry cannot fix.
 async fn errors_carry_code_and_message(db: TestDb) {
     let s = Server::new(&db.store).await;
-    let r = s.post("/v1/batch", &[], br#"{"batch": [{"type": "alias", "userId": "u"}]}"#.to_vec()).await;
+    let r = s.post("/v1/batch", &[], br#"{"batch": [{"type": "merge", "userId": "u"}]}"#.to_vec()).await;
     let j = r.json();
     assert_eq!((r.status, j["success"].as_bool(), j["code"].as_str()), (StatusCode::BAD_REQUEST, Some(false), Some("invalid_request")));
-    assert_eq!(j["message"], "batch[0]: type \"alias\" is not one of: track, identify, group, page, screen");
+    assert_eq!(j["message"], "batch[0]: type \"merge\" is not one of: track, identify, group, page, screen, alias");
     assert_eq!(j["message"], j["error"]);
     let anonymous = Request::post("/v1/batch").body(Body::from(batch_of(["x".to_string()]))).unwrap();
     let r = s.send(anonymous).await;
     assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
-    let r = s.post("/v1/alias", &[], b"{}".to_vec()).await;
+    let r = s.post("/v1/merge", &[], b"{}".to_vec()).await;
     assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
 
@@ -276,7 +276,46 @@ async fn partner_keys_and_ids(db: TestDb) {
     assert_eq!(ids, ["a", "e"], "nothing of a refused request");
 }
 
+/// Segment's browser library (analytics.js) as it posts from a customer's site: a CORS
+/// preflight, then one-letter paths with `text/plain` bodies carrying `writeKey`, and `/v1/b`
+/// for a batch; an alias in a batch is stored with the rest.
+async fn browser_paths_cors_and_alias(db: TestDb) {
+    let s = Server::new(&db.store).await;
+    let preflight = Request::options("/v1/t")
+        .header("origin", "https://app.customer.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let r = s.send(preflight).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    assert_eq!(r.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("*"));
+    assert!(r.headers.get("access-control-allow-methods").and_then(|v| v.to_str().ok()).is_some_and(|m| m.contains("POST")));
+    let browser = |uri: &str, body: String| {
+        Request::post(uri).header("origin", "https://app.customer.example").header("content-type", "text/plain").body(Body::from(body)).unwrap()
+    };
+    let key = &s.key;
+    let page = format!(r#"{{"type": "page", "anonymousId": "anon-9", "name": "Pricing", "messageId": "bp1", "writeKey": "{key}"}}"#);
+    let r = s.send(browser("/v1/p", page)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("*"));
+    let identify = format!(r#"{{"type": "identify", "userId": "bu1", "anonymousId": "anon-9", "traits": {{"email": "b@customer.example"}}, "messageId": "bi1", "writeKey": "{key}"}}"#);
+    assert_eq!(s.send(browser("/v1/i", identify)).await.status, StatusCode::OK);
+    let group = format!(r#"{{"type": "group", "userId": "bu1", "groupId": "BW1", "messageId": "bg1", "writeKey": "{key}"}}"#);
+    let r = s.send(browser("/v1/g", group)).await;
+    assert_eq!((r.status, r.json()["summary"]["attributed"].as_u64()), (StatusCode::OK, Some(1)), "the page before sign-in follows its user: {}", r.body);
+    let batch = format!(
+        r#"{{"writeKey": "{key}", "batch": [{{"type": "track", "userId": "bu1", "event": "login", "messageId": "bt1"}}, {{"type": "alias", "previousId": "old-bu1", "userId": "bu1", "messageId": "ba1"}}]}}"#
+    );
+    let r = s.send(browser("/v1/b", batch)).await;
+    assert_eq!((r.status, r.json()["summary"]["events"].as_u64(), r.json()["summary"]["aliases"].as_u64()), (StatusCode::OK, Some(1), Some(1)), "{}", r.body);
+    assert_eq!(db.store.usage_user_account("old-bu1").await.unwrap().as_deref(), Some("BW1"));
+    let ids: Vec<String> = stored_ids(&db.store).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["bp1", "bt1"]);
+}
+
 both_engines!(
+    browser_paths_cors_and_alias,
     compressed_bodies_on_every_endpoint,
     compressed_limits_and_bombs,
     errors_carry_code_and_message,

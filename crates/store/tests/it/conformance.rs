@@ -227,7 +227,7 @@ async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
         })
     };
     let batch = vec![
-        UsageMessage::Identify { user_id: "u1".into(), traits: serde_json::json!({"name": "佐藤"}), at: at("2026-11-01T00:00:00Z") },
+        UsageMessage::Identify { user_id: "u1".into(), anonymous_id: None, traits: serde_json::json!({"name": "佐藤"}), at: at("2026-11-01T00:00:00Z") },
         event("e1", "u1", None, "login", "2026-11-01T09:00:00Z", None),
         event("e2", "u2", None, "login", "2026-11-01T09:30:00Z", None),
         UsageMessage::Group { user_id: "u1".into(), account_id: "C1".into(), traits: serde_json::json!({}), at: at("2026-11-01T10:00:00Z") },
@@ -271,6 +271,35 @@ async fn usage_is_attributed_deduplicated_and_rolled_up(db: TestDb) {
     assert!(db.store.usage_message_counts().await.unwrap().iter().all(|(_, n)| *n == 1));
     assert_eq!(db.store.usage_message_counts().await.unwrap().len(), 6);
     assert!(db.store.get_account("C1", day("2026-11-01")).await.unwrap().is_some(), "accounts named by usage exist");
+}
+
+/// The browser's flow: pages before sign-in under an anonymous id, then an identify carrying
+/// both ids, then the group: the anonymous pages go to the account too. An alias after the
+/// user is grouped moves the old id's events at once; a later event of a linked id lands there.
+async fn anonymous_ids_follow_their_user(db: TestDb) {
+    use kizuna_domain::usage::{UsageEvent, UsageMessage};
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let page = |id: &str, user: &str, t: &str| {
+        UsageMessage::Event(UsageEvent { message_id: id.into(), user_id: Some(user.into()), account_id: None, event_type: "page".into(), at: at(t), value: None, properties: serde_json::json!({}) })
+    };
+    let first = vec![
+        page("p1", "anon-1", "2026-11-01T09:00:00Z"),
+        page("p2", "anon-1", "2026-11-01T09:01:00Z"),
+        UsageMessage::Identify { user_id: "u1".into(), anonymous_id: Some("anon-1".into()), traits: serde_json::json!({}), at: at("2026-11-01T09:02:00Z") },
+    ];
+    let s = db.store.ingest(&first).await.unwrap();
+    assert_eq!((s.unattributed, s.aliases), (2, 1), "nobody is grouped yet");
+    let group = UsageMessage::Group { user_id: "u1".into(), account_id: "C1".into(), traits: serde_json::json!({}), at: at("2026-11-01T09:03:00Z") };
+    let s = db.store.ingest(&[group]).await.unwrap();
+    assert_eq!(s.attributed, 2, "the anonymous pages follow their user");
+    assert_eq!(db.store.usage_user_account("anon-1").await.unwrap().as_deref(), Some("C1"));
+    // Already grouped: an alias attributes the old id's waiting events at once.
+    let s = db.store.ingest(&[page("p3", "old-7", "2026-11-02T09:00:00Z"), UsageMessage::Alias { previous_id: "old-7".into(), user_id: "u1".into(), at: at("2026-11-02T09:05:00Z") }]).await.unwrap();
+    assert_eq!((s.unattributed, s.attributed, s.aliases), (1, 1, 1));
+    assert_eq!(db.store.ingest(&[page("p4", "anon-1", "2026-11-02T10:00:00Z")]).await.unwrap().unattributed, 0, "a linked id's later event has its account");
+    let day = kizuna_store::testing::date;
+    let rows = db.store.usage_daily("C1", day("2026-11-01"), day("2026-11-02")).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.events).sum::<u64>(), 4);
 }
 
 /// A group commit writes several requests' events in shared inserts; each request still gets
@@ -351,6 +380,7 @@ async fn large_request_is_written_in_rounds(db: TestDb) {
 
 both_engines!(
     usage_is_attributed_deduplicated_and_rolled_up,
+    anonymous_ids_follow_their_user,
     large_request_is_written_in_rounds,
     group_commit_counts_each_request,
     group_commit_finds_events_stored_before,
