@@ -70,7 +70,7 @@ store_impl!(PgStore, PgTx, sqlx::Postgres, DIALECT);
 access_impl!(PgStore, sqlx::Postgres);
 jobs_impl!(PgStore, " FOR UPDATE SKIP LOCKED");
 outbox_impl!(PgStore);
-usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2");
+usage_impl!(PgStore, sqlx::Postgres, "INSERT INTO", "BEGIN", "attributes || $2", "(usage_users.traits::jsonb || excluded.traits::jsonb)::text");
 health_impl!(PgStore, sqlx::Postgres);
 accounts_impl!(PgStore, sqlx::Postgres);
 revenue_impl!(PgStore, sqlx::Postgres);

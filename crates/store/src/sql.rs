@@ -661,10 +661,13 @@ macro_rules! store_impl {
                             .push_bind(&r.currency);
                     });
                     qb.push(
+                        // An empty cell keeps what is stored, except end_date (empty: the period is
+                        // still active, as a renewal's export says) and currency (empty: JPY).
                         " ON CONFLICT (account_id, product, start_date) DO UPDATE SET end_date = excluded.end_date, \
-                         mrr_cents = excluded.mrr_cents, quantity = excluded.quantity, units = excluded.units, \
-                         bill_period_months = excluded.bill_period_months, discount = excluded.discount, \
-                         currency = excluded.currency",
+                         mrr_cents = excluded.mrr_cents, quantity = COALESCE(excluded.quantity, subscriptions.quantity), \
+                         units = COALESCE(excluded.units, subscriptions.units), \
+                         bill_period_months = COALESCE(excluded.bill_period_months, subscriptions.bill_period_months), \
+                         discount = COALESCE(excluded.discount, subscriptions.discount), currency = excluded.currency",
                     );
                     qb.build().execute(&mut *self.tx).await?;
                 }

@@ -344,7 +344,7 @@ store_impl!(SqliteStore, SqliteTx, sqlx::Sqlite, DIALECT);
 access_impl!(SqliteStore, sqlx::Sqlite);
 jobs_impl!(SqliteStore, "");
 outbox_impl!(SqliteStore);
-usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO", "BEGIN IMMEDIATE", "json_patch(attributes, $2)");
+usage_impl!(SqliteStore, sqlx::Sqlite, "INSERT OR IGNORE INTO", "BEGIN IMMEDIATE", "json_patch(attributes, $2)", "json_patch(usage_users.traits, excluded.traits)");
 health_impl!(SqliteStore, sqlx::Sqlite);
 accounts_impl!(SqliteStore, sqlx::Sqlite);
 revenue_impl!(SqliteStore, sqlx::Sqlite);

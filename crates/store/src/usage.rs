@@ -390,7 +390,7 @@ pub(crate) fn account_scope(account: Option<&str>) -> &'static str {
 /// transaction of its own. `$patch_attributes` merges the JSON object bound as `$2` into an
 /// account's attributes.
 macro_rules! usage_impl {
-    ($Store:ident, $Db:ty, $insert:literal, $begin:literal, $patch_attributes:literal) => {
+    ($Store:ident, $Db:ty, $insert:literal, $begin:literal, $patch_attributes:literal, $merge_traits:literal) => {
         #[async_trait::async_trait]
         impl $crate::usage::Usage for $Store {
             async fn ingest(&self, messages: &[kizuna_domain::usage::UsageMessage]) -> $crate::Result<kizuna_domain::usage::IngestSummary> {
@@ -681,11 +681,13 @@ macro_rules! usage_impl {
                             flush_events(tx, pending, summaries, state).await?;
                             link(tx, state, &mut groups, anonymous, user_id, *at, &mut summaries[r]).await?;
                         }
-                        sqlx::query(
+                        // A newer identify adds to the traits (Segment's rule): one that sends only
+                        // `plan` keeps the e-mail an earlier one gave. An older one is late news.
+                        sqlx::query(concat!(
                             "INSERT INTO usage_users (user_id, traits, seen_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (user_id) DO UPDATE SET traits = excluded.traits, seen_at = excluded.seen_at \
-                             WHERE excluded.seen_at >= usage_users.seen_at",
-                        )
+                             ON CONFLICT (user_id) DO UPDATE SET traits = ", $merge_traits, ", seen_at = excluded.seen_at \
+                             WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.traits = '{}'",
+                        ))
                         .bind(user_id)
                         .bind(traits.to_string())
                         .bind(*at)
@@ -766,10 +768,12 @@ macro_rules! usage_impl {
             at: chrono::DateTime<chrono::Utc>,
             summary: &mut kizuna_domain::usage::IngestSummary,
         ) -> $crate::Result<()> {
+            // The latest group wins, by the groups' own times (`grouped_at`): an identify sent
+            // later from another process does not make an earlier-queued group look stale.
             sqlx::query(
-                "INSERT INTO usage_users (user_id, account_id, seen_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, seen_at = excluded.seen_at \
-                 WHERE excluded.seen_at >= usage_users.seen_at OR usage_users.account_id IS NULL",
+                "INSERT INTO usage_users (user_id, account_id, seen_at, grouped_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET account_id = excluded.account_id, grouped_at = excluded.grouped_at \
+                 WHERE usage_users.account_id IS NULL OR usage_users.grouped_at IS NULL OR excluded.grouped_at >= usage_users.grouped_at",
             )
             .bind(user_id)
             .bind(account_id)

@@ -214,6 +214,15 @@ async fn identified_users_become_contacts(db: TestDb) {
         vec![("ann@example.com", Some("Ann Lee"), Some("CTO"), Some("2026-11-20".to_string())), ("bo@example.com", Some("Bo Kim"), None, None)],
         "u3 is grouped with no account: no contact"
     );
+    // Another process identifies u1 (only its plan) just after an earlier-queued group moved
+    // it to C2 was sent: the group still wins by its own time, and the e-mail is kept.
+    let identify = br#"{"userId": "u1", "traits": {"plan": "pro"}, "timestamp": "2026-11-21T12:00:03Z"}"#;
+    assert_eq!(s.post("/v1/identify", &[], identify.to_vec()).await.status, StatusCode::OK);
+    let group = br#"{"userId": "u1", "groupId": "C2", "timestamp": "2026-11-21T12:00:00Z"}"#;
+    assert_eq!(s.post("/v1/group", &[], group.to_vec()).await.status, StatusCode::OK);
+    assert_eq!(db.store.usage_user_account("u1").await.unwrap().as_deref(), Some("C2"));
+    let moved: Vec<String> = db.store.contacts("C2").await.unwrap().into_iter().map(|c| c.email).collect();
+    assert_eq!(moved, ["ann@example.com"], "traits add up: the plan did not erase the e-mail");
 }
 
 /// A write key bound to a partner writes only to that partner's accounts, and the accounts it

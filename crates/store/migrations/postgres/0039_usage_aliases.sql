@@ -7,3 +7,8 @@ CREATE TABLE usage_aliases (
     seen_at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX usage_aliases_user ON usage_aliases (user_id);
+
+-- When a user was last grouped, apart from when it was last identified (seen_at): the latest
+-- group wins by its own time, whatever identifies arrived in between.
+ALTER TABLE usage_users ADD COLUMN grouped_at TIMESTAMPTZ;
+UPDATE usage_users SET grouped_at = seen_at WHERE account_id IS NOT NULL;

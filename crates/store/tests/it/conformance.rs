@@ -40,6 +40,22 @@ async fn upsert_keeps_unsent_fields_and_merges_attributes(db: TestDb) {
     assert_eq!(got.attributes, serde_json::json!({"plan": "gold", "region": "関東"}));
 }
 
+/// A subscription re-imported from a file with fewer columns keeps what the file left empty
+/// (an annual contract stays annual), while its mrr and end come from the new row.
+async fn reimported_subscription_keeps_empty_cells(db: TestDb) {
+    let mut annual = sub("A1", "core", "2024-01-01", Some("2025-01-01"), 1000);
+    (annual.bill_period_months, annual.quantity, annual.units, annual.discount) = (Some(12), Some(20.0), Some("seats".into()), Some(0.1));
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[annual]).await.unwrap();
+    let renewed = SubscriptionRow { bill_period_months: None, ..sub("A1", "core", "2024-01-01", None, 1200) };
+    tx.upsert_subscriptions(&[renewed]).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = db.store.subscriptions("A1").await.unwrap();
+    assert_eq!(got.len(), 1);
+    let s = &got[0];
+    assert_eq!((s.end_date, s.mrr, s.bill_period_months, s.quantity, s.units.as_deref(), s.discount), (None, 1200.0, Some(12), Some(20.0), Some("seats"), Some(0.1)));
+}
+
 async fn abutting_periods_collapse_into_one_change(db: TestDb) {
     let mut tx = db.store.begin().await.unwrap();
     let created = tx
@@ -388,6 +404,7 @@ both_engines!(
     list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,
     abutting_periods_collapse_into_one_change,
+    reimported_subscription_keeps_empty_cells,
     dropped_transaction_leaves_nothing,
     reimport_is_idempotent,
     list_filters_sorts_and_pages,
