@@ -152,6 +152,17 @@ fn checked_id(field: &str, value: Option<String>) -> Result<Option<String>, Stri
     }
 }
 
+/// The value without NUL characters in its strings and keys: PostgreSQL's text and JSONB
+/// cannot hold one, and no name, e-mail or property means it.
+fn without_nul(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (if k.contains('\0') { k.replace('\0', "") } else { k }, without_nul(v))).collect()),
+        other => other,
+    }
+}
+
 /// A message's traits: `traits`, over `context.traits` (where some SDKs put identify's).
 fn traits(v: &Value) -> Result<Value, String> {
     let mut merged = serde_json::Map::new();
@@ -162,7 +173,7 @@ fn traits(v: &Value) -> Result<Value, String> {
             other => return Err(format!("{name} must be an object, not {other}")),
         }
     }
-    Ok(Value::Object(merged))
+    Ok(without_nul(Value::Object(merged)))
 }
 
 /// A time field of a message, if it has one.
@@ -173,9 +184,32 @@ fn time_field(v: &Value, k: &str) -> Result<Option<DateTime<Utc>>, String> {
 fn time_value(k: &str, v: &Value) -> Result<Option<DateTime<Utc>>, String> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => DateTime::parse_from_rfc3339(s).map(|t| Some(t.with_timezone(&Utc))).map_err(|_| format!("{k} {s:?} is not an ISO 8601 time")),
+        Value::String(s) => iso_time(s).map(Some).ok_or_else(|| format!("{k} {s:?} is not an ISO 8601 time")),
         other => Err(format!("{k} {other} is not an ISO 8601 time")),
     }
+}
+
+/// An ISO 8601 time as clients write it: RFC 3339; without an offset (UTC, as Segment reads
+/// it), with `T` or a space and any fraction; or a date alone (the start of that day in the
+/// business time zone, as the importer reads one).
+fn iso_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return Some(t.and_utc());
+        }
+    }
+    (s.len() == 10).then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).flatten().map(crate::time::start_of_day)
+}
+
+/// Segment's client-side libraries (browser, mobile): their `timestamp` is the device's clock,
+/// which Segment corrects with `sentAt`; the server-side ones' is used as sent.
+fn client_side(v: &Value) -> bool {
+    const CLIENT: [&str; 7] = ["analytics.js", "analytics-kotlin", "analytics-swift", "analytics-android", "analytics-ios", "analytics-react-native", "analytics-flutter"];
+    v["context"]["library"]["name"].as_str().is_some_and(|n| CLIENT.iter().any(|c| n.trim_start_matches("@segment/") == *c))
 }
 
 /// What a message's time is read against.
@@ -195,7 +229,8 @@ impl Clock {
 }
 
 /// When a message happened, by Segment's and RudderStack's rules (docs/usage.md, "When an event
-/// happened"): `timestamp` as sent (server-side libraries and the HTTP API set it); else the
+/// happened"): `timestamp` as sent (server-side libraries and the HTTP API set it), corrected
+/// like `originalTimestamp` when a client-side library (browser, mobile) sent it; else the
 /// device's `originalTimestamp` corrected for the device's clock skew with `sentAt` (the
 /// message's, else its batch's): received − (sentAt − originalTimestamp); else
 /// `originalTimestamp` as it is; else when it was received. Never after now: it cannot have
@@ -203,7 +238,12 @@ impl Clock {
 /// counted next year, not today.
 fn when(v: &Value, clock: Clock) -> Result<DateTime<Utc>, String> {
     if let Some(t) = time_field(v, "timestamp")? {
-        return Ok(t.min(clock.now));
+        let sent = time_field(v, "sentAt").ok().flatten().or(clock.batch_sent_at);
+        return Ok(match (client_side(v), clock.received, sent) {
+            (true, Some(received), Some(s)) => received.checked_sub_signed(s - t).unwrap_or(t),
+            _ => t,
+        }
+        .min(clock.now));
     }
     let time = match (time_field(v, "originalTimestamp")?, clock.received) {
         // `sentAt` only corrects: one that cannot be read corrects nothing.
@@ -230,7 +270,7 @@ fn message(kind: Kind, v: &Value, at: &str, clock: Clock) -> Result<UsageMessage
     let time = when(v, clock).map_err(bad)?;
     let object = |k: &str| match &v[k] {
         Value::Null => Ok(Value::Object(Default::default())),
-        o @ Value::Object(_) => Ok(o.clone()),
+        o @ Value::Object(_) => Ok(without_nul(o.clone())),
         other => Err(bad(format!("{k} must be an object, not {other}"))),
     };
     let need_user = || user.clone().ok_or_else(|| bad("needs a userId or an anonymousId".into()));
@@ -367,6 +407,30 @@ mod tests {
             UsageMessage::Identify { at, .. } | UsageMessage::Group { at, .. } | UsageMessage::Alias { at, .. } => at,
         }
         .to_rfc3339()
+    }
+
+    #[test]
+    fn nul_characters_leave_traits_and_properties() {
+        let g = r#"{"userId": "u1", "groupId": "C1", "traits": {"name": "A\u0000B", "k\u0000": ["x\u0000"]}}"#;
+        let UsageMessage::Group { traits, .. } = parse_single(Kind::Group, g.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!(traits, serde_json::json!({"name": "AB", "k": ["x"]}));
+        let t = r#"{"userId": "u1", "event": "e", "messageId": "m", "properties": {"q": "a\u0000"}}"#;
+        let UsageMessage::Event(e) = parse_single(Kind::Track, t.as_bytes(), now()).unwrap() else { panic!() };
+        assert_eq!(e.properties["q"], "a");
+    }
+
+    #[test]
+    fn a_browser_timestamp_is_corrected_and_iso_times_without_offset_are_read() {
+        // analytics.js sends the device's `timestamp` and `sentAt`: a laptop a day slow.
+        let browser = r#"{"userId": "u", "event": "login", "messageId": "m", "timestamp": "2026-11-22T23:59:00Z", "sentAt": "2026-11-23T00:00:00Z", "context": {"library": {"name": "analytics.js", "version": "npm:next-1.70.0"}}}"#;
+        assert_eq!(time_of(parse_single(Kind::Track, browser.as_bytes(), now()).unwrap()), "2026-11-23T23:59:00+00:00");
+        // A server library's timestamp is what happened (a backfill), corrected by nothing.
+        let server = browser.replace("analytics.js", "analytics-node");
+        assert_eq!(time_of(parse_single(Kind::Track, server.as_bytes(), now()).unwrap()), "2026-11-22T23:59:00+00:00");
+        for (sent, read) in [("2026-11-20T09:00:00", "2026-11-20T09:00:00+00:00"), ("2026-11-20 09:00:00.250", "2026-11-20T09:00:00.250+00:00"), ("2026-11-20", "2026-11-19T15:00:00+00:00")] {
+            let m = format!(r#"{{"userId": "u", "event": "x", "messageId": "m", "timestamp": "{sent}"}}"#);
+            assert_eq!(time_of(parse_single(Kind::Track, m.as_bytes(), now()).unwrap()), read, "{sent}");
+        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn segment_error(e: ApiError) -> Response {
             StatusCode::UNAUTHORIZED => "unauthorized",
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::NOT_FOUND => "not_found",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_encoding",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",

@@ -134,6 +134,8 @@ async fn compressed_limits_and_bombs(db: TestDb) {
     assert!(r.json()["message"].as_str().unwrap().starts_with("the request body is not valid gzip data"), "{}", r.body);
     let r = s.post("/v1/batch", &[("content-encoding", "br")], b"{}".to_vec()).await;
     assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_encoding")));
+    let r = s.post("/v1/batch", &gz, vec![0u8; 1100 << 10]).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{}", r.body);
     assert_eq!(stored_ids(&db.store).await.len(), 1, "only the message at the limit");
 }
 
