@@ -573,6 +573,20 @@ test('CTAs: a partner sees only its accounts\' CTAs', async () => {
   await admin.goto(`${server.base}/accounts/${account}`);
   assert.ok((await admin.locator('.timeline').innerText()).includes('値引き余地'), 'the vendor\'s team reads it');
   await shot(p, 'account-partner-timeline-ja');
+
+  // On its own account's CTA, a partner reads the comments shared with it, never the team's.
+  const own = ctas.ctas[0];
+  assert.ok(own, 'the partner\'s accounts have CTAs');
+  const comment = (body) => admin.request.post(`${server.base}/api/v1/ctas/${own.cta_id}/comments`, { data: body, headers: { origin: server.base } });
+  assert.equal((await comment({ body: '社内メモ: 値引きは最終手段', visibility: 'internal' })).status(), 201);
+  assert.equal((await comment({ body: '共有: 来週の定例で確認します', visibility: 'shared' })).status(), 201);
+  await p.goto(`${server.base}/ctas/${own.cta_id}`);
+  const thread = await p.locator('#comments').innerText();
+  assert.ok(thread.includes('来週の定例で確認します'), 'the shared comment');
+  assert.ok(!thread.includes('値引きは最終手段'), 'never the internal one');
+  assert.equal(await p.locator('#comments li[data-visibility=internal]').count(), 0, 'nor the demo\'s internal ones');
+  const viaApi = await (await p.request.get(`${server.base}/api/v1/ctas/${own.cta_id}`)).json();
+  assert.ok(viaApi.comments.every((c) => !c.internal), 'the API hides them too');
   await p.context().close();
   await admin.context().close();
 });

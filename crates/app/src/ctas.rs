@@ -151,7 +151,9 @@ pub async fn visible(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta
 pub async fn detail(store: &(impl Ctas + Accounts + ?Sized), actor: &Actor, cta_id: &str) -> Result<CtaDetail, AppError> {
     let mut cta = visible(store, actor, cta_id).await?;
     read_on(&mut cta, crate::today());
-    let comments = store.cta_comments(&cta.account_id, &cta.cta_id).await?;
+    // A partner reads the comments shared with it, never the team's internal ones.
+    let partner = actor.scope().is_some();
+    let comments = store.cta_comments(&cta.account_id, &cta.cta_id).await?.into_iter().filter(|c| !(partner && c.internal)).collect();
     Ok(CtaDetail { cta, comments })
 }
 
@@ -483,8 +485,17 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
 }
 
 /// Adds a comment to the CTA's thread, audited.
-pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor: &Actor, cta_id: &str, body: &str) -> Result<CtaComment, AppError> {
+/// `visibility`: `internal` (the team only; the default for staff) or `shared` (the account's
+/// partner reads it; a partner's own comments are always shared).
+pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor: &Actor, cta_id: &str, body: &str, visibility: Option<&str>) -> Result<CtaComment, AppError> {
     let cta = visible(store, actor, cta_id).await?;
+    let partner = actor.scope().is_some();
+    let internal = match (visibility.map(str::trim).filter(|v| !v.is_empty()).map(str::to_ascii_lowercase).as_deref(), partner) {
+        (None, partner) => !partner,
+        (Some("shared"), _) => false,
+        (Some("internal"), false) => true,
+        (Some(other), _) => return Err(CtaError::Field { field: "visibility", value: other.to_string(), expected: if partner { "shared".into() } else { "internal or shared".into() } }.into()),
+    };
     let body = body.trim();
     if body.is_empty() {
         return Err(CtaError::Field { field: "body", value: String::new(), expected: "a comment (1 to 10,000 characters)".into() }.into());
@@ -492,11 +503,11 @@ pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor
     let body = text("body", body, 10_000)?;
     let at = Utc::now();
     let mut tx = store.begin().await?;
-    let comment_id = tx.add_cta_comment(&cta.account_id, &cta.cta_id, &actor.id, &body, at).await?;
-    actor.audit(&mut *tx, "cta.comment", Some(&cta.cta_id), serde_json::json!({ "comment_id": comment_id })).await?;
+    let comment_id = tx.add_cta_comment(&cta.account_id, &cta.cta_id, &actor.id, &body, at, internal).await?;
+    actor.audit(&mut *tx, "cta.comment", Some(&cta.cta_id), serde_json::json!({ "comment_id": comment_id, "internal": internal })).await?;
     tx.upsert_activities(&[timeline_entry(&cta, &actor.id, "にコメント", "commented")]).await?;
     tx.commit().await?;
-    Ok(CtaComment { comment_id, author: actor.id.clone(), body, at })
+    Ok(CtaComment { comment_id, author: actor.id.clone(), body, at, internal })
 }
 
 #[cfg(test)]
@@ -598,7 +609,7 @@ pub async fn demo_month(store: &dyn kizuna_store::Store, until: NaiveDate) -> Re
         };
         apply_for_demo(store, &actor, c, change, until).await?;
         if i % 6 != 1 {
-            comment(store, &actor, &c.cta_id, notes[i % notes.len()]).await?;
+            comment(store, &actor, &c.cta_id, notes[i % notes.len()], None).await?;
         }
     }
     let mut q = kizuna_store::AccountQuery::new(until);
@@ -610,7 +621,7 @@ pub async fn demo_month(store: &dyn kizuna_store::Store, until: NaiveDate) -> Re
         let actor = Actor { id: a.owner_email.clone().unwrap_or_else(|| "cli".into()), name: String::new(), role: Role::Csm, partner_id: None, via_key: false };
         let n = NewCta { account_id: a.account_id.clone(), cta_type: "opportunity".into(), reason: "upsell".into(), title: Some("追加ライセンスの提案 / Propose more seats".into()), ..Default::default() };
         if let Ok(cta) = create(store, &actor, n).await {
-            comment(store, &actor, &cta.cta_id, "利用部門が拡大中。次回QBRで提案する。").await?;
+            comment(store, &actor, &cta.cta_id, "利用部門が拡大中。次回QBRで提案する。", None).await?;
         }
     }
     Ok(store.ctas(&CtaQuery { page: 1, per_page: 1, ..Default::default() }).await?.total)

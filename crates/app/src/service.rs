@@ -552,9 +552,9 @@ impl<'a> App<'a> {
         ctas::update(self.store, self.actor, id, change).await
     }
 
-    pub async fn comment_cta(&self, id: &str, body: &str) -> Result<CtaComment, AppError> {
+    pub async fn comment_cta(&self, id: &str, body: &str, visibility: Option<&str>) -> Result<CtaComment, AppError> {
         self.need(Permission::WriteActivities)?;
-        ctas::comment(self.store, self.actor, id, body).await
+        ctas::comment(self.store, self.actor, id, body, visibility).await
     }
 
     /// The CTA configuration (TOML) as saved, or the default.

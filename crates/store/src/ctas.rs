@@ -73,6 +73,8 @@ pub struct CtaComment {
     pub body: String,
     #[serde(serialize_with = "kizuna_domain::time::serde_local")]
     pub at: DateTime<Utc>,
+    /// For the vendor's team only; a shared one the account's partner reads too.
+    pub internal: bool,
 }
 
 /// Filters and page for the CTA list. Sorted by due date (none last), then priority (highest
@@ -386,8 +388,8 @@ macro_rules! ctas_impl {
                 }
 
                 async fn cta_comments(&self, account_id: &str, cta_id: &str) -> Result<Vec<$crate::ctas::CtaComment>> {
-                    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-                        "SELECT comment_id, author, body, at FROM cta_comments WHERE account_id = $1 AND cta_id = $2 ORDER BY comment_id",
+                    let rows: Vec<(i64, String, String, i64, bool)> = sqlx::query_as(
+                        "SELECT comment_id, author, body, at, internal FROM cta_comments WHERE account_id = $1 AND cta_id = $2 ORDER BY comment_id",
                     )
                     .bind(account_id)
                     .bind(cta_id)
@@ -395,11 +397,12 @@ macro_rules! ctas_impl {
                     .await?;
                     Ok(rows
                         .into_iter()
-                        .map(|(comment_id, author, body, at)| $crate::ctas::CtaComment {
+                        .map(|(comment_id, author, body, at, internal)| $crate::ctas::CtaComment {
                             comment_id,
                             author,
                             body,
                             at: chrono::DateTime::from_timestamp_millis(at).unwrap_or_default(),
+                            internal,
                         })
                         .collect())
                 }

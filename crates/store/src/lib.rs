@@ -247,7 +247,7 @@ pub trait Tx: Send {
     /// Deletes one of the user's views; whether it existed.
     async fn delete_view(&mut self, user_email: &str, view_id: &str) -> Result<bool>;
     /// Adds a comment to a CTA: its number within the CTA.
-    async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Result<i64>;
+    async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<chrono::Utc>, internal: bool) -> Result<i64>;
     /// An audit entry, committed with the change it records (or not at all).
     async fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
     /// A domain event, committed with the change that raised it (or not at all). Writing

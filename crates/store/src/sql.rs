@@ -1257,7 +1257,7 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<Utc>) -> Result<i64> {
+            async fn add_cta_comment(&mut self, account_id: &str, cta_id: &str, author: &str, body: &str, at: chrono::DateTime<Utc>, internal: bool) -> Result<i64> {
                 let next: i64 = sqlx::query_scalar(
                     "SELECT CAST(COALESCE(MAX(comment_id), 0) + 1 AS BIGINT) FROM cta_comments WHERE account_id = $1 AND cta_id = $2",
                 )
@@ -1265,13 +1265,14 @@ macro_rules! store_impl {
                 .bind(cta_id)
                 .fetch_one(&mut *self.tx)
                 .await?;
-                sqlx::query("INSERT INTO cta_comments (account_id, cta_id, comment_id, author, body, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query("INSERT INTO cta_comments (account_id, cta_id, comment_id, author, body, at, internal) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(account_id)
                     .bind(cta_id)
                     .bind(next)
                     .bind(author)
                     .bind(body)
                     .bind(at.timestamp_millis())
+                    .bind(internal)
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(next)

@@ -63,13 +63,15 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
     let worked = app.update_cta(id, done).await.unwrap();
     assert!(worked.tasks[0].done && worked.tasks[0].done_by.as_deref() == Some("csm@kizuna.example"));
     assert_eq!(worked.snoozed_until, None, "back in progress: no snooze");
-    app.comment_cta(id, "先方と電話。来週デモ。\n次回: 12/10").await.unwrap();
+    app.comment_cta(id, "先方と電話。来週デモ。\n次回: 12/10", None).await.unwrap();
+    app.comment_cta(id, "代理店と共有: 来週デモ", Some("shared")).await.unwrap();
     let close = CtaChange { status: Some("closed".into()), outcome: Some("success".into()), close_note: Some("解約回避".into()), ..Default::default() };
     let closed = app.update_cta(id, close).await.unwrap();
     assert_eq!((closed.status, closed.outcome), (CtaStatus::Closed, Some(Outcome::Success)));
 
     let detail = app.cta(id).await.unwrap();
-    assert_eq!(detail.comments.len(), 1);
+    assert_eq!(detail.comments.len(), 2);
+    assert_eq!((detail.comments[0].internal, detail.comments[1].internal), (true, false), "staff's comments are internal unless shared");
     assert_eq!(detail.comments[0].body, "先方と電話。来週デモ。\n次回: 12/10", "line breaks kept");
     assert_eq!((detail.cta.status, detail.cta.tasks.len()), (CtaStatus::Closed, 2));
     assert_eq!(app.ctas(&lookup(&[])).await.unwrap().total, 0, "closed ones are not active");
@@ -80,7 +82,7 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
     // Each change is on the account's timeline (opened, snoozed, started, a comment, closed,
     // opened again), and none of it is contact with the customer.
     let timeline: Vec<String> = s.activities("A1", 50, true).await.unwrap().into_iter().filter(|a| a.activity_id.starts_with("cta-log-")).filter_map(|a| a.subject).collect();
-    assert_eq!(timeline.len(), 6, "{timeline:?}");
+    assert_eq!(timeline.len(), 7, "{timeline:?}");
     assert!(timeline.iter().any(|t| t.contains("closed (success)") && t.contains("完了（成功）")), "{timeline:?}");
     assert!(timeline.iter().any(|t| t.contains("snoozed until 2099-01-05")), "{timeline:?}");
     let today = kizuna_app::today();
@@ -89,7 +91,7 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
 
     let (_, log) = s.audit_log(None, 1, 50).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("cta.")).collect();
-    assert_eq!(actions, ["cta.open", "cta.update", "cta.comment", "cta.update", "cta.update", "cta.open"], "newest first");
+    assert_eq!(actions, ["cta.open", "cta.update", "cta.comment", "cta.comment", "cta.update", "cta.update", "cta.open"], "newest first");
     assert_eq!(kinds_after(s, 0).await, ["cta.opened", "cta.updated", "cta.updated", "cta.closed", "cta.opened"]);
 
     // A partner sees its own accounts' CTAs only; a viewer may not work them.
@@ -98,6 +100,11 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
     assert!(matches!(App::new(s, &p2).cta(id).await, Err(AppError::Cta(CtaError::NotFound(_)))));
     let p1 = actor("p1@partner.example", Role::Partner, Some("P1"));
     assert_eq!(App::new(s, &p1).ctas(&lookup(&[("status", "all")])).await.unwrap().total, 2);
+    let seen: Vec<String> = App::new(s, &p1).cta(id).await.unwrap().comments.into_iter().map(|c| c.body).collect();
+    assert_eq!(seen, ["代理店と共有: 来週デモ"], "a partner reads only what is shared with it");
+    let reply = App::new(s, &p1).comment_cta(id, "承知しました", None).await.unwrap();
+    assert!(!reply.internal, "a partner's comment is shared");
+    assert!(App::new(s, &p1).comment_cta(id, "x", Some("internal")).await.is_err(), "a partner cannot hide a comment from itself");
     let viewer = actor("v@kizuna.example", Role::Viewer, None);
     assert!(matches!(App::new(s, &viewer).create_cta(new()).await, Err(AppError::Denied(Denied::Role(Role::Viewer)))));
     assert!(matches!(App::new(s, &csm).save_playbooks(kizuna_domain::ctas::DEFAULT).await, Err(AppError::Denied(_))), "CS Ops edits playbooks");

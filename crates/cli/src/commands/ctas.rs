@@ -152,7 +152,7 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
             };
             let cta = app.update_cta(&id, change).await?;
             if let Some(c) = comment {
-                app.comment_cta(&id, &c).await?;
+                app.comment_cta(&id, &c, None).await?;
             }
             eprintln!("{}: {}", cta.cta_id, cta.status);
         }

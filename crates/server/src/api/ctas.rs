@@ -72,6 +72,10 @@ pub async fn update(State(state): State<AppState>, me: Principal, Path(id): Path
 pub struct NewComment {
     /// 1 to 10,000 characters; line breaks are kept.
     pub body: String,
+    /// `internal` (the team only; staff's default) or `shared` (the account's partner reads it;
+    /// a partner's comments are always shared).
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/ctas/{id}/comments", tag = "ctas", params(("id" = String, Path, description = "The CTA id")), request_body = NewComment,
@@ -80,7 +84,7 @@ pub struct NewComment {
     security(("session" = [])))]
 pub async fn comment(State(state): State<AppState>, me: Principal, Path(id): Path<String>, body: Result<Json<NewComment>, JsonRejection>) -> Result<(StatusCode, Json<CtaComment>), ApiError> {
     let c = json_body(body, "comment")?;
-    Ok((StatusCode::CREATED, Json(App::new(state.store.as_ref(), &me).comment_cta(&id, &c.body).await?)))
+    Ok((StatusCode::CREATED, Json(App::new(state.store.as_ref(), &me).comment_cta(&id, &c.body, c.visibility.as_deref()).await?)))
 }
 
 /// The CTA configuration: types and reasons with their labels, playbooks, signal thresholds.

@@ -161,7 +161,7 @@ async fn render(state: &AppState, me: Principal, headers: &HeaderMap, id: &str, 
     let comments: Vec<_> = detail
         .comments
         .iter()
-        .map(|c| minijinja::context! { author => c.author, at => datetime(c.at, lang), body => c.body })
+        .map(|c| minijinja::context! { author => c.author, at => datetime(c.at, lang), body => c.body, internal => c.internal })
         .collect();
     let evidence = evidence_rows(&detail.cta.evidence, &page);
     let outcomes: Vec<(&str, String)> = kizuna_domain::ctas::Outcome::ALL.iter().map(|o| (o.as_str(), super::label("cta_outcome", o.as_str(), lang))).collect();
@@ -170,7 +170,7 @@ async fn render(state: &AppState, me: Principal, headers: &HeaderMap, id: &str, 
         state,
         "cta.html",
         minijinja::context! {
-            cta, tasks, comments, evidence, outcomes, can_work, action => format!("/ctas/{}", urlencode(id)),
+            cta, tasks, comments, evidence, outcomes, can_work, action => format!("/ctas/{}", urlencode(id)), me_partner => me.role == kizuna_domain::Role::Partner,
             error => error.map(|m| m.render(lang)), tomorrow => (today + chrono::Duration::days(1)).to_string(),
         },
         status,
@@ -210,7 +210,7 @@ pub async fn act(State(state): State<AppState>, me: Principal, headers: HeaderMa
     let app = App::new(state.store.as_ref(), &me);
     let change = |status: &str| CtaChange { status: Some(status.into()), ..Default::default() };
     let result = match field(&f, "do").as_deref() {
-        Some("comment") => app.comment_cta(&id, f.get("body").map(String::as_str).unwrap_or("")).await.map(drop),
+        Some("comment") => app.comment_cta(&id, f.get("body").map(String::as_str).unwrap_or(""), f.get("visibility").map(String::as_str)).await.map(drop),
         Some(action) => {
             let c = match action {
                 "start" => change("in_progress"),
