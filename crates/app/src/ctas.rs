@@ -343,9 +343,26 @@ pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized)
     }
     cta.created_by = Some(actor.id.clone());
     let mut tx = store.begin().await?;
-    open_in(&mut *tx, &actor.id, &cta).await?;
-    tx.commit().await?;
-    Ok(cta)
+    let written = match open_in(&mut *tx, &actor.id, &cta).await {
+        Ok(()) => tx.commit().await.map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => Ok(cta),
+        // Someone opened the same one a moment ago (after the check above): say which.
+        Err(AppError::Store(e)) if e.is_unique_violation() => Err(already_open(store, &cta).await),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a CTA another of its account, type, reason and scope already holds open.
+async fn already_open(store: &(impl Ctas + ?Sized), cta: &Cta) -> AppError {
+    let open = CtaQuery { account_id: Some(cta.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
+    let other = match store.ctas(&open).await {
+        Ok(page) => page.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope && c.cta_id != cta.cta_id).map(|c| c.cta_id).unwrap_or_default(),
+        Err(e) => return e.into(),
+    };
+    CtaError::AlreadyOpen { account: cta.account_id.clone(), cta_id: other }.into()
 }
 
 pub(crate) fn not_closed() -> Vec<CtaStatus> {
@@ -466,8 +483,14 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
         }
     }
     let mut tx = store.begin().await?;
-    if !tx.update_cta(&cta).await? {
-        return Err(CtaError::NotFound(cta_id.to_string()).into());
+    match tx.update_cta(&cta).await {
+        Ok(true) => {}
+        Ok(false) => return Err(CtaError::NotFound(cta_id.to_string()).into()),
+        Err(e) if e.is_unique_violation() => {
+            drop(tx);
+            return Err(already_open(store, &cta).await);
+        }
+        Err(e) => return Err(e.into()),
     }
     let mut detail = summary(&cta);
     detail["changed"] = serde_json::json!(changed);

@@ -424,6 +424,10 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
             }
             Action::Update { cta_id, reopen } => {
                 let Some(mut cta) = store.cta(&cta_id).await? else { continue };
+                // Read again just now: one a CSM closed or woke since the run looked is theirs.
+                if (reopen && cta.status != CtaStatus::Snoozed) || cta.status == CtaStatus::Closed {
+                    continue;
+                }
                 if s.cta_type == RENEWAL.0 && cta.signal_key != s.key {
                     next_renewal(config, &mut cta, s, opened_on)?;
                 }

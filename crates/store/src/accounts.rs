@@ -398,7 +398,9 @@ macro_rules! accounts_impl {
                         let rows: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = qb.build_query_as().fetch_all(self.pool()).await?;
                         g.last_contact.extend(rows.into_iter().filter_map(|(a, t)| Some((a, t?))));
 
-                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(day) FROM usage_daily WHERE day <= ");
+                        // A day some user was active (the rollup of users by day): an
+                        // integration's events without a user (a nightly sync) are not a login.
+                        let mut qb = QueryBuilder::<$Db>::new("SELECT account_id, MAX(day) FROM usage_daily_users WHERE day <= ");
                         qb.push_bind(<$Store as Engine>::day_value(on)).push(" AND account_id IN (");
                         in_list(&mut qb);
                         qb.push(" GROUP BY account_id");

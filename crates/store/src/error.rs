@@ -73,6 +73,12 @@ impl StoreError {
 }
 
 impl StoreError {
+    /// A row a unique index allows once was written twice (two people opening the same CTA at
+    /// the same moment): the caller says what is already there.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+
     /// The transaction lost to a concurrent one (PostgreSQL: deadlock detected, serialization
     /// failure): the same transaction, run again, usually succeeds. Servers sharing one database
     /// writing the same rows at once (the same account's usage rollups) meet this.

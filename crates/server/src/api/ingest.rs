@@ -120,8 +120,9 @@ async fn single(State(state): State<AppState>, headers: HeaderMap, Path(kind): P
     let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let kind = Kind::parse(&kind).ok_or_else(|| ApiError::NotFound(format!("/v1/{kind}: use track, identify, group, page, screen, alias or batch")))?;
     let message = segment::parse_single(kind, &body, chrono::Utc::now())?;
-    partner_accounts(&state, &key, std::slice::from_ref(&message), false).await?;
-    let summary = state.ingestor.ingest(vec![message]).await?;
+    let created = partner_accounts(&state, &key, std::slice::from_ref(&message), false).await?;
+    let mut summary = state.ingestor.ingest(vec![message]).await?;
+    summary.accounts_created += created;
     Ok(Json(Accepted { success: true, summary }))
 }
 
@@ -151,8 +152,9 @@ async fn accept_batch(state: AppState, headers: HeaderMap, body: Bytes) -> Resul
     let body = decoded(&headers, body, MAX_BATCH_BYTES)?;
     let key = write_key(&headers, segment::body_write_key(&body), &state).await?;
     let messages = segment::parse_batch(&body, chrono::Utc::now())?;
-    partner_accounts(&state, &key, &messages, true).await?;
-    let summary = state.ingestor.ingest(messages).await?;
+    let created = partner_accounts(&state, &key, &messages, true).await?;
+    let mut summary = state.ingestor.ingest(messages).await?;
+    summary.accounts_created += created;
     Ok(Json(Accepted { success: true, summary }))
 }
 
@@ -161,12 +163,16 @@ async fn accept_batch(state: AppState, headers: HeaderMap, body: Bytes) -> Resul
 /// (`groupId`, `context.groupId`), else the one its user is grouped with (by a group earlier in
 /// the request, or before), as the writer attributes it; an identify makes a contact there. A
 /// group may not move a user out of an account that is not the partner's. An
-/// account named that does not exist yet is created bound to the partner (before the events,
-/// so the writer, which creates accounts unbound, finds it). Keys of the whole company skip
-/// this: their path stays as it was.
-async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessage], batch: bool) -> Result<(), ApiError> {
-    let Some(partner) = &key.partner_id else { return Ok(()) };
+/// account named that does not exist yet is created bound to the partner once every message
+/// passed (a refused request creates nothing), before the events are written, so the writer,
+/// which creates accounts unbound, finds it; how many is returned for the summary. Keys of the
+/// whole company skip this: their path stays as it was.
+async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessage], batch: bool) -> Result<u64, ApiError> {
+    let Some(partner) = &key.partner_id else { return Ok(0) };
     let mut checked: HashMap<String, bool> = HashMap::new();
+    // Accounts named that do not exist yet: created bound to the partner once every message
+    // passed, so a refused request creates nothing.
+    let mut missing: Vec<String> = Vec::new();
     let mut users: HashMap<&str, Option<String>> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
         let at = || if batch { format!("batch[{i}]") } else { "message".to_string() };
@@ -232,7 +238,13 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
         let ours = match checked.get(&account) {
             Some(ours) => *ours,
             None => {
-                let ours = partner_account(state, partner, &account).await?;
+                let ours = match state.store.get_account(&account, kizuna_app::today()).await? {
+                    Some(a) => a.partner_id.as_deref() == Some(partner.as_str()),
+                    None => {
+                        missing.push(account.clone());
+                        true
+                    }
+                };
                 checked.insert(account.clone(), ours);
                 ours
             }
@@ -248,7 +260,14 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
             )));
         }
     }
-    Ok(())
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<AccountRow> = missing.iter().map(|a| AccountRow { account_id: a.clone(), partner_id: Some(partner.to_string()), ..Default::default() }).collect();
+    let mut tx = state.store.begin().await?;
+    let created = tx.upsert_accounts(&rows).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 /// Whether an existing `account` is the partner's (one that does not exist is no one's).
@@ -259,20 +278,6 @@ async fn owned(state: &AppState, partner: &str, account: &str, checked: &mut Has
     let ours = state.store.get_account(account, kizuna_app::today()).await?.is_none_or(|a| a.partner_id.as_deref() == Some(partner));
     checked.insert(account.to_string(), ours);
     Ok(ours)
-}
-
-/// Whether `account` is the partner's, creating it bound to the partner when it does not exist.
-async fn partner_account(state: &AppState, partner: &str, account: &str) -> Result<bool, ApiError> {
-    match state.store.get_account(account, kizuna_app::today()).await? {
-        Some(a) => Ok(a.partner_id.as_deref() == Some(partner)),
-        None => {
-            let row = AccountRow { account_id: account.to_string(), partner_id: Some(partner.to_string()), ..Default::default() };
-            let mut tx = state.store.begin().await?;
-            tx.upsert_accounts(&[row]).await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-    }
 }
 
 /// The body as sent, or decompressed as its `Content-Encoding` says. At most `limit + 1` bytes

@@ -46,6 +46,7 @@ pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderM
         minijinja::context! {
             rows, months, totals, calls, arr => yen(v.arr), from => v.from.to_string(), to => v.to.to_string(),
             owner => q.get("owner").cloned().unwrap_or_else(|| if me.role == kizuna_domain::Role::Csm { "me".into() } else { String::new() }),
+            list_from => q.get("from").cloned(), list_to => q.get("to").cloned(),
         },
     )
 }
@@ -62,5 +63,11 @@ pub async fn set_call(State(state): State<AppState>, me: Principal, headers: Hea
         note: f.get("note").cloned(),
     };
     App::new(state.store.as_ref(), &me).set_renewal_call(&account, c).await?;
-    Ok(Redirect::to(&format!("/renewals#{}", urlencode(&account))).into_response())
+    // Back to the list as it was filtered (whose book, which dates), at the row.
+    let kept: Vec<String> = ["owner", "from", "to"]
+        .iter()
+        .filter_map(|k| f.get(&format!("list_{k}")).map(|v| format!("{k}={}", urlencode(v))))
+        .collect();
+    let query = if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) };
+    Ok(Redirect::to(&format!("/renewals{query}#{}", urlencode(&account))).into_response())
 }

@@ -247,6 +247,11 @@ async fn partner_keys_and_ids(db: TestDb) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let today = kizuna_store::testing::date("2026-11-21");
     assert_eq!(db.store.get_account("NEW-1", today).await.unwrap().unwrap().partner_id.as_deref(), Some("P-ALPHA"), "created bound to the partner");
+    assert_eq!(r.json()["summary"]["accounts_created"].as_u64(), Some(1), "and counted");
+    // A request refused for one message creates no account for another.
+    let half = r#"{"batch": [{"type": "group", "userId": "u8", "groupId": "NEW-2"}, {"type": "track", "userId": "u8", "event": "login", "messageId": "h", "context": {"groupId": "THEIRS"}}]}"#;
+    assert_eq!(s.post("/v1/batch", &[], half.as_bytes().to_vec()).await.status, StatusCode::FORBIDDEN);
+    assert!(db.store.get_account("NEW-2", today).await.unwrap().is_none(), "nothing of a refused request");
     let theirs = r#"{"batch": [{"type": "track", "userId": "u1", "event": "login", "messageId": "b"},
         {"type": "track", "userId": "u1", "event": "login", "messageId": "c", "context": {"groupId": "THEIRS"}}]}"#;
     let r = s.post("/v1/batch", &[], theirs.as_bytes().to_vec()).await;

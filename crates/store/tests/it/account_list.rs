@@ -175,10 +175,20 @@ async fn glances_of_a_page(db: TestDb) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // An integration's nightly sync, sent without a user, is nobody's login.
+    let sync = |id: &str, account: &str| {
+        let mut m = usage_event(id.into(), account, "", "api_sync", d("2026-05-30"));
+        if let kizuna_domain::usage::UsageMessage::Event(e) = &mut m {
+            e.user_id = None;
+        }
+        m
+    };
     let mut tx = db.store.begin().await.unwrap();
     tx.ingest_usage(&[
         usage_event("e1".into(), "A1", "u1", "login", d("2026-05-25")),
         usage_event("e2".into(), "A1", "u1", "login", d("2026-06-10")),
+        sync("s1", "A1"),
+        sync("s2", "A2"),
     ])
     .await
     .unwrap();
@@ -187,7 +197,7 @@ async fn glances_of_a_page(db: TestDb) {
     let g = db.store.account_glances(&["A1".into(), "A2".into()], d("2026-06-01")).await.unwrap();
     assert_eq!(g.terms.len(), 1);
     assert_eq!(g.last_contact.get("A1").map(|t| kizuna_domain::time::local_day(*t)), Some(d("2026-05-20")), "not the ticket, not the future call");
-    assert_eq!(g.last_active.get("A1"), Some(&d("2026-05-25")), "not a day after the list's");
+    assert_eq!(g.last_active.get("A1"), Some(&d("2026-05-25")), "not a day after the list's, nor the sync's day");
     assert!(!g.last_active.contains_key("A2") && !g.last_contact.contains_key("A2"));
     assert!(g.open_ctas.is_empty());
 }
