@@ -322,9 +322,8 @@ pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized)
     let account = visible_account(store, actor, n.account_id.trim(), today).await?;
     let config = config(store).await?;
     let mut cta = new_cta(&config, &Owned::from(&account), n.cta_type.trim(), n.reason.trim(), today, Source::Manual)?;
-    let open = CtaQuery { account_id: Some(account.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
-    if let Some(existing) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope) {
-        return Err(CtaError::AlreadyOpen { account: account.account_id, cta_id: existing.cta_id }.into());
+    if let Some(existing) = open_twin(store, &cta).await? {
+        return Err(CtaError::AlreadyOpen { account: account.account_id, cta_id: existing }.into());
     }
     if let Some(t) = n.title.as_deref().filter(|t| !t.trim().is_empty()) {
         cta.title = text("title", t, 200)?;
@@ -355,14 +354,19 @@ pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized)
     }
 }
 
-/// The error for a CTA another of its account, type, reason and scope already holds open.
-async fn already_open(store: &(impl Ctas + ?Sized), cta: &Cta) -> AppError {
+/// The other CTA of this one's account, type, reason and scope that is not closed, if any
+/// (one may be open at a time).
+async fn open_twin(store: &(impl Ctas + ?Sized), cta: &Cta) -> Result<Option<String>, AppError> {
     let open = CtaQuery { account_id: Some(cta.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
-    let other = match store.ctas(&open).await {
-        Ok(page) => page.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope && c.cta_id != cta.cta_id).map(|c| c.cta_id).unwrap_or_default(),
-        Err(e) => return e.into(),
-    };
-    CtaError::AlreadyOpen { account: cta.account_id.clone(), cta_id: other }.into()
+    Ok(store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope && c.cta_id != cta.cta_id).map(|c| c.cta_id))
+}
+
+/// The error for a CTA another one already holds open (found after a unique index said so).
+async fn already_open(store: &(impl Ctas + ?Sized), cta: &Cta) -> AppError {
+    match open_twin(store, cta).await {
+        Ok(other) => CtaError::AlreadyOpen { account: cta.account_id.clone(), cta_id: other.unwrap_or_default() }.into(),
+        Err(e) => e,
+    }
 }
 
 pub(crate) fn not_closed() -> Vec<CtaStatus> {
@@ -477,9 +481,8 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
     let was = cta.status;
     let changed = apply(&mut cta, &change, &actor.id, crate::today())?;
     if was == CtaStatus::Closed && cta.status != CtaStatus::Closed {
-        let open = CtaQuery { account_id: Some(cta.account_id.clone()), cta_type: Some(cta.cta_type.clone()), statuses: not_closed(), page: 1, per_page: 500, ..Default::default() };
-        if let Some(other) = store.ctas(&open).await?.ctas.into_iter().find(|c| c.reason == cta.reason && c.scope == cta.scope && c.cta_id != cta.cta_id) {
-            return Err(CtaError::AlreadyOpen { account: cta.account_id, cta_id: other.cta_id }.into());
+        if let Some(other) = open_twin(store, &cta).await? {
+            return Err(CtaError::AlreadyOpen { account: cta.account_id, cta_id: other }.into());
         }
     }
     let mut tx = store.begin().await?;
