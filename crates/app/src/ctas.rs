@@ -34,6 +34,16 @@ pub enum CtaError {
     NoTask(i64),
     #[error("{0} is too long")]
     TooLong(&'static str),
+    /// The CTA changed after the copy the change was made to was read (409): the change is not
+    /// written over the other one.
+    #[error("CTA {cta_id} was changed at {at} after the copy this change was made to (revision {revision}); read it again and make the change there")]
+    Changed { cta_id: String, at: String, revision: i64 },
+}
+
+/// [`CtaError::Changed`] for the CTA as it is now.
+fn changed_since(now: &Cta, revision: i64) -> AppError {
+    let at = now.updated_at.with_timezone(&kizuna_domain::time::zone()).format("%Y-%m-%d %H:%M:%S").to_string();
+    CtaError::Changed { cta_id: now.cta_id.clone(), at, revision }.into()
 }
 
 /// A CTA opened by hand.
@@ -79,6 +89,10 @@ pub struct CtaChange {
     /// Tasks to mark done (`true`) or open again (`false`).
     #[serde(default)]
     pub tasks: Vec<TaskChange>,
+    /// The CTA's `revision` this change was made to: when it has changed since, the change is
+    /// refused (409) instead of undoing the other one. Without it the change applies to the
+    /// CTA as it is.
+    pub revision: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -219,6 +233,7 @@ pub(crate) fn new_cta(config: &CtaConfig, account: &Owned, cta_type: &str, reaso
         created_by: None,
         created_at: now,
         updated_at: now,
+        revision: now.timestamp_millis(),
         closed_at: None,
         outcome: None,
         close_note: None,
@@ -375,6 +390,9 @@ pub(crate) fn not_closed() -> Vec<CtaStatus> {
 
 /// Applies a change to a CTA (pure: checked against `today`); the names of what changed.
 pub fn apply(cta: &mut Cta, c: &CtaChange, actor_id: &str, today: NaiveDate) -> Result<Vec<&'static str>, AppError> {
+    if let Some(r) = c.revision.filter(|r| *r != cta.revision) {
+        return Err(changed_since(cta, r));
+    }
     let mut changed = Vec::new();
     let now = Utc::now();
     if let Some(t) = c.title.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -471,7 +489,7 @@ pub fn apply(cta: &mut Cta, c: &CtaChange, actor_id: &str, today: NaiveDate) -> 
             changed.push("status");
         }
     }
-    cta.updated_at = now;
+    cta.touch(now);
     Ok(changed)
 }
 
@@ -487,8 +505,15 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
     }
     let mut tx = store.begin().await?;
     match tx.update_cta(&cta).await {
-        Ok(true) => {}
-        Ok(false) => return Err(CtaError::NotFound(cta_id.to_string()).into()),
+        Ok(true) => cta.revision = cta.updated_at.timestamp_millis(),
+        // Changed (or deleted) by someone else between the read above and this write.
+        Ok(false) => {
+            drop(tx);
+            return Err(match store.cta(cta_id).await? {
+                Some(now) => changed_since(&now, cta.revision),
+                None => CtaError::NotFound(cta_id.to_string()).into(),
+            });
+        }
         Err(e) if e.is_unique_violation() => {
             drop(tx);
             return Err(already_open(store, &cta).await);
@@ -553,6 +578,26 @@ mod tests {
         assert_eq!(c.tasks.len(), 3);
         assert_eq!(c.tasks[0].owner_email.as_deref(), Some("csm@x.jp"));
         assert_eq!((c.tasks[2].owner_role.as_str(), c.tasks[2].owner_email.as_deref()), ("manager", None), "the manager's task waits for one");
+    }
+
+    #[test]
+    fn a_change_moves_the_revision_and_one_to_an_older_copy_is_refused() {
+        let today: NaiveDate = "2026-12-04".parse().unwrap();
+        let mut c = cta();
+        let read = c.revision;
+        let change = CtaChange { priority: Some("low".into()), revision: Some(read), ..Default::default() };
+        apply(&mut c, &change, "csm@x.jp", today).unwrap();
+        assert!(c.updated_at.timestamp_millis() > read, "even within the same millisecond");
+        assert_eq!(c.revision, read, "kept until the write lands");
+        let mut newer = c.clone();
+        newer.revision = read + 5;
+        let before = newer.clone();
+        let close = CtaChange { status: Some("closed".into()), outcome: Some("lost".into()), revision: Some(read), ..Default::default() };
+        match apply(&mut newer, &close, "csm@x.jp", today) {
+            Err(AppError::Cta(CtaError::Changed { revision, .. })) => assert_eq!(revision, read),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(newer, before, "nothing applied");
     }
 
     #[test]

@@ -146,21 +146,26 @@ async fn wake_snoozed(store: &(impl Ctas + UnitOfWork + ?Sized), at: NaiveDate) 
         return Ok(0);
     }
     let mut tx = store.begin().await?;
+    let mut woken = 0;
     for mut cta in due.iter().cloned() {
         let until = cta.snoozed_until;
         cta.status = CtaStatus::Open;
         cta.snoozed_until = None;
         cta.snooze_reason = None;
-        cta.updated_at = Utc::now();
-        tx.update_cta(&cta).await?;
+        cta.touch(Utc::now());
+        // Changed by someone since it was read: theirs stands.
+        if !tx.update_cta(&cta).await? {
+            continue;
+        }
         let mut detail = summary(&cta);
         detail["changed"] = json!(["status"]);
         detail["snoozed_until"] = json!(until);
         tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
         tx.emit(NewEvent { kind: "cta.updated", account_id: Some(&cta.account_id), payload: detail }).await?;
+        woken += 1;
     }
     tx.commit().await?;
-    Ok(due.len())
+    Ok(woken)
 }
 
 /// How old the stored churn forecast may be before the daily run refits it.
@@ -437,10 +442,13 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                     cta.status = CtaStatus::Open;
                     cta.snoozed_until = None;
                     cta.snooze_reason = None;
-                    summary.reopened += 1;
                 }
-                cta.updated_at = Utc::now();
-                tx.update_cta(&cta).await?;
+                cta.touch(Utc::now());
+                // Changed by someone since it was read just now: theirs stands.
+                if !tx.update_cta(&cta).await? {
+                    continue;
+                }
+                summary.reopened += usize::from(reopen);
                 let mut detail = summary_of(&cta, reopen);
                 tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
                 if reopen {

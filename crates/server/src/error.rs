@@ -70,6 +70,9 @@ pub enum ApiError {
     /// Was there and is no more: an expired shared link (410).
     #[error("{0}")]
     Gone(Msg),
+    /// Changed by someone else since the caller read it (409): read it again.
+    #[error("{0}")]
+    Conflict(Msg),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -145,6 +148,9 @@ impl From<kizuna_app::AppError> for ApiError {
                     CtaError::Field { field, value, expected } => ApiError::Invalid(Msg::new("err.cta_field").arg("field", field).arg("value", value).arg("expected", expected)),
                     CtaError::NoTask(n) => ApiError::Invalid(Msg::new("err.cta_task").arg("id", n)),
                     CtaError::TooLong(field) => ApiError::Invalid(Msg::new("err.cta_long").arg("field", field)),
+                    CtaError::Changed { cta_id, at, revision } => {
+                        ApiError::Conflict(Msg::new("err.cta_changed").arg("id", cta_id).arg("at", at).arg("revision", revision))
+                    }
                 }
             }
             AppError::Onboarding(o) => {
@@ -264,6 +270,7 @@ impl ApiError {
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -316,7 +323,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = self.public_message();
         let msg = match &self {
-            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) | ApiError::Gone(m) | ApiError::TooLarge(m) | ApiError::TooMany(m, _) | ApiError::Busy(m) => {
+            ApiError::Invalid(m) | ApiError::Denied(m) | ApiError::Missing(m) | ApiError::Gone(m) | ApiError::Conflict(m) | ApiError::TooLarge(m) | ApiError::TooMany(m, _) | ApiError::Busy(m) => {
                 Some(m.clone())
             }
             _ => None,
@@ -420,6 +427,7 @@ mod tests {
             invalid("capacity.csms_per_ops", Problem::NotPositive(0.0)),
             invalid("capacity.automation_factor", Problem::NotShare(1.5)),
             invalid("budget.roi.expansion_attribution", Problem::NotFraction(2.0)),
+            invalid("budget.headcount[0].loaded_cost_per_year", Problem::NotAmount(-1.0)),
             invalid("hiring.months", Problem::Months(0)),
             invalid("hiring.start_month", Problem::NotMonth("2026-13".into())),
             invalid("hiring.new_accounts_per_month", Problem::NewAccounts),

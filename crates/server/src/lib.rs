@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::routes(state.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(edge::BODY_LIMIT))
         .layer(auth::layer(state.store.clone(), state.secure_cookies))
-        .layer(middleware::from_fn(views::csrf::guard))
+        .layer(middleware::from_fn_with_state(state.secure_cookies, views::csrf::guard))
         .layer(middleware::from_fn(edge::bounded_input))
         .layer(middleware::from_fn_with_state(state.secure_cookies, secure_cookies))
         .layer(middleware::from_fn(security_headers))

@@ -43,6 +43,10 @@ pub struct Cta {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "kizuna_domain::time::serde_local")]
     pub updated_at: DateTime<Utc>,
+    /// Changes with every write (the last write's time in milliseconds). A change names the
+    /// revision it was made to; one made to an older copy is refused, not written over
+    /// whatever changed since.
+    pub revision: i64,
     #[serde(serialize_with = "kizuna_domain::time::serde_local_opt")]
     pub closed_at: Option<DateTime<Utc>>,
     pub outcome: Option<Outcome>,
@@ -217,6 +221,15 @@ fn bad(column: &'static str, value: String) -> crate::StoreError {
     crate::StoreError::BadStoredValue { column, value, expected: "a value Kizuna wrote".into() }
 }
 
+impl Cta {
+    /// Marks a change made now to this copy: `updated_at` moves past the revision it was made
+    /// to (by a millisecond at least, so two writes in one millisecond still differ), and
+    /// `revision` is kept until the write lands ([`crate::Tx::update_cta`] checks it).
+    pub fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now.max(time(self.revision + 1));
+    }
+}
+
 impl CtaRow {
     pub(crate) fn into_cta(self, tasks: Vec<CtaTask>) -> Result<Cta> {
         Ok(Cta {
@@ -240,6 +253,7 @@ impl CtaRow {
             created_by: self.created_by,
             created_at: time(self.created_at),
             updated_at: time(self.updated_at),
+            revision: self.updated_at,
             closed_at: self.closed_at.map(time),
             close_note: self.close_note,
             tasks,

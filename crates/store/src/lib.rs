@@ -228,7 +228,9 @@ pub trait Tx: Send {
     /// A new CTA with its tasks (`account_name` is not stored). Fails when the account already
     /// has a CTA of the same type and reason that is not closed.
     async fn insert_cta(&mut self, cta: &Cta) -> Result<()>;
-    /// Writes every field of a stored CTA and replaces its tasks; false when there is none.
+    /// Writes every field of a stored CTA and replaces its tasks, if it is still at
+    /// `cta.revision` (the copy the change was made to); false when there is none, or when it
+    /// has changed since (nothing is written then).
     async fn update_cta(&mut self, cta: &Cta) -> Result<bool>;
     /// Sets (or replaces) the forecast call on an account's renewal.
     async fn set_renewal_call(&mut self, call: &RenewalCall) -> Result<()>;

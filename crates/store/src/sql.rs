@@ -1063,7 +1063,7 @@ macro_rules! store_impl {
                 let n = sqlx::query(
                     "UPDATE ctas SET title = $3, priority = $4, status = $5, owner_email = $6, due_on = $7, snoozed_until = $8, \
                      snooze_reason = $9, evidence = $10, signal_key = $11, updated_at = $12, closed_at = $13, outcome = $14, close_note = $15 \
-                     WHERE account_id = $1 AND cta_id = $2",
+                     WHERE account_id = $1 AND cta_id = $2 AND updated_at = $16",
                 )
                 .bind(&c.account_id)
                 .bind(&c.cta_id)
@@ -1080,6 +1080,7 @@ macro_rules! store_impl {
                 .bind(c.closed_at.map(|t| t.timestamp_millis()))
                 .bind(c.outcome.map(|o| o.as_str()))
                 .bind(&c.close_note)
+                .bind(c.revision)
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();

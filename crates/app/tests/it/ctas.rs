@@ -348,7 +348,45 @@ async fn the_nightly_run_opens_ctas_today(db: TestDb) {
     assert!(red.due_on.is_some_and(|d| d > today), "due counted from today: {:?}", red.due_on);
 }
 
+/// Two people change one CTA from the copies they read: the second change, made to the older
+/// copy, is refused (409) and writes nothing, so the first is not silently undone; made to the
+/// CTA as it is now, it applies. A write whose copy went stale between read and write (the
+/// store's own check) writes nothing either.
+async fn a_change_to_an_older_copy_is_refused(db: TestDb) {
+    seed(&db).await;
+    let s = db.store.as_ref();
+    let (a, b) = (actor("csm@kizuna.example", Role::Csm, None), actor("lead@kizuna.example", Role::Manager, None));
+    let opened = App::new(s, &a).create_cta(NewCta { account_id: "A1".into(), cta_type: "risk".into(), reason: "other".into(), ..Default::default() }).await.unwrap();
+    let id = opened.cta_id.as_str();
+    let read = App::new(s, &b).cta(id).await.unwrap().cta;
+    assert_eq!(read.revision, opened.revision);
+    let close = CtaChange { status: Some("closed".into()), outcome: Some("not_needed".into()), revision: Some(read.revision), ..Default::default() };
+    let closed = App::new(s, &b).update_cta(id, close).await.unwrap();
+    assert!(closed.revision > read.revision, "a write moves the revision: {} → {}", read.revision, closed.revision);
+    assert_eq!(App::new(s, &b).cta(id).await.unwrap().cta.revision, closed.revision, "the revision returned is the one stored");
+
+    let start = CtaChange { status: Some("in_progress".into()), revision: Some(opened.revision), ..Default::default() };
+    match App::new(s, &a).update_cta(id, start.clone()).await {
+        Err(AppError::Cta(CtaError::Changed { cta_id, revision, .. })) => assert_eq!((cta_id.as_str(), revision), (id, opened.revision)),
+        other => panic!("a change to the older copy: {other:?}"),
+    }
+    assert_eq!(App::new(s, &a).cta(id).await.unwrap().cta.status, CtaStatus::Closed, "the close stands");
+    let again = App::new(s, &a).update_cta(id, CtaChange { revision: Some(closed.revision), ..start }).await.unwrap();
+    assert_eq!(again.status, CtaStatus::InProgress, "made to the CTA as it is, it applies");
+
+    // The store refuses a write made to a revision that is no longer stored.
+    let mut stale = again.clone();
+    stale.title = "古い内容".into();
+    stale.revision = closed.revision;
+    stale.touch(chrono::Utc::now());
+    let mut tx = s.begin().await.unwrap();
+    assert!(!tx.update_cta(&stale).await.unwrap(), "changed since: not written");
+    tx.commit().await.unwrap();
+    assert_ne!(s.cta(id).await.unwrap().unwrap().title, "古い内容");
+}
+
 both_engines!(
+    a_change_to_an_older_copy_is_refused,
     the_nightly_run_opens_ctas_today,
     ctas_are_opened_worked_and_closed,
     signals_open_each_cta_once,

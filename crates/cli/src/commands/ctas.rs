@@ -84,6 +84,10 @@ pub enum Ctas {
         /// Add this comment.
         #[arg(long)]
         comment: Option<String>,
+        /// The revision the change was made to (from `ctas list --format json`): refused when
+        /// the CTA has changed since.
+        #[arg(long)]
+        revision: Option<i64>,
     },
     /// Close a CTA with its outcome.
     Close {
@@ -136,7 +140,7 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
             println!("{}", cta.cta_id);
             eprintln!("opened {} on {} with {} task(s), due {}", cta.cta_id, cta.account_id, cta.tasks.len(), cta.due_on.map(|d| d.to_string()).unwrap_or_default());
         }
-        Ctas::Update { id, status, snooze_until, snooze_reason, priority, owner, move_tasks, due, shift_tasks, done, undone, comment } => {
+        Ctas::Update { id, status, snooze_until, snooze_reason, priority, owner, move_tasks, due, shift_tasks, done, undone, comment, revision } => {
             let tasks = done.iter().map(|&task_id| TaskChange { task_id, done: true }).chain(undone.iter().map(|&task_id| TaskChange { task_id, done: false })).collect();
             let change = CtaChange {
                 status,
@@ -148,6 +152,7 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
                 due_on: due,
                 shift_tasks,
                 tasks,
+                revision,
                 ..Default::default()
             };
             let cta = app.update_cta(&id, change).await?;

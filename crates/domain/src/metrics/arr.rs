@@ -101,21 +101,34 @@ pub fn churn_split(
         by_reason: ChurnReason::ALL.iter().map(|r| (r.to_string(), 0)).collect(),
     };
     out.insert(String::new(), empty("all"));
+    let in_range: Vec<&(String, ChurnRecord)> = records.iter().filter(|(_, r)| r.churned_on >= from && r.churned_on <= to).collect();
+    // An account that churned twice in the range (and came back between) is one churned account
+    // that lost MRR twice; it is avoidable or not as its latest churn in the range was, so the
+    // two classes add up to the churned accounts.
+    let mut latest: HashMap<&str, &ChurnRecord> = HashMap::new();
+    for (account, rec) in &in_range {
+        let kept = latest.entry(account.as_str()).or_insert(rec);
+        if rec.churned_on >= kept.churned_on {
+            *kept = rec;
+        }
+    }
     let mut counted: std::collections::HashSet<(String, String, &str)> = std::collections::HashSet::new();
-    for (account, rec) in records.iter().filter(|(_, r)| r.churned_on >= from && r.churned_on <= to) {
+    for (account, rec) in in_range {
         let lost = rec.mrr_lost.unwrap_or_else(|| timelines.get(account.as_str()).map_or(0.0, |u| to_units(mrr_lost(&u.timeline, rec.churned_on))));
         let group = dims.get(account.as_str()).and_then(|d| group_of(d)).unwrap_or_else(|| super::units::NO_GROUP.into());
+        let class_of_account = latest[account.as_str()].avoidable;
         for key in [String::new(), format!("~{group}")] {
-            // An account that churned twice in the range (and came back between) is one
-            // churned account that lost MRR twice.
             let mut first = |part: &str| counted.insert((key.clone(), part.to_string(), account.as_str()));
-            let (whole, part) = (first("all"), first(if rec.avoidable { "avoidable" } else { "unavoidable" }));
+            let whole = first("all");
             let reason = first(&format!("reason:{}", rec.reason));
             let split = out.entry(key).or_insert_with(|| empty(&group));
-            for (c, new) in [(&mut split.churned, whole), (if rec.avoidable { &mut split.avoidable } else { &mut split.unavoidable }, part)] {
-                c.accounts += new as u64;
-                c.mrr_lost += lost;
-            }
+            split.churned.accounts += whole as u64;
+            split.churned.mrr_lost += lost;
+            let class = if class_of_account { &mut split.avoidable } else { &mut split.unavoidable };
+            class.accounts += whole as u64;
+            // MRR goes to the class of the churn that lost it.
+            let class = if rec.avoidable { &mut split.avoidable } else { &mut split.unavoidable };
+            class.mrr_lost += lost;
             *split.by_reason.entry(rec.reason.to_string()).or_default() += reason as u64;
         }
     }
@@ -178,6 +191,16 @@ mod tests {
         let rows = churn_split(&again, &timelines, &dims, |d| d.segment.clone(), d("2024-01-01"), d("2024-12-31"));
         assert_eq!((rows[0].churned.accounts, rows[0].avoidable.accounts, rows[0].avoidable.mrr_lost), (2, 1, 130.0));
         assert_eq!((rows[2].churned.accounts, rows[2].by_reason["price"]), (1, 1));
+        // A churns first for price (avoidable), then, back again, is acquired (unavoidable): one
+        // account, unavoidable as its latest churn; each churn's MRR stays with its own class.
+        let mut twice = records.clone();
+        twice.push(("A".to_string(), rec(ChurnReason::Acquired, "2024-12-01", Some(30.0))));
+        let rows = churn_split(&twice, &timelines, &dims, |d| d.segment.clone(), d("2024-01-01"), d("2024-12-31"));
+        let all = &rows[0];
+        assert_eq!((all.churned.accounts, all.avoidable.accounts, all.unavoidable.accounts), (2, 0, 2));
+        assert_eq!((all.churned.mrr_lost, all.avoidable.mrr_lost, all.unavoidable.mrr_lost), (180.0, 100.0, 80.0));
+        assert_eq!(all.avoidable_share, Some(0.0));
+        assert_eq!((rows[2].by_reason["price"], rows[2].by_reason["acquired"]), (1, 1), "one account per reason");
     }
 
     #[test]

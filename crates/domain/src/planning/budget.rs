@@ -14,6 +14,7 @@
 //! COGS ¥109.5M, S&M ¥109.5M. ARR ¥900M, GRR 0.92, NRR 1.08, baseline GRR 0.85, attribution
 //! 0.5 → retained ¥63M + expansion ¥72M = ¥135M; ROI (135 − 219) / 219 = −0.3836.
 
+use crate::money::{to_units, Cents};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,17 +142,36 @@ pub struct LiveRevenue {
     pub grr: Option<f64>,
 }
 
+/// An amount in the currency's smallest unit as kept (whole yen for JPY, hundredths otherwise):
+/// every money figure of the plan is exact there, so parts add up to their whole to the yen.
+fn exact(amount: f64, currency: &str) -> Cents {
+    let step: i64 = if currency == "JPY" { 100 } else { 1 };
+    (amount * 100.0 / step as f64).round() as i64 * step
+}
+
+/// `total` split into (S&M, COGS) with `cogs_share` of it to COGS, rounded to the currency's
+/// unit; S&M is the rest, so the two add up to the total exactly.
+fn split(total: Cents, cogs_share: f64, currency: &str) -> (Cents, Cents) {
+    let cogs = exact(to_units(total) * cogs_share, currency);
+    (total - cogs, cogs)
+}
+
 pub fn plan(b: &BudgetInputs, live: LiveRevenue) -> BudgetPlan {
-    let headcount: Vec<(String, f64, f64)> =
-        b.headcount.iter().map(|h| (h.role.clone(), h.count, h.count * h.loaded_cost_per_year)).collect();
-    let people: f64 = headcount.iter().map(|h| h.2).sum();
-    let total = people + b.tools_per_year + b.programs_per_year;
+    let cur = b.currency.as_str();
+    let lines: Vec<(String, f64, Cents)> =
+        b.headcount.iter().map(|h| (h.role.clone(), h.count, exact(h.count * h.loaded_cost_per_year, cur))).collect();
+    let people: Cents = lines.iter().map(|h| h.2).sum();
+    let (tools, programs) = (exact(b.tools_per_year, cur), exact(b.programs_per_year, cur));
+    let total_cents = people + tools + programs;
+    let total = to_units(total_cents);
+    let headcount = lines.into_iter().map(|(role, count, cost)| (role, count, to_units(cost))).collect();
     let delivery = b.time_share.delivery() / b.time_share.total();
+    let strategy = |strategy, (sm, cogs): (Cents, Cents)| StrategySplit { strategy, sales_marketing: to_units(sm), cogs: to_units(cogs) };
     let strategies = vec![
-        StrategySplit { strategy: "all_sales_marketing", sales_marketing: total, cogs: 0.0 },
-        StrategySplit { strategy: "all_cogs", sales_marketing: 0.0, cogs: total },
-        StrategySplit { strategy: "half_and_half", sales_marketing: total / 2.0, cogs: total / 2.0 },
-        StrategySplit { strategy: "by_activity", sales_marketing: total * (1.0 - delivery), cogs: total * delivery },
+        strategy("all_sales_marketing", (total_cents, 0)),
+        strategy("all_cogs", (0, total_cents)),
+        strategy("half_and_half", split(total_cents, 0.5, cur)),
+        strategy("by_activity", split(total_cents, delivery, cur)),
     ];
     let sales_marketing_split = b.sales_marketing.map_or(vec![], |sm| {
         let sum = sm.acquisition + sm.expansion + sm.retention;
@@ -165,9 +185,9 @@ pub fn plan(b: &BudgetInputs, live: LiveRevenue) -> BudgetPlan {
     });
     let roi = b.roi.and_then(|r| {
         let (arr, nrr, grr) = (r.arr.or(live.arr)?, r.nrr.or(live.nrr)?, r.grr.or(live.grr)?);
-        let retained = arr * (grr - r.baseline_grr);
-        let expansion = arr * (nrr - grr).max(0.0) * r.expansion_attribution;
-        let ret = retained + expansion;
+        let retained = exact(arr * (grr - r.baseline_grr), cur);
+        let expansion = exact(arr * (nrr - grr).max(0.0) * r.expansion_attribution, cur);
+        let (ret, retained, expansion) = (to_units(retained + expansion), to_units(retained), to_units(expansion));
         Some(Roi {
             arr,
             nrr,
@@ -184,9 +204,9 @@ pub fn plan(b: &BudgetInputs, live: LiveRevenue) -> BudgetPlan {
     BudgetPlan {
         currency: b.currency.clone(),
         headcount,
-        people_cost: people,
-        tools: b.tools_per_year,
-        programs: b.programs_per_year,
+        people_cost: to_units(people),
+        tools: to_units(tools),
+        programs: to_units(programs),
         total,
         strategies,
         sales_marketing_split,
@@ -227,6 +247,27 @@ pub(crate) mod tests {
         assert!((roi.retained_arr_attributable - 63e6).abs() < 1e-3);
         assert!((roi.expansion_arr_attributable - 72e6).abs() < 1e-3);
         assert!((roi.roi - (135e6 - 219e6) / 219e6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn money_is_exact_to_the_yen() {
+        // ¥9,000,001 split half and half: ¥4,500,000 and ¥4,500,001, not ¥4,500,000.5 twice
+        // (shown as ¥4,500,001 twice).
+        let mut b = example();
+        b.headcount = vec![HeadcountLine { role: "csm".into(), count: 1.0, loaded_cost_per_year: 9_000_001.0 }];
+        (b.tools_per_year, b.programs_per_year) = (0.0, 0.0);
+        let p = plan(&b, LiveRevenue::default());
+        let half = &p.strategies[2];
+        assert_eq!((half.sales_marketing, half.cogs), (4_500_000.0, 4_500_001.0));
+        // A third of the time on delivery: 3,000,000.33 rounds to ¥3,000,000, S&M the rest.
+        b.time_share = TimeShare { support: 1.0, training: 0.0, onboarding: 0.0, renewal: 2.0, upsell: 0.0, cross_sell: 0.0 };
+        let by_activity = plan(&b, LiveRevenue::default()).strategies[3].clone();
+        assert_eq!((by_activity.sales_marketing, by_activity.cogs), (6_000_001.0, 3_000_000.0));
+        // Half a person at ¥7,000,001 is ¥3,500,000.5 → ¥3,500,001 (whole yen); in USD cents stay.
+        b.headcount = vec![HeadcountLine { role: "csm".into(), count: 0.5, loaded_cost_per_year: 7_000_001.0 }];
+        assert_eq!(plan(&b, LiveRevenue::default()).total, 3_500_001.0);
+        b.currency = "USD".into();
+        assert_eq!(plan(&b, LiveRevenue::default()).total, 3_500_000.5);
     }
 
     #[test]

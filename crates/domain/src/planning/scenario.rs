@@ -55,7 +55,14 @@ pub enum Problem {
     /// An answer to no question; the known questions follow.
     #[error("is not a question; expected one of: {0}")]
     NotQuestion(String),
+    /// A money amount or a headcount: from 0 to [`MAX_AMOUNT`] (so every sum is exact).
+    #[error("{0} must be from 0 to 10,000,000,000,000")]
+    NotAmount(f64),
 }
+
+/// The largest amount (and headcount) a budget takes: ten trillion, far above any CS budget,
+/// and small enough that every sum of them in hundredths is exact.
+pub const MAX_AMOUNT: f64 = 1e13;
 
 impl Problem {
     /// The i18n key of the problem's text (`scn.*`); [`Problem::args`] fill it.
@@ -71,13 +78,16 @@ impl Problem {
             Problem::TimeShares(_) => "scn.time_shares",
             Problem::NotQuestion(_) => "scn.not_question",
             Problem::NotRatio(_) => "scn.not_ratio",
+            Problem::NotAmount(_) => "scn.not_amount",
         }
     }
 
     /// The values the text shows (`%{value}`, `%{total}`, `%{known}`), written as in English.
     pub fn args(&self) -> Vec<(&'static str, String)> {
         match self {
-            Problem::NotPositive(v) | Problem::NotShare(v) | Problem::NotFraction(v) | Problem::NotRatio(v) => vec![("value", v.to_string())],
+            Problem::NotPositive(v) | Problem::NotShare(v) | Problem::NotFraction(v) | Problem::NotRatio(v) | Problem::NotAmount(v) => {
+                vec![("value", v.to_string())]
+            }
             Problem::Months(m) => vec![("value", m.to_string())],
             Problem::NotMonth(m) => vec![("value", format!("{m:?}"))],
             Problem::NewAccounts => vec![],
@@ -144,6 +154,28 @@ impl Scenario {
             }
         }
         if let Some(b) = &self.budget {
+            let amount = |v: f64| (0.0..=MAX_AMOUNT).contains(&v);
+            for (i, h) in b.headcount.iter().enumerate() {
+                for (name, v) in [("count", h.count), ("loaded_cost_per_year", h.loaded_cost_per_year)] {
+                    if !amount(v) {
+                        return bad(&format!("budget.headcount[{i}].{name}"), Problem::NotAmount(v));
+                    }
+                }
+            }
+            let sm = b.sales_marketing.map(|s| [s.acquisition, s.expansion, s.retention]).unwrap_or_default();
+            let amounts = [
+                ("budget.tools_per_year", Some(b.tools_per_year)),
+                ("budget.programs_per_year", Some(b.programs_per_year)),
+                ("budget.roi.arr", b.roi.and_then(|r| r.arr)),
+                ("budget.sales_marketing.acquisition", b.sales_marketing.map(|_| sm[0])),
+                ("budget.sales_marketing.expansion", b.sales_marketing.map(|_| sm[1])),
+                ("budget.sales_marketing.retention", b.sales_marketing.map(|_| sm[2])),
+            ];
+            for (key, v) in amounts {
+                if let Some(v) = v.filter(|v| !amount(*v)) {
+                    return bad(key, Problem::NotAmount(v));
+                }
+            }
             let total = b.time_share.total();
             if (total - 1.0).abs() > 0.001 {
                 return bad("budget.time_share", Problem::TimeShares(total));
@@ -210,6 +242,10 @@ mod tests {
         // Percents where ratios belong, and `nan`, are refused.
         let e = Scenario::parse(&EXAMPLE.replace("new_accounts_growth_rate = 0.02", "new_accounts_growth_rate = 2")).unwrap_err();
         assert!(e.to_string().starts_with("hiring.new_accounts_per_month: new accounts must be >= 0 and the monthly growth rate"), "{e}");
+        let e = Scenario::parse(&EXAMPLE.replace("tools_per_year = ", "tools_per_year = -")).unwrap_err();
+        assert!(e.to_string().starts_with("budget.tools_per_year: -") && e.to_string().ends_with("must be from 0 to 10,000,000,000,000"), "{e}");
+        let e = Scenario::parse(&EXAMPLE.replace("loaded_cost_per_year = 9_000_000", "loaded_cost_per_year = 1e20")).unwrap_err();
+        assert!(e.to_string().starts_with("budget.headcount[0].loaded_cost_per_year: 100000000000000000000 must be from 0"), "{e}");
         let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 85")).unwrap_err();
         assert_eq!(e.to_string(), "budget.roi.baseline_grr: 85 must be from 0 to 1");
         let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 0.85\nnrr = 108")).unwrap_err();

@@ -56,10 +56,12 @@ pub async fn show(State(state): State<AppState>, me: Principal, Path(id): Path<S
 }
 
 /// Change a CTA: status (snoozed with a date and reason, closed with an outcome), priority,
-/// owner (`move_tasks`), due date (`shift_tasks`), tasks done or not.
+/// owner (`move_tasks`), due date (`shift_tasks`), tasks done or not. With `revision` (as read),
+/// a CTA changed since is not written over: 409, read it again.
 #[utoipa::path(patch, path = "/api/v1/ctas/{id}", tag = "ctas", params(("id" = String, Path, description = "The CTA id")), request_body = CtaChange,
     responses((status = 200, body = Cta), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 415, description = "Not sent as JSON", body = ErrorBody)),
+              (status = 404, body = ErrorBody), (status = 409, description = "Changed since the revision the change was made to", body = ErrorBody),
+              (status = 415, description = "Not sent as JSON", body = ErrorBody)),
     security(("session" = [])))]
 pub async fn update(State(state): State<AppState>, me: Principal, Path(id): Path<String>, body: Result<Json<CtaChange>, JsonRejection>) -> Result<Json<Cta>, ApiError> {
     let change = json_body(body, "change")?;

@@ -56,13 +56,17 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     cookie_values(headers, SESSION_COOKIE).last()
 }
 
-/// `Some(true)` when the browser says the request comes from this host, `Some(false)` when it
-/// names another (or an opaque `null` origin), `None` when it sent no `Origin`.
-fn origin_is_here(headers: &HeaderMap) -> Option<bool> {
+/// `Some(true)` when the browser says the request comes from this host over an accepted scheme,
+/// `Some(false)` when it names another host, another scheme (`http` when the server is behind
+/// HTTPS, `secure`; anything but `http`/`https`) or an opaque `null` origin, `None` when it sent
+/// no `Origin`. A page on plain `http://` of this host (a network attacker's) must not write to
+/// the `https://` one.
+fn origin_is_here(headers: &HeaderMap, secure: bool) -> Option<bool> {
     let origin = headers.get(header::ORIGIN)?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    Some(match (origin.to_str().ok(), host) {
-        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) == Some(host),
+    let schemes: &[&str] = if secure { &["https"] } else { &["http", "https"] };
+    Some(match (origin.to_str().ok().and_then(|o| o.split_once("://")), host) {
+        (Some((scheme, origin_host)), Some(host)) => origin_host == host && schemes.contains(&scheme),
         _ => false,
     })
 }
@@ -75,8 +79,9 @@ fn token_matches(headers: &HeaderMap, submitted: Option<&str>) -> bool {
 }
 
 /// True when the submitted token matches the cookie and the origin (if sent) is this host.
+/// (The scheme is checked against the server's setting by [`guard`], which every write passes.)
 pub fn verify(headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    origin_is_here(headers) != Some(false) && token_matches(headers, submitted)
+    origin_is_here(headers, false) != Some(false) && token_matches(headers, submitted)
 }
 
 /// A write that the browser's session cookie would authenticate: not a safe method, the session
@@ -101,11 +106,13 @@ fn refused() -> Response {
 /// The CSRF check for every route: a write by session cookie needs a same-origin `Origin`, or the
 /// CSRF token (the `X-CSRF-Token` header, or a form's `csrf_token` field). Another site's
 /// `Origin` is refused even with a token. Key-authenticated requests pass untouched.
-pub async fn guard(req: Request, next: Next) -> Response {
+/// `secure`: the server is reached over HTTPS (its cookies are `Secure`), so only an `https`
+/// origin is this site.
+pub async fn guard(axum::extract::State(secure): axum::extract::State<bool>, req: Request, next: Next) -> Response {
     if !by_cookie(&req) {
         return next.run(req).await;
     }
-    match origin_is_here(req.headers()) {
+    match origin_is_here(req.headers(), secure) {
         Some(true) => return next.run(req).await,
         Some(false) => return refused(),
         None => {}
@@ -155,6 +162,13 @@ mod tests {
         assert!(!verify(&headers(&[("cookie", &cookie)]), Some(&"b".repeat(64))));
         assert!(!verify(&headers(&[]), Some(&t)), "no cookie, no write");
         let (fresh, set) = token(&headers(&[]));
+        let here = |origin: &str, secure| origin_is_here(&headers(&[("host", "h:1"), ("origin", origin)]), secure);
+        assert_eq!(here("https://h:1", true), Some(true));
+        assert_eq!(here("http://h:1", true), Some(false), "plain http of this host, behind HTTPS");
+        assert_eq!(here("http://h:1", false), Some(true));
+        assert_eq!(here("ftp://h:1", false), Some(false));
+        assert_eq!(here("null", false), Some(false));
+        assert_eq!(here("https://h:12", true), Some(false), "another port");
         assert_eq!(fresh.len(), 64);
         assert!(set.unwrap().contains("SameSite=Strict"));
     }

@@ -171,6 +171,7 @@ async fn render(state: &AppState, me: Principal, headers: &HeaderMap, id: &str, 
         "cta.html",
         minijinja::context! {
             cta, tasks, comments, evidence, outcomes, can_work, action => format!("/ctas/{}", urlencode(id)), me_partner => me.role == kizuna_domain::Role::Partner,
+            revision => detail.cta.revision.to_string(),
             error => error.map(|m| m.render(lang)), tomorrow => (today + chrono::Duration::days(1)).to_string(),
         },
         status,
@@ -225,13 +226,17 @@ pub async fn act(State(state): State<AppState>, me: Principal, headers: HeaderMa
                 "owner" => CtaChange { owner_email: Some(f.get("owner_email").cloned().unwrap_or_default()), move_tasks: f.contains_key("move_tasks"), ..Default::default() },
                 other => return Err(ApiError::BadRequest(format!("do {other:?} is not one of: start, reopen, snooze, close, task, due, owner, comment"))),
             };
-            app.update_cta(&id, c).await.map(drop)
+            // The revision the page showed: a change to an older copy is refused, not written.
+            let revision = field(&f, "revision").and_then(|r| r.parse().ok());
+            app.update_cta(&id, CtaChange { revision, ..c }).await.map(drop)
         }
         None => return Err(ApiError::BadRequest("the form names no action (do)".into())),
     };
     match result.map_err(ApiError::from) {
         Ok(()) => Ok(Redirect::to(&format!("/ctas/{}", urlencode(&id))).into_response()),
         Err(ApiError::Invalid(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::BAD_REQUEST).await,
+        // Someone changed it since this page was read: the page as it is now, saying so.
+        Err(ApiError::Conflict(msg)) => render(&state, me, &headers, &id, &q, Some(msg), StatusCode::CONFLICT).await,
         Err(e) => Err(e),
     }
 }

@@ -8,7 +8,7 @@ use super::{label, urlencode, Page};
 use crate::auth::Principal;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Months;
 use kizuna_app::{Report, ReportOutput, RetentionReport};
@@ -60,10 +60,14 @@ pub async fn page(
         q.entry(k.to_string()).or_insert(v);
     }
     q.retain(|k, _| k != "lang");
+    let excel = q.remove("format").is_some_and(|f| f == "csv");
     let report = Report::parse(&name).expect("listed report");
     let value = kizuna_app::App::new(state.store.as_ref(), &me).report(report, &q).await?;
     let by = q.get("by").cloned().unwrap_or_default();
     let group = |g: Option<&str>| label(prefix(&by), g.unwrap_or("all"), lang);
+    if excel {
+        return excel_csv(&name, &value, lang, &group);
+    }
     let body = match value {
         ReportOutput::Retention(RetentionReport::One(r)) => retention(&[r], &page, &group),
         ReportOutput::Retention(RetentionReport::Groups(rows)) => retention(&rows, &page, &group),
@@ -86,11 +90,60 @@ pub async fn page(
         "reports.html",
         minijinja::context! {
             report => name, reports => REPORTS, body, heading,
-            csv => format!("/api/v1/metrics/{name}?{}&format=csv", csv_query.join("&")),
+            csv => format!("/reports/{name}?{}&format=csv", csv_query.join("&")),
             f => q,
         },
     )
     .map(IntoResponse::into_response)
+}
+
+/// The report as CSV for Excel: a UTF-8 byte order mark, column names in the reader's language
+/// and groups named as on the page; every figure as the API's CSV has it (plain numbers).
+fn excel_csv(name: &str, value: &ReportOutput, lang: &str, group: &dyn Fn(Option<&str>) -> String) -> Result<Response, ApiError> {
+    let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
+    if let ReportOutput::Cohorts(table) = value {
+        return cohorts_csv(name, table, lang);
+    }
+    let plain = kizuna_app::render(value, kizuna_app::Format::Csv);
+    let mut rows = csv::ReaderBuilder::new().has_headers(false).from_reader(plain.as_bytes()).into_records();
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    if let Some(heads) = rows.next() {
+        let heads = heads.map_err(csv_err)?;
+        out.write_record(heads.iter().map(|h| label("csvcol", h, lang))).map_err(csv_err)?;
+        for row in rows {
+            let row = row.map_err(csv_err)?;
+            let cells = row.iter().zip(heads.iter()).map(|(v, h)| match h {
+                "group" if v == "all" => crate::i18n::t("report.all", lang),
+                "group" => kizuna_app::safe_text(&group(Some(v))).into_owned(),
+                _ => v.to_string(),
+            });
+            out.write_record(cells).map_err(csv_err)?;
+        }
+    }
+    csv_file(name, out)
+}
+
+/// The cohort triangle as Excel shows it: a row per cohort, a column per age holding the share
+/// of the cohort's start (as on the page); an age the cohort has not reached is empty.
+fn cohorts_csv(name: &str, table: &CohortTable, lang: &str) -> Result<Response, ApiError> {
+    let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
+    let ages = table.cohorts.iter().map(|c| c.percentages.len()).max().unwrap_or(0);
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut heads = vec![label("csvcol", "cohort", lang), label("csvcol", "size", lang), label("csvcol", "base", lang)];
+    heads.extend((0..ages).map(|a| crate::i18n::t("csvcol.age", lang).replace("%{age}", &a.to_string())));
+    out.write_record(&heads).map_err(csv_err)?;
+    for c in &table.cohorts {
+        let mut row = vec![c.cohort.clone(), c.size.to_string(), c.base.to_string()];
+        row.extend((0..ages).map(|a| c.percentages.get(a).copied().flatten().map(|p| p.to_string()).unwrap_or_default()));
+        out.write_record(&row).map_err(csv_err)?;
+    }
+    csv_file(name, out)
+}
+
+fn csv_file(name: &str, out: csv::Writer<Vec<u8>>) -> Result<Response, ApiError> {
+    let body = out.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
 }
 
 /// A report page's body: a chart (SVG, already rendered) and rows formatted for the page.

@@ -597,6 +597,25 @@ async fn reports_and_admin_pages(db: TestDb) {
     assert!(cohorts.body.contains("table class=\"heat\"") && cohorts.body.contains(">100%<"));
     let ret = get(&c, "/reports/retention?from=2024-03-01&to=2024-07-01&by=segment&lang=ja", None).await;
     assert!(ret.body.contains("エンタープライズ") && ret.body.contains("<svg"));
+    assert!(ret.body.contains("format=csv") && !ret.body.contains("/api/v1/metrics/retention?"), "the page links its own CSV for Excel");
+    // The page's CSV is for Excel: a BOM, columns and groups in the reader's language, the same
+    // figures as the API's CSV.
+    let excel = get(&c, "/reports/retention?from=2024-03-01&to=2024-07-01&by=segment&lang=ja&format=csv", None).await.body;
+    let api = get(&c, "/api/v1/metrics/retention?from=2024-03-01&to=2024-07-01&by=segment&format=csv", None).await.body;
+    assert!(excel.starts_with('\u{feff}'), "{excel}");
+    let heads = excel.trim_start_matches('\u{feff}').lines().next().unwrap().to_string();
+    assert!(heads.starts_with("グループ,開始日,") && heads.contains(",NRR,GRR,"), "{heads}");
+    assert!(excel.contains("\nエンタープライズ,") && excel.contains("\n全体,"), "{excel}");
+    let nrr = |csv: &str, heading: &str| -> Vec<String> {
+        let mut lines = csv.trim_start_matches('\u{feff}').lines();
+        let at = lines.next().unwrap().split(',').position(|h| h == heading).unwrap();
+        lines.map(|l| l.split(',').nth(at).unwrap().to_string()).collect()
+    };
+    assert_eq!(nrr(&excel, "NRR"), nrr(&api, "nrr"));
+    let cohorts = get(&c, "/reports/cohorts?at=2024-06-30&lang=en&format=csv", None).await.body;
+    let heads = cohorts.trim_start_matches('\u{feff}').lines().next().unwrap().to_string();
+    assert!(heads.starts_with("Cohort,Accounts,Base,Age 0,Age 1"), "{heads}");
+    assert!(cohorts.lines().nth(1).unwrap().split(',').nth(3) == Some("1"), "age 0 is the whole cohort: {cohorts}");
     assert_eq!(get(&c, "/reports/nps", None).await.status, StatusCode::NOT_FOUND);
 
     get(&c, "/admin/users", None).await;
@@ -949,10 +968,25 @@ async fn partner_limits_secure_cookies_and_health(db: TestDb) {
 
     let mut state = AppState::new(db.store.clone());
     state.secure_cookies = true;
-    let login = router(state).oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
+    let login = router(state.clone()).oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
     let cookies: Vec<&str> = login.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
     let csrf = cookies.iter().find(|c| c.starts_with("kizuna_csrf=")).expect("a CSRF cookie");
     assert!(csrf.contains("; Secure") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"), "{csrf}");
+    // Behind HTTPS, a plain-http page of the same host is another origin: a write it sends with
+    // the session cookie is refused before anything reads the session.
+    let write_from = |origin: &'static str| {
+        Request::post("/api/v1/ctas")
+            .header("host", "kizuna.example")
+            .header("origin", origin)
+            .header("cookie", "kizuna_session=whatever")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap()
+    };
+    let http = router(state.clone()).oneshot(write_from("http://kizuna.example")).await.unwrap();
+    assert_eq!(http.status(), StatusCode::FORBIDDEN);
+    let https = router(state.clone()).oneshot(write_from("https://kizuna.example")).await.unwrap();
+    assert_eq!(https.status(), StatusCode::UNAUTHORIZED, "same origin passes the CSRF layer; the made-up session does not sign in");
     let plain = router(AppState::new(db.store.clone())).oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
     assert!(!plain.headers()["set-cookie"].to_str().unwrap().contains("Secure"), "plain HTTP keeps cookies usable");
 
@@ -1074,8 +1108,16 @@ async fn ctas_over_the_api(db: TestDb) {
     assert_eq!(mine["total"], 1);
     assert_eq!(get(&c, "/api/v1/ctas?status=maybe", None).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(get(&c, "/api/v1/ctas/cta-nope", None).await.status, StatusCode::NOT_FOUND);
-    let close = c.send(json(Request::patch(format!("/api/v1/ctas/{id}"))), Body::from(r#"{"status":"closed","outcome":"lost"}"#)).await;
-    assert_eq!(close.json()["outcome"], "lost");
+    // A change made to the revision read before the last one is refused (409), naming it;
+    // nothing is written.
+    let stale = format!(r#"{{"status":"closed","outcome":"lost","revision":{}}}"#, cta["revision"]);
+    let refused = c.send(json(Request::patch(format!("/api/v1/ctas/{id}?lang=ja"))), Body::from(stale)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.json()["error"].as_str().unwrap().contains(&format!("after the copy this change was made to (revision {})", cta["revision"])), "{}", refused.body);
+    assert_eq!(get(&c, &format!("/api/v1/ctas/{id}"), None).await.json()["status"], "in_progress");
+    let current = format!(r#"{{"status":"closed","outcome":"lost","revision":{}}}"#, detail["revision"]);
+    let close = c.send(json(Request::patch(format!("/api/v1/ctas/{id}"))), Body::from(current)).await;
+    assert_eq!(close.json()["outcome"], "lost", "{}", close.body);
     let no_csrf = c.send(Request::post("/api/v1/ctas").header("content-type", "application/json"), Body::from(r#"{"account_id":"A1","type":"risk","reason":"other"}"#)).await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "a cookie write needs this site's origin");
 
@@ -1144,7 +1186,15 @@ async fn cta_pages_in_both_languages(db: TestDb) {
     let list = get(&c, "/ctas", None).await;
     assert!(list.body.contains("利用低下の確認") && list.body.contains("株式会社さくら"), "{}", list.body);
 
-    assert_eq!(submit(&c, &href, &[("do", "task"), ("task_id", "1"), ("done", "true")]).await.status, StatusCode::SEE_OTHER);
+    let revision = |body: &str| body.split(r#"name="revision" value=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    let read = revision(&page.body);
+    assert_eq!(submit(&c, &href, &[("do", "task"), ("task_id", "1"), ("done", "true"), ("revision", &read)]).await.status, StatusCode::SEE_OTHER);
+    // A form from the page as it was before that change is refused, and the page shows the CTA
+    // as it is now with why.
+    let stale = submit(&c, &format!("{href}?lang=ja"), &[("do", "start"), ("revision", &read)]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert!(stale.body.contains("最新の内容を読み込んでから") && stale.body.contains("☑"), "{}", stale.body);
+    assert_ne!(revision(&stale.body), read, "the page now carries the new revision");
     let bad = submit(&c, &format!("{href}?lang=ja"), &[("do", "snooze"), ("snoozed_until", "2020-01-01"), ("snooze_reason", "x")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("スヌーズには今日より後の日付と理由が必要です"), "{}", bad.body);

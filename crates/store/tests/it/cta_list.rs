@@ -29,6 +29,7 @@ fn cta(id: &str, status: CtaStatus, due: Option<&str>, priority: Priority) -> Ct
         created_by: None,
         created_at: at,
         updated_at: at,
+        revision: at.timestamp_millis(),
         closed_at: (status == CtaStatus::Closed).then_some(at),
         outcome: None,
         close_note: None,
