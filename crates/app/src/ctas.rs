@@ -265,7 +265,8 @@ pub(crate) fn summary(c: &Cta) -> serde_json::Value {
 
 /// A line on the account's timeline for a change to one of its CTAs (both languages, as the
 /// timeline's other system notes; its id starts `cta-log-`, which is never CSM contact).
-pub(crate) fn timeline_entry(cta: &Cta, actor_id: &str, ja: &str, en: &str) -> kizuna_domain::ActivityRow {
+/// `internal`: the line is the team's only (an internal comment's), not the account's partner's.
+pub(crate) fn timeline_entry(cta: &Cta, actor_id: &str, ja: &str, en: &str, internal: bool) -> kizuna_domain::ActivityRow {
     let at = Utc::now();
     kizuna_domain::ActivityRow {
         account_id: cta.account_id.clone(),
@@ -277,7 +278,7 @@ pub(crate) fn timeline_entry(cta: &Cta, actor_id: &str, ja: &str, en: &str) -> k
         body: None,
         attendees: None,
         next_steps: None,
-        internal: false,
+        internal,
     }
 }
 
@@ -324,7 +325,7 @@ fn change_words(cta: &Cta, changed: &[&str]) -> Option<(String, String)> {
 /// Writes a new CTA, its audit entry, its timeline line and `cta.opened` in the transaction.
 pub(crate) async fn open_in(tx: &mut dyn Tx, actor_id: &str, cta: &Cta) -> Result<(), AppError> {
     tx.insert_cta(cta).await?;
-    tx.upsert_activities(&[timeline_entry(cta, actor_id, "起票", "opened")]).await?;
+    tx.upsert_activities(&[timeline_entry(cta, actor_id, "起票", "opened", false)]).await?;
     let entry = kizuna_store::AuditEntry { actor: actor_id, action: "cta.open", target: Some(&cta.cta_id), detail: summary(cta) };
     tx.audit(entry).await?;
     tx.emit(NewEvent { kind: "cta.opened", account_id: Some(&cta.account_id), payload: summary(cta) }).await?;
@@ -524,7 +525,7 @@ pub async fn update(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor:
     detail["changed"] = serde_json::json!(changed);
     actor.audit(&mut *tx, "cta.update", Some(&cta.cta_id), detail.clone()).await?;
     if let Some((ja, en)) = change_words(&cta, &changed) {
-        tx.upsert_activities(&[timeline_entry(&cta, &actor.id, &ja, &en)]).await?;
+        tx.upsert_activities(&[timeline_entry(&cta, &actor.id, &ja, &en, false)]).await?;
     }
     let kind = if cta.status == CtaStatus::Closed && was != CtaStatus::Closed { "cta.closed" } else { "cta.updated" };
     if cta.status == CtaStatus::Closed {
@@ -556,7 +557,7 @@ pub async fn comment(store: &(impl Ctas + Accounts + UnitOfWork + ?Sized), actor
     let mut tx = store.begin().await?;
     let comment_id = tx.add_cta_comment(&cta.account_id, &cta.cta_id, &actor.id, &body, at, internal).await?;
     actor.audit(&mut *tx, "cta.comment", Some(&cta.cta_id), serde_json::json!({ "comment_id": comment_id, "internal": internal })).await?;
-    tx.upsert_activities(&[timeline_entry(&cta, &actor.id, "にコメント", "commented")]).await?;
+    tx.upsert_activities(&[timeline_entry(&cta, &actor.id, "にコメント", "commented", internal)]).await?;
     tx.commit().await?;
     Ok(CtaComment { comment_id, author: actor.id.clone(), body, at, internal })
 }

@@ -452,7 +452,7 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                 let mut detail = summary_of(&cta, reopen);
                 tx.audit(AuditEntry { actor: ACTOR, action: "cta.update", target: Some(&cta.cta_id), detail: detail.clone() }).await?;
                 if reopen {
-                    tx.upsert_activities(&[crate::ctas::timeline_entry(&cta, ACTOR, "を再開（シグナル）", "reopened by its signal")]).await?;
+                    tx.upsert_activities(&[crate::ctas::timeline_entry(&cta, ACTOR, "を再開（シグナル）", "reopened by its signal", false)]).await?;
                 }
                 detail["evidence"] = cta.evidence.clone();
                 tx.emit(NewEvent { kind: "cta.updated", account_id: Some(&cta.account_id), payload: detail }).await?;

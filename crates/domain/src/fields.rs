@@ -36,6 +36,55 @@ pub fn parse_date(column: &str, raw: &str) -> Result<NaiveDate, FieldError> {
     }
 }
 
+/// A date as a spreadsheet writes it, for importers: `YYYY-MM-DD`, or what Japanese Excel saves
+/// such a cell as: `YYYY/M/D` (zero padding optional), `YYYY年M月D日`, full-width digits, and a
+/// midnight time after it (`2026/1/5 0:00`, a date-time cell holding a date). Year first only:
+/// `1/2/2024` stays ambiguous and refused, as does any other time of day.
+pub fn parse_sheet_date(column: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    if let Ok(d) = parse_date(column, raw) {
+        return Ok(d);
+    }
+    let err = || FieldError::new(column, raw, "is not a date (YYYY-MM-DD)");
+    let s = half_width(raw.trim());
+    let day = match s.split_once(' ') {
+        Some((day, time)) if matches!(time.trim(), "0:00" | "00:00" | "0:00:00" | "00:00:00") => day,
+        Some(_) => return Err(err()),
+        None => s.as_str(),
+    };
+    let parts: Vec<&str> = if let Some(rest) = day.strip_suffix('日') {
+        rest.split(['年', '月']).collect()
+    } else {
+        day.split(['/', '-']).collect()
+    };
+    let number = |p: &str, widths: std::ops::RangeInclusive<usize>| (widths.contains(&p.len())).then(|| digits(p.as_bytes())).flatten();
+    match parts[..] {
+        [y, m, d] => match (number(y, 4..=4), number(m, 1..=2), number(d, 1..=2)) {
+            (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(err),
+            _ => Err(err()),
+        },
+        _ => Err(err()),
+    }
+}
+
+/// A timestamp as [`parse_timestamp`] reads it, or a date alone as [`parse_sheet_date`] reads
+/// it (the start of that day in the business time zone).
+pub fn parse_sheet_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
+    parse_timestamp(column, raw).or_else(|e| parse_sheet_date(column, raw).map(crate::time::start_of_day).map_err(|_| e))
+}
+
+/// Full-width ASCII (`２０２６／１／５`, as Japanese input methods type it) and the ideographic
+/// space as their ASCII selves; everything else as it is.
+pub fn half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            '\u{FFE5}' => '¥',
+            other => other,
+        })
+        .collect()
+}
+
 /// Fast path for dates the store wrote (`YYYY-MM-DD`, already valid): no format-string parsing,
 /// which matters when metrics read hundreds of thousands of rows.
 pub fn parse_stored_date(s: &str) -> Option<NaiveDate> {
@@ -258,6 +307,21 @@ mod tests {
         assert!(parse_date("d", "2023-02-29").is_err());
         assert!(parse_date("d", "2024/01/01").is_err());
         assert!(parse_date("d", "2024-1-1").is_err());
+    }
+
+    #[test]
+    fn dates_as_japanese_excel_saves_them() {
+        let jan5 = NaiveDate::from_ymd_opt(2026, 1, 5);
+        for raw in ["2026-01-05", "2026/1/5", "2026/01/05", "2026-1-5", "2026/1/5 0:00", "2026-01-05 00:00:00", "2026年1月5日", "２０２６／１／５", " 2026/1/5 "] {
+            assert_eq!(parse_sheet_date("d", raw).ok(), jan5, "{raw}");
+        }
+        for raw in ["1/5/2026", "2026/1/5 9:30", "2026/13/1", "2026/2/30", "26/1/5", "2026/1", "2026/001/5", "2026年1月5"] {
+            let e = parse_sheet_date("start_date", raw).unwrap_err();
+            assert_eq!(e.to_string(), format!("start_date {raw:?} is not a date (YYYY-MM-DD)"));
+        }
+        assert_eq!(parse_sheet_timestamp("t", "2026/1/5").unwrap(), crate::time::start_of_day(jan5.unwrap()));
+        assert_eq!(parse_sheet_timestamp("t", "2024-04-01 00:00:00").unwrap().to_rfc3339(), "2024-04-01T00:00:00+00:00");
+        assert!(parse_sheet_timestamp("t", "2026/1/5 9:30").is_err(), "a time of day without a zone stays as documented: YYYY-MM-DD HH:MM:SS");
     }
 
     #[test]

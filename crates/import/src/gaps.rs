@@ -5,7 +5,7 @@
 //! which `--end-inclusive` reads as such. The import stands; the warning says what it saw.
 
 use chrono::NaiveDate;
-use kizuna_domain::fields::parse_date;
+use kizuna_domain::fields::parse_sheet_date;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -52,9 +52,11 @@ type Found = Vec<(u64, u64, NaiveDate)>;
 
 fn scan(path: &Path, inclusive: bool) -> Option<(Found, Found)> {
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(file));
+    let (input, _) = crate::text::normalized(file).ok()?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(input));
     let headers = reader.headers().ok()?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name);
+    // Matched as the importer matches them: trimmed, any case.
+    let col = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let (a, p, s, e) = (col("account_id")?, col("product")?, col("start_date")?, col("end_date")?);
     // Start day → its line; the day after a one-day gap, and (inclusive) the last day covered
     // → the line and the end_date written.
@@ -65,10 +67,10 @@ fn scan(path: &Path, inclusive: bool) -> Option<(Found, Found)> {
         let Ok(r) = record else { continue };
         let line = r.position().map_or(0, |p| p.line());
         let (Some(account), Some(product)) = (r.get(a).map(str::trim), r.get(p).map(str::trim)) else { continue };
-        if let Some(start) = r.get(s).and_then(|v| parse_date("start_date", v).ok()) {
+        if let Some(start) = r.get(s).and_then(|v| parse_sheet_date("start_date", v).ok()) {
             starts.insert(key(account, product, start), line);
         }
-        if let Some(written) = r.get(e).filter(|v| !v.trim().is_empty()).and_then(|v| parse_date("end_date", v).ok()) {
+        if let Some(written) = r.get(e).filter(|v| !v.trim().is_empty()).and_then(|v| parse_sheet_date("end_date", v).ok()) {
             let not_covered = if inclusive { written.succ_opt() } else { Some(written) };
             if let Some(next) = not_covered.and_then(|d| d.succ_opt()) {
                 after_gap.insert(key(account, product, next), (line, written));

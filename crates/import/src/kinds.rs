@@ -107,7 +107,7 @@ impl RowSpec for AccountRow {
             touch_model = opt(r.get("touch_model"), |v| TouchModel::parse_field("touch_model", v));
             owner_email = opt(r.get("owner_email"), |v| parse_email("owner_email", v));
             partner_id = opt(r.get("partner_id"), |v| parse_id("partner_id", v));
-            created_at = opt(r.get("created_at"), |v| parse_timestamp("created_at", v));
+            created_at = opt(r.get("created_at"), |v| parse_sheet_timestamp("created_at", v));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -177,8 +177,8 @@ fn subscription(r: &Rec<'_>, inclusive: bool) -> Result<SubscriptionRow, Vec<Fie
     fields! { errors;
         account_id = r.required("account_id").and_then(|v| parse_id("account_id", v));
         product = r.required("product").and_then(|v| parse_id("product", v));
-        start_date = r.required("start_date").and_then(|v| parse_date("start_date", v));
-        end_date = opt(r.get("end_date"), |v| parse_date("end_date", v));
+        start_date = r.required("start_date").and_then(|v| parse_sheet_date("start_date", v));
+        end_date = opt(r.get("end_date"), |v| parse_sheet_date("end_date", v));
         mrr_cents = r.required("mrr").and_then(|v| parse_amount("mrr", v));
         quantity = opt(r.get("quantity"), |v| parse_quantity("quantity", v));
         bill_period_months = opt(r.get("bill_period_months"), |v| parse_positive_int("bill_period_months", v));
@@ -261,7 +261,7 @@ impl RowSpec for ActivityRow {
         fields! { errors;
             account_id = r.required("account_id").and_then(|v| parse_id("account_id", v));
             kind = r.required("type").and_then(|v| ActivityKind::parse_field("type", v));
-            occurred_at = r.required("occurred_at").and_then(|v| parse_timestamp("occurred_at", v));
+            occurred_at = r.required("occurred_at").and_then(|v| parse_sheet_timestamp("occurred_at", v));
             author_email = opt(r.get("author_email"), |v| parse_email("author_email", v));
             activity_id = opt(r.get("activity_id"), |v| parse_id("activity_id", v));
             internal = opt(r.get("visibility"), |v| parse_visibility("visibility", v));
@@ -304,7 +304,7 @@ impl RowSpec for ChurnRow {
         let mut errors = vec![];
         fields! { errors;
             account_id = r.required("account_id").and_then(|v| parse_id("account_id", v));
-            churned_on = r.required("churned_on").and_then(|v| parse_date("churned_on", v));
+            churned_on = r.required("churned_on").and_then(|v| parse_sheet_date("churned_on", v));
             reason = r.required("reason").and_then(|v| ChurnReason::parse_field("reason", v));
             avoidable = opt(r.get("avoidable"), |v| parse_bool("avoidable", v));
             mrr_lost = opt(r.get("mrr_lost"), |v| parse_amount("mrr_lost", v));
@@ -339,7 +339,7 @@ impl RowSpec for FunnelLead {
         let lead_id = r.required("lead_id").and_then(|v| parse_id("lead_id", v)).map_err(|e| errors.push(e)).ok();
         let mut dates = [None; 6];
         for (i, stage) in Stage::ALL.iter().enumerate() {
-            match opt(r.get(stage.column()), |v| parse_date(stage.column(), v)) {
+            match opt(r.get(stage.column()), |v| parse_sheet_date(stage.column(), v)) {
                 Ok(d) => dates[i] = d,
                 Err(e) => errors.push(e),
             }

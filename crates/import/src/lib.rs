@@ -10,6 +10,7 @@ mod gaps;
 mod kinds;
 mod reader;
 mod sorter;
+mod text;
 
 use kizuna_store::{Tx, UnitOfWork};
 use std::path::Path;
@@ -104,7 +105,8 @@ async fn import_once(
     if assume_new {
         tx.assume_new_events();
     }
-    let (rows, accounts_created, tx) = kind.run(tx, &file_name, file, total, progress).await?;
+    let (input, _) = text::normalized(file).map_err(|e| ImportFailure::single(ImportError::file(&file_name, format!("cannot read: {e}"))))?;
+    let (rows, accounts_created, tx) = kind.run(tx, &file_name, input, total, progress).await?;
     tx.commit().await.map_err(|e| ImportFailure::single(ImportError::file(&file_name, e.to_string())))?;
     progress.update(total);
     Ok((rows, accounts_created))

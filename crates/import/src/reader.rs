@@ -49,12 +49,14 @@ pub(crate) trait RowSpec: Sized + Send + Sync + 'static {
 
 pub(crate) struct Header {
     names: Vec<String>,
+    /// Columns without a name (an export's or a spreadsheet's trailing empty columns).
+    unnamed: Vec<usize>,
 }
 
 impl Header {
     /// The header of a file written with exactly these columns.
     pub fn of(columns: &[&str]) -> Self {
-        Header { names: columns.iter().map(|c| c.to_string()).collect() }
+        Header { names: columns.iter().map(|c| c.to_string()).collect(), unnamed: vec![] }
     }
 }
 
@@ -121,6 +123,7 @@ impl Errors {
 fn check_header<R: RowSpec>(raw: &csv::ByteRecord, file: &str) -> Result<Header, ImportFailure> {
     let mut errors = Errors { file: file.to_string(), list: vec![], total: 0 };
     let mut names = Vec::with_capacity(raw.len());
+    let mut unnamed = Vec::new();
     let mut index = HashMap::new();
     for (i, bytes) in raw.iter().enumerate() {
         let bytes = if i == 0 { bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes) } else { bytes };
@@ -130,7 +133,8 @@ fn check_header<R: RowSpec>(raw: &csv::ByteRecord, file: &str) -> Result<Header,
         };
         let name = name.trim().to_ascii_lowercase();
         if name.is_empty() {
-            errors.at(1, format!("header column {} has no name", i + 1));
+            // Excel's trailing empty columns: kept out, as long as their cells are empty too.
+            unnamed.push(i);
         } else if let Some(first) = index.get(&name) {
             errors.at(1, format!("column {name:?} appears twice in the header (columns {} and {})", first + 1, i + 1));
         } else if !R::EXTRA_COLUMNS && !R::KNOWN.contains(&name.as_str()) {
@@ -148,7 +152,7 @@ fn check_header<R: RowSpec>(raw: &csv::ByteRecord, file: &str) -> Result<Header,
     if errors.total > 0 {
         return Err(errors.failure());
     }
-    Ok(Header { names })
+    Ok(Header { names, unnamed })
 }
 
 /// A parsed batch on its way to the database, with how far the reader had come.
@@ -227,11 +231,17 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, total: u64, send: Flow<R>) ->
     let mut rows = 0u64;
     while reader.read_byte_record(&mut raw).map_err(csv_error)? {
         let line = raw.position().map(|p| p.line()).unwrap_or(0);
-        if raw.len() == 1 && raw.get(0).is_some_and(|f| f.is_empty()) {
-            continue; // a blank line
+        // A blank line, or a row of empty cells (`,,,`, as spreadsheets leave below the data).
+        if raw.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
         }
         if raw.len() != header.names.len() {
             errors.at(line, format!("has {} fields, expected {} (as in the header)", raw.len(), header.names.len()));
+            continue;
+        }
+        if let Some(&i) = header.unnamed.iter().find(|&&i| raw.get(i).is_some_and(|f| !f.iter().all(u8::is_ascii_whitespace))) {
+            let value = String::from_utf8_lossy(raw.get(i).unwrap_or_default()).into_owned();
+            errors.at(line, format!("column {} has no name in the header but holds {value:?}; name the column or leave it empty", i + 1));
             continue;
         }
         let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
@@ -245,7 +255,7 @@ fn parse<R: RowSpec>(file: &str, input: impl Read, total: u64, send: Flow<R>) ->
                     line,
                     format!(
                         "{column} {value:?} is not valid UTF-8 (bad byte at offset {offset}); save the file as UTF-8 \
-                         (Excel: \"CSV UTF-8\"), not Shift_JIS"
+                         (Excel: \"CSV UTF-8\") or Shift_JIS"
                     ),
                 );
                 raw = record;

@@ -85,6 +85,8 @@ async fn ctas_are_opened_worked_and_closed(db: TestDb) {
     assert_eq!(timeline.len(), 7, "{timeline:?}");
     assert!(timeline.iter().any(|t| t.contains("closed (success)") && t.contains("完了（成功）")), "{timeline:?}");
     assert!(timeline.iter().any(|t| t.contains("snoozed until 2099-01-05")), "{timeline:?}");
+    let shared = s.activities("A1", 50, false).await.unwrap().into_iter().filter(|a| a.activity_id.starts_with("cta-log-")).count();
+    assert_eq!(shared, 6, "the internal comment's line is the team's only; the shared one's is the partner's too");
     let today = kizuna_app::today();
     let touch = s.activity_summary(today, today, Some("A1")).await.unwrap();
     assert!(touch.iter().all(|t| t.last_touch.is_none()), "Kizuna's own lines are not contact: {touch:?}");

@@ -148,8 +148,8 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
          r#"subscriptions.csv:1: column "mrr" appears twice in the header (columns 4 and 5)"#),
         ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr,end_dat\n".to_vec(),
          r#"subscriptions.csv:1: unknown column "end_dat""#),
-        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr\nA9,\x83R\x83A,2024-01-01,10\n".to_vec(),
-         r#"subscriptions.csv:2: product "�R�A" is not valid UTF-8"#),
+        ("subscriptions.csv", Subscriptions, b"account_id,product,start_date,mrr\nA9,\x83R\x83A\xff,2024-01-01,10\n".to_vec(),
+         r#"subscriptions.csv:2: product "�R�A�" is not valid UTF-8"#),
         ("subscriptions.csv", Subscriptions, vec![], "subscriptions.csv: the file is empty"),
         ("subscriptions.csv", Subscriptions, subs("A9,core,2024-02-01\n"),
          "subscriptions.csv:3: has 3 fields, expected 5 (as in the header)"),
@@ -161,7 +161,7 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
          r#"accounts.csv:1: missing required column "account_id""#),
         ("accounts.csv", Accounts, b"account_id,name,name\n".to_vec(),
          r#"accounts.csv:1: column "name" appears twice in the header (columns 2 and 3)"#),
-        ("accounts.csv", Accounts, b"account_id,name\nA9,\x8a\x94\x8e\xae\x89\xef\x8e\xd0\n".to_vec(),
+        ("accounts.csv", Accounts, b"account_id,name\nA9,\x8a\x94\x8e\xae\x89\xef\x8e\xd0\xff\n".to_vec(),
          r#"accounts.csv:2: name "#),
         ("accounts.csv", Accounts, vec![], "accounts.csv: the file is empty"),
         ("contacts.csv", Contacts, b"account_id,email,role\nA9,x@example.com,user\nA9,not-an-email,user\n".to_vec(),
@@ -180,7 +180,7 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
         ("activities.csv", Activities, b"account_id,occurred_at\nA9,2024-01-01\n".to_vec(),
          r#"activities.csv:1: missing required column "type""#),
         ("activities.csv", Activities, b"account_id,type,type,occurred_at\n".to_vec(), r#"activities.csv:1: column "type" appears twice"#),
-        ("activities.csv", Activities, b"account_id,type,occurred_at,subject\nA9,note,2024-01-01,\xe3\x81\n".to_vec(),
+        ("activities.csv", Activities, b"account_id,type,occurred_at,subject\nA9,note,2024-01-01,\xe3\x81\xff\n".to_vec(),
          r#"activities.csv:2: subject "#),
         ("activities.csv", Activities, vec![], "activities.csv: the file is empty"),
         ("churn.csv", ChurnReasons, b"account_id,churned_on,reason\nA9,2024-02-30,price\n".to_vec(),
@@ -192,7 +192,7 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
         ("churn.csv", ChurnReasons, b"account_id,churned_on\nA9,2024-02-01\n".to_vec(),
          r#"churn.csv:1: missing required column "reason""#),
         ("churn.csv", ChurnReasons, b"account_id,reason,churned_on,reason\n".to_vec(), r#"churn.csv:1: column "reason" appears twice"#),
-        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason,note\nA9,2024-02-01,price,\xc0\n".to_vec(),
+        ("churn.csv", ChurnReasons, b"account_id,churned_on,reason,note\nA9,2024-02-01,price,\xc0\xff\n".to_vec(),
          r#"churn.csv:2: note "#),
         ("churn.csv", ChurnReasons, vec![], "churn.csv: the file is empty"),
         ("funnel-leads.csv", FunnelLeads, b"lead_id,lead_on,meeting_on\nL9,2024-04-01,2024-04-31\n".to_vec(),
@@ -203,7 +203,7 @@ fn bad_inputs() -> Vec<(&'static str, ImportKind, Vec<u8>, &'static str)> {
          r#"funnel-leads.csv:2: lead_on "" is empty, as is every stage date"#),
         ("funnel-leads.csv", FunnelLeads, b"lead_on,won_on\n2024-01-01,\n".to_vec(), r#"funnel-leads.csv:1: missing required column "lead_id""#),
         ("funnel-leads.csv", FunnelLeads, b"lead_id,won_on,won_on\n".to_vec(), r#"funnel-leads.csv:1: column "won_on" appears twice"#),
-        ("funnel-leads.csv", FunnelLeads, b"lead_id,segment,lead_on\nL9,\x93\xfa\x96\x7b,2024-01-01\n".to_vec(),
+        ("funnel-leads.csv", FunnelLeads, b"lead_id,segment,lead_on\nL9,\x93\xfa\x96\x7b\xff,2024-01-01\n".to_vec(),
          r#"funnel-leads.csv:2: segment "#),
         ("funnel-leads.csv", FunnelLeads, vec![], "funnel-leads.csv: the file is empty"),
         ("funnel-counts.csv", FunnelCounts, b"month,stage,count\n2024-04,lead,10\n2024-04,demo,5\n".to_vec(),
@@ -343,7 +343,40 @@ C2,core,2024-02-01,,50
     assert!(err.contains("end_date \"2024-01-01\" is before start_date \"2024-01-02\" (with --end-inclusive"), "{err}");
 }
 
+/// Files as spreadsheets save them: Japanese Excel's Shift_JIS "CSV (comma delimited)" with
+/// CRLF, dates as `2026/1/5` and amounts as `1,200円`; Excel's "CSV UTF-8" with a byte order mark
+/// before a quoted header; rows and columns of empty cells below and beside the data. They land
+/// as the same file in plain UTF-8 would, and an error names the line a spreadsheet shows.
+async fn files_as_spreadsheets_save_them(db: TestDb) {
+    let files = Files::new();
+    let text = "account_id,name,segment,,\r\nJ1,株式会社さくら①,smb,,\r\n,,,,\r\n,,,,\r\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    let path = files.write("accounts-sjis.csv", &sjis);
+    let summary = import(&db, ImportKind::Accounts, &path).await.unwrap();
+    assert_eq!(summary.rows, 1);
+    let today = kizuna_store::testing::date("2026-12-01");
+    assert_eq!(db.store.get_account("J1", today).await.unwrap().unwrap().name, "株式会社さくら①");
+
+    let subs = "\u{feff}\"account_id\",\"product\",\"start_date\",\"end_date\",\"mrr\"\r\n\"J1\",\"core\",\"2026/1/5\",\"2026/4/5 0:00\",\"1,200円\"\r\n";
+    let path = files.write("subs-bom.csv", subs.as_bytes());
+    import(&db, ImportKind::Subscriptions, &path).await.unwrap();
+    let stored = db.store.subscriptions("J1").await.unwrap();
+    let got: Vec<(String, Option<String>, f64)> = stored.iter().map(|s| (s.start_date.to_string(), s.end_date.map(|d| d.to_string()), s.mrr)).collect();
+    assert_eq!(got, [("2026-01-05".to_string(), Some("2026-04-05".to_string()), 1200.0)]);
+
+    // An error on the third line of a CRLF file says line 3, as the spreadsheet numbers it.
+    let bad = files.write("subs-crlf.csv", b"account_id,product,start_date,mrr\r\nJ1,core,2026-01-05,10\r\nJ1,core,2026/13/05,10\r\n");
+    let err = import(&db, ImportKind::Subscriptions, &bad).await.unwrap_err();
+    assert!(err.contains("subs-crlf.csv:3: start_date \"2026/13/05\" is not a date (YYYY-MM-DD)"), "{err}");
+    // A cell under a column without a name is not dropped silently.
+    let stray = files.write("stray.csv", b"account_id,name,\nJ2,x,oops\n");
+    let err = import(&db, ImportKind::Accounts, &stray).await.unwrap_err();
+    assert!(err.contains("stray.csv:2: column 3 has no name in the header but holds \"oops\""), "{err}");
+    assert!(db.store.get_account("J2", today).await.unwrap().is_none(), "nothing written");
+}
+
 both_engines!(
+    files_as_spreadsheets_save_them,
     usage_events_from_csv_and_ndjson,
     good_files_land_and_reimport_changes_nothing,
     bad_input_fails_clearly_and_changes_nothing,

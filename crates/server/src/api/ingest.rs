@@ -199,24 +199,16 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
             UsageMessage::Alias { previous_id, user_id, .. } => {
                 // The alias's events go where its user is: only from one of the partner's
                 // accounts (or none), and only to one.
-                let from = match users.get(previous_id.as_str()) {
-                    Some(a) => a.clone(),
-                    None => state.store.usage_user_account(previous_id).await?,
-                };
-                let to = match users.get(user_id.as_str()) {
-                    Some(a) => a.clone(),
-                    None => state.store.usage_user_account(user_id).await?,
-                };
-                if let Some(from) = from.filter(|f| Some(f) != to.as_ref()) {
-                    if !owned(state, partner, &from, &mut checked).await? {
-                        return Err(ApiError::Forbidden(format!(
-                            "{}: user {previous_id:?} is grouped with an account that is not one of partner {partner:?}'s accounts; write key {} may not move it",
-                            at(),
-                            key.key_id
-                        )));
-                    }
+                let to = linked(state, partner, key, &at(), previous_id, user_id, &mut users, &mut checked).await?;
+                match to {
+                    Some(a) => (a, false),
+                    None => continue,
                 }
-                users.insert(previous_id, to.clone());
+            }
+            // An identify naming both ids links them as an alias does: checked the same way,
+            // then the user's own account is checked below.
+            UsageMessage::Identify { user_id, anonymous_id: Some(previous_id), .. } if previous_id != user_id => {
+                let to = linked(state, partner, key, &at(), previous_id, user_id, &mut users, &mut checked).await?;
                 match to {
                     Some(a) => (a, false),
                     None => continue,
@@ -268,6 +260,41 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
     let created = tx.upsert_accounts(&rows).await?;
     tx.commit().await?;
     Ok(created)
+}
+
+/// `previous_id` becomes `user_id` (an alias, or an identify naming both): its events and
+/// itself follow `user_id`'s account. Refused when `previous_id` sits in an account that is
+/// not the partner's, since that would move another partner's user. `user_id`'s account (if
+/// any) is returned for the caller to check.
+#[allow(clippy::too_many_arguments)]
+async fn linked<'m>(
+    state: &AppState,
+    partner: &str,
+    key: &ApiKey,
+    at: &str,
+    previous_id: &'m str,
+    user_id: &'m str,
+    users: &mut HashMap<&'m str, Option<String>>,
+    checked: &mut HashMap<String, bool>,
+) -> Result<Option<String>, ApiError> {
+    let from = match users.get(previous_id) {
+        Some(a) => a.clone(),
+        None => state.store.usage_user_account(previous_id).await?,
+    };
+    let to = match users.get(user_id) {
+        Some(a) => a.clone(),
+        None => state.store.usage_user_account(user_id).await?,
+    };
+    if let Some(from) = from.filter(|f| Some(f) != to.as_ref()) {
+        if !owned(state, partner, &from, checked).await? {
+            return Err(ApiError::Forbidden(format!(
+                "{at}: user {previous_id:?} is grouped with an account that is not one of partner {partner:?}'s accounts; write key {} may not move it",
+                key.key_id
+            )));
+        }
+    }
+    users.insert(previous_id, to.clone());
+    Ok(to)
 }
 
 /// Whether an existing `account` is the partner's (one that does not exist is no one's).

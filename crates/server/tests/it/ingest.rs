@@ -275,6 +275,22 @@ async fn partner_keys_and_ids(db: TestDb) {
     let message = r.json()["message"].as_str().unwrap().to_string();
     assert!(message.starts_with("batch[0]: user \"theirs-u\" is grouped with an account that is not one of partner \"P-ALPHA\"'s accounts"), "{message}");
     assert!(!message.contains("THEIRS"), "{message}");
+    // An identify naming another partner's user as its anonymous id (or an alias) would link
+    // that user to one of this partner's: refused the same way, whatever the user's own state.
+    for (i, body) in [
+        r#"{"userId": "u1", "anonymousId": "theirs-u", "traits": {}}"#,
+        r#"{"userId": "not-grouped-yet", "anonymousId": "theirs-u", "traits": {}}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = s.post("/v1/identify", &[], body.as_bytes().to_vec()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{i}: {}", r.body);
+        let message = r.json()["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with("message: user \"theirs-u\" is grouped with an account that is not one of partner \"P-ALPHA\"'s accounts"), "{message}");
+    }
+    let r = s.post("/v1/alias", &[], br#"{"previousId": "theirs-u", "userId": "u1"}"#.to_vec()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(db.store.usage_user_account("theirs-u").await.unwrap().as_deref(), Some("THEIRS"), "the user stays where it was");
     assert!(db.store.contacts("MINE").await.unwrap().iter().all(|c| c.email != "t@example.com"), "its e-mail is not copied");
     // Its own users it may move between its accounts, and a user grouped with none.
