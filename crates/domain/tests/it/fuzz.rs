@@ -144,6 +144,19 @@ fn day() -> impl Strategy<Value = chrono::NaiveDate> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
 
+    /// The spreadsheet field parsers: any text is a value or a typed error; a date read back
+    /// as written (ISO) reads the same.
+    #[test]
+    fn sheet_fields_take_any_text(s in prop_oneof![".{0,24}", "[0-9０-９/／年月日 :-]{0,16}", "[¥￥0-9,，.円 ]{0,12}"]) {
+        if let Ok(d) = kizuna_domain::fields::parse_sheet_date("d", &s) {
+            prop_assert_eq!(kizuna_domain::fields::parse_sheet_date("d", &d.to_string()).ok(), Some(d));
+        }
+        let _ = kizuna_domain::fields::parse_sheet_timestamp("t", &s);
+        if let Ok(c) = kizuna_domain::money::parse_amount("mrr", &s) {
+            prop_assert!(c >= 0);
+        }
+    }
+
     #[test]
     fn segment_parsers_take_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), k in kind()) {
         let _ = parse_batch(&bytes, now());

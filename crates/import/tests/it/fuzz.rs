@@ -26,6 +26,7 @@ fn value() -> impl Strategy<Value = String> {
             "", "A1", "C00001", "2024-01-01", "2024-02-30", "2024-13-01", "2026-12-06T05:56:00Z", "2026-12-06 14:56:00", "0", "-5", "12,000",
             "1e309", "９９９", "NaN", "enterprise", "high", "tech", "hybrid", "core", "JPY", "USD", "note", "meeting", "price", "bankrupt",
             "=cmd|' /C calc'!A0", "+1+1", "@SUM(A1)", "\u{0}", "a\"b", "line\nbreak", "x,y", "true", "12", "3.5", "2024-03", "lead",
+            "2026/1/5", "2026/1/5 0:00", "2026/1/5 9:30", "2026年1月5日", "２０２６／１／５", "1,200円", "￥１，２００", "円", "株式会社①", "\r",
         ])
         .prop_map(str::to_string),
         ".{0,24}",
@@ -58,6 +59,17 @@ fn ndjson_file() -> impl Strategy<Value = String> {
     prop::collection::vec(prop_oneof![line, ".{0,30}"], 0..6).prop_map(|lines| lines.join("\n"))
 }
 
+/// The file as a spreadsheet might save it: Shift_JIS or UTF-8 with a byte order mark, CRLF
+/// line ends, or as written.
+fn dressed(file: impl Strategy<Value = String>) -> impl Strategy<Value = Vec<u8>> {
+    (file, 0..4u8).prop_map(|(text, how)| match how {
+        0 => text.into_bytes(),
+        1 => encoding_rs::SHIFT_JIS.encode(&text.replace('\n', "\r\n")).0.into_owned(),
+        2 => [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+        _ => text.replace('\n', "\r\n").into_bytes(),
+    })
+}
+
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     db: kizuna_store::testing::TestDb,
@@ -71,7 +83,7 @@ fn fixture() -> Arc<Fixture> {
 }
 
 /// Import `body` as `kind`; a refused file must leave every count as it was.
-fn check(f: &Fixture, kind: ImportKind, name: &str, body: &str) -> Result<(), TestCaseError> {
+fn check(f: &Fixture, kind: ImportKind, name: &str, body: &[u8]) -> Result<(), TestCaseError> {
     let path = f.dir.path().join(name);
     std::fs::write(&path, body).unwrap();
     let before = f.runtime.block_on(f.db.store.counts()).unwrap();
@@ -98,7 +110,7 @@ fn every_importer_takes_hostile_csv_without_half_writing() {
     let f = fixture();
     for kind in KINDS {
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() });
-        let result = runner.run(&csv_file(kind), |body| check(&f, kind, &format!("{}.csv", kind.noun()), &body));
+        let result = runner.run(&dressed(csv_file(kind)), |body| check(&f, kind, &format!("{}.csv", kind.noun()), &body));
         if let Err(e) = result {
             panic!("{kind:?}: {e}");
         }
@@ -109,7 +121,7 @@ fn every_importer_takes_hostile_csv_without_half_writing() {
 fn event_ndjson_takes_hostile_lines_without_half_writing() {
     let f = fixture();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() });
-    if let Err(e) = runner.run(&ndjson_file(), |body| check(&f, ImportKind::Events, "events.ndjson", &body)) {
+    if let Err(e) = runner.run(&dressed(ndjson_file()), |body| check(&f, ImportKind::Events, "events.ndjson", &body)) {
         panic!("{e}");
     }
 }
