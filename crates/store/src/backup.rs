@@ -73,12 +73,31 @@ pub async fn backup(url: &str, file: &Path) -> crate::Result<BackupFormat> {
         BackupFormat::Sqlite => sqlite_backup(url, &partial).await,
         BackupFormat::PgDump => pg_dump(url, &partial).await,
     };
-    if let Err(e) = written {
+    if let Err(e) = written.and_then(|()| seal(&partial)) {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
     std::fs::rename(&partial, file).map_err(|e| io(file, e))?;
+    sync_dir(file);
     Ok(format)
+}
+
+/// A backup holds every user's password hash and every key's: readable by its owner only, and
+/// on disk (not only in the page cache) before it takes its final name and older ones go.
+fn seal(file: &Path) -> crate::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(|e| io(file, e))?;
+    }
+    std::fs::File::open(file).and_then(|f| f.sync_all()).map_err(|e| io(file, e))
+}
+
+/// Makes a rename in `file`'s directory durable (best effort: not every platform can).
+fn sync_dir(file: &Path) {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
 }
 
 fn partial_name(file: &Path) -> PathBuf {
@@ -104,8 +123,16 @@ async fn sqlite_backup(url: &str, out: &Path) -> crate::Result<()> {
 /// The password may sit in the user info (`postgres://u:pw@h/db`) or in the query
 /// (`?password=pw`, which libpq also reads, and prefers); both are taken out. The other query
 /// parameters are kept as written (libpq decodes `%20`, not `+`).
-fn split_password(url: &str) -> (String, Option<String>) {
-    let Ok(mut u) = url::Url::parse(url) else { return (url.to_string(), None) };
+fn split_password(url: &str) -> crate::Result<(String, Option<String>)> {
+    // A URL that does not parse would go to the command line whole, password and all.
+    let Ok(mut u) = url::Url::parse(url) else { return Err(StoreError::bad_url(url)) };
+    // libpq reads a key's passphrase from the connection string only: it would show in `ps`.
+    if u.query_pairs().any(|(k, _)| k == "sslpassword") {
+        return Err(StoreError::Backup(format!(
+            "{}: sslpassword would show on pg_dump's command line; use a key without a passphrase, or give it in a PGSERVICEFILE entry (service=...)",
+            redact_url(url)
+        )));
+    }
     let mut pw = u.password().map(percent_decode);
     let _ = u.set_password(None);
     if let Some(query) = u.query().map(str::to_string) {
@@ -115,7 +142,7 @@ fn split_password(url: &str) -> (String, Option<String>) {
             u.set_query((!kept.is_empty()).then(|| kept.join("&")).as_deref());
         }
     }
-    (u.to_string(), pw)
+    Ok((u.to_string(), pw))
 }
 
 /// `%40` → `@` (a URL's user info is percent-encoded; `+` stays `+`).
@@ -140,7 +167,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 async fn run_pg_tool(tool: &str, url: &str, args: &[&str]) -> crate::Result<()> {
-    let (url, password) = split_password(url);
+    let (url, password) = split_password(url)?;
     let mut cmd = tokio::process::Command::new(tool);
     cmd.args(args).arg("--dbname").arg(&url).kill_on_drop(true);
     if let Some(pw) = password {
@@ -178,7 +205,38 @@ pub async fn restore(url: &str, file: &Path) -> crate::Result<std::sync::Arc<dyn
         BackupFormat::Sqlite => sqlite_restore(url, file).await?,
         BackupFormat::PgDump => pg_restore(url, file).await?,
     }
-    crate::open(url).await
+    match crate::open(url).await {
+        Ok(store) => Ok(store),
+        Err(e) => {
+            // Restored but not this version's database (a newer Kizuna's, another program's):
+            // the target goes back to empty, so the next try is not refused as "not empty".
+            let undone = match format {
+                BackupFormat::Sqlite => undo_sqlite(url),
+                BackupFormat::PgDump => undo_pg(url).await,
+            };
+            let left = if undone.is_ok() { "the target was left empty" } else { "the target could not be emptied again" };
+            Err(StoreError::Backup(format!("{}: restored, but it does not open as this version's database ({e}); {left}", file.display())))
+        }
+    }
+}
+
+fn undo_sqlite(url: &str) -> crate::Result<()> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::connect(url, e))?;
+    let path = options.get_filename().to_path_buf();
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::remove_file(&path).map_err(|e| io(&path, e))
+}
+
+/// Empties the database a restore wrote into (it held no tables before: checked first).
+async fn undo_pg(url: &str) -> crate::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| StoreError::connect(url, e))?;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public").execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
 }
 
 fn engine_name(f: BackupFormat) -> &'static str {
@@ -203,15 +261,38 @@ async fn sqlite_restore(url: &str, file: &Path) -> crate::Result<()> {
             return Err(not_empty(url, tables));
         }
     }
-    // Copied under a temporary name beside the target, then renamed: never half a database.
+    // Copied under a temporary name beside the target, checked, then renamed: never half a
+    // database, nor a damaged one.
     let partial = partial_name(&path);
     std::fs::copy(file, &partial).map_err(|e| io(file, e))?;
+    if let Err(e) = check_sqlite_backup(file, &partial).await.and_then(|()| seal(&partial)) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
     for stale in ["-wal", "-shm"] {
         let mut p = path.clone().into_os_string();
         p.push(stale);
         let _ = std::fs::remove_file(p);
     }
     std::fs::rename(&partial, &path).map_err(|e| io(&path, e))?;
+    sync_dir(&path);
+    Ok(())
+}
+
+/// A copy of SQLite backup `file` is intact (SQLite's own integrity check) and is Kizuna's (it
+/// has the schema history every Kizuna database has).
+async fn check_sqlite_backup(file: &Path, copy: &Path) -> crate::Result<()> {
+    let damaged = |e: &dyn std::fmt::Display| StoreError::Backup(format!("{}: the backup is damaged ({e})", file.display()));
+    let mut conn = SqliteConnectOptions::new().filename(copy).read_only(true).connect().await.map_err(|e| damaged(&e))?;
+    let verdict: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&mut conn).await.map_err(|e| damaged(&e))?;
+    if verdict != ["ok"] {
+        return Err(damaged(&verdict.join("; ")));
+    }
+    let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    if history == 0 {
+        return Err(StoreError::Backup(format!("{}: a SQLite database, but not a Kizuna backup (it has no schema history)", file.display())));
+    }
     Ok(())
 }
 
@@ -236,9 +317,20 @@ pub fn prune(dir: &Path, format: BackupFormat, keep: usize) -> std::io::Result<V
         .collect();
     names.sort();
     let excess = names.len().saturating_sub(keep);
-    let old: Vec<PathBuf> = names.into_iter().take(excess).collect();
+    let mut old: Vec<PathBuf> = names.into_iter().take(excess).collect();
     for p in &old {
         std::fs::remove_file(p)?;
+    }
+    // What a backup cut short (the server stopped, the disk filled) left: a day old, so never
+    // one being written now.
+    let stale = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 24 * 3600));
+    let partial = format!("{ext}.partial");
+    for entry in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+        let p = entry.path();
+        let ours = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("kizuna-") && n.ends_with(&partial));
+        if ours && stale(&p) && std::fs::remove_file(&p).is_ok() {
+            old.push(p);
+        }
     }
     Ok(old)
 }
@@ -254,6 +346,7 @@ mod tests {
 
     #[test]
     fn passwords_go_to_the_environment() {
+        let split_password = |url: &str| split_password(url).unwrap();
         assert_eq!(split_password("postgres://u:p%40ss@h/db"), ("postgres://u@h/db".to_string(), Some("p@ss".to_string())));
         assert_eq!(split_password("postgres://u@h/db"), ("postgres://u@h/db".to_string(), None));
         assert_eq!(split_password("postgres://u:a+b%2F@h/db").1.as_deref(), Some("a+b/"));
@@ -261,6 +354,9 @@ mod tests {
         assert_eq!(split_password("postgres://u@h/db?password=x"), ("postgres://u@h/db".to_string(), Some("x".to_string())));
         let (url, pw) = split_password("postgres://u:old@h/db?options=-c%20statement_timeout%3D0&password=new");
         assert_eq!((url.as_str(), pw.as_deref()), ("postgres://u@h/db?options=-c%20statement_timeout%3D0", Some("new")), "kept as written; the query's wins");
+        let refused = super::split_password("postgres://u@h/db?sslkey=k&sslpassword=S3cret").unwrap_err().to_string();
+        assert!(refused.contains("sslpassword would show") && !refused.contains("S3cret"), "{refused}");
+        assert!(super::split_password("postgres://u:pw@[h/db").is_err(), "a URL that does not parse never reaches the command line");
     }
 
     #[test]
@@ -274,6 +370,14 @@ mod tests {
         let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
         assert_eq!(left, ["kizuna-20260101-000000.pgdump", "kizuna-20260102-000000.db", "kizuna-20260103-000000.db", "other.db"]);
+        // A partial file a crash left a day ago goes; one being written now stays.
+        let (crashed, writing) = (dir.path().join("kizuna-20251230-000000.db.partial"), dir.path().join("kizuna-20260104-000000.db.partial"));
+        std::fs::write(&crashed, b"x").unwrap();
+        std::fs::write(&writing, b"x").unwrap();
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+        std::fs::File::options().write(true).open(&crashed).unwrap().set_modified(day_ago).unwrap();
+        assert_eq!(prune(dir.path(), BackupFormat::Sqlite, 2).unwrap(), vec![crashed.clone()]);
+        assert!(writing.exists() && !crashed.exists());
         let at = chrono::DateTime::parse_from_rfc3339("2026-12-06T07:05:09Z").unwrap().with_timezone(&chrono::Utc);
         assert_eq!(scheduled_name(BackupFormat::PgDump, at), "kizuna-20261206-070509.pgdump");
     }

@@ -132,7 +132,65 @@ async fn scheduled_backups_keep_the_newest(db: TestDb) {
     assert!(names.iter().all(|n| n.starts_with("kizuna-")), "{names:?}");
 }
 
-both_engines!(backup_during_ingestion_then_restore, scheduled_backups_keep_the_newest);
+/// A restore that would not give a working database leaves the target as it was (empty), so
+/// the right file can be restored next: a newer Kizuna's backup (a schema step this version
+/// does not know) is rolled back; a damaged or foreign SQLite file is refused before it lands.
+async fn a_restore_that_does_not_fit_leaves_the_target_empty(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_subscriptions(&[subscription("A1", "core", "2025-01-01", None, 50_000)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = db.store.engine() == "sqlite";
+    let ext = if sqlite { "db" } else { "pgdump" };
+    let file = |name: &str| dir.path().join(format!("{name}.{ext}")).to_str().unwrap().to_string();
+    ok(kizuna(&db.url, &["backup", &file("good")]).output().unwrap());
+    let (newer_db, drop_newer) = empty_target(&db, &dir.path().join("n")).await;
+    std::fs::create_dir_all(dir.path().join("n")).unwrap();
+    ok(kizuna(&newer_db, &["restore", &file("good")]).output().unwrap());
+    let step = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99999, 'a newer Kizuna', TRUE, ";
+    if sqlite {
+        let pool = sqlx::SqlitePool::connect(&newer_db).await.unwrap();
+        sqlx::raw_sql(&format!("{step}X'00', 0)")).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&newer_db).await.unwrap();
+        sqlx::raw_sql(&format!("{step}'\\x00'::bytea, 0)")).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    ok(kizuna(&newer_db, &["backup", &file("newer")]).output().unwrap());
+
+    std::fs::create_dir_all(dir.path().join("t")).unwrap();
+    let (target, drop_target) = empty_target(&db, &dir.path().join("t")).await;
+    let refused = kizuna(&target, &["restore", &file("newer")]).output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("does not open as this version's database") && said.contains("the target was left empty"), "{said}");
+    ok(kizuna(&target, &["restore", &file("good")]).output().unwrap());
+    let figures = |url: &str| ok(kizuna(url, &["metrics", "mrr", "--from", "2025-01", "--to", "2025-03", "--format", "csv"]).output().unwrap());
+    assert_eq!(figures(&target), figures(&db.url), "the right backup restores into it afterwards");
+
+    if sqlite {
+        let bytes = std::fs::read(file("good")).unwrap();
+        std::fs::write(file("cut"), &bytes[..bytes.len() / 2]).unwrap();
+        let foreign = sqlx::sqlite::SqliteConnectOptions::new().filename(file("foreign")).create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(foreign).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE notes (body TEXT)").execute(&pool).await.unwrap();
+        pool.close().await;
+        let fresh = format!("sqlite://{}", dir.path().join("fresh.db").display());
+        for (name, expected) in [("cut", "the backup is damaged"), ("foreign", "not a Kizuna backup")] {
+            let out = kizuna(&fresh, &["restore", &file(name)]).output().unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && said.contains(expected), "{name}: {said}");
+            assert!(!dir.path().join("fresh.db").exists() && !dir.path().join("fresh.db.partial").exists(), "{name}: nothing left behind");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(file("good")).unwrap().permissions().mode() & 0o777, 0o600, "a backup holds password hashes: its owner's only");
+    }
+    for (admin, name) in [drop_newer, drop_target].into_iter().flatten() {
+        kizuna_store::testing::drop_postgres_database(&admin, &name).await;
+    }
+}
+
+both_engines!(backup_during_ingestion_then_restore, scheduled_backups_keep_the_newest, a_restore_that_does_not_fit_leaves_the_target_empty);
 
 /// `kizuna migrate --to postgres://...` (issue 22): the demo company, its users, keys, sessions,
 /// scores and usage move from SQLite to an empty PostgreSQL with the same figures.
