@@ -10,7 +10,7 @@ use std::borrow::Cow;
 pub const REPORT_CURRENCY: &str = "JPY";
 
 /// Fields that hold an amount of money, in currency units, wherever they appear.
-const MONEY: &[&str] = &[
+pub const MONEY: &[&str] = &[
     "mrr", "arr", "arpa", "arpa_per_period", "ltv", "starting_mrr", "new", "expansion", "contraction", "churn",
     "reactivation", "ending_mrr", "net_change", "mrr_start", "mrr_retained", "churned_mrr", "downsell_mrr",
     "mrr_lost", "expected_mrr_lost", "mrr_at_risk",

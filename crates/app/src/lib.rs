@@ -26,7 +26,7 @@ pub use access::{Actor, Denied};
 pub use error::AppError;
 pub use service::{App, AuditPage, ScenarioEntry};
 
-pub use format::{render, render_rows, safe_text, Format, REPORT_CURRENCY};
+pub use format::{render, render_rows, safe_text, Format, MONEY, REPORT_CURRENCY};
 pub use params::{check_as_of, check_run_day, ParamError, Params, MAX_YEARS_AHEAD};
 pub use requests::Lookup;
 

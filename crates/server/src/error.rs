@@ -14,6 +14,8 @@ pub struct Msg {
 pub enum Arg {
     Text(String),
     Key(String),
+    /// Already said in each language: (English, Japanese).
+    Said(String, String),
 }
 
 impl Msg {
@@ -38,6 +40,7 @@ impl Msg {
             let v = match value {
                 Arg::Text(t) => t.clone(),
                 Arg::Key(k) => crate::i18n::t(k, lang),
+                Arg::Said(en, ja) => if lang == "ja" { ja.clone() } else { en.clone() },
             };
             text = text.replace(&format!("%{{{name}}}"), &v);
         }
@@ -194,8 +197,8 @@ impl From<kizuna_app::AppError> for ApiError {
             AppError::Usage(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new(e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Journey(e) => ApiError::Invalid(e.args().into_iter().fold(Msg::new("err.journey").arg_key("problem", e.key()), |m, (name, v)| m.arg(name, v))),
             AppError::Config(text) => ApiError::BadRequest(text),
+            AppError::Param(e) => ApiError::Invalid(param_msg(&e)),
             AppError::Store(s) => ApiError::Store(s),
-            other => ApiError::App(other),
         }
     }
 }
@@ -229,8 +232,49 @@ fn scenario_error(e: &kizuna_domain::planning::scenario::ScenarioError) -> Msg {
 
 impl From<kizuna_app::ParamError> for ApiError {
     fn from(e: kizuna_app::ParamError) -> Self {
-        ApiError::App(kizuna_app::AppError::Param(e))
+        ApiError::Invalid(param_msg(&e))
     }
+}
+
+/// A refused parameter in the reader's language. In English it reads as it always did
+/// (`from "2024-13" is not a month (YYYY-MM)`); in Japanese the common problems are said in
+/// Japanese, the rare ones stay in English after the Japanese frame.
+fn param_msg(e: &kizuna_app::ParamError) -> Msg {
+    let ja = param_problem_ja(&e.problem).unwrap_or_else(|| format!(": {}", e.problem));
+    let mut msg = Msg::new("err.param").arg("name", &e.name).arg("value", format!("{:?}", e.value));
+    msg.args.push(("problem", Arg::Said(e.problem.clone(), ja)));
+    msg
+}
+
+/// The Japanese of a parameter problem the use cases word the same way each time.
+fn param_problem_ja(problem: &str) -> Option<String> {
+    let (head, tail) = problem.split_once(':').map_or((problem, ""), |(h, t)| (h, t.trim()));
+    Some(match head {
+        "is required" => "は必須です".to_string(),
+        "is not a date (YYYY-MM-DD)" => "は日付（YYYY-MM-DD）ではありません".to_string(),
+        "is not a month (YYYY-MM)" => "は月（YYYY-MM）ではありません".to_string(),
+        "is more than 100 years after from" => "は from から100年を超えています".to_string(),
+        "is not one of" => format!("は次のいずれかにしてください: {tail}"),
+        _ => {
+            if let Some(range) = problem.strip_prefix("is not a whole number from ") {
+                let (lo, hi) = range.split_once(" to ")?;
+                format!("は{lo}〜{hi}の整数にしてください")
+            } else if let Some(range) = problem.strip_prefix("is not a number from ") {
+                let (lo, hi) = range.split_once(" to ")?;
+                format!("は{lo}〜{hi}の数にしてください")
+            } else if let Some(rest) = problem.strip_prefix("is before ") {
+                format!("は {rest} より前です")
+            } else if let Some(rest) = head.strip_prefix("is after the as-of date ") {
+                format!("は基準日 {rest} より後です（その後のことはまだ起きていません）")
+            } else if let Some(rest) = head.strip_prefix("is after the month of the as-of date ") {
+                format!("は基準日 {rest} の月より後です（その後のことはまだ起きていません）")
+            } else if head.starts_with("is after today") {
+                "は今日より後です（まだ来ていない日です）".to_string()
+            } else {
+                return None;
+            }
+        }
+    })
 }
 
 impl From<kizuna_app::Denied> for ApiError {
@@ -412,6 +456,26 @@ mod tests {
             if let Some(v) = problem.value() {
                 assert!(ja.contains(&v), "{problem:?}: {ja} names {v}");
             }
+        }
+    }
+
+    /// A refused parameter reads in English as it always did, and in Japanese on a Japanese
+    /// page: the common problems wholly in Japanese, the rest framed in Japanese.
+    #[test]
+    fn parameter_errors_read_in_both_languages() {
+        use kizuna_app::ParamError;
+        let cases = [
+            (ParamError::new("from", "2024-13", "is not a month (YYYY-MM)"), "from の値 \"2024-13\" は月（YYYY-MM）ではありません"),
+            (ParamError::new("health", "purple", "is not one of: red, yellow, green"), "health の値 \"purple\" は次のいずれかにしてください: red, yellow, green"),
+            (ParamError::new("per_page", "0", "is not a whole number from 1 to 200"), "per_page の値 \"0\" は1〜200の整数にしてください"),
+            (ParamError::new("to", "2024-01-01", "is before from 2024-02-01"), "to の値 \"2024-01-01\" は from 2024-02-01 より前です"),
+            (ParamError::new("from", "2027-01-01", "is after the as-of date 2026-12-07: nothing after it has happened yet"), "from の値 \"2027-01-01\" は基準日 2026-12-07 より後です（その後のことはまだ起きていません）"),
+            (ParamError::new("every", "x", "is not a number of days like 7d"), "every の値 \"x\" : is not a number of days like 7d"),
+        ];
+        for (e, ja) in cases {
+            let ApiError::Invalid(msg) = ApiError::from(e.clone()) else { panic!("a refused parameter is a 400 said for people") };
+            assert_eq!(msg.render("en"), e.to_string());
+            assert_eq!(msg.render("ja"), ja);
         }
     }
 

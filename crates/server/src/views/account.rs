@@ -133,7 +133,7 @@ pub(crate) async fn render(
         (page.t("col.stage"), account.lifecycle_stage.as_deref().map(stage_label).unwrap_or_default()),
         (page.t("col.mrr"), money(account.mrr, &currency)),
         (page.t("col.arr"), money(account.mrr * 12.0, &currency)),
-        (page.t("account.customer_since"), account.created_at.map(|t| date(t.date_naive(), lang)).unwrap_or_default()),
+        (page.t("account.customer_since"), account.created_at.map(|t| date(kizuna_domain::time::local_day(t), lang)).unwrap_or_default()),
     ];
     let s = app.account_summary(account.clone(), today).await?;
     let summary = minijinja::context! {

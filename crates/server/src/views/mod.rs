@@ -120,7 +120,17 @@ pub fn templates() -> Environment<'static> {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
     env.add_function("t", translate);
+    env.add_filter("count", count_filter);
     env
+}
+
+/// `{{ n|count }}`: a whole count with thousands separators (`1,234`); anything else as it is.
+fn count_filter(v: minijinja::Value) -> String {
+    match i64::try_from(v.clone()) {
+        Ok(n) if n < 0 => format!("-{}", format::count(n.unsigned_abs())),
+        Ok(n) => format::count(n as u64),
+        Err(_) => v.to_string(),
+    }
 }
 
 /// `{{ t("key") }}` in templates, in the page's `lang`; keyword arguments fill `%{name}`.

@@ -115,6 +115,8 @@ fn excel_csv(name: &str, value: &ReportOutput, lang: &str, group: &dyn Fn(Option
             let cells = row.iter().zip(heads.iter()).map(|(v, h)| match h {
                 "group" if v == "all" => crate::i18n::t("report.all", lang),
                 "group" => kizuna_app::safe_text(&group(Some(v))).into_owned(),
+                // Yen as Excel shows them: whole, like the page (the API's CSV keeps the exact value).
+                h if kizuna_app::MONEY.contains(&h) => v.parse::<f64>().map(|f| format!("{f:.0}")).unwrap_or_else(|_| v.to_string()),
                 _ => v.to_string(),
             });
             out.write_record(cells).map_err(csv_err)?;

@@ -612,11 +612,19 @@ async fn reports_and_admin_pages(db: TestDb) {
         lines.map(|l| l.split(',').nth(at).unwrap().to_string()).collect()
     };
     assert_eq!(nrr(&excel, "NRR"), nrr(&api, "nrr"));
+    let whole = |v: &String| v.parse::<f64>().map(|f| format!("{f:.0}")).unwrap();
+    assert_eq!(nrr(&excel, "期首MRR"), nrr(&api, "mrr_start").iter().map(whole).collect::<Vec<_>>(), "yen whole, as on the page");
     let cohorts = get(&c, "/reports/cohorts?at=2024-06-30&lang=en&format=csv", None).await.body;
     let heads = cohorts.trim_start_matches('\u{feff}').lines().next().unwrap().to_string();
     assert!(heads.starts_with("Cohort,Accounts,Base,Age 0,Age 1"), "{heads}");
     assert!(cohorts.lines().nth(1).unwrap().split(',').nth(3) == Some("1"), "age 0 is the whole cohort: {cohorts}");
     assert_eq!(get(&c, "/reports/nps", None).await.status, StatusCode::NOT_FOUND);
+    // A mistyped parameter is said in the page's language; the API keeps its English.
+    let bad = get(&c, "/reports/retention?from=2024-13-01&to=2024-07-01&lang=ja", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("from の値 &quot;2024-13-01&quot; は日付（YYYY-MM-DD）ではありません"), "{}", bad.body);
+    let api = get(&c, "/api/v1/metrics/retention?from=2024-13-01&to=2024-07-01", None).await.json();
+    assert_eq!(api["error"], "from \"2024-13-01\" is not a date (YYYY-MM-DD)");
 
     get(&c, "/admin/users", None).await;
     let made = submit(&c, "/admin/users?lang=en", &[("email", "New@Kizuna.example"), ("name", "新人"), ("role", "partner"), ("partner_id", "P-ALPHA"), ("password", PASSWORD)]).await;
