@@ -271,6 +271,24 @@ pub trait Tx: Send {
 /// change to a CTA (`cta-log-…` in `kizuna_app::ctas`).
 pub(crate) const CONTACT: &str = "kind <> 'support_ticket' AND activity_id NOT LIKE 'plan-visit-%' AND activity_id NOT LIKE 'plan-tick-%' AND activity_id NOT LIKE 'cta-log-%'";
 
+/// `rows` as statements that each touch a key once: a key's first row goes in the first, its
+/// second in the second, and so on, so running them in order gives what running the rows one by
+/// one would (an empty cell of a later row keeps the earlier row's value, as it keeps a stored
+/// one). Rows of one file with the same key are rare: then it is one statement, as before.
+pub(crate) fn generations<'a, T, K: std::hash::Hash + Eq>(rows: &'a [T], key: impl Fn(&T) -> K) -> Vec<Vec<&'a T>> {
+    let mut seen: std::collections::HashMap<K, usize> = std::collections::HashMap::with_capacity(rows.len());
+    let mut out: Vec<Vec<&T>> = vec![Vec::with_capacity(rows.len())];
+    for row in rows {
+        let n = seen.entry(key(row)).or_insert(0);
+        if *n == out.len() {
+            out.push(Vec::new());
+        }
+        out[*n].push(row);
+        *n += 1;
+    }
+    out
+}
+
 pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(rows: &'a [T], key: impl Fn(&T) -> K) -> Vec<&'a T> {
     let mut index = std::collections::HashMap::with_capacity(rows.len());
     let mut out: Vec<&T> = Vec::with_capacity(rows.len());
@@ -299,6 +317,14 @@ mod tests {
         assert_eq!(redact_url("postgres://u:p@ss@h:99999/db"), "postgres://u:***@h:99999/db", "a URL the parser refuses");
         let e = super::StoreError::bad_url("mysql://root:hunter2@h/db");
         assert!(!e.to_string().contains("hunter2") && !format!("{e:?}").contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn generations_touch_each_key_once_in_order() {
+        let rows = [("a", 1), ("b", 2), ("a", 3), ("a", 4), ("c", 5)];
+        let g = super::generations(&rows, |r| r.0);
+        let values: Vec<Vec<i32>> = g.iter().map(|s| s.iter().map(|r| r.1).collect()).collect();
+        assert_eq!(values, [vec![1, 2, 5], vec![3], vec![4]]);
     }
 
     #[test]

@@ -405,7 +405,7 @@ macro_rules! store_impl {
         use sqlx::types::Json;
         use sqlx::QueryBuilder;
         use $crate::sql::*;
-        use $crate::{last_per_key, Result, Tx, UnitOfWork};
+        use $crate::{generations, last_per_key, Result, Tx, UnitOfWork};
 
         #[async_trait]
         impl UnitOfWork for $Store {
@@ -590,8 +590,7 @@ macro_rules! store_impl {
                 self.accounts_written += rows.len();
                 let created = self.ensure_accounts(rows.iter().map(|r| r.account_id.as_str())).await?;
                 let now = Utc::now();
-                for chunk in rows.chunks(BATCH) {
-                    let chunk = last_per_key(chunk, |r| r.account_id.clone());
+                for chunk in rows.chunks(BATCH).flat_map(|c| generations(c, |r| r.account_id.clone())) {
                     let staged: Vec<(&str, &str)> = chunk.iter().filter_map(|r| Some((r.account_id.as_str(), r.lifecycle_stage.as_deref()?))).collect();
                     let stage_changes = incoming_stage_changes(&mut self.tx, &staged).await?;
                     let mut qb = QueryBuilder::<$Db>::new(
@@ -642,8 +641,7 @@ macro_rules! store_impl {
                     p.into_iter().map(|p| ProductRow { product_id: p.into(), name: p.into() }).collect()
                 };
                 insert_products(&mut self.tx, &products, false).await?;
-                for chunk in rows.chunks(BATCH) {
-                    let chunk = last_per_key(chunk, |r| (r.account_id.clone(), r.product.clone(), r.start_date));
+                for chunk in rows.chunks(BATCH).flat_map(|c| generations(c, |r| (r.account_id.clone(), r.product.clone(), r.start_date))) {
                     let mut qb = QueryBuilder::<$Db>::new(
                         "INSERT INTO subscriptions (account_id, product, start_date, end_date, mrr_cents, quantity, units, \
                          bill_period_months, discount, currency) ",
@@ -676,8 +674,7 @@ macro_rules! store_impl {
 
             async fn upsert_contacts(&mut self, rows: &[ContactRow]) -> Result<u64> {
                 let created = self.ensure_accounts(rows.iter().map(|r| r.account_id.as_str())).await?;
-                for chunk in rows.chunks(BATCH) {
-                    let chunk = last_per_key(chunk, |r| (r.account_id.clone(), r.email.clone()));
+                for chunk in rows.chunks(BATCH).flat_map(|c| generations(c, |r| (r.account_id.clone(), r.email.clone()))) {
                     let mut qb =
                         QueryBuilder::<$Db>::new("INSERT INTO contacts (account_id, email, name, role, title, phone) ");
                     qb.push_values(chunk, |mut b, r| {
