@@ -13,7 +13,8 @@ pub fn parse_amount(column: &str, raw: &str) -> Result<Cents, FieldError> {
     // Full-width digits and `￥`, and `円` after the number, as Japanese sheets write amounts.
     let s: String = crate::fields::half_width(raw.trim()).chars().filter(|c| *c != ',' && *c != '_').collect();
     let s = s.strip_suffix('円').map(str::trim_end).unwrap_or(&s);
-    let s = s.strip_prefix('¥').or_else(|| s.strip_prefix('$')).unwrap_or(s);
+    // `\` is how a Shift_JIS file's yen sign (0x5C) decodes.
+    let s = s.strip_prefix(['¥', '\\', '$']).unwrap_or(s);
     if s.starts_with('-') {
         return Err(err("is negative (expected an amount >= 0)"));
     }
@@ -83,7 +84,7 @@ mod tests {
         assert_eq!(parse_amount("mrr", "99.5").unwrap(), 9_950);
         assert_eq!(parse_amount("mrr", "99.05").unwrap(), 9_905);
         assert_eq!(parse_amount("mrr", "0").unwrap(), 0);
-        for raw in ["¥1,200", "￥1,200", "1,200円", "1200 円", "１，２００", "¥1,200円"] {
+        for raw in ["¥1,200", "￥1,200", "1,200円", "1200 円", "１，２００", "¥1,200円", "\\1,200"] {
             assert_eq!(parse_amount("mrr", raw).unwrap(), 120_000, "{raw}");
         }
         assert!(parse_amount("mrr", "円").is_err() && parse_amount("mrr", "1,200ドル").is_err());

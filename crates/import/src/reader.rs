@@ -185,7 +185,8 @@ pub(crate) async fn run<R: RowSpec>(
         if !batch.rows.is_empty() {
             created += write_batch(&mut *tx, &batch.rows, file, batch.line).await?;
         }
-        progress.update(batch.byte);
+        // Bytes of the decoded text: a Shift_JIS file grows by half when decoded.
+        progress.update(batch.byte.min(total));
         let _ = written.send(batch.rows);
     }
     let rows = reader.await.map_err(|e| ImportFailure::single(ImportError::file(file, format!("the reader stopped: {e}"))))??;

@@ -10,8 +10,11 @@
 
 use std::io::{self, Read};
 
-/// How much of the file decides its encoding.
+/// How much of the file decides its encoding: at least this much, and on to the first byte
+/// that is not ASCII (a Shift_JIS file may open with thousands of ASCII rows), up to
+/// [`SNIFF_MAX`].
 const SNIFF: usize = 64 * 1024;
+const SNIFF_MAX: usize = 16 * 1024 * 1024;
 
 /// What the file was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +27,18 @@ pub enum Encoding {
 /// parsers to refuse, naming the line) without a byte order mark, with `\n` line ends.
 pub fn normalized(mut input: impl Read + Send + 'static) -> io::Result<(Box<dyn Read + Send>, Encoding)> {
     let mut head = Vec::with_capacity(SNIFF);
-    (&mut input).take(SNIFF as u64).read_to_end(&mut head)?;
+    let cut = loop {
+        let before = head.len();
+        (&mut input).take(SNIFF as u64).read_to_end(&mut head)?;
+        let cut = head.len() - before == SNIFF;
+        if !cut || !head[before..].is_ascii() || head.len() >= SNIFF_MAX {
+            break cut;
+        }
+    };
     let crlf = memchr::memmem::find(&head, b"\r\n").is_some();
     let (body, encoding): (Box<dyn Read + Send>, Encoding) = if let Some(rest) = head.strip_prefix(b"\xEF\xBB\xBF") {
         (Box::new(io::Cursor::new(rest.to_vec()).chain(input)), Encoding::Utf8)
-    } else if is_shift_jis(&head, head.len() == SNIFF) {
+    } else if is_shift_jis(&head, cut) {
         let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding_rs::SHIFT_JIS)).build(io::Cursor::new(head).chain(input));
         (Box::new(decoded), Encoding::ShiftJis)
     } else {
@@ -39,17 +49,22 @@ pub fn normalized(mut input: impl Read + Send + 'static) -> io::Result<(Box<dyn 
 }
 
 /// True when `head` (the file's start; `cut`: the file goes on after it) is not UTF-8 but reads
-/// as Shift_JIS without a single undecodable byte.
+/// as Shift_JIS without a single undecodable byte. A file whose first non-ASCII text is UTF-8
+/// stays UTF-8, so a damaged UTF-8 file is refused by line rather than read as Shift_JIS.
 fn is_shift_jis(head: &[u8], cut: bool) -> bool {
     match std::str::from_utf8(head) {
         Ok(_) => return false,
         // A character cut by the end of the sniffed part is still UTF-8.
         Err(e) if cut && e.error_len().is_none() => return false,
+        Err(e) if !head[..e.valid_up_to()].is_ascii() => return false,
         Err(_) => {}
     }
-    // A two-byte character may be cut at the end the same way.
-    let whole = if cut && head.last().is_some_and(|b| *b >= 0x80) { &head[..head.len() - 1] } else { head };
-    encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(whole).is_some()
+    // Decoded as a stream that goes on when cut: a two-byte character cut at the end is not an
+    // error.
+    let mut decoder = encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(decoder.max_utf8_buffer_length_without_replacement(head.len()).unwrap_or(head.len() * 3));
+    let (result, _) = decoder.decode_to_string_without_replacement(head, &mut out, !cut);
+    matches!(result, encoding_rs::DecoderResult::InputEmpty)
 }
 
 /// Reads `inner` with every `\r\n` made `\n` (a lone `\r` stays).
@@ -168,6 +183,27 @@ mod tests {
         // Neither UTF-8 nor Shift_JIS: passed through for the parser to refuse by line.
         let (mut r, e) = normalized(io::Cursor::new(b"a\n\xFF\xFF\n".to_vec())).unwrap();
         assert_eq!((read_all(&mut r, 64), e), (b"a\n\xFF\xFF\n".to_vec(), Encoding::Utf8));
+    }
+
+    #[test]
+    fn a_long_shift_jis_file_is_found_wherever_the_sniff_cuts_it() {
+        // Hiragana throughout: the sniff may end on either byte of a character.
+        for ascii_rows in [0, 1, 3, 12_000] {
+            let mut file = "account_id,name\n".to_string();
+            for i in 0..ascii_rows {
+                file.push_str(&format!("A{i},Acme\n"));
+            }
+            for i in 0..20_000 {
+                file.push_str(&format!("J{i},さくらのはなびら\n"));
+            }
+            let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&file);
+            assert!(sjis.len() > SNIFF);
+            let (got, e) = text(&sjis);
+            assert_eq!((e, got == file), (Encoding::ShiftJis, true), "{ascii_rows} ASCII rows first");
+        }
+        // UTF-8 text, then a damaged byte: UTF-8 (refused by line later), not Shift_JIS.
+        let (_, e) = normalized(io::Cursor::new([b"a,b\nA1,\xE6\x97\xA5\n".as_slice(), b"A2,\xE3\x81\n"].concat())).unwrap();
+        assert_eq!(e, Encoding::Utf8);
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub async fn restore(url: &str, file: &Path) -> crate::Result<std::sync::Arc<dyn
     }
     match crate::open(url).await {
         Ok(store) => Ok(store),
+        // Any other failure (the database went away) says nothing against what was restored.
+        Err(e) if !matches!(e, StoreError::Migrate(_) | StoreError::CannotMigrate(_)) => Err(e),
         Err(e) => {
             // Restored but not this version's database (a newer Kizuna's, another program's):
             // the target goes back to empty, so the next try is not refused as "not empty".
@@ -231,10 +233,14 @@ fn undo_sqlite(url: &str) -> crate::Result<()> {
     std::fs::remove_file(&path).map_err(|e| io(&path, e))
 }
 
-/// Empties the database a restore wrote into (it held no tables before: checked first).
+/// Takes out the tables a restore wrote (the database held none before: checked first), with
+/// their indexes and sequences; the schema, its grants and any extension stay as they were.
 async fn undo_pg(url: &str) -> crate::Result<()> {
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| StoreError::connect(url, e))?;
-    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public").execute(&mut conn).await?;
+    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'").fetch_all(&mut conn).await?;
+    for t in tables {
+        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS public.\"{}\" CASCADE", t.replace('"', "\"\""))).execute(&mut conn).await?;
+    }
     conn.close().await?;
     Ok(())
 }

@@ -590,42 +590,57 @@ macro_rules! store_impl {
                 self.accounts_written += rows.len();
                 let created = self.ensure_accounts(rows.iter().map(|r| r.account_id.as_str())).await?;
                 let now = Utc::now();
-                for chunk in rows.chunks(BATCH).flat_map(|c| generations(c, |r| r.account_id.clone())) {
-                    let staged: Vec<(&str, &str)> = chunk.iter().filter_map(|r| Some((r.account_id.as_str(), r.lifecycle_stage.as_deref()?))).collect();
-                    let stage_changes = incoming_stage_changes(&mut self.tx, &staged).await?;
-                    let mut qb = QueryBuilder::<$Db>::new(
-                        "INSERT INTO accounts (account_id, name, segment, touch_model, owner_email, partner_id, \
-                         lifecycle_stage, attributes, created_at, updated_at, search_key) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r.account_id)
-                            .push_bind(&r.name)
-                            .push_bind(&r.segment)
-                            .push_bind(r.touch_model.map(|t| t.as_str()))
-                            .push_bind(&r.owner_email)
-                            .push_bind(&r.partner_id)
-                            .push_bind(&r.lifecycle_stage)
-                            .push_bind(Json(&r.attributes))
-                            .push_bind(r.created_at)
-                            .push_bind(now)
-                            .push_bind(kizuna_domain::search::account_key(&r.account_id, r.name.as_deref()));
-                    });
-                    qb.push(format!(
-                        " ON CONFLICT (account_id) DO UPDATE SET \
-                         name = COALESCE(excluded.name, accounts.name), \
-                         search_key = CASE WHEN excluded.name IS NULL THEN COALESCE(accounts.search_key, excluded.search_key) \
-                         ELSE excluded.search_key END, \
-                         segment = COALESCE(excluded.segment, accounts.segment), \
-                         touch_model = COALESCE(excluded.touch_model, accounts.touch_model), \
-                         owner_email = COALESCE(excluded.owner_email, accounts.owner_email), \
-                         partner_id = COALESCE(excluded.partner_id, accounts.partner_id), \
-                         lifecycle_stage = COALESCE(excluded.lifecycle_stage, accounts.lifecycle_stage), \
-                         attributes = {}, \
-                         created_at = COALESCE(excluded.created_at, accounts.created_at), \
-                         updated_at = excluded.updated_at",
-                        $dialect.merge_attributes
-                    ));
-                    qb.build().execute(&mut *self.tx).await?;
+                for batch in rows.chunks(BATCH) {
+                    // A stage change is the batch's last stage per account against the stored
+                    // one (as the rows leave it): importing the same file again changes nothing.
+                    let mut last_stage: Vec<(&str, &str)> = Vec::new();
+                    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+                    for r in batch {
+                        let Some(stage) = r.lifecycle_stage.as_deref() else { continue };
+                        match at.get(r.account_id.as_str()) {
+                            Some(&i) => last_stage[i].1 = stage,
+                            None => {
+                                at.insert(r.account_id.as_str(), last_stage.len());
+                                last_stage.push((r.account_id.as_str(), stage));
+                            }
+                        }
+                    }
+                    let stage_changes = incoming_stage_changes(&mut self.tx, &last_stage).await?;
+                    for chunk in generations(batch, |r| r.account_id.clone()) {
+                        let mut qb = QueryBuilder::<$Db>::new(
+                            "INSERT INTO accounts (account_id, name, segment, touch_model, owner_email, partner_id, \
+                             lifecycle_stage, attributes, created_at, updated_at, search_key) ",
+                        );
+                        qb.push_values(chunk, |mut b, r| {
+                            b.push_bind(&r.account_id)
+                                .push_bind(&r.name)
+                                .push_bind(&r.segment)
+                                .push_bind(r.touch_model.map(|t| t.as_str()))
+                                .push_bind(&r.owner_email)
+                                .push_bind(&r.partner_id)
+                                .push_bind(&r.lifecycle_stage)
+                                .push_bind(Json(&r.attributes))
+                                .push_bind(r.created_at)
+                                .push_bind(now)
+                                .push_bind(kizuna_domain::search::account_key(&r.account_id, r.name.as_deref()));
+                        });
+                        qb.push(format!(
+                            " ON CONFLICT (account_id) DO UPDATE SET \
+                             name = COALESCE(excluded.name, accounts.name), \
+                             search_key = CASE WHEN excluded.name IS NULL THEN COALESCE(accounts.search_key, excluded.search_key) \
+                             ELSE excluded.search_key END, \
+                             segment = COALESCE(excluded.segment, accounts.segment), \
+                             touch_model = COALESCE(excluded.touch_model, accounts.touch_model), \
+                             owner_email = COALESCE(excluded.owner_email, accounts.owner_email), \
+                             partner_id = COALESCE(excluded.partner_id, accounts.partner_id), \
+                             lifecycle_stage = COALESCE(excluded.lifecycle_stage, accounts.lifecycle_stage), \
+                             attributes = {}, \
+                             created_at = COALESCE(excluded.created_at, accounts.created_at), \
+                             updated_at = excluded.updated_at",
+                            $dialect.merge_attributes
+                        ));
+                        qb.build().execute(&mut *self.tx).await?;
+                    }
                     write_stage_changes(&mut self.tx, &stage_changes).await?;
                 }
                 Ok(created)
@@ -1057,6 +1072,8 @@ macro_rules! store_impl {
             }
 
             async fn update_cta(&mut self, c: &$crate::ctas::Cta) -> Result<bool> {
+                // A write must move the revision (`Cta::touch`), or a second stale copy would pass.
+                debug_assert!(c.updated_at.timestamp_millis() > c.revision, "update_cta without Cta::touch");
                 let n = sqlx::query(
                     "UPDATE ctas SET title = $3, priority = $4, status = $5, owner_email = $6, due_on = $7, snoozed_until = $8, \
                      snooze_reason = $9, evidence = $10, signal_key = $11, updated_at = $12, closed_at = $13, outcome = $14, close_note = $15 \

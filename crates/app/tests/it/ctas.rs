@@ -177,8 +177,9 @@ async fn signals_open_each_cta_once(db: TestDb) {
     assert_eq!(s.cta(&red.cta_id).await.unwrap().unwrap().status, CtaStatus::Snoozed);
     let mut woken = s.cta(&red.cta_id).await.unwrap().unwrap();
     woken.snoozed_until = Some(at + chrono::Duration::days(3));
+    woken.touch(chrono::Utc::now());
     let mut tx = s.begin().await.unwrap();
-    tx.update_cta(&woken).await.unwrap();
+    assert!(tx.update_cta(&woken).await.unwrap());
     tx.commit().await.unwrap();
     let fourth = run_daily(s, at + chrono::Duration::days(3)).await.unwrap();
     assert_eq!((fourth.opened, fourth.reopened), (0, 1), "{fourth:?}");

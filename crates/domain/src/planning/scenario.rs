@@ -156,11 +156,16 @@ impl Scenario {
         if let Some(b) = &self.budget {
             let amount = |v: f64| (0.0..=MAX_AMOUNT).contains(&v);
             for (i, h) in b.headcount.iter().enumerate() {
-                for (name, v) in [("count", h.count), ("loaded_cost_per_year", h.loaded_cost_per_year)] {
+                // The line's cost too: 10,000 people at the largest cost would overflow.
+                for (name, v) in [("count", h.count), ("loaded_cost_per_year", h.loaded_cost_per_year), ("cost", h.count * h.loaded_cost_per_year)] {
                     if !amount(v) {
                         return bad(&format!("budget.headcount[{i}].{name}"), Problem::NotAmount(v));
                     }
                 }
+            }
+            let total: f64 = b.headcount.iter().map(|h| h.count * h.loaded_cost_per_year).sum::<f64>() + b.tools_per_year + b.programs_per_year;
+            if !amount(total) {
+                return bad("budget", Problem::NotAmount(total));
             }
             let sm = b.sales_marketing.map(|s| [s.acquisition, s.expansion, s.retention]).unwrap_or_default();
             let amounts = [
@@ -246,6 +251,8 @@ mod tests {
         assert!(e.to_string().starts_with("budget.tools_per_year: -") && e.to_string().ends_with("must be from 0 to 10,000,000,000,000"), "{e}");
         let e = Scenario::parse(&EXAMPLE.replace("loaded_cost_per_year = 9_000_000", "loaded_cost_per_year = 1e20")).unwrap_err();
         assert!(e.to_string().starts_with("budget.headcount[0].loaded_cost_per_year: 100000000000000000000 must be from 0"), "{e}");
+        let e = Scenario::parse(&EXAMPLE.replace("loaded_cost_per_year = 9_000_000", "loaded_cost_per_year = 9_000_000_000_000")).unwrap_err();
+        assert!(e.to_string().starts_with("budget.headcount[0].cost: 153000000000000 must be from 0"), "17 people × ¥9 trillion: {e}");
         let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 85")).unwrap_err();
         assert_eq!(e.to_string(), "budget.roi.baseline_grr: 85 must be from 0 to 1");
         let e = Scenario::parse(&EXAMPLE.replace("baseline_grr = 0.85", "baseline_grr = 0.85\nnrr = 108")).unwrap_err();

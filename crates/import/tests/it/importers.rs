@@ -375,11 +375,15 @@ async fn files_as_spreadsheets_save_them(db: TestDb) {
     assert!(db.store.get_account("J2", today).await.unwrap().is_none(), "nothing written");
     // The same account twice in one file reads as the two rows one after the other: an empty
     // cell of the later keeps the earlier's value, custom columns of both are kept.
-    let twice = files.write("twice.csv", b"account_id,name,segment,region,plan_tier\nJ3,Acme,smb,east,\nJ3,,mid,,gold\n");
+    let twice = files.write("twice.csv", b"account_id,name,segment,region,plan_tier,lifecycle_stage\nJ3,Acme,smb,east,,onboarding\nJ3,,mid,,gold,adoption\n");
     import(&db, ImportKind::Accounts, &twice).await.unwrap();
     let a = db.store.get_account("J3", today).await.unwrap().unwrap();
-    assert_eq!((a.name.as_str(), a.segment.as_deref()), ("Acme", Some("mid")));
+    assert_eq!((a.name.as_str(), a.segment.as_deref(), a.lifecycle_stage.as_deref()), ("Acme", Some("mid"), Some("adoption")));
     assert_eq!((a.attributes["region"].as_str(), a.attributes["plan_tier"].as_str()), (Some("east"), Some("gold")), "{}", a.attributes);
+    // Imported again, the file changes nothing: no stage history from its inner steps.
+    let history = db.store.stage_history("J3").await.unwrap().len();
+    import(&db, ImportKind::Accounts, &twice).await.unwrap();
+    assert_eq!(db.store.stage_history("J3").await.unwrap().len(), history);
 }
 
 both_engines!(
