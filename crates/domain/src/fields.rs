@@ -72,17 +72,11 @@ pub fn parse_sheet_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, F
     parse_timestamp(column, raw).or_else(|e| parse_sheet_date(column, raw).map(crate::time::start_of_day).map_err(|_| e))
 }
 
-/// Full-width ASCII (`２０２６／１／５`, as Japanese input methods type it) and the ideographic
-/// space as their ASCII selves; everything else as it is.
+/// Full-width ASCII (`２０２６／１／５`, as Japanese input methods type it), `￥` and the
+/// ideographic space as their ASCII selves (NFKC, as search folds text).
 pub fn half_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            '\u{FFE5}' => '¥',
-            other => other,
-        })
-        .collect()
+    use unicode_normalization::UnicodeNormalization;
+    s.nfkc().collect()
 }
 
 /// Fast path for dates the store wrote (`YYYY-MM-DD`, already valid): no format-string parsing,

@@ -593,18 +593,11 @@ macro_rules! store_impl {
                 for batch in rows.chunks(BATCH) {
                     // A stage change is the batch's last stage per account against the stored
                     // one (as the rows leave it): importing the same file again changes nothing.
-                    let mut last_stage: Vec<(&str, &str)> = Vec::new();
-                    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-                    for r in batch {
-                        let Some(stage) = r.lifecycle_stage.as_deref() else { continue };
-                        match at.get(r.account_id.as_str()) {
-                            Some(&i) => last_stage[i].1 = stage,
-                            None => {
-                                at.insert(r.account_id.as_str(), last_stage.len());
-                                last_stage.push((r.account_id.as_str(), stage));
-                            }
-                        }
-                    }
+                    let staged: Vec<&AccountRow> = batch.iter().filter(|r| r.lifecycle_stage.is_some()).collect();
+                    let last_stage: Vec<(&str, &str)> = last_per_key(&staged, |r| r.account_id.clone())
+                        .into_iter()
+                        .filter_map(|r| Some((r.account_id.as_str(), r.lifecycle_stage.as_deref()?)))
+                        .collect();
                     let stage_changes = incoming_stage_changes(&mut self.tx, &last_stage).await?;
                     for chunk in generations(batch, |r| r.account_id.clone()) {
                         let mut qb = QueryBuilder::<$Db>::new(
