@@ -322,14 +322,17 @@ fn change_words(cta: &Cta, changed: &[&str]) -> Option<(String, String)> {
     (!ja.is_empty()).then(|| (ja.join("、"), en.join(", ")))
 }
 
-/// Writes a new CTA, its audit entry, its timeline line and `cta.opened` in the transaction.
-pub(crate) async fn open_in(tx: &mut dyn Tx, actor_id: &str, cta: &Cta) -> Result<(), AppError> {
-    tx.insert_cta(cta).await?;
+/// Writes a new CTA, its audit entry, its timeline line and `cta.opened` in the transaction;
+/// false, writing nothing, when its twin (account, type, reason, scope) is open already.
+pub(crate) async fn open_in(tx: &mut dyn Tx, actor_id: &str, cta: &Cta) -> Result<bool, AppError> {
+    if !tx.insert_cta(cta).await? {
+        return Ok(false);
+    }
     tx.upsert_activities(&[timeline_entry(cta, actor_id, "起票", "opened", false)]).await?;
     let entry = kizuna_store::AuditEntry { actor: actor_id, action: "cta.open", target: Some(&cta.cta_id), detail: summary(cta) };
     tx.audit(entry).await?;
     tx.emit(NewEvent { kind: "cta.opened", account_id: Some(&cta.account_id), payload: summary(cta) }).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Opens a CTA by hand.
@@ -358,16 +361,13 @@ pub async fn create(store: &(impl Ctas + Accounts + Usage + UnitOfWork + ?Sized)
     }
     cta.created_by = Some(actor.id.clone());
     let mut tx = store.begin().await?;
-    let written = match open_in(&mut *tx, &actor.id, &cta).await {
-        Ok(()) => tx.commit().await.map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    match written {
-        Ok(()) => Ok(cta),
+    if !open_in(&mut *tx, &actor.id, &cta).await? {
         // Someone opened the same one a moment ago (after the check above): say which.
-        Err(AppError::Store(e)) if e.is_unique_violation() => Err(already_open(store, &cta).await),
-        Err(e) => Err(e),
+        drop(tx);
+        return Err(already_open(store, &cta).await);
     }
+    tx.commit().await?;
+    Ok(cta)
 }
 
 /// The other CTA of this one's account, type, reason and scope that is not closed, if any

@@ -241,7 +241,8 @@ pub struct Backtest {
     pub horizon_days: u32,
     pub observations: usize,
     pub churned: usize,
-    pub churn_rate: f64,
+    /// None without observations.
+    pub churn_rate: Option<f64>,
     pub auc: Option<f64>,
     pub top_decile_lift: Option<f64>,
     pub calibration: Calibration,
@@ -540,7 +541,7 @@ pub async fn backtest(store: &(impl Accounts + Health + Revenue + Usage + ?Sized
         horizon_days: w.horizon,
         observations: label.len(),
         churned,
-        churn_rate: if label.is_empty() { 0.0 } else { churned as f64 / label.len() as f64 },
+        churn_rate: (!label.is_empty()).then(|| churned as f64 / label.len() as f64),
         auc: backtest::auc(&risk, &label),
         top_decile_lift: backtest::top_decile_lift(&risk, &label),
         calibration: Calibration {

@@ -293,10 +293,11 @@ async fn onboarding_glance(store: &(impl kizuna_store::Onboarding + ?Sized), own
         owner_email: owner.map(str::to_string),
         partner_id: partner.map(str::to_string),
         limit: 20,
+        soonest_due: true,
         ..Default::default()
     };
-    let mut behind = store.plans(&q).await?;
-    behind.sort_by(|a, b| (a.due_on, &a.plan_id).cmp(&(b.due_on, &b.plan_id)));
+    // The 20 most overdue, not the 20 newest.
+    let behind = store.plans(&q).await?;
     Ok(HomeOnboarding {
         due: dues.len() as u64,
         completed_on_time: on_time,

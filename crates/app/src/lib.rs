@@ -19,6 +19,7 @@ pub mod requests;
 pub mod renewals;
 mod service;
 pub mod signals;
+pub mod timeline;
 pub mod usage;
 pub mod users;
 

@@ -439,6 +439,7 @@ impl<'a> App<'a> {
             partner_id: None,
             limit: p.number("per_page", 1, 500)?.unwrap_or(50),
             offset: 0,
+            soonest_due: false,
         };
         crate::onboarding::plans(self.store, self.actor, query, p.number("page", 1, 1_000_000)?.unwrap_or(1)).await
     }

@@ -42,7 +42,8 @@ pub struct SignalsSummary {
     pub reopened: usize,
     /// Snoozed CTAs whose date had come, open again (those a signal reopened are in `reopened`).
     pub woken: usize,
-    /// Signals that opened nothing: their CTA was closed (for the same finding, or recently).
+    /// Signals that opened nothing: their CTA was closed (for the same finding, or recently),
+    /// or someone opened the same one by hand while the run was looking.
     pub skipped: usize,
     /// The onboarding day, run first (plans started, tasks completed from data).
     pub onboarding: crate::onboarding::RunSummary,
@@ -424,7 +425,11 @@ async fn act(store: &(impl Accounts + Health + Ctas + UnitOfWork + ?Sized), conf
                         cta.due_on = Some(cta.due_on.map_or(day, |d| d.min(day)));
                     }
                 }
-                open_in(&mut *tx, ACTOR, &cta).await?;
+                // Opened by hand since the run looked: that one stands, and the next run finds it.
+                if !open_in(&mut *tx, ACTOR, &cta).await? {
+                    summary.skipped += 1;
+                    continue;
+                }
                 summary.opened += 1;
             }
             Action::Update { cta_id, reopen } => {

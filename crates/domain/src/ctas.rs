@@ -434,6 +434,16 @@ pub fn is_business_day(day: NaiveDate) -> bool {
 }
 
 fn is_holiday(day: NaiveDate) -> bool {
+    // 2021's Olympic moves (東京オリンピック特別措置法の特例), which the calendar crate does
+    // not have: Marine Day Jul 22, Sports Day Jul 23, Mountain Day Aug 8 with its substitute on
+    // the 9th, in place of Jul 19, Oct 11 and Aug 11.
+    if day.year() == 2021 {
+        match (day.month(), day.day()) {
+            (7, 22) | (7, 23) | (8, 8) | (8, 9) => return true,
+            (7, 19) | (8, 11) | (10, 11) => return false,
+            _ => {}
+        }
+    }
     thread_local! {
         static CALENDAR: jpholiday::jpholiday::JPHoliday<'static> = jpholiday::jpholiday::JPHoliday::new();
     }
@@ -499,6 +509,14 @@ mod tests {
         assert_eq!(add_business_days(d("2026-12-07"), 0), d("2026-12-07"));
         assert!(!is_business_day(d("2027-03-22")), "the equinox's substitute holiday");
         assert!(is_business_day(d("2026-12-28")));
+        // 2021 as the Cabinet Office published it (the Olympic year's moved holidays).
+        for holiday in ["2021-07-22", "2021-07-23", "2021-08-09", "2021-09-20", "2021-09-23", "2021-11-03"] {
+            assert!(!is_business_day(d(holiday)), "{holiday}");
+        }
+        for workday in ["2021-07-19", "2021-08-11", "2021-10-11"] {
+            assert!(is_business_day(d(workday)), "{workday}");
+        }
+        assert_eq!(add_business_days(d("2021-07-21"), 1), d("2021-07-26"), "Thu 22 to Sun 25 off");
     }
 
     #[test]

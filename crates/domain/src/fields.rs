@@ -68,8 +68,34 @@ pub fn parse_sheet_date(column: &str, raw: &str) -> Result<NaiveDate, FieldError
 
 /// A timestamp as [`parse_timestamp`] reads it, or a date alone as [`parse_sheet_date`] reads
 /// it (the start of that day in the business time zone).
+/// A time of day the way Japanese Excel saves one (`2026/1/5 9:30`, `2026/01/05 09:30:00`,
+/// `2026年1月5日 9:30`) is read in the business time zone: Excel keeps no zone, and the person
+/// who typed it meant their own clock.
 pub fn parse_sheet_timestamp(column: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
-    parse_timestamp(column, raw).or_else(|e| parse_sheet_date(column, raw).map(crate::time::start_of_day).map_err(|_| e))
+    parse_timestamp(column, raw)
+        .or_else(|e| parse_sheet_date(column, raw).map(crate::time::start_of_day).map_err(|_| e))
+        .or_else(|e| sheet_local_time(column, raw).map(crate::time::at_local).ok_or(e))
+}
+
+/// `date H:MM[:SS]` with the date as [`parse_sheet_date`] reads it and a time of day 0:00 to
+/// 23:59:59; None for anything else.
+fn sheet_local_time(column: &str, raw: &str) -> Option<NaiveDateTime> {
+    let s = half_width(raw.trim());
+    let (day, time) = s.split_once(' ')?;
+    // Only the forms Excel writes: a hyphenated day with a time is the documented UTC form,
+    // and must not change zone for want of seconds.
+    if !day.contains(['/', '年']) {
+        return None;
+    }
+    let day = parse_sheet_date(column, day).ok()?;
+    let parts: Vec<&str> = time.trim().split(':').collect();
+    let number = |p: &str, widths: std::ops::RangeInclusive<usize>| widths.contains(&p.len()).then(|| digits(p.as_bytes())).flatten();
+    let (h, m, sec) = match parts[..] {
+        [h, m] => (number(h, 1..=2)?, number(m, 2..=2)?, 0),
+        [h, m, sec] => (number(h, 1..=2)?, number(m, 2..=2)?, number(sec, 2..=2)?),
+        _ => return None,
+    };
+    day.and_hms_opt(h, m, sec)
 }
 
 /// Full-width ASCII (`２０２６／１／５`, as Japanese input methods type it), `￥` and the
@@ -315,7 +341,14 @@ mod tests {
         }
         assert_eq!(parse_sheet_timestamp("t", "2026/1/5").unwrap(), crate::time::start_of_day(jan5.unwrap()));
         assert_eq!(parse_sheet_timestamp("t", "2024-04-01 00:00:00").unwrap().to_rfc3339(), "2024-04-01T00:00:00+00:00");
-        assert!(parse_sheet_timestamp("t", "2026/1/5 9:30").is_err(), "a time of day without a zone stays as documented: YYYY-MM-DD HH:MM:SS");
+        // A sheet's time of day is the business zone's clock (Asia/Tokyo, UTC+9, in tests).
+        assert_eq!(parse_sheet_timestamp("t", "2026/1/5 9:30").unwrap().to_rfc3339(), "2026-01-05T00:30:00+00:00");
+        assert_eq!(parse_sheet_timestamp("t", "２０２６／１／５　２３:０５:０９").unwrap().to_rfc3339(), "2026-01-05T14:05:09+00:00");
+        assert_eq!(parse_sheet_timestamp("t", "2026年1月5日 0:00").unwrap(), crate::time::start_of_day(jan5.unwrap()));
+        for raw in ["2026-01-05 09:30", "2026/1/5 24:00", "2026/1/5 9:3", "2026/1/5 9:30:60", "2026/1/5 9", "2026/1/5 9:30 PM", "1/5/2026 9:30"] {
+            let e = parse_sheet_timestamp("occurred_at", raw).unwrap_err();
+            assert!(e.to_string().starts_with(&format!("occurred_at {raw:?} is not a timestamp")), "{e}");
+        }
     }
 
     #[test]

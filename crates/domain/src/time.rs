@@ -114,6 +114,21 @@ pub fn start_of_day_in(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
+/// A wall-clock time in the business zone as an instant. A time that summer time skips is moved
+/// on in quarter hours past the gap; one it repeats is the earlier of the two.
+pub fn at_local(t: chrono::NaiveDateTime) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let tz = zone();
+    let mut probe = t;
+    for _ in 0..24 * 4 {
+        if let Some(local) = tz.from_local_datetime(&probe).earliest() {
+            return local.with_timezone(&Utc);
+        }
+        probe += chrono::Duration::minutes(15);
+    }
+    t.and_utc()
+}
+
 /// `t` in the business zone, for showing it and for RFC 3339 text with its offset.
 pub fn local(t: DateTime<Utc>) -> DateTime<Tz> {
     t.with_timezone(&zone())

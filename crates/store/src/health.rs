@@ -133,8 +133,10 @@ pub trait Health: Send + Sync {
     async fn account_profiles(&self, account: Option<&str>) -> Result<Vec<AccountProfile>>;
     /// Every stage change (or one account's), for the stage each account had on a day.
     async fn stage_changes(&self, account: Option<&str>) -> Result<Vec<kizuna_domain::journey::StageChange>>;
-    /// Onboarding progress on `at` of each account with a plan started by then (not
-    /// cancelled): `(account, required tasks, of those done by at)`, its plans summed.
+    /// Onboarding progress on `at` of each account with a plan started by then and not
+    /// cancelled by then: `(account, required tasks, of those done by at)`, its plans summed.
+    /// A plan cancelled later counts (a customer that left mid-onboarding must not lose its
+    /// past progress in a backtest because it left).
     async fn plan_progress(&self, at: NaiveDate, account: Option<&str>) -> Result<Vec<(String, i64, i64)>>;
 }
 
@@ -303,8 +305,20 @@ macro_rules! health_impl {
             async fn save_health(&self, rows: &[$crate::health::HealthRow]) -> $crate::Result<()> {
                 let mut tx = self.pool().begin().await?;
                 let mut locked = false;
+                // A day older than the latest scored (a backfill) is history only: an account
+                // without a current score then (it stopped paying since) gets none, and no band
+                // changes now.
+                let latest: Option<chrono::NaiveDate> = sqlx::query_scalar("SELECT MAX(scored_on) FROM health_scores").fetch_one(&mut *tx).await?;
+                let newest = |r: &$crate::health::HealthRow| latest.is_none_or(|l| r.scored_on >= l);
                 for chunk in rows.chunks(2000) {
-                    let before = current_bands(&mut tx, chunk).await?;
+                    let kept: Vec<$crate::health::HealthRow>;
+                    let current: &[$crate::health::HealthRow] = if chunk.iter().all(newest) {
+                        chunk
+                    } else {
+                        kept = chunk.iter().filter(|r| newest(r)).cloned().collect();
+                        &kept
+                    };
+                    let before = if current.is_empty() { Default::default() } else { current_bands(&mut tx, current).await? };
                     let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_scores (account_id, scored_on, scorecard, score, band, grade, detail) ");
                     q.push_values(chunk, |mut b, r| {
                         b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(&r.scorecard).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(&r.detail);
@@ -314,8 +328,11 @@ macro_rules! health_impl {
                          band = excluded.band, grade = excluded.grade, detail = excluded.detail",
                     );
                     q.build().execute(&mut *tx).await?;
+                    if current.is_empty() {
+                        continue;
+                    }
                     let mut q = sqlx::QueryBuilder::<$Db>::new("INSERT INTO health_current (account_id, scored_on, score, band, grade, previous_score) ");
-                    q.push_values(chunk, |mut b, r| {
+                    q.push_values(current, |mut b, r| {
                         b.push_bind(&r.account_id).push_bind(r.scored_on).push_bind(r.score).push_bind(&r.band).push_bind(&r.grade).push_bind(r.previous_score);
                     });
                     q.push(
@@ -323,7 +340,7 @@ macro_rules! health_impl {
                          grade = excluded.grade, previous_score = excluded.previous_score WHERE excluded.scored_on >= health_current.scored_on",
                     );
                     q.build().execute(&mut *tx).await?;
-                    let changed = $crate::health::band_changes(chunk, &before);
+                    let changed = $crate::health::band_changes(current, &before);
                     if changed.is_empty() {
                         continue;
                     }
@@ -477,9 +494,12 @@ macro_rules! health_impl {
                     "SELECT t.account_id, SUM(CASE WHEN t.required = 1 THEN 1 ELSE 0 END), \
                      SUM(CASE WHEN t.required = 1 AND t.done_on <= $1 THEN 1 ELSE 0 END) \
                      FROM onboarding_plans p JOIN onboarding_tasks t ON t.account_id = p.account_id AND t.plan_id = p.plan_id \
-                     WHERE p.started_on <= $1 AND p.status <> 'cancelled' {one} GROUP BY t.account_id"
+                     WHERE p.started_on <= $1 AND (p.status <> 'cancelled' OR p.updated_at >= $3) {one} GROUP BY t.account_id"
                 );
-                Ok(sqlx::query_as(&sql).bind(at).bind(account).fetch_all(self.pool()).await?)
+                // A cancelled plan takes no ticks, so its last write is its cancellation: it
+                // counts on the days before (a backtest), not from that day on.
+                let next_day = kizuna_domain::time::start_of_day(at + chrono::Duration::days(1)).timestamp_millis();
+                Ok(sqlx::query_as(&sql).bind(at).bind(account).bind(next_day).fetch_all(self.pool()).await?)
             }
 
             async fn stage_changes(&self, account: Option<&str>) -> $crate::Result<Vec<kizuna_domain::journey::StageChange>> {

@@ -185,6 +185,10 @@ pub trait UnitOfWork: Send + Sync {
 #[async_trait]
 pub trait Tx: Send {
     async fn upsert_accounts(&mut self, rows: &[AccountRow]) -> Result<u64>;
+    /// Creates the accounts `ids` that do not exist yet, bound to `partner`, and never touches
+    /// one that exists (an import may create one between a partner key's check and this):
+    /// returns how many were created and the ids that exist but are not the partner's.
+    async fn create_partner_accounts(&mut self, partner: &str, ids: &[String]) -> Result<(u64, Vec<String>)>;
     async fn upsert_subscriptions(&mut self, rows: &[SubscriptionRow]) -> Result<u64>;
     async fn upsert_contacts(&mut self, rows: &[ContactRow]) -> Result<u64>;
     async fn upsert_activities(&mut self, rows: &[ActivityRow]) -> Result<u64>;
@@ -225,9 +229,10 @@ pub trait Tx: Send {
     async fn record_usage_anomaly(&mut self, anomaly: &UsageAnomaly) -> Result<bool>;
     /// Replaces the stored churn forecast with these probabilities.
     async fn replace_churn_forecasts(&mut self, rows: &[ChurnForecast]) -> Result<()>;
-    /// A new CTA with its tasks (`account_name` is not stored). Fails when the account already
-    /// has a CTA of the same type and reason that is not closed.
-    async fn insert_cta(&mut self, cta: &Cta) -> Result<()>;
+    /// A new CTA with its tasks (`account_name` is not stored); false, writing nothing, when the
+    /// account already has a CTA of the same type, reason and scope that is not closed (one
+    /// opened by someone else since the caller looked). Never aborts the transaction.
+    async fn insert_cta(&mut self, cta: &Cta) -> Result<bool>;
     /// Writes every field of a stored CTA and replaces its tasks, if it is still at
     /// `cta.revision` (the copy the change was made to); false when there is none, or when it
     /// has changed since (nothing is written then).

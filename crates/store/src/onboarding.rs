@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use kizuna_domain::onboarding::{Criterion, DoneBy, Plan, PlanStatus, PlanTask, RunPlan, Side};
 
-/// Filters for the plan list (newest start first).
+/// Filters for the plan list (newest start first, or soonest due first).
 #[derive(Debug, Clone, Default)]
 pub struct PlanQuery {
     pub account_id: Option<String>,
+    /// Soonest due first (a list of late plans), instead of newest start first.
+    pub soonest_due: bool,
     /// Empty: every status.
     pub statuses: Vec<PlanStatus>,
     pub owner_email: Option<String>,
@@ -346,7 +348,7 @@ macro_rules! onboarding_impl {
                 async fn plans(&self, f: &$crate::onboarding::PlanQuery) -> Result<Vec<kizuna_domain::onboarding::Plan>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT {PLAN_COLUMNS}{FROM}"));
                     push_filters(&mut q, f);
-                    q.push(" ORDER BY p.started_on DESC, p.account_id, p.plan_id LIMIT ")
+                    q.push(if f.soonest_due { " ORDER BY p.due_on, p.account_id, p.plan_id LIMIT " } else { " ORDER BY p.started_on DESC, p.account_id, p.plan_id LIMIT " })
                         .push_bind(f.limit.clamp(1, 5000) as i64)
                         .push(" OFFSET ")
                         .push_bind(f.offset as i64);

@@ -639,6 +639,35 @@ macro_rules! store_impl {
                 Ok(created)
             }
 
+            async fn create_partner_accounts(&mut self, partner: &str, ids: &[String]) -> Result<(u64, Vec<String>)> {
+                let mut ids: Vec<&String> = ids.iter().collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let now = Utc::now();
+                let (mut created, mut others) = (0, Vec::new());
+                for chunk in ids.chunks(BATCH) {
+                    let mut qb = QueryBuilder::<$Db>::new("INSERT INTO accounts (account_id, partner_id, search_key, updated_at) ");
+                    qb.push_values(chunk, |mut b, id| {
+                        b.push_bind(id.as_str()).push_bind(partner).push_bind(kizuna_domain::search::account_key(id, None)).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (account_id) DO NOTHING RETURNING account_id");
+                    let new: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
+                    if !new.is_empty() {
+                        self.lock_outbox().await?;
+                        crate::outbox::accounts_created!($Db, &mut *self.tx, &new, "usage");
+                    }
+                    created += new.len() as u64;
+                    let mut qb = QueryBuilder::<$Db>::new("SELECT account_id FROM accounts WHERE account_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    qb.push(") AND (partner_id IS NULL OR partner_id <> ").push_bind(partner).push(") ORDER BY account_id");
+                    others.extend(qb.build_query_scalar::<String>().fetch_all(&mut *self.tx).await?);
+                }
+                Ok((created, others))
+            }
+
             async fn upsert_subscriptions(&mut self, rows: &[SubscriptionRow]) -> Result<u64> {
                 let created = self.ensure_accounts(rows.iter().map(|r| r.account_id.as_str())).await?;
                 self.touch(rows.iter().map(|r| r.account_id.as_str())).await?;
@@ -1032,11 +1061,13 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
-            async fn insert_cta(&mut self, c: &$crate::ctas::Cta) -> Result<()> {
-                sqlx::query(
+            async fn insert_cta(&mut self, c: &$crate::ctas::Cta) -> Result<bool> {
+                // DO NOTHING (no target) also covers the partial index `ctas_one_open`.
+                let written = sqlx::query(
                     "INSERT INTO ctas (account_id, cta_id, cta_type, reason, title, priority, status, owner_email, due_on, snoozed_until, \
                      snooze_reason, source, evidence, signal_key, created_by, created_at, updated_at, closed_at, outcome, close_note, scope) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(&c.account_id)
                 .bind(&c.cta_id)
@@ -1060,8 +1091,13 @@ macro_rules! store_impl {
                 .bind(&c.close_note)
                 .bind(&c.scope)
                 .execute(&mut *self.tx)
-                .await?;
-                self.write_cta_tasks(c).await
+                .await?
+                .rows_affected();
+                if written == 0 {
+                    return Ok(false);
+                }
+                self.write_cta_tasks(c).await?;
+                Ok(true)
             }
 
             async fn update_cta(&mut self, c: &$crate::ctas::Cta) -> Result<bool> {

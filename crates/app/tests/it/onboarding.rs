@@ -236,6 +236,7 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
     subs.push(subscription("B52", "core", "2025-06-02", Some("2025-06-10"), 50_000));
     let mut left = kizuna_domain::onboarding::instantiate(t, "plan-52".into(), "B52", start, None);
     assert_eq!(left.due_on, date("2025-06-12"));
+    left.tasks[0].done_on = Some(date("2025-06-03")); // the kick-off, 1 of 3 required
     left.status = PlanStatus::Cancelled;
     kizuna_domain::onboarding::refresh(&mut left, date("2026-12-01"));
     plans.push(left);
@@ -246,6 +247,12 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
         tx.save_plan(p).await.unwrap();
     }
     tx.commit().await.unwrap();
+    // The home's late list asks for the soonest due first: the first of all, not of the newest.
+    let key = |p: &kizuna_domain::onboarding::Plan| (p.due_on, p.account_id.clone(), p.plan_id.clone());
+    let mut dues: Vec<_> = plans.iter().map(key).collect();
+    dues.sort();
+    let soonest = s.plans(&PlanQuery { soonest_due: true, limit: 3, ..Default::default() }).await.unwrap();
+    assert_eq!(soonest.iter().map(key).collect::<Vec<_>>(), dues[..3].to_vec());
     let ops = admin();
     let app = App::new(s, &ops);
     let q = OnboardingImpactRequest { from: Some("2025-01-01".into()), to: Some("2026-12-01".into()), horizon: Some("180d".into()), at: Some("2026-12-01".into()), format: None };
@@ -260,6 +267,13 @@ async fn impact_compares_churn_after_on_time_and_late_onboarding(db: TestDb) {
     assert_eq!(i.segments.len(), 1);
     let short = OnboardingImpactRequest { to: Some("2025-05-31".into()), ..q };
     assert_eq!(app.onboarding_impact(&short).await.unwrap().all.verdict, Verdict::TooThin, "no plan was due by July 2025");
+    // Scored as of a day before it left, B52 keeps the progress it had then: its plan being
+    // cancelled afterwards is the outcome, not an input.
+    let states = kizuna_app::health::gather(s, &Scorecards::default_set(), &Definitions::default_set(), date("2025-06-05"), Some("B52")).await.unwrap();
+    let progress = states["B52"].inputs["onboarding"].unwrap();
+    assert!((progress - 100.0 / 3.0).abs() < 1e-9, "{progress}");
+    assert_eq!(s.plan_progress(date("2025-06-05"), Some("B52")).await.unwrap(), vec![("B52".to_string(), 3, 1)]);
+    assert!(s.plan_progress(kizuna_app::today(), Some("B52")).await.unwrap().is_empty(), "cancelled (saved) by today: no longer counted");
 }
 
 /// Two late plans on one account (two products) open a CTA each: one per plan and reason.

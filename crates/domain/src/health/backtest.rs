@@ -52,11 +52,12 @@ pub struct GroupRate {
     pub group: String,
     pub observations: u64,
     pub churned: u64,
-    pub churn_rate: f64,
+    /// None for a group without observations (no data is not "nobody churned").
+    pub churn_rate: Option<f64>,
 }
 
 /// Observations, churners and churn rate per group, in the order of `groups` (groups without
-/// observations are listed with zeros).
+/// observations are listed with zero counts and no rate).
 pub fn rates(groups: &[&str], labels: &[(String, bool)]) -> Vec<GroupRate> {
     let mut by: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for (g, c) in labels {
@@ -68,7 +69,7 @@ pub fn rates(groups: &[&str], labels: &[(String, bool)]) -> Vec<GroupRate> {
         .iter()
         .map(|g| {
             let (n, c) = by.get(g).copied().unwrap_or_default();
-            GroupRate { group: g.to_string(), observations: n, churned: c, churn_rate: if n == 0 { 0.0 } else { c as f64 / n as f64 } }
+            GroupRate { group: g.to_string(), observations: n, churned: c, churn_rate: (n > 0).then(|| c as f64 / n as f64) }
         })
         .collect()
 }
@@ -106,8 +107,8 @@ mod tests {
     fn rates_per_group() {
         let labels = vec![("red".to_string(), true), ("red".into(), false), ("green".into(), false)];
         let r = rates(&["red", "yellow", "green"], &labels);
-        assert_eq!((r[0].observations, r[0].churned, r[0].churn_rate), (2, 1, 0.5));
-        assert_eq!((r[1].observations, r[1].churn_rate), (0, 0.0));
+        assert_eq!((r[0].observations, r[0].churned, r[0].churn_rate), (2, 1, Some(0.5)));
+        assert_eq!((r[1].observations, r[1].churn_rate), (0, None));
         assert_eq!((r[2].observations, r[2].churned), (1, 0));
     }
 }

@@ -239,9 +239,11 @@ pub fn changes(before: &Score, now: &Score) -> Vec<Change> {
 
 /// Trend arrow between two overall scores: a move of 3 points or more counts.
 pub fn trend(before: Option<f64>, now: Option<f64>) -> &'static str {
+    // In whole hundredths, as the scores are kept: 33.01 − 30.01 is 2.99999… in binary.
+    let change = |b: f64, n: f64| ((n - b) * 100.0).round();
     match (before, now) {
-        (Some(b), Some(n)) if n - b >= 3.0 => "up",
-        (Some(b), Some(n)) if b - n >= 3.0 => "down",
+        (Some(b), Some(n)) if change(b, n) >= 300.0 => "up",
+        (Some(b), Some(n)) if change(b, n) <= -300.0 => "down",
         (Some(_), Some(_)) => "flat",
         _ => "new",
     }
@@ -323,6 +325,7 @@ mod tests {
         assert_eq!((tickets.raw_before, tickets.raw_now, tickets.contribution_now), (Some(0.0), None, 0.0));
         assert_eq!(tickets.delta, -b.measures.iter().find(|m| m.input == "support_tickets_90d").unwrap().contribution);
         assert_eq!((trend(a.score, b.score), trend(b.score, a.score), trend(Some(50.0), Some(52.0)), trend(None, Some(1.0))), ("down", "up", "flat", "new"));
+        assert_eq!((trend(Some(30.01), Some(33.01)), trend(Some(33.01), Some(30.01)), trend(Some(30.01), Some(33.0))), ("up", "down", "flat"), "3.00 points exactly");
         assert_eq!(grade(80.0, &cards.grades), 'A');
         assert_eq!(grade(34.99, &cards.grades), 'E');
     }

@@ -22,7 +22,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use kizuna_domain::usage::segment::{self, Kind, SegmentError, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES};
 use kizuna_domain::usage::{UsageEvent, UsageMessage};
-use kizuna_domain::AccountRow;
 use kizuna_store::ApiKey;
 use std::collections::HashMap;
 use std::io::Read;
@@ -255,9 +254,16 @@ async fn partner_accounts(state: &AppState, key: &ApiKey, messages: &[UsageMessa
     if missing.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<AccountRow> = missing.iter().map(|a| AccountRow { account_id: a.clone(), partner_id: Some(partner.to_string()), ..Default::default() }).collect();
     let mut tx = state.store.begin().await?;
-    let created = tx.upsert_accounts(&rows).await?;
+    let (created, others) = tx.create_partner_accounts(partner, &missing).await?;
+    if let Some(account) = others.first() {
+        // Created by someone else since it was checked: refused as if it had been there.
+        return Err(ApiError::Forbidden(format!(
+            "{}: account {account:?} is not one of partner {partner:?}'s accounts; write key {} may only write to those",
+            if batch { "batch" } else { "message" },
+            key.key_id
+        )));
+    }
     tx.commit().await?;
     Ok(created)
 }

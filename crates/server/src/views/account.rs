@@ -106,7 +106,7 @@ pub(crate) async fn render(
             kind_id: a.kind.as_str(),
             at: datetime(a.occurred_at, lang),
             author: a.author_email,
-            subject: a.subject,
+            subject: a.subject.map(|s| kizuna_app::timeline::subject_in(&a.activity_id, &s, lang == "ja")),
             body: a.body,
             attendees: a.attendees,
             next_steps: a.next_steps,

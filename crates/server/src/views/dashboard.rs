@@ -77,8 +77,14 @@ fn breakdown(rows: &[GroupRow], prefix: &str, lang: &str) -> Vec<BreakdownRow> {
 pub async fn page(State(state): State<AppState>, me: Principal, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let d = kizuna_app::App::new(state.store.as_ref(), &me).dashboard(&q, kizuna_app::today()).await?;
     // LayerX's leading indicator beside the revenue figures: the 90 days' plans due up to the
-    // page's as-of day, like the cards beside it.
-    let window: HashMap<String, String> = [("from".to_string(), (d.at - chrono::Duration::days(89)).to_string()), ("to".to_string(), d.at.to_string())].into();
+    // day the cards beside it are on (the period's last day, or the as-of day if sooner), as of
+    // the page's as-of day.
+    let window: HashMap<String, String> = [
+        ("from".to_string(), (d.end - chrono::Duration::days(89)).to_string()),
+        ("to".to_string(), d.end.to_string()),
+        ("at".to_string(), d.at.to_string()),
+    ]
+    .into();
     let onboarding = kizuna_app::App::new(state.store.as_ref(), &me).onboarding_report(&window).await?;
     let page = Page::new(&headers, &q, Some(me));
     let lang = page.lang;

@@ -579,6 +579,10 @@ async fn dashboard_page_matches_api(db: TestDb) {
     assert!(page.contains("Jun 2024 (to Jun 15, 2024)") && page.contains("As of Jun 15, 2024: nothing after it is counted"), "{page}");
     let ja = get(&c, "/dashboard?from=2024-01&to=2024-12&at=2024-06-15", Some("ja")).await.body;
     assert!(ja.contains("2024年6月（2024年6月15日まで）"), "{ja}");
+    // An as-of day to come: the onboarding card's 90 days end where the cards do, and the page
+    // opens (it asked for a range after today of a report as of today, and answered 400).
+    let ahead = kizuna_app::today() + chrono::Duration::days(200);
+    assert_eq!(get(&c, &format!("/dashboard?at={ahead}"), Some("en")).await.status, StatusCode::OK);
     let bad = get(&c, "/api/v1/dashboard?from=2024-13", None).await;
     assert_eq!((bad.status, bad.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("from \"2024-13\" is not a month (YYYY-MM)")));
 }
@@ -1214,6 +1218,12 @@ async fn cta_pages_in_both_languages(db: TestDb) {
     let done = get(&c, &format!("{href}?lang=en"), None).await;
     assert!(done.body.contains("Closed") && done.body.contains("Success") && done.body.contains("一行目\n二行目"), "{}", done.body);
     assert!(done.body.contains("☑"), "the task is ticked");
+    // The account's timeline has the CTA's changes in the reader's language only.
+    let timeline = get(&c, "/accounts/A1?lang=en", None).await.body;
+    assert!(timeline.contains("CTA opened: 利用低下の確認") && timeline.contains("CTA closed (success): 利用低下の確認"), "{timeline}");
+    assert!(!timeline.contains("起票"), "{timeline}");
+    let timeline = get(&c, "/accounts/A1?lang=ja", None).await.body;
+    assert!(timeline.contains("CTA 起票: 利用低下の確認") && timeline.contains("CTA 完了（成功）: 利用低下の確認") && !timeline.contains("CTA opened"), "{timeline}");
     let forged = post_form(&c, &href, &[("do", "reopen")], &[("host", HOST), ("origin", ORIGIN)]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "no token, no change");
 

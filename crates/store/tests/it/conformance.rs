@@ -40,6 +40,29 @@ async fn upsert_keeps_unsent_fields_and_merges_attributes(db: TestDb) {
     assert_eq!(got.attributes, serde_json::json!({"plan": "gold", "region": "関東"}));
 }
 
+/// A partner key's new accounts are bound to it, and an account that exists (created by an
+/// import after the key's check) is left as it is and reported, never taken over.
+async fn partner_accounts_are_created_never_taken(db: TestDb) {
+    let mut tx = db.store.begin().await.unwrap();
+    tx.upsert_accounts(&[AccountRow { partner_id: Some("P-2".into()), ..account("A1", "他社の顧客", "smb", TouchModel::Tech) }, account("A2", "直販", "smb", TouchModel::Tech)])
+        .await
+        .unwrap();
+    tx.upsert_accounts(&[AccountRow { account_id: "A3".into(), partner_id: Some("P-1".into()), ..Default::default() }]).await.unwrap();
+    tx.commit().await.unwrap();
+    let ids: Vec<String> = ["A2", "A1", "N1", "A3", "N1"].iter().map(|s| s.to_string()).collect();
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.create_partner_accounts("P-1", &ids).await.unwrap(), (1, vec!["A1".to_string(), "A2".to_string()]));
+    tx.commit().await.unwrap();
+    let partner = |id: &'static str| {
+        let store = &db.store;
+        async move { store.get_account(id, d("2024-01-01")).await.unwrap().unwrap().partner_id }
+    };
+    assert_eq!(partner("N1").await.as_deref(), Some("P-1"));
+    assert_eq!(partner("A1").await.as_deref(), Some("P-2"));
+    assert_eq!(partner("A2").await, None);
+    assert_eq!(partner("A3").await.as_deref(), Some("P-1"));
+}
+
 /// A subscription re-imported from a file with fewer columns keeps what the file left empty
 /// (an annual contract stays annual), while its mrr and end come from the new row.
 async fn reimported_subscription_keeps_empty_cells(db: TestDb) {
@@ -403,6 +426,7 @@ both_engines!(
     users_sessions_keys_and_audit,
     list_filters_by_stage,
     upsert_keeps_unsent_fields_and_merges_attributes,
+    partner_accounts_are_created_never_taken,
     abutting_periods_collapse_into_one_change,
     reimported_subscription_keeps_empty_cells,
     dropped_transaction_leaves_nothing,

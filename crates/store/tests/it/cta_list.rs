@@ -55,9 +55,14 @@ async fn the_list_keeps_its_order_over_statuses_and_pages(db: TestDb) {
         cta("c6", CtaStatus::Open, Some("2026-12-05"), Priority::Medium),
         cta("c7", CtaStatus::InProgress, None, Priority::Low),
     ] {
-        tx.insert_cta(&c).await.unwrap();
+        assert!(tx.insert_cta(&c).await.unwrap());
     }
+    // A twin of an open one (same account, type, reason, scope) is not written, and the
+    // transaction goes on (PostgreSQL would abort it on a unique violation).
+    let twin = Cta { reason: "r-c1".into(), ..cta("c1-twin", CtaStatus::Open, None, Priority::Low) };
+    assert!(!tx.insert_cta(&twin).await.unwrap());
     tx.commit().await.unwrap();
+    assert!(db.store.cta("c1-twin").await.unwrap().is_none());
     let active = || vec![CtaStatus::Open, CtaStatus::InProgress, CtaStatus::Snoozed];
     // 12-05: c6 (medium) before c2 (low); 12-10: c3 (critical) before c1 (high); undated last.
     assert_eq!(ids(&db, active(), 1, 50).await, (6, vec!["c6", "c2", "c3", "c1", "c4", "c7"].into_iter().map(String::from).collect()));

@@ -127,7 +127,8 @@ async fn accounts_created_by_usage_raise_account_created(db: TestDb) {
 }
 
 /// A score that changes the account's current band raises `health.band_changed` with the
-/// bands and scores; the same band again, or an older day scored again, raises nothing.
+/// bands and scores; the same band again, or an older day scored again, raises nothing and
+/// gives no account a current score.
 async fn a_band_change_raises_its_event(db: TestDb) {
     use kizuna_store::HealthRow;
     let s = db.store.as_ref();
@@ -146,6 +147,12 @@ async fn a_band_change_raises_its_event(db: TestDb) {
     s.save_health(&[row(2, 78.0, "green", Some(80.0))]).await.unwrap();
     s.save_health(&[row(3, 35.5, "red", Some(78.0))]).await.unwrap();
     s.save_health(&[row(2, 50.0, "yellow", Some(80.0))]).await.unwrap();
+    // A backfill of a day before the latest scored: H2 (no current score, say it stopped
+    // paying since) is kept in history only, with no current score and no event.
+    s.save_health(&[HealthRow { account_id: "H2".into(), ..row(1, 20.0, "red", None) }]).await.unwrap();
+    let current: Vec<String> = s.health_current().await.unwrap().into_iter().map(|c| c.0).collect();
+    assert_eq!(current, vec!["H1".to_string()]);
+    assert_eq!(s.health_history("H2", day(30), 5).await.unwrap().len(), 1, "kept in history");
     let got = of_kind(s, "health.band_changed", 0).await;
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!((got[0].1["from"].clone(), got[0].1["to"].clone()), (serde_json::Value::Null, serde_json::json!("green")));
