@@ -659,8 +659,8 @@ mod tests {
 /// A team's month of CTA work for the demo company, as of `until`: the daily signals of each
 /// of the last five weeks, then the owners work what they opened (by a fixed rule, so the same
 /// demo gives the same month): some closed with each outcome, some in progress with a task done
-/// and a comment, some snoozed, and upsell CTAs opened by hand on large healthy accounts. How
-/// many CTAs there are.
+/// and a comment, some snoozed, upsell CTAs opened by hand on large healthy accounts, and the
+/// forecast calls on the coming renewals. How many CTAs there are.
 pub async fn demo_month(store: &dyn kizuna_store::Store, until: NaiveDate) -> Result<u64, AppError> {
     for week in (0..=4).rev() {
         crate::signals::run_daily(store, until - chrono::Duration::days(7 * week)).await?;
@@ -696,6 +696,8 @@ pub async fn demo_month(store: &dyn kizuna_store::Store, until: NaiveDate) -> Re
             comment(store, &actor, &cta.cta_id, "利用部門が拡大中。次回QBRで提案する。", None).await?;
         }
     }
+    // And the calls the owners set on their coming renewals.
+    crate::renewals::demo_calls(store, until).await?;
     Ok(store.ctas(&CtaQuery { page: 1, per_page: 1, ..Default::default() }).await?.total)
 }
 

@@ -147,3 +147,35 @@ pub async fn set_call(store: &(impl Accounts + UnitOfWork + ?Sized), actor: &Act
     tx.commit().await?;
     Ok(call)
 }
+
+/// The calls a team would have set on the demo company's renewals of the next 120 days, as of
+/// `until`, by a fixed rule (the same demo gives the same calls): red or likely to churn is
+/// at risk (every third will churn), a green account among the larger renewals is an upsell,
+/// and most others are likely; a few are left for the CSM to call. How many calls were set.
+pub async fn demo_calls(store: &dyn kizuna_store::Store, until: NaiveDate) -> Result<u64, AppError> {
+    let company = Actor { id: "cli".into(), name: String::new(), role: kizuna_domain::Role::Admin, partner_id: None, via_key: false };
+    let upcoming = list(store, &company, None, until, until + chrono::Duration::days(120), until).await?;
+    let mut arrs: Vec<f64> = upcoming.renewals.iter().map(|r| r.arr).collect();
+    arrs.sort_by(|a, b| b.total_cmp(a));
+    let large = arrs.get(arrs.len() / 4).copied().unwrap_or(f64::MAX);
+    let mut set = 0;
+    for (i, r) in upcoming.renewals.iter().enumerate() {
+        let risky = r.health_band.as_deref() == Some("red") || r.churn_probability.is_some_and(|p| p >= 0.3) || r.open_risk_ctas > 0;
+        let (call, note) = if risky && i % 3 == 0 {
+            ("will_churn", "先方から他社比較中との連絡。条件提示で引き留めを試みる。")
+        } else if risky {
+            ("at_risk", "利用が落ちている。更新前にエグゼクティブ面談を設定する。")
+        } else if r.health_band.as_deref() == Some("green") && r.arr >= large {
+            ("upsell", "利用部門が拡大中。更新時に追加ライセンスを提案する。")
+        } else if i % 5 != 4 {
+            ("likely", "定例で更新意向を確認済み。")
+        } else {
+            continue;
+        };
+        let owner = Actor { id: r.owner_email.clone().unwrap_or_else(|| "cli".into()), name: String::new(), role: kizuna_domain::Role::Csm, partner_id: None, via_key: false };
+        let new = NewCall { renewal_date: r.renewal_date.to_string(), forecast_call: call.into(), note: Some(note.into()) };
+        set_call(store, &owner, &r.account_id, new).await?;
+        set += 1;
+    }
+    Ok(set)
+}

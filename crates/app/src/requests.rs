@@ -379,8 +379,8 @@ pub struct OnboardingPlansRequest {
     pub page: Option<String>,
     /// 1 to 500 (default 50).
     pub per_page: Option<String>,
-    /// `json` (default), `csv` or `table` (command line).
-    #[param(pattern = "^(json|csv|table)$")]
+    /// `json` (default) or `csv` (the command line also has `table`).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 lookup!(OnboardingPlansRequest { account, status, owner, page, per_page, format });
@@ -401,8 +401,8 @@ pub struct OnboardingReportRequest {
     /// The as-of date, YYYY-MM-DD (default today): nothing after it is counted.
     #[param(format = Date)]
     pub at: Option<String>,
-    /// `json` (default), `csv` or `table` (command line).
-    #[param(pattern = "^(json|csv|table)$")]
+    /// `json` (default) or `csv` (the command line also has `table`).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 lookup!(OnboardingReportRequest { from, to, by, at, format });
@@ -422,8 +422,8 @@ pub struct OnboardingImpactRequest {
     /// The as-of date, YYYY-MM-DD (default today).
     #[param(format = Date)]
     pub at: Option<String>,
-    /// `json` (default), `csv` or `table` (command line).
-    #[param(pattern = "^(json|csv|table)$")]
+    /// `json` (default) or `csv` (the command line also has `table`).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 lookup!(OnboardingImpactRequest { from, to, horizon, at, format });

@@ -50,7 +50,9 @@ pub enum Ctas {
         owner: Option<String>,
         /// YYYY-MM-DD (default: the reason's business days from today).
         #[arg(long)]
-        due: Option<String>,
+        due: Option<String>,        /// Print the CTA as it now is: json, csv or table (default: its id only).
+        #[arg(long, value_parser = ["json", "csv", "table"])]
+        format: Option<String>,
     },
     /// Change a CTA: status, priority, owner (with --move-tasks), due date (with
     /// --shift-tasks), snooze, tasks done.
@@ -87,7 +89,9 @@ pub enum Ctas {
         /// The revision the change was made to (from `ctas list --format json`): refused when
         /// the CTA has changed since.
         #[arg(long)]
-        revision: Option<i64>,
+        revision: Option<i64>,        /// Print the CTA as it now is: json, csv or table (default: its id only).
+        #[arg(long, value_parser = ["json", "csv", "table"])]
+        format: Option<String>,
     },
     /// Close a CTA with its outcome.
     Close {
@@ -95,7 +99,9 @@ pub enum Ctas {
         #[arg(long, value_parser = ["success", "lost", "not_needed"])]
         outcome: String,
         #[arg(long)]
-        note: Option<String>,
+        note: Option<String>,        /// Print the CTA as it now is: json, csv or table (default: its id only).
+        #[arg(long, value_parser = ["json", "csv", "table"])]
+        format: Option<String>,
     },
     /// Run the daily signals now as of a day (the server's `signals.daily` job does it every
     /// day): score the day if needed, record usage anomalies, open or update CTAs. Running
@@ -134,13 +140,13 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
                 super::emit(&render(&rows, format))?;
             }
         }
-        Ctas::Create { account, cta_type, reason, title, priority, owner, due } => {
+        Ctas::Create { account, cta_type, reason, title, priority, owner, due, format } => {
             let n = NewCta { account_id: account, cta_type, reason, title, priority, owner_email: owner, due_on: due };
             let cta = app.create_cta(n).await?;
-            println!("{}", cta.cta_id);
+            show(&cta, format.as_deref())?;
             eprintln!("opened {} on {} with {} task(s), due {}", cta.cta_id, cta.account_id, cta.tasks.len(), cta.due_on.map(|d| d.to_string()).unwrap_or_default());
         }
-        Ctas::Update { id, status, snooze_until, snooze_reason, priority, owner, move_tasks, due, shift_tasks, done, undone, comment, revision } => {
+        Ctas::Update { id, status, snooze_until, snooze_reason, priority, owner, move_tasks, due, shift_tasks, done, undone, comment, revision, format } => {
             let tasks = done.iter().map(|&task_id| TaskChange { task_id, done: true }).chain(undone.iter().map(|&task_id| TaskChange { task_id, done: false })).collect();
             let change = CtaChange {
                 status,
@@ -155,15 +161,24 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
                 revision,
                 ..Default::default()
             };
-            let cta = app.update_cta(&id, change).await?;
+            let mut cta = app.update_cta(&id, change).await?;
             if let Some(c) = comment {
                 app.comment_cta(&id, &c, None).await?;
+                if format.is_some() {
+                    cta = app.cta(&id).await?.cta;
+                }
+            }
+            if format.is_some() {
+                show(&cta, format.as_deref())?;
             }
             eprintln!("{}: {}", cta.cta_id, cta.status);
         }
-        Ctas::Close { id, outcome, note } => {
+        Ctas::Close { id, outcome, note, format } => {
             let change = CtaChange { status: Some("closed".into()), outcome: Some(outcome), close_note: note, ..Default::default() };
             let cta = app.update_cta(&id, change).await?;
+            if format.is_some() {
+                show(&cta, format.as_deref())?;
+            }
             eprintln!("{}: closed ({})", cta.cta_id, cta.outcome.map(|o| o.as_str()).unwrap_or_default());
         }
         Ctas::RunSignals { at, format } => {
@@ -183,6 +198,16 @@ pub async fn run(db: &str, cmd: Ctas) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One CTA on standard output: in `format` (JSON: the whole CTA, as `list` gives it), or its id.
+fn show(cta: &kizuna_store::Cta, format: Option<&str>) -> anyhow::Result<()> {
+    match format.map(|f| Format::parse(f).expect("clap checked the format")) {
+        None => println!("{}", cta.cta_id),
+        Some(Format::Json) => super::emit(&render(cta, Format::Json))?,
+        Some(f) => super::emit(&render(&[row(cta)], f))?,
+    }
+    Ok(())
 }
 
 /// A CTA as a CSV or table row: evidence as JSON text, tasks as "done/total".

@@ -58,7 +58,7 @@ pub async fn run(db: &str, args: Args, secure_cookies: bool) -> anyhow::Result<E
             usage
         );
         println!("health scores kept weekly for the last 4 weeks (default scorecard; see kizuna score explain ID)");
-        println!("{ctas} CTAs from a month of daily signals and the team's work on them (see kizuna ctas list)");
+        println!("{ctas} CTAs from a month of daily signals and the team's work on them, and forecast calls on the coming renewals (see kizuna ctas list, /renewals)");
         println!("sign in at http://{}/login with password {:?} as:", args.listen, kizuna_demo::DEMO_PASSWORD);
         for (email, role) in users {
             println!("  {:<8} {email}", role.as_str());

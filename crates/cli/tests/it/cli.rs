@@ -114,6 +114,11 @@ async fn demo_is_deterministic_and_metrics_run(db: TestDb) {
     let second = kizuna(Some(&db.url), &["metrics", "mrr", "--from", "2023-02", "--to", "2026-01", "--format", "csv"]);
     assert_eq!(text(&first.stdout), text(&second.stdout));
     assert_eq!(db.store.counts().await.unwrap().accounts, 150);
+    // The team's month includes forecast calls on the coming renewals, of more than one kind.
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let calls = db.store.renewal_calls(day("2026-01-31"), day("2026-05-31")).await.unwrap();
+    let kinds: std::collections::BTreeSet<&str> = calls.iter().map(|c| c.forecast_call.as_str()).collect();
+    assert!(kinds.len() >= 2 && calls.iter().all(|c| c.note.is_some()), "{calls:?}");
     let csv = text(&first.stdout);
     assert!(csv.starts_with("month,starting_mrr,new,expansion,contraction,churn,reactivation,ending_mrr,net_change,quick_ratio,customers_start,customers_end,partial\n"));
     assert_eq!(csv.lines().count(), 37);
@@ -283,14 +288,20 @@ async fn ctas_from_the_command_line(db: TestDb) {
     assert!(id.starts_with("cta-"), "{id}");
     let updated = kizuna(Some(url), &["ctas", "update", &id, "--status", "in_progress", "--done", "1", "--comment", "先方の広報に確認中"]);
     assert!(updated.status.success() || text(&updated.stderr).contains("no task 1"), "{}", text(&updated.stderr));
-    let closed = kizuna(Some(url), &["ctas", "close", &id, "--outcome", "success", "--note", "掲載決定"]);
+    let closed = kizuna(Some(url), &["ctas", "close", &id, "--outcome", "success", "--note", "掲載決定", "--format", "json"]);
     assert!(closed.status.success(), "{}", text(&closed.stderr));
+    let closed: serde_json::Value = serde_json::from_slice(&closed.stdout).unwrap();
+    assert_eq!((closed["cta_id"].as_str(), closed["status"].as_str(), closed["outcome"].as_str()), (Some(id.as_str()), Some("closed"), Some("success")));
+
     let csv = text(&kizuna(Some(url), &["ctas", "list", "--status", "closed", "--format", "csv"]).stdout);
     let header = csv.trim_start_matches('\u{feff}').lines().next().unwrap().to_string();
     for key in ["cta_id", "account_id", "type", "reason", "priority", "status", "owner_email", "due_on", "outcome", "tasks"] {
         assert!(header.split(',').any(|h| h == key), "{key} in {header}");
     }
     assert!(csv.contains(&id) && csv.contains("success"), "{csv}");
+    let row = kizuna(Some(url), &["ctas", "update", &id, "--status", "open", "--format", "csv"]);
+    let row = text(&row.stdout);
+    assert!(row.trim_start_matches('\u{feff}').lines().count() == 2 && row.contains(&id) && row.contains(",open,"), "reopened, as one CSV row: {row}");
     let bad = kizuna(Some(url), &["ctas", "create", "--account", &account, "--type", "risk", "--reason", "nope"]);
     assert!(!bad.status.success() && text(&bad.stderr).contains("has no reason \"nope\""), "{}", text(&bad.stderr));
 

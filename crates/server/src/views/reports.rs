@@ -51,7 +51,14 @@ pub async fn page(
     let this_month = Month::of(today);
     let year_ago = Month::of(this_month.first_day() - Months::new(12));
     let mut defaults: Vec<(&str, String)> = match name.as_str() {
-        "retention" => vec![("from", year_ago.first_day().to_string()), ("to", this_month.first_day().to_string()), ("by", "segment".into())],
+        // The twelve months before this one, measured as the dashboard does: from the day
+        // before the first month's 1st (a contract ending on that 1st is churn in the range,
+        // not part of the base) to the last month's last day.
+        "retention" => vec![
+            ("from", (year_ago.first_day() - chrono::Duration::days(1)).to_string()),
+            ("to", (this_month.first_day() - chrono::Duration::days(1)).to_string()),
+            ("by", "segment".into()),
+        ],
         "mrr" => vec![("from", Month::of(this_month.first_day() - Months::new(11)).to_string()), ("to", this_month.to_string())],
         "cohorts" => vec![("period", "month".into()), ("measure", "logos".into()), ("at", today.to_string())],
         _ => vec![("at", today.to_string()), ("by", "segment".into())],

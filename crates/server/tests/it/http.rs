@@ -624,6 +624,12 @@ async fn reports_and_admin_pages(db: TestDb) {
     assert!(cohorts.lines().nth(1).unwrap().split(',').nth(3) == Some("1"), "age 0 is the whole cohort: {cohorts}");
     assert_eq!(get(&c, "/reports/nps", None).await.status, StatusCode::NOT_FOUND);
     // A mistyped parameter is said in the page's language; the API keeps its English.
+    // By default the twelve months before this one, from the day before the first one's 1st.
+    use chrono::Datelike;
+    let first = kizuna_app::today().with_day(1).unwrap();
+    let (from, to) = (first.checked_sub_months(chrono::Months::new(12)).unwrap().pred_opt().unwrap(), first.pred_opt().unwrap());
+    let defaults = get(&c, "/reports/retention?lang=en", None).await.body;
+    assert!(defaults.contains(&format!(r#"name="from" value="{from}""#)) && defaults.contains(&format!(r#"name="to" value="{to}""#)), "{defaults}");
     let bad = get(&c, "/reports/retention?from=2024-13-01&to=2024-07-01&lang=ja", None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("from の値 &quot;2024-13-01&quot; は日付（YYYY-MM-DD）ではありません"), "{}", bad.body);
